@@ -1,0 +1,207 @@
+/**
+ * The control-plane API's wire contract: zod schemas and inferred types for every request and
+ * response body, used by the API (to parse what arrives), the CLI (to parse what comes back)
+ * and the session runtime (for its callbacks). A leaf module: it imports nothing of ours.
+ *
+ * Every route takes and returns JSON. Errors are {@link ApiError} with a fitting status, except
+ * `POST /v1/auth/device/token`, whose 400 answers follow RFC 8628 ({@link DeviceTokenError}).
+ *
+ * Users (`Authorization: Bearer <access token>`):
+ *   POST   /v1/auth/device                      → DeviceCodeResponse
+ *   POST   /v1/auth/device/token  DeviceTokenRequest → TokenResponse | 400 DeviceTokenError
+ *   POST   /v1/auth/refresh       RefreshRequest → TokenResponse
+ *   POST   /v1/auth/logout        LogoutRequest  → {ok}
+ *   GET    /v1/me                               → Me
+ *   POST   /v1/sessions           CreateSessionRequest → CreatedSession (201)
+ *   GET    /v1/sessions                         → SessionList
+ *   GET    /v1/sessions/:idOrLabel              → Session
+ *   POST   /v1/sessions/:idOrLabel/connect      → ConnectInfo (409 when not running)
+ *   POST   /v1/sessions/:idOrLabel/stop         → Session
+ *   DELETE /v1/sessions/:idOrLabel              → {ok}
+ *   GET    /v1/sessions/:idOrLabel/download     → DownloadInfo (404 when no snapshot)
+ *   GET    /v1/sessions/:idOrLabel/logs         → LogsResponse
+ * Session machines (`Authorization: Bearer <machine token>`, valid while the session runs):
+ *   POST   /v1/runtime/snapshots/presign  PresignRequest → PresignResponse
+ *   POST   /v1/runtime/snapshots          SnapshotReport → {ok}
+ *   POST   /v1/runtime/heartbeat          Heartbeat → {ok}
+ *   POST   /v1/runtime/logs               LogsUpload → {ok}
+ *   POST   /v1/runtime/exit               ExitReport → {ok}
+ */
+import { z } from 'zod';
+
+export const API_VERSION_PREFIX = '/v1';
+
+export const ApiError = z.object({
+  error: z.object({
+    /** Machine-readable, e.g. `invalid_request`, `unauthorized`, `not_found`, `limit_reached`. */
+    code: z.string(),
+    /** One line for a human. Never an internal detail on a 500. */
+    message: z.string(),
+  }),
+});
+export type ApiError = z.infer<typeof ApiError>;
+
+export const Ok = z.object({ ok: z.literal(true) });
+
+// --- auth ------------------------------------------------------------------------------------
+
+export const DeviceCodeResponse = z.object({
+  device_code: z.string(),
+  user_code: z.string(),
+  verification_uri: z.string(),
+  verification_uri_complete: z.string(),
+  /** Seconds until both codes expire. */
+  expires_in: z.number().int().positive(),
+  /** Minimum seconds between polls of the token endpoint. */
+  interval: z.number().int().positive(),
+});
+export type DeviceCodeResponse = z.infer<typeof DeviceCodeResponse>;
+
+export const DeviceTokenRequest = z.strictObject({
+  grant_type: z.literal('urn:ietf:params:oauth:grant-type:device_code'),
+  device_code: z.string().min(1).max(200),
+});
+export type DeviceTokenRequest = z.infer<typeof DeviceTokenRequest>;
+
+export const DeviceTokenError = z.object({
+  error: z.enum(['authorization_pending', 'slow_down', 'access_denied', 'expired_token', 'invalid_grant']),
+  error_description: z.string().optional(),
+});
+export type DeviceTokenError = z.infer<typeof DeviceTokenError>;
+
+export const TokenResponse = z.object({
+  access_token: z.string(),
+  refresh_token: z.string(),
+  token_type: z.literal('Bearer'),
+  /** Seconds until the access token expires. */
+  expires_in: z.number().int().positive(),
+});
+export type TokenResponse = z.infer<typeof TokenResponse>;
+
+export const RefreshRequest = z.strictObject({ refresh_token: z.string().min(1).max(200) });
+export const LogoutRequest = z.strictObject({ refresh_token: z.string().min(1).max(200).optional() });
+
+export const Me = z.object({ id: z.string(), email: z.string() });
+export type Me = z.infer<typeof Me>;
+
+// --- sessions --------------------------------------------------------------------------------
+
+/** Secret names look like environment variables; these may never be set (SECURITY.md 33). */
+export const SECRET_NAME_PATTERN = /^[A-Z_][A-Z0-9_]*$/;
+export const RESERVED_SECRET_NAMES = ['PATH', 'HOME', 'USER', 'SHELL', 'TERM', 'LANG', 'PWD', 'LOGNAME', 'IS_SANDBOX'];
+export function secretNameProblem(name: string): string | null {
+  if (!SECRET_NAME_PATTERN.test(name)) return 'must look like an environment variable: A-Z, 0-9 and _, not starting with a digit';
+  if (RESERVED_SECRET_NAMES.includes(name) || name.startsWith('CATTY_')) return 'is reserved';
+  return null;
+}
+export const SecretName = z.string().max(128).refine((n) => secretNameProblem(n) === null, 'invalid secret name');
+
+export const SessionStatus = z.enum(['provisioning', 'running', 'stopped', 'timed_out', 'failed']);
+export type SessionStatus = z.infer<typeof SessionStatus>;
+
+export const CreateSessionRequest = z.strictObject({
+  /** `claude` runs Claude Code; `shell` a login shell. */
+  agent: z.enum(['claude', 'shell']).default('claude'),
+  /** A shell command line run by `sh -c` instead of the agent. */
+  cmd: z.string().min(1).max(8192).optional(),
+  /** Inactivity timeout in seconds. */
+  ttlSec: z.number().int().min(10).max(30 * 24 * 3600).optional(),
+  /** Environment for the agent only. */
+  secrets: z.record(SecretName, z.string().max(64 * 1024)).optional(),
+  /** Whether the session waits for an upload before starting the agent. */
+  upload: z.boolean().default(true),
+});
+export type CreateSessionRequest = z.input<typeof CreateSessionRequest>;
+
+export const Session = z.object({
+  id: z.string(),
+  label: z.string(),
+  status: SessionStatus,
+  agent: z.enum(['claude', 'shell']),
+  provisioner: z.string(),
+  createdAt: z.string(),
+  /** Last activity (attached client or agent output), ISO time. */
+  lastActivityAt: z.string(),
+  endedAt: z.string().nullable(),
+  /** The agent's exit code once it has exited on its own. */
+  exitCode: z.number().int().nullable(),
+  ttlSec: z.number().int(),
+  /** Why it failed or ended, for people. */
+  detail: z.string().nullable(),
+});
+export type Session = z.infer<typeof Session>;
+
+export const ConnectInfo = z.object({
+  /** Base URL of the session runtime (or of the API relaying to it): `/upload`, `/connect`, … */
+  connectUrl: z.string(),
+  connectToken: z.string(),
+});
+export type ConnectInfo = z.infer<typeof ConnectInfo>;
+
+export const CreatedSession = Session.extend(ConnectInfo.shape);
+export type CreatedSession = z.infer<typeof CreatedSession>;
+
+export const SessionList = z.object({ sessions: z.array(Session) });
+export type SessionList = z.infer<typeof SessionList>;
+
+export const DownloadInfo = z.object({
+  /** Short-lived presigned GET of the latest snapshot (tar.gz). */
+  url: z.string(),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAt: z.string(),
+  /** Seconds the URL stays valid. */
+  expiresIn: z.number().int().positive(),
+});
+export type DownloadInfo = z.infer<typeof DownloadInfo>;
+
+export const LogsResponse = z.object({
+  /** The last terminal output, base64. */
+  data: z.string(),
+});
+export type LogsResponse = z.infer<typeof LogsResponse>;
+
+// --- runtime callbacks -----------------------------------------------------------------------
+
+export const PresignRequest = z.strictObject({
+  /** Exact size of the snapshot that will be PUT: signed into the URL as Content-Length. */
+  size: z.number().int().positive(),
+});
+export type PresignRequest = z.infer<typeof PresignRequest>;
+
+export const PresignResponse = z.object({
+  /** Object key minted for this session: `sessions/<id>/snapshots/<time>.tar.gz`. */
+  key: z.string(),
+  /** Presigned PUT URL; send the body with its Content-Length (no chunked encoding). */
+  url: z.string(),
+  /** Headers the PUT must carry. */
+  headers: z.record(z.string(), z.string()),
+});
+export type PresignResponse = z.infer<typeof PresignResponse>;
+
+export const SnapshotReport = z.strictObject({
+  key: z.string().min(1).max(512),
+  size: z.number().int().positive(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type SnapshotReport = z.infer<typeof SnapshotReport>;
+
+export const Heartbeat = z.strictObject({
+  /** Clients attached right now. */
+  clients: z.number().int().nonnegative(),
+  /** Milliseconds since the agent last wrote output. */
+  idleMs: z.number().int().nonnegative(),
+});
+export type Heartbeat = z.infer<typeof Heartbeat>;
+
+export const LogsUpload = z.strictObject({
+  /** The last terminal output (≤ 64 KiB), base64. */
+  data: z.string().max(128 * 1024),
+});
+export type LogsUpload = z.infer<typeof LogsUpload>;
+
+export const ExitReport = z.strictObject({
+  code: z.number().int().nullable(),
+  signal: z.number().int().nullable(),
+});
+export type ExitReport = z.infer<typeof ExitReport>;

@@ -1,0 +1,228 @@
+/**
+ * The session runtime's wire contract: the single source of truth for everything that crosses
+ * between a client (the catty CLI, or the API relaying for it) and `catty-session`.
+ *
+ * This module is a leaf: it imports nothing of ours, so the CLI, the API and the runtime can all
+ * depend on it without pulling each other in.
+ *
+ * Transport:
+ * - `GET  /healthz`                      → {@link Health}
+ * - `POST /upload?cols=C&rows=R`         raw `application/zip` body, once; → {@link UploadResult}
+ * - `GET  /logs`                         → the last output bytes (`application/octet-stream`)
+ * - `WS   /connect?offset=N&cols=C&rows=R`
+ *     binary frames, client → runtime: keystrokes for the PTY
+ *     binary frames, runtime → client: terminal output, contiguous from the offset in `hello`
+ *     text frames, both ways: one JSON {@link ClientMessage} / {@link RuntimeMessage} each
+ *   Heartbeats are WebSocket ping/pong frames. Upload, logs and connect take
+ *   `Authorization: Bearer <connect token>`.
+ */
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+
+/** WebSocket close codes. 4000 and 4001 tell a client not to reconnect. */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  invalidFrame: 1008,
+  tooBig: 1009,
+  replaced: 4000,
+  sessionEnded: 4001,
+} as const;
+
+/** Largest WebSocket message either side accepts (ws `maxPayload`). Bigger → close 1009. */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** A file up to this size travels in one `file_change`; above it, in `file_chunk`s of this size. */
+export const FILE_CHUNK_BYTES = 1024 * 1024;
+/** Files above this size are announced with `file_skipped` instead of being sent. */
+export const DEFAULT_MAX_SYNC_FILE_BYTES = 50 * 1024 * 1024;
+/** Terminal size when the client sends none. */
+export const DEFAULT_COLS = 80;
+export const DEFAULT_ROWS = 24;
+
+/** Environment variables `catty-session` reads (DESIGN.md, "Fixed names"). */
+export const RuntimeEnv = {
+  workspace: 'CATTY_WORKSPACE',
+  listen: 'CATTY_LISTEN',
+  connectToken: 'CATTY_CONNECT_TOKEN',
+  agentCmd: 'CATTY_AGENT_CMD',
+  agentEnv: 'CATTY_AGENT_ENV',
+  agentHome: 'CATTY_AGENT_HOME',
+  apiUrl: 'CATTY_API_URL',
+  machineToken: 'CATTY_MACHINE_TOKEN',
+  maxUploadBytes: 'CATTY_MAX_UPLOAD_BYTES',
+  snapshotIntervalMs: 'CATTY_SNAPSHOT_INTERVAL_MS',
+} as const;
+
+/** The line `catty-session` prints on stdout once it accepts connections. */
+export const READY_LINE_PREFIX = 'catty-session listening on ';
+
+// ---------------------------------------------------------------------------------------------
+// Client → runtime (text frames)
+
+const dimension = z.number().int().min(1).max(1000);
+
+export const ResizeMessage = z.strictObject({
+  type: z.literal('resize'),
+  /** Terminal width in columns. */
+  cols: dimension,
+  /** Terminal height in rows. */
+  rows: dimension,
+});
+
+export const SyncBackMessage = z.strictObject({
+  type: z.literal('sync_back'),
+  /** true: send `file_change` for every workspace change (and the ones pending since the last
+   * client left); false: stop sending them. Off until a client asks. */
+  enabled: z.boolean(),
+});
+
+export const ClientMessage = z.discriminatedUnion('type', [ResizeMessage, SyncBackMessage]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+// ---------------------------------------------------------------------------------------------
+// Runtime → client (text frames)
+
+export const HelloMessage = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.literal(PROTOCOL_VERSION),
+  /** Output offset of the first byte of the next binary frame. Equals the client's `offset`
+   * when the bytes it missed are still in the log (exact resume); otherwise the log's current
+   * end, and `screen` carries the current screen instead. */
+  offset: z.number().int().nonnegative(),
+  /** Present when the client's offset was too old (or absent on a re-attach with history):
+   * a serialized terminal screen to paint before the live stream. */
+  screen: z.string().optional(),
+  /** Whether the agent process is still running. */
+  agentRunning: z.boolean(),
+  /** Terminal size the PTY has now. */
+  cols: dimension,
+  rows: dimension,
+});
+
+export const ExitMessage = z.strictObject({
+  type: z.literal('exit'),
+  /** The agent's exit code; null when it was killed by a signal. */
+  code: z.number().int().nullable(),
+  /** The signal number that killed the agent, or null. */
+  signal: z.number().int().nullable(),
+});
+
+export const ErrorMessage = z.strictObject({
+  type: z.literal('error'),
+  /** Machine-readable code, e.g. `invalid_frame`, `replaced`, `agent_failed`. */
+  code: z.string(),
+  /** One human-readable line. */
+  message: z.string(),
+});
+
+/** A relative POSIX path inside the workspace as the runtime sees it. The CLI validates it
+ * again as hostile input (SECURITY.md 10–12) before touching the disk. */
+const workspacePath = z.string().min(1).max(4096);
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const FileChangeMessage = z.strictObject({
+  type: z.literal('file_change'),
+  /** Relative POSIX path of the changed file. */
+  path: workspacePath,
+  /** `write`: the file's new content follows; `delete`: the file is gone. */
+  action: z.enum(['write', 'delete']),
+  /** For writes: whether the owner-executable bit is set. Nothing else of the mode travels. */
+  executable: z.boolean().optional(),
+  /** For writes: total size in bytes. */
+  size: z.number().int().nonnegative().optional(),
+  /** For writes: sha256 (hex) of the whole content. */
+  sha256: sha256Hex.optional(),
+  /** For writes up to FILE_CHUNK_BYTES: the whole content, base64. */
+  content: z.string().optional(),
+  /** For larger writes: the content follows in this many `file_chunk` messages with the same
+   * `transfer` id, in order, before any other file message. */
+  chunks: z.number().int().positive().optional(),
+  /** Transfer id that ties `file_chunk`s to this message. */
+  transfer: z.number().int().nonnegative().optional(),
+});
+
+export const FileChunkMessage = z.strictObject({
+  type: z.literal('file_chunk'),
+  /** The `transfer` id of the `file_change` this chunk belongs to. */
+  transfer: z.number().int().nonnegative(),
+  /** 0-based position of this chunk. */
+  index: z.number().int().nonnegative(),
+  /** Up to FILE_CHUNK_BYTES of content, base64. */
+  data: z.string(),
+});
+
+export const FileSkippedMessage = z.strictObject({
+  type: z.literal('file_skipped'),
+  /** Relative POSIX path of the file that was not sent. */
+  path: workspacePath,
+  /** Its size in bytes. */
+  size: z.number().int().nonnegative(),
+  /** Why: `too_large` (over the sync cap) or `unreadable`. */
+  reason: z.enum(['too_large', 'unreadable']),
+});
+
+export const RuntimeMessage = z.discriminatedUnion('type', [
+  HelloMessage,
+  ExitMessage,
+  ErrorMessage,
+  FileChangeMessage,
+  FileChunkMessage,
+  FileSkippedMessage,
+]);
+export type RuntimeMessage = z.infer<typeof RuntimeMessage>;
+export type HelloMessage = z.infer<typeof HelloMessage>;
+export type ExitMessage = z.infer<typeof ExitMessage>;
+export type FileChangeMessage = z.infer<typeof FileChangeMessage>;
+export type FileChunkMessage = z.infer<typeof FileChunkMessage>;
+export type FileSkippedMessage = z.infer<typeof FileSkippedMessage>;
+
+// ---------------------------------------------------------------------------------------------
+// HTTP bodies
+
+export const Health = z.object({
+  ok: z.literal(true),
+  /** Whether the one upload has been accepted (or the runtime was started without one). */
+  uploaded: z.boolean(),
+  /** `waiting` for the upload, `running`, or `exited`. */
+  agent: z.enum(['waiting', 'running', 'exited']),
+  /** The agent's exit code once it has exited. */
+  exitCode: z.number().int().nullable(),
+});
+export type Health = z.infer<typeof Health>;
+
+export const UploadResult = z.object({
+  ok: z.literal(true),
+  /** Number of files extracted. */
+  files: z.number().int().nonnegative(),
+  /** Total uncompressed bytes extracted. */
+  bytes: z.number().int().nonnegative(),
+});
+export type UploadResult = z.infer<typeof UploadResult>;
+
+/** Every HTTP error from the runtime (and the API) has this shape. */
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** Parses one text frame from a client; returns null when it is not a valid message. */
+export function parseClientMessage(text: string): ClientMessage | null {
+  return parseJson(ClientMessage, text);
+}
+
+/** Parses one text frame from the runtime; returns null when it is not a valid message. */
+export function parseRuntimeMessage(text: string): RuntimeMessage | null {
+  return parseJson(RuntimeMessage, text);
+}
+
+function parseJson<T>(schema: z.ZodType<T>, text: string): T | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const result = schema.safeParse(value);
+  return result.success ? result.data : null;
+}

@@ -205,3 +205,21 @@ export const ExitReport = z.strictObject({
   signal: z.number().int().nullable(),
 });
 export type ExitReport = z.infer<typeof ExitReport>;
+
+// --- the embedded local control plane --------------------------------------------------------
+
+/**
+ * What `catty-api --local-credentials <file>` writes (0600) once it listens: the URL it serves
+ * and a token pair for its one local account, so the CLI logs in without a browser.
+ */
+export const LocalCredentials = z.object({
+  version: z.literal(1),
+  apiUrl: z.string(),
+  accessToken: z.string(),
+  refreshToken: z.string(),
+  /** ISO time the access token expires. */
+  accessTokenExpiresAt: z.string(),
+  /** pid of the serving catty-api process. */
+  pid: z.number().int(),
+});
+export type LocalCredentials = z.infer<typeof LocalCredentials>;

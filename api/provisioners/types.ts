@@ -1,0 +1,55 @@
+/**
+ * The one small interface every provisioner implements (`local.ts`, `docker.ts`, later
+ * Kubernetes). A provisioner starts a machine running `catty-session` configured by the
+ * environment variables of DESIGN.md ("Fixed names"), tells where its runtime listens, stops it,
+ * and lists the machines it still has so the API can reconcile after a restart.
+ *
+ * The API, not the provisioner, waits for `/healthz` and records state.
+ */
+
+export type ProvisionerKind = 'local' | 'docker';
+
+export interface MachineSpec {
+  sessionId: string;
+  ownerId: string;
+  label: string;
+  /** Bearer token clients present to the runtime (upload, connect, logs). */
+  connectToken: string;
+  /** Bearer token the runtime presents to the API's `/v1/runtime/...` callbacks. */
+  machineToken: string;
+  /** API base URL as reachable from inside the machine. */
+  apiUrl: string;
+  /** argv of the agent (CATTY_AGENT_CMD). */
+  agentCmd: string[];
+  /** Secrets and settings for the agent only (CATTY_AGENT_ENV). */
+  agentEnv: Record<string, string>;
+  /** false: start the agent at once instead of waiting for an upload (`--no-upload`). */
+  upload: boolean;
+}
+
+export interface Machine {
+  /** Provisioner-specific id (a pid, a container id). */
+  machineId: string;
+  /** Base URL of the runtime as reachable from the API host, e.g. http://127.0.0.1:43121. */
+  runtimeUrl: string;
+}
+
+export interface MachineInfo extends Machine {
+  sessionId: string;
+  alive: boolean;
+}
+
+export interface Provisioner {
+  readonly kind: ProvisionerKind;
+  /** Starts a machine; resolves once its runtime's address is known (not necessarily healthy). */
+  start(spec: MachineSpec, signal?: AbortSignal): Promise<Machine>;
+  /** SIGTERM (the runtime takes its final snapshot), then kill after `graceMs`, then remove the
+   * machine and its workspace. Idempotent. */
+  stop(machineId: string, options: { graceMs: number }): Promise<void>;
+  /** Whether the machine is still running. */
+  isAlive(machineId: string): Promise<boolean>;
+  /** Every machine this provisioner still knows of, for reconciliation on API start. */
+  list(): Promise<MachineInfo[]>;
+  /** Releases provisioner resources (not the machines: they outlive an API restart). */
+  close(): Promise<void>;
+}

@@ -25,6 +25,10 @@ export interface MachineSpec {
   agentEnv: Record<string, string>;
   /** false: start the agent at once instead of waiting for an upload (`--no-upload`). */
   upload: boolean;
+  /** Extra `CATTY_*` runtime settings from the API's configuration (e.g.
+   * CATTY_SNAPSHOT_INTERVAL_MS, CATTY_MAX_UPLOAD_BYTES), passed to the runtime's environment
+   * as they are. Optional; added by the API engineer. */
+  runtimeEnv?: Record<string, string>;
 }
 
 export interface Machine {

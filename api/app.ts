@@ -1,0 +1,29 @@
+/** The Hono app: middleware, then one sub-app per resource. No socket here: tests call
+ * `app.request()`; server.ts serves it. */
+import { Hono } from 'hono';
+import type { AppEnv, Deps } from './deps.js';
+import { bodyLimit } from './middleware/body-limit.js';
+import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
+import { requestId } from './middleware/request-id.js';
+import { authRoutes } from './routes/auth.js';
+import { devicePageRoutes } from './routes/device-page.js';
+import { runtimeRoutes } from './routes/runtime.js';
+import { sessionRoutes } from './routes/sessions.js';
+
+/** JSON bodies are small: the biggest is a 64 KiB log upload (base64) or a set of secrets. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export function createApp(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('*', requestId({ logger: deps.logger }));
+  app.use('*', bodyLimit({ maxBytes: MAX_BODY_BYTES }));
+  app.onError(errorHandler({ logger: deps.logger }));
+  app.notFound(notFoundHandler);
+
+  app.get('/healthz', (c) => c.json({ ok: true as const }));
+  app.route('/v1', authRoutes(deps));
+  app.route('/v1/sessions', sessionRoutes(deps));
+  app.route('/v1/runtime', runtimeRoutes(deps));
+  app.route('/device', devicePageRoutes(deps));
+  return app;
+}

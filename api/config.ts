@@ -1,0 +1,205 @@
+/**
+ * The API's configuration, resolved once: flags > `CATTY_*` environment > config file
+ * (`CATTY_CONFIG`, JSON) > defaults. Nothing here reads globals at import time; `loadConfig`
+ * takes everything it looks at, so tests build configs without touching `process.env`.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { UserError } from './errors.js';
+
+const HostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port');
+
+/** The file's shape (every key optional; same names as the env vars, camelCased). */
+const FileConfig = z.strictObject({
+  listen: HostPort.optional(),
+  publicUrl: z.url().optional(),
+  machineApiUrl: z.url().optional(),
+  dataDir: z.string().min(1).optional(),
+  provisioner: z.enum(['local', 'docker']).optional(),
+  localSandbox: z.enum(['auto', 'bwrap', 'none']).optional(),
+  s3: z
+    .strictObject({
+      endpoint: z.url().optional(),
+      region: z.string().optional(),
+      bucket: z.string().optional(),
+      accessKeyId: z.string().optional(),
+      secretAccessKey: z.string().optional(),
+      forcePathStyle: z.boolean().optional(),
+    })
+    .optional(),
+  maxSessionsPerUser: z.number().int().positive().optional(),
+  defaultTtlSec: z.number().int().positive().optional(),
+  snapshotsKept: z.number().int().positive().optional(),
+  deviceCodeIntervalSec: z.number().int().positive().optional(),
+  deviceCodeTtlSec: z.number().int().positive().optional(),
+  accessTokenTtlSec: z.number().int().positive().optional(),
+  refreshTokenTtlSec: z.number().int().positive().optional(),
+  sweepIntervalMs: z.number().int().positive().optional(),
+  healthTimeoutMs: z.number().int().positive().optional(),
+  stopGraceMs: z.number().int().nonnegative().optional(),
+  runtimeEnv: z.record(z.string().regex(/^CATTY_[A-Z0-9_]+$/), z.string()).optional(),
+  logFile: z.string().optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+});
+type FileConfig = z.infer<typeof FileConfig>;
+
+export interface S3Config {
+  /** Absent: the API starts the embedded S3 server. */
+  endpoint: string | null;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
+}
+
+export interface Config {
+  listenHost: string;
+  listenPort: number;
+  /** The URL users' browsers and CLIs reach; null: derived from the bound address. */
+  publicUrl: string | null;
+  /** The API as session machines reach it; null: the bound address for `local`, else publicUrl. */
+  machineApiUrl: string | null;
+  dataDir: string;
+  provisioner: 'local' | 'docker';
+  /** Local provisioner: bwrap when it works (auto), required (bwrap), or never (none). */
+  localSandbox: 'auto' | 'bwrap' | 'none';
+  s3: S3Config;
+  maxSessionsPerUser: number;
+  defaultTtlSec: number;
+  snapshotsKept: number;
+  deviceCodeIntervalSec: number;
+  deviceCodeTtlSec: number;
+  accessTokenTtlSec: number;
+  refreshTokenTtlSec: number;
+  /** How often the sweeper looks for idle sessions. */
+  sweepIntervalMs: number;
+  /** How long a new machine gets to answer /healthz. */
+  healthTimeoutMs: number;
+  /** SIGTERM → SIGKILL grace for a machine (the runtime's final snapshot happens in it). */
+  stopGraceMs: number;
+  /** Extra `CATTY_*` knobs passed to every runtime (e.g. CATTY_SNAPSHOT_INTERVAL_MS). */
+  runtimeEnv: Record<string, string>;
+  /** null: logs go to stderr. */
+  logFile: string | null;
+  logLevel: string;
+}
+
+export interface ConfigFlags {
+  listen?: string;
+  publicUrl?: string;
+  dataDir?: string;
+  provisioner?: string;
+  config?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function envInt(env: Env, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new UserError(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+function envStr(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+function readFileConfig(path: string | undefined): FileConfig {
+  if (!path) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UserError(`cannot read the config file ${path}: ${(err as Error).message}`, 'Set CATTY_CONFIG or --config to a readable JSON file.');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new UserError(`the config file ${path} is not valid JSON`);
+  }
+  const parsed = FileConfig.safeParse(json);
+  if (!parsed.success) throw new UserError(`the config file ${path} is invalid: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+function parseRuntimeEnv(raw: string | undefined): Record<string, string> | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new UserError('CATTY_RUNTIME_ENV must be a JSON object of CATTY_* names to strings');
+  }
+  const parsed = z.record(z.string().regex(/^CATTY_[A-Z0-9_]+$/), z.string()).safeParse(json);
+  if (!parsed.success) throw new UserError('CATTY_RUNTIME_ENV must be a JSON object of CATTY_* names to strings');
+  return parsed.data;
+}
+
+function parseSandbox(value: string): Config['localSandbox'] {
+  if (value === 'auto' || value === 'bwrap' || value === 'none') return value;
+  throw new UserError(`CATTY_LOCAL_SANDBOX must be auto, bwrap or none, got "${value}"`);
+}
+
+export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
+  const file = readFileConfig(flags.config ?? envStr(env, 'CATTY_CONFIG'));
+  const listen = flags.listen ?? envStr(env, 'CATTY_API_LISTEN') ?? file.listen ?? '127.0.0.1:8787';
+  const hp = HostPort.safeParse(listen);
+  if (!hp.success) throw new UserError(`the listen address "${listen}" must be host:port`, 'Set CATTY_API_LISTEN, e.g. 127.0.0.1:8787.');
+  const colon = listen.lastIndexOf(':');
+  const listenPort = Number(listen.slice(colon + 1));
+  if (listenPort > 65535) throw new UserError(`the listen port ${listenPort} is out of range`);
+  const provisioner = flags.provisioner ?? envStr(env, 'CATTY_PROVISIONER') ?? file.provisioner ?? 'local';
+  if (provisioner !== 'local' && provisioner !== 'docker') {
+    throw new UserError(`unknown provisioner "${provisioner}" (CATTY_PROVISIONER)`, 'Set CATTY_PROVISIONER to local or docker.');
+  }
+  const publicUrl = flags.publicUrl ?? envStr(env, 'CATTY_PUBLIC_URL') ?? file.publicUrl ?? null;
+  const s3f = file.s3 ?? {};
+  const forcePathStyleEnv = envStr(env, 'CATTY_S3_FORCE_PATH_STYLE');
+  const endpoint = envStr(env, 'CATTY_S3_ENDPOINT') ?? s3f.endpoint ?? null;
+  return {
+    listenHost: listen.slice(0, colon),
+    listenPort,
+    publicUrl: publicUrl ? publicUrl.replace(/\/+$/, '') : null,
+    machineApiUrl: (envStr(env, 'CATTY_MACHINE_API_URL') ?? file.machineApiUrl ?? null)?.replace(/\/+$/, '') ?? null,
+    dataDir: flags.dataDir ?? envStr(env, 'CATTY_DATA_DIR') ?? file.dataDir ?? join(homedir(), '.catty', 'api'),
+    provisioner,
+    localSandbox: parseSandbox(envStr(env, 'CATTY_LOCAL_SANDBOX') ?? file.localSandbox ?? 'auto'),
+    s3: {
+      endpoint,
+      region: envStr(env, 'CATTY_S3_REGION') ?? s3f.region ?? 'us-east-1',
+      bucket: envStr(env, 'CATTY_S3_BUCKET') ?? s3f.bucket ?? 'catty',
+      accessKeyId: envStr(env, 'CATTY_S3_ACCESS_KEY_ID') ?? s3f.accessKeyId ?? 'S3RVER',
+      secretAccessKey: envStr(env, 'CATTY_S3_SECRET_ACCESS_KEY') ?? s3f.secretAccessKey ?? 'S3RVER',
+      // MinIO-like servers need path-style; the embedded one too.
+      forcePathStyle: forcePathStyleEnv !== undefined ? forcePathStyleEnv === 'true' || forcePathStyleEnv === '1' : (s3f.forcePathStyle ?? true),
+    },
+    maxSessionsPerUser: envInt(env, 'CATTY_MAX_SESSIONS_PER_USER') ?? file.maxSessionsPerUser ?? 25,
+    defaultTtlSec: envInt(env, 'CATTY_DEFAULT_TTL_SEC') ?? file.defaultTtlSec ?? 2 * 3600,
+    snapshotsKept: envInt(env, 'CATTY_SNAPSHOTS_KEPT') ?? file.snapshotsKept ?? 10,
+    deviceCodeIntervalSec: envInt(env, 'CATTY_DEVICE_CODE_INTERVAL_SEC') ?? file.deviceCodeIntervalSec ?? 5,
+    deviceCodeTtlSec: envInt(env, 'CATTY_DEVICE_CODE_TTL_SEC') ?? file.deviceCodeTtlSec ?? 600,
+    accessTokenTtlSec: envInt(env, 'CATTY_ACCESS_TOKEN_TTL_SEC') ?? file.accessTokenTtlSec ?? 3600,
+    refreshTokenTtlSec: envInt(env, 'CATTY_REFRESH_TOKEN_TTL_SEC') ?? file.refreshTokenTtlSec ?? 30 * 24 * 3600,
+    sweepIntervalMs: envInt(env, 'CATTY_SWEEP_INTERVAL_MS') ?? file.sweepIntervalMs ?? 15_000,
+    healthTimeoutMs: envInt(env, 'CATTY_HEALTH_TIMEOUT_MS') ?? file.healthTimeoutMs ?? 20_000,
+    stopGraceMs: envInt(env, 'CATTY_STOP_GRACE_MS') ?? file.stopGraceMs ?? 20_000,
+    runtimeEnv: parseRuntimeEnv(envStr(env, 'CATTY_RUNTIME_ENV')) ?? file.runtimeEnv ?? {},
+    logFile: envStr(env, 'CATTY_LOG_FILE') ?? file.logFile ?? null,
+    logLevel: envStr(env, 'CATTY_LOG_LEVEL') ?? file.logLevel ?? 'info',
+  };
+}
+
+/** The precedence, for `--help`. */
+export const CONFIG_HELP = `Configuration: flags > CATTY_* environment > config file (CATTY_CONFIG, JSON) > defaults.
+  CATTY_API_LISTEN host:port (127.0.0.1:8787)   CATTY_PUBLIC_URL   CATTY_MACHINE_API_URL   CATTY_DATA_DIR (~/.catty/api)
+  CATTY_PROVISIONER local|docker   CATTY_LOCAL_SANDBOX auto|bwrap|none   CATTY_S3_ENDPOINT (none: embedded S3)   CATTY_S3_REGION
+  CATTY_S3_BUCKET   CATTY_S3_ACCESS_KEY_ID   CATTY_S3_SECRET_ACCESS_KEY   CATTY_S3_FORCE_PATH_STYLE
+  CATTY_MAX_SESSIONS_PER_USER (25)   CATTY_DEFAULT_TTL_SEC (7200)   CATTY_SNAPSHOTS_KEPT (10)
+  CATTY_RUNTIME_ENV (JSON of CATTY_* knobs for every runtime)   CATTY_LOG_FILE   CATTY_LOG_LEVEL`;

@@ -1,0 +1,33 @@
+/** What every route and service gets instead of importing globals. */
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { Provisioner } from './provisioners/types.js';
+import type { Db } from './state/db.js';
+import type { ObjectStorage } from './storage/types.js';
+
+export interface Deps {
+  config: Config;
+  db: Db;
+  /** The at-rest key for connect tokens. */
+  key: Buffer;
+  provisioner: Provisioner;
+  storage: ObjectStorage;
+  logger: Logger;
+  /** Milliseconds since the epoch; tests move it. */
+  now: () => number;
+  /** The API's own base URL (public URL, or the bound address once known). */
+  publicUrl: () => string;
+  /** The API base URL as reachable from inside a machine. */
+  machineApiUrl: () => string;
+  /** Pending async work (machine stops) that shutdown and tests await. */
+  background: Set<Promise<unknown>>;
+}
+
+export interface AppVariables {
+  requestId: string;
+  userId: string;
+  /** Set by the machine-token middleware. */
+  sessionId: string;
+}
+
+export type AppEnv = { Variables: AppVariables };

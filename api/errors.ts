@@ -1,0 +1,32 @@
+/**
+ * Errors. `HttpError` knows its own JSON response ({error:{code,message}}); anything else that
+ * reaches the error handler is a 500 whose message never leaves the process. `UserError` is the
+ * operator's mistake on the command line (message + hint), printed without a stack by the bin.
+ */
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string): HttpError => new HttpError(400, 'invalid_request', message);
+export const unauthorized = (message = 'missing, invalid or expired token'): HttpError => new HttpError(401, 'unauthorized', message);
+export const notFound = (message = 'not found'): HttpError => new HttpError(404, 'not_found', message);
+export const conflict = (code: string, message: string): HttpError => new HttpError(409, code, message);
+
+export class UserError extends Error {
+  override readonly name = 'UserError';
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}

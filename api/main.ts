@@ -1,0 +1,95 @@
+/**
+ * `catty-api` commands. `main(argv)` returns an exit code (or never, while serving); only
+ * bin.ts calls process.exit.
+ *   catty-api [--listen H:P] [--data-dir D] [--public-url U] [--provisioner local|docker]
+ *             [--config FILE] [--local-credentials FILE]
+ *   catty-api users add <email> [--password-stdin]
+ */
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { CONFIG_HELP, loadConfig, type ConfigFlags } from './config.js';
+import { UserError } from './errors.js';
+import { writeLocalCredentials } from './local-credentials.js';
+import { createLogger } from './logger.js';
+import { promptHidden, readPasswordStdin } from './password-prompt.js';
+import { startApi } from './server.js';
+import { createUser } from './services/users.js';
+import { openDb } from './state/db.js';
+import { mkdirSync } from 'node:fs';
+
+interface ServeFlags extends ConfigFlags {
+  localCredentials?: string;
+}
+
+export async function serve(flags: ServeFlags, signals: NodeJS.EventEmitter = process): Promise<number> {
+  const config = loadConfig(flags);
+  const logger = createLogger({ level: config.logLevel, file: config.logFile });
+  const api = await startApi(config, logger);
+  if (flags.localCredentials) await writeLocalCredentials(api.deps, api.url, flags.localCredentials);
+  process.stdout.write(`catty-api listening on ${api.url}\n`);
+  logger.info({ url: api.url, dataDir: config.dataDir, provisioner: config.provisioner }, 'listening');
+  return new Promise<number>((resolve) => {
+    const shutdown = (sig: string) => {
+      logger.info({ signal: sig }, 'shutting down; machines keep running');
+      void api.close().then(() => resolve(0), () => resolve(1));
+    };
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) signals.once(sig, () => shutdown(sig));
+  });
+}
+
+export async function addUser(flags: ConfigFlags & { passwordStdin?: boolean }, email: string): Promise<number> {
+  const config = loadConfig(flags);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const password = flags.passwordStdin ? await readPasswordStdin() : await promptHidden(`Password for ${email}: `);
+  const db = openDb(join(config.dataDir, 'catty.db'));
+  try {
+    const user = await createUser({ db, now: () => Date.now() }, email, password);
+    process.stdout.write(`created ${user.email} (${user.id})\n`);
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
+const configOptions = (cmd: Command) =>
+  cmd
+    .option('--listen <host:port>', 'address to listen on (CATTY_API_LISTEN)')
+    .option('--public-url <url>', 'URL users reach (CATTY_PUBLIC_URL)')
+    .option('--data-dir <dir>', 'state directory (CATTY_DATA_DIR)')
+    .option('--provisioner <kind>', 'local or docker (CATTY_PROVISIONER)')
+    .option('--config <file>', 'JSON config file (CATTY_CONFIG)');
+
+export async function main(argv: string[]): Promise<number> {
+  let result: Promise<number> = Promise.resolve(0);
+  const program = configOptions(new Command('catty-api'))
+    .description('The catty control plane.')
+    .option('--local-credentials <file>', 'embedded local mode: write a token for the local account to <file> (0600)')
+    .addHelpText('after', `\n${CONFIG_HELP}`)
+    .exitOverride()
+    .action((opts: ServeFlags) => {
+      result = serve(opts);
+    });
+  const users = program.command('users').description('manage accounts');
+  configOptions(users.command('add <email>'))
+    .description('create an account (password from a hidden prompt, or --password-stdin)')
+    .option('--password-stdin', 'read the password from stdin')
+    .action((email: string, opts: ConfigFlags & { passwordStdin?: boolean }) => {
+      result = addUser({ ...program.opts<ConfigFlags>(), ...opts }, email);
+    });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    const code = (err as { exitCode?: number }).exitCode;
+    return typeof code === 'number' ? (code === 0 ? 0 : 2) : 2;
+  }
+  try {
+    return await result;
+  } catch (err) {
+    if (err instanceof UserError) {
+      process.stderr.write(`catty-api: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+      return 2;
+    }
+    process.stderr.write(`catty-api: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

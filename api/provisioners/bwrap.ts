@@ -1,0 +1,103 @@
+/**
+ * The bubblewrap sandbox for one local session (SECURITY.md 37): a user namespace mapped to
+ * uid/gid 1000 with every capability dropped, private mount/pid/ipc/uts(/cgroup) namespaces,
+ * the system read-only, only this session's own directories writable, nothing of the API's data
+ * dir or $CATTY_HOME visible. The network namespace is shared: the runtime listens on the host's
+ * loopback. No --die-with-parent: the machine must outlive an API restart (--new-session instead
+ * keeps it off the API's terminal). The environment is not on this command line (it would show
+ * in `ps`): bwrap is spawned with exactly the runtime's environment and passes it on.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export interface SandboxPaths {
+  /** Host directories bound writable at /workspace, /tmp and /home/agent. */
+  workspace: string;
+  tmp: string;
+  home: string;
+  /** Generated /etc/passwd and /etc/group naming the sandbox user. */
+  passwdFile: string;
+  groupFile: string;
+  /** The package root: package.json, dist/ and node_modules/ are bound read-only there. */
+  packageRoot: string;
+  /** The node binary. */
+  nodePath: string;
+}
+
+export const SANDBOX_UID = 1000;
+export const SANDBOX_WORKSPACE = '/workspace';
+export const SANDBOX_HOME = '/home/agent';
+
+/** Top-level system paths: bound read-only, or re-created as the symlinks they are (merged /usr). */
+const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+/** What programs need from /etc — not all of it: as the API's uid outside, the sandbox would
+ * own root's 0600 files (shadow, ssh host keys) if they were visible. */
+const ETC_ENTRIES = [
+  'alternatives', 'bash.bashrc', 'ca-certificates', 'ca-certificates.conf', 'environment', 'gitconfig', 'host.conf', 'hostname', 'hosts',
+  'inputrc', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'locale.alias', 'localtime', 'mime.types', 'nsswitch.conf', 'os-release',
+  'profile', 'profile.d', 'protocols', 'resolv.conf', 'services', 'ssl', 'terminfo', 'timezone', 'vim', 'xdg',
+];
+
+function bindSystemPath(args: string[], path: string): void {
+  if (!existsSync(path)) return;
+  const st = lstatSync(path);
+  if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(path), path);
+  else args.push('--ro-bind', path, path);
+}
+
+export function bwrapArgs(paths: SandboxPaths, argv: string[]): string[] {
+  const args = [
+    '--unshare-user', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID),
+    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    '--cap-drop', 'ALL', '--new-session', '--hostname', 'catty',
+  ];
+  for (const dir of SYSTEM_DIRS) bindSystemPath(args, dir);
+  for (const entry of ETC_ENTRIES) bindSystemPath(args, join('/etc', entry));
+  args.push('--ro-bind', paths.passwdFile, '/etc/passwd', '--ro-bind', paths.groupFile, '/etc/group');
+  // node outside /usr (nvm, a tarball install): its directory, read-only.
+  const nodeDir = dirname(paths.nodePath);
+  if (!nodeDir.startsWith('/usr/') && !nodeDir.startsWith('/bin')) args.push('--ro-bind', nodeDir, nodeDir);
+  // Only what the runtime needs of the package, at the same path so module resolution works;
+  // never the whole root, which may hold other things (even a data dir).
+  for (const entry of ['package.json', 'dist', 'node_modules']) {
+    const p = join(paths.packageRoot, entry);
+    if (existsSync(p)) args.push('--ro-bind', p, p);
+  }
+  args.push(
+    '--proc', '/proc',
+    '--dev', '/dev',
+    '--bind', paths.tmp, '/tmp',
+    '--bind', paths.home, SANDBOX_HOME,
+    '--bind', paths.workspace, SANDBOX_WORKSPACE,
+    '--chdir', SANDBOX_WORKSPACE,
+    '--',
+    ...argv,
+  );
+  return args;
+}
+
+export function passwdFor(shell: string): { passwd: string; group: string } {
+  return {
+    passwd: `root:x:0:0:root:/root:/usr/sbin/nologin\nagent:x:${SANDBOX_UID}:${SANDBOX_UID}:catty agent:${SANDBOX_HOME}:${shell}\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
+    group: `root:x:0:\nagent:x:${SANDBOX_UID}:\nnogroup:x:65534:\n`,
+  };
+}
+
+/** The first `bwrap` on PATH, or null. */
+export function findBwrap(pathEnv = process.env.PATH ?? ''): string | null {
+  for (const dir of pathEnv.split(':')) {
+    if (!dir) continue;
+    const candidate = join(dir, 'bwrap');
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+/** bwrap can exist yet fail (no unprivileged user namespaces in a container): try it once.
+ * Returns null when it works, else why not. */
+export function bwrapProblem(bwrap: string): string | null {
+  const res = spawnSync(bwrap, ['--unshare-user', '--uid', String(SANDBOX_UID), '--unshare-pid', '--cap-drop', 'ALL', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--', 'true'], { encoding: 'utf8', timeout: 10_000 });
+  if (res.status === 0) return null;
+  return (res.stderr || res.error?.message || `exit ${res.status}`).trim().split('\n')[0] ?? 'unknown error';
+}

@@ -1,0 +1,59 @@
+/**
+ * The Docker provisioner's settings from the environment (`CATTY_DOCKER_*`), validated. The API's
+ * config module owns precedence for its own settings; these are the provisioner's alone.
+ *
+ *   CATTY_DOCKER_IMAGE       session image (catty-session:dev)
+ *   CATTY_DOCKER_NETWORK     network for session containers (host); any other value is a Docker
+ *                            network the API can reach containers on (e.g. catty-sessions)
+ *   CATTY_DOCKER_RUNTIME     OCI runtime, e.g. runsc for gVisor (unset: the engine's default)
+ *   CATTY_DOCKER_MEMORY_MB   memory limit per session (2048), no extra swap
+ *   CATTY_DOCKER_CPUS        CPUs per session, fractional allowed (2)
+ *   CATTY_DOCKER_PIDS_LIMIT  processes per session (512)
+ *   CATTY_DOCKER_TMP_MB      size of the /tmp tmpfs (1024; counts against memory)
+ *   CATTY_DOCKER_HOME_MB     size of the agent's home tmpfs (256)
+ *   DOCKER_HOST              engine address (default unix:///var/run/docker.sock), read by dockerode
+ */
+import { z } from 'zod';
+import type { DockerProvisionerOptions } from './docker.js';
+
+const MiB = 1024 * 1024;
+const positive = z.coerce.number().positive();
+const positiveInt = z.coerce.number().int().positive();
+
+const DockerEnv = z.object({
+  CATTY_DOCKER_IMAGE: z.string().min(1).optional(),
+  CATTY_DOCKER_NETWORK: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'must be a Docker network name').optional(),
+  CATTY_DOCKER_RUNTIME: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be an OCI runtime name').optional(),
+  CATTY_DOCKER_MEMORY_MB: positiveInt.optional(),
+  CATTY_DOCKER_CPUS: positive.optional(),
+  CATTY_DOCKER_PIDS_LIMIT: positiveInt.optional(),
+  CATTY_DOCKER_TMP_MB: positiveInt.optional(),
+  CATTY_DOCKER_HOME_MB: positiveInt.optional(),
+});
+
+export class DockerConfigError extends Error {
+  override name = 'DockerConfigError';
+}
+
+/** Reads the `CATTY_DOCKER_*` variables (empty = unset); throws DockerConfigError naming the bad one. */
+export function dockerOptionsFromEnv(env: Record<string, string | undefined>): DockerProvisionerOptions {
+  const present = Object.fromEntries(Object.entries(env).filter(([name, value]) => name.startsWith('CATTY_DOCKER_') && value !== ''));
+  const parsed = DockerEnv.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new DockerConfigError(`${String(issue?.path[0] ?? 'CATTY_DOCKER_*')} ${issue?.message ?? 'is invalid'}`);
+  }
+  const e = parsed.data;
+  const limits: NonNullable<DockerProvisionerOptions['limits']> = {};
+  if (e.CATTY_DOCKER_MEMORY_MB) limits.memoryBytes = e.CATTY_DOCKER_MEMORY_MB * MiB;
+  if (e.CATTY_DOCKER_CPUS) limits.nanoCpus = Math.round(e.CATTY_DOCKER_CPUS * 1e9);
+  if (e.CATTY_DOCKER_PIDS_LIMIT) limits.pidsLimit = e.CATTY_DOCKER_PIDS_LIMIT;
+  if (e.CATTY_DOCKER_TMP_MB) limits.tmpBytes = e.CATTY_DOCKER_TMP_MB * MiB;
+  if (e.CATTY_DOCKER_HOME_MB) limits.homeBytes = e.CATTY_DOCKER_HOME_MB * MiB;
+  return {
+    ...(e.CATTY_DOCKER_IMAGE ? { image: e.CATTY_DOCKER_IMAGE } : {}),
+    ...(e.CATTY_DOCKER_NETWORK ? { networkMode: e.CATTY_DOCKER_NETWORK } : {}),
+    ...(e.CATTY_DOCKER_RUNTIME ? { runtime: e.CATTY_DOCKER_RUNTIME } : {}),
+    limits,
+  };
+}

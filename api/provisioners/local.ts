@@ -1,0 +1,201 @@
+/**
+ * The local provisioner: each machine is a detached `catty-session` process (stdio to a log
+ * file, never a pipe to the API, so it outlives an API restart), in `<data dir>/machines/<id>/`
+ * with its own workspace, sandboxed by bubblewrap when available (bwrap.ts). Each machine's
+ * pids and URL are kept in machine.json so a restarted API can find and stop it.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { READY_LINE_PREFIX, RuntimeEnv } from '../../session-runtime/protocol.js';
+import type { Logger } from '../logger.js';
+import { packageRoot, runtimeBinPath } from '../package-root.js';
+import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_WORKSPACE } from './bwrap.js';
+import { readMachineRecord, waitForReadyLine, writeMachineRecord, type MachineRecord } from './machine-record.js';
+import { findDescendant, isOurProcess, signal } from './processes.js';
+import type { Machine, MachineInfo, MachineSpec, Provisioner } from './types.js';
+
+export interface LocalProvisionerOptions {
+  dataDir: string;
+  logger: Logger;
+  /** 'auto': bwrap when on PATH. 'none' is for hosts without it (loud warning). */
+  sandbox?: 'auto' | 'bwrap' | 'none';
+  packageRoot?: string;
+  /** How long a runtime gets to print its ready line. */
+  readyTimeoutMs?: number;
+}
+
+const MACHINE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const POLL_MS = 50;
+
+export class LocalProvisioner implements Provisioner {
+  readonly kind = 'local' as const;
+  readonly sandboxed: boolean;
+  /** Set when sessions run without a sandbox: the operator must hear about it. */
+  readonly warning: string | null = null;
+  private readonly root: string;
+  private readonly bin: string;
+  private readonly launcher: string;
+  private readonly bwrap: string | null;
+  private readonly machinesDir: string;
+  /** How the runtime's own process looks in /proc: `node <launcher> <bin>`. */
+  private readonly runtimeArgv: { index: number; value: string };
+
+  constructor(private readonly options: LocalProvisionerOptions) {
+    this.root = options.packageRoot ?? packageRoot();
+    this.bin = runtimeBinPath(this.root);
+    this.machinesDir = join(options.dataDir, 'machines');
+    this.launcher = join(this.root, 'dist', 'api', 'provisioners', 'runtime-launcher.js');
+    this.runtimeArgv = { index: 1, value: this.launcher };
+    const mode = options.sandbox ?? 'auto';
+    const found = mode === 'none' ? null : findBwrap();
+    const problem = found ? bwrapProblem(found) : null;
+    if (mode === 'bwrap' && (!found || problem)) throw new Error(`bwrap is required (CATTY_LOCAL_SANDBOX=bwrap) but ${found ? `does not work: ${problem}` : 'is not on PATH'}`);
+    this.bwrap = found && !problem ? found : null;
+    this.sandboxed = this.bwrap !== null;
+    if (!this.sandboxed && mode !== 'none') {
+      this.warning = found
+        ? `bubblewrap is installed but cannot sandbox here (${problem}): local sessions run WITHOUT isolation.`
+        : 'bubblewrap (bwrap) is not installed: local sessions run WITHOUT isolation. Install the bubblewrap package.';
+      options.logger.warn(this.warning);
+    } else if (mode === 'none') {
+      this.warning = 'CATTY_LOCAL_SANDBOX=none: local sessions run WITHOUT isolation.';
+      options.logger.warn(this.warning);
+    }
+  }
+
+  private dir(machineId: string): string {
+    if (!MACHINE_ID.test(machineId)) throw new Error(`invalid machine id ${JSON.stringify(machineId)}`);
+    return join(this.machinesDir, machineId);
+  }
+
+  async start(spec: MachineSpec, abort?: AbortSignal): Promise<Machine> {
+    const machineId = spec.sessionId;
+    const dir = this.dir(machineId);
+    const paths = { workspace: join(dir, 'workspace'), tmp: join(dir, 'tmp'), home: join(dir, 'home'), passwdFile: join(dir, 'passwd'), groupFile: join(dir, 'group') };
+    mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { mode: 0o700 });
+    for (const d of [paths.workspace, paths.tmp, paths.home]) mkdirSync(d, { mode: 0o700 });
+    const inside = this.bwrap
+      ? { workspace: SANDBOX_WORKSPACE, home: SANDBOX_HOME, tmp: '/tmp' }
+      : { workspace: paths.workspace, home: paths.home, tmp: paths.tmp };
+    // Secrets travel on stdin to the launcher, not in the exec environment (runtime-launcher.ts).
+    const secretEnv: Record<string, string> = {
+      [RuntimeEnv.connectToken]: spec.connectToken,
+      [RuntimeEnv.machineToken]: spec.machineToken,
+      [RuntimeEnv.agentCmd]: JSON.stringify(spec.agentCmd),
+      [RuntimeEnv.agentEnv]: JSON.stringify(spec.agentEnv),
+    };
+    const env: Record<string, string> = {
+      ...(spec.runtimeEnv ?? {}),
+      PATH: `${join(this.root, 'node_modules', '.bin')}:/usr/local/bin:/usr/bin:/bin`,
+      LANG: 'C.UTF-8',
+      TERM: 'xterm-256color',
+      HOME: inside.home,
+      TMPDIR: inside.tmp,
+      [RuntimeEnv.workspace]: inside.workspace,
+      [RuntimeEnv.listen]: '127.0.0.1:0',
+      [RuntimeEnv.agentHome]: inside.home,
+      [RuntimeEnv.apiUrl]: spec.apiUrl,
+      ...(spec.upload ? {} : { CATTY_NO_UPLOAD: '1' }),
+    };
+    const logPath = join(dir, 'runtime.log');
+    const logFd = openSync(logPath, 'a', 0o600);
+    let child;
+    try {
+      if (this.bwrap) {
+        const { passwd, group } = passwdFor('/bin/bash');
+        writeFileSync(paths.passwdFile, passwd, { mode: 0o644 });
+        writeFileSync(paths.groupFile, group, { mode: 0o644 });
+        const args = bwrapArgs({ ...paths, packageRoot: this.root, nodePath: process.execPath }, [process.execPath, this.launcher, this.bin]);
+        child = spawn(this.bwrap, args, { env, detached: true, stdio: ['pipe', logFd, logFd] });
+      } else {
+        child = spawn(process.execPath, [this.launcher, this.bin], { env, cwd: paths.workspace, detached: true, stdio: ['pipe', logFd, logFd] });
+      }
+      // The pipe closes right after: nothing ties the machine to this process.
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(JSON.stringify(secretEnv));
+    } finally {
+      closeSync(logFd);
+    }
+    const pid = child.pid;
+    child.on('error', () => undefined);
+    child.unref();
+    if (pid === undefined) throw new Error('could not spawn the session runtime');
+    const record: MachineRecord = { sessionId: spec.sessionId, pid, runtimePid: this.bwrap ? null : pid, runtimeUrl: null, sandbox: this.bwrap ? 'bwrap' : 'none', startedAt: new Date().toISOString() };
+    writeMachineRecord(dir, record);
+    try {
+      const url = await waitForReadyLine(logPath, READY_LINE_PREFIX, {
+        timeoutMs: this.options.readyTimeoutMs ?? 15_000,
+        abort,
+        exited: () => child.exitCode !== null || child.signalCode !== null,
+      });
+      record.runtimeUrl = url;
+      if (this.bwrap) record.runtimePid = await this.findRuntimePid(pid);
+      writeMachineRecord(dir, record);
+      return { machineId, runtimeUrl: url };
+    } catch (err) {
+      await this.stop(machineId, { graceMs: 0 });
+      throw err;
+    }
+  }
+
+  private async findRuntimePid(bwrapPid: number): Promise<number | null> {
+    for (let i = 0; i < 40; i++) {
+      const pid = findDescendant(bwrapPid, this.runtimeArgv);
+      if (pid !== null) return pid;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    return null;
+  }
+
+  private alivePids(record: MachineRecord): number[] {
+    const pids: number[] = [];
+    if (record.runtimePid !== null && isOurProcess(record.runtimePid, this.runtimeArgv)) pids.push(record.runtimePid);
+    const outer = record.sandbox === 'bwrap' ? { index: 0, value: 'bwrap' } : this.runtimeArgv;
+    if (record.pid !== record.runtimePid && isOurProcess(record.pid, outer)) pids.push(record.pid);
+    return pids;
+  }
+
+  async stop(machineId: string, options: { graceMs: number }): Promise<void> {
+    const dir = this.dir(machineId);
+    const record = readMachineRecord(dir);
+    if (record) {
+      if (record.runtimePid === null && record.sandbox === 'bwrap') record.runtimePid = findDescendant(record.pid, this.runtimeArgv);
+      // SIGTERM the runtime itself (bwrap does not forward signals): it takes a final snapshot.
+      signal(record.runtimePid ?? record.pid, 'SIGTERM');
+      const deadline = Date.now() + options.graceMs;
+      while (this.alivePids(record).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, POLL_MS));
+      for (const pid of this.alivePids(record)) signal(pid, 'SIGKILL');
+      const killDeadline = Date.now() + 2000;
+      while (this.alivePids(record).length > 0 && Date.now() < killDeadline) await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    // The log stays for `catty logs` forensics; everything else of the machine goes.
+    for (const entry of ['workspace', 'tmp', 'home', 'passwd', 'group', 'machine.json']) rmSync(join(dir, entry), { recursive: true, force: true });
+  }
+
+  async isAlive(machineId: string): Promise<boolean> {
+    const record = readMachineRecord(this.dir(machineId));
+    if (!record) return false;
+    return record.runtimePid !== null ? isOurProcess(record.runtimePid, this.runtimeArgv) : this.alivePids(record).length > 0;
+  }
+
+  async list(): Promise<MachineInfo[]> {
+    let names: string[];
+    try {
+      names = readdirSync(this.machinesDir);
+    } catch {
+      return [];
+    }
+    const out: MachineInfo[] = [];
+    for (const name of names) {
+      if (!MACHINE_ID.test(name)) continue;
+      const record = readMachineRecord(join(this.machinesDir, name));
+      if (!record) continue;
+      out.push({ machineId: name, sessionId: record.sessionId, runtimeUrl: record.runtimeUrl ?? '', alive: await this.isAlive(name) });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {}
+}

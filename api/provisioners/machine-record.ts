@@ -1,0 +1,51 @@
+/** `<machine dir>/machine.json` and reading the runtime's ready line from its log file. */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+const MachineRecord = z.object({
+  sessionId: z.string(),
+  /** The spawned process: bwrap, or the runtime itself without a sandbox. */
+  pid: z.number().int(),
+  /** The runtime's own pid (inside bwrap a grandchild); null until found. */
+  runtimePid: z.number().int().nullable(),
+  runtimeUrl: z.string().nullable(),
+  sandbox: z.enum(['bwrap', 'none']),
+  startedAt: z.string(),
+});
+export type MachineRecord = z.infer<typeof MachineRecord>;
+
+export function writeMachineRecord(dir: string, record: MachineRecord): void {
+  const path = join(dir, 'machine.json');
+  writeFileSync(`${path}.tmp`, JSON.stringify(record), { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
+}
+
+export function readMachineRecord(dir: string): MachineRecord | null {
+  try {
+    const parsed = MachineRecord.safeParse(JSON.parse(readFileSync(join(dir, 'machine.json'), 'utf8')));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Polls the log until a line starts with `prefix`; returns the rest (the URL). */
+export async function waitForReadyLine(logPath: string, prefix: string, options: { timeoutMs: number; abort?: AbortSignal; exited: () => boolean }): Promise<string> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    let text = '';
+    try {
+      text = readFileSync(logPath, 'utf8');
+    } catch {
+      // not created yet
+    }
+    const line = text.split('\n').find((l) => l.startsWith(prefix));
+    if (line) return line.slice(prefix.length).trim().replace(/\/+$/, '');
+    const tail = () => text.trim().split('\n').slice(-5).join(' | ').slice(0, 500);
+    if (options.exited()) throw new Error(`the session runtime exited before it was ready: ${tail()}`);
+    if (options.abort?.aborted) throw new Error('starting the session runtime was cancelled');
+    if (Date.now() > deadline) throw new Error(`the session runtime was not ready within ${options.timeoutMs} ms: ${tail()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

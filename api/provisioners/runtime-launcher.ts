@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+/**
+ * Starts `catty-session` with its secret settings (connect and machine tokens, agent command and
+ * environment) read from stdin instead of the exec environment. Variables set here live only in
+ * the process's heap: /proc/<pid>/environ — readable by the agent, which runs as the same uid —
+ * shows just the non-secret ones. (Memory itself stays readable to a same-uid ptrace where the
+ * kernel allows it; see SECURITY.md 37.)
+ *
+ *   node runtime-launcher.js <runtime bin.js>    stdin: {"CATTY_CONNECT_TOKEN": "...", ...}
+ */
+import { pathToFileURL } from 'node:url';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const bin = process.argv[2];
+if (!bin) {
+  process.stderr.write('runtime-launcher: usage: runtime-launcher <runtime bin.js>\n');
+  process.exitCode = 2;
+} else {
+  const secrets = JSON.parse(await readStdin()) as Record<string, unknown>;
+  for (const [name, value] of Object.entries(secrets)) {
+    if (typeof value === 'string' && name.startsWith('CATTY_')) process.env[name] = value;
+  }
+  // stdin was a pipe from the API; leave nothing tied to it.
+  process.stdin.destroy();
+  await import(pathToFileURL(bin).href);
+}

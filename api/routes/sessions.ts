@@ -1,0 +1,87 @@
+/** /v1/sessions: a user's own sessions only; anyone else's is a 404. */
+import { Hono } from 'hono';
+import { CreateSessionRequest, type ConnectInfo, type DownloadInfo } from '../contract.js';
+import { decrypt } from '../crypto.js';
+import type { AppEnv, Deps } from '../deps.js';
+import { conflict, HttpError, notFound } from '../errors.js';
+import { requireUser } from '../middleware/auth.js';
+import { jsonBody } from '../middleware/json-body.js';
+import { createSession } from '../services/create.js';
+import { deleteSession, stopAndEnd } from '../services/lifecycle.js';
+import { listOwned, ownedSession, sessionById, toSession, type SessionRow } from '../state/sessions.js';
+import { latestRecorded } from '../state/snapshots.js';
+
+/** Presigned download URLs live this long. */
+const DOWNLOAD_URL_TTL_SEC = 300;
+/** A running runtime gets this long to answer GET /logs. */
+const LOGS_TIMEOUT_MS = 5000;
+
+export function sessionRoutes(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('*', requireUser(deps));
+
+  const find = (userId: string, idOrLabel: string): SessionRow => {
+    if (idOrLabel.length > 200) throw notFound('no such session');
+    const row = ownedSession(deps.db, userId, idOrLabel);
+    if (!row) throw notFound(`no session ${JSON.stringify(idOrLabel)}`);
+    return row;
+  };
+
+  const connectInfo = (row: SessionRow): ConnectInfo => {
+    if (row.status !== 'running' || !row.connect_token_enc || !row.runtime_url) throw conflict('session_ended', `session ${row.label} is ${row.status}`);
+    return { connectUrl: row.runtime_url, connectToken: decrypt(deps.key, row.connect_token_enc, `connect:${row.id}`) };
+  };
+
+  app.post('/', async (c) => {
+    const body = await jsonBody(c, CreateSessionRequest);
+    return c.json(await createSession(deps, c.get('userId'), body), 201);
+  });
+
+  app.get('/', (c) => c.json({ sessions: listOwned(deps.db, c.get('userId')).map(toSession) }));
+
+  app.get('/:idOrLabel', (c) => c.json(toSession(find(c.get('userId'), c.req.param('idOrLabel')))));
+
+  app.post('/:idOrLabel/connect', (c) => c.json(connectInfo(find(c.get('userId'), c.req.param('idOrLabel')))));
+
+  app.post('/:idOrLabel/stop', async (c) => {
+    const row = find(c.get('userId'), c.req.param('idOrLabel'));
+    if (row.status === 'running' || row.status === 'provisioning') await stopAndEnd(deps, row.id, { status: 'stopped', detail: 'stopped by the user' });
+    return c.json(toSession(sessionById(deps.db, row.id)!));
+  });
+
+  app.delete('/:idOrLabel', async (c) => {
+    await deleteSession(deps, find(c.get('userId'), c.req.param('idOrLabel')));
+    return c.json({ ok: true as const });
+  });
+
+  app.get('/:idOrLabel/download', async (c) => {
+    const row = find(c.get('userId'), c.req.param('idOrLabel'));
+    const snap = latestRecorded(deps.db, row.id);
+    if (!snap || snap.size === null || snap.sha256 === null) throw new HttpError(404, 'no_snapshot', `session ${row.label} has no snapshot yet`);
+    const info: DownloadInfo = {
+      url: await deps.storage.presignGet(snap.key, DOWNLOAD_URL_TTL_SEC),
+      size: snap.size,
+      sha256: snap.sha256,
+      createdAt: snap.created_at,
+      expiresIn: DOWNLOAD_URL_TTL_SEC,
+    };
+    return c.json(info);
+  });
+
+  app.get('/:idOrLabel/logs', async (c) => {
+    const row = find(c.get('userId'), c.req.param('idOrLabel'));
+    if (row.status === 'running' && row.runtime_url && row.connect_token_enc) {
+      const { connectUrl, connectToken } = connectInfo(row);
+      try {
+        const res = await fetch(`${connectUrl}/logs`, { headers: { authorization: `Bearer ${connectToken}` }, signal: AbortSignal.timeout(LOGS_TIMEOUT_MS) });
+        if (res.ok) return c.json({ data: Buffer.from(await res.arrayBuffer()).toString('base64') });
+        deps.logger.warn({ sessionId: row.id, status: res.status }, 'runtime refused GET /logs');
+      } catch (err) {
+        deps.logger.warn({ sessionId: row.id, err }, 'runtime did not answer GET /logs');
+      }
+    }
+    return c.json({ data: row.final_logs ?? '' });
+  });
+
+  return app;
+}

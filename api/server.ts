@@ -1,0 +1,138 @@
+/**
+ * Starts the control plane: state, storage (configured S3 or the embedded server), provisioner,
+ * reconciliation, the HTTP server and the sweeper. `close()` stops them in reverse order and
+ * leaves the machines running (they outlive the API).
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createAdaptorServer } from '@hono/node-server';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import { loadOrCreateKey } from './crypto.js';
+import type { Deps } from './deps.js';
+import type { Logger } from './logger.js';
+import { LocalProvisioner } from './provisioners/local.js';
+import type { Provisioner } from './provisioners/types.js';
+import { reconcile } from './services/reconcile.js';
+import { startSweeper } from './services/sweeper.js';
+import { openDb } from './state/db.js';
+import { startEmbeddedS3, type EmbeddedS3 } from './storage/embedded-s3.js';
+import { createS3Storage } from './storage/s3.js';
+
+export interface RunningApi {
+  url: string;
+  deps: Deps;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Overrides the configured provisioner (tests, the docker provisioner's wiring). */
+  provisioner?: Provisioner;
+}
+
+async function makeProvisioner(config: Config, logger: Logger): Promise<Provisioner> {
+  switch (config.provisioner) {
+    case 'local':
+      return new LocalProvisioner({ dataDir: config.dataDir, logger, sandbox: config.localSandbox });
+    case 'docker': {
+      // Loaded lazily: written separately against provisioners/types.ts.
+      const modulePath = './provisioners/docker.js';
+      const mod = (await import(modulePath)) as { createDockerProvisioner?: (o: { config: Config; logger: Logger }) => Provisioner };
+      if (!mod.createDockerProvisioner) throw new Error('the docker provisioner is not available in this build');
+      return mod.createDockerProvisioner({ config, logger });
+    }
+    default: {
+      const never: never = config.provisioner;
+      throw new Error(`unknown provisioner ${String(never)}`);
+    }
+  }
+}
+
+export async function startApi(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningApi> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const dbPath = join(config.dataDir, 'catty.db');
+  const db = openDb(dbPath);
+  for (const file of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+  const key = loadOrCreateKey(config.dataDir);
+  let embedded: EmbeddedS3 | null = null;
+  if (!config.s3.endpoint) {
+    embedded = await startEmbeddedS3(config.dataDir);
+    logger.info({ endpoint: embedded.endpoint }, 'embedded S3 server started');
+  }
+  const storage = createS3Storage({ ...config.s3, endpoint: embedded?.endpoint ?? config.s3.endpoint, forcePathStyle: embedded ? true : config.s3.forcePathStyle });
+  await storage.ensureBucket();
+  const provisioner = options.provisioner ?? (await makeProvisioner(config, logger));
+  // Loud on purpose, and on stderr even when logs go to a file.
+  if (provisioner instanceof LocalProvisioner && provisioner.warning) process.stderr.write(`catty-api: WARNING: ${provisioner.warning}\n`);
+
+  let boundUrl = '';
+  const deps: Deps = {
+    config,
+    db,
+    key,
+    provisioner,
+    storage,
+    logger,
+    now: () => Date.now(),
+    publicUrl: () => config.publicUrl ?? boundUrl,
+    // Local machines share the host's loopback; machines with their own network (containers)
+    // need CATTY_MACHINE_API_URL or the public URL.
+    machineApiUrl: () => config.machineApiUrl ?? (config.provisioner === 'local' ? boundUrl : (config.publicUrl ?? boundUrl)),
+    background: new Set(),
+  };
+
+  const server = createAdaptorServer({ fetch: createApp(deps).fetch });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, config.listenHost, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  // With port 0, prefer the port of the previous run: running machines call back to the URL
+  // they were started with, and must keep reaching a restarted API.
+  const lastPortFile = join(config.dataDir, 'last-port');
+  const previousPort = config.listenPort === 0 ? readLastPort(lastPortFile) : null;
+  try {
+    await listen(previousPort ?? config.listenPort);
+  } catch (err) {
+    if (previousPort === null) throw err;
+    await listen(0);
+  }
+  const address = server.address() as AddressInfo;
+  writeFileSync(lastPortFile, String(address.port), { mode: 0o600 });
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  boundUrl = `http://${host}:${address.port}`;
+
+  // Reconcile after listening: live runtimes keep calling back while we look.
+  await reconcile(deps);
+  const stopSweeper = startSweeper(deps, config.sweepIntervalMs);
+
+  let closed: Promise<void> | null = null;
+  const close = () =>
+    (closed ??= (async () => {
+      stopSweeper();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ('closeAllConnections' in server) (server as { closeAllConnections(): void }).closeAllConnections();
+      });
+      // Bounded: in-flight machine stops get the grace they were given, no more.
+      await Promise.race([Promise.allSettled([...deps.background]), new Promise((r) => setTimeout(r, config.stopGraceMs + 3000).unref())]);
+      await provisioner.close();
+      await storage.close();
+      await embedded?.close();
+      db.close();
+    })());
+  return { url: boundUrl, deps, close };
+}
+
+function readLastPort(path: string): number | null {
+  try {
+    const port = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(port) && port > 0 && port < 65536 ? port : null;
+  } catch {
+    return null;
+  }
+}

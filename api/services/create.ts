@@ -1,0 +1,87 @@
+/** POST /v1/sessions: limit, label, machine, health wait; a failed start cleans up after itself. */
+import type { CreateSessionRequest, CreatedSession } from '../contract.js';
+import { encrypt, newId, newToken, sha256Hex } from '../crypto.js';
+import type { Deps } from '../deps.js';
+import { HttpError } from '../errors.js';
+import { iso } from '../state/db.js';
+import { countLive, insertSession, labelTaken, sessionById, toSession, updateSession } from '../state/sessions.js';
+import { insertToken } from '../state/tokens.js';
+import { agentCommand } from './agent-cmd.js';
+import { waitForHealthy } from './health.js';
+import { uniqueLabel } from './labels.js';
+import { markEnded } from './lifecycle.js';
+
+type Parsed = Required<Pick<CreateSessionRequest, 'agent' | 'upload'>> & Omit<CreateSessionRequest, 'agent' | 'upload'>;
+
+/** Grace for a machine that never became healthy: nothing worth snapshotting yet. */
+const FAILED_START_GRACE_MS = 2000;
+
+export async function createSession(deps: Deps, ownerId: string, request: Parsed): Promise<CreatedSession> {
+  const now = deps.now();
+  const id = newId();
+  const connectToken = newToken('cat_ct');
+  const machineToken = newToken('cat_mt');
+  const ttlSec = request.ttlSec ?? deps.config.defaultTtlSec;
+
+  // Check and insert in one transaction so concurrent creates cannot both pass the limit.
+  const label = deps.db.transaction(() => {
+    if (countLive(deps.db, ownerId) >= deps.config.maxSessionsPerUser) {
+      throw new HttpError(429, 'limit_reached', `you already have ${deps.config.maxSessionsPerUser} running sessions; stop one first (catty stop <label>)`);
+    }
+    const label = uniqueLabel((l) => labelTaken(deps.db, ownerId, l));
+    insertSession(deps.db, {
+      id,
+      owner_id: ownerId,
+      label,
+      status: 'provisioning',
+      agent: request.agent,
+      provisioner: deps.provisioner.kind,
+      connect_token_enc: encrypt(deps.key, connectToken, `connect:${id}`),
+      ttl_sec: ttlSec,
+      created_at: iso(now),
+      last_activity_at: iso(now),
+    });
+    insertToken(deps.db, { hash: sha256Hex(machineToken), kind: 'machine', user_id: ownerId, session_id: id, expires_at: null, created_at: iso(now) });
+    return label;
+  })();
+
+  const log = deps.logger.child({ sessionId: id, label });
+  let machineId: string | null = null;
+  try {
+    const abort = AbortSignal.timeout(deps.config.healthTimeoutMs);
+    const machine = await deps.provisioner.start(
+      {
+        sessionId: id,
+        ownerId,
+        label,
+        connectToken,
+        machineToken,
+        apiUrl: deps.machineApiUrl(),
+        agentCmd: agentCommand(request.agent, request.cmd),
+        // Secrets live here only: never in the DB or a log line.
+        agentEnv: { ...(request.secrets ?? {}) },
+        upload: request.upload,
+        runtimeEnv: deps.config.runtimeEnv,
+      },
+      abort,
+    );
+    machineId = machine.machineId;
+    updateSession(deps.db, id, { machine_id: machine.machineId, runtime_url: machine.runtimeUrl });
+    if (!(await waitForHealthy(machine.runtimeUrl, deps.config.healthTimeoutMs))) {
+      throw new Error(`the session runtime did not become healthy within ${deps.config.healthTimeoutMs} ms`);
+    }
+    updateSession(deps.db, id, { status: 'running', last_activity_at: iso(deps.now()) });
+    log.info({ machineId, runtimeUrl: machine.runtimeUrl }, 'session running');
+    return { ...toSession(sessionById(deps.db, id)!), connectUrl: machine.runtimeUrl, connectToken };
+  } catch (err) {
+    log.error({ err }, 'session failed to start');
+    if (machineId) await deps.provisioner.stop(machineId, { graceMs: FAILED_START_GRACE_MS }).catch(() => undefined);
+    markEnded(deps, id, { status: 'failed', detail: `failed to start: ${oneLine(err)}` });
+    throw new HttpError(503, 'provision_failed', `the session machine for ${label} failed to start; \`catty list\` shows why`);
+  }
+}
+
+function oneLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0]!.slice(0, 300);
+}

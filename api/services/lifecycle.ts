@@ -1,0 +1,77 @@
+/**
+ * Ending sessions: stop (user), timeout (sweeper), agent exit, machine lost (reconcile), delete.
+ * While a machine stops its session stays `running`, so the runtime's final snapshot is still
+ * accepted; the status changes once the machine is gone. Stops of one session are deduplicated.
+ */
+import type { SessionStatus } from '../contract.js';
+import type { Deps } from '../deps.js';
+import { iso } from '../state/db.js';
+import { endSession, sessionById, updateSession, type SessionRow } from '../state/sessions.js';
+import { allSnapshots, deleteSnapshotRow } from '../state/snapshots.js';
+import { revokeSessionTokens } from '../state/tokens.js';
+
+const inFlight = new WeakMap<Deps, Map<string, Promise<void>>>();
+
+function stopsOf(deps: Deps): Map<string, Promise<void>> {
+  let map = inFlight.get(deps);
+  if (!map) inFlight.set(deps, (map = new Map()));
+  return map;
+}
+
+export interface EndOptions {
+  status: Extract<SessionStatus, 'stopped' | 'timed_out' | 'failed'>;
+  detail: string | null;
+  exitCode?: number | null;
+  graceMs?: number;
+}
+
+/** Stops the machine (its runtime snapshots on SIGTERM), then records the end. Idempotent;
+ * concurrent callers share one stop. */
+export function stopAndEnd(deps: Deps, sessionId: string, options: EndOptions): Promise<void> {
+  const stops = stopsOf(deps);
+  const existing = stops.get(sessionId);
+  if (existing) return existing;
+  const work = (async () => {
+    const row = sessionById(deps.db, sessionId);
+    if (!row) return;
+    if (row.machine_id) {
+      try {
+        await deps.provisioner.stop(row.machine_id, { graceMs: options.graceMs ?? deps.config.stopGraceMs });
+      } catch (err) {
+        deps.logger.error({ sessionId, err }, 'stopping the machine failed');
+      }
+    }
+    markEnded(deps, sessionId, options);
+  })().finally(() => stops.delete(sessionId));
+  stops.set(sessionId, work);
+  track(deps, work);
+  return work;
+}
+
+/** Records the end without touching the machine (it is gone, or the caller stops it). */
+export function markEnded(deps: Deps, sessionId: string, options: EndOptions): boolean {
+  const ended = endSession(deps.db, sessionId, { status: options.status, ended_at: iso(deps.now()), detail: options.detail, exit_code: options.exitCode ?? null });
+  // Connect and machine tokens die with the session.
+  revokeSessionTokens(deps.db, sessionId);
+  if (ended) deps.logger.info({ sessionId, status: options.status, detail: options.detail }, 'session ended');
+  return ended;
+}
+
+/** Fire-and-forget work that shutdown (and tests) can await. */
+export function track(deps: Deps, work: Promise<unknown>): void {
+  const guarded = work.catch((err: unknown) => deps.logger.error({ err }, 'background task failed'));
+  deps.background.add(guarded);
+  void guarded.finally(() => deps.background.delete(guarded));
+}
+
+/** Stops if needed, deletes every snapshot object and row, hides the session. */
+export async function deleteSession(deps: Deps, row: SessionRow): Promise<void> {
+  if (row.status === 'running' || row.status === 'provisioning') {
+    await stopAndEnd(deps, row.id, { status: 'stopped', detail: 'deleted' });
+  }
+  for (const snap of allSnapshots(deps.db, row.id)) {
+    await deps.storage.delete(snap.key);
+    deleteSnapshotRow(deps.db, snap.key);
+  }
+  updateSession(deps.db, row.id, { deleted: 1, final_logs: null });
+}

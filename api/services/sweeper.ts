@@ -1,0 +1,39 @@
+/** Inactivity TTL: running sessions idle for longer than their ttl are stopped → `timed_out`. */
+import type { Deps } from '../deps.js';
+import { iso } from '../state/db.js';
+import { liveSessions } from '../state/sessions.js';
+import { stopAndEnd } from './lifecycle.js';
+
+/** One pass; returns the ids it started stopping (their stops run in the background). */
+export function sweepIdle(deps: Deps): string[] {
+  const now = deps.now();
+  const expired = liveSessions(deps.db).filter((s) => s.status === 'running' && now - Date.parse(s.last_activity_at) >= s.ttl_sec * 1000);
+  for (const s of expired) {
+    deps.logger.info({ sessionId: s.id, ttlSec: s.ttl_sec }, 'session idle past its ttl');
+    void stopAndEnd(deps, s.id, { status: 'timed_out', detail: `no activity for ${s.ttl_sec} s` });
+  }
+  return expired.map((s) => s.id);
+}
+
+/** Rows nobody can use any more: expired device codes, browser sign-ins and user tokens
+ * (kept a day past expiry, for forensics). Machine tokens go with their session's end. */
+export function purgeExpired(deps: Pick<Deps, 'db' | 'now'>): void {
+  const cutoff = iso(deps.now() - 24 * 3600 * 1000);
+  deps.db.prepare('DELETE FROM device_codes WHERE expires_at < ?').run(cutoff);
+  deps.db.prepare('DELETE FROM web_sessions WHERE expires_at < ?').run(cutoff);
+  deps.db.prepare("DELETE FROM tokens WHERE kind IN ('access', 'refresh') AND expires_at < ?").run(cutoff);
+}
+
+/** Runs `sweepIdle` (and `purgeExpired`) every `intervalMs`; returns the stop function. */
+export function startSweeper(deps: Deps, intervalMs: number): () => void {
+  const timer = setInterval(() => {
+    try {
+      sweepIdle(deps);
+      purgeExpired(deps);
+    } catch (err) {
+      deps.logger.error({ err }, 'sweep failed');
+    }
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,74 @@
+/**
+ * Schema migrations, in order; each runs once inside a transaction and bumps schema_version.
+ * Portable SQL only (TEXT/INTEGER, ISO-8601 UTC timestamps as TEXT) so the same list can run on
+ * Postgres for a multi-instance deployment. Append; never edit a released entry.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: accounts, tokens, device codes, sessions, snapshots
+  `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE tokens (
+    hash TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    session_id TEXT,
+    expires_at TEXT,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX tokens_session ON tokens(session_id);
+  CREATE TABLE device_codes (
+    hash TEXT PRIMARY KEY,
+    user_code TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    user_id TEXT REFERENCES users(id),
+    interval_sec INTEGER NOT NULL,
+    last_polled_at TEXT,
+    expires_at TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE web_sessions (
+    hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    csrf TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    owner_id TEXT NOT NULL REFERENCES users(id),
+    label TEXT NOT NULL,
+    status TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    provisioner TEXT NOT NULL,
+    connect_token_enc TEXT,
+    machine_id TEXT,
+    runtime_url TEXT,
+    ttl_sec INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    last_activity_at TEXT NOT NULL,
+    ended_at TEXT,
+    exit_code INTEGER,
+    detail TEXT,
+    final_logs TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (owner_id, label)
+  );
+  CREATE INDEX sessions_owner ON sessions(owner_id, created_at);
+  CREATE TABLE snapshots (
+    key TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    expected_size INTEGER NOT NULL,
+    size INTEGER,
+    sha256 TEXT,
+    recorded INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX snapshots_session ON snapshots(session_id, recorded, created_at);
+  `,
+];

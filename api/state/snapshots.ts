@@ -1,0 +1,43 @@
+/** Snapshot keys: minted (a presigned PUT was handed out) and then recorded (size checked). */
+import type { Db } from './db.js';
+
+export interface SnapshotRow {
+  key: string;
+  session_id: string;
+  expected_size: number;
+  size: number | null;
+  sha256: string | null;
+  recorded: number;
+  created_at: string;
+}
+
+export function mintSnapshot(db: Db, row: Pick<SnapshotRow, 'key' | 'session_id' | 'expected_size' | 'created_at'>): void {
+  db.prepare('INSERT INTO snapshots (key, session_id, expected_size, recorded, created_at) VALUES (@key, @session_id, @expected_size, 0, @created_at)').run(row);
+}
+
+export function snapshotByKey(db: Db, key: string): SnapshotRow | undefined {
+  return db.prepare('SELECT * FROM snapshots WHERE key = ?').get(key) as SnapshotRow | undefined;
+}
+
+export function recordSnapshot(db: Db, key: string, size: number, sha256: string, createdAt: string): void {
+  db.prepare('UPDATE snapshots SET size = ?, sha256 = ?, recorded = 1, created_at = ? WHERE key = ?').run(size, sha256, createdAt, key);
+}
+
+export function latestRecorded(db: Db, sessionId: string): SnapshotRow | undefined {
+  return db.prepare('SELECT * FROM snapshots WHERE session_id = ? AND recorded = 1 ORDER BY created_at DESC, key DESC LIMIT 1').get(sessionId) as SnapshotRow | undefined;
+}
+
+/** Recorded snapshots beyond the newest `keep`, oldest first. */
+export function recordedBeyond(db: Db, sessionId: string, keep: number): SnapshotRow[] {
+  // Sliced here rather than with LIMIT/OFFSET, whose "no limit" spelling differs between engines.
+  const rows = db.prepare('SELECT * FROM snapshots WHERE session_id = ? AND recorded = 1 ORDER BY created_at DESC, key DESC').all(sessionId) as SnapshotRow[];
+  return rows.slice(keep).reverse();
+}
+
+export function allSnapshots(db: Db, sessionId: string): SnapshotRow[] {
+  return db.prepare('SELECT * FROM snapshots WHERE session_id = ?').all(sessionId) as SnapshotRow[];
+}
+
+export function deleteSnapshotRow(db: Db, key: string): void {
+  db.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
+}

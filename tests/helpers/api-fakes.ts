@@ -1,0 +1,144 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * Fakes for route tests of the API: a provisioner whose "machines" are tiny HTTP servers on
+ * 127.0.0.1:0 answering /healthz and /logs like a runtime, an in-memory object store, and
+ * `makeTestDeps` (in-memory SQLite, a movable clock, silent logs).
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, type Config } from '../../api/config.js';
+import type { Deps } from '../../api/deps.js';
+import { silentLogger } from '../../api/logger.js';
+import type { Machine, MachineInfo, MachineSpec, Provisioner } from '../../api/provisioners/types.js';
+import { openDb } from '../../api/state/db.js';
+import type { ObjectStorage } from '../../api/storage/types.js';
+
+interface FakeMachine {
+  spec: MachineSpec;
+  server: Server;
+  url: string;
+  alive: boolean;
+  logs: Buffer;
+}
+
+export class FakeProvisioner implements Provisioner {
+  readonly kind = 'local' as const;
+  readonly machines = new Map<string, FakeMachine>();
+  /** Set to make the next machines never answer /healthz. */
+  unhealthy = false;
+  stops: string[] = [];
+
+  async start(spec: MachineSpec): Promise<Machine> {
+    const machineId = `fake-${randomBytes(4).toString('hex')}`;
+    const entry: Partial<FakeMachine> = { spec, alive: true, logs: Buffer.from(`hello from ${spec.label}\r\n`) };
+    const unhealthy = this.unhealthy;
+    const server = createServer((req, res) => {
+      if (req.url === '/healthz' && !unhealthy) {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ ok: true, uploaded: false, agent: 'waiting', exitCode: null }));
+      } else if (req.url === '/logs' && req.headers.authorization === `Bearer ${spec.connectToken}`) {
+        res.end(entry.logs);
+      } else {
+        res.statusCode = unhealthy ? 503 : 401;
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    entry.server = server;
+    entry.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.machines.set(machineId, entry as FakeMachine);
+    return { machineId, runtimeUrl: entry.url };
+  }
+
+  async stop(machineId: string): Promise<void> {
+    this.stops.push(machineId);
+    const m = this.machines.get(machineId);
+    if (!m || !m.alive) return;
+    m.alive = false;
+    await new Promise<void>((resolve) => m.server.close(() => resolve()));
+    m.server.closeAllConnections();
+  }
+
+  async isAlive(machineId: string): Promise<boolean> {
+    return this.machines.get(machineId)?.alive ?? false;
+  }
+
+  async list(): Promise<MachineInfo[]> {
+    return [...this.machines.entries()].filter(([, m]) => m.alive).map(([machineId, m]) => ({ machineId, runtimeUrl: m.url, sessionId: m.spec.sessionId, alive: true }));
+  }
+
+  async close(): Promise<void> {
+    for (const id of this.machines.keys()) await this.stop(id);
+  }
+}
+
+export class MemoryStorage implements ObjectStorage {
+  readonly objects = new Map<string, Buffer>();
+  readonly deleted: string[] = [];
+  async presignPut(key: string, size: number) {
+    return { url: `http://storage.invalid/${key}?put`, headers: { 'content-length': String(size) } };
+  }
+  async presignGet(key: string) {
+    return `http://storage.invalid/${key}?get`;
+  }
+  async head(key: string) {
+    const body = this.objects.get(key);
+    return body ? { size: body.length } : null;
+  }
+  async delete(key: string) {
+    this.deleted.push(key);
+    this.objects.delete(key);
+  }
+  async ensureBucket() {}
+  async close() {}
+}
+
+export interface TestDeps extends Deps {
+  provisioner: FakeProvisioner;
+  storage: MemoryStorage;
+  clock: { ms: number };
+}
+
+export function makeTestDeps(overrides: Partial<Config> = {}): TestDeps {
+  const config: Config = { ...loadConfig({}, { CATTY_DATA_DIR: '/nonexistent' }), healthTimeoutMs: 3000, stopGraceMs: 100, ...overrides };
+  const clock = { ms: Date.parse('2026-01-01T00:00:00.000Z') };
+  return {
+    config,
+    db: openDb(':memory:'),
+    key: randomBytes(32),
+    provisioner: new FakeProvisioner(),
+    storage: new MemoryStorage(),
+    logger: silentLogger(),
+    now: () => clock.ms,
+    clock,
+    publicUrl: () => 'http://api.test',
+    machineApiUrl: () => 'http://api.test',
+    background: new Set(),
+  };
+}
+
+/** One request through `app.request()`, JSON in and out. */
+export async function call(
+  app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> },
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers: Record<string, string> = { ...(options.headers ?? {}) };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] = 'application/json';
+  }
+  const res = await app.request(path, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON (HTML pages)
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}

@@ -1,0 +1,119 @@
+/** The catty-api bin: `users add`, the embedded local mode's credentials file, and secrets that
+ * never reach the database or the logs (SECURITY.md 32). */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalCredentials } from '../../api/contract.js';
+import { API_BIN, ApiClient, killMachines } from '../helpers/api.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'catty-api-cli-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function baseEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, CATTY_DATA_DIR: dataDir, CATTY_API_LISTEN: '127.0.0.1:0', ...extra };
+}
+
+async function startLocal(home: string, dataDir: string, extra: Record<string, string> = {}): Promise<{ proc: ChildProcess; creds: LocalCredentials; stderr: () => string }> {
+  const credsFile = join(home, 'local', 'credentials.json');
+  const proc = spawn(process.execPath, [API_BIN, '--local-credentials', credsFile], { env: baseEnv(dataDir, { CATTY_PROVISIONER: 'local', ...extra }), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  cleanups.push(async () => {
+    if (proc.exitCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    }
+    killMachines(dataDir);
+  });
+  const deadline = Date.now() + 30_000;
+  while (!stdout.includes('catty-api listening on ')) {
+    if (proc.exitCode !== null) throw new Error(`catty-api exited: ${stderr}`);
+    if (Date.now() > deadline) throw new Error('catty-api did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const creds = LocalCredentials.parse(JSON.parse(readFileSync(credsFile, 'utf8')));
+  expect(stdout).toContain(`catty-api listening on ${creds.apiUrl}`);
+  expect(statSync(credsFile).mode & 0o777).toBe(0o600);
+  expect(creds.pid).toBe(proc.pid);
+  return { proc, creds, stderr: () => stderr };
+}
+
+describe('catty-api users add', () => {
+  it('creates accounts from --password-stdin, refuses duplicates and bad input with exit 2', () => {
+    const dataDir = tempDir();
+    const add = (email: string, password: string) => spawnSync(process.execPath, [API_BIN, 'users', 'add', email, '--password-stdin'], { env: baseEnv(dataDir), input: `${password}\n`, encoding: 'utf8' });
+    const ok = add('dev@example.com', 'long-enough-pw');
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/created dev@example.com/);
+    const dup = add('DEV@example.com', 'long-enough-pw');
+    expect(dup.status).toBe(2);
+    expect(dup.stderr).toMatch(/already exists/);
+    expect(add('not-an-email', 'long-enough-pw').status).toBe(2);
+    expect(add('short@example.com', 'short').stderr).toMatch(/at least 8/);
+    const db = readFileSync(join(dataDir, 'catty.db')).toString('latin1');
+    expect(db).not.toContain('long-enough-pw');
+  });
+});
+
+describe('catty-api --local-credentials', () => {
+  it('writes a 0600 token for the local account; a restart reuses the account', async () => {
+    const home = tempDir();
+    const dataDir = join(home, 'local', 'data');
+    const first = await startLocal(home, dataDir);
+    const me = await new ApiClient(first.creds.apiUrl, first.creds.accessToken).me();
+    expect(me.email).toBe('local@localhost');
+    expect(statSync(join(dataDir, 'secret.key')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dataDir, 'catty.db')).mode & 0o777).toBe(0o600);
+    const exited = new Promise((r) => first.proc.once('exit', r));
+    first.proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const second = await startLocal(home, dataDir);
+    expect((await new ApiClient(second.creds.apiUrl, second.creds.accessToken).me()).id).toBe(me.id);
+    // the old token is still valid (not revoked by a restart)
+    expect((await new ApiClient(second.creds.apiUrl, first.creds.accessToken).me()).id).toBe(me.id);
+  });
+
+  it('secrets reach the agent only: never the database, the API log or the runtime log', async () => {
+    const home = tempDir();
+    const dataDir = join(home, 'data');
+    const logFile = join(home, 'api.log');
+    const secret = 'sk-secret-value-91b3f0';
+    const { creds } = await startLocal(home, dataDir, { CATTY_LOG_FILE: logFile, CATTY_LOG_LEVEL: 'trace' });
+    const client = new ApiClient(creds.apiUrl, creds.accessToken);
+    const s = await client.createSession({ cmd: 'printf "%s" "$MY_TOKEN" | sha256sum; sleep 600', upload: false, secrets: { MY_TOKEN: secret } });
+    const deadline = Date.now() + 20_000;
+    let out = '';
+    while (!/[0-9a-f]{64}/.test(out) && Date.now() < deadline) {
+      out = (await client.logs(s.label)).toString();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // the agent saw it (we print only its hash)
+    const { createHash } = await import('node:crypto');
+    expect(out).toContain(createHash('sha256').update(secret).digest('hex'));
+    await client.stop(s.label);
+    const files = [logFile, join(dataDir, 'catty.db'), join(dataDir, 'catty.db-wal'), ...readdirSync(join(dataDir, 'machines', s.id)).map((f) => join(dataDir, 'machines', s.id, f))];
+    for (const f of files) {
+      let content = '';
+      try {
+        content = readFileSync(f).toString('latin1');
+      } catch {
+        continue;
+      }
+      expect(content, f).not.toContain(secret);
+    }
+    expect(readFileSync(logFile, 'utf8')).not.toContain(creds.accessToken);
+  });
+});

@@ -1,0 +1,83 @@
+/** The device-code login end to end, with the /device page driven in headless Chromium. */
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceCodeResponse, Me, TokenResponse } from '../../api/contract.js';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+
+let api: TestApi;
+let browser: Browser;
+
+beforeAll(async () => {
+  api = await startTestApi();
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    // no user-data-dir: playwright gives each launch a fresh temporary profile
+  });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await api?.close();
+});
+
+const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+async function startDevice() {
+  return DeviceCodeResponse.parse(await (await fetch(`${api.url}/v1/auth/device`, { method: 'POST' })).json());
+}
+
+async function pollToken(deviceCode: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${api.url}/v1/auth/device/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: GRANT, device_code: deviceCode }) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('device login in a real browser', () => {
+  it('sign in, approve, and the CLI side gets tokens; a denied code never does', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const codes = await startDevice();
+    expect((await pollToken(codes.device_code)).body.error).toBe('authorization_pending');
+
+    await page.goto(codes.verification_uri_complete);
+    await page.fill('#email', api.email);
+    await page.fill('#password', 'wrong password');
+    await page.click('button[type=submit]');
+    await expect(page.locator('.error').textContent()).resolves.toContain('Wrong email or password');
+
+    await page.fill('#email', api.email);
+    await page.fill('#password', api.password);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#code');
+    expect(await page.inputValue('#code')).toBe(codes.user_code);
+    await expect(page.locator('body').textContent()).resolves.toContain(api.email);
+    const cookie = (await context.cookies()).find((c) => c.name === 'catty_web');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+
+    await page.click('button[value=approve]');
+    await expect(page.locator('[role=status]').textContent()).resolves.toContain('Approved');
+    // the interval is 1 s in tests; wait it out so this poll is not a slow_down
+    await new Promise((r) => setTimeout(r, 1100));
+    const granted = await pollToken(codes.device_code);
+    expect(granted.status).toBe(200);
+    const tokens = TokenResponse.parse(granted.body);
+    const me = Me.parse(await (await fetch(`${api.url}/v1/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).json());
+    expect(me.email).toBe(api.email);
+
+    // second code, same signed-in browser: deny
+    const denied = await startDevice();
+    await page.goto(denied.verification_uri_complete);
+    await page.click('button[value=deny]');
+    await expect(page.locator('[role=status]').textContent()).resolves.toContain('Denied');
+    const answer = await pollToken(denied.device_code);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe('access_denied');
+
+    // the page's CSP forbids scripts from calling fetch; post a form with the browser's cookie
+    // but a wrong CSRF token, as a forged form would
+    const third = await startDevice();
+    const forged = (await context.request.post(`${api.url}/device/decide`, { form: { code: third.user_code, action: 'approve', csrf: 'forged' } })).status();
+    expect(forged).toBe(403);
+    expect((await pollToken(third.device_code)).body.error).toBe('authorization_pending');
+    await context.close();
+  });
+});

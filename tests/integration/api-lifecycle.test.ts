@@ -1,0 +1,102 @@
+/**
+ * The real thing: built catty-api, SQLite file, embedded S3, local provisioner spawning real
+ * catty-session processes (under bubblewrap when present).
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { x as untar } from 'tar';
+import { ApiCallError, startTestApi, type TestApi } from '../helpers/api.js';
+import { buildZip } from '../helpers/runtime-zip.js';
+
+let api: TestApi;
+
+beforeAll(async () => {
+  api = await startTestApi({ runtimeEnv: { CATTY_SNAPSHOT_INTERVAL_MS: '1500', CATTY_API_HEARTBEAT_INTERVAL_MS: '1000' } });
+}, 60_000);
+afterAll(async () => {
+  await api?.close();
+});
+
+async function poll<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('session lifecycle against real runtimes', () => {
+  it('create → upload → snapshot recorded → stop → download tarball whose sha256 matches', async () => {
+    const s = await api.client.createSession({ cmd: 'echo started; sleep 600' });
+    expect(s.status).toBe('running');
+    expect(s.connectUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const zip = buildZip([{ name: 'hello.txt', data: 'hello from the laptop\n' }, { name: 'src/main.py', data: 'print(1)\n', deflate: true }]);
+    const up = await fetch(`${s.connectUrl}/upload?cols=80&rows=24`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: zip });
+    expect(up.status).toBe(200);
+
+    const info = await poll('a recorded snapshot', async () => {
+      try {
+        return await api.client.download(s.label);
+      } catch (err) {
+        if (err instanceof ApiCallError && err.code === 'no_snapshot') return null;
+        throw err;
+      }
+    });
+    expect(info.size).toBeGreaterThan(0);
+
+    const stopped = await api.client.stop(s.label);
+    expect(stopped.status).toBe('stopped');
+    expect((await api.client.getSession(s.id)).status).toBe('stopped');
+    await expect(api.client.connect(s.label)).rejects.toMatchObject({ status: 409, code: 'session_ended' });
+    // the connect token died with the runtime
+    await expect(fetch(`${s.connectUrl}/healthz`)).rejects.toThrow();
+
+    const latest = await api.client.download(s.label);
+    const res = await fetch(latest.url);
+    expect(res.status).toBe(200);
+    const tarball = Buffer.from(await res.arrayBuffer());
+    expect(tarball.length).toBe(latest.size);
+    expect(createHash('sha256').update(tarball).digest('hex')).toBe(latest.sha256);
+    const dest = mkdtempSync(join(tmpdir(), 'catty-dl-'));
+    try {
+      const file = join(dest, 'snap.tar.gz');
+      (await import('node:fs')).writeFileSync(file, tarball);
+      await untar({ file, cwd: dest });
+      expect(readFileSync(join(dest, 'hello.txt'), 'utf8')).toBe('hello from the laptop\n');
+      expect(readFileSync(join(dest, 'src/main.py'), 'utf8')).toBe('print(1)\n');
+    } finally {
+      rmSync(dest, { recursive: true, force: true });
+    }
+
+    // logs of an ended session are the stored final logs (possibly empty), never an error
+    await api.client.logs(s.label);
+    await api.client.deleteSession(s.label);
+    await expect(api.client.getSession(s.label)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('agent exit → runtime reports → session stopped with the exit code', async () => {
+    const s = await api.client.createSession({ cmd: 'echo bye; exit 7', upload: false });
+    const ended = await poll('the session to end', async () => {
+      const got = await api.client.getSession(s.label);
+      return got.status === 'running' ? null : got;
+    });
+    expect(ended).toMatchObject({ status: 'stopped', exitCode: 7 });
+    expect((await api.client.logs(s.label)).toString()).toContain('bye');
+  });
+
+  it('two users are isolated', async () => {
+    const bob = await api.addUser('bob@example.com');
+    const s = await api.client.createSession({ cmd: 'sleep 600', upload: false });
+    await expect(bob.getSession(s.label)).rejects.toMatchObject({ status: 404 });
+    await expect(bob.connect(s.id)).rejects.toMatchObject({ status: 404 });
+    await expect(bob.stop(s.id)).rejects.toMatchObject({ status: 404 });
+    expect(await bob.listSessions()).toEqual([]);
+    expect((await api.client.getSession(s.label)).status).toBe('running');
+    await api.client.stop(s.label);
+  });
+});

@@ -1,0 +1,83 @@
+/** The local provisioner on its own, with and without bubblewrap, spawning real runtimes. */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../api/logger.js';
+import { bwrapProblem, findBwrap } from '../../api/provisioners/bwrap.js';
+import { LocalProvisioner } from '../../api/provisioners/local.js';
+import type { MachineSpec } from '../../api/provisioners/types.js';
+import { killMachines } from '../helpers/api.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) {
+    killMachines(d);
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+const bwrap = findBwrap();
+const modes = [['none', true], ['bwrap', bwrap !== null && bwrapProblem(bwrap) === null]] as const;
+
+function spec(sessionId: string): MachineSpec {
+  return {
+    sessionId,
+    ownerId: 'u1',
+    label: 'calm-otter-0001',
+    connectToken: `cat_ct_${randomBytes(8).toString('hex')}`,
+    machineToken: `cat_mt_${randomBytes(8).toString('hex')}`,
+    // nothing listens there: callbacks fail, which the runtime must survive
+    apiUrl: 'http://127.0.0.1:9',
+    agentCmd: ['sh', '-c', 'echo "ws=$(pwd)"; sleep 600'],
+    agentEnv: {},
+    upload: false,
+  };
+}
+
+describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
+  it.skipIf(!available)('starts a detached runtime, tracks it in machine.json, lists it, stops it and removes its workspace', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'catty-prov-'));
+    dirs.push(dataDir);
+    const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode });
+    expect(provisioner.sandboxed).toBe(mode === 'bwrap');
+    const s = spec(randomBytes(6).toString('hex'));
+    const machine = await provisioner.start(s);
+    expect(machine.machineId).toBe(s.sessionId);
+    const health = await fetch(`${machine.runtimeUrl}/healthz`);
+    expect(health.status).toBe(200);
+    const logs = await fetch(`${machine.runtimeUrl}/logs`, { headers: { authorization: `Bearer ${s.connectToken}` } });
+    expect(logs.status).toBe(200);
+    expect(await provisioner.isAlive(machine.machineId)).toBe(true);
+    // a second provisioner (a restarted API) finds it from disk
+    const again = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode });
+    expect(await again.list()).toEqual([{ machineId: s.sessionId, sessionId: s.sessionId, runtimeUrl: machine.runtimeUrl, alive: true }]);
+    const started = Date.now();
+    await again.stop(machine.machineId, { graceMs: 10_000 });
+    // SIGTERM is enough: the runtime exits well before the grace ends
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(await provisioner.isAlive(machine.machineId)).toBe(false);
+    expect(existsSync(join(dataDir, 'machines', s.sessionId, 'workspace'))).toBe(false);
+    expect(await provisioner.list()).toEqual([]);
+    await expect(fetch(`${machine.runtimeUrl}/healthz`)).rejects.toThrow();
+    // idempotent
+    await again.stop(machine.machineId, { graceMs: 1000 });
+  });
+
+  it.skipIf(!available)('a runtime that cannot start fails fast with its log tail, and leaves nothing running', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'catty-prov-'));
+    dirs.push(dataDir);
+    const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode });
+    const bad = { ...spec(randomBytes(6).toString('hex')), connectToken: '' };
+    await expect(provisioner.start(bad)).rejects.toThrow(/exited before it was ready: .*CATTY_CONNECT_TOKEN/);
+    expect(await provisioner.list()).toEqual([]);
+  });
+
+  it('refuses machine ids that are not plain names', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'catty-prov-'));
+    dirs.push(dataDir);
+    const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: 'none' });
+    await expect(provisioner.stop('../../etc', { graceMs: 0 })).rejects.toThrow(/invalid machine id/);
+  });
+});

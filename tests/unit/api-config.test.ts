@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../api/config.js';
+import { UserError } from '../../api/errors.js';
+import { bwrapArgs } from '../../api/provisioners/bwrap.js';
+import { agentCommand } from '../../api/services/agent-cmd.js';
+import { LABEL_PATTERN, randomLabel, uniqueLabel } from '../../api/services/labels.js';
+import { decrypt, encrypt } from '../../api/crypto.js';
+import { randomBytes } from 'node:crypto';
+import { packageRoot } from '../../api/package-root.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function configFile(content: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'catty-cfg-'));
+  dirs.push(dir);
+  const file = join(dir, 'config.json');
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+describe('config precedence: flags > env > file > defaults', () => {
+  it('uses defaults', () => {
+    const c = loadConfig({}, { HOME: '/home/x' });
+    expect(c).toMatchObject({ listenHost: '127.0.0.1', listenPort: 8787, provisioner: 'local', maxSessionsPerUser: 25, defaultTtlSec: 7200, snapshotsKept: 10, publicUrl: null });
+    expect(c.s3.endpoint).toBeNull();
+  });
+
+  it('file < env < flags', () => {
+    const file = configFile({ listen: '0.0.0.0:9000', dataDir: '/from-file', maxSessionsPerUser: 3, s3: { endpoint: 'http://minio:9000', bucket: 'file-bucket' } });
+    const env = { CATTY_CONFIG: file, CATTY_DATA_DIR: '/from-env', CATTY_S3_BUCKET: 'env-bucket', CATTY_RUNTIME_ENV: '{"CATTY_SNAPSHOT_INTERVAL_MS":"1000"}' };
+    const c = loadConfig({ dataDir: '/from-flag' }, env);
+    expect(c).toMatchObject({ listenHost: '0.0.0.0', listenPort: 9000, dataDir: '/from-flag', maxSessionsPerUser: 3, runtimeEnv: { CATTY_SNAPSHOT_INTERVAL_MS: '1000' } });
+    expect(c.s3).toMatchObject({ endpoint: 'http://minio:9000', bucket: 'env-bucket' });
+    expect(loadConfig({}, env).dataDir).toBe('/from-env');
+    expect(loadConfig({}, { CATTY_CONFIG: file }).dataDir).toBe('/from-file');
+  });
+
+  it('port 0 is allowed; bad values are UserErrors naming the setting', () => {
+    expect(loadConfig({}, { CATTY_API_LISTEN: '127.0.0.1:0' }).listenPort).toBe(0);
+    expect(() => loadConfig({}, { CATTY_API_LISTEN: 'nohost' })).toThrow(UserError);
+    expect(() => loadConfig({}, { CATTY_PROVISIONER: 'k8s' })).toThrow(/CATTY_PROVISIONER/);
+    expect(() => loadConfig({}, { CATTY_MAX_SESSIONS_PER_USER: 'many' })).toThrow(/CATTY_MAX_SESSIONS_PER_USER/);
+    expect(() => loadConfig({}, { CATTY_RUNTIME_ENV: '{"PATH":"/x"}' })).toThrow(/CATTY_RUNTIME_ENV/);
+    expect(() => loadConfig({}, { CATTY_CONFIG: configFile('{nope') })).toThrow(/not valid JSON/);
+    expect(() => loadConfig({}, { CATTY_CONFIG: configFile({ unknownKey: 1 }) })).toThrow(/invalid/);
+  });
+});
+
+describe('labels and agent commands', () => {
+  it('labels look like adjective-noun-NNNN and avoid taken ones', () => {
+    for (let i = 0; i < 100; i++) expect(randomLabel()).toMatch(LABEL_PATTERN);
+    const taken = new Set<string>();
+    for (let i = 0; i < 200; i++) taken.add(uniqueLabel((l) => taken.has(l)));
+    expect(taken.size).toBe(200);
+    expect(() => uniqueLabel(() => true)).toThrow();
+  });
+
+  it('maps agent/cmd to argv', () => {
+    expect(agentCommand('claude', undefined)).toEqual(['claude', '--dangerously-skip-permissions']);
+    expect(agentCommand('shell', undefined, () => true)).toEqual(['bash', '-l']);
+    expect(agentCommand('shell', undefined, () => false)).toEqual(['sh', '-l']);
+    expect(agentCommand('claude', 'make test')).toEqual(['sh', '-c', 'make test']);
+  });
+});
+
+describe('connect-token sealing', () => {
+  it('round-trips, uses a fresh nonce, and is bound to its row', () => {
+    const key = randomBytes(32);
+    const a = encrypt(key, 'cat_ct_x', 'connect:1');
+    expect(encrypt(key, 'cat_ct_x', 'connect:1')).not.toBe(a);
+    expect(decrypt(key, a, 'connect:1')).toBe('cat_ct_x');
+    expect(() => decrypt(key, a, 'connect:2')).toThrow();
+    expect(() => decrypt(randomBytes(32), a, 'connect:1')).toThrow();
+  });
+});
+
+describe('bubblewrap arguments', () => {
+  const ROOT = packageRoot();
+  const args = bwrapArgs(
+    { workspace: '/data/machines/s1/workspace', tmp: '/data/machines/s1/tmp', home: '/data/machines/s1/home', passwdFile: '/data/machines/s1/passwd', groupFile: '/data/machines/s1/group', packageRoot: ROOT, nodePath: '/usr/bin/node' },
+    ['/usr/bin/node', `${ROOT}/dist/session-runtime/bin.js`],
+  );
+  const joined = args.join(' ');
+
+  it('maps to an unprivileged uid, drops capabilities, unshares, survives the API', () => {
+    expect(joined).toContain('--unshare-user --uid 1000 --gid 1000');
+    expect(joined).toContain('--cap-drop ALL');
+    for (const ns of ['--unshare-pid', '--unshare-ipc', '--unshare-uts']) expect(args).toContain(ns);
+    expect(args).toContain('--new-session');
+    expect(args).not.toContain('--die-with-parent');
+    expect(args).not.toContain('--unshare-net');
+    // the environment is passed through bwrap's own env, never on its command line
+    expect(args).not.toContain('--setenv');
+  });
+
+  it('binds only this machine\'s directories writable, the package read-only, nothing else of the data dir', () => {
+    const writable = args.flatMap((a, i) => (a === '--bind' ? [`${args[i + 1]}=>${args[i + 2]}`] : []));
+    expect(writable.sort()).toEqual(['/data/machines/s1/home=>/home/agent', '/data/machines/s1/tmp=>/tmp', '/data/machines/s1/workspace=>/workspace']);
+    const dataMounts = args.filter((a) => a.startsWith('/data')).filter((a) => !a.startsWith('/data/machines/s1/'));
+    expect(dataMounts).toEqual([]);
+    expect(joined).toContain(`--ro-bind ${ROOT}/node_modules ${ROOT}/node_modules`);
+    expect(joined).not.toContain(`--ro-bind ${ROOT} `);
+    expect(joined).not.toContain('/etc/shadow');
+    expect(args.slice(-3)).toEqual(['--', '/usr/bin/node', `${ROOT}/dist/session-runtime/bin.js`]);
+  });
+});

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.js';
+import { issueTokenPair } from '../../api/auth/tokens.js';
+import { ConnectInfo, CreatedSession, Session, SessionList } from '../../api/contract.js';
+import { createUser } from '../../api/services/users.js';
+import { LABEL_PATTERN } from '../../api/services/labels.js';
+import { call, makeTestDeps } from '../helpers/api-fakes.js';
+
+async function setup(overrides = {}) {
+  const deps = makeTestDeps(overrides);
+  const app = createApp(deps);
+  const alice = await createUser(deps, 'alice@example.com', 'password-alice');
+  const bob = await createUser(deps, 'bob@example.com', 'password-bob');
+  return { deps, app, alice: issueTokenPair(deps, alice.id).access_token, bob: issueTokenPair(deps, bob.id).access_token };
+}
+
+describe('sessions', () => {
+  it('creates a running session with a label, connect info and the right agent command', async () => {
+    const { deps, app, alice } = await setup();
+    const res = await call(app, 'POST', '/v1/sessions', { token: alice, body: { agent: 'shell', secrets: { API_KEY: 'sekrit-value' }, ttlSec: 600 } });
+    expect(res.status).toBe(201);
+    const created = CreatedSession.parse(res.body);
+    expect(created.label).toMatch(LABEL_PATTERN);
+    expect(created).toMatchObject({ status: 'running', agent: 'shell', ttlSec: 600, provisioner: 'local' });
+    const [machine] = [...deps.provisioner.machines.values()];
+    expect(created.connectUrl).toBe(machine!.url);
+    expect(machine!.spec.connectToken).toBe(created.connectToken);
+    expect(machine!.spec.agentCmd[0]).toMatch(/^(bash|sh)$/);
+    expect(machine!.spec.agentEnv).toEqual({ API_KEY: 'sekrit-value' });
+    // the secret never reaches the DB; the connect token is stored sealed, not in clear
+    const dump = JSON.stringify(deps.db.prepare('SELECT * FROM sessions').all()) + JSON.stringify(deps.db.prepare('SELECT * FROM tokens').all());
+    expect(dump).not.toContain('sekrit-value');
+    expect(dump).not.toContain(created.connectToken);
+    expect(dump).not.toContain(machine!.spec.machineToken);
+  });
+
+  it('maps agent and cmd to CATTY_AGENT_CMD', async () => {
+    const { deps, app, alice } = await setup();
+    await call(app, 'POST', '/v1/sessions', { token: alice, body: {} });
+    await call(app, 'POST', '/v1/sessions', { token: alice, body: { cmd: 'echo hi; exit 3' } });
+    const cmds = [...deps.provisioner.machines.values()].map((m) => m.spec.agentCmd);
+    expect(cmds).toEqual([['claude', '--dangerously-skip-permissions'], ['sh', '-c', 'echo hi; exit 3']]);
+  });
+
+  it('lists own sessions newest first, gets by id or label, connect hands the token out again', async () => {
+    const { deps, app, alice } = await setup();
+    const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
+    deps.clock.ms += 1000;
+    const b = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
+    const list = SessionList.parse((await call(app, 'GET', '/v1/sessions', { token: alice })).body);
+    expect(list.sessions.map((s) => s.label)).toEqual([b.label, a.label]);
+    expect(Session.parse((await call(app, 'GET', `/v1/sessions/${a.label}`, { token: alice })).body).id).toBe(a.id);
+    expect(Session.parse((await call(app, 'GET', `/v1/sessions/${a.id}`, { token: alice })).body).label).toBe(a.label);
+    const info = ConnectInfo.parse((await call(app, 'POST', `/v1/sessions/${a.label}/connect`, { token: alice })).body);
+    expect(info).toEqual({ connectUrl: a.connectUrl, connectToken: a.connectToken });
+  });
+
+  it("another user's session is a 404 for every route", async () => {
+    const { app, alice, bob } = await setup();
+    const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
+    for (const [method, suffix] of [['GET', ''], ['POST', '/connect'], ['POST', '/stop'], ['DELETE', ''], ['GET', '/download'], ['GET', '/logs']] as const) {
+      for (const ref of [a.id, a.label]) {
+        const res = await call(app, method, `/v1/sessions/${ref}${suffix}`, { token: bob });
+        expect(res.status, `${method} ${suffix}`).toBe(404);
+        expect(res.body.error.code).toBe('not_found');
+      }
+    }
+    expect(SessionList.parse((await call(app, 'GET', '/v1/sessions', { token: bob })).body).sessions).toEqual([]);
+    expect((await call(app, 'GET', `/v1/sessions/${a.id}`, { token: alice })).body.status).toBe('running');
+  });
+
+  it('stop ends the session, kills its machine, and connect answers 409 session_ended', async () => {
+    const { deps, app, alice } = await setup();
+    const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
+    const stopped = await call(app, 'POST', `/v1/sessions/${a.label}/stop`, { token: alice });
+    expect(stopped.status).toBe(200);
+    expect(stopped.body).toMatchObject({ status: 'stopped', detail: 'stopped by the user' });
+    expect(stopped.body.endedAt).toBeTypeOf('string');
+    expect(deps.provisioner.stops).toHaveLength(1);
+    const connect = await call(app, 'POST', `/v1/sessions/${a.label}/connect`, { token: alice });
+    expect(connect.status).toBe(409);
+    expect(connect.body.error.code).toBe('session_ended');
+    // stopping again is harmless
+    expect((await call(app, 'POST', `/v1/sessions/${a.label}/stop`, { token: alice })).body.status).toBe('stopped');
+  });
+
+  it('enforces the per-user limit with a clear error, and counts only live sessions', async () => {
+    const { app, alice, bob } = await setup({ maxSessionsPerUser: 2 });
+    const first = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
+    await call(app, 'POST', '/v1/sessions', { token: alice, body: {} });
+    const third = await call(app, 'POST', '/v1/sessions', { token: alice, body: {} });
+    expect(third.status).toBe(429);
+    expect(third.body.error.code).toBe('limit_reached');
+    expect(third.body.error.message).toMatch(/2 running sessions/);
+    expect((await call(app, 'POST', '/v1/sessions', { token: bob, body: {} })).status).toBe(201);
+    await call(app, 'POST', `/v1/sessions/${first.id}/stop`, { token: alice });
+    expect((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).status).toBe(201);
+  });
+
+  it('a machine that never becomes healthy is stopped and the session marked failed', async () => {
+    const { deps, app, alice } = await setup({ healthTimeoutMs: 500 });
+    deps.provisioner.unhealthy = true;
+    const res = await call(app, 'POST', '/v1/sessions', { token: alice, body: {} });
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('provision_failed');
+    expect(deps.provisioner.stops).toHaveLength(1);
+    const [s] = SessionList.parse((await call(app, 'GET', '/v1/sessions', { token: alice })).body).sessions;
+    expect(s).toMatchObject({ status: 'failed' });
+    expect(s!.detail).toMatch(/did not become healthy/);
+  });
+
+  it('logs come from the running runtime, and from the stored final logs after the end', async () => {
+    const { deps, app, alice } = await setup();
+    const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
+    const live = await call(app, 'GET', `/v1/sessions/${a.label}/logs`, { token: alice });
+    expect(Buffer.from(live.body.data, 'base64').toString()).toBe(`hello from ${a.label}\r\n`);
+    deps.db.prepare('UPDATE sessions SET final_logs = ? WHERE id = ?').run(Buffer.from('bye\n').toString('base64'), a.id);
+    await call(app, 'POST', `/v1/sessions/${a.label}/stop`, { token: alice });
+    const ended = await call(app, 'GET', `/v1/sessions/${a.label}/logs`, { token: alice });
+    expect(Buffer.from(ended.body.data, 'base64').toString()).toBe('bye\n');
+  });
+
+  it('delete stops the machine, removes snapshot objects and hides the session', async () => {
+    const { deps, app, alice } = await setup();
+    const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
+    deps.db.prepare("INSERT INTO snapshots (key, session_id, expected_size, size, sha256, recorded, created_at) VALUES ('k1', ?, 3, 3, ?, 1, '2026-01-01T00:00:00.000Z')").run(a.id, 'a'.repeat(64));
+    deps.storage.objects.set('k1', Buffer.from('abc'));
+    const res = await call(app, 'DELETE', `/v1/sessions/${a.label}`, { token: alice });
+    expect(res.body).toEqual({ ok: true });
+    expect(deps.storage.objects.has('k1')).toBe(false);
+    expect(deps.provisioner.stops).toHaveLength(1);
+    expect((await call(app, 'GET', `/v1/sessions/${a.label}`, { token: alice })).status).toBe(404);
+    expect(SessionList.parse((await call(app, 'GET', '/v1/sessions', { token: alice })).body).sessions).toEqual([]);
+  });
+
+  it('download is 404 no_snapshot until one is recorded', async () => {
+    const { app, alice } = await setup();
+    const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
+    const res = await call(app, 'GET', `/v1/sessions/${a.label}/download`, { token: alice });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('no_snapshot');
+  });
+});

@@ -1,0 +1,44 @@
+/**
+ * The agent's environment: built from nothing, never inherited. Only a minimal PATH/TERM/LANG/
+ * HOME/SHELL plus CATTY_AGENT_ENV reach the agent — never CATTY_* or the runtime's own
+ * variables (tokens, storage credentials).
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root: two levels up from dist/session-runtime (or from session-runtime/ in src). */
+export function packageRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const up1 = path.dirname(here);
+  return path.basename(up1) === 'dist' ? path.dirname(up1) : up1;
+}
+
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface AgentEnvInput {
+  /** The runtime's own environment: only PATH, LANG and SHELL are looked at. */
+  runtimeEnv: NodeJS.ProcessEnv;
+  agentEnv: Record<string, string>;
+  home: string;
+  isRoot: boolean;
+}
+
+export function buildAgentEnv(input: AgentEnvInput): Record<string, string> {
+  const bundledBin = path.join(packageRoot(), 'node_modules', '.bin');
+  const basePath = input.runtimeEnv.PATH || SYSTEM_PATH;
+  const env: Record<string, string> = {
+    PATH: `${basePath}${path.delimiter}${bundledBin}`,
+    TERM: 'xterm-256color',
+    LANG: input.runtimeEnv.LANG && !input.runtimeEnv.LANG.startsWith('CATTY') ? input.runtimeEnv.LANG : 'C.UTF-8',
+    HOME: input.home,
+    SHELL: input.runtimeEnv.SHELL || '/bin/sh',
+  };
+  // Claude Code refuses --dangerously-skip-permissions as root unless it knows it is sandboxed.
+  if (input.isRoot) env.IS_SANDBOX = '1';
+  for (const [name, value] of Object.entries(input.agentEnv)) {
+    // The runtime's own names never reach the agent, even if a caller tries to pass them.
+    if (name.startsWith('CATTY_')) continue;
+    env[name] = value;
+  }
+  return env;
+}

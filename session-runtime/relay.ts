@@ -1,0 +1,291 @@
+/**
+ * The PTY relay: one agent, one output log, at most one interactive client.
+ *
+ * Output path: agent bytes → log (absolute offsets) → headless screen (batched, async) → the
+ * attached client, which is served from the log by offset. That one mechanism gives exact
+ * resume (start at the client's offset), live streaming (follow the log's end) and backpressure
+ * (stop following while the socket is full).
+ *
+ * Batching: when the line is idle, output is flushed right after the event-loop turn that read
+ * it (setImmediate: an echo waits microseconds, no timer). While output is flowing (the last
+ * flush was recent and not tiny), it is coalesced for COALESCE_MS or up to FRAME_CAP_BYTES,
+ * whichever comes first: node-pty reads ~4 KiB at a time, and a frame per read costs
+ * throughput on both ends.
+ *
+ * Backpressure: `lag` = bytes the client has not taken yet = (log end − sent offset) + the
+ * socket's buffered bytes. Above HIGH_WATER_BYTES the PTY is paused (the kernel's PTY buffer
+ * then blocks the agent's writes); below LOW_WATER_BYTES it is resumed. LOW < HIGH gives
+ * hysteresis so we do not flap; HIGH (1 MiB) is far below the log's capacity (8 MiB), so a
+ * paused client never falls out of the log and resumes exactly. With nobody attached the agent
+ * is never paused: output goes to the log only.
+ */
+import { performance } from 'node:perf_hooks';
+import type { AgentExit, AgentProcess } from './agent.js';
+import type { ClientSocket } from './client-socket.js';
+import { OutputLog } from './output-log.js';
+import { CloseCode, PROTOCOL_VERSION, parseClientMessage, type ClientMessage } from './protocol.js';
+import { Screen } from './screen.js';
+
+export const HIGH_WATER_BYTES = 1024 * 1024;
+export const LOW_WATER_BYTES = 256 * 1024;
+export const FRAME_CAP_BYTES = 64 * 1024;
+/** While output is flowing, frames are coalesced for this long (or up to FRAME_CAP_BYTES). */
+export const COALESCE_MS = 2;
+/** "Flowing": the previous flush was less than this long ago and carried at least this much. */
+const FLOWING_WINDOW_MS = 5;
+const FLOWING_MIN_BYTES = 1024;
+
+/** What the relay tells the sync-back sender about the attached client. */
+export interface SyncTarget {
+  setChannel(channel: ClientSocket | null): void;
+}
+
+interface Attached {
+  socket: ClientSocket;
+  /** Offset of the next byte to send; null until hello is out (no output flows before it). */
+  sentOffset: number | null;
+}
+
+export class Relay {
+  readonly log: OutputLog;
+  readonly screen: Screen;
+  cols: number;
+  rows: number;
+  #agent: AgentProcess | null = null;
+  #exit: AgentExit | null = null;
+  #client: Attached | null = null;
+  #paused = false;
+  #flushTimer: NodeJS.Timeout | null = null;
+  #flushImmediate = false;
+  #lastFlushAtMs = 0;
+  #lastFlushBytes = 0;
+  #lastOutputAtMs = Date.now();
+  readonly #exitListeners: ((exit: AgentExit) => void)[] = [];
+
+  constructor(
+    cols: number,
+    rows: number,
+    private readonly sync: SyncTarget | null = null,
+    logCapacityBytes?: number,
+  ) {
+    this.cols = cols;
+    this.rows = rows;
+    this.log = new OutputLog(logCapacityBytes);
+    this.screen = new Screen(cols, rows);
+  }
+
+  get agentRunning(): boolean {
+    return this.#agent !== null && this.#exit === null;
+  }
+  get exit(): AgentExit | null {
+    return this.#exit;
+  }
+  get clientCount(): number {
+    return this.#client ? 1 : 0;
+  }
+  get idleMs(): number {
+    return Date.now() - this.#lastOutputAtMs;
+  }
+
+  onExit(listener: (exit: AgentExit) => void): void {
+    this.#exitListeners.push(listener);
+  }
+
+  /** Wires a started agent into the relay. */
+  setAgent(agent: AgentProcess): void {
+    this.#agent = agent;
+    agent.onData((data) => this.#onOutput(data));
+    agent.onExit((exit) => this.#onAgentExit(exit));
+  }
+
+  /** A new client: replaces the current one, then gets hello (+ replay or screen). */
+  async attach(socket: ClientSocket, offset: number | undefined): Promise<void> {
+    const old = this.#client;
+    const me: Attached = { socket, sentOffset: null };
+    this.#client = me;
+    if (old) {
+      this.sync?.setChannel(null);
+      old.socket.sendMessage({ type: 'error', code: 'replaced', message: 'Another client connected to this session.' });
+      old.socket.close(CloseCode.replaced, 'replaced by a newer connection');
+    }
+    let start: number;
+    let screen: string | undefined;
+    if (offset !== undefined && this.log.has(offset)) start = offset;
+    else if (offset === undefined && this.log.start === 0) start = 0;
+    else {
+      const snap = await this.screen.snapshot();
+      if (this.#client !== me) return;
+      if (!this.log.has(snap.offset)) {
+        socket.close(CloseCode.goingAway, 'output moved on too fast; reconnect');
+        return this.detach(socket);
+      }
+      start = snap.offset;
+      screen = snap.screen;
+    }
+    socket.sendMessage({
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      offset: start,
+      ...(screen !== undefined ? { screen } : {}),
+      agentRunning: this.agentRunning,
+      cols: this.cols,
+      rows: this.rows,
+    });
+    me.sentOffset = start;
+    if (this.#exit) this.#finish(me, this.#exit);
+    else this.#pump();
+  }
+
+  /** The socket closed (or was dropped). */
+  detach(socket: ClientSocket): void {
+    if (this.#client?.socket !== socket) return;
+    this.#client = null;
+    this.sync?.setChannel(null);
+    this.#setPaused(false);
+  }
+
+  handleBinary(socket: ClientSocket, data: Buffer): void {
+    if (this.#client?.socket !== socket || !this.agentRunning) return;
+    this.#agent!.write(data);
+  }
+
+  handleText(socket: ClientSocket, text: string): void {
+    const message = parseClientMessage(text);
+    if (!message) {
+      socket.sendMessage({ type: 'error', code: 'invalid_frame', message: 'Not a valid control message.' });
+      socket.close(CloseCode.invalidFrame, 'invalid control message');
+      this.detach(socket);
+      return;
+    }
+    if (this.#client?.socket !== socket) return;
+    this.#dispatch(socket, message);
+  }
+
+  #dispatch(socket: ClientSocket, message: ClientMessage): void {
+    switch (message.type) {
+      case 'resize':
+        this.resize(message.cols, message.rows);
+        return;
+      case 'sync_back':
+        this.sync?.setChannel(message.enabled ? socket : null);
+        return;
+      default: {
+        const never: never = message;
+        throw new Error(`unhandled message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  resize(cols: number, rows: number): void {
+    if (cols === this.cols && rows === this.rows) return;
+    this.cols = cols;
+    this.rows = rows;
+    this.screen.resize(cols, rows);
+    if (this.agentRunning) this.#agent!.resize(cols, rows);
+  }
+
+  /** Ends every client with 4001 (shutdown). */
+  closeAll(reason: string): void {
+    const client = this.#client;
+    if (!client) return;
+    this.detach(client.socket);
+    client.socket.close(CloseCode.sessionEnded, reason);
+  }
+
+  dispose(): void {
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    this.screen.dispose();
+  }
+
+  #onOutput(data: Buffer): void {
+    this.#lastOutputAtMs = Date.now();
+    this.log.append(data);
+    this.screen.write(data);
+    const client = this.#client;
+    if (!client || client.sentOffset === null) return;
+    if (this.log.end - client.sentOffset >= FRAME_CAP_BYTES) return this.#flush();
+    if (this.#flushTimer === null && !this.#flushImmediate) {
+      // Flowing = the last flush was recent and not tiny. An echo (a few bytes) never is.
+      const flowing = performance.now() - this.#lastFlushAtMs < FLOWING_WINDOW_MS && this.#lastFlushBytes >= FLOWING_MIN_BYTES;
+      if (flowing) this.#flushTimer = setTimeout(() => this.#flush(), COALESCE_MS);
+      else {
+        this.#flushImmediate = true;
+        setImmediate(() => this.#flush());
+      }
+    }
+    this.#updateFlow();
+  }
+
+  #flush(): void {
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    this.#flushImmediate = false;
+    const client = this.#client;
+    if (!client || client.sentOffset === null) return;
+    this.#lastFlushAtMs = performance.now();
+    this.#lastFlushBytes = this.log.end - client.sentOffset;
+    this.#pump();
+  }
+
+  /** Sends from the client's offset toward the log's end while the socket has room. */
+  #pump(ignoreHighWater = false): void {
+    const client = this.#client;
+    if (!client || client.sentOffset === null) return;
+    const { socket } = client;
+    while (client.sentOffset < this.log.end && socket.isOpen) {
+      if (!ignoreHighWater && socket.bufferedAmount > HIGH_WATER_BYTES) break;
+      if (!this.log.has(client.sentOffset)) {
+        // Only if the PTY outran a pause by the whole log: let the client resume via a screen.
+        socket.close(CloseCode.goingAway, 'fell behind the output log; reconnect');
+        this.detach(socket);
+        return;
+      }
+      const chunk = this.log.slice(client.sentOffset, FRAME_CAP_BYTES);
+      client.sentOffset += chunk.length;
+      socket.sendBinary(chunk, () => this.#onSent(client));
+    }
+    this.#updateFlow();
+  }
+
+  #onSent(client: Attached): void {
+    if (this.#client !== client) return;
+    if (client.sentOffset !== null && client.sentOffset < this.log.end && client.socket.bufferedAmount <= HIGH_WATER_BYTES) this.#pump();
+    else this.#updateFlow();
+  }
+
+  #updateFlow(): void {
+    const client = this.#client;
+    if (!client || client.sentOffset === null) return this.#setPaused(false);
+    const lag = this.log.end - client.sentOffset + client.socket.bufferedAmount;
+    if (!this.#paused && lag > HIGH_WATER_BYTES) this.#setPaused(true);
+    else if (this.#paused && lag < LOW_WATER_BYTES) this.#setPaused(false);
+  }
+
+  #setPaused(paused: boolean): void {
+    if (this.#paused === paused) return;
+    this.#paused = paused;
+    if (!this.agentRunning) return;
+    if (paused) this.#agent!.pause();
+    else this.#agent!.resume();
+  }
+
+  #onAgentExit(exit: AgentExit): void {
+    this.#exit = exit;
+    this.#paused = false;
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    const client = this.#client;
+    if (client && client.sentOffset !== null) this.#finish(client, exit);
+    for (const listener of this.#exitListeners) listener(exit);
+  }
+
+  /** After the agent exited: the rest of the output, `exit`, then 4001. */
+  #finish(client: Attached, exit: AgentExit): void {
+    this.#pump(true);
+    if (this.#client !== client) return;
+    client.socket.sendMessage({ type: 'exit', code: exit.code, signal: exit.signal });
+    this.detach(client.socket);
+    client.socket.close(CloseCode.sessionEnded, 'session ended');
+  }
+}

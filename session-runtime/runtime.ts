@@ -1,0 +1,113 @@
+/**
+ * Wires a session, its HTTP server, snapshots and API callbacks together and owns the order of
+ * shutdown. `startRuntime` returns once the server listens; `stop` is idempotent and bounded.
+ */
+import fs from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { ensureAgentHome } from './agent-home.js';
+import { spawnPtyAgent, type AgentExit, type SpawnAgent } from './agent.js';
+import { httpCallbacks, type ApiCallbacks } from './callbacks.js';
+import type { RuntimeConfig } from './config.js';
+import { createHttpServer } from './http-server.js';
+import { DEFAULT_COLS, DEFAULT_ROWS, READY_LINE_PREFIX } from './protocol.js';
+import { Session } from './session.js';
+import { Snapshotter } from './snapshots.js';
+
+/** Time the final snapshot may take on stop. */
+export const FINAL_SNAPSHOT_BUDGET_MS = 20_000;
+/** Time the agent gets after SIGHUP before SIGKILL. */
+export const AGENT_GRACE_MS = 3_000;
+
+export interface RuntimeHandle {
+  url: string;
+  readyLine: string;
+  session: Session;
+  /** Resolves when the runtime should exit (agent exited and the linger ended, or stop()). */
+  done: Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
+export interface RuntimeDeps {
+  env: NodeJS.ProcessEnv;
+  spawnAgent?: SpawnAgent;
+  callbacks?: ApiCallbacks | null;
+  log?: (line: string) => void;
+}
+
+export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Promise<RuntimeHandle> {
+  const log = deps.log ?? (() => undefined);
+  await fs.mkdir(config.workspace, { recursive: true });
+  const agentHome = await ensureAgentHome(config.agentHome);
+  const session = new Session({
+    config,
+    agentHome,
+    spawnAgent: deps.spawnAgent ?? spawnPtyAgent,
+    runtimeEnv: deps.env,
+    isRoot: typeof process.getuid === 'function' && process.getuid() === 0,
+  });
+  const api = deps.callbacks !== undefined ? deps.callbacks : config.api ? httpCallbacks(config.api.url, config.api.machineToken) : null;
+  const snapshots = api ? new Snapshotter(config.workspace, api, config.snapshotIntervalMs, log) : null;
+  const quiet = (p: Promise<unknown>): Promise<void> => p.then(() => undefined, (err: Error) => log(`callback failed: ${err.message}`));
+
+  const server = createHttpServer(session, config.connectToken);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  let stopping: Promise<void> | null = null;
+  let linger: NodeJS.Timeout | null = null;
+  let apiHeartbeat: NodeJS.Timeout | null = null;
+
+  const sendLogs = (): Promise<void> => (api ? quiet(api.logs({ data: session.logTail().toString('base64') })) : Promise.resolve());
+
+  void session.started.then(() => {
+    snapshots?.start();
+    if (api) {
+      apiHeartbeat = setInterval(() => void quiet(api.heartbeat({ clients: session.relay.clientCount, idleMs: Math.round(session.relay.idleMs) })), config.apiHeartbeatIntervalMs);
+      apiHeartbeat.unref();
+    }
+  });
+
+  session.onExit((exit: AgentExit) => {
+    log(`agent exited (code ${exit.code}, signal ${exit.signal})`);
+    if (stopping) return;
+    void (async () => {
+      if (snapshots) await snapshots.final(FINAL_SNAPSHOT_BUDGET_MS);
+      await sendLogs();
+      if (api) await quiet(api.exit({ code: exit.code, signal: exit.signal }));
+      if (!stopping) {
+        linger = setTimeout(() => void stop('session ended'), config.exitLingerMs);
+        linger.unref();
+      }
+    })();
+  });
+
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      if (linger) clearTimeout(linger);
+      if (apiHeartbeat) clearInterval(apiHeartbeat);
+      server.close();
+      const agentWasRunning = session.relay.agentRunning;
+      if (snapshots) await snapshots.final(FINAL_SNAPSHOT_BUDGET_MS);
+      await session.stopAgent(AGENT_GRACE_MS);
+      if (agentWasRunning) {
+        await sendLogs();
+        const exit = session.relay.exit;
+        if (api && exit) await quiet(api.exit({ code: exit.code, signal: exit.signal }));
+      }
+      await session.close(reason);
+      server.closeAllConnections();
+      resolveDone();
+    })();
+    return stopping;
+  };
+
+  if (config.noUpload) await session.startAgent(DEFAULT_COLS, DEFAULT_ROWS);
+  return { url, readyLine: `${READY_LINE_PREFIX}${url}`, session, done, stop };
+}

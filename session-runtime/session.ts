@@ -1,0 +1,189 @@
+/**
+ * One session: the upload, the agent, the relay, sync-back. Owns its resources as a group and
+ * tears them down idempotently.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket } from 'ws';
+import { seedClaudeConfig } from './agent-home.js';
+import { buildAgentEnv } from './agent-env.js';
+import type { AgentExit, AgentProcess, SpawnAgent } from './agent.js';
+import { wsClientSocket } from './client-socket.js';
+import type { RuntimeConfig } from './config.js';
+import { DEFAULT_COLS, DEFAULT_ROWS, type Health, type UploadResult } from './protocol.js';
+import { Relay } from './relay.js';
+import { SyncSender } from './sync/sender.js';
+import { WorkspaceWatcher } from './sync/watcher.js';
+import { receiveUpload } from './upload/receive.js';
+import { UploadRejected } from './upload/zip-plan.js';
+
+/** Bytes of output kept for `catty logs`. */
+export const LOG_TAIL_BYTES = 64 * 1024;
+
+export interface SessionDeps {
+  config: RuntimeConfig;
+  agentHome: string;
+  spawnAgent: SpawnAgent;
+  runtimeEnv: NodeJS.ProcessEnv;
+  isRoot: boolean;
+}
+
+export class Session {
+  readonly relay: Relay;
+  readonly watcher: WorkspaceWatcher;
+  readonly sync: SyncSender;
+  #uploadState: 'waiting' | 'receiving' | 'done' = 'waiting';
+  #agent: AgentProcess | null = null;
+  #sockets = new Set<WebSocket>();
+  #heartbeat: NodeJS.Timeout | null = null;
+  #closed = false;
+  /** Resolves when the agent has been started (after the upload, or at once with no upload). */
+  readonly started: Promise<void>;
+  #markStarted!: () => void;
+
+  constructor(private readonly deps: SessionDeps) {
+    const { config } = deps;
+    this.watcher = new WorkspaceWatcher(config.workspace);
+    this.sync = new SyncSender(config.workspace, this.watcher, config.maxSyncFileBytes);
+    this.relay = new Relay(DEFAULT_COLS, DEFAULT_ROWS, this.sync);
+    this.started = new Promise((resolve) => (this.#markStarted = resolve));
+    this.#heartbeat = setInterval(() => this.#ping(), config.heartbeatIntervalMs);
+    this.#heartbeat.unref();
+  }
+
+  health(): Health {
+    const exit = this.relay.exit;
+    return {
+      ok: true,
+      uploaded: this.#uploadState === 'done',
+      agent: exit ? 'exited' : this.#agent ? 'running' : 'waiting',
+      exitCode: exit ? exit.code : null,
+    };
+  }
+
+  logTail(): Buffer {
+    return this.relay.log.tail(LOG_TAIL_BYTES);
+  }
+
+  onExit(listener: (exit: AgentExit) => void): void {
+    this.relay.onExit(listener);
+  }
+
+  /** Accepts the one upload; a rejected one does not count. */
+  async upload(req: IncomingMessage, size: { cols?: number; rows?: number }): Promise<UploadResult> {
+    if (this.#uploadState === 'receiving') throw new UploadRejected('upload_in_progress', 'Another upload is being received', 409);
+    if (this.#uploadState !== 'waiting' || this.deps.config.noUpload || this.#closed) {
+      throw new UploadRejected('already_uploaded', 'This session already has its workspace', 409);
+    }
+    this.#uploadState = 'receiving';
+    try {
+      const result = await receiveUpload(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes });
+      this.#uploadState = 'done';
+      // No size with the upload: keep what an attached client asked for (80x24 otherwise).
+      await this.startAgent(size.cols ?? this.relay.cols, size.rows ?? this.relay.rows);
+      return { ok: true, ...result };
+    } catch (err) {
+      if (this.#uploadState === 'receiving') this.#uploadState = 'waiting';
+      throw err;
+    }
+  }
+
+  /** Starts the watcher, then the agent, at the given size. */
+  async startAgent(cols: number, rows: number): Promise<void> {
+    if (this.#agent || this.#closed) return;
+    const { config } = this.deps;
+    await this.watcher.start(() => this.sync.kick());
+    await seedClaudeConfig(this.deps.agentHome, config.workspace, config.agentEnv);
+    this.relay.resize(cols, rows);
+    const env = buildAgentEnv({ runtimeEnv: this.deps.runtimeEnv, agentEnv: config.agentEnv, home: this.deps.agentHome, isRoot: this.deps.isRoot });
+    try {
+      this.#agent = this.deps.spawnAgent({ argv: config.agentCmd, cwd: config.workspace, env, cols, rows });
+    } catch (err) {
+      // Could not even start (command not found): report it as an exit, like a shell's 127.
+      this.relay.log.append(Buffer.from(`catty-session: cannot start ${config.agentCmd[0]}: ${(err as Error).message}\r\n`));
+      this.#agent = failedAgent();
+      this.relay.setAgent(this.#agent);
+      (this.#agent as FailedAgent).fail();
+      this.#markStarted();
+      return;
+    }
+    this.relay.setAgent(this.#agent);
+    this.#markStarted();
+  }
+
+  connect(ws: WebSocket, query: { offset?: number; cols?: number; rows?: number }): void {
+    const socket = wsClientSocket(ws);
+    this.#sockets.add(ws);
+    let alive = true;
+    ws.on('pong', () => (alive = true));
+    (ws as WebSocket & { catty?: { isAlive(): boolean; mark(): void } }).catty = {
+      isAlive: () => alive,
+      mark: () => (alive = false),
+    };
+    ws.on('message', (data, isBinary) => {
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      if (isBinary) this.relay.handleBinary(socket, buf);
+      else this.relay.handleText(socket, buf.toString('utf8'));
+    });
+    ws.on('close', () => {
+      this.#sockets.delete(ws);
+      this.relay.detach(socket);
+    });
+    ws.on('error', () => undefined);
+    if (query.cols && query.rows && !this.relay.exit) this.relay.resize(query.cols, query.rows);
+    void this.relay.attach(socket, query.offset);
+  }
+
+  /** Agent still running? Stop it politely, then for sure. */
+  async stopAgent(graceMs: number): Promise<void> {
+    const agent = this.#agent;
+    if (!agent || this.relay.exit) return;
+    const exited = new Promise<void>((resolve) => this.relay.onExit(() => resolve()));
+    agent.kill('SIGHUP');
+    const timer = setTimeout(() => agent.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async close(reason: string): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.relay.closeAll(reason);
+    for (const ws of this.#sockets) ws.close(4001, reason);
+    await this.watcher.close();
+    this.relay.dispose();
+  }
+
+  /** Ping everyone; drop whoever did not answer the previous ping. */
+  #ping(): void {
+    for (const ws of this.#sockets) {
+      const state = (ws as WebSocket & { catty?: { isAlive(): boolean; mark(): void } }).catty;
+      if (state && !state.isAlive()) {
+        ws.terminate();
+        continue;
+      }
+      state?.mark();
+      ws.ping();
+    }
+  }
+}
+
+interface FailedAgent extends AgentProcess {
+  fail(): void;
+}
+
+/** Stands in for an agent that could not be spawned: exits at once with 127. */
+function failedAgent(): FailedAgent {
+  let exitListener: ((exit: AgentExit) => void) | null = null;
+  return {
+    pid: 0,
+    onData: () => undefined,
+    onExit: (listener) => (exitListener = listener),
+    write: () => undefined,
+    resize: () => undefined,
+    pause: () => undefined,
+    resume: () => undefined,
+    kill: () => undefined,
+    fail: () => setImmediate(() => exitListener?.({ code: 127, signal: null })),
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * Builds a snapshot: a tar.gz of the workspace minus dependency/cache folders (.git kept),
+ * written to a private temp file outside the workspace, hashed while it is written. Also a
+ * cheap tree fingerprint (paths, sizes, mtimes, modes) so an unchanged workspace is skipped.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar';
+import { snapshotExcludes } from './ignore-rules.js';
+
+export interface SnapshotFile {
+  file: string;
+  size: number;
+  sha256: string;
+  /** Removes the temp file (idempotent). */
+  cleanup(): Promise<void>;
+}
+
+/** A hash over every kept path's type, size, mtime and mode. Walks without following links. */
+export async function treeFingerprint(root: string): Promise<string> {
+  const hash = createHash('sha256');
+  const walk = async (dirRel: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = (await fsp.readdir(path.join(root, dirRel))).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const rel = dirRel ? `${dirRel}/${name}` : name;
+      if (snapshotExcludes(rel)) continue;
+      let st: fs.Stats;
+      try {
+        st = await fsp.lstat(path.join(root, rel));
+      } catch {
+        continue;
+      }
+      hash.update(`${rel}\0${st.mode}\0${st.size}\0${st.mtimeMs}\n`);
+      if (st.isDirectory()) await walk(rel);
+    }
+  };
+  await walk('');
+  return hash.digest('hex');
+}
+
+export async function buildSnapshot(root: string): Promise<SnapshotFile | null> {
+  const entries = (await fsp.readdir(root)).filter((name) => !snapshotExcludes(name)).sort();
+  if (entries.length === 0) return null;
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'catty-snapshot-'));
+  const file = path.join(dir, 'snapshot.tar.gz');
+  const cleanup = (): Promise<void> => fsp.rm(dir, { recursive: true, force: true });
+  try {
+    const hash = createHash('sha256');
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    const stream = tar.c(
+      {
+        cwd: root,
+        gzip: { level: 6 },
+        portable: true,
+        filter: (p: string) => !snapshotExcludes(p.replace(/^\.\//, '')),
+      },
+      entries,
+    );
+    await pipeline(stream as unknown as NodeJS.ReadableStream, meter, fs.createWriteStream(file, { mode: 0o600 }));
+    return { file, size, sha256: hash.digest('hex'), cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Periodic snapshots: first after a third of the interval (~10 s), then every interval (30 s),
+ * and a final one on stop. A snapshot is skipped when the tree fingerprint equals the last one
+ * uploaded. Failures retry with exponential backoff inside a bounded budget and otherwise wait
+ * for the next tick; they never touch the terminal.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { ApiCallbacks } from './callbacks.js';
+import { buildSnapshot, treeFingerprint, type SnapshotFile } from './snapshot-archive.js';
+
+export type SnapshotOutcome = 'uploaded' | 'unchanged' | 'empty' | 'failed';
+
+const MAX_ATTEMPTS = 4;
+const FIRST_BACKOFF_MS = 500;
+
+/** PUTs a file with its exact Content-Length (S3 refuses chunked bodies on presigned PUTs). */
+export function putFile(url: string, headers: Record<string, string>, file: string, size: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const lib = target.protocol === 'https:' ? https : http;
+    const req = lib.request(target, { method: 'PUT', headers: { ...headers, 'content-length': String(size) }, signal }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) resolve();
+        else reject(new Error(`storage answered ${status}`));
+      });
+    });
+    req.on('error', reject);
+    fs.createReadStream(file).on('error', reject).pipe(req);
+  });
+}
+
+export class Snapshotter {
+  #lastFingerprint: string | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<SnapshotOutcome> | null = null;
+  #stopped = false;
+  readonly #abort = new AbortController();
+  /** Counters for tests and logs. */
+  readonly stats = { uploaded: 0, unchanged: 0, failed: 0 };
+
+  constructor(
+    private readonly root: string,
+    private readonly api: ApiCallbacks,
+    private readonly intervalMs: number,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {}
+
+  /** Starts the schedule (call once the workspace is in place). */
+  start(): void {
+    if (this.#timer || this.#stopped) return;
+    const tick = (delayMs: number): void => {
+      this.#timer = setTimeout(() => {
+        void this.snapshotNow().finally(() => {
+          if (!this.#stopped) tick(this.intervalMs);
+        });
+      }, delayMs);
+      this.#timer.unref();
+    };
+    tick(Math.max(1, Math.round(this.intervalMs / 3)));
+  }
+
+  /** One snapshot, serialised with any running one. */
+  snapshotNow(): Promise<SnapshotOutcome> {
+    const previous = this.#running ?? Promise.resolve('unchanged' as SnapshotOutcome);
+    const next = previous.then(() => this.#once());
+    this.#running = next;
+    return next;
+  }
+
+  /** Stops the schedule and takes the final snapshot within `budgetMs`. */
+  async final(budgetMs: number): Promise<SnapshotOutcome> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    const timeout = setTimeout(() => this.#abort.abort(), budgetMs);
+    try {
+      return await this.snapshotNow();
+    } finally {
+      clearTimeout(timeout);
+    }
+  }
+
+  async #once(): Promise<SnapshotOutcome> {
+    if (this.#abort.signal.aborted) return 'failed';
+    const fingerprint = await treeFingerprint(this.root);
+    if (fingerprint === this.#lastFingerprint) {
+      this.stats.unchanged += 1;
+      return 'unchanged';
+    }
+    let snap: SnapshotFile | null = null;
+    try {
+      snap = await buildSnapshot(this.root);
+      if (!snap) return 'empty';
+      await this.#uploadWithRetry(snap);
+      this.#lastFingerprint = fingerprint;
+      this.stats.uploaded += 1;
+      return 'uploaded';
+    } catch (err) {
+      this.stats.failed += 1;
+      this.log(`snapshot failed: ${(err as Error).message}`);
+      return 'failed';
+    } finally {
+      await snap?.cleanup();
+    }
+  }
+
+  async #uploadWithRetry(snap: SnapshotFile): Promise<void> {
+    let delayMs = FIRST_BACKOFF_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { key, url, headers } = await this.api.presign({ size: snap.size });
+        await putFile(url, headers, snap.file, snap.size, this.#abort.signal);
+        await this.api.reportSnapshot({ key, size: snap.size, sha256: snap.sha256 });
+        return;
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || this.#abort.signal.aborted) throw err;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        delayMs *= 2;
+      }
+    }
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Watches the workspace and turns file events into a pending set keyed by path. Events on one
+ * path within DEBOUNCE_MS coalesce into one entry; a path changed a thousand times while nobody
+ * is attached is still one entry. Whether a path is ignored is decided when it is sent (so a
+ * changed .gitignore applies at once); chokidar itself skips only `.git/` and dependency folders,
+ * which are never synced and would cost inotify watches.
+ */
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { DEPENDENCY_DIRS } from '../ignore-rules.js';
+
+/** Per-path quiet period before a change is considered complete. */
+export const DEBOUNCE_MS = 30;
+
+export class WorkspaceWatcher {
+  readonly #root: string;
+  #watcher: FSWatcher | null = null;
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  /** Paths whose change has settled, in the order they settled. */
+  readonly ready = new Set<string>();
+  #onReady: () => void = () => undefined;
+  /** Bumped on every event: lets snapshots know something changed. */
+  changeCount = 0;
+
+  constructor(root: string) {
+    this.#root = root;
+  }
+
+  /** `onReady` runs when a path is added to `ready`. */
+  async start(onReady: () => void): Promise<void> {
+    this.#onReady = onReady;
+    const skip = new Set<string>(['.git', ...DEPENDENCY_DIRS]);
+    const watcher = watch(this.#root, {
+      ignoreInitial: true,
+      followSymlinks: false,
+      ignored: (abs) => {
+        const rel = path.relative(this.#root, abs);
+        return rel !== '' && rel.split(path.sep).some((s) => skip.has(s));
+      },
+    });
+    this.#watcher = watcher;
+    for (const event of ['add', 'change', 'unlink'] as const) {
+      watcher.on(event, (abs: string) => this.#touch(abs));
+    }
+    watcher.on('error', () => undefined);
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  }
+
+  /** Puts a path back (a send was interrupted). */
+  requeue(rel: string): void {
+    this.ready.add(rel);
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    await this.#watcher?.close();
+    this.#watcher = null;
+  }
+
+  #touch(abs: string): void {
+    const rel = path.relative(this.#root, abs).split(path.sep).join('/');
+    if (rel === '' || rel.startsWith('..')) return;
+    this.changeCount += 1;
+    const prior = this.#timers.get(rel);
+    if (prior) clearTimeout(prior);
+    this.#timers.set(
+      rel,
+      setTimeout(() => {
+        this.#timers.delete(rel);
+        // Re-adding moves it to the end: the order follows the last change.
+        this.ready.delete(rel);
+        this.ready.add(rel);
+        this.#onReady();
+      }, DEBOUNCE_MS),
+    );
+  }
+}

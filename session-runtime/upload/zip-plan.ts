@@ -1,0 +1,144 @@
+/**
+ * Reads a zip's whole central directory and decides, before anything is written, whether it is
+ * safe to extract (SECURITY.md 1–8). Either every entry passes or the upload is rejected whole.
+ */
+import yauzl from 'yauzl';
+import { collisionKey, relativePathProblem } from '../safe-path.js';
+
+export interface ZipLimits {
+  /** Cap on the sum of declared uncompressed sizes. */
+  maxTotalBytes: number;
+  maxEntries: number;
+  maxDepth: number;
+  /** Largest uncompressed/compressed ratio accepted for entries above RATIO_MIN_BYTES. */
+  maxCompressionRatio: number;
+}
+
+export const DEFAULT_ZIP_LIMITS: Omit<ZipLimits, 'maxTotalBytes'> = {
+  maxEntries: 100_000,
+  maxDepth: 48,
+  // Deflate tops out near 1032:1; real source trees stay far below 100:1.
+  maxCompressionRatio: 200,
+};
+/** Small entries are exempt from the ratio check (a 10 KiB file of spaces is not a bomb). */
+const RATIO_MIN_BYTES = 1024 * 1024;
+
+export class UploadRejected extends Error {
+  override name = 'UploadRejected';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+export interface PlannedEntry {
+  entry: yauzl.Entry;
+  /** Validated relative POSIX path. */
+  rel: string;
+  kind: 'file' | 'dir';
+  executable: boolean;
+}
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+
+function entryKind(entry: yauzl.Entry, name: string): { kind: 'file' | 'dir'; executable: boolean } {
+  const madeBy = entry.versionMadeBy >> 8;
+  const mode = (entry.externalFileAttributes >>> 16) & 0xffff;
+  const isDirName = name.endsWith('/');
+  // Unix (3) and macOS (19) makers carry a st_mode; anything else only tells dir vs file.
+  if ((madeBy === 3 || madeBy === 19) && mode !== 0) {
+    const type = mode & S_IFMT;
+    if (type === S_IFDIR) return { kind: 'dir', executable: false };
+    if (type === S_IFREG && !isDirName) return { kind: 'file', executable: (mode & 0o100) !== 0 };
+    throw new UploadRejected('unsafe_entry', `"${name}" is a symlink, device or other special file; only files and directories are accepted`);
+  }
+  return { kind: isDirName ? 'dir' : 'file', executable: false };
+}
+
+function checkEntry(entry: yauzl.Entry, limits: ZipLimits): PlannedEntry {
+  const name = entry.fileName;
+  const { kind, executable } = entryKind(entry, name);
+  const rel = name.replace(/\/+$/, '');
+  const problem = relativePathProblem(rel);
+  if (problem) throw new UploadRejected('unsafe_path', `Refused entry "${name.slice(0, 200)}": ${problem}`);
+  if (rel.split('/').length > limits.maxDepth) throw new UploadRejected('too_deep', `"${rel.slice(0, 200)}" is nested deeper than ${limits.maxDepth} levels`);
+  if (entry.isEncrypted()) throw new UploadRejected('unsupported_entry', `"${rel}" is encrypted`);
+  if (kind === 'file' && entry.uncompressedSize > RATIO_MIN_BYTES) {
+    const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
+    if (ratio > limits.maxCompressionRatio) throw new UploadRejected('zip_bomb', `"${rel}" has a compression ratio of ${Math.round(ratio)}:1`);
+  }
+  return { entry, rel, kind, executable };
+}
+
+/** Adds every entry's key (and its parents' keys) and refuses collisions and file/dir clashes. */
+function checkCollisions(planned: PlannedEntry[]): void {
+  const seen = new Map<string, { rel: string; kind: 'file' | 'dir' }>();
+  const claim = (rel: string, kind: 'file' | 'dir'): void => {
+    const key = collisionKey(rel);
+    const prior = seen.get(key);
+    if (!prior) return void seen.set(key, { rel, kind });
+    if (prior.kind === 'dir' && kind === 'dir' && prior.rel === rel) return;
+    throw new UploadRejected('path_collision', `"${rel}" collides with "${prior.rel}" (same name after Unicode normalisation or case folding, or a file where a directory is)`);
+  };
+  for (const p of planned) {
+    const segments = p.rel.split('/');
+    for (let i = 1; i < segments.length; i++) claim(segments.slice(0, i).join('/'), 'dir');
+  }
+  for (const p of planned) claim(p.rel, p.kind);
+}
+
+export function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: true }, (err, zip) => {
+      if (err || !zip) reject(new UploadRejected('corrupt_zip', `Not a readable zip archive: ${err?.message ?? 'unknown error'}`));
+      else resolve(zip);
+    });
+  });
+}
+
+/** Walks the central directory and returns the extraction plan, or throws UploadRejected. */
+export function planZip(zip: yauzl.ZipFile, limits: ZipLimits): Promise<PlannedEntry[]> {
+  if (zip.entryCount > limits.maxEntries) {
+    return Promise.reject(new UploadRejected('too_many_entries', `The archive has ${zip.entryCount} entries; the limit is ${limits.maxEntries}`));
+  }
+  return new Promise((resolve, reject) => {
+    const planned: PlannedEntry[] = [];
+    let totalBytes = 0;
+    const fail = (err: unknown): void => {
+      zip.removeAllListeners('entry');
+      zip.removeAllListeners('end');
+      if (err instanceof UploadRejected) return reject(err);
+      const message = (err as Error).message;
+      // yauzl's own name checks (absolute, "..", backslash) are path refusals, not corruption.
+      if (/size mismatch/i.test(message)) return reject(new UploadRejected('size_mismatch', `An entry's size differs from its declared size: ${message}`));
+      const code = /file ?name|path/i.test(message) ? 'unsafe_path' : 'corrupt_zip';
+      reject(new UploadRejected(code, `${code === 'unsafe_path' ? 'Refused entry' : 'Corrupt zip archive'}: ${message}`));
+    };
+    zip.on('error', fail);
+    zip.on('entry', (entry: yauzl.Entry) => {
+      try {
+        const p = checkEntry(entry, limits);
+        totalBytes += p.kind === 'file' ? entry.uncompressedSize : 0;
+        if (totalBytes > limits.maxTotalBytes) throw new UploadRejected('too_large', `The archive expands to more than ${limits.maxTotalBytes} bytes`, 413);
+        planned.push(p);
+        zip.readEntry();
+      } catch (err) {
+        fail(err);
+      }
+    });
+    zip.on('end', () => {
+      try {
+        checkCollisions(planned);
+        resolve(planned);
+      } catch (err) {
+        fail(err);
+      }
+    });
+    zip.readEntry();
+  });
+}

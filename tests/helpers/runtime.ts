@@ -1,0 +1,259 @@
+/**
+ * Test helpers for the session runtime: start the built `catty-session` on 127.0.0.1:0 with a
+ * temp workspace, and a WebSocket client that records everything it receives.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { READY_LINE_PREFIX, parseRuntimeMessage, type RuntimeMessage } from '../../session-runtime/protocol.js';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const RUNTIME_BIN = path.join(REPO_ROOT, 'dist/session-runtime/bin.js');
+export const FIXTURE_AGENTS = path.join(REPO_ROOT, 'tests/fixtures/agents');
+
+/** `CATTY_AGENT_CMD` for a fixture agent: `agentCmd('echo.mjs', 'arg')`. */
+export function agentCmd(fixture: string, ...args: string[]): string {
+  return JSON.stringify([process.execPath, path.join(FIXTURE_AGENTS, fixture), ...args]);
+}
+
+/** Polls `check` until it returns a truthy value (returned) or `timeoutMs` passes (throws). */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, everyMs = 10): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+export interface RuntimeProcess {
+  url: string;
+  wsUrl: string;
+  token: string;
+  workspace: string;
+  /** Temp dir holding the workspace and anything else this runtime owns (removed by stop). */
+  dir: string;
+  proc: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  /** SIGTERM, wait (bounded), SIGKILL, remove the temp dir. Idempotent. */
+  stop(): Promise<number | null>;
+  headers(extra?: Record<string, string>): Record<string, string>;
+}
+
+export interface StartOptions {
+  /** Extra environment (CATTY_AGENT_CMD, CATTY_NO_UPLOAD, ...). */
+  env?: Record<string, string>;
+  /** Files to put in the workspace before start. */
+  timeoutMs?: number;
+}
+
+export async function startRuntime(options: StartOptions = {}): Promise<RuntimeProcess> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-rt-test-'));
+  const workspace = path.join(dir, 'workspace');
+  fs.mkdirSync(workspace);
+  const token = randomBytes(24).toString('hex');
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    CATTY_WORKSPACE: workspace,
+    CATTY_LISTEN: '127.0.0.1:0',
+    CATTY_CONNECT_TOKEN: token,
+    CATTY_AGENT_HOME: path.join(dir, 'home'),
+    CATTY_AGENT_CMD: agentCmd('echo.mjs'),
+    ...options.env,
+  };
+  const proc = spawn(process.execPath, [RUNTIME_BIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const url = await Promise.race([
+    waitFor(() => new RegExp(`^${READY_LINE_PREFIX}(http://\\S+)$`, 'm').exec(out)?.[1], 'the ready line', options.timeoutMs ?? 20_000),
+    exited.then((code) => {
+      throw new Error(`catty-session exited (${code}) before ready: ${err}`);
+    }),
+  ]);
+  let stopped: Promise<number | null> | null = null;
+  return {
+    url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    token,
+    workspace,
+    dir,
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    headers: (extra = {}) => ({ authorization: `Bearer ${token}`, ...extra }),
+    stop: () =>
+      (stopped ??= (async () => {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 25_000);
+        const code = await exited;
+        clearTimeout(timer);
+        fs.rmSync(dir, { recursive: true, force: true });
+        return code;
+      })()),
+  };
+}
+
+/** POSTs a zip body to /upload. */
+export async function upload(rt: RuntimeProcess, body: Buffer, query = ''): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(`${rt.url}/upload${query}`, {
+    method: 'POST',
+    headers: rt.headers({ 'content-type': 'application/zip' }),
+    body: new Uint8Array(body),
+  });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, json };
+}
+
+/** A WebSocket client that records output bytes, control messages and the close. */
+export class TestClient {
+  readonly ws: WebSocket;
+  readonly chunks: Buffer[] = [];
+  bytes = 0;
+  readonly messages: RuntimeMessage[] = [];
+  closeCode: number | null = null;
+  closeReason = '';
+  readonly opened: Promise<void>;
+  readonly closed: Promise<number>;
+  /** Set when the upgrade was refused: the HTTP status. */
+  rejectedStatus: number | null = null;
+
+  constructor(rt: Pick<RuntimeProcess, 'wsUrl' | 'token'>, query: { offset?: number; cols?: number; rows?: number } = {}, token = rt.token) {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    this.ws = new WebSocket(`${rt.wsUrl}/connect?${params}`, { headers: { authorization: `Bearer ${token}` }, maxPayload: 64 * 1024 * 1024 });
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('unexpected-response', (_req, res) => {
+        this.rejectedStatus = res.statusCode ?? 0;
+        reject(new Error(`upgrade refused: ${res.statusCode}`));
+      });
+      this.ws.once('error', reject);
+    });
+    this.opened.catch(() => undefined);
+    this.ws.on('error', () => undefined);
+    this.ws.on('message', (data: Buffer, isBinary) => {
+      if (isBinary) {
+        this.chunks.push(data);
+        this.bytes += data.length;
+      } else {
+        const msg = parseRuntimeMessage(data.toString());
+        if (!msg) throw new Error(`invalid runtime message: ${data.toString().slice(0, 200)}`);
+        this.messages.push(msg);
+      }
+    });
+    this.closed = new Promise((resolve) =>
+      this.ws.once('close', (code, reason) => {
+        this.closeCode = code;
+        this.closeReason = reason.toString();
+        resolve(code);
+      }),
+    );
+  }
+
+  output(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+  text(): string {
+    return this.output().toString('utf8');
+  }
+  hello(): Extract<RuntimeMessage, { type: 'hello' }> | undefined {
+    return this.messages.find((m): m is Extract<RuntimeMessage, { type: 'hello' }> => m.type === 'hello');
+  }
+  ofType<T extends RuntimeMessage['type']>(type: T): Extract<RuntimeMessage, { type: T }>[] {
+    return this.messages.filter((m): m is Extract<RuntimeMessage, { type: T }> => m.type === type);
+  }
+  send(text: string | Buffer): void {
+    this.ws.send(text, { binary: typeof text !== 'string' });
+  }
+  control(message: object): void {
+    this.ws.send(JSON.stringify(message));
+  }
+  waitForText(needle: string, timeoutMs = 15_000): Promise<boolean> {
+    return waitFor(() => this.text().includes(needle), `output containing ${JSON.stringify(needle)} (got ${JSON.stringify(this.text().slice(-200))})`, timeoutMs);
+  }
+  close(): Promise<number> {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close();
+    return this.closed;
+  }
+  /** Drops the TCP connection without a close handshake (a network cut). */
+  drop(): Promise<number> {
+    this.ws.terminate();
+    return this.closed;
+  }
+}
+
+/** The bytes `flood.mjs` writes for records [0, records). */
+export function floodBytes(records: number): Buffer {
+  let s = '';
+  for (let i = 0; i < records; i++) s += String(i).padStart(15, '0') + '|';
+  return Buffer.from(s, 'latin1');
+}
+
+export function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** VmRSS of a process in KiB (Linux). */
+export function rssKiB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+}
+
+export interface SyncedFile {
+  action: 'write' | 'delete';
+  content?: Buffer;
+  executable?: boolean;
+  sha256?: string;
+}
+
+/**
+ * Replays a client's file messages into the latest state per path (chunked transfers
+ * reassembled; a chunked transfer still in flight is left out). `skipped` lists file_skipped.
+ */
+export function syncedState(client: TestClient): { files: Map<string, SyncedFile>; skipped: string[]; writes: number } {
+  const files = new Map<string, SyncedFile>();
+  const skipped: string[] = [];
+  const open = new Map<number, { path: string; chunks: Buffer[]; total: number; head: SyncedFile }>();
+  let writes = 0;
+  for (const m of client.messages) {
+    if (m.type === 'file_skipped') skipped.push(m.path);
+    if (m.type === 'file_change') {
+      if (m.action === 'delete') files.set(m.path, { action: 'delete' });
+      else if (m.chunks !== undefined && m.transfer !== undefined) {
+        open.set(m.transfer, { path: m.path, chunks: [], total: m.chunks, head: { action: 'write', executable: m.executable, sha256: m.sha256 } });
+      } else {
+        writes += 1;
+        files.set(m.path, { action: 'write', content: Buffer.from(m.content ?? '', 'base64'), executable: m.executable, sha256: m.sha256 });
+      }
+    }
+    if (m.type === 'file_chunk') {
+      const t = open.get(m.transfer);
+      if (!t) continue;
+      t.chunks[m.index] = Buffer.from(m.data, 'base64');
+      if (t.chunks.filter(Boolean).length === t.total) {
+        writes += 1;
+        files.set(t.path, { ...t.head, content: Buffer.concat(t.chunks) });
+        open.delete(m.transfer);
+      }
+    }
+  }
+  return { files, skipped, writes };
+}

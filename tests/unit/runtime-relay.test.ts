@@ -1,0 +1,192 @@
+/** The relay with a fake agent and fake sockets: resume, takeover, batching, backpressure. */
+import { describe, expect, it } from 'vitest';
+import type { AgentExit, AgentProcess } from '../../session-runtime/agent.js';
+import type { ClientSocket } from '../../session-runtime/client-socket.js';
+import type { RuntimeMessage } from '../../session-runtime/protocol.js';
+import { HIGH_WATER_BYTES, LOW_WATER_BYTES, Relay } from '../../session-runtime/relay.js';
+
+class FakeAgent implements AgentProcess {
+  pid = 1;
+  paused = false;
+  written: Buffer[] = [];
+  size: [number, number] = [80, 24];
+  #data: ((d: Buffer) => void)[] = [];
+  #exit: ((e: AgentExit) => void)[] = [];
+  onData(l: (d: Buffer) => void) {
+    this.#data.push(l);
+  }
+  onExit(l: (e: AgentExit) => void) {
+    this.#exit.push(l);
+  }
+  write(d: Buffer | string) {
+    this.written.push(Buffer.from(d));
+  }
+  resize(c: number, r: number) {
+    this.size = [c, r];
+  }
+  pause() {
+    this.paused = true;
+  }
+  resume() {
+    this.paused = false;
+  }
+  kill() {}
+  emit(d: string | Buffer) {
+    for (const l of this.#data) l(Buffer.from(d));
+  }
+  exit(e: AgentExit) {
+    for (const l of this.#exit) l(e);
+  }
+}
+
+class FakeSocket implements ClientSocket {
+  bufferedAmount = 0;
+  isOpen = true;
+  frames: Buffer[] = [];
+  messages: RuntimeMessage[] = [];
+  closed: [number, string] | null = null;
+  /** Frames not yet "written to the kernel": their callbacks run on flush(). */
+  pending: { size: number; cb?: () => void }[] = [];
+  stalled = false;
+  sendBinary(data: Buffer, cb?: () => void) {
+    this.frames.push(data);
+    if (this.stalled) {
+      this.bufferedAmount += data.length;
+      this.pending.push({ size: data.length, cb });
+    } else cb?.();
+  }
+  sendMessage(m: RuntimeMessage) {
+    this.messages.push(m);
+  }
+  close(code: number, reason: string) {
+    this.closed = [code, reason];
+    this.isOpen = false;
+  }
+  flush() {
+    this.stalled = false;
+    for (const p of this.pending.splice(0)) {
+      this.bufferedAmount -= p.size;
+      p.cb?.();
+    }
+  }
+  output() {
+    return Buffer.concat(this.frames).toString();
+  }
+}
+
+const tick = (ms = 10) => new Promise((r) => setTimeout(r, ms));
+
+describe('Relay', () => {
+  it('sends output right after the current event-loop turn and coalesces what came in it', async () => {
+    const relay = new Relay(80, 24);
+    const agent = new FakeAgent();
+    relay.setAgent(agent);
+    const s = new FakeSocket();
+    await relay.attach(s, undefined);
+    agent.emit('a');
+    await new Promise((r) => setImmediate(r)); // an echo waits one turn, no timer
+    expect(s.frames.map(String)).toEqual(['a']);
+    agent.emit('b');
+    agent.emit('c');
+    await new Promise((r) => setImmediate(r));
+    expect(s.frames.map(String)).toEqual(['a', 'bc']);
+    agent.emit(Buffer.alloc(100 * 1024)); // past the frame cap: sent without waiting
+    expect(s.frames.length).toBeGreaterThan(2);
+    relay.dispose();
+  });
+
+  it('replays exactly from a known offset and restores a screen for an unknown one', async () => {
+    const relay = new Relay(80, 24, null, 64);
+    const agent = new FakeAgent();
+    relay.setAgent(agent);
+    agent.emit('0123456789');
+    const s = new FakeSocket();
+    await relay.attach(s, 4);
+    expect(s.messages[0]).toMatchObject({ type: 'hello', offset: 4 });
+    expect(s.output()).toBe('456789');
+    agent.emit('x'.repeat(100)); // the log (64 bytes) no longer holds offset 4
+    const t = new FakeSocket();
+    await relay.attach(t, 4);
+    const hello = t.messages.find((m) => m.type === 'hello');
+    expect(hello).toMatchObject({ type: 'hello', offset: 110 });
+    expect(hello && 'screen' in hello && hello.screen).toContain('0123456789xxxx');
+    relay.dispose();
+  });
+
+  it('replaces the previous client with an error and 4000', async () => {
+    const relay = new Relay(80, 24);
+    relay.setAgent(new FakeAgent());
+    const a = new FakeSocket();
+    const b = new FakeSocket();
+    await relay.attach(a, undefined);
+    await relay.attach(b, undefined);
+    expect(a.messages.at(-1)).toMatchObject({ type: 'error', code: 'replaced' });
+    expect(a.closed?.[0]).toBe(4000);
+    expect(b.closed).toBeNull();
+    relay.dispose();
+  });
+
+  it('pauses the agent above the high-water mark and resumes below the low-water mark', async () => {
+    const relay = new Relay(80, 24);
+    const agent = new FakeAgent();
+    relay.setAgent(agent);
+    const s = new FakeSocket();
+    await relay.attach(s, undefined);
+    s.stalled = true;
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    while (!agent.paused) agent.emit(chunk);
+    expect(relay.log.end).toBeGreaterThan(HIGH_WATER_BYTES);
+    expect(relay.log.end).toBeLessThan(HIGH_WATER_BYTES + 4 * chunk.length);
+    s.flush();
+    await tick(20);
+    s.flush();
+    await tick(20);
+    expect(agent.paused).toBe(false);
+    expect(Buffer.concat(s.frames).length).toBe(relay.log.end);
+    expect(LOW_WATER_BYTES).toBeLessThan(HIGH_WATER_BYTES);
+    relay.dispose();
+  });
+
+  it('never pauses with nobody attached, and un-pauses when a stalled client leaves', async () => {
+    const relay = new Relay(80, 24);
+    const agent = new FakeAgent();
+    relay.setAgent(agent);
+    for (let i = 0; i < 40; i++) agent.emit(Buffer.alloc(64 * 1024));
+    expect(agent.paused).toBe(false);
+    const s = new FakeSocket();
+    s.stalled = true;
+    await relay.attach(s, relay.log.end);
+    while (!agent.paused) agent.emit(Buffer.alloc(64 * 1024));
+    relay.detach(s);
+    expect(agent.paused).toBe(false);
+    relay.dispose();
+  });
+
+  it('sends remaining output, then exit, then closes 4001 when the agent exits', async () => {
+    const relay = new Relay(80, 24);
+    const agent = new FakeAgent();
+    relay.setAgent(agent);
+    const s = new FakeSocket();
+    await relay.attach(s, undefined);
+    agent.emit('a');
+    agent.emit('bye');
+    agent.exit({ code: 3, signal: null });
+    expect(s.output()).toBe('abye');
+    expect(s.messages.at(-1)).toEqual({ type: 'exit', code: 3, signal: null });
+    expect(s.closed?.[0]).toBe(4001);
+    relay.dispose();
+  });
+
+  it('closes 1008 on an invalid control message and routes resize to the agent', async () => {
+    const relay = new Relay(80, 24);
+    const agent = new FakeAgent();
+    relay.setAgent(agent);
+    const s = new FakeSocket();
+    await relay.attach(s, undefined);
+    relay.handleText(s, JSON.stringify({ type: 'resize', cols: 100, rows: 50 }));
+    expect(agent.size).toEqual([100, 50]);
+    relay.handleText(s, '{"type":"resize","cols":0,"rows":5}');
+    expect(s.closed?.[0]).toBe(1008);
+    relay.dispose();
+  });
+});

@@ -35,6 +35,9 @@ export function buildAgentEnv(input: AgentEnvInput): Record<string, string> {
   };
   // Claude Code refuses --dangerously-skip-permissions as root unless it knows it is sandboxed.
   if (input.isRoot) env.IS_SANDBOX = '1';
+  // The bundled Claude Code lives on a read-only system: its self-updater can only fail, and
+  // says so on the agent's screen. Updates come with the image (or `npm update` on the host).
+  env.DISABLE_AUTOUPDATER = '1';
   for (const [name, value] of Object.entries(input.agentEnv)) {
     // The runtime's own names never reach the agent, even if a caller tries to pass them.
     if (name.startsWith('CATTY_')) continue;

@@ -29,7 +29,7 @@ describe('runtime config', () => {
       home: '/home/agent',
       isRoot: true,
     });
-    expect(Object.keys(env).sort()).toEqual(['ANTHROPIC_API_KEY', 'HOME', 'IS_SANDBOX', 'LANG', 'PATH', 'SHELL', 'TERM']);
+    expect(Object.keys(env).sort()).toEqual(['ANTHROPIC_API_KEY', 'DISABLE_AUTOUPDATER', 'HOME', 'IS_SANDBOX', 'LANG', 'PATH', 'SHELL', 'TERM']);
     expect(env.PATH!.startsWith('/usr/bin:')).toBe(true);
     expect(env.PATH!.endsWith('node_modules/.bin')).toBe(true);
   });

@@ -92,11 +92,15 @@ export class Snapshotter {
     }
     let snap: SnapshotFile | null = null;
     try {
+      const startedMs = performance.now();
       snap = await buildSnapshot(this.root);
       if (!snap) return 'empty';
+      const archivedMs = performance.now();
       await this.#uploadWithRetry(snap);
       this.#lastFingerprint = fingerprint;
       this.stats.uploaded += 1;
+      const doneMs = performance.now();
+      this.log(`snapshot uploaded: ${snap.size} bytes, archived in ${Math.round(archivedMs - startedMs)} ms, stored in ${Math.round(doneMs - archivedMs)} ms`);
       return 'uploaded';
     } catch (err) {
       this.stats.failed += 1;

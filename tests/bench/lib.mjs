@@ -1,0 +1,119 @@
+// Shared pieces of the benchmark harness: statistics, process spawning with peak-RSS
+// measurement from outside, and a private catty installation (CATTY_HOME + local control plane).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CATTY = path.join(ROOT, 'dist/cli/bin.js');
+
+export const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+export function quantile(samples, q) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[index];
+}
+export const median = (samples) => quantile(samples, 0.5);
+
+export function tempDir(prefix) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `catty-bench-${prefix}-`));
+}
+
+/** Peak RSS (MB) of a live process, from /proc; null once it has gone. */
+export function peakRssMb(pid) {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    return hwm ? Number(hwm[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Resident set size (MB) right now. */
+export function rssMb(pid) {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = /VmRSS:\s+(\d+) kB/.exec(status);
+    return rss ? Number(rss[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs a command to completion; samples its peak RSS from /proc every 10 ms (VmHWM is the
+ * kernel's own high-water mark, so sampling only has to catch the process alive).
+ */
+export function run(cmd, args, { cwd, env, input, timeoutMs = 300_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const started = nowMs();
+    const child = spawn(cmd, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let peak = 0;
+    const sampler = setInterval(() => {
+      const value = peakRssMb(child.pid);
+      if (value !== null) peak = Math.max(peak, value);
+    }, 10);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(sampler);
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: nowMs() - started, peakRssMb: peak });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** A private catty: its own CATTY_HOME and embedded control plane, stopped by `close`. */
+export async function cattyInstallation(extraEnv = {}) {
+  const home = tempDir('home');
+  const env = { PATH: process.env.PATH, HOME: home, CATTY_HOME: path.join(home, '.catty'), LANG: 'C.UTF-8', TERM: 'xterm-256color', ...extraEnv };
+  const started = await run(process.execPath, [CATTY, 'server', 'start'], { cwd: home, env });
+  if (started.code !== 0) throw new Error(`catty server start failed: ${started.stderr}`);
+  return {
+    home,
+    env,
+    bin: CATTY,
+    catty: (args, options = {}) => run(process.execPath, [CATTY, ...args], { cwd: home, env, ...options }),
+    async close() {
+      await run(process.execPath, [CATTY, 'server', 'stop'], { cwd: home, env });
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Starts `catty` attached without a terminal; resolves helpers to write keystrokes and to wait
+ * for output.
+ */
+export function attached(args, { cwd, env }) {
+  const child = spawn(process.execPath, [CATTY, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, exited, stderr: () => stderr };
+}
+
+export function formatTable(rows) {
+  const header = '| metric | catty | baseline | ratio | target | result |\n|---|---|---|---|---|---|';
+  const lines = rows.map((r) => `| ${r.metric} | ${r.catty} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.pass ? 'pass' : 'FAIL'} |`);
+  return [header, ...lines].join('\n');
+}
+
+/** Stops and deletes every session of an installation (benchmarks leave nothing running). */
+export async function stopAll(installation) {
+  const listed = await installation.catty(['list', '--json']);
+  if (listed.code !== 0) return;
+  for (const session of JSON.parse(listed.stdout)) {
+    await installation.catty(['stop', session.label, '--delete']);
+  }
+}

@@ -1,0 +1,60 @@
+// P1 — terminal output throughput: the agent `cat`s a 100 MB text file; the bytes cross
+// runtime PTY → WebSocket → CLI stdout. Baseline: the same command in a local node-pty, read
+// in-process. Both run the same shell line, so PTY line discipline costs the same on each side.
+import pty from 'node-pty';
+import { attached, median, nowMs } from './lib.mjs';
+
+const FILE_BYTES = 100 * 1000 * 1000;
+// Generate the file inside the session (its /tmp is private), then mark the start and the end.
+const COMMAND = `yes 'catty throughput line: 0123456789abcdefghijklmnopqrstuvwxyz' | head -c ${FILE_BYTES} > /tmp/p1.txt; printf '\\n@@START@@\\n'; cat /tmp/p1.txt; printf '\\n@@END@@\\n'; sleep 1`;
+
+/** Counts bytes between the markers in a stream of chunks; resolves {bytes, ms}. */
+function measure(onChunk) {
+  return new Promise((resolve) => {
+    let started = null;
+    let bytes = 0;
+    let tail = '';
+    onChunk((chunk) => {
+      const text = tail + chunk.toString('latin1');
+      if (started === null) {
+        const at = text.indexOf('@@START@@');
+        if (at >= 0) started = nowMs();
+        tail = text.slice(-16);
+        return;
+      }
+      bytes += chunk.length;
+      if (text.includes('@@END@@')) resolve({ bytes, ms: nowMs() - started });
+      tail = text.slice(-16);
+    });
+  });
+}
+
+async function baseline() {
+  const term = pty.spawn('sh', ['-c', COMMAND], { cols: 200, rows: 50, env: { PATH: process.env.PATH, TERM: 'xterm-256color' } });
+  const result = await measure((fn) => term.onData((d) => fn(Buffer.from(d, 'latin1'))));
+  term.kill();
+  return result;
+}
+
+async function catty(installation) {
+  const session = attached(['new', '--no-upload', '--no-sync-back', '--cmd', COMMAND], { cwd: installation.home, env: installation.env });
+  const result = await measure((fn) => session.child.stdout.on('data', fn));
+  await session.exited;
+  return result;
+}
+
+export async function p1(installation, { runs = 3 } = {}) {
+  const ours = [];
+  const theirs = [];
+  for (let i = 0; i < runs; i++) {
+    const b = await baseline();
+    theirs.push(b.bytes / 1e6 / (b.ms / 1000));
+    const c = await catty(installation);
+    ours.push(c.bytes / 1e6 / (c.ms / 1000));
+  }
+  const ratio = median(ours) / median(theirs);
+  return {
+    rows: [{ metric: 'P1 output throughput (MB/s)', catty: median(ours).toFixed(1), baseline: median(theirs).toFixed(1), ratio: ratio.toFixed(2), target: '≥ 0.8×', pass: ratio >= 0.8 }],
+    samples: { catty: ours, baseline: theirs },
+  };
+}

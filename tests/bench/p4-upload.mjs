@@ -1,0 +1,41 @@
+// P4 — workspace upload: the 100 MB / ~6,000-file tree walked, filtered, zipped, uploaded and
+// extracted until the runtime reports ready (`catty new --detach` returns), with the CLI's peak
+// RSS. Baseline: `tar -cf - . | gzip -1 | tar -xzf - -C dest` of the same tree.
+import fs from 'node:fs';
+import { CATTY, median, run, stopAll, tempDir } from './lib.mjs';
+
+async function baseline(tree) {
+  const dest = tempDir('p4-dest');
+  const result = await run('sh', ['-c', `tar -cf - . | gzip -1 | tar -xzf - -C '${dest}'`], { cwd: tree });
+  fs.rmSync(dest, { recursive: true, force: true });
+  if (result.code !== 0) throw new Error(`baseline failed: ${result.stderr}`);
+  return result.ms;
+}
+
+async function catty(installation, tree) {
+  const result = await run(process.execPath, [CATTY, 'new', '--detach', '--cmd', 'sleep 600'], { cwd: tree, env: installation.env });
+  if (result.code !== 0) throw new Error(`catty new --detach failed: ${result.stderr}`);
+  await stopAll(installation);
+  return result;
+}
+
+export async function p4(installation, tree, { runs = 3 } = {}) {
+  const ours = [];
+  const rss = [];
+  const theirs = [];
+  for (let i = 0; i < runs; i++) {
+    theirs.push(await baseline(tree));
+    const c = await catty(installation, tree);
+    ours.push(c.ms);
+    rss.push(c.peakRssMb);
+  }
+  const ratio = median(ours) / median(theirs);
+  const peak = Math.max(...rss);
+  return {
+    rows: [
+      { metric: 'P4 upload 100 MB / 6k files (ms)', catty: median(ours).toFixed(0), baseline: median(theirs).toFixed(0), ratio: `${ratio.toFixed(2)}×`, target: '≤ 2×', pass: ratio <= 2 },
+      { metric: 'P4 CLI peak RSS (MB)', catty: peak.toFixed(0), baseline: '—', ratio: '—', target: '≤ 150 MB', pass: peak <= 150 },
+    ],
+    samples: { catty: ours, baseline: theirs, cliPeakRssMb: rss },
+  };
+}

@@ -1,0 +1,73 @@
+// P5 — sync-back latency: a file written in the workspace until it is present, complete, in the
+// local directory (200 samples, the write time travels inside the file), and a burst of 1,000
+// files until the last one is present.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, attached, quantile, stopAll, tempDir } from './lib.mjs';
+
+const WRITER = path.join(ROOT, 'tests/fixtures/agents/sync-writer.mjs');
+const SAMPLES = 200;
+const BURST = 1000;
+
+function waitFor(check, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const tick = () => {
+      const value = check();
+      if (value !== undefined) return resolve(value);
+      if (Date.now() > deadline) return reject(new Error('P5 timed out'));
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+}
+
+export async function p5(installation) {
+  const dir = tempDir('p5');
+  const session = attached(['new', '--no-upload', '--cmd', `node ${WRITER}`], { cwd: dir, env: installation.env });
+  let output = '';
+  session.child.stdout.on('data', (d) => (output += d));
+  await waitFor(() => (output.includes('WRITER-READY') ? true : undefined), 30_000);
+
+  session.child.stdin.write(`go ${SAMPLES} 20\r`);
+  const latencies = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const file = path.join(dir, `lat/f${i}.txt`);
+    const arrived = await waitFor(() => {
+      try {
+        const text = fs.readFileSync(file, 'utf8');
+        return text.length >= 1000 ? Date.now() - Number(text.split('\n')[0]) : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 30_000);
+    latencies.push(arrived);
+  }
+
+  session.child.stdin.write(`burst ${BURST}\r`);
+  const burstStart = await waitFor(() => {
+    const m = /BURST-START (\d+)/.exec(output);
+    return m ? Number(m[1]) : undefined;
+  }, 30_000);
+  const last = path.join(dir, `burst/b${BURST - 1}.txt`);
+  await waitFor(() => {
+    if (!fs.existsSync(last)) return undefined;
+    return fs.readdirSync(path.join(dir, 'burst')).filter((n) => n.endsWith('.txt')).length >= BURST ? true : undefined;
+  }, 60_000);
+  const burstMs = Date.now() - burstStart;
+
+  session.child.stdin.write(Buffer.from([0x1d]));
+  await session.exited;
+  await stopAll(installation);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const p50 = quantile(latencies, 0.5);
+  const p99 = quantile(latencies, 0.99);
+  return {
+    rows: [
+      { metric: 'P5 sync-back p50 (ms)', catty: p50.toFixed(0), baseline: '—', ratio: '—', target: '≤ 100 ms', pass: p50 <= 100 },
+      { metric: 'P5 sync-back p99 (ms)', catty: p99.toFixed(0), baseline: '—', ratio: '—', target: '≤ 300 ms', pass: p99 <= 300 },
+      { metric: 'P5 burst of 1,000 files (ms)', catty: burstMs.toFixed(0), baseline: '—', ratio: '—', target: '≤ 3000 ms', pass: burstMs <= 3000 },
+    ],
+    samples: { latencies, burstMs },
+  };
+}

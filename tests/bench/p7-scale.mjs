@@ -1,0 +1,106 @@
+// P7 — scale: 20 concurrent sessions on the local provisioner, each agent printing 100 KB/s to
+// an attached `catty connect`; meanwhile a 21st session measures keystroke echo through the
+// CLI (p99 ≤ 50 ms), the API answers `GET /v1/sessions` (p99 ≤ 50 ms), and an idle session's
+// runtime RSS is read from /proc (≤ 60 MB).
+import fs from 'node:fs';
+import path from 'node:path';
+import { attached, nowMs, quantile, rssMb, stopAll } from './lib.mjs';
+
+const SESSIONS = 20;
+// 1 KiB every 10 ms = 100 KB/s.
+const CHATTY = `node -e "const l='y'.repeat(1023)+'\\\\n'; setInterval(() => process.stdout.write(l), 10)"`;
+const ECHO = "stty raw -echo; printf 'ECHO-READY'; cat";
+
+async function detachedSession(installation, cmd) {
+  const created = await installation.catty(['new', '--detach', '--no-upload', '--no-sync-back', '--cmd', cmd]);
+  if (created.code !== 0) throw new Error(`catty new failed: ${created.stderr}`);
+  return created.stdout.trim().split('\n').pop();
+}
+
+function waitFor(check, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const tick = () => {
+      const value = check();
+      if (value !== undefined) return resolve(value);
+      if (Date.now() > deadline) return reject(new Error('P7 timed out'));
+      setTimeout(tick, 2);
+    };
+    tick();
+  });
+}
+
+async function echoSamples(installation, label, count) {
+  const session = attached(['connect', label, '--no-sync-back'], { cwd: installation.home, env: installation.env });
+  let seen = '';
+  let pending = null;
+  session.child.stdout.on('data', (d) => {
+    seen += d.toString('latin1');
+    if (pending && d.includes(0x61)) {
+      const p = pending;
+      pending = null;
+      p(nowMs());
+    }
+  });
+  await waitFor(() => (seen.includes('ECHO-READY') ? true : undefined), 30_000);
+  const latencies = [];
+  for (let i = 0; i < count; i++) {
+    const back = new Promise((r) => (pending = r));
+    const sent = nowMs();
+    session.child.stdin.write('a');
+    latencies.push((await back) - sent);
+  }
+  session.child.stdin.write(Buffer.from([0x1d]));
+  await session.exited;
+  return latencies;
+}
+
+async function listLatencies(installation, count) {
+  const creds = JSON.parse(fs.readFileSync(path.join(installation.env.CATTY_HOME, 'local/credentials.json'), 'utf8'));
+  const latencies = [];
+  for (let i = 0; i < count; i++) {
+    const started = nowMs();
+    const response = await fetch(`${creds.apiUrl}/v1/sessions`, { headers: { authorization: `Bearer ${creds.accessToken}` } });
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`list answered ${response.status}`);
+    latencies.push(nowMs() - started);
+  }
+  return latencies;
+}
+
+export async function p7(installation) {
+  const idle = await detachedSession(installation, 'sleep 600');
+  const labels = [];
+  for (let i = 0; i < SESSIONS; i++) labels.push(await detachedSession(installation, CHATTY));
+  const clients = labels.map((label) => {
+    const c = attached(['connect', label, '--no-sync-back'], { cwd: installation.home, env: installation.env });
+    let bytes = 0;
+    c.child.stdout.on('data', (d) => (bytes += d.length));
+    return { c, bytes: () => bytes };
+  });
+  await waitFor(() => (clients.every((c) => c.bytes() > 10_000) ? true : undefined), 60_000);
+
+  const echoLabel = await detachedSession(installation, ECHO);
+  const echo = await echoSamples(installation, echoLabel, 300);
+  const list = await listLatencies(installation, 200);
+
+  const listed = JSON.parse((await installation.catty(['list', '--json'])).stdout);
+  const idleId = listed.find((s) => s.label === idle).id;
+  const record = JSON.parse(fs.readFileSync(path.join(installation.env.CATTY_HOME, 'local/data/machines', idleId, 'machine.json'), 'utf8'));
+  const idleRss = rssMb(record.runtimePid);
+
+  for (const { c } of clients) c.child.stdin.write(Buffer.from([0x1d]));
+  await Promise.all(clients.map(({ c }) => c.exited));
+  await stopAll(installation);
+
+  const echo99 = quantile(echo, 0.99);
+  const list99 = quantile(list, 0.99);
+  return {
+    rows: [
+      { metric: 'P7 echo p99 under 20 busy sessions (ms)', catty: echo99.toFixed(1), baseline: '—', ratio: '—', target: '≤ 50 ms', pass: echo99 <= 50 },
+      { metric: 'P7 idle runtime RSS (MB)', catty: idleRss?.toFixed(0) ?? 'n/a', baseline: '—', ratio: '—', target: '≤ 60 MB', pass: idleRss !== null && idleRss <= 60 },
+      { metric: 'P7 API list p99 (ms)', catty: list99.toFixed(1), baseline: '—', ratio: '—', target: '≤ 50 ms', pass: list99 <= 50 },
+    ],
+    samples: { echo, list, idleRssMb: idleRss },
+  };
+}

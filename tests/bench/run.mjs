@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// `npm run bench` runs every metric of PERFORMANCE.md; `npm run bench -- P4` runs some. Each
+// metric runs catty and its baseline in the same run, on this machine, and reports medians
+// (and p99 where the target says so). Prints one markdown table, writes bench-results.json with
+// the raw samples, and exits non-zero when a target is missed.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generateTree } from './fixture-tree.mjs';
+import { ROOT, cattyInstallation, formatTable, tempDir } from './lib.mjs';
+import { p1 } from './p1-throughput.mjs';
+import { p2 } from './p2-echo.mjs';
+import { p3 } from './p3-start.mjs';
+import { p4 } from './p4-upload.mjs';
+import { p5 } from './p5-sync.mjs';
+import { p6 } from './p6-snapshot.mjs';
+import { p7 } from './p7-scale.mjs';
+
+const wanted = new Set(process.argv.slice(2).map((a) => a.toUpperCase()));
+const selected = (id) => wanted.size === 0 || wanted.has(id);
+
+const installation = await cattyInstallation();
+let tree = null;
+const needTree = () => (tree ??= generateTree(path.join(tempDir('tree'), 'workspace')));
+
+const metrics = [
+  ['P1', () => p1(installation)],
+  ['P2', () => p2(installation)],
+  ['P3', () => p3(installation)],
+  ['P4', () => p4(installation, needTree().root)],
+  ['P5', () => p5(installation)],
+  ['P6', () => p6(needTree().root)],
+  ['P7', () => p7(installation)],
+];
+
+const results = {};
+const rows = [];
+try {
+  for (const [id, measure] of metrics) {
+    if (!selected(id)) continue;
+    process.stderr.write(`running ${id}…\n`);
+    try {
+      const result = await measure();
+      results[id] = result;
+      rows.push(...result.rows);
+    } catch (err) {
+      results[id] = { error: String(err?.stack ?? err) };
+      rows.push({ metric: id, catty: 'error', baseline: '—', ratio: '—', target: '—', pass: false });
+      process.stderr.write(`${id} failed: ${err?.message ?? err}\n`);
+    }
+  }
+} finally {
+  await installation.close();
+  if (tree) fs.rmSync(path.dirname(tree.root), { recursive: true, force: true });
+}
+
+const machine = `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+const table = formatTable(rows);
+process.stdout.write(`${table}\n\nMachine: ${machine}\n`);
+fs.writeFileSync(path.join(ROOT, 'bench-results.json'), JSON.stringify({ machine, rows, results }, null, 2));
+process.exitCode = rows.every((r) => r.pass) ? 0 : 1;

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { DockerConfigError, dockerOptionsFromEnv } from '../../api/provisioners/docker-config.js';
+import { containerName, containerOptions, volumeName } from '../../api/provisioners/docker-spec.js';
+import { DEFAULT_LIMITS } from '../../api/provisioners/docker.js';
+import type { MachineSpec } from '../../api/provisioners/types.js';
+
+const spec: MachineSpec = {
+  sessionId: 's1',
+  ownerId: 'u1',
+  label: 'calm-fox-0042',
+  connectToken: 'ct',
+  machineToken: 'mt',
+  apiUrl: 'http://127.0.0.1:8787',
+  agentCmd: ['claude', '--dangerously-skip-permissions'],
+  agentEnv: { ANTHROPIC_API_KEY: 'sk-test' },
+  upload: false,
+  runtimeEnv: { CATTY_SNAPSHOT_INTERVAL_MS: '5000', CATTY_CONNECT_TOKEN: 'spoofed' },
+};
+const plan = { image: 'img', networkMode: 'host', runtime: 'runsc', limits: DEFAULT_LIMITS, runtimeEnv: {}, listen: '127.0.0.1:4000' };
+
+describe('docker container spec', () => {
+  it('builds a hardened container with the runtime environment', () => {
+    const options = containerOptions(spec, plan);
+    const env = Object.fromEntries((options.Env ?? []).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+    expect(env).toMatchObject({
+      CATTY_CONNECT_TOKEN: 'ct',
+      CATTY_MACHINE_TOKEN: 'mt',
+      CATTY_LISTEN: '127.0.0.1:4000',
+      CATTY_NO_UPLOAD: '1',
+      CATTY_SNAPSHOT_INTERVAL_MS: '5000',
+      CATTY_AGENT_CMD: '["claude","--dangerously-skip-permissions"]',
+      CATTY_AGENT_ENV: '{"ANTHROPIC_API_KEY":"sk-test"}',
+    });
+    // Secrets travel only inside CATTY_AGENT_ENV, never as the runtime's own variables.
+    expect(env.ANTHROPIC_API_KEY).toBeUndefined();
+    expect(options.User).toBe('1000:1000');
+    expect(options.HostConfig).toMatchObject({
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      ReadonlyRootfs: true,
+      Runtime: 'runsc',
+      NetworkMode: 'host',
+      Memory: DEFAULT_LIMITS.memoryBytes,
+      PidsLimit: DEFAULT_LIMITS.pidsLimit,
+    });
+    expect(options.Labels).toMatchObject({ 'catty.session-id': 's1', 'catty.runtime-url': 'http://127.0.0.1:4000' });
+  });
+
+  it('refuses session ids Docker cannot use as names', () => {
+    expect(containerName('abc-123')).toBe('catty-session-abc-123');
+    expect(volumeName('abc-123')).toBe('catty-ws-abc-123');
+    expect(() => containerName('../x')).toThrow(/cannot name/);
+    expect(() => volumeName('a b')).toThrow(/cannot name/);
+  });
+});
+
+describe('CATTY_DOCKER_* settings', () => {
+  it('reads and converts every setting', () => {
+    expect(
+      dockerOptionsFromEnv({
+        CATTY_DOCKER_IMAGE: 'registry.example/catty-session:1',
+        CATTY_DOCKER_NETWORK: 'catty-sessions',
+        CATTY_DOCKER_RUNTIME: 'runsc',
+        CATTY_DOCKER_MEMORY_MB: '1024',
+        CATTY_DOCKER_CPUS: '1.5',
+        CATTY_DOCKER_PIDS_LIMIT: '256',
+        CATTY_DOCKER_TMP_MB: '64',
+        CATTY_DOCKER_HOME_MB: '32',
+        CATTY_DOCKER_RUNTIME_UNUSED: undefined,
+      }),
+    ).toEqual({
+      image: 'registry.example/catty-session:1',
+      networkMode: 'catty-sessions',
+      runtime: 'runsc',
+      limits: { memoryBytes: 1024 * 1024 ** 2, nanoCpus: 1.5e9, pidsLimit: 256, tmpBytes: 64 * 1024 ** 2, homeBytes: 32 * 1024 ** 2 },
+    });
+    expect(dockerOptionsFromEnv({ CATTY_DOCKER_IMAGE: '' })).toEqual({ limits: {} });
+  });
+
+  it('names the bad variable', () => {
+    expect(() => dockerOptionsFromEnv({ CATTY_DOCKER_MEMORY_MB: 'lots' })).toThrow(DockerConfigError);
+    expect(() => dockerOptionsFromEnv({ CATTY_DOCKER_MEMORY_MB: 'lots' })).toThrow(/CATTY_DOCKER_MEMORY_MB/);
+    expect(() => dockerOptionsFromEnv({ CATTY_DOCKER_NETWORK: 'a b' })).toThrow(/CATTY_DOCKER_NETWORK/);
+  });
+});

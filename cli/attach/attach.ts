@@ -1,0 +1,180 @@
+/**
+ * Attaching a terminal to a session: raw mode, keystrokes → socket (watching for the detach
+ * key), output → stdout with backpressure, resize on SIGWINCH, sync-back, and reconnecting by
+ * itself (backoff with jitter, exact resume from the last received offset) until it gives up.
+ * Exit codes per DESIGN.md: the agent's code, 0 after a detach, 255 when the connection is lost
+ * for good, 4 when the session has ended.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Context } from '../context.js';
+import { ExitCode } from '../errors.js';
+import { escapeForTerminal } from '../../session-runtime/safe-path.js';
+import type { SyncApplier } from '../sync/applier.js';
+import { backoffDelayMs, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
+import { Connection, connectUrlFor, type ConnectionEnd } from './connection.js';
+import { enterRawMode, terminalSize } from './terminal.js';
+import { describeDetachKey } from '../commands/options.js';
+
+export interface AttachOptions {
+  label: string;
+  connectUrl: string;
+  connectToken: string;
+  detachKey: number;
+  autoReconnect: boolean;
+  /** Give up reconnecting after this long without a working connection. */
+  reconnectTimeoutMs: number;
+  backoff?: BackoffOptions;
+  /** null: sync-back off. */
+  sync: SyncApplier | null;
+}
+
+const SIGNALS = ['SIGTERM', 'SIGHUP', 'SIGINT'] as const;
+const STDOUT_DRAIN_TIMEOUT_MS = 10_000;
+const SIGNAL_NUMBERS: Record<(typeof SIGNALS)[number], number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+
+export async function attach(ctx: Context, options: AttachOptions): Promise<number> {
+  const terminal = enterRawMode(ctx);
+  const state = { offset: undefined as number | undefined, skip: 0, current: null as Connection | null };
+  const onStdin = (chunk: Buffer) => {
+    const at = chunk.indexOf(options.detachKey);
+    if (at === -1) return state.current?.sendInput(chunk);
+    state.current?.sendInput(chunk.subarray(0, at));
+    state.current?.end({ kind: 'detach' });
+  };
+  const onResize = () => state.current?.send({ type: 'resize', ...terminalSize(ctx) });
+  const onSignal = (signal: unknown) => state.current?.end({ kind: 'signal', signal: signal as NodeJS.Signals });
+  const signalHandlers = SIGNALS.map((s) => [s, () => onSignal(s)] as const);
+  ctx.stdin.on('data', onStdin);
+  ctx.stdin.resume();
+  ctx.proc.on('SIGWINCH', onResize);
+  for (const [s, h] of signalHandlers) ctx.proc.on(s, h);
+  let statusShown = false;
+  const status = (line: string | null) => {
+    if (line === null) {
+      if (statusShown) ctx.stderr.write('\r\x1b[K');
+      statusShown = false;
+      return;
+    }
+    ctx.stderr.write(`\r\x1b[K${line}`);
+    statusShown = true;
+  };
+
+  try {
+    let failingSince: number | null = null;
+    for (let attempt = 0; ; attempt++) {
+      const end = await runOnce(ctx, options, state);
+      if (end.kind === 'dropped' && end.helloSeen) failingSince = null;
+      switch (end.kind) {
+        case 'exit':
+          status(null);
+          return end.code;
+        case 'detach':
+          status(null);
+          ctx.stderr.write(`\r\n[detached from ${options.label}; reattach with: catty connect ${options.label}]\r\n`);
+          return ExitCode.ok;
+        case 'signal':
+          status(null);
+          return 128 + SIGNAL_NUMBERS[end.signal as (typeof SIGNALS)[number]];
+        case 'ended':
+          status(null);
+          ctx.stderr.write(`\r\n[session ${options.label} has ended: ${escapeForTerminal(end.reason)}]\r\n`);
+          return ExitCode.sessionGone;
+        case 'replaced':
+          status(null);
+          ctx.stderr.write(`\r\n[another client took over ${options.label}: ${escapeForTerminal(end.reason)}]\r\n`);
+          return ExitCode.connectionLost;
+        case 'refused':
+          status(null);
+          ctx.stderr.write(`\r\n[the session refused the connection (HTTP ${end.status}); it has probably ended. See: catty logs ${options.label}]\r\n`);
+          return ExitCode.sessionGone;
+        case 'dropped': {
+          failingSince ??= Date.now();
+          const lostForGood = !options.autoReconnect || Date.now() - failingSince >= options.reconnectTimeoutMs;
+          if (lostForGood) {
+            status(null);
+            ctx.stderr.write(`\r\n[connection to ${options.label} lost: ${escapeForTerminal(end.reason)}. Reconnect with: catty connect ${options.label}]\r\n`);
+            return ExitCode.connectionLost;
+          }
+          const delayMs = backoffDelayMs(end.helloSeen ? 0 : attempt, options.backoff ?? DEFAULT_BACKOFF);
+          const left = Math.ceil((options.reconnectTimeoutMs - (Date.now() - failingSince)) / 1000);
+          status(`[connection lost (${escapeForTerminal(end.reason)}); reconnecting… giving up in ${left}s, ${describeDetachKey(options.detachKey)} to detach]`);
+          if (end.helloSeen) attempt = 0;
+          await sleep(delayMs);
+          continue;
+        }
+        default: {
+          const never: never = end;
+          throw new Error(`unhandled end ${JSON.stringify(never)}`);
+        }
+      }
+    }
+  } finally {
+    // Everything received reaches the terminal before we return (bounded: a stuck terminal
+    // must not hang the exit).
+    await drained(ctx.stdout, STDOUT_DRAIN_TIMEOUT_MS);
+    ctx.stdin.off('data', onStdin);
+    ctx.stdin.pause();
+    ctx.proc.off('SIGWINCH', onResize);
+    for (const [s, h] of signalHandlers) ctx.proc.off(s, h);
+    terminal.restore();
+  }
+}
+
+async function runOnce(ctx: Context, options: AttachOptions, state: { offset: number | undefined; skip: number; current: Connection | null }): Promise<ConnectionEnd> {
+  const size = terminalSize(ctx);
+  const url = connectUrlFor(options.connectUrl, { offset: state.offset, ...size });
+  const connection = new Connection(url, options.connectToken, {
+    output: (bytes) => {
+      let data = bytes;
+      if (state.skip > 0) {
+        // The runtime resumed earlier than what we already printed: drop the overlap.
+        const drop = Math.min(state.skip, data.length);
+        state.skip -= drop;
+        data = data.subarray(drop);
+      }
+      state.offset = (state.offset ?? 0) + bytes.length;
+      return data.length === 0 ? true : ctx.stdout.write(data);
+    },
+    onDrain: (listener) => ctx.stdout.once('drain', listener),
+    hello: (hello) => {
+      const had = state.offset;
+      if (hello.screen !== undefined) {
+        ctx.stdout.write('\x1b[H\x1b[2J');
+        ctx.stdout.write(hello.screen);
+        state.skip = 0;
+      } else if (had !== undefined && hello.offset < had) {
+        state.skip = had - hello.offset;
+      }
+      state.offset = hello.offset;
+      if (hello.cols !== size.cols || hello.rows !== size.rows) connection.send({ type: 'resize', ...terminalSize(ctx) });
+      if (options.sync) {
+        if (had !== undefined) options.sync.reconnected();
+        connection.send({ type: 'sync_back', enabled: true });
+      }
+    },
+    file: (msg) => options.sync?.handle(msg),
+  });
+  state.current = connection;
+  const pressure = (paused: boolean) => connection.setExternalPause(paused);
+  options.sync?.setPressureListener(pressure);
+  try {
+    return await connection.ended;
+  } finally {
+    state.current = null;
+    options.sync?.setPressureListener(null);
+  }
+}
+
+async function drained(stream: Context['stdout'], timeoutMs: number): Promise<void> {
+  if (!stream.writableNeedDrain && (stream.writableLength ?? 0) === 0) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    timer.unref();
+    function done() {
+      clearTimeout(timer);
+      stream.off('drain', done);
+      resolve();
+    }
+    stream.on('drain', done);
+  });
+}

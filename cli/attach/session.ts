@@ -1,0 +1,64 @@
+/**
+ * `new` and `connect` share this: attach to a session with sync-back into the directory the
+ * session was created from (from its record), then print the sync summary.
+ */
+import path from 'node:path';
+import fs from 'node:fs';
+import type { Context } from '../context.js';
+import { paths } from '../config.js';
+import { ManifestStore, type SessionRecord } from '../sessions/store.js';
+import { SyncApplier } from '../sync/applier.js';
+import { SyncReport } from '../sync/report.js';
+import { attach } from './attach.js';
+import { DEFAULT_BACKOFF } from './backoff.js';
+
+export const DEFAULT_RECONNECT_TIMEOUT_MS = 60_000;
+
+export interface AttachSessionOptions {
+  label: string;
+  connectUrl: string;
+  connectToken: string;
+  record: SessionRecord | null;
+  syncBack: boolean;
+  autoReconnect: boolean;
+  detachKey: number;
+}
+
+function envMs(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const n = Number(env[name]);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+export async function attachSession(ctx: Context, o: AttachSessionOptions): Promise<number> {
+  let sync: SyncApplier | null = null;
+  let report: SyncReport | null = null;
+  const logFile = path.join(paths.logs(ctx.home), `${o.label}.log`);
+  if (o.syncBack && o.record) {
+    if (fs.existsSync(o.record.localDir)) {
+      report = new SyncReport(logFile);
+      sync = new SyncApplier({ root: fs.realpathSync(o.record.localDir), label: o.label, manifest: ManifestStore.forSession(ctx, o.label), report });
+    } else {
+      ctx.stderr.write(`catty: ${o.record.localDir} no longer exists; sync-back is off for this attach.\n`);
+    }
+  } else if (o.syncBack) {
+    ctx.stderr.write(`catty: no local directory is recorded for ${o.label} on this machine; sync-back is off.\n`);
+  }
+  try {
+    return await attach(ctx, {
+      label: o.label,
+      connectUrl: o.connectUrl,
+      connectToken: o.connectToken,
+      detachKey: o.detachKey,
+      autoReconnect: o.autoReconnect,
+      reconnectTimeoutMs: envMs(ctx.env, 'CATTY_RECONNECT_TIMEOUT_MS', DEFAULT_RECONNECT_TIMEOUT_MS),
+      backoff: { baseMs: envMs(ctx.env, 'CATTY_RECONNECT_BASE_MS', DEFAULT_BACKOFF.baseMs), maxMs: DEFAULT_BACKOFF.maxMs },
+      sync,
+    });
+  } finally {
+    if (sync && report) {
+      await sync.close();
+      await report.close();
+      for (const line of report.summary(o.label, logFile)) ctx.stderr.write(`${line}\n`);
+    }
+  }
+}

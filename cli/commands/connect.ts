@@ -1,0 +1,76 @@
+/** `catty connect [label]`: attach to a running session (a picker when no label on a TTY). */
+import type { Command } from 'commander';
+import { ConnectInfo, Session } from '../../api/contract.js';
+import type { Runner } from '../main.js';
+import { print, type Context } from '../context.js';
+import { resolveApi } from '../api.js';
+import { ExitCode, UserError } from '../errors.js';
+import { table } from '../output.js';
+import { loadRecord } from '../sessions/store.js';
+import { fetchSessions, sessionRows } from './list.js';
+import { fetchLogs } from './logs.js';
+import { DEFAULT_DETACH_KEY, parseDetachKey, parseLabel } from './options.js';
+
+interface ConnectOptions {
+  syncBack: boolean;
+  autoReconnect: boolean;
+  detachKey?: number;
+}
+
+export function register(program: Command, run: Runner): void {
+  program
+    .command('connect')
+    .description('attach to a session (pick one when no label is given)')
+    .argument('[label]', 'session label', parseLabel)
+    .option('--no-sync-back', "do not write the session's file changes back")
+    .option('--no-auto-reconnect', 'do not reconnect by itself when the connection drops')
+    .option('--detach-key <key>', 'detach key, like ctrl-x (default ctrl-])', parseDetachKey)
+    .action(run(async (ctx, label: string | undefined, opts: ConnectOptions) => connect(ctx, label, opts)));
+}
+
+async function chooseLabel(ctx: Context): Promise<string> {
+  const sessions = (await fetchSessions(ctx)).filter((s) => s.status === 'running' || s.status === 'provisioning');
+  if (sessions.length === 0) throw new UserError('No running sessions.', { hint: 'Start one with `catty new`.', exitCode: ExitCode.sessionGone });
+  if (sessions.length === 1 && sessions[0]) return sessions[0].label;
+  if (!ctx.stdin.isTTY || !ctx.stderr.isTTY) {
+    throw new UserError(`Which session? Pass a label:\n${table(['LABEL', 'STATUS', 'AGE', 'PROVISIONER'], sessionRows(sessions))}`, {
+      exitCode: ExitCode.usage,
+    });
+  }
+  const { pickSession } = await import('../attach/picker.js');
+  const picked = await pickSession(ctx, sessions);
+  if (!picked) throw new UserError('Cancelled.', { exitCode: ExitCode.usage });
+  return picked;
+}
+
+export async function connect(ctx: Context, labelArg: string | undefined, opts: ConnectOptions): Promise<number> {
+  const label = labelArg ?? (await chooseLabel(ctx));
+  const api = await resolveApi(ctx);
+  const route = `/v1/sessions/${encodeURIComponent(label)}`;
+  const session = await api.request('GET', route, Session, { notFound: `Session "${label}"` });
+  if (session.status !== 'running' && session.status !== 'provisioning') return showEnded(ctx, session);
+  const info = await api.request('POST', `${route}/connect`, ConnectInfo, { notFound: `Session "${label}"` });
+  const { attachSession } = await import('../attach/session.js');
+  return attachSession(ctx, {
+    label,
+    connectUrl: info.connectUrl,
+    connectToken: info.connectToken,
+    record: loadRecord(ctx, label),
+    syncBack: opts.syncBack,
+    autoReconnect: opts.autoReconnect,
+    detachKey: opts.detachKey ?? DEFAULT_DETACH_KEY,
+  });
+}
+
+/** A stopped or timed-out session: its last output and how to get the files. */
+async function showEnded(ctx: Context, session: Session): Promise<number> {
+  const logs = await fetchLogs(ctx, session.label).catch(() => Buffer.alloc(0));
+  if (logs.length > 0) {
+    print(ctx.stderr, `--- last output of ${session.label} ---`);
+    ctx.stdout.write(logs);
+    print(ctx.stderr, '\n--- end ---');
+  }
+  print(ctx.stderr, `Session ${session.label} is ${session.status}${session.detail ? ` (${session.detail})` : ''}.`);
+  print(ctx.stderr, `Get its files with: catty download ${session.label}`);
+  return ExitCode.sessionGone;
+}

@@ -1,0 +1,76 @@
+/** `catty download <label> [dest] [--format dir|tar.gz]`: the latest snapshot, verified, extracted safely. */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { DownloadInfo } from '../../api/contract.js';
+import type { Runner } from '../main.js';
+import { print, type Context } from '../context.js';
+import { resolveApi } from '../api.js';
+import { ExitCode, UserError } from '../errors.js';
+import { formatBytes } from '../output.js';
+import { createProgress } from '../packer/progress.js';
+import { fetchToFile } from '../download/fetch.js';
+import { parseLabel } from './options.js';
+
+type Format = 'dir' | 'tar.gz';
+
+export function register(program: Command, run: Runner): void {
+  program
+    .command('download')
+    .description("download a session's latest snapshot (default: into ./<label>)")
+    .argument('<label>', 'session label', parseLabel)
+    .argument('[dest]', 'destination directory (or file stem with --format tar.gz)')
+    .option('--format <format>', 'dir or tar.gz', (v) => {
+      if (v !== 'dir' && v !== 'tar.gz') throw new UserError('--format must be dir or tar.gz', { exitCode: ExitCode.usage });
+      return v;
+    }, 'dir')
+    .action(run(async (ctx, label: string, dest: string | undefined, opts: { format: Format }) => download(ctx, label, dest, opts.format)));
+}
+
+function checkDestFree(dest: string, format: Format): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(dest);
+  } catch {
+    return;
+  }
+  if (format === 'dir' && stat.isDirectory() && fs.readdirSync(dest).length === 0) return;
+  throw new UserError(`${dest} already exists${stat.isDirectory() ? ' and is not empty' : ''}.`, { hint: 'Pass another destination.' });
+}
+
+export async function download(ctx: Context, label: string, destArg: string | undefined, format: Format): Promise<void> {
+  const base = path.resolve(ctx.cwd, destArg ?? label);
+  const dest = format === 'tar.gz' ? (base.endsWith('.tar.gz') ? base : `${base}.tar.gz`) : base;
+  checkDestFree(dest, format);
+  const api = await resolveApi(ctx);
+  const info = await api.request('GET', `/v1/sessions/${encodeURIComponent(label)}/download`, DownloadInfo, {
+    notFound: `A snapshot of session "${label}"`,
+  });
+  const parent = path.dirname(dest);
+  fs.mkdirSync(parent, { recursive: true });
+  const tag = crypto.randomBytes(6).toString('hex');
+  const tempFile = path.join(parent, `.${path.basename(dest)}.catty-download-${tag}.tar.gz`);
+  const tempDir = path.join(parent, `.${path.basename(dest)}.catty-extract-${tag}`);
+  const progress = await createProgress(ctx.stderr, 'Downloading', info.size);
+  try {
+    await fetchToFile(ctx, info.url, tempFile, info, progress);
+    progress.stop();
+    if (format === 'tar.gz') {
+      fs.renameSync(tempFile, dest);
+      print(ctx.stderr, `Saved ${formatBytes(info.size)} snapshot (${info.createdAt}) to ${dest}`);
+      return;
+    }
+    fs.mkdirSync(tempDir, { mode: 0o755 });
+    const { extractSnapshot } = await import('../download/extract.js');
+    const { files, bytes } = await extractSnapshot(tempFile, tempDir);
+    checkDestFree(dest, format);
+    if (fs.existsSync(dest)) fs.rmdirSync(dest);
+    fs.renameSync(tempDir, dest);
+    print(ctx.stderr, `Extracted ${files} files (${formatBytes(bytes)}) from the snapshot of ${info.createdAt} into ${dest}`);
+  } finally {
+    progress.stop();
+    fs.rmSync(tempFile, { force: true });
+    fs.rmSync(tempDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,20 @@
+/** Every command, registered in the order `catty --help` lists them. */
+import type { Command } from 'commander';
+import type { Runner } from '../main.js';
+import * as newCmd from './new.js';
+import * as connect from './connect.js';
+import * as list from './list.js';
+import * as stop from './stop.js';
+import * as download from './download.js';
+import * as logs from './logs.js';
+import * as secrets from './secrets/index.js';
+import * as server from './server.js';
+import * as login from './login.js';
+import * as logout from './logout.js';
+import * as version from './version.js';
+
+export function registerCommands(program: Command, run: Runner): void {
+  for (const command of [newCmd, connect, list, stop, download, logs, secrets, server, login, logout, version]) {
+    command.register(program, run);
+  }
+}

@@ -1,0 +1,40 @@
+/** `catty list|ls [--json]`: every session not deleted, newest first. */
+import type { Command } from 'commander';
+import { SessionList, type Session } from '../../api/contract.js';
+import type { Runner } from '../main.js';
+import { print, type Context } from '../context.js';
+import { resolveApi } from '../api.js';
+import { formatAge, table } from '../output.js';
+import { escapeForTerminal } from '../../session-runtime/safe-path.js';
+
+export function register(program: Command, run: Runner): void {
+  program
+    .command('list')
+    .alias('ls')
+    .description('list your sessions (stopped ones too), newest first')
+    .option('--json', 'print a JSON array')
+    .action(run(async (ctx, opts: { json?: boolean }) => list(ctx, opts.json === true)));
+}
+
+export async function fetchSessions(ctx: Context): Promise<Session[]> {
+  const api = await resolveApi(ctx);
+  const { sessions } = await api.request('GET', '/v1/sessions', SessionList);
+  return [...sessions].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+}
+
+export function sessionRows(sessions: Session[], now = Date.now()): string[][] {
+  return sessions.map((s) => [s.label, s.status, formatAge(now - Date.parse(s.createdAt)), s.provisioner].map(escapeForTerminal));
+}
+
+export async function list(ctx: Context, json: boolean): Promise<void> {
+  const sessions = await fetchSessions(ctx);
+  if (json) {
+    print(ctx.stdout, JSON.stringify(sessions, null, 2));
+    return;
+  }
+  if (sessions.length === 0) {
+    print(ctx.stderr, 'No sessions. Start one with `catty new`.');
+    return;
+  }
+  print(ctx.stdout, table(['LABEL', 'STATUS', 'AGE', 'PROVISIONER'], sessionRows(sessions)));
+}

@@ -1,0 +1,83 @@
+/** `catty login [--api URL]`: the OAuth device flow (RFC 8628) against the API. */
+import type { Command } from 'commander';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeviceCodeResponse, DeviceTokenError, TokenResponse } from '../../api/contract.js';
+import type { Runner } from '../main.js';
+import { print, type Context } from '../context.js';
+import { ApiClient } from '../api-client.js';
+import { checkApiUrl, configuredApiUrl, saveCredentials } from '../config.js';
+import { ExitCode, UserError } from '../errors.js';
+import { errorFor } from '../api-client.js';
+
+export function register(program: Command, run: Runner): void {
+  program
+    .command('login')
+    .description('log in to a catty API with a device code (opens the browser when it can)')
+    .option('--api <url>', 'API URL to log in to')
+    .action(run(async (ctx, opts: { api?: string }) => login(ctx, opts.api)));
+}
+
+function canOpenBrowser(env: NodeJS.ProcessEnv): boolean {
+  if (env.CI || env.CATTY_NO_BROWSER) return false;
+  if (process.platform === 'linux' && !env.DISPLAY && !env.WAYLAND_DISPLAY) return false;
+  return true;
+}
+
+export async function login(ctx: Context, apiFlag: string | undefined): Promise<number> {
+  const url = apiFlag ? checkApiUrl(apiFlag, ctx.global.insecure) : configuredApiUrl(ctx)?.url;
+  if (!url) {
+    throw new UserError('No API to log in to.', {
+      hint: 'Pass --api https://your-catty-api, or just run `catty new`: the embedded local control plane needs no login.',
+      exitCode: ExitCode.usage,
+    });
+  }
+  const api = new ApiClient(ctx, url, null);
+  const device = await api.request('POST', '/v1/auth/device', DeviceCodeResponse, { auth: false, body: {} });
+  print(ctx.stderr, `To log in, open ${device.verification_uri} and enter the code: ${ctx.colors.bold(device.user_code)}`);
+  print(ctx.stderr, `(or open ${device.verification_uri_complete})`);
+  if (canOpenBrowser(ctx.env)) {
+    const { default: open } = await import('open');
+    await open(device.verification_uri_complete).catch(() => undefined);
+  }
+  let intervalMs = device.interval * 1000;
+  const deadline = Date.now() + device.expires_in * 1000;
+  while (Date.now() < deadline) {
+    await sleep(intervalMs);
+    const response = await api.raw('POST', '/v1/auth/device/token', {
+      auth: false,
+      body: { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: device.device_code },
+    });
+    const json: unknown = await response.json().catch(() => null);
+    if (response.ok) {
+      const tokens = TokenResponse.parse(json);
+      saveCredentials(ctx, {
+        version: 1,
+        apiUrl: url,
+        accessToken: tokens.access_token,
+        refreshToken: tokens.refresh_token,
+        expiresAt: new Date(Date.now() + tokens.expires_in * 1000).toISOString(),
+      });
+      print(ctx.stderr, `Logged in to ${url}.`);
+      return ExitCode.ok;
+    }
+    const pending = DeviceTokenError.safeParse(json);
+    if (!pending.success) throw errorFor(response.status, json, url);
+    switch (pending.data.error) {
+      case 'authorization_pending':
+        break;
+      case 'slow_down':
+        intervalMs += 5000;
+        break;
+      case 'access_denied':
+        throw new UserError('The login was denied in the browser.');
+      case 'expired_token':
+      case 'invalid_grant':
+        throw new UserError('The login code expired.', { hint: 'Run `catty login` again.' });
+      default: {
+        const never: never = pending.data.error;
+        throw new UserError(`Unexpected login answer: ${String(never)}`);
+      }
+    }
+  }
+  throw new UserError('The login code expired.', { hint: 'Run `catty login` again.' });
+}

@@ -1,0 +1,134 @@
+/** `catty new`: create a session, upload this directory, attach (or --detach). */
+import type { Command } from 'commander';
+import { CreatedSession, Session, type CreateSessionRequest } from '../../api/contract.js';
+import type { Runner } from '../main.js';
+import { print, type Context } from '../context.js';
+import { resolveApi } from '../api.js';
+import { ExitCode, UserError } from '../errors.js';
+import { formatBytes, spinner } from '../output.js';
+import { saveManifest, saveRecord } from '../sessions/store.js';
+import { SecretStore, defaultSecretStoreOptions } from '../secrets/store.js';
+import { walkWorkspace } from '../packer/walk.js';
+import { DEFAULT_MAX_UPLOAD_MB, uploadWorkspace } from '../packer/upload.js';
+import { createProgress } from '../packer/progress.js';
+import { terminalSize } from '../attach/terminal.js';
+import { DEFAULT_DETACH_KEY, parseDetachKey, parseDurationSec, parsePositiveInt } from './options.js';
+
+const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+interface NewOptions {
+  agent: 'claude' | 'shell';
+  cmd?: string;
+  upload: boolean;
+  git: boolean;
+  syncBack: boolean;
+  secrets: boolean;
+  autoReconnect: boolean;
+  ttl?: number;
+  detach?: boolean;
+  detachKey?: number;
+  maxUploadMb?: number;
+}
+
+export function register(program: Command, run: Runner): void {
+  program
+    .command('new')
+    .description('start a session from this directory and attach to it')
+    .option('--agent <agent>', 'claude or shell', (v) => {
+      if (v !== 'claude' && v !== 'shell') throw new UserError('--agent must be claude or shell', { exitCode: ExitCode.usage });
+      return v;
+    }, 'claude')
+    .option('--cmd <command>', 'run this shell command line (sh -c) instead of the agent')
+    .option('--no-upload', 'start with an empty workspace')
+    .option('--no-git', 'do not upload .git')
+    .option('--no-sync-back', "do not write the session's file changes back here")
+    .option('--no-secrets', 'do not send your secrets to the session')
+    .option('--no-auto-reconnect', 'do not reconnect by itself when the connection drops')
+    .option('--ttl <duration>', 'stop after this much inactivity (e.g. 30m, 2h)', parseDurationSec)
+    .option('--detach', 'create and upload, print the label, do not attach')
+    .option('--detach-key <key>', 'detach key, like ctrl-x (default ctrl-])', parseDetachKey)
+    .option('--max-upload-mb <n>', `upload cap in MiB, compressed (default $CATTY_MAX_UPLOAD_MB or ${DEFAULT_MAX_UPLOAD_MB})`, parsePositiveInt)
+    .action(run(async (ctx, opts: NewOptions) => newSession(ctx, opts)));
+}
+
+function maxUploadBytes(ctx: Context, flag: number | undefined): number {
+  const fromEnv = Number(ctx.env.CATTY_MAX_UPLOAD_MB);
+  const mb = flag ?? (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_MAX_UPLOAD_MB);
+  return Math.floor(mb * 1024 * 1024);
+}
+
+export async function newSession(ctx: Context, opts: NewOptions): Promise<number> {
+  if (opts.ttl !== undefined && (opts.ttl < 10 || opts.ttl > 30 * 86400)) {
+    throw new UserError('--ttl must be between 10s and 30d.', { exitCode: ExitCode.usage });
+  }
+  // Everything that can fail locally fails before a machine is started.
+  const secrets = opts.secrets ? new SecretStore(defaultSecretStoreOptions(ctx)).all() : {};
+  const walk = opts.upload ? await walkWorkspace(ctx.cwd, { ignoreGit: !opts.git }) : null;
+  const api = await resolveApi(ctx);
+  const body: CreateSessionRequest = { agent: opts.agent, upload: opts.upload };
+  if (opts.cmd) body.cmd = opts.cmd;
+  if (opts.ttl !== undefined) body.ttlSec = opts.ttl;
+  if (Object.keys(secrets).length > 0) body.secrets = secrets;
+
+  const spin = spinner(ctx.stderr, 'Starting a session machine…');
+  let session: CreatedSession;
+  try {
+    session = await api.request('POST', '/v1/sessions', CreatedSession, { body });
+  } finally {
+    spin.stop();
+  }
+  saveRecord(ctx, { label: session.label, id: session.id, apiUrl: api.baseUrl, localDir: ctx.cwd, createdAt: session.createdAt });
+  print(ctx.stderr, `Session ${ctx.colors.bold(session.label)} is up.`);
+
+  if (walk) {
+    const skipped = walk.skippedSymlinks.length + walk.skippedSpecial.length;
+    const progress = await createProgress(ctx.stderr, 'Uploading', walk.totalBytes);
+    // Ctrl-C (or SIGTERM) during the upload stops it and the machine waiting for it.
+    const cancel = new AbortController();
+    const onSignal = () => cancel.abort();
+    for (const s of CANCEL_SIGNALS) ctx.proc.on(s, onSignal);
+    try {
+      const started = Date.now();
+      const outcome = await uploadWorkspace(walk, {
+        connectUrl: session.connectUrl,
+        connectToken: session.connectToken,
+        ...terminalSize(ctx),
+        maxBytes: maxUploadBytes(ctx, opts.maxUploadMb),
+        progress,
+        signal: cancel.signal,
+      });
+      progress.stop();
+      saveManifest(ctx, session.label, outcome.manifest);
+      print(
+        ctx.stderr,
+        `Uploaded ${walk.files.length} files (${formatBytes(walk.totalBytes)}, ${formatBytes(outcome.zipBytes)} zipped) in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+          (skipped > 0 ? `; skipped ${walk.skippedSymlinks.length} symlinks and ${walk.skippedSpecial.length} special files.` : '.'),
+      );
+    } catch (error) {
+      progress.stop();
+      // Do not leave a machine waiting for an upload that will never come.
+      await api.request('POST', `/v1/sessions/${encodeURIComponent(session.label)}/stop`, Session).catch(() => undefined);
+      if (cancel.signal.aborted) throw new UserError(`Cancelled; session ${session.label} was stopped.`, { exitCode: 130 });
+      throw error;
+    } finally {
+      for (const s of CANCEL_SIGNALS) ctx.proc.off(s, onSignal);
+    }
+  }
+
+  if (opts.detach) {
+    print(ctx.stderr, `Attach with: catty connect ${session.label}`);
+    print(ctx.stdout, session.label);
+    return ExitCode.ok;
+  }
+  // Loaded on demand: ws and the attach code are not needed by `new --detach`.
+  const { attachSession } = await import('../attach/session.js');
+  return attachSession(ctx, {
+    label: session.label,
+    connectUrl: session.connectUrl,
+    connectToken: session.connectToken,
+    record: { label: session.label, id: session.id, apiUrl: api.baseUrl, localDir: ctx.cwd, createdAt: session.createdAt },
+    syncBack: opts.syncBack,
+    autoReconnect: opts.autoReconnect,
+    detachKey: opts.detachKey ?? DEFAULT_DETACH_KEY,
+  });
+}

@@ -1,0 +1,19 @@
+/** `catty secrets list`: names only, never values. */
+import type { Command } from 'commander';
+import type { Runner } from '../../main.js';
+import { print } from '../../context.js';
+import { SecretStore, defaultSecretStoreOptions } from '../../secrets/store.js';
+
+export function register(secrets: Command, run: Runner): void {
+  secrets
+    .command('list')
+    .alias('ls')
+    .description('list secret names')
+    .action(
+      run(async (ctx) => {
+        const names = new SecretStore(defaultSecretStoreOptions(ctx)).names();
+        if (names.length === 0) print(ctx.stderr, 'No secrets. Add one with `catty secrets set NAME`.');
+        for (const name of names) print(ctx.stdout, name);
+      }),
+    );
+}

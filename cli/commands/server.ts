@@ -1,0 +1,56 @@
+/** `catty server start|stop|status`: the embedded local control plane. */
+import type { Command } from 'commander';
+import { SessionList } from '../../api/contract.js';
+import type { Runner } from '../main.js';
+import { print, type Context } from '../context.js';
+import { ensureLocalServer, localPaths, readLocalServer, stopLocalServer } from '../local/server.js';
+import { ExitCode } from '../errors.js';
+
+export function register(program: Command, run: Runner): void {
+  const server = program.command('server').description('the embedded local control plane (state in $CATTY_HOME/local)');
+  server
+    .command('start')
+    .description('start it in the background (commands also start it on demand)')
+    .action(
+      run(async (ctx) => {
+        const { creds, started } = await ensureLocalServer(ctx);
+        print(ctx.stdout, `${started ? 'Started' : 'Already running:'} ${creds.apiUrl} (pid ${creds.pid})`);
+      }),
+    );
+  server
+    .command('stop')
+    .description('stop it (running sessions keep running)')
+    .action(
+      run(async (ctx) => {
+        print(ctx.stdout, (await stopLocalServer(ctx)) ? 'Stopped.' : 'Not running.');
+      }),
+    );
+  server
+    .command('status')
+    .description('print its URL, pid and sessions')
+    .action(run(async (ctx) => status(ctx)));
+}
+
+async function status(ctx: Context): Promise<number> {
+  const creds = readLocalServer(ctx);
+  if (!creds) {
+    print(ctx.stdout, `Not running. (log: ${localPaths(ctx.home).log})`);
+    return ExitCode.error;
+  }
+  let sessions = 'unknown';
+  try {
+    const response = await ctx.fetch(`${creds.apiUrl}/v1/sessions`, {
+      headers: { authorization: `Bearer ${creds.accessToken}` },
+      signal: AbortSignal.timeout(5_000),
+    });
+    const parsed = SessionList.safeParse(await response.json());
+    if (parsed.success) {
+      const running = parsed.data.sessions.filter((s) => s.status === 'running').length;
+      sessions = `${parsed.data.sessions.length} (${running} running)`;
+    }
+  } catch {
+    sessions = 'not answering';
+  }
+  print(ctx.stdout, `url:      ${creds.apiUrl}\npid:      ${creds.pid}\nsessions: ${sessions}\nlog:      ${localPaths(ctx.home).log}`);
+  return ExitCode.ok;
+}

@@ -1,0 +1,31 @@
+/** `catty stop <label> [--delete]`. */
+import type { Command } from 'commander';
+import { Ok, Session } from '../../api/contract.js';
+import type { Runner } from '../main.js';
+import { print, type Context } from '../context.js';
+import { resolveApi } from '../api.js';
+import { parseLabel } from './options.js';
+import { removeRecord } from '../sessions/store.js';
+
+export function register(program: Command, run: Runner): void {
+  program
+    .command('stop')
+    .description('stop a session (its last snapshot stays downloadable unless --delete)')
+    .argument('<label>', 'session label', parseLabel)
+    .option('--delete', 'also delete the session and its snapshots')
+    .action(run(async (ctx, label: string, opts: { delete?: boolean }) => stop(ctx, label, opts.delete === true)));
+}
+
+export async function stop(ctx: Context, label: string, del: boolean): Promise<void> {
+  const api = await resolveApi(ctx);
+  const route = `/v1/sessions/${encodeURIComponent(label)}`;
+  const notFound = `Session "${label}"`;
+  const session = await api.request('POST', `${route}/stop`, Session, { notFound });
+  if (del) {
+    await api.request('DELETE', route, Ok, { notFound });
+    removeRecord(ctx, label);
+    print(ctx.stderr, `Deleted ${label}.`);
+    return;
+  }
+  print(ctx.stderr, `Stopped ${label} (${session.status}). Get its files with \`catty download ${label}\`.`);
+}

@@ -1,0 +1,71 @@
+/**
+ * Extracts a snapshot tarball as hostile input (SECURITY.md 3–9): only File and Directory
+ * entries, every path re-validated with safe-path (no absolute, no `..`, no links, no
+ * case/Unicode collisions), caps on entries and bytes, modes reduced to the exec bit, owners
+ * never applied — into a fresh directory that the caller renames into place.
+ */
+import * as tar from 'tar';
+import { collisionKey, escapeForTerminal, relativePathProblem } from '../../session-runtime/safe-path.js';
+import { UserError } from '../errors.js';
+
+export interface ExtractCaps {
+  maxEntries: number;
+  maxTotalBytes: number;
+}
+
+export const DEFAULT_EXTRACT_CAPS: ExtractCaps = { maxEntries: 1_000_000, maxTotalBytes: 20 * 1024 ** 3 };
+
+export async function extractSnapshot(file: string, into: string, caps: ExtractCaps = DEFAULT_EXTRACT_CAPS): Promise<{ files: number; bytes: number }> {
+  let problem: string | null = null;
+  let entries = 0;
+  let files = 0;
+  let bytes = 0;
+  const seen = new Map<string, 'file' | 'dir'>();
+  const refuse = (why: string) => {
+    problem ??= why;
+    return false;
+  };
+  const filter = (entryPath: string, entry: tar.ReadEntry | import('node:fs').Stats): boolean => {
+    if (problem) return false;
+    const e = entry as tar.ReadEntry;
+    const rel = entryPath.replace(/^\.\/+/, '').replace(/\/+$/, '');
+    if (rel === '' || rel === '.') return e.type === 'Directory';
+    const pathProblem = relativePathProblem(rel);
+    if (pathProblem) return refuse(`bad entry ${escapeForTerminal(rel)}: ${pathProblem}`);
+    if (e.type !== 'File' && e.type !== 'OldFile' && e.type !== 'Directory') return refuse(`unsupported ${e.type} entry ${escapeForTerminal(rel)}`);
+    if (++entries > caps.maxEntries) return refuse(`more than ${caps.maxEntries} entries`);
+    const kind = e.type === 'Directory' ? 'dir' : 'file';
+    const key = collisionKey(rel);
+    const before = seen.get(key);
+    if (before && (before === 'file' || kind === 'file')) return refuse(`two entries collide: ${escapeForTerminal(rel)}`);
+    seen.set(key, kind);
+    if (kind === 'file') {
+      files++;
+      bytes += e.size ?? 0;
+      if (bytes > caps.maxTotalBytes) return refuse(`more than ${caps.maxTotalBytes} bytes uncompressed`);
+      e.mode = (e.mode ?? 0) & 0o100 ? 0o755 : 0o644;
+    } else {
+      e.mode = 0o755;
+    }
+    return true;
+  };
+  try {
+    await tar.x({
+      file,
+      cwd: into,
+      filter,
+      strict: true,
+      preserveOwner: false,
+      preservePaths: false,
+      noMtime: false,
+      maxDepth: 64,
+      onwarn: (_code, message) => {
+        problem ??= `archive problem: ${message}`;
+      },
+    });
+  } catch (error) {
+    throw new UserError(`The snapshot is not a valid archive: ${(error as Error).message}`);
+  }
+  if (problem) throw new UserError(`Refusing the snapshot: ${problem}.`, { hint: 'Nothing was written.' });
+  return { files, bytes };
+}

@@ -1,0 +1,71 @@
+/**
+ * The two kinds of error a user sees (STYLE.md): a `UserError` — their mistake or a state they
+ * can fix, with a hint and an exit code of its own — and everything else (one line; the stack
+ * only with --debug). Common system errors are explained here, in one place.
+ */
+
+/** Exit codes, as ssh does it (DESIGN.md "Contracts"). */
+export const ExitCode = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  notLoggedIn: 3,
+  sessionGone: 4,
+  connectionLost: 255,
+} as const;
+
+export class UserError extends Error {
+  override readonly name = 'UserError';
+  readonly hint: string | undefined;
+  readonly exitCode: number;
+
+  constructor(message: string, options: { hint?: string; exitCode?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? ExitCode.error;
+  }
+}
+
+/** Thrown by the API client for a response that carries an ApiError body. */
+export class ApiRequestError extends UserError {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string, options: { hint?: string; exitCode?: number } = {}) {
+    super(message, options);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+type SystemError = NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+
+const SYSTEM_ERRORS: Record<string, (e: SystemError) => UserError> = {
+  ENOENT: (e) => new UserError(`No such file or directory${e.path ? `: ${e.path}` : ''}`),
+  EACCES: (e) =>
+    new UserError(`Permission denied${e.path ? `: ${e.path}` : ''}`, { hint: 'Check the permissions of that path (or of $CATTY_HOME).' }),
+  EPERM: (e) => new UserError(`Operation not permitted${e.path ? `: ${e.path}` : ''}`),
+  ECONNREFUSED: (e) =>
+    new UserError(`Could not connect${e.address ? ` to ${e.address}${e.port ? `:${e.port}` : ''}` : ''}: connection refused`, {
+      hint: 'Is the API running? Check --api / CATTY_API_URL, or run `catty server status`.',
+    }),
+  ENOTFOUND: (e) => new UserError(`Host not found${e.hostname ? `: ${e.hostname}` : ''}`, { hint: 'Check the API URL.' }),
+  ECONNRESET: () => new UserError('The connection was reset by the server.'),
+  ETIMEDOUT: () => new UserError('The connection timed out.'),
+  ENOSPC: () => new UserError('No space left on device.'),
+};
+
+/** Turns a system error (also one wrapped as `cause`, as fetch does) into a UserError. */
+export function explainSystemError(error: unknown): UserError | null {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    const explain = code ? SYSTEM_ERRORS[code] : undefined;
+    if (explain) return explain(current as SystemError);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return null;
+}
+
+export function isErrno(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}

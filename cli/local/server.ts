@@ -1,0 +1,110 @@
+/**
+ * The embedded local control plane (`catty server start|stop|status`): catty-api with the local
+ * provisioner as a detached daemon whose state lives in $CATTY_HOME/local/. It writes
+ * LocalCredentials (api/contract.ts) once it listens; the CLI uses its URL and tokens.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { LocalCredentials } from '../../api/contract.js';
+import type { Context } from '../context.js';
+import { UserError } from '../errors.js';
+import { ensureHome, paths } from '../config.js';
+import { ensurePrivateDir, readJsonFile } from '../fs-util.js';
+import { pidAlive, waitFor } from './process.js';
+
+export const localPaths = (home: string) => {
+  const dir = paths.local(home);
+  return { dir, credentials: path.join(dir, 'credentials.json'), log: path.join(dir, 'api.log'), data: path.join(dir, 'data') };
+};
+
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+/** The running server's credentials, or null when none is running (a stale file is ignored). */
+export function readLocalServer(ctx: Context): LocalCredentials | null {
+  const raw = readJsonFile(localPaths(ctx.home).credentials);
+  if (raw === null) return null;
+  const parsed = LocalCredentials.safeParse(raw);
+  if (!parsed.success || !pidAlive(parsed.data.pid)) return null;
+  return parsed.data;
+}
+
+/** Whether the server answers GET /v1/me with its tokens. */
+export async function localServerHealthy(ctx: Context, creds: LocalCredentials): Promise<boolean> {
+  try {
+    const response = await ctx.fetch(`${creds.apiUrl}/v1/me`, {
+      headers: { authorization: `Bearer ${creds.accessToken}` },
+      signal: AbortSignal.timeout(5_000),
+    });
+    // 401 still proves the server is up (its access token may just have expired).
+    return response.ok || response.status === 401;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts the server unless one is running and healthy; returns its credentials. */
+export async function ensureLocalServer(ctx: Context, timeoutMs = START_TIMEOUT_MS): Promise<{ creds: LocalCredentials; started: boolean }> {
+  const existing = readLocalServer(ctx);
+  if (existing && (await localServerHealthy(ctx, existing))) return { creds: existing, started: false };
+  const bin = path.join(ctx.packageRoot, 'dist', 'api', 'bin.js');
+  if (!fs.existsSync(bin)) {
+    throw new UserError(`The embedded control plane is not built (${bin} is missing).`, { hint: 'Run `npm run build`, or pass --api URL.' });
+  }
+  ensureHome(ctx);
+  const lp = localPaths(ctx.home);
+  ensurePrivateDir(lp.dir);
+  ensurePrivateDir(lp.data);
+  fs.rmSync(lp.credentials, { force: true });
+  const logFd = fs.openSync(lp.log, 'a', 0o600);
+  let exited: number | null = null;
+  try {
+    const child = spawn(process.execPath, [bin, '--local-credentials', lp.credentials], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+      env: {
+        ...ctx.env,
+        CATTY_DATA_DIR: lp.data,
+        CATTY_API_LISTEN: '127.0.0.1:0',
+        CATTY_PROVISIONER: 'local',
+      },
+    });
+    child.on('exit', (code) => {
+      exited = code ?? 1;
+    });
+    child.on('error', () => {
+      exited = 1;
+    });
+    child.unref();
+  } finally {
+    fs.closeSync(logFd);
+  }
+  const creds = await waitFor(() => {
+    if (exited !== null) throw new UserError(`The local control plane exited (${exited}) before it was ready.`, { hint: `See ${lp.log}.` });
+    return readLocalServer(ctx);
+  }, timeoutMs);
+  if (!creds) throw new UserError(`The local control plane did not start within ${timeoutMs / 1000} s.`, { hint: `See ${lp.log}.` });
+  return { creds, started: true };
+}
+
+/** SIGTERMs the server and waits (bounded) for it to go; false when none was running. */
+export async function stopLocalServer(ctx: Context): Promise<boolean> {
+  const creds = readLocalServer(ctx);
+  if (!creds) return false;
+  try {
+    process.kill(creds.pid, 'SIGTERM');
+  } catch {
+    return false;
+  }
+  const gone = await waitFor(() => (pidAlive(creds.pid) ? null : true), STOP_TIMEOUT_MS);
+  if (!gone) {
+    try {
+      process.kill(creds.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  fs.rmSync(localPaths(ctx.home).credentials, { force: true });
+  return true;
+}

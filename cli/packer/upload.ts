@@ -1,0 +1,135 @@
+/**
+ * `catty new`'s upload: walk → zip → streamed (chunked) POST {connectUrl}/upload, with a size
+ * cap on the compressed bytes and a progress bar (bytes, rate, ETA) on a TTY.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { UploadResult, ErrorBody } from '../../session-runtime/protocol.js';
+import { UserError, explainSystemError } from '../errors.js';
+import { formatBytes } from '../output.js';
+import { escapeForTerminal } from '../../session-runtime/safe-path.js';
+import type { ManifestEntry } from '../sessions/store.js';
+import { largestFiles, type WalkResult } from './walk.js';
+import { zipFiles } from './zip.js';
+import type { Progress } from './progress.js';
+
+export const DEFAULT_MAX_UPLOAD_MB = 100;
+
+export interface UploadOptions {
+  connectUrl: string;
+  connectToken: string;
+  cols: number;
+  rows: number;
+  maxBytes: number;
+  progress?: Progress;
+  /** Aborting stops the upload (Ctrl-C during `new`). */
+  signal?: AbortSignal;
+}
+
+export interface UploadOutcome {
+  manifest: Map<string, ManifestEntry>;
+  zipBytes: number;
+  result: UploadResult;
+}
+
+export async function uploadWorkspace(walk: WalkResult, options: UploadOptions): Promise<UploadOutcome> {
+  const job = zipFiles(walk.files, ({ bytesRead }) => options.progress?.update(bytesRead));
+  let zipBytes = 0;
+  let overCap = false;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      zipBytes += chunk.length;
+      if (zipBytes > options.maxBytes) {
+        overCap = true;
+        callback(new Error('upload size cap exceeded'));
+        return;
+      }
+      callback(null, chunk);
+    },
+  });
+  const url = new URL(`${options.connectUrl.replace(/\/+$/, '')}/upload`);
+  url.searchParams.set('cols', String(options.cols));
+  url.searchParams.set('rows', String(options.rows));
+  const request = (url.protocol === 'https:' ? https : http).request(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${options.connectToken}`, 'content-type': 'application/zip' },
+  });
+  const response = new Promise<http.IncomingMessage>((resolve, reject) => {
+    request.on('response', resolve);
+    request.on('error', reject);
+  });
+  response.catch(() => undefined);
+  const onAbort = () => {
+    job.abort();
+    request.destroy(new Error('upload cancelled'));
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const early = response.then((res) => (res.statusCode === 200 ? new Promise<never>(() => undefined) : earlyAnswer(res)));
+  early.catch(() => undefined);
+  try {
+    await Promise.race([pipeline(job.stream, counter, request), early]);
+  } catch (error) {
+    job.abort();
+    request.destroy();
+    if (overCap) throw capError(walk, options.maxBytes);
+    if (options.signal?.aborted) throw new UserError('Upload cancelled.', { exitCode: 130 });
+    if (error instanceof UserError) throw error;
+    throw uploadFailed(error);
+  }
+  options.signal?.removeEventListener('abort', onAbort);
+  const manifest = await job.manifest;
+  const res = await response.catch((error: unknown) => {
+    throw uploadFailed(error);
+  });
+  const body = await readBody(res);
+  if (res.statusCode !== 200) throw runtimeRefused(res.statusCode ?? 0, body);
+  const parsed = UploadResult.safeParse(safeJson(body));
+  if (!parsed.success) throw new UserError('The session runtime sent an unexpected answer to the upload.');
+  return { manifest, zipBytes, result: parsed.data };
+}
+
+/** A non-200 answer while we are still sending: a refusal (stop sending, report it). */
+async function earlyAnswer(res: http.IncomingMessage): Promise<never> {
+  const body = await readBody(res);
+  throw runtimeRefused(res.statusCode ?? 0, body);
+}
+
+function runtimeRefused(status: number, body: string): UserError {
+  const parsed = ErrorBody.safeParse(safeJson(body));
+  const why = parsed.success ? parsed.data.error.message : `HTTP ${status}`;
+  return new UserError(`The session refused the upload: ${escapeForTerminal(why)}`);
+}
+
+function uploadFailed(error: unknown): UserError {
+  const explained = explainSystemError(error);
+  return new UserError(`The upload failed: ${explained?.message ?? (error as Error).message}`, { cause: error });
+}
+
+function capError(walk: WalkResult, maxBytes: number): UserError {
+  const biggest = largestFiles(walk.files, 5)
+    .map((f) => `    ${formatBytes(f.size).padStart(10)}  ${escapeForTerminal(f.rel)}`)
+    .join('\n');
+  return new UserError(`The workspace is larger than the upload cap of ${formatBytes(maxBytes)} (compressed). Largest files:\n${biggest}`, {
+    hint: 'Add them to .cattyignore (or .gitignore), use --no-git, or raise the cap with --max-upload-mb / CATTY_MAX_UPLOAD_MB.',
+  });
+}
+
+async function readBody(res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res) {
+    total += (chunk as Buffer).length;
+    if (total <= 64 * 1024) chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * A small fake control-plane API (node:http) serving contract-shaped JSON (api/contract.ts), for
+ * CLI tests that need an API before — or instead of — the real one.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CreatedSession, DownloadInfo, Session } from '../../api/contract.js';
+
+export interface FakeApiState {
+  accessToken: string;
+  refreshToken: string;
+  sessions: Session[];
+  /** Where created sessions' runtimes live. */
+  connectUrl: string;
+  connectToken: string;
+  download: DownloadInfo | null;
+  logs: Buffer;
+  created: unknown[];
+  refreshes: number;
+  requests: string[];
+}
+
+export class FakeApi {
+  readonly url: string;
+  readonly state: FakeApiState;
+  readonly #server: http.Server;
+
+  private constructor(server: http.Server, state: FakeApiState) {
+    this.#server = server;
+    this.state = state;
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  static async start(partial: Partial<FakeApiState> = {}): Promise<FakeApi> {
+    const state: FakeApiState = {
+      accessToken: 'access-1',
+      refreshToken: 'refresh-1',
+      sessions: [],
+      connectUrl: 'http://127.0.0.1:9',
+      connectToken: 'connect-token',
+      download: null,
+      logs: Buffer.alloc(0),
+      created: [],
+      refreshes: 0,
+      requests: [],
+      ...partial,
+    };
+    const server = http.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const api = new FakeApi(server, state);
+    server.on('request', (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => api.#handle(req, res, Buffer.concat(chunks).toString('utf8')));
+    });
+    return api;
+  }
+
+  #handle(req: http.IncomingMessage, res: http.ServerResponse, body: string): unknown {
+    const s = this.state;
+    const url = new URL(req.url ?? '/', this.url);
+    const route = `${req.method} ${url.pathname}`;
+    s.requests.push(route);
+    const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+    const error = (status: number, code: string, message: string) => json(status, { error: { code, message } });
+    if (route === 'POST /v1/auth/refresh') {
+      const parsed = JSON.parse(body) as { refresh_token?: string };
+      if (parsed.refresh_token !== s.refreshToken) return error(401, 'unauthorized', 'bad refresh token');
+      s.refreshes++;
+      s.accessToken = `access-${s.refreshes + 1}`;
+      s.refreshToken = `refresh-${s.refreshes + 1}`;
+      return json(200, { access_token: s.accessToken, refresh_token: s.refreshToken, token_type: 'Bearer', expires_in: 3600 });
+    }
+    if (route === 'POST /v1/auth/logout') return json(200, { ok: true });
+    if (req.headers.authorization !== `Bearer ${s.accessToken}`) return error(401, 'unauthorized', 'invalid or expired token');
+    if (route === 'GET /v1/me') return json(200, { id: 'u1', email: 'me@example.com' });
+    if (route === 'GET /v1/sessions') return json(200, { sessions: s.sessions });
+    if (route === 'POST /v1/sessions') {
+      s.created.push(JSON.parse(body));
+      const now = new Date().toISOString();
+      const session: Session = {
+        id: `id-${s.sessions.length + 1}`,
+        label: `brave-otter-${1000 + s.sessions.length}`,
+        status: 'running',
+        agent: 'claude',
+        provisioner: 'local',
+        createdAt: now,
+        lastActivityAt: now,
+        endedAt: null,
+        exitCode: null,
+        ttlSec: 3600,
+        detail: null,
+      };
+      s.sessions.push(session);
+      const created: CreatedSession = { ...session, connectUrl: s.connectUrl, connectToken: s.connectToken };
+      return json(201, created);
+    }
+    const m = /^\/v1\/sessions\/([^/]+)(?:\/(connect|stop|download|logs))?$/.exec(url.pathname);
+    const session = m ? s.sessions.find((x) => x.label === decodeURIComponent(m[1] ?? '') || x.id === m[1]) : undefined;
+    if (!m || !session) return error(404, 'not_found', 'no such session');
+    switch (`${req.method} ${m[2] ?? ''}`) {
+      case 'GET ':
+        return json(200, session);
+      case 'DELETE ':
+        s.sessions = s.sessions.filter((x) => x !== session);
+        return json(200, { ok: true });
+      case 'POST stop':
+        session.status = 'stopped';
+        return json(200, session);
+      case 'POST connect':
+        if (session.status !== 'running') return error(409, 'not_running', 'the session is not running');
+        return json(200, { connectUrl: s.connectUrl, connectToken: s.connectToken });
+      case 'GET download':
+        return s.download ? json(200, s.download) : error(404, 'not_found', 'no snapshot yet');
+      case 'GET logs':
+        return json(200, { data: s.logs.toString('base64') });
+      default:
+        return error(404, 'not_found', 'no such route');
+    }
+  }
+
+  addSession(partial: Partial<Session> & { label: string }): Session {
+    const now = new Date().toISOString();
+    const session: Session = { id: `id-${partial.label}`, status: 'running', agent: 'claude', provisioner: 'local', createdAt: now, lastActivityAt: now, endedAt: null, exitCode: null, ttlSec: 3600, detail: null, ...partial };
+    this.state.sessions.push(session);
+    return session;
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+/** Writes a credentials.json for `api` into `home` (0600 in a 0700 dir). */
+export async function loginTo(home: string, api: FakeApi): Promise<void> {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(
+    path.join(home, 'credentials.json'),
+    JSON.stringify({ version: 1, apiUrl: api.url, accessToken: api.state.accessToken, refreshToken: api.state.refreshToken, expiresAt: new Date(Date.now() + 3600e3).toISOString() }),
+    { mode: 0o600 },
+  );
+}

@@ -1,0 +1,328 @@
+/**
+ * Attaching through a real `catty connect` (in-process) to a fake runtime: byte-exact resume
+ * across cut sockets, close codes 4000/4001, exit codes, the detach key, resize and signals.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
+import { FakeRuntime, type FakeClient } from '../helpers/fake-runtime.js';
+import { PassThrough } from 'node:stream';
+import { Capture, startCli, tempDir, waitUntil } from '../helpers/cli.js';
+
+const LABEL = 'steady-heron-0002';
+let api: FakeApi;
+let runtime: FakeRuntime;
+
+beforeAll(async () => {
+  runtime = await FakeRuntime.start();
+  api = await FakeApi.start({ connectUrl: runtime.url, connectToken: runtime.token });
+  api.addSession({ label: LABEL });
+});
+afterAll(async () => {
+  await runtime.close();
+  await api.close();
+});
+
+async function connect(onConnect: (client: FakeClient) => void, options: { args?: string[]; env?: NodeJS.ProcessEnv } = {}) {
+  runtime.onConnect = onConnect;
+  const home = tempDir('attach');
+  await loginTo(home, api);
+  return startCli(['connect', LABEL, '--no-sync-back', ...(options.args ?? [])], {
+    home,
+    env: { CATTY_API_URL: api.url, CATTY_RECONNECT_BASE_MS: '10', ...options.env },
+  });
+}
+
+/** The agent's whole output: numbered lines, so a lost or doubled byte shows. */
+function outputLog(bytes: number): Buffer {
+  let text = '';
+  for (let i = 0; text.length < bytes; i++) text += `line ${i} ${'x'.repeat(i % 37)}\n`;
+  return Buffer.from(text.slice(0, bytes));
+}
+
+describe('reconnect', () => {
+  it('resumes byte-exact after the socket is cut mid-stream, again and again', async () => {
+    const log = outputLog(300_000);
+    let cuts = 0;
+    let seed = 7;
+    const run = await connect((client) => {
+      const from = client.offset ?? 0;
+      client.hello(from);
+      void (async () => {
+        // Send a slice in small frames, then cut without a close frame (or finish).
+        seed = (seed * 1103515245 + 12345) % 2 ** 31; // seeded: the same cuts every run
+        const until = Math.min(log.length, from + 20_000 + (seed % 30_000));
+        for (let at = from; at < until; at += 4096) client.output(log.subarray(at, Math.min(until, at + 4096)));
+        await client.flush();
+        if (until >= log.length) return client.exit(0);
+        cuts++;
+        client.cut();
+      })();
+    });
+    const code = await run.code;
+    expect(code).toBe(0);
+    expect(cuts).toBeGreaterThanOrEqual(5);
+    expect(run.stdout.buffer.equals(log)).toBe(true);
+    expect(runtime.clients.at(-1)?.offset).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('drops the overlap when the runtime resumes earlier than asked (no duplicates)', async () => {
+    const log = outputLog(50_000);
+    let first = true;
+    const run = await connect((client) => {
+      if (first) {
+        first = false;
+        client.hello(0);
+        client.output(log.subarray(0, 30_000));
+        void client.flush().then(() => client.cut());
+        return;
+      }
+      const from = Math.max(0, (client.offset ?? 0) - 1000);
+      client.hello(from);
+      client.output(log.subarray(from));
+      client.exit(0);
+    });
+    expect(await run.code).toBe(0);
+    expect(run.stdout.buffer.equals(log)).toBe(true);
+  });
+
+  it('paints the screen when the offset is too old', async () => {
+    let first = true;
+    const run = await connect((client) => {
+      if (first) {
+        first = false;
+        client.hello(0);
+        client.output('old output\r\n');
+        void client.flush().then(() => client.cut());
+        return;
+      }
+      client.hello(999_999, { screen: 'RESTORED SCREEN' });
+      client.output('live');
+      client.exit(0);
+    });
+    expect(await run.code).toBe(0);
+    expect(run.stdout.text).toBe('old output\r\n\x1b[H\x1b[2JRESTORED SCREENlive');
+  });
+
+  it('gives up after the bounded time with 255 and the command to run', async () => {
+    const run = await connect(
+      (client) => {
+        client.hello(0);
+        client.output('hi');
+        void client.flush().then(() => {
+          runtime.onConnect = (c) => c.cut(); // every later attempt fails
+          client.cut();
+        });
+      },
+      { env: { CATTY_RECONNECT_TIMEOUT_MS: '1500' } },
+    );
+    const started = Date.now();
+    expect(await run.code).toBe(255);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(run.stderr.text).toContain(`catty connect ${LABEL}`);
+    expect(run.stderr.text).toContain('reconnecting');
+  });
+
+  it('does not reconnect with --no-auto-reconnect', async () => {
+    let connects = 0;
+    const run = await connect(
+      (client) => {
+        connects++;
+        client.hello(0);
+        void client.flush().then(() => client.cut());
+      },
+      { args: ['--no-auto-reconnect'] },
+    );
+    expect(await run.code).toBe(255);
+    expect(connects).toBe(1);
+  });
+});
+
+describe('backpressure', () => {
+  it('pauses the socket while a slow terminal drains, and loses nothing', async () => {
+    const log = outputLog(2_000_000);
+    const stdout = new Capture({ highWaterMark: 16 * 1024 });
+    stdout.delayMs = 2;
+    let pausedSeen = false;
+    runtime.onConnect = (client) => {
+      client.hello(0);
+      for (let at = 0; at < log.length; at += 8192) client.output(log.subarray(at, at + 8192));
+      client.exit(0);
+    };
+    const home = tempDir('attach');
+    await loginTo(home, api);
+    const run = startCli(['connect', LABEL, '--no-sync-back'], { home, stdout, env: { CATTY_API_URL: api.url } });
+    let maxQueued = 0;
+    const write = stdout.write.bind(stdout) as (chunk: Buffer) => boolean;
+    stdout.write = ((chunk: Buffer) => {
+      const ok = write(chunk);
+      maxQueued = Math.max(maxQueued, stdout.writableLength);
+      if (!ok) pausedSeen = true;
+      return ok;
+    }) as typeof stdout.write;
+    const code = await run.code;
+    expect(code).toBe(0);
+    expect(pausedSeen).toBe(true);
+    // The socket was paused: what piled up is bounded by the stream's buffer plus what ws had
+    // already read (never the whole 2 MB), and every byte reached the terminal before exit.
+    expect(maxQueued).toBeLessThan(512 * 1024);
+    expect(stdout.buffer.equals(log)).toBe(true);
+  }, 60_000);
+});
+
+describe('close codes and exit codes', () => {
+  it("exits with the agent's code", async () => {
+    const run = await connect((client) => {
+      client.hello(0);
+      client.output('bye\r\n');
+      client.exit(7);
+    });
+    expect(await run.code).toBe(7);
+    expect(run.stdout.text).toBe('bye\r\n');
+  });
+
+  it('stops at once on 4001 without an exit message: session ended, exit 4', async () => {
+    let connects = 0;
+    const run = await connect((client) => {
+      connects++;
+      client.hello(0);
+      client.close(4001, 'session stopped');
+    });
+    expect(await run.code).toBe(4);
+    expect(connects).toBe(1);
+    expect(run.stderr.text).toContain('has ended: session stopped');
+  });
+
+  it('stops at once on 4000 and says why', async () => {
+    let connects = 0;
+    const run = await connect((client) => {
+      connects++;
+      client.hello(0);
+      client.send({ type: 'error', code: 'replaced', message: 'another client attached' });
+      client.close(4000, 'replaced by a newer client');
+    });
+    expect(await run.code).toBe(255);
+    expect(connects).toBe(1);
+    expect(run.stderr.text).toContain('another client took over');
+    expect(run.stderr.text).toContain('replaced by a newer client');
+  });
+
+  it('exits 4 when the runtime refuses the token', async () => {
+    const saved = api.state.connectToken;
+    api.state.connectToken = 'stale-token';
+    try {
+      const run = await connect((client) => client.hello(0));
+      expect(await run.code).toBe(4);
+      expect(run.stderr.text).toContain('refused the connection');
+    } finally {
+      api.state.connectToken = saved;
+    }
+  });
+
+  it('shows the last output and how to download for a stopped session, exit 4', async () => {
+    api.addSession({ label: 'done-crane-0003', status: 'stopped' });
+    api.state.logs = Buffer.from('final words');
+    const home = tempDir('attach');
+    await loginTo(home, api);
+    const run = startCli(['connect', 'done-crane-0003'], { home, env: { CATTY_API_URL: api.url } });
+    expect(await run.code).toBe(4);
+    expect(run.stdout.text).toContain('final words');
+    expect(run.stderr.text).toContain('catty download done-crane-0003');
+  });
+});
+
+describe('keys, resize, signals', () => {
+  it('relays keystrokes and detaches on Ctrl-] (exit 0)', async () => {
+    let client: FakeClient | undefined;
+    const run = await connect((c) => {
+      client = c;
+      c.hello(0);
+    });
+    const c = await waitUntil(() => client, 10_000, 'client');
+    await waitUntil(() => c.ws.readyState === 1);
+    run.stdin.write('echo hi\r');
+    await waitUntil(() => c.inputText === 'echo hi\r', 10_000, 'input');
+    run.stdin.write('ab\x1dcd');
+    expect(await run.code).toBe(0);
+    await waitUntil(() => c.inputText === 'echo hi\rab', 10_000, 'input before the detach key');
+    expect(c.inputText).toBe('echo hi\rab');
+    expect(run.stderr.text).toContain(`catty connect ${LABEL}`);
+  });
+
+  it('honours --detach-key', async () => {
+    let client: FakeClient | undefined;
+    const run = await connect((c) => {
+      client = c;
+      c.hello(0);
+    }, { args: ['--detach-key', 'ctrl-x'] });
+    const c = await waitUntil(() => client, 10_000, 'client');
+    run.stdin.write('a\x1db\x18');
+    expect(await run.code).toBe(0);
+    await waitUntil(() => c.inputText === 'a\x1db', 10_000, 'input');
+  });
+
+  it('sends a resize on SIGWINCH and exits 143 on SIGTERM', async () => {
+    let client: FakeClient | undefined;
+    const run = await connect((c) => {
+      client = c;
+      c.hello(0);
+    });
+    const c = await waitUntil(() => client, 10_000, 'client');
+    await waitUntil(() => c.ws.readyState === 1);
+    run.stdout.columns = 132;
+    run.stdout.rows = 43;
+    run.proc.emit('SIGWINCH');
+    await waitUntil(() => c.control.find((m) => m.type === 'resize'), 10_000, 'resize');
+    expect(c.control.find((m) => m.type === 'resize')).toEqual({ type: 'resize', cols: 132, rows: 43 });
+    run.proc.emit('SIGTERM');
+    expect(await run.code).toBe(143);
+    await waitUntil(() => c.closed, 10_000, 'socket closed');
+  });
+
+  it('without a label and without a TTY, lists the choices and exits 2', async () => {
+    api.addSession({ label: 'other-one-0008' });
+    try {
+      const home = tempDir('attach');
+      await loginTo(home, api);
+      const run = startCli(['connect'], { home, env: { CATTY_API_URL: api.url } });
+      run.stdin.end();
+      expect(await run.code).toBe(2);
+      expect(run.stderr.text).toContain('Which session?');
+      expect(run.stderr.text).toContain('other-one-0008');
+      expect(run.stderr.text).toContain(LABEL);
+    } finally {
+      api.state.sessions = api.state.sessions.filter((s) => s.label !== 'other-one-0008');
+    }
+  });
+
+  it.each<[string, (c: FakeClient, run: ReturnType<typeof startCli>) => void, number]>([
+    ['agent exit', (c) => c.exit(0), 0],
+    ['detach key', (_c, run) => run.stdin.write('\x1d'), 0],
+    ['SIGTERM', (_c, run) => run.proc.emit('SIGTERM'), 143],
+    ['SIGHUP', (_c, run) => run.proc.emit('SIGHUP'), 129],
+    ['session ended', (c) => c.close(4001, 'gone'), 4],
+    ['replaced', (c) => c.close(4000, 'replaced'), 255],
+  ])('puts a TTY in raw mode and restores it on %s', async (_what, end, expected) => {
+    const calls: boolean[] = [];
+    const stdin = Object.assign(new PassThrough(), {
+      isTTY: true,
+      isRaw: false,
+      setRawMode(mode: boolean) {
+        calls.push(mode);
+        this.isRaw = mode;
+        return this;
+      },
+    });
+    runtime.onConnect = (c) => c.hello(0);
+    const home = tempDir('attach');
+    await loginTo(home, api);
+    const before = runtime.clients.length;
+    const run = startCli(['connect', LABEL, '--no-sync-back', '--no-auto-reconnect'], { home, stdin, env: { CATTY_API_URL: api.url } });
+    const c = await waitUntil(() => (runtime.clients.length > before ? runtime.clients.at(-1) : undefined), 10_000, "client");
+    await waitUntil(() => c.ws.readyState === 1);
+    expect(calls).toEqual([true]);
+    end(c, run);
+    expect(await run.code).toBe(expected);
+    expect(calls).toEqual([true, false]);
+    expect(run.proc.listenerCount('SIGWINCH') + run.proc.listenerCount('SIGTERM') + run.proc.listenerCount('exit')).toBe(0);
+  });
+});

@@ -1,0 +1,79 @@
+/** `catty login` (device flow) and `logout` against the real API: approve in "the browser" (HTTP forms). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { runCli, startCli, tempDir, waitUntil } from '../helpers/cli.js';
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi();
+}, 120_000);
+afterAll(async () => api?.close());
+
+/** Signs in and approves `code` on the API's device page, as a person in a browser would. */
+async function approve(completeUrl: string, code: string, decision: 'approve' | 'deny'): Promise<void> {
+  const jar = new Map<string, string>();
+  const remember = (res: Response) => {
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const [k, v] = (pair ?? '').split('=');
+      if (k && v !== undefined) jar.set(k, v);
+    }
+  };
+  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+  const page1 = await fetch(completeUrl);
+  remember(page1);
+  const login = await fetch(`${api.url}/device/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
+    body: form({ email: api.email, password: api.password, code, csrf: csrfOf(await page1.text()) }),
+  });
+  remember(login);
+  const page2 = await fetch(completeUrl, { headers: { cookie: cookie() } });
+  const decide = await fetch(`${api.url}/device/decide`, {
+    method: 'POST',
+    headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
+    body: form({ code, csrf: csrfOf(await page2.text()), action: decision }),
+  });
+  expect(decide.status).toBe(200);
+}
+
+async function loginRun(home: string) {
+  const run = startCli(['login', '--api', api.url], { home, env: { CATTY_NO_BROWSER: '1' } });
+  const text = await waitUntil(() => /\(or open (\S+)\)/.exec(run.stderr.text) && run.stderr.text, 20_000, 'device code');
+  const code = /enter the code: (\S+)/.exec(text)?.[1] as string;
+  const completeUrl = /\(or open (\S+)\)/.exec(text)?.[1] as string;
+  return { run, code, completeUrl };
+}
+
+describe('catty login / logout', () => {
+  it('logs in with the device flow, saves 0600 credentials that work, and logs out', async () => {
+    const home = tempDir('login');
+    const { run, code, completeUrl } = await loginRun(home);
+    await approve(completeUrl, code, 'approve');
+    expect(await run.code).toBe(0);
+    const file = path.join(home, 'credentials.json');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(home).mode & 0o777).toBe(0o700);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({ version: 1, apiUrl: api.url });
+    // The saved login is used without --api.
+    const list = await runCli(['list', '--json'], { home });
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual([]);
+    expect((await runCli(['logout'], { home })).code).toBe(0);
+    expect(fs.existsSync(file)).toBe(false);
+  }, 60_000);
+
+  it('fails clearly when the code is denied', async () => {
+    const home = tempDir('login');
+    const { run, code, completeUrl } = await loginRun(home);
+    await approve(completeUrl, code, 'deny');
+    expect(await run.code).toBe(1);
+    expect(run.stderr.text).toContain('denied');
+    expect(fs.existsSync(path.join(home, 'credentials.json'))).toBe(false);
+  }, 60_000);
+});

@@ -1,0 +1,111 @@
+/** `catty new` against a fake API + fake runtime: request body, upload, records, cap, cleanup. */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
+import { FakeRuntime } from '../helpers/fake-runtime.js';
+import { runCli, startCli, tempDir, waitUntil } from '../helpers/cli.js';
+
+let api: FakeApi;
+let runtime: FakeRuntime;
+beforeAll(async () => {
+  runtime = await FakeRuntime.start();
+  api = await FakeApi.start({ connectUrl: runtime.url, connectToken: runtime.token });
+});
+afterAll(async () => {
+  await runtime.close();
+  await api.close();
+});
+
+async function newIn(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const home = tempDir('new-home');
+  await loginTo(home, api);
+  return { home, ...(await runCli(['new', ...args], { home, cwd: dir, env: { CATTY_API_URL: api.url, ...env } })) };
+}
+
+function project(): string {
+  const dir = tempDir('new');
+  fs.writeFileSync(path.join(dir, 'a.txt'), 'a');
+  fs.mkdirSync(path.join(dir, '.git'));
+  fs.writeFileSync(path.join(dir, '.git', 'HEAD'), 'ref');
+  return dir;
+}
+
+describe('catty new', () => {
+  it('--detach: sends the request, uploads, records, prints the label as the last stdout line', async () => {
+    const dir = project();
+    const before = runtime.uploads.length;
+    const { home, code, stdout } = await newIn(dir, ['--detach', '--agent', 'shell', '--cmd', 'make test', '--ttl', '45m']);
+    expect(code).toBe(0);
+    const label = stdout.trim().split('\n').at(-1) as string;
+    expect(api.state.created.at(-1)).toEqual({ agent: 'shell', upload: true, cmd: 'make test', ttlSec: 2700 });
+    expect(runtime.uploads.length).toBe(before + 1);
+    expect(fs.existsSync(path.join(home, 'sessions', `${label}.json`))).toBe(true);
+    const manifest = JSON.parse(fs.readFileSync(path.join(home, 'sessions', `${label}.manifest.json`), 'utf8')) as { files: Record<string, unknown> };
+    expect(Object.keys(manifest.files).sort()).toEqual(['.git/HEAD', 'a.txt']);
+  });
+
+  it('--no-git leaves .git out; --no-upload uploads nothing', async () => {
+    const dir = project();
+    const noGit = await newIn(dir, ['--detach', '--no-git']);
+    const label = noGit.stdout.trim().split('\n').at(-1) as string;
+    const manifest = JSON.parse(fs.readFileSync(path.join(noGit.home, 'sessions', `${label}.manifest.json`), 'utf8')) as { files: Record<string, unknown> };
+    expect(Object.keys(manifest.files)).toEqual(['a.txt']);
+    const before = runtime.uploads.length;
+    const noUpload = await newIn(dir, ['--detach', '--no-upload']);
+    expect(noUpload.code).toBe(0);
+    expect(runtime.uploads.length).toBe(before);
+    expect(api.state.created.at(-1)).toMatchObject({ upload: false });
+  });
+
+  it('sends secrets unless --no-secrets', async () => {
+    const dir = project();
+    const home = tempDir('new-home');
+    await loginTo(home, api);
+    expect((await runCli(['secrets', 'set', 'GH_TOKEN', 'ghp_x'], { home })).code).toBe(0);
+    expect((await runCli(['new', '--detach'], { home, cwd: dir, env: { CATTY_API_URL: api.url } })).code).toBe(0);
+    expect(api.state.created.at(-1)).toMatchObject({ secrets: { GH_TOKEN: 'ghp_x' } });
+    expect((await runCli(['new', '--detach', '--no-secrets'], { home, cwd: dir, env: { CATTY_API_URL: api.url } })).code).toBe(0);
+    expect(api.state.created.at(-1)).not.toHaveProperty('secrets');
+  });
+
+  it('refuses a workspace over the cap, names the largest paths, and stops the session', async () => {
+    const dir = project();
+    fs.writeFileSync(path.join(dir, 'model-weights.bin'), crypto.randomBytes(3 * 1024 * 1024));
+    const { code, stderr } = await newIn(dir, ['--detach'], { CATTY_MAX_UPLOAD_MB: '1' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('model-weights.bin');
+    expect(stderr).toContain('.cattyignore');
+    expect(api.state.sessions.at(-1)?.status).toBe('stopped');
+  });
+
+  it('Ctrl-C during the upload stops it and the session (exit 130)', async () => {
+    const stalled = await FakeRuntime.start({ stallUpload: true });
+    const saved = api.state.connectUrl;
+    api.state.connectUrl = stalled.url;
+    try {
+      const dir = project();
+      fs.writeFileSync(path.join(dir, 'big.bin'), crypto.randomBytes(8 * 1024 * 1024));
+      const home = tempDir('new-home');
+      await loginTo(home, api);
+      const run = startCli(['new', '--detach'], { home, cwd: dir, env: { CATTY_API_URL: api.url } });
+      run.stdin.end();
+      await waitUntil(() => stalled.uploadQuery, 20_000, 'upload started');
+      await waitUntil(() => run.proc.listenerCount('SIGINT') > 0, 20_000, 'handler');
+      run.proc.emit('SIGINT');
+      expect(await run.code).toBe(130);
+      expect(run.stderr.text).toContain('Cancelled');
+      expect(api.state.sessions.at(-1)?.status).toBe('stopped');
+      expect(run.proc.listenerCount('SIGINT')).toBe(0);
+    } finally {
+      api.state.connectUrl = saved;
+      await stalled.close();
+    }
+  });
+
+  it('exits 2 for a bad --ttl', async () => {
+    expect((await newIn(project(), ['--ttl', 'forever'])).code).toBe(2);
+    expect((await newIn(project(), ['--ttl', '2s'])).code).toBe(2);
+  });
+});

@@ -58,7 +58,9 @@ export interface S3Config {
 export interface Config {
   listenHost: string;
   listenPort: number;
-  /** The URL users' browsers and CLIs reach; null: derived from the bound address. */
+  /** The URL users' browsers and CLIs reach; null: derived from the bound address. When set,
+   * `connectUrl` points at the API's relay (`<publicUrl>/v1/sessions/<id>/runtime`) instead of
+   * the runtime, which laptops cannot reach in a deployment (api/relay/). */
   publicUrl: string | null;
   /** The API as session machines reach it; null: the bound address for `local`, else publicUrl. */
   machineApiUrl: string | null;

@@ -6,7 +6,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createAdaptorServer } from '@hono/node-server';
+import { createServer } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { loadOrCreateKey } from './crypto.js';
@@ -14,6 +15,7 @@ import type { Deps } from './deps.js';
 import type { Logger } from './logger.js';
 import { LocalProvisioner } from './provisioners/local.js';
 import type { Provisioner } from './provisioners/types.js';
+import { createRelay } from './relay/index.js';
 import { reconcile } from './services/reconcile.js';
 import { startSweeper } from './services/sweeper.js';
 import { openDb } from './state/db.js';
@@ -82,7 +84,10 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
     background: new Set(),
   };
 
-  const server = createAdaptorServer({ fetch: createApp(deps).fetch });
+  // The relay to the runtimes (upload, logs, connect) sits in front of the app: it streams.
+  const relay = createRelay(deps);
+  const server = createServer(relay.requestListener(getRequestListener(createApp(deps).fetch)));
+  server.on('upgrade', relay.onUpgrade);
   const listen = (port: number) =>
     new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -114,6 +119,7 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
   const close = () =>
     (closed ??= (async () => {
       stopSweeper();
+      await relay.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         if ('closeAllConnections' in server) (server as { closeAllConnections(): void }).closeAllConnections();

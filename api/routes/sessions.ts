@@ -5,6 +5,7 @@ import { decrypt } from '../crypto.js';
 import type { AppEnv, Deps } from '../deps.js';
 import { conflict, HttpError, notFound } from '../errors.js';
 import { requireUser } from '../middleware/auth.js';
+import { clientConnectUrl } from '../relay/paths.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { createSession } from '../services/create.js';
 import { deleteSession, stopAndEnd } from '../services/lifecycle.js';
@@ -29,7 +30,7 @@ export function sessionRoutes(deps: Deps): Hono<AppEnv> {
 
   const connectInfo = (row: SessionRow): ConnectInfo => {
     if (row.status !== 'running' || !row.connect_token_enc || !row.runtime_url) throw conflict('session_ended', `session ${row.label} is ${row.status}`);
-    return { connectUrl: row.runtime_url, connectToken: decrypt(deps.key, row.connect_token_enc, `connect:${row.id}`) };
+    return { connectUrl: clientConnectUrl(deps.config, row.id, row.runtime_url), connectToken: decrypt(deps.key, row.connect_token_enc, `connect:${row.id}`) };
   };
 
   app.post('/', async (c) => {
@@ -71,9 +72,10 @@ export function sessionRoutes(deps: Deps): Hono<AppEnv> {
   app.get('/:idOrLabel/logs', async (c) => {
     const row = find(c.get('userId'), c.req.param('idOrLabel'));
     if (row.status === 'running' && row.runtime_url && row.connect_token_enc) {
-      const { connectUrl, connectToken } = connectInfo(row);
+      const { connectToken } = connectInfo(row);
       try {
-        const res = await fetch(`${connectUrl}/logs`, { headers: { authorization: `Bearer ${connectToken}` }, signal: AbortSignal.timeout(LOGS_TIMEOUT_MS) });
+        // The API reaches the runtime directly, never through its own relay.
+        const res = await fetch(`${row.runtime_url}/logs`, { headers: { authorization: `Bearer ${connectToken}` }, signal: AbortSignal.timeout(LOGS_TIMEOUT_MS) });
         if (res.ok) return c.json({ data: Buffer.from(await res.arrayBuffer()).toString('base64') });
         deps.logger.warn({ sessionId: row.id, status: res.status }, 'runtime refused GET /logs');
       } catch (err) {

@@ -3,6 +3,7 @@ import type { CreateSessionRequest, CreatedSession } from '../contract.js';
 import { encrypt, newId, newToken, sha256Hex } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { HttpError } from '../errors.js';
+import { clientConnectUrl } from '../relay/paths.js';
 import { iso } from '../state/db.js';
 import { countLive, insertSession, labelTaken, sessionById, toSession, updateSession } from '../state/sessions.js';
 import { insertToken } from '../state/tokens.js';
@@ -72,7 +73,7 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
     }
     updateSession(deps.db, id, { status: 'running', last_activity_at: iso(deps.now()) });
     log.info({ machineId, runtimeUrl: machine.runtimeUrl }, 'session running');
-    return { ...toSession(sessionById(deps.db, id)!), connectUrl: machine.runtimeUrl, connectToken };
+    return { ...toSession(sessionById(deps.db, id)!), connectUrl: clientConnectUrl(deps.config, id, machine.runtimeUrl), connectToken };
   } catch (err) {
     log.error({ err }, 'session failed to start');
     if (machineId) await deps.provisioner.stop(machineId, { graceMs: FAILED_START_GRACE_MS }).catch(() => undefined);

@@ -1,0 +1,36 @@
+/**
+ * Who may use the relay: the holder of a running session's connect token. Checked before a
+ * single byte is forwarded (and before a WebSocket upgrade), in constant time against the
+ * token the API keeps sealed for that session.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { decrypt } from '../crypto.js';
+import type { Deps } from '../deps.js';
+import { bearer } from '../middleware/auth.js';
+import { sessionById } from '../state/sessions.js';
+
+export type RelayAuth =
+  | { ok: true; runtimeUrl: string; connectToken: string }
+  | { ok: false; status: 401 | 404 | 409; code: string; message: string };
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/** Hashing first makes the comparison independent of the given token's length. */
+function tokenMatches(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+export function authorizeRelay(deps: Pick<Deps, 'db' | 'key'>, sessionId: string, authorization: string | undefined): RelayAuth {
+  const row = sessionById(deps.db, sessionId);
+  if (!row || row.deleted) return { ok: false, status: 404, code: 'not_found', message: 'no such session' };
+  // An ended session's token is gone (endSession clears it): nothing to compare against.
+  if (row.status !== 'running' || !row.connect_token_enc || !row.runtime_url) {
+    return { ok: false, status: 409, code: 'session_ended', message: `the session is ${row.status}` };
+  }
+  const given = bearer(authorization);
+  const expected = decrypt(deps.key, row.connect_token_enc, `connect:${row.id}`);
+  if (given === null || !tokenMatches(given, expected)) {
+    return { ok: false, status: 401, code: 'unauthorized', message: 'missing or wrong connect token' };
+  }
+  return { ok: true, runtimeUrl: row.runtime_url, connectToken: expected };
+}

@@ -1,0 +1,57 @@
+/**
+ * The relay: one endpoint for the laptop. In a deployment the session runtimes are not
+ * reachable from laptops, so the API mirrors their `upload`, `logs` and `connect` under
+ * `/v1/sessions/<id>/runtime/` (paths.ts), authorizes with the session's connect token
+ * (authorize.ts) and streams both ways (http-relay.ts, upgrade.ts + ws-relay.ts).
+ *
+ * It sits in front of the Hono app at the node:http level on purpose: the upload body must
+ * stream straight through (Hono's body limit and Request conversion would buffer or cap it),
+ * and upgrades never reach Hono.
+ */
+import type http from 'node:http';
+import type { Deps } from '../deps.js';
+import { authorizeRelay } from './authorize.js';
+import { relayHttp, sendJsonError } from './http-relay.js';
+import { matchRelayPath } from './paths.js';
+import { createUpgradeRelay, type UpgradeRelay } from './upgrade.js';
+import type { PairOptions } from './ws-relay.js';
+
+type Listener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+export interface Relay {
+  /** Wraps the app's request listener: relay paths are served here, the rest by `next`. */
+  requestListener(next: Listener): Listener;
+  onUpgrade: UpgradeRelay['onUpgrade'];
+  /** Ends every relayed WebSocket (1001: clients reconnect to the restarted API). */
+  close(): Promise<void>;
+}
+
+const METHOD_OF = { upload: 'POST', logs: 'GET' } as const;
+
+export function createRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'>, pairOptions: PairOptions = {}): Relay {
+  const upgrades = createUpgradeRelay(deps, pairOptions);
+  return {
+    requestListener(next) {
+      return function relayOrApp(req, res) {
+        const url = new URL(req.url ?? '/', 'http://api');
+        const target = matchRelayPath(url.pathname);
+        if (!target) return next(req, res);
+        if (target.op === 'connect') return sendJsonError(res, 426, 'upgrade_required', 'connect is a WebSocket');
+        if (req.method !== METHOD_OF[target.op]) {
+          res.setHeader('allow', METHOD_OF[target.op]);
+          return sendJsonError(res, 405, 'method_not_allowed', `${target.op} takes ${METHOD_OF[target.op]}`);
+        }
+        const auth = authorizeRelay(deps, target.sessionId, req.headers.authorization);
+        if (!auth.ok) {
+          // Refused before reading the body: do not reuse a connection with a body still on it.
+          res.setHeader('connection', 'close');
+          sendJsonError(res, auth.status, auth.code, auth.message);
+          return void req.resume();
+        }
+        relayHttp(req, res, { runtimeUrl: auth.runtimeUrl, connectToken: auth.connectToken, pathAndQuery: `/${target.op}${url.search}` }, deps.logger.child({ sessionId: target.sessionId }));
+      };
+    },
+    onUpgrade: (req, socket, head) => upgrades.onUpgrade(req, socket, head),
+    close: () => upgrades.close(),
+  };
+}

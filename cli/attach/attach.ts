@@ -26,6 +26,16 @@ export interface AttachOptions {
   backoff?: BackoffOptions;
   /** null: sync-back off. */
   sync: SyncApplier | null;
+  /** Asks the API whether the session has ended, for when its runtime cannot be reached (an
+   * agent that exits at once takes its machine with it before the first connect). */
+  endedProbe?: () => Promise<EndedSession | null>;
+}
+
+export interface EndedSession {
+  status: string;
+  exitCode: number | null;
+  /** The session's last terminal output, shown when this attach printed none of it. */
+  lastOutput: Buffer;
 }
 
 const SIGNALS = ['SIGTERM', 'SIGHUP', 'SIGINT'] as const;
@@ -83,11 +93,18 @@ export async function attach(ctx: Context, options: AttachOptions): Promise<numb
           status(null);
           ctx.stderr.write(`\r\n[another client took over ${options.label}: ${escapeForTerminal(end.reason)}]\r\n`);
           return ExitCode.connectionLost;
-        case 'refused':
+        case 'refused': {
+          const ended = await probeEnded(options);
+          if (ended) return reportEnded(ctx, options.label, ended, state.offset === undefined, status);
           status(null);
           ctx.stderr.write(`\r\n[the session refused the connection (HTTP ${end.status}); it has probably ended. See: catty logs ${options.label}]\r\n`);
           return ExitCode.sessionGone;
+        }
         case 'dropped': {
+          if (!end.helloSeen) {
+            const ended = await probeEnded(options);
+            if (ended) return reportEnded(ctx, options.label, ended, state.offset === undefined, status);
+          }
           failingSince ??= Date.now();
           const lostForGood = !options.autoReconnect || Date.now() - failingSince >= options.reconnectTimeoutMs;
           if (lostForGood) {
@@ -118,6 +135,24 @@ export async function attach(ctx: Context, options: AttachOptions): Promise<numb
     for (const [s, h] of signalHandlers) ctx.proc.off(s, h);
     terminal.restore();
   }
+}
+
+async function probeEnded(options: AttachOptions): Promise<EndedSession | null> {
+  if (!options.endedProbe) return null;
+  try {
+    return await options.endedProbe();
+  } catch {
+    // The API is unreachable too: keep treating it as a dropped connection.
+    return null;
+  }
+}
+
+function reportEnded(ctx: Context, label: string, ended: EndedSession, showOutput: boolean, status: (line: string | null) => void): number {
+  status(null);
+  if (showOutput && ended.lastOutput.length > 0) ctx.stdout.write(ended.lastOutput);
+  const code = ended.exitCode === null ? '' : ` (exit code ${ended.exitCode})`;
+  ctx.stderr.write(`\r\n[session ${label} has ended${code}; its files: catty download ${label}]\r\n`);
+  return ended.exitCode ?? ExitCode.sessionGone;
 }
 
 async function runOnce(ctx: Context, options: AttachOptions, state: { offset: number | undefined; skip: number; current: Connection | null }): Promise<ConnectionEnd> {

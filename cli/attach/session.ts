@@ -9,7 +9,10 @@ import { paths } from '../config.js';
 import { ManifestStore, type SessionRecord } from '../sessions/store.js';
 import { SyncApplier } from '../sync/applier.js';
 import { SyncReport } from '../sync/report.js';
-import { attach } from './attach.js';
+import { Session } from '../../api/contract.js';
+import { resolveApi } from '../api.js';
+import { fetchLogs } from '../commands/logs.js';
+import { attach, type EndedSession } from './attach.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 
 export const DEFAULT_RECONNECT_TIMEOUT_MS = 60_000;
@@ -22,6 +25,15 @@ export interface AttachSessionOptions {
   syncBack: boolean;
   autoReconnect: boolean;
   detachKey: number;
+}
+
+/** The session's state from the API when it is no longer running, else null. */
+async function endedSession(ctx: Context, label: string): Promise<EndedSession | null> {
+  const api = await resolveApi(ctx);
+  const session = await api.request('GET', `/v1/sessions/${encodeURIComponent(label)}`, Session, { notFound: `Session "${label}"` });
+  if (session.status === 'running' || session.status === 'provisioning') return null;
+  const lastOutput = await fetchLogs(ctx, label).catch(() => Buffer.alloc(0));
+  return { status: session.status, exitCode: session.exitCode, lastOutput };
 }
 
 function envMs(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -53,6 +65,7 @@ export async function attachSession(ctx: Context, o: AttachSessionOptions): Prom
       reconnectTimeoutMs: envMs(ctx.env, 'CATTY_RECONNECT_TIMEOUT_MS', DEFAULT_RECONNECT_TIMEOUT_MS),
       backoff: { baseMs: envMs(ctx.env, 'CATTY_RECONNECT_BASE_MS', DEFAULT_BACKOFF.baseMs), maxMs: DEFAULT_BACKOFF.maxMs },
       sync,
+      endedProbe: () => endedSession(ctx, o.label),
     });
   } finally {
     if (sync && report) {

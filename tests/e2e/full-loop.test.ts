@@ -32,6 +32,11 @@ beforeAll(() => {
   fs.writeFileSync(path.join(project, '.gitignore'), '*.log\n');
   fs.writeFileSync(path.join(project, 'debug.log'), 'ignored\n');
   fs.writeFileSync(path.join(project, '.env'), 'LOCAL_ONLY=1\n');
+  // The scripted agent travels with the project: the sandbox sees nothing of this checkout
+  // beyond what the runtime itself needs.
+  fs.mkdirSync(path.join(project, 'tools/agents'), { recursive: true });
+  fs.copyFileSync(path.join(FIXTURES, 'agents/e2e-agent.mjs'), path.join(project, 'tools/agents/e2e-agent.mjs'));
+  fs.copyFileSync(path.join(FIXTURES, 'tree-hash.mjs'), path.join(project, 'tools/tree-hash.mjs'));
 });
 
 afterAll(async () => {
@@ -58,8 +63,7 @@ describe('catty new → sync-back → detach → connect → stop → download',
     const set = await runCatty(['secrets', 'set', 'E2E_SECRET'], { cwd: project, env, input: SECRET });
     expect(set.code, set.stderr).toBe(0);
 
-    const agent = `node ${path.join(FIXTURES, 'agents/e2e-agent.mjs')}`;
-    const first = attach(['new', '--cmd', agent]);
+    const first = attach(['new', '--cmd', 'node tools/agents/e2e-agent.mjs']);
     await first.waitForText('AGENT READY', 60_000);
 
     // The secret reaches the agent's environment; the agent prints only its hash.
@@ -93,7 +97,7 @@ describe('catty new → sync-back → detach → connect → stop → download',
     // A local edit made meanwhile survives; the remote version lands beside it.
     fs.writeFileSync(local('src/app.js'), 'console.log("my local edit");\n');
     first.write(`w src/app.js ${b64('console.log("remote");\n')}\r`);
-    const [{ label }] = await listJson();
+    const label = (await listJson())[0]?.label ?? '';
     const conflict = local(`src/app.catty-conflict-${label}.js`);
     await waitUntil('conflict copy', () => fs.existsSync(conflict) && fs.readFileSync(conflict, 'utf8') === 'console.log("remote");\n');
     expect(fs.readFileSync(local('src/app.js'), 'utf8')).toBe('console.log("my local edit");\n');

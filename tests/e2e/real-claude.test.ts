@@ -45,7 +45,7 @@ describe('catty new with real Claude Code', () => {
     // Clear the line and leave with /exit: Claude Code exits 0 and so does catty.
     session.write('\x15');
     session.write('/exit');
-    await session.waitForText(/❯ \/exit/);
+    await session.waitForText(/❯\s\/exit/);
     await session.waitForText('Exit the CLI');
     session.write('\r');
     expect(await session.waitForExit(30_000)).toBe(0);

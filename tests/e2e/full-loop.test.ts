@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { treeHash } from '../fixtures/tree-hash.mjs';
+import { seededBytes, treeHash } from '../fixtures/tree-hash.mjs';
 import { FIXTURES, PtyCatty, filesContaining, runCatty, tempDir, waitUntil } from './harness.js';
 
 const SECRET = `e2e-secret-${crypto.randomBytes(12).toString('hex')}`;
@@ -71,10 +71,12 @@ describe('catty new → sync-back → detach → connect → stop → download',
     await first.waitForText(`SECRET_SHA=${sha256(SECRET)}`);
 
     // Creates, edits, deletes and chmods land locally, byte-exact.
-    const binary = crypto.randomBytes(300_000);
+    // A terminal line holds at most 4 KiB, so the large binary (sent back in chunks) is made
+    // inside the session from a seed rather than typed.
+    const binary = seededBytes('e2e', 3_000_000);
     first.write(`w src/new.txt ${b64('brand new\n')}\r`);
     first.write(`w README.md ${b64('# demo, edited remotely\n')}\r`);
-    first.write(`w bin/data.bin ${b64(binary)}\r`);
+    first.write('g bin/data.bin e2e 3000000\r');
     first.write('d keep.txt\r');
     first.write(`w run.sh ${b64('#!/bin/sh\necho hi\n')}\r`);
     first.write('x run.sh\r');

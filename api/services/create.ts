@@ -68,10 +68,18 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
     );
     machineId = machine.machineId;
     updateSession(deps.db, id, { machine_id: machine.machineId, runtime_url: machine.runtimeUrl });
-    if (!(await waitForHealthy(machine.runtimeUrl, deps.config.healthTimeoutMs))) {
+    // An agent that exits at once can end the session (its exit callback) before /healthz is
+    // seen: that is a session that ran and stopped, not a failed start.
+    const starting = () => sessionById(deps.db, id)?.status === 'provisioning';
+    if (!(await waitForHealthy(machine.runtimeUrl, deps.config.healthTimeoutMs, undefined, starting))) {
+      const row = sessionById(deps.db, id);
+      if (row && row.status !== 'provisioning') {
+        log.info({ status: row.status }, 'session ended before it was seen healthy');
+        return { ...toSession(row), connectUrl: clientConnectUrl(deps.config, id, machine.runtimeUrl), connectToken };
+      }
       throw new Error(`the session runtime did not become healthy within ${deps.config.healthTimeoutMs} ms`);
     }
-    updateSession(deps.db, id, { status: 'running', last_activity_at: iso(deps.now()) });
+    if (starting()) updateSession(deps.db, id, { status: 'running', last_activity_at: iso(deps.now()) });
     log.info({ machineId, runtimeUrl: machine.runtimeUrl }, 'session running');
     return { ...toSession(sessionById(deps.db, id)!), connectUrl: clientConnectUrl(deps.config, id, machine.runtimeUrl), connectToken };
   } catch (err) {

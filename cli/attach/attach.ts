@@ -59,6 +59,11 @@ export async function attach(ctx: Context, options: AttachOptions): Promise<numb
   ctx.proc.on('SIGWINCH', onResize);
   for (const [s, h] of signalHandlers) ctx.proc.on(s, h);
   let statusShown = false;
+  /** Before the last words: the status line cleared and the terminal back to normal. */
+  const closing = (line: string | null, belowScreen = false) => {
+    status(line);
+    terminal.leave(belowScreen);
+  };
   const status = (line: string | null) => {
     if (line === null) {
       if (statusShown) ctx.stderr.write('\r\x1b[K');
@@ -76,39 +81,43 @@ export async function attach(ctx: Context, options: AttachOptions): Promise<numb
       if (end.kind === 'dropped' && end.helloSeen) failingSince = null;
       switch (end.kind) {
         case 'exit':
-          status(null);
+          closing(null);
           return end.code;
         case 'detach':
-          status(null);
+          closing(null, true);
           ctx.stderr.write(`\r\n[detached from ${options.label}; reattach with: catty connect ${options.label}]\r\n`);
           return ExitCode.ok;
         case 'signal':
-          status(null);
+          closing(null);
           return 128 + SIGNAL_NUMBERS[end.signal as (typeof SIGNALS)[number]];
-        case 'ended':
-          status(null);
+        case 'ended': {
+          // Closed as ended without an exit message (stopped, or its machine went away while
+          // the exit was on its way): the API knows the agent's code if it exited by itself.
+          const ended = await probeEnded(options, ENDED_RECORD_WAIT_MS);
+          closing(null);
           ctx.stderr.write(`\r\n[session ${options.label} has ended: ${escapeForTerminal(end.reason)}]\r\n`);
-          return ExitCode.sessionGone;
+          return ended?.exitCode ?? ExitCode.sessionGone;
+        }
         case 'replaced':
-          status(null);
+          closing(null);
           ctx.stderr.write(`\r\n[another client took over ${options.label}: ${escapeForTerminal(end.reason)}]\r\n`);
           return ExitCode.connectionLost;
         case 'refused': {
           const ended = await probeEnded(options);
-          if (ended) return reportEnded(ctx, options.label, ended, state.offset === undefined, status);
-          status(null);
+          if (ended) return reportEnded(ctx, options.label, ended, state.offset === undefined, closing);
+          closing(null);
           ctx.stderr.write(`\r\n[the session refused the connection (HTTP ${end.status}); it has probably ended. See: catty logs ${options.label}]\r\n`);
           return ExitCode.sessionGone;
         }
         case 'dropped': {
           if (!end.helloSeen) {
             const ended = await probeEnded(options);
-            if (ended) return reportEnded(ctx, options.label, ended, state.offset === undefined, status);
+            if (ended) return reportEnded(ctx, options.label, ended, state.offset === undefined, closing);
           }
           failingSince ??= Date.now();
           const lostForGood = !options.autoReconnect || Date.now() - failingSince >= options.reconnectTimeoutMs;
           if (lostForGood) {
-            status(null);
+            closing(null);
             ctx.stderr.write(`\r\n[connection to ${options.label} lost: ${escapeForTerminal(end.reason)}. Reconnect with: catty connect ${options.label}]\r\n`);
             return ExitCode.connectionLost;
           }
@@ -137,13 +146,21 @@ export async function attach(ctx: Context, options: AttachOptions): Promise<numb
   }
 }
 
-async function probeEnded(options: AttachOptions): Promise<EndedSession | null> {
+/** How long to wait for the API to record the end of a session its runtime just closed. */
+const ENDED_RECORD_WAIT_MS = 3000;
+
+async function probeEnded(options: AttachOptions, waitMs = 0): Promise<EndedSession | null> {
   if (!options.endedProbe) return null;
-  try {
-    return await options.endedProbe();
-  } catch {
-    // The API is unreachable too: keep treating it as a dropped connection.
-    return null;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const ended = await options.endedProbe();
+      if (ended || Date.now() >= deadline) return ended;
+    } catch {
+      // The API is unreachable too: keep treating it as a dropped connection.
+      return null;
+    }
+    await sleep(200);
   }
 }
 

@@ -6,14 +6,37 @@ import type { Context } from '../context.js';
 
 export interface TerminalGuard {
   readonly raw: boolean;
+  /** Undoes what the agent may have switched on (alternate screen, mouse reporting, bracketed
+   * paste, hidden cursor, colours) and moves below its screen, so what we print next — and the
+   * user's shell after us — starts on a clean line. Once; a no-op when stdout is no terminal.
+   * `belowScreen`: the agent still runs (a detach), so its screen stays drawn. */
+  leave(belowScreen: boolean): void;
   restore(): void;
 }
+
+/** Reset for the modes a full-screen agent commonly sets (xterm control sequences). */
+const LEAVE_SEQUENCE = [
+  '\x1b[?1049l', // leave the alternate screen
+  '\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l', // mouse reporting off
+  '\x1b[?2004l', // bracketed paste off
+  '\x1b[<u', // kitty keyboard protocol: pop
+  '\x1b[?1l\x1b>', // normal cursor keys and keypad
+  '\x1b[0m\x1b[?25h', // plain attributes, visible cursor
+].join('');
+/** After a detach the agent's screen stays up: continue below everything it drew. */
+const BELOW_SCREEN = '\x1b[999;1H\r\n';
 
 export function enterRawMode(ctx: Context): TerminalGuard {
   const { stdin } = ctx;
   const canRaw = stdin.isTTY === true && typeof stdin.setRawMode === 'function';
   const wasRaw = stdin.isRaw === true;
   let restored = false;
+  let left = false;
+  const leave = (belowScreen: boolean) => {
+    if (left || ctx.stdout.isTTY !== true) return;
+    left = true;
+    ctx.stdout.write(belowScreen ? LEAVE_SEQUENCE + BELOW_SCREEN : LEAVE_SEQUENCE);
+  };
   const restore = () => {
     if (restored) return;
     restored = true;
@@ -30,7 +53,7 @@ export function enterRawMode(ctx: Context): TerminalGuard {
     stdin.setRawMode?.(true);
     ctx.proc.on('exit', restore);
   }
-  return { raw: canRaw, restore };
+  return { raw: canRaw, leave, restore };
 }
 
 export function terminalSize(ctx: Context): { cols: number; rows: number } {

@@ -89,10 +89,16 @@ describe('catty under a real terminal', () => {
       c.hello(0);
     });
     await waitUntil(() => client?.ws.readyState === 1, 20_000, 'client');
+    client!.output(Buffer.from('\x1b[?1049h\x1b[?1000h\x1b[?2004h\x1b[?25lFULL-SCREEN-AGENT'));
+    await waitUntil(() => run.output().includes('FULL-SCREEN-AGENT'), 10_000, 'agent output');
     run.write('\x1d');
     await run.exit;
     expect(run.output()).toContain('rc=0');
     expect(run.output()).toContain('detached');
+    // What the agent switched on is switched off again, and the message lands below its screen.
+    const after = run.output().slice(run.output().indexOf('FULL-SCREEN-AGENT'));
+    for (const off of ['\x1b[?1049l', '\x1b[?1000l', '\x1b[?2004l', '\x1b[?25h', '\x1b[999;1H']) expect(after).toContain(off);
+    expect(after.indexOf('\x1b[999;1H')).toBeLessThan(after.indexOf('detached'));
     expectSaneTerminal(run.output());
   });
 

@@ -55,6 +55,15 @@ export function bwrapArgs(paths: SandboxPaths, argv: string[]): string[] {
   for (const dir of SYSTEM_DIRS) bindSystemPath(args, dir);
   for (const entry of ETC_ENTRIES) bindSystemPath(args, join('/etc', entry));
   args.push('--ro-bind', paths.passwdFile, '/etc/passwd', '--ro-bind', paths.groupFile, '/etc/group');
+  args.push(
+    '--proc', '/proc',
+    '--dev', '/dev',
+    '--bind', paths.tmp, '/tmp',
+    '--bind', paths.home, SANDBOX_HOME,
+    '--bind', paths.workspace, SANDBOX_WORKSPACE,
+  );
+  // Mounted after the private /tmp and home, which would otherwise hide a checkout or a node
+  // that lives under them (a clone in /tmp, nvm in a home directory).
   // node outside /usr (nvm, a tarball install): its directory, read-only.
   const nodeDir = dirname(paths.nodePath);
   if (!nodeDir.startsWith('/usr/') && !nodeDir.startsWith('/bin')) args.push('--ro-bind', nodeDir, nodeDir);
@@ -64,16 +73,7 @@ export function bwrapArgs(paths: SandboxPaths, argv: string[]): string[] {
     const p = join(paths.packageRoot, entry);
     if (existsSync(p)) args.push('--ro-bind', p, p);
   }
-  args.push(
-    '--proc', '/proc',
-    '--dev', '/dev',
-    '--bind', paths.tmp, '/tmp',
-    '--bind', paths.home, SANDBOX_HOME,
-    '--bind', paths.workspace, SANDBOX_WORKSPACE,
-    '--chdir', SANDBOX_WORKSPACE,
-    '--',
-    ...argv,
-  );
+  args.push('--chdir', SANDBOX_WORKSPACE, '--', ...argv);
   return args;
 }
 

@@ -108,4 +108,22 @@ describe('bubblewrap arguments', () => {
     expect(joined).not.toContain('/etc/shadow');
     expect(args.slice(-3)).toEqual(['--', '/usr/bin/node', `${ROOT}/dist/session-runtime/bin.js`]);
   });
+
+  it('mounts the package and node after the private /tmp and home, so a checkout under /tmp stays visible', () => {
+    const checkout = mkdtempSync('/tmp/catty-checkout-');
+    try {
+      writeFileSync(join(checkout, 'package.json'), '{}');
+      const inTmp = bwrapArgs(
+        { workspace: '/d/w', tmp: '/d/t', home: '/d/h', passwdFile: '/d/p', groupFile: '/d/g', packageRoot: checkout, nodePath: '/tmp/node-v20/bin/node' },
+        ['/tmp/node-v20/bin/node', `${checkout}/dist/session-runtime/bin.js`],
+      );
+      const at = (a: string, b: string) => inTmp.findIndex((x, i) => x === a && inTmp[i + 1] === b);
+      const privateTmp = at('--bind', '/d/t');
+      expect(privateTmp).toBeGreaterThan(-1);
+      expect(at('--ro-bind', '/tmp/node-v20/bin')).toBeGreaterThan(privateTmp);
+      expect(at('--ro-bind', join(checkout, 'package.json'))).toBeGreaterThan(privateTmp);
+    } finally {
+      rmSync(checkout, { recursive: true, force: true });
+    }
+  });
 });

@@ -10,17 +10,12 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { S3Config } from '../config.js';
 import type { ObjectStorage } from './types.js';
 
-export interface S3StorageOptions {
-  /** null: the SDK's default AWS endpoint for the region. */
-  endpoint: string | null;
-  region: string;
-  bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  forcePathStyle: boolean;
-}
+/** The storage settings of the API's configuration (endpoint null: the SDK's default AWS
+ * endpoint for the region — the embedded server passes its own). */
+export type S3StorageOptions = S3Config;
 
 function isNotFound(err: unknown): boolean {
   if (err instanceof S3ServiceException) return err.$metadata.httpStatusCode === 404 || err.name === 'NotFound' || err.name === 'NoSuchKey' || err.name === 'NoSuchBucket';

@@ -2,6 +2,8 @@
  * The runtime's calls to the API (`/v1/runtime/...`, machine token). Bodies come from
  * api/contract.ts, the one contract module of the API the runtime may import.
  */
+import http from 'node:http';
+import https from 'node:https';
 import {
   ExitReport,
   Heartbeat,
@@ -30,25 +32,53 @@ export interface ApiCallbacks {
 }
 
 const CALL_TIMEOUT_MS = 10_000;
+/** Largest callback answer read (they are small JSON objects). */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * One POST with node:http(s), not the global fetch: the first fetch loads undici, ~20 MB of
+ * resident memory at once, which alone broke the runtime's 100 MB budget (found by the soak;
+ * tests/integration/runtime-memory.test.ts).
+ */
+function postJson(url: string, token: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const lib = target.protocol === 'https:' ? https : http;
+    const req = lib.request(
+      target,
+      { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_ANSWER_BYTES) req.destroy(new Error('answer too large'));
+          else chunks.push(c);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(CALL_TIMEOUT_MS, () => req.destroy(new Error(`timed out after ${CALL_TIMEOUT_MS} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 export function httpCallbacks(apiUrl: string, machineToken: string): ApiCallbacks {
   async function post(route: string, body: unknown): Promise<unknown> {
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(`${apiUrl}/v1/runtime/${route}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${machineToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-      });
+      res = await postJson(`${apiUrl}/v1/runtime/${route}`, machineToken, JSON.stringify(body));
     } catch (err) {
       throw new CallbackError(`POST /v1/runtime/${route} failed: ${(err as Error).message}`, null);
     }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new CallbackError(`POST /v1/runtime/${route} answered ${res.status}`, res.status);
+    if (res.status < 200 || res.status >= 300) throw new CallbackError(`POST /v1/runtime/${route} answered ${res.status}`, res.status);
+    try {
+      return JSON.parse(res.text) as unknown;
+    } catch {
+      return {};
     }
-    return res.json().catch(() => ({}));
   }
   return {
     presign: async (body) => PresignResponse.parse(await post('snapshots/presign', PresignRequest.parse(body))),

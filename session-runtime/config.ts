@@ -21,6 +21,8 @@
  *                                   periods is dropped
  *   CATTY_API_HEARTBEAT_INTERVAL_MS API heartbeat callback period (default 30 s)
  *   CATTY_MAX_SYNC_FILE_BYTES       files above this are announced as skipped (default 50 MiB)
+ *   CATTY_STORAGE_TIMEOUT_MS        a snapshot PUT with no traffic for this long is abandoned and
+ *                                   retried (default 60 s)
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -44,6 +46,7 @@ export interface RuntimeConfig {
   heartbeatIntervalMs: number;
   apiHeartbeatIntervalMs: number;
   maxSyncFileBytes: number;
+  storageTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -107,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     heartbeatIntervalMs: numberOf(env, 'CATTY_HEARTBEAT_INTERVAL_MS', 15_000),
     apiHeartbeatIntervalMs: numberOf(env, 'CATTY_API_HEARTBEAT_INTERVAL_MS', 30_000),
     maxSyncFileBytes: numberOf(env, 'CATTY_MAX_SYNC_FILE_BYTES', DEFAULT_MAX_SYNC_FILE_BYTES),
+    storageTimeoutMs: numberOf(env, 'CATTY_STORAGE_TIMEOUT_MS', 60_000),
   };
 }
 

@@ -21,6 +21,32 @@ function sendError(res: http.ServerResponse, status: number, code: string, messa
   sendJson(res, status, body);
 }
 
+/** A refused upload's remaining body is read and dropped up to this much... */
+export const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
+/** ...or for this long; then the connection is cut. */
+export const DISCARD_MAX_MS = 5_000;
+
+function discardBody(req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (req.complete) return;
+  // Reused only if the body ends within bounds; otherwise the socket is destroyed below.
+  let seen = 0;
+  const cut = (): void => {
+    clearTimeout(timer);
+    req.socket.destroy();
+  };
+  const timer = setTimeout(cut, DISCARD_MAX_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > DISCARD_MAX_BYTES) cut();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
+  // Without a body end in sight, do not offer keep-alive.
+  if (!res.headersSent && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) res.setHeader('connection', 'close');
+}
+
 /** Parses an optional positive integer query value; undefined when absent, null when invalid. */
 export function intParam(url: URL, name: string, min: number, max: number): number | undefined | null {
   const raw = url.searchParams.get(name);
@@ -60,10 +86,11 @@ export function createHttpServer(session: Session, connectToken: string): http.S
       sendJson(res, 200, result);
     } catch (err) {
       if (!(err instanceof UploadRejected)) throw err;
-      // The body may not have been read to its end; do not reuse this connection.
-      res.setHeader('connection', 'close');
+      // Refused while the body may still be arriving: answer, then read and discard the rest
+      // (bounded). Closing at once would reset the connection under the client's feet, and a
+      // reset can destroy the answer before the client reads it.
+      discardBody(req, res);
       sendError(res, err.status, err.code, err.message);
-      req.resume();
     }
   }
 

@@ -20,6 +20,14 @@ import { z } from 'zod';
 
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * NODE_OPTIONS every launcher of catty-session should set (local provisioner; a container image
+ * can use the same in its ENV). A small young generation (V8's default semi-space grows to
+ * 16 MiB+) keeps the runtime's peak RSS near 80 MB instead of 100+, inside the 100 MB budget
+ * the soak enforces (tests/integration/runtime-memory.test.ts measures it).
+ */
+export const RUNTIME_NODE_OPTIONS = '--max-semi-space-size=2';
+
 /** WebSocket close codes. 4000 and 4001 tell a client not to reconnect. */
 export const CloseCode = {
   normal: 1000,

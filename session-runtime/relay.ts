@@ -31,17 +31,30 @@ export const LOW_WATER_BYTES = 256 * 1024;
 export const FRAME_CAP_BYTES = 64 * 1024;
 /** While output is flowing, frames are coalesced for this long (or up to FRAME_CAP_BYTES). */
 export const COALESCE_MS = 2;
+/** While output is held back by a full socket, how often to look again. */
+const RECHECK_MS = 10;
 /** "Flowing": the previous flush was less than this long ago and carried at least this much. */
 const FLOWING_WINDOW_MS = 5;
 const FLOWING_MIN_BYTES = 1024;
 
 /** What the relay tells the sync-back sender about the attached client. */
 export interface SyncTarget {
-  setChannel(channel: ClientSocket | null): void;
+  /** `resumeOffset`: the output offset the client attached with (what it has already seen);
+   * undefined for a client that brought none. */
+  setChannel(channel: ClientSocket | null, resumeOffset?: number): void;
+  /** Gives the sender the output log's end offset, its clock for what a client has seen. */
+  bindOutputPosition?(position: () => number): void;
+  /**
+   * At agent exit: sends every pending file change to the sync client and waits until the
+   * socket drained (bounded). null when there is nothing to wait for (no sync client).
+   */
+  flushPending?(): Promise<void> | null;
 }
 
 interface Attached {
   socket: ClientSocket;
+  /** The offset the client asked to resume from (its proof of what it received). */
+  resumeOffset: number | undefined;
   /** Offset of the next byte to send; null until hello is out (no output flows before it). */
   sentOffset: number | null;
 }
@@ -56,10 +69,13 @@ export class Relay {
   #client: Attached | null = null;
   #paused = false;
   #flushTimer: NodeJS.Timeout | null = null;
+  #recheckTimer: NodeJS.Timeout | null = null;
   #flushImmediate = false;
   #lastFlushAtMs = 0;
   #lastFlushBytes = 0;
   #lastOutputAtMs = Date.now();
+  /** Set at agent exit while the last file changes are being flushed; `exit` waits for it. */
+  #exitFlush: Promise<void> | null = null;
   readonly #exitListeners: ((exit: AgentExit) => void)[] = [];
 
   constructor(
@@ -72,6 +88,7 @@ export class Relay {
     this.rows = rows;
     this.log = new OutputLog(logCapacityBytes);
     this.screen = new Screen(cols, rows);
+    this.sync?.bindOutputPosition?.(() => this.log.end);
   }
 
   get agentRunning(): boolean {
@@ -101,7 +118,7 @@ export class Relay {
   /** A new client: replaces the current one, then gets hello (+ replay or screen). */
   async attach(socket: ClientSocket, offset: number | undefined): Promise<void> {
     const old = this.#client;
-    const me: Attached = { socket, sentOffset: null };
+    const me: Attached = { socket, resumeOffset: offset, sentOffset: null };
     this.#client = me;
     if (old) {
       this.sync?.setChannel(null);
@@ -132,7 +149,7 @@ export class Relay {
       rows: this.rows,
     });
     me.sentOffset = start;
-    if (this.#exit) this.#finish(me, this.#exit);
+    if (this.#exit) this.#finishAfterFlush(me, this.#exit);
     else this.#pump();
   }
 
@@ -167,7 +184,7 @@ export class Relay {
         this.resize(message.cols, message.rows);
         return;
       case 'sync_back':
-        this.sync?.setChannel(message.enabled ? socket : null);
+        this.sync?.setChannel(message.enabled ? socket : null, this.#client?.resumeOffset);
         return;
       default: {
         const never: never = message;
@@ -193,6 +210,8 @@ export class Relay {
   }
 
   dispose(): void {
+    if (this.#recheckTimer) clearTimeout(this.#recheckTimer);
+    this.#recheckTimer = null;
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = null;
     this.screen.dispose();
@@ -260,6 +279,15 @@ export class Relay {
     const lag = this.log.end - client.sentOffset + client.socket.bufferedAmount;
     if (!this.#paused && lag > HIGH_WATER_BYTES) this.#setPaused(true);
     else if (this.#paused && lag < LOW_WATER_BYTES) this.#setPaused(false);
+    // The socket also carries sync-back messages, whose sends never call back here. If output
+    // is held back (or the PTY paused) because of them, nothing else would pump again once they
+    // drained — and with the PTY paused no new output comes to do it: re-check on a timer.
+    if ((this.#paused || client.sentOffset < this.log.end) && !this.#recheckTimer) {
+      this.#recheckTimer = setTimeout(() => {
+        this.#recheckTimer = null;
+        if (this.#client === client) this.#pump();
+      }, RECHECK_MS);
+    }
   }
 
   #setPaused(paused: boolean): void {
@@ -275,9 +303,21 @@ export class Relay {
     this.#paused = false;
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = null;
+    // File changes the agent made just before exiting must reach the client before `exit`
+    // (then 4001): the sender lets the watcher settle and sends them all, bounded in time.
+    this.#exitFlush = this.sync?.flushPending?.()?.catch(() => undefined) ?? null;
+    this.#pump(true);
     const client = this.#client;
-    if (client && client.sentOffset !== null) this.#finish(client, exit);
+    if (client && client.sentOffset !== null) this.#finishAfterFlush(client, exit);
     for (const listener of this.#exitListeners) listener(exit);
+  }
+
+  #finishAfterFlush(client: Attached, exit: AgentExit): void {
+    const flush = this.#exitFlush;
+    if (!flush) return this.#finish(client, exit);
+    void flush.then(() => {
+      if (this.#client === client) this.#finish(client, exit);
+    });
   }
 
   /** After the agent exited: the rest of the output, `exit`, then 4001. */

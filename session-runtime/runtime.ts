@@ -46,7 +46,7 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
     isRoot: typeof process.getuid === 'function' && process.getuid() === 0,
   });
   const api = deps.callbacks !== undefined ? deps.callbacks : config.api ? httpCallbacks(config.api.url, config.api.machineToken) : null;
-  const snapshots = api ? new Snapshotter(config.workspace, api, config.snapshotIntervalMs, log) : null;
+  const snapshots = api ? new Snapshotter(config.workspace, api, config.snapshotIntervalMs, log, config.storageTimeoutMs) : null;
   const quiet = (p: Promise<unknown>): Promise<void> => p.then(() => undefined, (err: Error) => log(`callback failed: ${err.message}`));
 
   const server = createHttpServer(session, config.connectToken);

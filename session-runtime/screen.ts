@@ -8,12 +8,31 @@
  * floods faster than that (2 MiB/s), the oldest queued bytes are skipped: the screen then
  * reflects the latest output (what matters after `cat bigfile`), at the price of possibly
  * missing a mode change buried in the flood. A TUI redrawing at human speed is never skipped.
+ *
+ * Memory: the emulator (~8 MB of RSS with its modules) is created lazily — when a client first
+ * needs a screen, or once ACTIVATE_AFTER_BYTES of output are queued (then the queue is handed
+ * over whole, unskipped). Until then the output is only queued (copied compactly), so an idle
+ * runtime whose agent printed a little never loads it; a screen is needed only once the output
+ * log has wrapped anyway.
  */
-import xtermHeadless from '@xterm/headless';
-import serializeAddon from '@xterm/addon-serialize';
+import type { SerializeAddon as SerializeAddonType } from '@xterm/addon-serialize';
+import type { Terminal as TerminalType } from '@xterm/headless';
 
-const { Terminal } = xtermHeadless;
-const { SerializeAddon } = serializeAddon;
+interface Xterm {
+  Terminal: typeof TerminalType;
+  SerializeAddon: typeof SerializeAddonType;
+}
+let xtermLoading: Promise<Xterm> | null = null;
+function loadXterm(): Promise<Xterm> {
+  xtermLoading ??= Promise.all([import('@xterm/headless'), import('@xterm/addon-serialize')]).then(([headless, serialize]) => ({
+    Terminal: headless.default.Terminal,
+    SerializeAddon: serialize.default.SerializeAddon,
+  }));
+  return xtermLoading;
+}
+
+/** Output queued before the emulator exists; past this it is created. */
+export const ACTIVATE_AFTER_BYTES = 1024 * 1024;
 
 /** Scrollback kept for restores: enough context to be useful, cheap to serialize. */
 const SCROLLBACK_LINES = 1000;
@@ -23,8 +42,11 @@ export const PARSE_BUDGET_BYTES = 32 * 1024;
 type Op = { kind: 'data'; data: Uint8Array } | { kind: 'resize'; cols: number; rows: number };
 
 export class Screen {
-  readonly #term: InstanceType<typeof Terminal>;
-  readonly #serializer: InstanceType<typeof SerializeAddon>;
+  #term: TerminalType | null = null;
+  #serializer: SerializeAddonType | null = null;
+  #activating: Promise<void> | null = null;
+  readonly #initialCols: number;
+  readonly #initialRows: number;
   #queue: Op[] = [];
   #queuedBytes = 0;
   /** Bytes handed to the emulator that it has not parsed yet. */
@@ -37,19 +59,23 @@ export class Screen {
   #disposed = false;
 
   constructor(cols: number, rows: number) {
-    this.#term = new Terminal({ cols, rows, scrollback: SCROLLBACK_LINES, allowProposedApi: true });
-    this.#serializer = new SerializeAddon();
-    this.#term.loadAddon(this.#serializer);
+    this.#initialCols = cols;
+    this.#initialRows = rows;
   }
 
   /** Queues output; order with `resize` is kept. */
   write(data: Uint8Array): void {
-    this.#queue.push({ kind: 'data', data });
+    if (this.#disposed) return;
+    // Before the emulator exists the queue lives long: copy, so a few bytes do not pin the
+    // PTY's whole read buffer.
+    this.#queue.push({ kind: 'data', data: this.#term ? data : Buffer.from(data) });
     this.#queuedBytes += data.length;
+    if (!this.#term && this.#queuedBytes >= ACTIVATE_AFTER_BYTES) void this.#activate();
     this.#schedule();
   }
 
   resize(cols: number, rows: number): void {
+    if (this.#disposed) return;
     this.#queue.push({ kind: 'resize', cols, rows });
     this.#schedule();
   }
@@ -59,9 +85,12 @@ export class Screen {
    * corresponds to (the first byte not included).
    */
   async snapshot(): Promise<{ screen: string; offset: number }> {
+    await this.#activate();
+    const term = this.#term;
+    if (!term || !this.#serializer) return { screen: '', offset: this.#fedOffset };
     this.#drain(Infinity);
     const offset = this.#fedOffset;
-    await new Promise<void>((resolve) => this.#term.write('', resolve));
+    await new Promise<void>((resolve) => term.write('', resolve));
     return { screen: this.#serializer.serialize(), offset };
   }
 
@@ -70,11 +99,23 @@ export class Screen {
     this.#disposed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#queue = [];
-    this.#term.dispose();
+    this.#term?.dispose();
+  }
+
+  /** Creates the emulator and hands it everything queued so far, unskipped. */
+  #activate(): Promise<void> {
+    this.#activating ??= loadXterm().then(({ Terminal, SerializeAddon }) => {
+      if (this.#disposed) return;
+      this.#term = new Terminal({ cols: this.#initialCols, rows: this.#initialRows, scrollback: SCROLLBACK_LINES, allowProposedApi: true });
+      this.#serializer = new SerializeAddon();
+      this.#term.loadAddon(this.#serializer);
+      this.#drain(Infinity);
+    });
+    return this.#activating;
   }
 
   #schedule(): void {
-    if (this.#timer || this.#disposed) return;
+    if (this.#timer || this.#disposed || !this.#term) return;
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.#drain(PARSE_BUDGET_BYTES);
@@ -82,7 +123,8 @@ export class Screen {
   }
 
   #drain(budgetBytes: number): void {
-    if (this.#disposed) return;
+    const term = this.#term;
+    if (this.#disposed || !term) return;
     const ops = this.#queue;
     let skip = Math.max(0, this.#queuedBytes - Math.max(0, budgetBytes - this.#unparsedBytes));
     this.#queue = [];
@@ -94,13 +136,13 @@ export class Screen {
       pending = [];
       this.#unparsedBytes += data.length;
       this.#fedOffset += data.length;
-      this.#term.write(data, () => (this.#unparsedBytes -= data.length));
+      term.write(data, () => (this.#unparsedBytes -= data.length));
     };
     for (const op of ops) {
       if (op.kind === 'resize') {
         flush();
         // Through the write queue, so bytes written before the resize are parsed at the old size.
-        this.#term.write('', () => this.#term.resize(op.cols, op.rows));
+        term.write('', () => term.resize(op.cols, op.rows));
         continue;
       }
       let data = op.data;

@@ -15,8 +15,16 @@ export type SnapshotOutcome = 'uploaded' | 'unchanged' | 'empty' | 'failed';
 const MAX_ATTEMPTS = 4;
 const FIRST_BACKOFF_MS = 500;
 
-/** PUTs a file with its exact Content-Length (S3 refuses chunked bodies on presigned PUTs). */
-export function putFile(url: string, headers: Record<string, string>, file: string, size: number, signal: AbortSignal): Promise<void> {
+/** Default for CATTY_STORAGE_TIMEOUT_MS: a storage connection silent this long is given up. */
+export const DEFAULT_STORAGE_TIMEOUT_MS = 60_000;
+
+/**
+ * PUTs a file with its exact Content-Length (S3 refuses chunked bodies on presigned PUTs). A
+ * connection with no traffic either way for `idleTimeoutMs` is destroyed: a route that died
+ * without a reset would otherwise hold the snapshot chain forever (found by
+ * tests/faults/storage.test.ts, black hole case).
+ */
+export function putFile(url: string, headers: Record<string, string>, file: string, size: number, signal: AbortSignal, idleTimeoutMs = DEFAULT_STORAGE_TIMEOUT_MS): Promise<void> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const lib = target.protocol === 'https:' ? https : http;
@@ -29,6 +37,7 @@ export function putFile(url: string, headers: Record<string, string>, file: stri
       });
     });
     req.on('error', reject);
+    req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`storage silent for ${idleTimeoutMs} ms`)));
     fs.createReadStream(file).on('error', reject).pipe(req);
   });
 }
@@ -47,6 +56,7 @@ export class Snapshotter {
     private readonly api: ApiCallbacks,
     private readonly intervalMs: number,
     private readonly log: (line: string) => void = () => undefined,
+    private readonly storageTimeoutMs = DEFAULT_STORAGE_TIMEOUT_MS,
   ) {}
 
   /** Starts the schedule (call once the workspace is in place). */
@@ -116,11 +126,12 @@ export class Snapshotter {
     for (let attempt = 1; ; attempt++) {
       try {
         const { key, url, headers } = await this.api.presign({ size: snap.size });
-        await putFile(url, headers, snap.file, snap.size, this.#abort.signal);
+        await putFile(url, headers, snap.file, snap.size, this.#abort.signal, this.storageTimeoutMs);
         await this.api.reportSnapshot({ key, size: snap.size, sha256: snap.sha256 });
         return;
       } catch (err) {
         if (attempt >= MAX_ATTEMPTS || this.#abort.signal.aborted) throw err;
+        this.log(`snapshot attempt ${attempt} failed (${(err as Error).message}); retrying in ${delayMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, delayMs));
         delayMs *= 2;
       }

@@ -15,11 +15,27 @@ import type { WorkspaceWatcher } from './watcher.js';
 
 /** Start another message only when less than this is still queued in the socket. */
 export const SYNC_DRAIN_BYTES = 512 * 1024;
+/** At agent exit: how long the watcher may take to report the agent's last writes. */
+export const EXIT_SETTLE_MAX_MS = 2_000;
+/** At agent exit: how long sending what is pending may take before `exit` goes out anyway. */
+export const EXIT_FLUSH_MAX_MS = 30_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class SyncSender {
   #channel: ClientSocket | null = null;
   #running = false;
   #transfer = 0;
+  /**
+   * Nothing acknowledges file messages, and a cut connection loses what was in flight. So for
+   * every path sent, remember the output log's end at that moment: a client that later resumes
+   * from an offset past it has received an output byte written after the message — on the same
+   * ordered stream — hence the message too. Every other path is sent again (latest content;
+   * a repeat is harmless) when the next client enables sync. Found by the soak.
+   * Bounded by the number of distinct paths changed between two connections.
+   */
+  readonly #unconfirmed = new Map<string, number>();
+  #position: () => number = () => 0;
   readonly #rules: IgnoreRules;
 
   constructor(
@@ -30,9 +46,36 @@ export class SyncSender {
     this.#rules = new IgnoreRules(root, { ignoreGit: true });
   }
 
-  setChannel(channel: ClientSocket | null): void {
+  setChannel(channel: ClientSocket | null, resumeOffset?: number): void {
+    if (channel && channel !== this.#channel) {
+      for (const [rel, outputEnd] of this.#unconfirmed) {
+        if (resumeOffset === undefined || resumeOffset <= outputEnd) this.watcher.requeue(rel);
+      }
+      this.#unconfirmed.clear();
+    }
     this.#channel = channel;
     this.kick();
+  }
+
+  bindOutputPosition(position: () => number): void {
+    this.#position = position;
+  }
+
+  /**
+   * At agent exit: waits for the watcher to settle (event latency + debounce), then until
+   * everything pending was sent and the socket drained. null without a sync client. Bounded by
+   * EXIT_SETTLE_MAX_MS + EXIT_FLUSH_MAX_MS; gives up early if the client goes away.
+   */
+  flushPending(): Promise<void> | null {
+    const channel = this.#channel;
+    if (!channel) return null;
+    return (async () => {
+      await this.watcher.settle(EXIT_SETTLE_MAX_MS);
+      this.kick();
+      const deadline = Date.now() + EXIT_FLUSH_MAX_MS;
+      const busy = (): boolean => this.#running || this.watcher.ready.size > 0 || this.watcher.pendingCount > 0 || channel.bufferedAmount > 0;
+      while (Date.now() < deadline && this.#channel === channel && channel.isOpen && busy()) await sleep(5);
+    })();
   }
 
   /** Something new is ready (or a client came back): start the send loop if idle. */
@@ -55,6 +98,10 @@ export class SyncSender {
       if (relativePathProblem(rel) || isGitPath(rel) || this.#rules.ignoresWithAncestors(rel, false)) continue;
       const ok = await this.#sendOne(channel, rel);
       if (!ok) this.watcher.requeue(rel);
+      else {
+        this.#unconfirmed.delete(rel);
+        this.#unconfirmed.set(rel, this.#position());
+      }
     }
   }
 

@@ -11,6 +11,12 @@ import { DEPENDENCY_DIRS } from '../ignore-rules.js';
 
 /** Per-path quiet period before a change is considered complete. */
 export const DEBOUNCE_MS = 30;
+/**
+ * `settle` waits for this long without any event: chokidar reports a write after an inotify
+ * event plus a stat (and a readdir for a new directory), and holds unlinks back 100 ms
+ * (`atomic`); on a loaded machine that can take a while.
+ */
+export const SETTLE_QUIET_MS = 250;
 
 export class WorkspaceWatcher {
   readonly #root: string;
@@ -21,6 +27,7 @@ export class WorkspaceWatcher {
   #onReady: () => void = () => undefined;
   /** Bumped on every event: lets snapshots know something changed. */
   changeCount = 0;
+  #lastEventAtMs = 0;
 
   constructor(root: string) {
     this.#root = root;
@@ -46,6 +53,26 @@ export class WorkspaceWatcher {
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   }
 
+  /** Paths changed whose debounce has not run out yet. */
+  get pendingCount(): number {
+    return this.#timers.size;
+  }
+
+  /**
+   * Resolves once no event came for SETTLE_QUIET_MS and no debounce is pending (every change
+   * made so far is then in `ready`), or after `maxMs`.
+   */
+  async settle(maxMs: number): Promise<void> {
+    if (!this.#watcher) return;
+    const startedAtMs = Date.now();
+    const deadline = startedAtMs + maxMs;
+    while (Date.now() < deadline) {
+      const quietSinceMs = Math.max(startedAtMs, this.#lastEventAtMs);
+      if (this.#timers.size === 0 && Date.now() - quietSinceMs >= SETTLE_QUIET_MS) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   /** Puts a path back (a send was interrupted). */
   requeue(rel: string): void {
     this.ready.add(rel);
@@ -62,6 +89,7 @@ export class WorkspaceWatcher {
     const rel = path.relative(this.#root, abs).split(path.sep).join('/');
     if (rel === '' || rel.startsWith('..')) return;
     this.changeCount += 1;
+    this.#lastEventAtMs = Date.now();
     const prior = this.#timers.get(rel);
     if (prior) clearTimeout(prior);
     this.#timers.set(

@@ -31,7 +31,23 @@ async function spool(req: IncomingMessage, file: string, maxBodyBytes: number): 
       done(null, chunk);
     },
   });
-  await pipeline(req, cap, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+  // Not pipeline(req, ...): on a refusal it would destroy the request (and the socket) before
+  // the answer is sent. The caller discards the rest of the body instead.
+  const done = pipeline(cap, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+  const onError = (err: Error): void => void cap.destroy(err);
+  const onClose = (): void => {
+    if (!req.complete) cap.destroy(new Error('the request was aborted'));
+  };
+  req.on('error', onError);
+  req.on('close', onClose);
+  req.pipe(cap);
+  try {
+    await done;
+  } finally {
+    req.unpipe(cap);
+    req.off('error', onError);
+    req.off('close', onClose);
+  }
 }
 
 export async function receiveUpload(req: IncomingMessage, workspace: string, limits: UploadLimits): Promise<ExtractResult> {
@@ -47,7 +63,7 @@ export async function receiveUpload(req: IncomingMessage, workspace: string, lim
     const zip = await openZip(file);
     try {
       const plan = await planZip(zip, { ...DEFAULT_ZIP_LIMITS, maxTotalBytes: limits.maxBytes });
-      return await extractPlan(zip, plan, workspace);
+      return await extractPlan(zip, file, plan, workspace);
     } finally {
       zip.close();
     }

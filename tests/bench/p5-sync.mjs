@@ -24,7 +24,9 @@ function waitFor(check, timeoutMs) {
 
 export async function p5(installation) {
   const dir = tempDir('p5');
-  const session = attached(['new', '--no-upload', '--cmd', `node ${WRITER}`], { cwd: dir, env: installation.env });
+  // The writer travels with the upload: the sandbox sees nothing of this checkout.
+  fs.copyFileSync(WRITER, path.join(dir, 'sync-writer.mjs'));
+  const session = attached(['new', '--cmd', 'node sync-writer.mjs'], { cwd: dir, env: installation.env });
   let output = '';
   session.child.stdout.on('data', (d) => (output += d));
   await waitFor(() => (output.includes('WRITER-READY') ? true : undefined), 30_000);

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { READY_LINE_PREFIX, RuntimeEnv } from '../../session-runtime/protocol.js';
+import { READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/protocol.js';
 import type { Logger } from '../logger.js';
 import { packageRoot, runtimeBinPath } from '../package-root.js';
 import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_WORKSPACE } from './bwrap.js';
@@ -90,6 +90,8 @@ export class LocalProvisioner implements Provisioner {
       ...(spec.runtimeEnv ?? {}),
       PATH: `${join(this.root, 'node_modules', '.bin')}:/usr/local/bin:/usr/bin:/bin`,
       LANG: 'C.UTF-8',
+      // V8 flags for the runtime's own memory budget (the agent's env is built from nothing).
+      NODE_OPTIONS: RUNTIME_NODE_OPTIONS,
       TERM: 'xterm-256color',
       HOME: inside.home,
       TMPDIR: inside.tmp,

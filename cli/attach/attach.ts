@@ -44,7 +44,8 @@ const SIGNAL_NUMBERS: Record<(typeof SIGNALS)[number], number> = { SIGHUP: 1, SI
 
 export async function attach(ctx: Context, options: AttachOptions): Promise<number> {
   const terminal = enterRawMode(ctx);
-  const state = { offset: undefined as number | undefined, skip: 0, current: null as Connection | null };
+  // endedBeforeAttach: the hello said the agent was gone already (a reconnect after the end).
+  const state = { offset: undefined as number | undefined, skip: 0, current: null as Connection | null, endedBeforeAttach: false };
   const onStdin = (chunk: Buffer) => {
     const at = chunk.indexOf(options.detachKey);
     if (at === -1) return state.current?.sendInput(chunk);
@@ -82,6 +83,9 @@ export async function attach(ctx: Context, options: AttachOptions): Promise<numb
       switch (end.kind) {
         case 'exit':
           closing(null);
+          // Attaching to a session that had already ended: say so (SECURITY.md 24), rather than
+          // replaying its last output and returning as if it had just exited.
+          if (state.endedBeforeAttach) ctx.stderr.write(`\r\n[session ${options.label} has ended (exit code ${end.code}); its files: catty download ${options.label}]\r\n`);
           return end.code;
         case 'detach':
           closing(null, true);
@@ -172,7 +176,7 @@ function reportEnded(ctx: Context, label: string, ended: EndedSession, showOutpu
   return ended.exitCode ?? ExitCode.sessionGone;
 }
 
-async function runOnce(ctx: Context, options: AttachOptions, state: { offset: number | undefined; skip: number; current: Connection | null }): Promise<ConnectionEnd> {
+async function runOnce(ctx: Context, options: AttachOptions, state: { offset: number | undefined; skip: number; current: Connection | null; endedBeforeAttach: boolean }): Promise<ConnectionEnd> {
   const size = terminalSize(ctx);
   const url = connectUrlFor(options.connectUrl, { offset: state.offset, ...size });
   const connection = new Connection(url, options.connectToken, {
@@ -198,6 +202,7 @@ async function runOnce(ctx: Context, options: AttachOptions, state: { offset: nu
         state.skip = had - hello.offset;
       }
       state.offset = hello.offset;
+      state.endedBeforeAttach = !hello.agentRunning;
       if (hello.cols !== size.cols || hello.rows !== size.rows) connection.send({ type: 'resize', ...terminalSize(ctx) });
       if (options.sync) {
         if (had !== undefined) options.sync.reconnected();

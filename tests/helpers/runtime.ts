@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { READY_LINE_PREFIX, parseRuntimeMessage, type RuntimeMessage } from '../../session-runtime/protocol.js';
+import { READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, parseRuntimeMessage, type RuntimeMessage } from '../../session-runtime/protocol.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const RUNTIME_BIN = path.join(REPO_ROOT, 'dist/session-runtime/bin.js');
@@ -67,6 +67,8 @@ export async function startRuntime(options: StartOptions = {}): Promise<RuntimeP
     CATTY_CONNECT_TOKEN: token,
     CATTY_AGENT_HOME: path.join(dir, 'home'),
     CATTY_AGENT_CMD: agentCmd('echo.mjs'),
+    // As every launcher runs it (local provisioner; see RUNTIME_NODE_OPTIONS).
+    NODE_OPTIONS: RUNTIME_NODE_OPTIONS,
     ...options.env,
   };
   const proc = spawn(process.execPath, [RUNTIME_BIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -63,8 +63,14 @@ export interface FakeRuntimeApi {
   stop(): Promise<void>;
 }
 
+export interface FakeRuntimeApiOptions {
+  /** Port the presigned URLs point at instead of s3rver's (a fault proxy in front of it); the
+   * embedded s3rver does not check signatures, so rewriting the host keeps them valid. */
+  storagePort?: () => number;
+}
+
 /** Starts s3rver and the fake callbacks API; `env()` gives what catty-session needs. */
-export async function startFakeRuntimeApi(): Promise<FakeRuntimeApi & { env(): Record<string, string> }> {
+export async function startFakeRuntimeApi(options: FakeRuntimeApiOptions = {}): Promise<FakeRuntimeApi & { env(): Record<string, string> }> {
   const s3 = await startS3();
   const machineToken = randomBytes(16).toString('hex');
   let failing = 0;
@@ -95,7 +101,9 @@ export async function startFakeRuntimeApi(): Promise<FakeRuntimeApi & { env(): R
               }
               const { size } = PresignRequest.parse(body);
               const key = `sessions/test/snapshots/${Date.now()}-${seq++}.tar.gz`;
-              const url = await getSignedUrl(s3.client, new PutObjectCommand({ Bucket: s3.bucket, Key: key, ContentLength: size }), { expiresIn: 300 });
+              const signed = new URL(await getSignedUrl(s3.client, new PutObjectCommand({ Bucket: s3.bucket, Key: key, ContentLength: size }), { expiresIn: 300 }));
+              if (options.storagePort) signed.port = String(options.storagePort());
+              const url = signed.toString();
               state.presigns.push({ key, size });
               return reply(200, { key, url, headers: {} });
             }

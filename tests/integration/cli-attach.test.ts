@@ -40,51 +40,6 @@ function outputLog(bytes: number): Buffer {
 }
 
 describe('reconnect', () => {
-  it('resumes byte-exact after the socket is cut mid-stream, again and again', async () => {
-    const log = outputLog(300_000);
-    let cuts = 0;
-    let seed = 7;
-    const run = await connect((client) => {
-      const from = client.offset ?? 0;
-      client.hello(from);
-      void (async () => {
-        // Send a slice in small frames, then cut without a close frame (or finish).
-        seed = (seed * 1103515245 + 12345) % 2 ** 31; // seeded: the same cuts every run
-        const until = Math.min(log.length, from + 20_000 + (seed % 30_000));
-        for (let at = from; at < until; at += 4096) client.output(log.subarray(at, Math.min(until, at + 4096)));
-        await client.flush();
-        if (until >= log.length) return client.exit(0);
-        cuts++;
-        client.cut();
-      })();
-    });
-    const code = await run.code;
-    expect(code).toBe(0);
-    expect(cuts).toBeGreaterThanOrEqual(5);
-    expect(run.stdout.buffer.equals(log)).toBe(true);
-    expect(runtime.clients.at(-1)?.offset).toBeGreaterThan(0);
-  }, 60_000);
-
-  it('drops the overlap when the runtime resumes earlier than asked (no duplicates)', async () => {
-    const log = outputLog(50_000);
-    let first = true;
-    const run = await connect((client) => {
-      if (first) {
-        first = false;
-        client.hello(0);
-        client.output(log.subarray(0, 30_000));
-        void client.flush().then(() => client.cut());
-        return;
-      }
-      const from = Math.max(0, (client.offset ?? 0) - 1000);
-      client.hello(from);
-      client.output(log.subarray(from));
-      client.exit(0);
-    });
-    expect(await run.code).toBe(0);
-    expect(run.stdout.buffer.equals(log)).toBe(true);
-  });
-
   it('paints the screen when the offset is too old', async () => {
     let first = true;
     const run = await connect((client) => {
@@ -180,32 +135,6 @@ describe('close codes and exit codes', () => {
     expect(run.stdout.text).toBe('bye\r\n');
   });
 
-  it('stops at once on 4001 without an exit message: session ended, exit 4', async () => {
-    let connects = 0;
-    const run = await connect((client) => {
-      connects++;
-      client.hello(0);
-      client.close(4001, 'session stopped');
-    });
-    expect(await run.code).toBe(4);
-    expect(connects).toBe(1);
-    expect(run.stderr.text).toContain('has ended: session stopped');
-  });
-
-  it('stops at once on 4000 and says why', async () => {
-    let connects = 0;
-    const run = await connect((client) => {
-      connects++;
-      client.hello(0);
-      client.send({ type: 'error', code: 'replaced', message: 'another client attached' });
-      client.close(4000, 'replaced by a newer client');
-    });
-    expect(await run.code).toBe(255);
-    expect(connects).toBe(1);
-    expect(run.stderr.text).toContain('another client took over');
-    expect(run.stderr.text).toContain('replaced by a newer client');
-  });
-
   it('exits 4 when the runtime refuses the token', async () => {
     const saved = api.state.connectToken;
     api.state.connectToken = 'stale-token';
@@ -218,16 +147,6 @@ describe('close codes and exit codes', () => {
     }
   });
 
-  it('shows the last output and how to download for a stopped session, exit 4', async () => {
-    api.addSession({ label: 'done-crane-0003', status: 'stopped' });
-    api.state.logs = Buffer.from('final words');
-    const home = tempDir('attach');
-    await loginTo(home, api);
-    const run = startCli(['connect', 'done-crane-0003'], { home, env: { CATTY_API_URL: api.url } });
-    expect(await run.code).toBe(4);
-    expect(run.stdout.text).toContain('final words');
-    expect(run.stderr.text).toContain('catty download done-crane-0003');
-  });
 });
 
 describe('keys, resize, signals', () => {

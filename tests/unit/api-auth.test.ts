@@ -44,44 +44,6 @@ describe('device authorization (RFC 8628)', () => {
     expect(again.body.error).toBe('invalid_grant');
   });
 
-  it('answers slow_down when polled faster than the interval, and adds 5 s each time', async () => {
-    const { deps, app } = await setup();
-    const codes = DeviceCodeResponse.parse((await call(app, 'POST', '/v1/auth/device')).body);
-    const poll = () => call(app, 'POST', '/v1/auth/device/token', { body: { grant_type: GRANT, device_code: codes.device_code } });
-    expect((await poll()).body.error).toBe('authorization_pending');
-    deps.clock.ms += 1000;
-    const fast = await poll();
-    expect(fast.status).toBe(400);
-    expect(fast.body.error).toBe('slow_down');
-    // interval is now 10 s: 6 s later is still too fast
-    deps.clock.ms += 6000;
-    expect((await poll()).body.error).toBe('slow_down');
-    deps.clock.ms += 15_001;
-    expect((await poll()).body.error).toBe('authorization_pending');
-  });
-
-  it('a denied code answers access_denied forever', async () => {
-    const { deps, app, user } = await setup();
-    const codes = DeviceCodeResponse.parse((await call(app, 'POST', '/v1/auth/device')).body);
-    expect(decideDeviceCode(deps, codes.user_code, user.id, false)).toBe('denied');
-    expect(decideDeviceCode(deps, codes.user_code, user.id, true)).toBe('already_used');
-    for (let i = 0; i < 3; i++) {
-      deps.clock.ms += 60_000;
-      const res = await call(app, 'POST', '/v1/auth/device/token', { body: { grant_type: GRANT, device_code: codes.device_code } });
-      expect(res.body.error).toBe('access_denied');
-    }
-  });
-
-  it('expired codes answer expired_token and cannot be approved', async () => {
-    const { deps, app, user } = await setup();
-    const codes = DeviceCodeResponse.parse((await call(app, 'POST', '/v1/auth/device')).body);
-    deps.clock.ms += 600_000;
-    expect(decideDeviceCode(deps, codes.user_code, user.id, true)).toBe('expired');
-    const res = await call(app, 'POST', '/v1/auth/device/token', { body: { grant_type: GRANT, device_code: codes.device_code } });
-    expect(res.status).toBe(400);
-    expect(res.body.error).toBe('expired_token');
-  });
-
   it('malformed token requests get an RFC-shaped 400', async () => {
     const { app } = await setup();
     for (const body of [{}, { grant_type: 'password', device_code: 'x' }, { grant_type: GRANT, device_code: 'x', extra: 1 }]) {
@@ -95,16 +57,6 @@ describe('device authorization (RFC 8628)', () => {
 });
 
 describe('tokens', () => {
-  it('access tokens expire', async () => {
-    const { deps, app, user } = await setup();
-    const pair = issueTokenPair(deps, user.id);
-    expect((await call(app, 'GET', '/v1/me', { token: pair.access_token })).status).toBe(200);
-    deps.clock.ms += deps.config.accessTokenTtlSec * 1000;
-    const res = await call(app, 'GET', '/v1/me', { token: pair.access_token });
-    expect(res.status).toBe(401);
-    expect(res.body.error.code).toBe('unauthorized');
-  });
-
   it('refresh rotates: the new pair works, the old refresh token does not', async () => {
     const { deps, app, user } = await setup();
     const pair = issueTokenPair(deps, user.id);
@@ -145,12 +97,4 @@ describe('tokens', () => {
     expect(dump).toContain(sha256Hex(pair.access_token));
   });
 
-  it('missing, malformed or unknown bearer tokens get 401 JSON', async () => {
-    const { app } = await setup();
-    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer cat_at_nope' }] as Record<string, string>[]) {
-      const res = await call(app, 'GET', '/v1/sessions', { headers });
-      expect(res.status).toBe(401);
-      expect(res.body).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
-    }
-  });
 });

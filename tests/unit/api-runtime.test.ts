@@ -82,18 +82,6 @@ describe('runtime callbacks', () => {
     expect(deps.storage.deleted).toEqual(keys.slice(0, 2));
   });
 
-  it('machine tokens work only while the session runs; user tokens are not machine tokens', async () => {
-    const { app, token, create } = await setup();
-    const s = await create();
-    expect((await call(app, 'POST', '/v1/runtime/heartbeat', { token, body: { clients: 0, idleMs: 0 } })).status).toBe(401);
-    expect((await call(app, 'POST', '/v1/runtime/heartbeat', { token: s.machineToken, body: { clients: 0, idleMs: 0 } })).status).toBe(200);
-    await call(app, 'POST', `/v1/sessions/${s.label}/stop`, { token });
-    for (const path of ['/v1/runtime/heartbeat', '/v1/runtime/snapshots/presign']) {
-      const res = await call(app, 'POST', path, { token: s.machineToken, body: path.endsWith('presign') ? { size: 1 } : { clients: 0, idleMs: 0 } });
-      expect(res.status).toBe(401);
-    }
-  });
-
   it('exit records the code, stores final logs and ends the session', async () => {
     const { deps, app, token, create } = await setup();
     const s = await create();

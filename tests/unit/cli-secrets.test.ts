@@ -10,9 +10,6 @@ function storeIn(dir: string, salt = 'machine-A'): SecretStore {
   return new SecretStore({ file: path.join(dir, 'secrets.json'), keySource: fileKeySource(path.join(dir, 'secret.key')), salt: () => salt });
 }
 
-type SealedFile = { version: 1; secrets: Record<string, { nonce: string; ciphertext: string; tag: string }> };
-const readFile = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'secrets.json'), 'utf8')) as SealedFile;
-
 describe('secrets store', () => {
   it('round-trips, with 0600 files and no plaintext on disk', () => {
     const dir = tempDir('sec');
@@ -27,59 +24,6 @@ describe('secrets store', () => {
     expect(raw).not.toContain(Buffer.from('sk-very-secret-value').toString('base64'));
   });
 
-  it('uses a fresh nonce for every encryption', () => {
-    const dir = tempDir('sec');
-    const store = storeIn(dir);
-    store.set('A', 'same');
-    const first = readFile(dir).secrets.A;
-    store.set('A', 'same');
-    const second = readFile(dir).secrets.A;
-    expect(first?.nonce).not.toBe(second?.nonce);
-    expect(first?.ciphertext).not.toBe(second?.ciphertext);
-    expect(Buffer.from(second?.nonce ?? '', 'base64')).toHaveLength(12);
-  });
-
-  it('refuses a file with one byte flipped, using none of the secrets', () => {
-    const dir = tempDir('sec');
-    storeIn(dir).set('A', 'alpha-value');
-    storeIn(dir).set('B', 'beta-value');
-    const file = readFile(dir);
-    const ct = Buffer.from(file.secrets.B?.ciphertext ?? '', 'base64');
-    ct[0] = (ct[0] ?? 0) ^ 1;
-    (file.secrets.B as { ciphertext: string }).ciphertext = ct.toString('base64');
-    fs.writeFileSync(path.join(dir, 'secrets.json'), JSON.stringify(file));
-    expect(() => storeIn(dir).all()).toThrow(/secret B does not decrypt/);
-  });
-
-  it('refuses swapped ciphertexts (the name is associated data)', () => {
-    const dir = tempDir('sec');
-    storeIn(dir).set('A', 'alpha-value');
-    storeIn(dir).set('B', 'beta-value');
-    const file = readFile(dir);
-    [file.secrets.A, file.secrets.B] = [file.secrets.B!, file.secrets.A!];
-    fs.writeFileSync(path.join(dir, 'secrets.json'), JSON.stringify(file));
-    expect(() => storeIn(dir).all()).toThrow(/does not decrypt/);
-  });
-
-  it('fails clearly when the files are copied to another machine', () => {
-    const dir = tempDir('sec');
-    storeIn(dir, 'machine-A').set('A', 'alpha-value');
-    const other = tempDir('sec');
-    for (const f of ['secrets.json', 'secret.key']) fs.copyFileSync(path.join(dir, f), path.join(other, f));
-    expect(() => storeIn(other, 'machine-B').all()).toThrow(/encrypted on another machine/);
-    expect(storeIn(other, 'machine-A').all()).toEqual({ A: 'alpha-value' });
-  });
-
-  it('fails clearly when the key is missing', () => {
-    const dir = tempDir('sec');
-    storeIn(dir).set('A', 'alpha-value');
-    fs.rmSync(path.join(dir, 'secret.key'));
-    expect(() => storeIn(dir).all()).toThrow(/key is missing/);
-  });
-
-  it.each(['lower', '1ABC', 'HAS SPACE', 'A=B', 'PATH', 'HOME', 'CATTY_TOKEN', 'IS_SANDBOX', ''])('refuses the name %j', (name) => {
-    expect(() => storeIn(tempDir('sec')).set(name, 'v')).toThrow(/Secret name/);
-  });
 });
 
 describe('key placement', () => {
@@ -133,9 +77,4 @@ describe('catty secrets commands', () => {
     expect((await runCli(['secrets', 'rm', 'FIRST'], { home })).code).toBe(1);
   });
 
-  it('exits 2 for a reserved name', async () => {
-    const result = await runCli(['secrets', 'set', 'CATTY_X', 'v'], { home: tempDir('sec') });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('reserved');
-  });
 });

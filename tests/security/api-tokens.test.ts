@@ -1,0 +1,273 @@
+/**
+ * SECURITY.md 26–29: API tokens and input. Most run in-process against createApp with fake
+ * dependencies (tests/helpers/api-fakes.ts, an injectable clock); the cross-user and
+ * stopped-session checks also run against the built catty-api with real runtimes.
+ */
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, MAX_BODY_BYTES } from '../../api/app.js';
+import { decideDeviceCode } from '../../api/auth/device.js';
+import { issueTokenPair } from '../../api/auth/tokens.js';
+import { ApiError, CreatedSession, DeviceCodeResponse, SessionList } from '../../api/contract.js';
+import { createUser } from '../../api/services/users.js';
+import { call, makeTestDeps } from '../helpers/api-fakes.js';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+
+const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+async function authSetup() {
+  const deps = makeTestDeps({ deviceCodeIntervalSec: 5, deviceCodeTtlSec: 600 });
+  const app = createApp(deps);
+  const user = await createUser(deps, 'Ada@Example.com', 'correct horse battery');
+  return { deps, app, user };
+}
+
+async function sessionsSetup(overrides = {}) {
+  const deps = makeTestDeps(overrides);
+  const app = createApp(deps);
+  const alice = await createUser(deps, 'alice@example.com', 'password-alice');
+  const bob = await createUser(deps, 'bob@example.com', 'password-bob');
+  return { deps, app, alice: issueTokenPair(deps, alice.id).access_token, bob: issueTokenPair(deps, bob.id).access_token };
+}
+
+async function runtimeSetup(overrides = {}) {
+  const deps = makeTestDeps(overrides);
+  const app = createApp(deps);
+  const alice = await createUser(deps, 'alice@example.com', 'password-alice');
+  const token = issueTokenPair(deps, alice.id).access_token;
+  const create = async (body: object = {}) => {
+    const s = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token, body })).body);
+    const machine = [...deps.provisioner.machines.values()].find((m) => m.spec.sessionId === s.id)!;
+    return { ...s, machineToken: machine.spec.machineToken };
+  };
+  return { deps, app, token, create };
+}
+
+async function errorsSetup() {
+  const deps = makeTestDeps();
+  const app = createApp(deps);
+  const user = await createUser(deps, 'alice@example.com', 'password-alice');
+  const token = issueTokenPair(deps, user.id).access_token;
+  const s = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token, body: {} })).body);
+  const machineToken = [...deps.provisioner.machines.values()][0]!.spec.machineToken;
+  return { deps, app, token, machineToken, s };
+}
+
+/** Opens the runtime's /connect with a connect token: 'open', or why not. */
+function tryConnect(connectUrl: string, token: string): Promise<string> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`${connectUrl.replace(/^http/, 'ws')}/connect`, { headers: { authorization: `Bearer ${token}` } });
+    const timer = setTimeout(() => {
+      ws.terminate();
+      resolve('timeout');
+    }, 10_000);
+    ws.once('open', () => {
+      clearTimeout(timer);
+      ws.close();
+      resolve('open');
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      clearTimeout(timer);
+      ws.terminate();
+      resolve(`http ${res.statusCode}`);
+    });
+    ws.once('error', (err) => {
+      clearTimeout(timer);
+      resolve(`error ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+    });
+  });
+}
+
+describe('SECURITY.md 26–29 (in-process API)', () => {
+  it('26: missing, malformed or unknown bearer tokens → 401 JSON', async () => {
+    const { app } = await authSetup();
+    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer cat_at_nope' }] as Record<string, string>[]) {
+      const res = await call(app, 'GET', '/v1/sessions', { headers });
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+    }
+  });
+
+  it('26: an expired access token → 401', async () => {
+    const { deps, app, user } = await authSetup();
+    const pair = issueTokenPair(deps, user.id);
+    expect((await call(app, 'GET', '/v1/me', { token: pair.access_token })).status).toBe(200);
+    deps.clock.ms += deps.config.accessTokenTtlSec * 1000;
+    const res = await call(app, 'GET', '/v1/me', { token: pair.access_token });
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('unauthorized');
+  });
+
+
+  it('26: another user\'s session is a 404 for every route (get, connect, stop, delete, download, logs)', async () => {
+    const { app, alice, bob } = await sessionsSetup();
+    const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
+    for (const [method, suffix] of [['GET', ''], ['POST', '/connect'], ['POST', '/stop'], ['DELETE', ''], ['GET', '/download'], ['GET', '/logs']] as const) {
+      for (const ref of [a.id, a.label]) {
+        const res = await call(app, method, `/v1/sessions/${ref}${suffix}`, { token: bob });
+        expect(res.status, `${method} ${suffix}`).toBe(404);
+        expect(res.body.error.code).toBe('not_found');
+      }
+    }
+    expect(SessionList.parse((await call(app, 'GET', '/v1/sessions', { token: bob })).body).sessions).toEqual([]);
+    expect((await call(app, 'GET', `/v1/sessions/${a.id}`, { token: alice })).body.status).toBe('running');
+  });
+
+
+  it('27: a stopped session hands out no connect token (409 session_ended)', async () => {
+    const { deps, app, alice } = await sessionsSetup();
+    const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
+    const stopped = await call(app, 'POST', `/v1/sessions/${a.label}/stop`, { token: alice });
+    expect(stopped.status).toBe(200);
+    expect(stopped.body).toMatchObject({ status: 'stopped', detail: 'stopped by the user' });
+    expect(stopped.body.endedAt).toBeTypeOf('string');
+    expect(deps.provisioner.stops).toHaveLength(1);
+    const connect = await call(app, 'POST', `/v1/sessions/${a.label}/connect`, { token: alice });
+    expect(connect.status).toBe(409);
+    expect(connect.body.error.code).toBe('session_ended');
+    // stopping again is harmless
+    expect((await call(app, 'POST', `/v1/sessions/${a.label}/stop`, { token: alice })).body.status).toBe('stopped');
+  });
+
+
+  it('27: machine tokens work only while the session runs; user tokens are not machine tokens', async () => {
+    const { app, token, create } = await runtimeSetup();
+    const s = await create();
+    expect((await call(app, 'POST', '/v1/runtime/heartbeat', { token, body: { clients: 0, idleMs: 0 } })).status).toBe(401);
+    expect((await call(app, 'POST', '/v1/runtime/heartbeat', { token: s.machineToken, body: { clients: 0, idleMs: 0 } })).status).toBe(200);
+    await call(app, 'POST', `/v1/sessions/${s.label}/stop`, { token });
+    for (const path of ['/v1/runtime/heartbeat', '/v1/runtime/snapshots/presign']) {
+      const res = await call(app, 'POST', path, { token: s.machineToken, body: path.endsWith('presign') ? { size: 1 } : { clients: 0, idleMs: 0 } });
+      expect(res.status).toBe(401);
+    }
+  });
+
+
+  it('28: malformed JSON, wrong types and unknown fields → 400 ApiError on every JSON route', async () => {
+    const { app, token, machineToken } = await errorsSetup();
+    const cases: [string, string, string, unknown[]][] = [
+      ['user', 'POST', '/v1/auth/refresh', [{}, { refresh_token: 5 }, { refresh_token: 'x', extra: true }]],
+      ['user', 'POST', '/v1/auth/logout', [{ refresh_token: 1 }, { nope: 1 }, []]],
+      ['user', 'POST', '/v1/sessions', [
+        { agent: 'vim' }, { ttlSec: 1 }, { ttlSec: 'long' }, { cmd: '' }, { unknown: 1 },
+        { secrets: { PATH: '/x' } }, { secrets: { 'A B': 'x' } }, { secrets: { CATTY_X: 'x' } }, { secrets: { OK: 1 } }, 'string',
+      ]],
+      ['machine', 'POST', '/v1/runtime/snapshots/presign', [{}, { size: -1 }, { size: 1.5 }, { size: 1, more: 1 }]],
+      ['machine', 'POST', '/v1/runtime/snapshots', [{ key: 'k', size: 1, sha256: 'xyz' }, { key: '', size: 1, sha256: 'a'.repeat(64) }, {}]],
+      ['machine', 'POST', '/v1/runtime/heartbeat', [{ clients: -1, idleMs: 0 }, { clients: 0 }, { clients: 0, idleMs: 0, x: 1 }]],
+      ['machine', 'POST', '/v1/runtime/logs', [{ data: 5 }, { data: 'a'.repeat(200_000) }]],
+      ['machine', 'POST', '/v1/runtime/exit', [{ code: 'x', signal: null }, { code: 0 }]],
+    ];
+    for (const [who, method, path, bodies] of cases) {
+      const auth = who === 'user' ? token : machineToken;
+      for (const body of [...bodies, '{not json']) {
+        const res = await call(app, method, path, typeof body === 'string' && body.startsWith('{') ? { token: auth, rawBody: body } : { token: auth, body });
+        expect(res.status, `${path} ${JSON.stringify(body).slice(0, 60)}`).toBe(400);
+        expect(ApiError.parse(res.body).error.code).toBe('invalid_request');
+      }
+    }
+  });
+
+
+  it('28: a giant body → 413 JSON before it is parsed', async () => {
+    const { app, token } = await errorsSetup();
+    const res = await call(app, 'POST', '/v1/sessions', { token, rawBody: JSON.stringify({ cmd: 'x'.repeat(MAX_BODY_BYTES + 10) }), headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('payload_too_large');
+  });
+
+
+  it('28: unknown routes and session references → JSON 404', async () => {
+    const { app, token } = await errorsSetup();
+    expect((await call(app, 'GET', '/v1/nope', { token })).body.error.code).toBe('not_found');
+    expect((await call(app, 'GET', `/v1/sessions/${'x'.repeat(500)}`, { token })).status).toBe(404);
+    expect((await call(app, 'GET', '/v1/sessions/sunny-otter-0001', { token })).status).toBe(404);
+  });
+
+
+  it('28: a 500 never leaks the internal message', async () => {
+    const { deps, app, token, s } = await errorsSetup();
+    deps.storage.presignGet = async () => {
+      throw new Error('ECONNREFUSED secret-internal-host:9000 /var/lib/catty');
+    };
+    deps.db.prepare("INSERT INTO snapshots (key, session_id, expected_size, size, sha256, recorded, created_at) VALUES ('k', ?, 1, 1, ?, 1, '2026-01-01T00:00:00.000Z')").run(s.id, 'c'.repeat(64));
+    const res = await call(app, 'GET', `/v1/sessions/${s.label}/download`, { token });
+    expect(res.status).toBe(500);
+    expect(res.body.error.code).toBe('internal');
+    expect(JSON.stringify(res.body)).not.toMatch(/ECONNREFUSED|secret-internal|var\/lib/);
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('29: polling too fast is slowed (slow_down, +5 s each time)', async () => {
+    const { deps, app } = await authSetup();
+    const codes = DeviceCodeResponse.parse((await call(app, 'POST', '/v1/auth/device')).body);
+    const poll = () => call(app, 'POST', '/v1/auth/device/token', { body: { grant_type: GRANT, device_code: codes.device_code } });
+    expect((await poll()).body.error).toBe('authorization_pending');
+    deps.clock.ms += 1000;
+    const fast = await poll();
+    expect(fast.status).toBe(400);
+    expect(fast.body.error).toBe('slow_down');
+    // interval is now 10 s: 6 s later is still too fast
+    deps.clock.ms += 6000;
+    expect((await poll()).body.error).toBe('slow_down');
+    deps.clock.ms += 15_001;
+    expect((await poll()).body.error).toBe('authorization_pending');
+  });
+
+
+  it('29: a denied code never yields a token (access_denied forever)', async () => {
+    const { deps, app, user } = await authSetup();
+    const codes = DeviceCodeResponse.parse((await call(app, 'POST', '/v1/auth/device')).body);
+    expect(decideDeviceCode(deps, codes.user_code, user.id, false)).toBe('denied');
+    expect(decideDeviceCode(deps, codes.user_code, user.id, true)).toBe('already_used');
+    for (let i = 0; i < 3; i++) {
+      deps.clock.ms += 60_000;
+      const res = await call(app, 'POST', '/v1/auth/device/token', { body: { grant_type: GRANT, device_code: codes.device_code } });
+      expect(res.body.error).toBe('access_denied');
+    }
+  });
+
+
+  it('29: codes expire (expired_token; cannot be approved)', async () => {
+    const { deps, app, user } = await authSetup();
+    const codes = DeviceCodeResponse.parse((await call(app, 'POST', '/v1/auth/device')).body);
+    deps.clock.ms += 600_000;
+    expect(decideDeviceCode(deps, codes.user_code, user.id, true)).toBe('expired');
+    const res = await call(app, 'POST', '/v1/auth/device/token', { body: { grant_type: GRANT, device_code: codes.device_code } });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('expired_token');
+  });
+
+});
+
+describe('SECURITY.md 26–27 (built catty-api, real runtimes)', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi();
+  }, 60_000);
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('26: two users on the real API are isolated (get, connect, stop, list)', async () => {
+    const bob = await api.addUser('bob@example.com');
+    const s = await api.client.createSession({ cmd: 'sleep 600', upload: false });
+    await expect(bob.getSession(s.label)).rejects.toMatchObject({ status: 404 });
+    await expect(bob.connect(s.id)).rejects.toMatchObject({ status: 404 });
+    await expect(bob.stop(s.id)).rejects.toMatchObject({ status: 404 });
+    expect(await bob.listSessions()).toEqual([]);
+    expect((await api.client.getSession(s.label)).status).toBe('running');
+    await api.client.stop(s.label);
+  });
+
+  it('27: the connect token of a stopped session is refused (API 409, runtime gone)', async () => {
+    const s = await api.client.createSession({ cmd: 'sleep 600', upload: false });
+    const info = await api.client.connect(s.label);
+    expect(await tryConnect(info.connectUrl, info.connectToken)).toBe('open');
+    await api.client.stop(s.label);
+    await expect(api.client.connect(s.label)).rejects.toMatchObject({ status: 409 });
+    const after = await tryConnect(info.connectUrl, info.connectToken);
+    expect(after).not.toBe('open');
+    expect(after).not.toBe('timeout');
+  });
+});

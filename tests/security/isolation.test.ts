@@ -1,0 +1,111 @@
+/**
+ * SECURITY.md 37: from inside a session the agent cannot read or write another session's
+ * workspace, the API's data directory or database, the user's $CATTY_HOME (secrets, key file,
+ * credentials), or the runtime's own environment and memory (connect and machine tokens); it is
+ * not root with capabilities. A probe (tests/fixtures/probes/isolation-probe.mjs) is uploaded
+ * into the session and run as the agent; it reports everything it managed to read or write.
+ *
+ * Local provisioner: runs under bubblewrap (skips with a printed reason where bwrap cannot run).
+ * Docker provisioner: runs when a Docker engine answers and the session image exists, else skips
+ * with a printed reason.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bwrapProblem, findBwrap } from '../../api/provisioners/bwrap.js';
+import { ApiCallError, startTestApi, type TestApi } from '../helpers/api.js';
+import { REPO_ROOT } from '../helpers/runtime.js';
+import { buildZip } from '../helpers/runtime-zip.js';
+
+const API_CANARY = 'api-env-canary-6f1d2c';
+const HOME_CANARY = 'catty-home-canary-93ae51';
+const PROBE = readFileSync(join(REPO_ROOT, 'tests/fixtures/probes/isolation-probe.mjs'));
+const SESSION_IMAGE = process.env.CATTY_SESSION_IMAGE ?? 'catty-session:dev';
+
+async function poll<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Why the sandbox for `provisioner` cannot run here, or null when it can. */
+function unavailable(provisioner: 'local' | 'docker'): string | null {
+  if (provisioner === 'local') {
+    const bwrap = findBwrap();
+    if (!bwrap) return 'bubblewrap (bwrap) is not installed';
+    return bwrapProblem(bwrap);
+  }
+  const info = spawnSync('docker', ['image', 'inspect', SESSION_IMAGE], { encoding: 'utf8', timeout: 20_000 });
+  if (info.error) return `no docker CLI (${info.error.message})`;
+  if (info.status !== 0) {
+    const engine = spawnSync('docker', ['info'], { encoding: 'utf8', timeout: 20_000 });
+    if (engine.status !== 0) return 'no Docker engine answers';
+    return `the session image ${SESSION_IMAGE} is not built (scripts build it; the Docker suite does too)`;
+  }
+  return null;
+}
+
+describe.each(['local', 'docker'] as const)('SECURITY.md 37: isolation (%s provisioner)', (provisioner) => {
+  const why = unavailable(provisioner);
+  if (why) console.log(`[security] 37 (${provisioner}) skipped: ${why}`);
+  let api: TestApi;
+  let home: string;
+  beforeAll(async () => {
+    if (why) return;
+    // A user's $CATTY_HOME as the CLI lays it out, with the embedded API's data dir inside it.
+    home = mkdtempSync(join(tmpdir(), 'catty-sec-home-'));
+    mkdirSync(join(home, 'local', 'data'), { recursive: true, mode: 0o700 });
+    for (const f of ['secrets.enc', 'secret.key', 'credentials.json']) writeFileSync(join(home, f), `${HOME_CANARY}\n`, { mode: 0o600 });
+    api = await startTestApi({
+      dataDir: join(home, 'local', 'data'),
+      env: { CATTY_PROVISIONER: provisioner, CATTY_TEST_CANARY: API_CANARY, CATTY_HOME: home, HOME: home },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await api?.close();
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  it.skipIf(why !== null)(`37: the agent cannot reach another session, the API's data, $CATTY_HOME or the runtime's tokens; no capabilities (${provisioner})`, async () => {
+    const other = await api.client.createSession({ cmd: 'echo other-secret > /workspace/secret.txt; sleep 600', upload: false });
+    const otherWorkspace = join(api.dataDir, 'machines', other.id, 'workspace');
+    if (provisioner === 'local') await poll('the other workspace file', async () => (existsSync(join(otherWorkspace, 'secret.txt')) ? true : null));
+    const s = await api.client.createSession({ cmd: `exec ${provisioner === 'local' ? process.execPath : 'node'} /workspace/probe.mjs; sleep 600` });
+    const needles = [s.connectToken, other.connectToken, 'cat_mt_', 'cat_ct_', API_CANARY, HOME_CANARY, 'other-secret', api.client.token];
+    const config = {
+      needles,
+      paths: [otherWorkspace, join(otherWorkspace, 'secret.txt'), api.dataDir, join(api.dataDir, 'catty.db'), join(api.dataDir, 'machines'), home, join(home, 'secrets.enc'), join(home, 'secret.key'), join(home, 'credentials.json'), `/proc/${api.pid}/environ`],
+      // (/etc inside the sandbox is its own throwaway tmpfs with a few read-only binds, so a
+      // write there proves nothing; the host's /etc is checked from outside below.)
+      writes: [join(otherWorkspace, 'pwned.txt'), join(api.dataDir, 'pwned.txt'), join(home, 'pwned.txt'), '/usr/pwned.txt', '/usr/bin/pwned'],
+    };
+    const zip = buildZip([
+      { name: 'probe.mjs', data: PROBE },
+      { name: 'probe-config.b64', data: Buffer.from(JSON.stringify(config)).toString('base64') },
+    ]);
+    const up = await fetch(`${s.connectUrl}/upload`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) });
+    expect(up.status).toBe(200);
+    const out = await poll('the probe to finish', async () => {
+      const text = (await api.client.logs(s.label)).toString();
+      return text.includes('PROBE-DONE') ? text : null;
+    }, 120_000);
+    console.log(`37 (${provisioner}) probe:\n${out.trim()}`);
+    expect(out).not.toMatch(/FOUND \d+ IN/);
+    expect(out).not.toMatch(/^READ /m);
+    expect(out).not.toMatch(/^WROTE /m);
+    expect(out).not.toContain('other-secret');
+    expect(out).toMatch(/^UID [1-9]\d*\r?$/m);
+    expect(out).toMatch(/^CAPEFF 0000000000000000\r?$/m);
+    for (const f of [...config.writes, '/etc/pwned.txt']) expect(existsSync(f), f).toBe(false);
+    await api.client.stop(s.label);
+    await api.client.stop(other.label).catch((err: unknown) => {
+      if (!(err instanceof ApiCallError)) throw err;
+    });
+  });
+});

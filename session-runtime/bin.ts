@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** catty-session: the daemon inside each session machine. Thin: config, start, signals, exit. */
+import './v8-flags.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startRuntime } from './runtime.js';
 

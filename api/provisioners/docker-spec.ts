@@ -5,6 +5,7 @@
  */
 import type Docker from 'dockerode';
 import type { MachineSpec } from './types.js';
+import { RUNTIME_NODE_OPTIONS } from '../../session-runtime/protocol.js';
 
 /** Labels every catty container and volume carries; `list()` and reconciliation filter on them. */
 export const Label = {
@@ -80,6 +81,8 @@ export function runtimeEnvList(spec: MachineSpec, plan: ContainerPlan): string[]
     CATTY_LISTEN: plan.listen,
     CATTY_WORKSPACE: WORKSPACE_DIR,
     CATTY_AGENT_HOME: AGENT_HOME_DIR,
+    // The runtime's memory budget, as the local provisioner sets it.
+    NODE_OPTIONS: RUNTIME_NODE_OPTIONS,
   };
   if (!spec.upload) env.CATTY_NO_UPLOAD = '1';
   return Object.entries(env).map(([name, value]) => `${name}=${value}`);

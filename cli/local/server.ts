@@ -3,6 +3,7 @@
  * provisioner as a detached daemon whose state lives in $CATTY_HOME/local/. It writes
  * LocalCredentials (api/contract.ts) once it listens; the CLI uses its URL and tokens.
  */
+import { escapeForTerminal } from '../../session-runtime/safe-path.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -57,6 +58,7 @@ export async function ensureLocalServer(ctx: Context, timeoutMs = START_TIMEOUT_
   ensurePrivateDir(lp.dir);
   ensurePrivateDir(lp.data);
   fs.rmSync(lp.credentials, { force: true });
+  const logStart = fs.existsSync(lp.log) ? fs.statSync(lp.log).size : 0;
   const logFd = fs.openSync(lp.log, 'a', 0o600);
   let exited: number | null = null;
   try {
@@ -85,7 +87,27 @@ export async function ensureLocalServer(ctx: Context, timeoutMs = START_TIMEOUT_
     return readLocalServer(ctx);
   }, timeoutMs);
   if (!creds) throw new UserError(`The local control plane did not start within ${timeoutMs / 1000} s.`, { hint: `See ${lp.log}.` });
+  // What it warns about (no sandbox!) goes to its log; the person starting it must see it too.
+  for (const warning of warningsSince(lp.log, logStart)) ctx.stderr.write(`catty: warning: ${escapeForTerminal(warning)}\n`);
   return { creds, started: true };
+}
+
+/** The `catty-api: WARNING: …` lines its log gained since `offset`. */
+function warningsSince(log: string, offset: number): string[] {
+  try {
+    const fd = fs.openSync(log, 'r');
+    try {
+      const length = Math.min(fs.fstatSync(fd).size - offset, 1024 * 1024);
+      if (length <= 0) return [];
+      const text = Buffer.alloc(length);
+      fs.readSync(fd, text, 0, length, offset);
+      return [...text.toString('utf8').matchAll(/^catty-api: WARNING: (.*)$/gm)].map((m) => m[1]!);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
 }
 
 /** SIGTERMs the server and waits (bounded) for it to go; false when none was running. */

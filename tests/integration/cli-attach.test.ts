@@ -3,41 +3,24 @@
  * across cut sockets, close codes 4000/4001, exit codes, the detach key, resize and signals.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
-import { FakeRuntime, type FakeClient } from '../helpers/fake-runtime.js';
+import { startAttachHarness, outputLog, type AttachHarness } from '../helpers/attach-harness.js';
+import type { FakeApi } from '../helpers/cli-fake-api.js';
+import type { FakeClient, FakeRuntime } from '../helpers/fake-runtime.js';
 import { PassThrough } from 'node:stream';
-import { Capture, startCli, tempDir, waitUntil } from '../helpers/cli.js';
+import { Capture, startCli, waitUntil } from '../helpers/cli.js';
 
 const LABEL = 'steady-heron-0002';
+let harness: AttachHarness;
 let api: FakeApi;
 let runtime: FakeRuntime;
 
 beforeAll(async () => {
-  runtime = await FakeRuntime.start();
-  api = await FakeApi.start({ connectUrl: runtime.url, connectToken: runtime.token });
-  api.addSession({ label: LABEL });
+  harness = await startAttachHarness(LABEL);
+  ({ api, runtime } = harness);
 });
-afterAll(async () => {
-  await runtime.close();
-  await api.close();
-});
+afterAll(() => harness.close());
 
-async function connect(onConnect: (client: FakeClient) => void, options: { args?: string[]; env?: NodeJS.ProcessEnv } = {}) {
-  runtime.onConnect = onConnect;
-  const home = tempDir('attach');
-  await loginTo(home, api);
-  return startCli(['connect', LABEL, '--no-sync-back', ...(options.args ?? [])], {
-    home,
-    env: { CATTY_API_URL: api.url, CATTY_RECONNECT_BASE_MS: '10', ...options.env },
-  });
-}
-
-/** The agent's whole output: numbered lines, so a lost or doubled byte shows. */
-function outputLog(bytes: number): Buffer {
-  let text = '';
-  for (let i = 0; text.length < bytes; i++) text += `line ${i} ${'x'.repeat(i % 37)}\n`;
-  return Buffer.from(text.slice(0, bytes));
-}
+const connect: AttachHarness['connect'] = (onConnect, options) => harness.connect(onConnect, options);
 
 describe('reconnect', () => {
   it('paints the screen when the offset is too old', async () => {
@@ -103,8 +86,7 @@ describe('backpressure', () => {
       for (let at = 0; at < log.length; at += 8192) client.output(log.subarray(at, at + 8192));
       client.exit(0);
     };
-    const home = tempDir('attach');
-    await loginTo(home, api);
+    const home = await harness.loggedInHome('attach');
     const run = startCli(['connect', LABEL, '--no-sync-back'], { home, stdout, env: { CATTY_API_URL: api.url } });
     let maxQueued = 0;
     const write = stdout.write.bind(stdout) as (chunk: Buffer) => boolean;
@@ -200,8 +182,7 @@ describe('keys, resize, signals', () => {
   it('without a label and without a TTY, lists the choices and exits 2', async () => {
     api.addSession({ label: 'other-one-0008' });
     try {
-      const home = tempDir('attach');
-      await loginTo(home, api);
+      const home = await harness.loggedInHome('attach');
       const run = startCli(['connect'], { home, env: { CATTY_API_URL: api.url } });
       run.stdin.end();
       expect(await run.code).toBe(2);
@@ -232,8 +213,7 @@ describe('keys, resize, signals', () => {
       },
     });
     runtime.onConnect = (c) => c.hello(0);
-    const home = tempDir('attach');
-    await loginTo(home, api);
+    const home = await harness.loggedInHome('attach');
     const before = runtime.clients.length;
     const run = startCli(['connect', LABEL, '--no-sync-back', '--no-auto-reconnect'], { home, stdin, env: { CATTY_API_URL: api.url } });
     const c = await waitUntil(() => (runtime.clients.length > before ? runtime.clients.at(-1) : undefined), 10_000, "client");

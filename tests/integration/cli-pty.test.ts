@@ -5,29 +5,26 @@
  */
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
-import { FakeRuntime, type FakeClient } from '../helpers/fake-runtime.js';
+import { startAttachHarness, type AttachHarness } from '../helpers/attach-harness.js';
+import type { FakeApi } from '../helpers/cli-fake-api.js';
+import type { FakeClient, FakeRuntime } from '../helpers/fake-runtime.js';
 import { CATTY_BIN, tempDir, waitUntil } from '../helpers/cli.js';
 
 const LABEL = 'bright-wren-0005';
+let harness: AttachHarness;
 let api: FakeApi;
 let runtime: FakeRuntime;
 
 beforeAll(async () => {
-  runtime = await FakeRuntime.start();
-  api = await FakeApi.start({ connectUrl: runtime.url, connectToken: runtime.token });
-  api.addSession({ label: LABEL });
+  harness = await startAttachHarness(LABEL);
+  ({ api, runtime } = harness);
 });
-afterAll(async () => {
-  await runtime.close();
-  await api.close();
-});
+afterAll(() => harness.close());
 
 /** sh runs catty, then prints its exit code and the terminal's settings. */
 async function underPty(onConnect: (client: FakeClient) => void, args = `connect ${LABEL} --no-sync-back`) {
   runtime.onConnect = onConnect;
-  const home = tempDir('pty');
-  await loginTo(home, api);
+  const home = await harness.loggedInHome('pty');
   const script = `"${process.execPath}" "${CATTY_BIN}" ${args}; echo "rc=$?"; stty -a`;
   const pty = await import('node-pty');
   let out = '';

@@ -5,40 +5,23 @@
  * or closes with 4000/4001. The same cases against the real runtime are in terminal.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
-import { FakeRuntime, type FakeClient } from '../helpers/fake-runtime.js';
-import { startCli, tempDir } from '../helpers/cli.js';
+import { startAttachHarness, outputLog, type AttachHarness } from '../helpers/attach-harness.js';
+import type { FakeApi } from '../helpers/cli-fake-api.js';
+import type { FakeRuntime } from '../helpers/fake-runtime.js';
+import { startCli } from '../helpers/cli.js';
 
 const LABEL = 'steady-heron-0002';
+let harness: AttachHarness;
 let api: FakeApi;
 let runtime: FakeRuntime;
 
 beforeAll(async () => {
-  runtime = await FakeRuntime.start();
-  api = await FakeApi.start({ connectUrl: runtime.url, connectToken: runtime.token });
-  api.addSession({ label: LABEL });
+  harness = await startAttachHarness(LABEL);
+  ({ api, runtime } = harness);
 });
-afterAll(async () => {
-  await runtime.close();
-  await api.close();
-});
+afterAll(() => harness.close());
 
-async function connect(onConnect: (client: FakeClient) => void, options: { args?: string[]; env?: NodeJS.ProcessEnv } = {}) {
-  runtime.onConnect = onConnect;
-  const home = tempDir('attach');
-  await loginTo(home, api);
-  return startCli(['connect', LABEL, '--no-sync-back', ...(options.args ?? [])], {
-    home,
-    env: { CATTY_API_URL: api.url, CATTY_RECONNECT_BASE_MS: '10', ...options.env },
-  });
-}
-
-/** The agent's whole output: numbered lines, so a lost or doubled byte shows. */
-function outputLog(bytes: number): Buffer {
-  let text = '';
-  for (let i = 0; text.length < bytes; i++) text += `line ${i} ${'x'.repeat(i % 37)}\n`;
-  return Buffer.from(text.slice(0, bytes));
-}
+const connect: AttachHarness['connect'] = (onConnect, options) => harness.connect(onConnect, options);
 
 describe('SECURITY.md 23–25: catty connect against a scripted runtime', () => {
   it('23: (catty connect, scripted runtime) resumes byte-exact after the socket is cut mid-stream, again and again', async () => {
@@ -104,8 +87,7 @@ describe('SECURITY.md 23–25: catty connect against a scripted runtime', () => 
   it('24: (catty connect) a stopped session: the last output and how to download, exit 4, no retry', async () => {
     api.addSession({ label: 'done-crane-0003', status: 'stopped' });
     api.state.logs = Buffer.from('final words');
-    const home = tempDir('attach');
-    await loginTo(home, api);
+    const home = await harness.loggedInHome('attach');
     const run = startCli(['connect', 'done-crane-0003'], { home, env: { CATTY_API_URL: api.url } });
     expect(await run.code).toBe(4);
     expect(run.stdout.text).toContain('final words');

@@ -10,28 +10,20 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DownloadInfo } from '../../api/contract.js';
-import { ApiCallError, startTestApi, type TestApi } from '../helpers/api.js';
-import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { ApiCallError, type TestApi } from '../helpers/api.js';
+import type { FaultProxy } from '../helpers/fault-proxy.js';
+import { startApiWithFaultyStorage, type FaultyStorageApi } from '../helpers/faulty-storage.js';
 import { TestClient, waitFor } from '../helpers/runtime.js';
 import { buildZip } from '../helpers/runtime-zip.js';
-import { startS3, type S3Server } from '../helpers/s3.js';
 
-let s3: S3Server;
+let setup: FaultyStorageApi | undefined;
 let proxy: FaultProxy;
 let api: TestApi;
 beforeAll(async () => {
-  s3 = await startS3('catty');
-  proxy = await startFaultProxy(Number(new URL(s3.endpoint).port));
-  api = await startTestApi({
-    env: { CATTY_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`, CATTY_S3_BUCKET: 'catty', CATTY_S3_FORCE_PATH_STYLE: 'true' },
-    runtimeEnv: { CATTY_SNAPSHOT_INTERVAL_MS: '2000' },
-  });
+  setup = await startApiWithFaultyStorage(2000);
+  ({ proxy, api } = setup);
 }, 120_000);
-afterAll(async () => {
-  await api?.close();
-  await proxy?.close();
-  await s3?.stop();
-});
+afterAll(() => setup?.close());
 
 async function latest(label: string): Promise<DownloadInfo | null> {
   try {

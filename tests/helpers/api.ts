@@ -254,3 +254,15 @@ export async function startTestApi(options: StartTestApiOptions = {}): Promise<T
   };
   return api;
 }
+
+/** Polls `fn` every 100 ms until it returns something other than null; throws naming `what`
+ * after `timeoutMs`. */
+export async function poll<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { x as untar } from 'tar';
-import { ApiCallError, startTestApi, type TestApi } from '../helpers/api.js';
+import { ApiCallError, startTestApi, type TestApi, poll } from '../helpers/api.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 
 let api: TestApi;
@@ -20,15 +20,6 @@ afterAll(async () => {
   await api?.close();
 });
 
-async function poll<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('session lifecycle against real runtimes', () => {
   it('create → upload → snapshot recorded → stop → download tarball whose sha256 matches', async () => {

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api.js';
+import { startTestApi, type TestApi, poll } from '../helpers/api.js';
 
 let api: TestApi;
 
@@ -17,15 +17,6 @@ afterAll(async () => {
   await api?.close();
 });
 
-async function poll<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('inactivity TTL', () => {
   it('an idle session is stopped as timed_out after its ttl', async () => {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bwrapProblem, findBwrap } from '../../api/provisioners/bwrap.js';
-import { ApiCallError, startTestApi, type TestApi } from '../helpers/api.js';
+import { ApiCallError, startTestApi, type TestApi, poll } from '../helpers/api.js';
 import { REPO_ROOT } from '../helpers/runtime.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 
@@ -24,15 +24,6 @@ const HOME_CANARY = 'catty-home-canary-93ae51';
 const PROBE = readFileSync(join(REPO_ROOT, 'tests/fixtures/probes/isolation-probe.mjs'));
 const SESSION_IMAGE = process.env.CATTY_SESSION_IMAGE ?? 'catty-session:dev';
 
-async function poll<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Why the sandbox for `provisioner` cannot run here, or null when it can. */
 function unavailable(provisioner: 'local' | 'docker'): string | null {
@@ -75,7 +66,7 @@ describe.each(['local', 'docker'] as const)('SECURITY.md 37: isolation (%s provi
   it.skipIf(why !== null)(`37: the agent cannot reach another session, the API's data, $CATTY_HOME or the runtime's tokens; no capabilities (${provisioner})`, async () => {
     const other = await api.client.createSession({ cmd: 'echo other-secret > /workspace/secret.txt; sleep 600', upload: false });
     const otherWorkspace = join(api.dataDir, 'machines', other.id, 'workspace');
-    if (provisioner === 'local') await poll('the other workspace file', async () => (existsSync(join(otherWorkspace, 'secret.txt')) ? true : null));
+    if (provisioner === 'local') await poll('the other workspace file', async () => (existsSync(join(otherWorkspace, 'secret.txt')) ? true : null), 60_000);
     const s = await api.client.createSession({ cmd: `exec ${provisioner === 'local' ? process.execPath : 'node'} /workspace/probe.mjs; sleep 600` });
     const needles = [s.connectToken, other.connectToken, 'cat_mt_', 'cat_ct_', API_CANARY, HOME_CANARY, 'other-secret', api.client.token];
     const config = {

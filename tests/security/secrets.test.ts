@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretStore } from '../../cli/secrets/store.js';
 import { fileKeySource } from '../../cli/secrets/key.js';
-import { startTestApi, type TestApi } from '../helpers/api.js';
+import { startTestApi, type TestApi, poll } from '../helpers/api.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 
@@ -29,15 +29,6 @@ function walk(dir: string): string[] {
   return out;
 }
 
-async function poll<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function storeIn(dir: string, salt = 'machine-A'): SecretStore {
   return new SecretStore({ file: path.join(dir, 'secrets.json'), keySource: fileKeySource(path.join(dir, 'secret.key')), salt: () => salt });

@@ -117,3 +117,21 @@ export async function stopAll(installation) {
     await installation.catty(['stop', session.label, '--delete']);
   }
 }
+
+/**
+ * Polls `check` every `everyMs` until it returns something other than undefined (`onTick` runs
+ * before each look, e.g. to sample memory); rejects naming `what` after `timeoutMs`.
+ */
+export function waitFor(what, check, timeoutMs, { everyMs = 2, onTick = () => {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const tick = () => {
+      onTick();
+      const value = check();
+      if (value !== undefined) return resolve(value);
+      if (Date.now() > deadline) return reject(new Error(`${what} timed out`));
+      setTimeout(tick, everyMs);
+    };
+    tick();
+  });
+}

@@ -3,24 +3,12 @@
 // files until the last one is present.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, attached, quantile, stopAll, tempDir } from './lib.mjs';
+import { ROOT, attached, quantile, stopAll, tempDir, waitFor } from './lib.mjs';
 
 const WRITER = path.join(ROOT, 'tests/fixtures/agents/sync-writer.mjs');
 const SAMPLES = 200;
 const BURST = 1000;
 
-function waitFor(check, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + timeoutMs;
-    const tick = () => {
-      const value = check();
-      if (value !== undefined) return resolve(value);
-      if (Date.now() > deadline) return reject(new Error('P5 timed out'));
-      setTimeout(tick, 1);
-    };
-    tick();
-  });
-}
 
 export async function p5(installation) {
   const dir = tempDir('p5');
@@ -29,13 +17,13 @@ export async function p5(installation) {
   const session = attached(['new', '--cmd', 'node sync-writer.mjs'], { cwd: dir, env: installation.env });
   let output = '';
   session.child.stdout.on('data', (d) => (output += d));
-  await waitFor(() => (output.includes('WRITER-READY') ? true : undefined), 30_000);
+  await waitFor('P5', () => (output.includes('WRITER-READY') ? true : undefined), 30_000);
 
   session.child.stdin.write(`go ${SAMPLES} 20\r`);
   const latencies = [];
   for (let i = 0; i < SAMPLES; i++) {
     const file = path.join(dir, `lat/f${i}.txt`);
-    const arrived = await waitFor(() => {
+    const arrived = await waitFor('P5', () => {
       try {
         const text = fs.readFileSync(file, 'utf8');
         return text.length >= 1000 ? Date.now() - Number(text.split('\n')[0]) : undefined;
@@ -47,12 +35,12 @@ export async function p5(installation) {
   }
 
   session.child.stdin.write(`burst ${BURST}\r`);
-  const burstStart = await waitFor(() => {
+  const burstStart = await waitFor('P5', () => {
     const m = /BURST-START (\d+)/.exec(output);
     return m ? Number(m[1]) : undefined;
   }, 30_000);
   const last = path.join(dir, `burst/b${BURST - 1}.txt`);
-  await waitFor(() => {
+  await waitFor('P5', () => {
     if (!fs.existsSync(last)) return undefined;
     return fs.readdirSync(path.join(dir, 'burst')).filter((n) => n.endsWith('.txt')).length >= BURST ? true : undefined;
   }, 60_000);

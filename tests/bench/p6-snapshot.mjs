@@ -4,7 +4,7 @@
 // same tree to a file.
 import fs from 'node:fs';
 import path from 'node:path';
-import { cattyInstallation, median, nowMs, rssMb, run, stopAll, tempDir } from './lib.mjs';
+import { cattyInstallation, median, nowMs, rssMb, run, stopAll, tempDir, waitFor } from './lib.mjs';
 
 const INTERVAL_MS = 4000;
 const SNAPSHOT_LINE = /snapshot uploaded: (\d+) bytes, archived in (\d+) ms, stored in (\d+) ms/g;
@@ -16,19 +16,6 @@ async function baseline(tree) {
   return result.ms;
 }
 
-function waitFor(check, timeoutMs, onTick = () => {}) {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + timeoutMs;
-    const tick = () => {
-      onTick();
-      const value = check();
-      if (value !== undefined) return resolve(value);
-      if (Date.now() > deadline) return reject(new Error('P6 timed out'));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
 
 async function catty(installation, tree) {
   const created = await run(process.execPath, [installation.bin, 'new', '--detach', '--no-sync-back', '--cmd', 'sleep 600'], { cwd: tree, env: installation.env });
@@ -37,15 +24,16 @@ async function catty(installation, tree) {
   const machineDir = path.join(installation.env.CATTY_HOME, 'local/data/machines', listed[0].id);
   const record = () => JSON.parse(fs.readFileSync(path.join(machineDir, 'machine.json'), 'utf8'));
   const log = () => fs.readFileSync(path.join(machineDir, 'runtime.log'), 'utf8');
-  const pid = await waitFor(() => record().runtimePid ?? undefined, 10_000);
+  const pid = await waitFor('P6 runtime pid', () => record().runtimePid ?? undefined, 10_000);
   let peak = 0;
   const snapshots = () => [...log().matchAll(SNAPSHOT_LINE)];
-  const [first] = await waitFor(() => (snapshots().length > 0 ? snapshots() : undefined), 120_000, () => {
-    peak = Math.max(peak, rssMb(pid) ?? 0);
+  const [first] = await waitFor('P6 snapshot', () => (snapshots().length > 0 ? snapshots() : undefined), 120_000, {
+    everyMs: 10,
+    onTick: () => (peak = Math.max(peak, rssMb(pid) ?? 0)),
   });
   // Two more periods with nothing changed: nothing may be uploaded.
   const quietUntil = nowMs() + 2 * INTERVAL_MS + 500;
-  await waitFor(() => (nowMs() > quietUntil ? true : undefined), 3 * INTERVAL_MS);
+  await waitFor('P6 quiet period', () => (nowMs() > quietUntil ? true : undefined), 3 * INTERVAL_MS, { everyMs: 10 });
   const extra = snapshots().length - 1;
   await stopAll(installation);
   return { ms: Number(first[2]) + Number(first[3]), bytes: Number(first[1]), peakRssMb: peak, extraUploads: extra };

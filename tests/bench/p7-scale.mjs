@@ -4,7 +4,7 @@
 // runtime RSS is read from /proc (≤ 60 MB).
 import fs from 'node:fs';
 import path from 'node:path';
-import { attached, nowMs, quantile, rssMb, stopAll } from './lib.mjs';
+import { attached, nowMs, quantile, rssMb, stopAll, waitFor } from './lib.mjs';
 
 const SESSIONS = 20;
 // 1 KiB every 10 ms = 100 KB/s.
@@ -17,18 +17,6 @@ async function detachedSession(installation, cmd) {
   return created.stdout.trim().split('\n').pop();
 }
 
-function waitFor(check, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + timeoutMs;
-    const tick = () => {
-      const value = check();
-      if (value !== undefined) return resolve(value);
-      if (Date.now() > deadline) return reject(new Error('P7 timed out'));
-      setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
 
 async function echoSamples(installation, label, count) {
   const session = attached(['connect', label, '--no-sync-back'], { cwd: installation.home, env: installation.env });
@@ -42,7 +30,7 @@ async function echoSamples(installation, label, count) {
       p(nowMs());
     }
   });
-  await waitFor(() => (seen.includes('ECHO-READY') ? true : undefined), 30_000);
+  await waitFor('P7', () => (seen.includes('ECHO-READY') ? true : undefined), 30_000);
   const latencies = [];
   for (let i = 0; i < count; i++) {
     const back = new Promise((r) => (pending = r));
@@ -78,7 +66,7 @@ export async function p7(installation) {
     c.child.stdout.on('data', (d) => (bytes += d.length));
     return { c, bytes: () => bytes };
   });
-  await waitFor(() => (clients.every((c) => c.bytes() > 10_000) ? true : undefined), 60_000);
+  await waitFor('P7', () => (clients.every((c) => c.bytes() > 10_000) ? true : undefined), 60_000);
 
   const echoLabel = await detachedSession(installation, ECHO);
   const echo = await echoSamples(installation, echoLabel, 300);

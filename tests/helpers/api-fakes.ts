@@ -13,6 +13,10 @@ import { silentLogger } from '../../api/logger.js';
 import type { Machine, MachineInfo, MachineSpec, Provisioner } from '../../api/provisioners/types.js';
 import { openDb } from '../../api/state/db.js';
 import type { ObjectStorage } from '../../api/storage/types.js';
+import { createApp } from '../../api/app.js';
+import { issueTokenPair } from '../../api/auth/tokens.js';
+import { CreatedSession } from '../../api/contract.js';
+import { createUser } from '../../api/services/users.js';
 
 interface FakeMachine {
   spec: MachineSpec;
@@ -141,4 +145,28 @@ export async function call(
     // not JSON (HTML pages)
   }
   return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/** The app over fake deps with two users, alice and bob, and an access token for each. */
+export async function appWithTwoUsers(overrides: Partial<Config> = {}) {
+  const deps = makeTestDeps(overrides);
+  const app = createApp(deps);
+  const alice = await createUser(deps, 'alice@example.com', 'password-alice');
+  const bob = await createUser(deps, 'bob@example.com', 'password-bob');
+  return { deps, app, alice: issueTokenPair(deps, alice.id).access_token, bob: issueTokenPair(deps, bob.id).access_token };
+}
+
+/** The app over fake deps with one user whose `create()` also returns the fake machine's token,
+ * for the runtime-callback routes. */
+export async function appWithMachines(overrides: Partial<Config> = {}) {
+  const deps = makeTestDeps(overrides);
+  const app = createApp(deps);
+  const alice = await createUser(deps, 'alice@example.com', 'password-alice');
+  const token = issueTokenPair(deps, alice.id).access_token;
+  const create = async (body: object = {}) => {
+    const s = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token, body })).body);
+    const machine = [...deps.provisioner.machines.values()].find((m) => m.spec.sessionId === s.id)!;
+    return { ...s, machineToken: machine.spec.machineToken };
+  };
+  return { deps, app, token, create };
 }

@@ -10,7 +10,7 @@ import { decideDeviceCode } from '../../api/auth/device.js';
 import { issueTokenPair } from '../../api/auth/tokens.js';
 import { ApiError, CreatedSession, DeviceCodeResponse, SessionList } from '../../api/contract.js';
 import { createUser } from '../../api/services/users.js';
-import { call, makeTestDeps } from '../helpers/api-fakes.js';
+import { call, makeTestDeps, appWithMachines, appWithTwoUsers } from '../helpers/api-fakes.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -22,26 +22,7 @@ async function authSetup() {
   return { deps, app, user };
 }
 
-async function sessionsSetup(overrides = {}) {
-  const deps = makeTestDeps(overrides);
-  const app = createApp(deps);
-  const alice = await createUser(deps, 'alice@example.com', 'password-alice');
-  const bob = await createUser(deps, 'bob@example.com', 'password-bob');
-  return { deps, app, alice: issueTokenPair(deps, alice.id).access_token, bob: issueTokenPair(deps, bob.id).access_token };
-}
 
-async function runtimeSetup(overrides = {}) {
-  const deps = makeTestDeps(overrides);
-  const app = createApp(deps);
-  const alice = await createUser(deps, 'alice@example.com', 'password-alice');
-  const token = issueTokenPair(deps, alice.id).access_token;
-  const create = async (body: object = {}) => {
-    const s = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token, body })).body);
-    const machine = [...deps.provisioner.machines.values()].find((m) => m.spec.sessionId === s.id)!;
-    return { ...s, machineToken: machine.spec.machineToken };
-  };
-  return { deps, app, token, create };
-}
 
 async function errorsSetup() {
   const deps = makeTestDeps();
@@ -100,7 +81,7 @@ describe('SECURITY.md 26–29 (in-process API)', () => {
 
 
   it('26: another user\'s session is a 404 for every route (get, connect, stop, delete, download, logs)', async () => {
-    const { app, alice, bob } = await sessionsSetup();
+    const { app, alice, bob } = await appWithTwoUsers();
     const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
     for (const [method, suffix] of [['GET', ''], ['POST', '/connect'], ['POST', '/stop'], ['DELETE', ''], ['GET', '/download'], ['GET', '/logs']] as const) {
       for (const ref of [a.id, a.label]) {
@@ -115,7 +96,7 @@ describe('SECURITY.md 26–29 (in-process API)', () => {
 
 
   it('27: a stopped session hands out no connect token (409 session_ended)', async () => {
-    const { deps, app, alice } = await sessionsSetup();
+    const { deps, app, alice } = await appWithTwoUsers();
     const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
     const stopped = await call(app, 'POST', `/v1/sessions/${a.label}/stop`, { token: alice });
     expect(stopped.status).toBe(200);
@@ -131,7 +112,7 @@ describe('SECURITY.md 26–29 (in-process API)', () => {
 
 
   it('27: machine tokens work only while the session runs; user tokens are not machine tokens', async () => {
-    const { app, token, create } = await runtimeSetup();
+    const { app, token, create } = await appWithMachines();
     const s = await create();
     expect((await call(app, 'POST', '/v1/runtime/heartbeat', { token, body: { clients: 0, idleMs: 0 } })).status).toBe(401);
     expect((await call(app, 'POST', '/v1/runtime/heartbeat', { token: s.machineToken, body: { clients: 0, idleMs: 0 } })).status).toBe(200);

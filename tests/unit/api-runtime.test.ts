@@ -1,30 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../api/app.js';
-import { issueTokenPair } from '../../api/auth/tokens.js';
-import { CreatedSession, DownloadInfo, PresignResponse } from '../../api/contract.js';
+import { DownloadInfo, PresignResponse } from '../../api/contract.js';
 import { reconcile } from '../../api/services/reconcile.js';
 import { sweepIdle } from '../../api/services/sweeper.js';
-import { createUser } from '../../api/services/users.js';
-import { call, makeTestDeps } from '../helpers/api-fakes.js';
+import { appWithMachines, call } from '../helpers/api-fakes.js';
 
-async function setup(overrides = {}) {
-  const deps = makeTestDeps(overrides);
-  const app = createApp(deps);
-  const alice = await createUser(deps, 'alice@example.com', 'password-alice');
-  const token = issueTokenPair(deps, alice.id).access_token;
-  const create = async (body: object = {}) => {
-    const s = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token, body })).body);
-    const machine = [...deps.provisioner.machines.values()].find((m) => m.spec.sessionId === s.id)!;
-    return { ...s, machineToken: machine.spec.machineToken };
-  };
-  return { deps, app, token, create };
-}
 
 const SHA = 'b'.repeat(64);
 
 describe('runtime callbacks', () => {
   it('presign mints a key for the session; record accepts it after a size check; download presigns it', async () => {
-    const { deps, app, token, create } = await setup();
+    const { deps, app, token, create } = await appWithMachines();
     const s = await create();
     const presign = await call(app, 'POST', '/v1/runtime/snapshots/presign', { token: s.machineToken, body: { size: 5 } });
     expect(presign.status).toBe(200);
@@ -44,7 +29,7 @@ describe('runtime callbacks', () => {
   });
 
   it('refuses forged reports: a key not minted, minted for another session, or the wrong size', async () => {
-    const { deps, app, create } = await setup();
+    const { deps, app, create } = await appWithMachines();
     const a = await create();
     const b = await create();
     const pa = PresignResponse.parse((await call(app, 'POST', '/v1/runtime/snapshots/presign', { token: a.machineToken, body: { size: 5 } })).body);
@@ -68,7 +53,7 @@ describe('runtime callbacks', () => {
   });
 
   it('keeps the newest N snapshots and deletes older objects', async () => {
-    const { deps, app, create } = await setup({ snapshotsKept: 2 });
+    const { deps, app, create } = await appWithMachines({ snapshotsKept: 2 });
     const s = await create();
     const keys: string[] = [];
     for (let i = 0; i < 4; i++) {
@@ -83,7 +68,7 @@ describe('runtime callbacks', () => {
   });
 
   it('exit records the code, stores final logs and ends the session', async () => {
-    const { deps, app, token, create } = await setup();
+    const { deps, app, token, create } = await appWithMachines();
     const s = await create();
     const data = Buffer.from('last words\r\n').toString('base64');
     expect((await call(app, 'POST', '/v1/runtime/logs', { token: s.machineToken, body: { data } })).status).toBe(200);
@@ -95,7 +80,7 @@ describe('runtime callbacks', () => {
   });
 
   it('heartbeats keep a session alive; the sweeper times out idle ones', async () => {
-    const { deps, app, token, create } = await setup();
+    const { deps, app, token, create } = await appWithMachines();
     const busy = await create({ ttlSec: 60 });
     const idle = await create({ ttlSec: 60 });
     deps.clock.ms += 50_000;
@@ -110,7 +95,7 @@ describe('runtime callbacks', () => {
   });
 
   it('reconcile marks sessions whose machine vanished and stops orphan machines', async () => {
-    const { deps, app, token, create } = await setup();
+    const { deps, app, token, create } = await appWithMachines();
     const kept = await create();
     const lost = await create();
     const lostMachine = [...deps.provisioner.machines.entries()].find(([, m]) => m.spec.sessionId === lost.id)!;

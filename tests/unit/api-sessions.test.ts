@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../api/app.js';
-import { issueTokenPair } from '../../api/auth/tokens.js';
 import { ConnectInfo, CreatedSession, Session, SessionList } from '../../api/contract.js';
-import { createUser } from '../../api/services/users.js';
 import { LABEL_PATTERN } from '../../api/services/labels.js';
-import { call, makeTestDeps } from '../helpers/api-fakes.js';
+import { appWithTwoUsers, call } from '../helpers/api-fakes.js';
 
-async function setup(overrides = {}) {
-  const deps = makeTestDeps(overrides);
-  const app = createApp(deps);
-  const alice = await createUser(deps, 'alice@example.com', 'password-alice');
-  const bob = await createUser(deps, 'bob@example.com', 'password-bob');
-  return { deps, app, alice: issueTokenPair(deps, alice.id).access_token, bob: issueTokenPair(deps, bob.id).access_token };
-}
 
 describe('sessions', () => {
   it('creates a running session with a label, connect info and the right agent command', async () => {
-    const { deps, app, alice } = await setup();
+    const { deps, app, alice } = await appWithTwoUsers();
     const res = await call(app, 'POST', '/v1/sessions', { token: alice, body: { agent: 'shell', secrets: { API_KEY: 'sekrit-value' }, ttlSec: 600 } });
     expect(res.status).toBe(201);
     const created = CreatedSession.parse(res.body);
@@ -35,7 +25,7 @@ describe('sessions', () => {
   });
 
   it('maps agent and cmd to CATTY_AGENT_CMD', async () => {
-    const { deps, app, alice } = await setup();
+    const { deps, app, alice } = await appWithTwoUsers();
     await call(app, 'POST', '/v1/sessions', { token: alice, body: {} });
     await call(app, 'POST', '/v1/sessions', { token: alice, body: { cmd: 'echo hi; exit 3' } });
     const cmds = [...deps.provisioner.machines.values()].map((m) => m.spec.agentCmd);
@@ -43,7 +33,7 @@ describe('sessions', () => {
   });
 
   it('lists own sessions newest first, gets by id or label, connect hands the token out again', async () => {
-    const { deps, app, alice } = await setup();
+    const { deps, app, alice } = await appWithTwoUsers();
     const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
     deps.clock.ms += 1000;
     const b = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
@@ -56,7 +46,7 @@ describe('sessions', () => {
   });
 
   it('enforces the per-user limit with a clear error, and counts only live sessions', async () => {
-    const { app, alice, bob } = await setup({ maxSessionsPerUser: 2 });
+    const { app, alice, bob } = await appWithTwoUsers({ maxSessionsPerUser: 2 });
     const first = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
     await call(app, 'POST', '/v1/sessions', { token: alice, body: {} });
     const third = await call(app, 'POST', '/v1/sessions', { token: alice, body: {} });
@@ -69,7 +59,7 @@ describe('sessions', () => {
   });
 
   it('a machine that never becomes healthy is stopped and the session marked failed', async () => {
-    const { deps, app, alice } = await setup({ healthTimeoutMs: 500 });
+    const { deps, app, alice } = await appWithTwoUsers({ healthTimeoutMs: 500 });
     deps.provisioner.unhealthy = true;
     const res = await call(app, 'POST', '/v1/sessions', { token: alice, body: {} });
     expect(res.status).toBe(503);
@@ -81,7 +71,7 @@ describe('sessions', () => {
   });
 
   it('an agent that exits before /healthz is seen ends the session: created as stopped, at once', async () => {
-    const { deps, app, alice } = await setup({ healthTimeoutMs: 20_000 });
+    const { deps, app, alice } = await appWithTwoUsers({ healthTimeoutMs: 20_000 });
     deps.provisioner.unhealthy = true;
     const started = Date.now();
     const creating = call(app, 'POST', '/v1/sessions', { token: alice, body: { cmd: 'exit 3', upload: false } });
@@ -96,7 +86,7 @@ describe('sessions', () => {
   });
 
   it('logs come from the running runtime, and from the stored final logs after the end', async () => {
-    const { deps, app, alice } = await setup();
+    const { deps, app, alice } = await appWithTwoUsers();
     const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
     const live = await call(app, 'GET', `/v1/sessions/${a.label}/logs`, { token: alice });
     expect(Buffer.from(live.body.data, 'base64').toString()).toBe(`hello from ${a.label}\r\n`);
@@ -107,7 +97,7 @@ describe('sessions', () => {
   });
 
   it('delete stops the machine, removes snapshot objects and hides the session', async () => {
-    const { deps, app, alice } = await setup();
+    const { deps, app, alice } = await appWithTwoUsers();
     const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
     deps.db.prepare("INSERT INTO snapshots (key, session_id, expected_size, size, sha256, recorded, created_at) VALUES ('k1', ?, 3, 3, ?, 1, '2026-01-01T00:00:00.000Z')").run(a.id, 'a'.repeat(64));
     deps.storage.objects.set('k1', Buffer.from('abc'));
@@ -120,7 +110,7 @@ describe('sessions', () => {
   });
 
   it('download is 404 no_snapshot until one is recorded', async () => {
-    const { app, alice } = await setup();
+    const { app, alice } = await appWithTwoUsers();
     const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
     const res = await call(app, 'GET', `/v1/sessions/${a.label}/download`, { token: alice });
     expect(res.status).toBe(404);

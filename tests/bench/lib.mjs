@@ -1,6 +1,7 @@
 // Shared pieces of the benchmark harness: statistics, process spawning with peak-RSS
 // measurement from outside, and a private catty installation (CATTY_HOME + local control plane).
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -134,4 +135,37 @@ export function waitFor(what, check, timeoutMs, { everyMs = 2, onTick = () => {}
     };
     tick();
   });
+}
+
+/**
+ * A bare `catty-session` (no API, no sandbox) on 127.0.0.1:0 in a fresh temp dir, for the
+ * runtime-only benches. `RT_NODE_ARGS` adds node flags (to try V8 settings). `stop()` SIGTERMs
+ * it and removes the dir.
+ */
+export async function startBareRuntime(agentCmd, { env = {}, stderr = 'inherit' } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-bench-rt-'));
+  fs.mkdirSync(path.join(dir, 'ws'));
+  const token = randomBytes(16).toString('hex');
+  const nodeArgs = (process.env.RT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/session-runtime/bin.js')], {
+    env: { PATH: process.env.PATH, CATTY_WORKSPACE: path.join(dir, 'ws'), CATTY_LISTEN: '127.0.0.1:0', CATTY_CONNECT_TOKEN: token, CATTY_AGENT_HOME: path.join(dir, 'home'), CATTY_AGENT_CMD: JSON.stringify(agentCmd), ...env },
+    stdio: ['ignore', 'pipe', stderr],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    proc.once('exit', (code) => reject(new Error(`catty-session exited (${code}) before it was ready`)));
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+  });
+  const stop = () => {
+    proc.kill('SIGTERM');
+    return new Promise((r) => proc.once('exit', () => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      r();
+    }));
+  };
+  return { proc, url, token, dir, stop };
 }

@@ -1,13 +1,11 @@
 // P7 (runtime side): idle VmRSS of a built catty-session after a small upload, with the echo
 // fixture agent running and no client attached. Median of 3 runtimes.
 // Usage: npm run build && node tests/bench/runtime-idle-rss.mjs   (RT_NODE_ARGS="…" to try V8 flags)
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
+import { startBareRuntime } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -40,30 +38,14 @@ function tinyZip() {
 }
 
 async function once() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-bench-idle-'));
-  fs.mkdirSync(path.join(dir, 'ws'));
-  const token = randomBytes(16).toString('hex');
-  const proc = spawn(process.execPath, [...(process.env.RT_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(root, 'dist/session-runtime/bin.js')], {
-    env: { PATH: process.env.PATH, CATTY_WORKSPACE: path.join(dir, 'ws'), CATTY_LISTEN: '127.0.0.1:0', CATTY_CONNECT_TOKEN: token, CATTY_AGENT_HOME: path.join(dir, 'home'), CATTY_AGENT_CMD: JSON.stringify([process.execPath, path.join(root, 'tests/fixtures/agents/echo.mjs')]) },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const url = await new Promise((resolve) => {
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /(http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-  });
+  const { proc, url, token, stop } = await startBareRuntime([process.execPath, path.join(root, 'tests/fixtures/agents/echo.mjs')], { stderr: 'ignore' });
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8'))[1]);
   const beforeUpload = rss();
   const res = await fetch(`${url}/upload`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: tinyZip() });
   if (res.status !== 200) throw new Error(`upload: ${res.status} ${await res.text()}`);
   await sleep(5000);
   const idle = rss();
-  proc.kill('SIGTERM');
-  await new Promise((r) => proc.once('exit', r));
-  fs.rmSync(dir, { recursive: true, force: true });
+  await stop();
   return { beforeUpload, idle };
 }
 

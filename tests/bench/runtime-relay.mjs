@@ -1,8 +1,6 @@
 // Measures the session runtime's relay against a local node-pty baseline in the same run:
 // keystroke echo latency (P2), output throughput (P1), resume replay, and runtime RSS with a
 // stalled reader. Usage: npm run build && node tests/bench/runtime-relay.mjs
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pty from 'node-pty';
 import WebSocket from 'ws';
+import { startBareRuntime } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const echoAgent = path.join(root, 'tests/fixtures/agents/echo.mjs');
@@ -19,24 +18,7 @@ const SAMPLES = 1000;
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function startRuntime(argv, extraEnv = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-bench-'));
-  fs.mkdirSync(path.join(dir, 'ws'));
-  const token = randomBytes(16).toString('hex');
-  const proc = spawn(process.execPath, [path.join(root, 'dist/session-runtime/bin.js')], {
-    env: { PATH: process.env.PATH, CATTY_WORKSPACE: path.join(dir, 'ws'), CATTY_LISTEN: '127.0.0.1:0', CATTY_CONNECT_TOKEN: token, CATTY_NO_UPLOAD: '1', CATTY_AGENT_HOME: path.join(dir, 'home'), CATTY_AGENT_CMD: JSON.stringify(argv), ...extraEnv },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise((resolve) => {
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-  });
-  return { proc, url, token, dir, stop: () => { proc.kill('SIGTERM'); return new Promise((r) => proc.once('exit', () => { fs.rmSync(dir, { recursive: true, force: true }); r(); })); } };
-}
+const startRuntime = (argv, extraEnv = {}) => startBareRuntime(argv, { env: { CATTY_NO_UPLOAD: '1', ...extraEnv } });
 
 function connect(rt, query = '') {
   const ws = new WebSocket(`${rt.url.replace('http', 'ws')}/connect${query}`, { headers: { authorization: `Bearer ${rt.token}` } });

@@ -20,9 +20,10 @@ export async function readAllStdin(stdin: Readable): Promise<string> {
 /** Reads one line with echo off; raw mode is restored on every path. */
 export async function readHidden(ctx: Context, prompt: string): Promise<string> {
   const { stdin, stderr } = ctx;
-  stderr.write(prompt);
   const wasRaw = stdin.isRaw === true;
+  // Echo off before the prompt shows: whatever is typed after seeing it must never be echoed.
   stdin.setRawMode?.(true);
+  stderr.write(prompt);
   stdin.resume();
   try {
     return await new Promise<string>((resolve, reject) => {

@@ -44,6 +44,7 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
     spawnAgent: deps.spawnAgent ?? spawnPtyAgent,
     runtimeEnv: deps.env,
     isRoot: typeof process.getuid === 'function' && process.getuid() === 0,
+    log,
   });
   const api = deps.callbacks !== undefined ? deps.callbacks : config.api ? httpCallbacks(config.api.url, config.api.machineToken) : null;
   const snapshots = api ? new Snapshotter(config.workspace, api, config.snapshotIntervalMs, log, config.storageTimeoutMs) : null;

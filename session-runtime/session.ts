@@ -3,6 +3,7 @@
  * tears them down idempotently.
  */
 import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { WebSocket } from 'ws';
 import { seedClaudeConfig } from './agent-home.js';
 import { buildAgentEnv } from './agent-env.js';
@@ -14,6 +15,7 @@ import { Relay } from './relay.js';
 import { SyncSender } from './sync/sender.js';
 import { WorkspaceWatcher } from './sync/watcher.js';
 import { receiveUpload } from './upload/receive.js';
+import { escapeForTerminal } from './safe-path.js';
 import { UploadRejected } from './upload/zip-plan.js';
 
 /** Bytes of output kept for `catty logs`. */
@@ -25,6 +27,8 @@ export interface SessionDeps {
   spawnAgent: SpawnAgent;
   runtimeEnv: NodeJS.ProcessEnv;
   isRoot: boolean;
+  /** Operator log (the runtime's stdout): phase timings of the upload. */
+  log?: (line: string) => void;
 }
 
 export class Session {
@@ -76,10 +80,15 @@ export class Session {
     }
     this.#uploadState = 'receiving';
     try {
-      const result = await receiveUpload(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes });
+      const { receivedMs, extractedMs, fallbackReason, ...result } = await receiveUpload(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes });
       this.#uploadState = 'done';
+      const agentStartMs = performance.now();
       // No size with the upload: keep what an attached client asked for (80x24 otherwise).
       await this.startAgent(size.cols ?? this.relay.cols, size.rows ?? this.relay.rows);
+      const extraction = fallbackReason === null ? 'extracted while receiving' : `extracted in ${Math.round(extractedMs)} ms after it (not streamable: ${escapeForTerminal(fallbackReason)})`;
+      this.deps.log?.(
+        `upload: ${result.files} files, ${result.bytes} bytes; received in ${Math.round(receivedMs)} ms, ${extraction}; watcher and agent started in ${Math.round(performance.now() - agentStartMs)} ms`,
+      );
       return { ok: true, ...result };
     } catch (err) {
       if (this.#uploadState === 'receiving') this.#uploadState = 'waiting';

@@ -25,6 +25,12 @@ export interface EntryRecord {
   offset: number;
   mode: number;
   streamed: boolean;
+  /**
+   * A streamed stored entry's size, known from stat before it is read: written in the local
+   * header (the CRC still follows in the descriptor) so that a reader of the stream can find
+   * the data's end — stored bytes carry no end marker of their own.
+   */
+  storedSize?: number;
 }
 
 export function dosDateTime(date: Date): { time: number; date: number } {
@@ -43,10 +49,12 @@ export function localHeader(e: EntryRecord, when: { time: number; date: number }
   h.writeUInt16LE(e.method, 8);
   h.writeUInt16LE(when.time, 10);
   h.writeUInt16LE(when.date, 12);
-  // Streamed entries carry crc and sizes in the data descriptor instead.
+  // Streamed entries carry crc and sizes in the data descriptor instead (a stored one repeats
+  // its sizes here).
+  const size = e.streamed ? (e.storedSize ?? 0) : e.size;
   h.writeUInt32LE(e.streamed ? 0 : e.crc32, 14);
-  h.writeUInt32LE(e.streamed ? 0 : e.compressedSize, 18);
-  h.writeUInt32LE(e.streamed ? 0 : e.size, 22);
+  h.writeUInt32LE(e.streamed ? size : e.compressedSize, 18);
+  h.writeUInt32LE(size, 22);
   h.writeUInt16LE(e.name.length, 26);
   h.writeUInt16LE(0, 28);
   return Buffer.concat([h, e.name]);

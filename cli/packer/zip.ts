@@ -126,7 +126,9 @@ export function zipFiles(files: WalkEntry[], onProgress?: (progress: ZipProgress
         yield p.data;
         bytesRead += p.size;
       } else {
-        const record: EntryRecord = { name, method: isStoredExtension(file.rel) ? METHOD_STORE : METHOD_DEFLATE, crc32: 0, compressedSize: 0, size: 0, offset, mode, streamed: true };
+        const stored = isStoredExtension(file.rel);
+        const record: EntryRecord = { name, method: stored ? METHOD_STORE : METHOD_DEFLATE, crc32: 0, compressedSize: 0, size: 0, offset, mode, streamed: true };
+        if (stored) record.storedSize = file.size;
         const header = localHeader(record, when);
         yield header;
         const hash = crypto.createHash('sha256');
@@ -141,7 +143,9 @@ export function zipFiles(files: WalkEntry[], onProgress?: (progress: ZipProgress
             callback(null, chunk);
           },
         });
-        const source = fs.createReadStream(file.abs, { highWaterMark: 256 * 1024 });
+        // A stored entry promised file.size bytes in its header: read no more (a file that grew
+        // since the walk goes up as it was then, like tar), and fail below if it shrank.
+        const source = fs.createReadStream(file.abs, { highWaterMark: 256 * 1024, ...(stored ? { end: file.size - 1 } : {}) });
         source.on('error', (error) => tap.destroy(error));
         let body: Readable = source.pipe(tap);
         if (record.method === METHOD_DEFLATE) {
@@ -154,6 +158,7 @@ export function zipFiles(files: WalkEntry[], onProgress?: (progress: ZipProgress
           yield chunk;
         }
         record.crc32 = crc;
+        if (stored && record.size !== file.size) throw new UserError(`${file.rel} changed while it was being uploaded (${file.size} bytes when listed, ${record.size} when read); try again.`);
         if (record.size > ZIP32_LIMIT || record.compressedSize > ZIP32_LIMIT) throw new UserError(`${file.rel} is too large to upload (4 GiB at most).`);
         const descriptor = dataDescriptor(record);
         yield descriptor;

@@ -182,7 +182,8 @@ export async function extractPlan(zip: yauzl.ZipFile, zipFile: string, plan: Pla
   }
 }
 
-async function removeCreated(created: string[]): Promise<void> {
+/** Removes what an extraction created, deepest first. */
+export async function removeCreated(created: string[]): Promise<void> {
   for (const abs of created.reverse()) {
     await fsp.rm(abs, { recursive: true, force: true }).catch(() => undefined);
   }

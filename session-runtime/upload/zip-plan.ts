@@ -46,7 +46,13 @@ const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 
-function entryKind(entry: yauzl.Entry, name: string): { kind: 'file' | 'dir'; executable: boolean } {
+/** A central directory record's "made by" and attributes: what tells files, dirs and links apart. */
+export interface EntryAttributes {
+  versionMadeBy: number;
+  externalFileAttributes: number;
+}
+
+export function entryKind(entry: EntryAttributes, name: string): { kind: 'file' | 'dir'; executable: boolean } {
   const madeBy = entry.versionMadeBy >> 8;
   const mode = (entry.externalFileAttributes >>> 16) & 0xffff;
   const isDirName = name.endsWith('/');
@@ -60,36 +66,62 @@ function entryKind(entry: yauzl.Entry, name: string): { kind: 'file' | 'dir'; ex
   return { kind: isDirName ? 'dir' : 'file', executable: false };
 }
 
-function checkEntry(entry: yauzl.Entry, limits: ZipLimits): PlannedEntry {
-  const name = entry.fileName;
-  const { kind, executable } = entryKind(entry, name);
+/** The entry's relative path (trailing slashes of a directory removed), or UploadRejected. */
+export function checkEntryName(name: string, limits: Pick<ZipLimits, 'maxDepth'>): string {
   const rel = name.replace(/\/+$/, '');
   const problem = relativePathProblem(rel);
   if (problem) throw new UploadRejected('unsafe_path', `Refused entry "${name.slice(0, 200)}": ${problem}`);
   if (rel.split('/').length > limits.maxDepth) throw new UploadRejected('too_deep', `"${rel.slice(0, 200)}" is nested deeper than ${limits.maxDepth} levels`);
+  return rel;
+}
+
+/** Refuses a file entry whose declared sizes look like a bomb. */
+export function checkCompressionRatio(rel: string, size: number, compressedSize: number, limits: Pick<ZipLimits, 'maxCompressionRatio'>): void {
+  if (size <= RATIO_MIN_BYTES) return;
+  const ratio = size / Math.max(1, compressedSize);
+  if (ratio > limits.maxCompressionRatio) throw new UploadRejected('zip_bomb', `"${rel}" has a compression ratio of ${Math.round(ratio)}:1`);
+}
+
+function checkEntry(entry: yauzl.Entry, limits: ZipLimits): PlannedEntry {
+  const name = entry.fileName;
+  const { kind, executable } = entryKind(entry, name);
+  const rel = checkEntryName(name, limits);
   if (entry.isEncrypted()) throw new UploadRejected('unsupported_entry', `"${rel}" is encrypted`);
-  if (kind === 'file' && entry.uncompressedSize > RATIO_MIN_BYTES) {
-    const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
-    if (ratio > limits.maxCompressionRatio) throw new UploadRejected('zip_bomb', `"${rel}" has a compression ratio of ${Math.round(ratio)}:1`);
-  }
+  if (kind === 'file') checkCompressionRatio(rel, entry.uncompressedSize, entry.compressedSize, limits);
   return { entry, rel, kind, executable };
+}
+
+/**
+ * Names claimed so far, keyed so that names equal after Unicode normalisation or case folding
+ * collide; a file where a directory is (or the reverse) collides too.
+ */
+export class NameClaims {
+  readonly #seen = new Map<string, { rel: string; kind: 'file' | 'dir' }>();
+
+  claim(rel: string, kind: 'file' | 'dir'): void {
+    const key = collisionKey(rel);
+    const prior = this.#seen.get(key);
+    if (!prior) return void this.#seen.set(key, { rel, kind });
+    if (prior.kind === 'dir' && kind === 'dir' && prior.rel === rel) return;
+    throw new UploadRejected('path_collision', `"${rel}" collides with "${prior.rel}" (same name after Unicode normalisation or case folding, or a file where a directory is)`);
+  }
+
+  /** The entry's parent directories, then the entry. */
+  claimWithParents(rel: string, kind: 'file' | 'dir'): void {
+    const segments = rel.split('/');
+    for (let i = 1; i < segments.length; i++) this.claim(segments.slice(0, i).join('/'), 'dir');
+    this.claim(rel, kind);
+  }
 }
 
 /** Adds every entry's key (and its parents' keys) and refuses collisions and file/dir clashes. */
 function checkCollisions(planned: PlannedEntry[]): void {
-  const seen = new Map<string, { rel: string; kind: 'file' | 'dir' }>();
-  const claim = (rel: string, kind: 'file' | 'dir'): void => {
-    const key = collisionKey(rel);
-    const prior = seen.get(key);
-    if (!prior) return void seen.set(key, { rel, kind });
-    if (prior.kind === 'dir' && kind === 'dir' && prior.rel === rel) return;
-    throw new UploadRejected('path_collision', `"${rel}" collides with "${prior.rel}" (same name after Unicode normalisation or case folding, or a file where a directory is)`);
-  };
+  const claims = new NameClaims();
   for (const p of planned) {
     const segments = p.rel.split('/');
-    for (let i = 1; i < segments.length; i++) claim(segments.slice(0, i).join('/'), 'dir');
+    for (let i = 1; i < segments.length; i++) claims.claim(segments.slice(0, i).join('/'), 'dir');
   }
-  for (const p of planned) claim(p.rel, p.kind);
+  for (const p of planned) claims.claim(p.rel, p.kind);
 }
 
 export function openZip(file: string): Promise<yauzl.ZipFile> {

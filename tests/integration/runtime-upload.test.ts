@@ -52,6 +52,8 @@ describe('catty-session upload', () => {
     expect(fs.statSync(path.join(rt.workspace, 'src/main.sh')).mode & 0o111).not.toBe(0);
     expect(fs.statSync(path.join(rt.workspace, 'README.md')).mode & 0o111).toBe(0);
     expect([...fs.readFileSync(path.join(rt.workspace, 'src/deep/data.bin'))]).toEqual([0, 1, 2, 255]);
+    // archiver's zip (deflated with data descriptors) is extracted while it arrives.
+    expect(rt.stderr()).toMatch(/upload: 3 files, 27 bytes; received in \d+ ms, extracted while receiving/);
     const health = (await (await fetch(`${rt.url}/healthz`)).json()) as { uploaded: boolean; agent: string };
     expect(health).toMatchObject({ uploaded: true, agent: 'running' });
     const c = new TestClient(rt);

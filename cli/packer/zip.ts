@@ -31,8 +31,11 @@ import {
 
 /** Files up to this size are read whole and compressed ahead; larger ones are streamed. */
 const SMALL_FILE_BYTES = 1024 * 1024;
-/** Small files being read/compressed ahead of the writer. */
-const PIPELINE_DEPTH = 16;
+/**
+ * Small files being read/compressed ahead of the writer: enough to keep libuv's 4 threads
+ * deflating. Measured on the 100 MB tree: 4, 8 and 16 zip equally fast; 16 peaked ~15 MB higher.
+ */
+const PIPELINE_DEPTH = 4;
 const DEFLATE_LEVEL = 1;
 /** Output is coalesced into writes of about this size: two tiny writes per file would cost a
  * syscall and a chunked-encoding frame each. */

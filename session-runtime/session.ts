@@ -13,7 +13,7 @@ import type { RuntimeConfig } from './config.js';
 import { DEFAULT_COLS, DEFAULT_ROWS, type Health, type UploadResult } from './protocol.js';
 import { Relay } from './relay.js';
 import { SyncSender } from './sync/sender.js';
-import { WorkspaceWatcher } from './sync/watcher.js';
+import { WorkspaceWatcher, type Baseline } from './sync/watcher.js';
 import { receiveUpload } from './upload/receive.js';
 import { escapeForTerminal } from './safe-path.js';
 import { UploadRejected } from './upload/zip-plan.js';
@@ -80,27 +80,32 @@ export class Session {
     }
     this.#uploadState = 'receiving';
     try {
-      const { receivedMs, extractedMs, fallbackReason, ...result } = await receiveUpload(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes });
+      const report = await receiveUpload(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes });
       this.#uploadState = 'done';
       const agentStartMs = performance.now();
       // No size with the upload: keep what an attached client asked for (80x24 otherwise).
-      await this.startAgent(size.cols ?? this.relay.cols, size.rows ?? this.relay.rows);
-      const extraction = fallbackReason === null ? 'extracted while receiving' : `extracted in ${Math.round(extractedMs)} ms after it (not streamable: ${escapeForTerminal(fallbackReason)})`;
-      this.deps.log?.(
-        `upload: ${result.files} files, ${result.bytes} bytes; received in ${Math.round(receivedMs)} ms, ${extraction}; watcher and agent started in ${Math.round(performance.now() - agentStartMs)} ms`,
-      );
-      return { ok: true, ...result };
+      // The watcher's initial scan runs alongside the agent (see WorkspaceWatcher.start).
+      const baseline = { files: report.paths, writtenAtMs: Date.now() };
+      await this.startAgent(size.cols ?? this.relay.cols, size.rows ?? this.relay.rows, baseline);
+      const extraction = report.fallbackReason === null ? 'extracted while receiving' : `extracted in ${Math.round(report.extractedMs)} ms after it (not streamable: ${escapeForTerminal(report.fallbackReason)})`;
+      this.deps.log?.(`upload: ${report.files} files, ${report.bytes} bytes; received in ${Math.round(report.receivedMs)} ms, ${extraction}; agent started in ${Math.round(performance.now() - agentStartMs)} ms`);
+      void this.watcher.scanned.then(() => this.deps.log?.(`workspace watcher ready ${Math.round(performance.now() - agentStartMs)} ms after the upload`));
+      return { ok: true, files: report.files, bytes: report.bytes };
     } catch (err) {
       if (this.#uploadState === 'receiving') this.#uploadState = 'waiting';
       throw err;
     }
   }
 
-  /** Starts the watcher, then the agent, at the given size. */
-  async startAgent(cols: number, rows: number): Promise<void> {
+  /**
+   * Starts the watcher, then the agent, at the given size. With a baseline (the upload's files)
+   * the agent does not wait for the watcher's initial scan.
+   */
+  async startAgent(cols: number, rows: number, baseline?: Baseline): Promise<void> {
     if (this.#agent || this.#closed) return;
     const { config } = this.deps;
-    await this.watcher.start(() => this.sync.kick());
+    const scanned = this.watcher.start(() => this.sync.kick(), baseline);
+    if (!baseline) await scanned;
     await seedClaudeConfig(this.deps.agentHome, config.workspace, config.agentEnv);
     this.relay.resize(cols, rows);
     const env = buildAgentEnv({ runtimeEnv: this.deps.runtimeEnv, agentEnv: config.agentEnv, home: this.deps.agentHome, isRoot: this.deps.isRoot });

@@ -34,6 +34,8 @@ export const SMALL_ENTRY_BYTES = 1024 * 1024;
 export interface ExtractResult {
   files: number;
   bytes: number;
+  /** The files' relative paths (what the workspace watcher starts from). */
+  paths: string[];
 }
 
 function openEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<NodeJS.ReadableStream> {
@@ -168,7 +170,7 @@ export async function extractPlan(zip: yauzl.ZipFile, zipFile: string, plan: Pla
     const fd = zipFd;
     zipFd = null;
     fs.closeSync(fd);
-    return { files, bytes };
+    return { files, bytes, paths: fileEntries.map((p) => p.rel) };
   } catch (err) {
     if (zipFd !== null) fs.close(zipFd, () => undefined);
     await removeCreated(created);

@@ -256,8 +256,8 @@ export class StreamExtractor extends Writable {
   #finish(entries: number): void {
     if (entries !== this.#streamed.length || this.#centralIndex !== entries) throw new NotStreamable('entry counts differ');
     for (const abs of this.#executables) fs.chmodSync(abs, 0o755);
-    const files = this.#streamed.filter((e) => e.kind === 'file').length;
-    this.#settle({ ok: true, result: { files, bytes: this.#totalBytes } });
+    const paths = this.#streamed.filter((e) => e.kind === 'file').map((e) => e.rel);
+    this.#settle({ ok: true, result: { files: paths.length, bytes: this.#totalBytes, paths } });
   }
 
   #create(abs: string): number {

@@ -1,6 +1,7 @@
 // P4 — workspace upload: the 100 MB / ~6,000-file tree walked, filtered, zipped, uploaded and
 // extracted until the runtime reports ready (`catty new --detach` returns), with the CLI's peak
 // RSS. Baseline: `tar -cf - . | gzip -1 | tar -xzf - -C dest` of the same tree.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CATTY, median, run, stopAll, tempDir } from './lib.mjs';
@@ -16,11 +17,13 @@ async function baseline(tree) {
 /** The runtime's own account of the upload (received/extracted/agent start), from its log. */
 function runtimeUploadLine(installation) {
   const machines = path.join(installation.env.CATTY_HOME, 'local', 'data', 'machines');
-  const lines = fs.readdirSync(machines).flatMap((id) => {
-    const log = path.join(machines, id, 'runtime.log');
-    return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('upload:')) : [];
-  });
-  return lines.at(-1) ?? null;
+  const logs = fs
+    .readdirSync(machines)
+    .map((id) => path.join(machines, id, 'runtime.log'))
+    .filter((log) => fs.existsSync(log))
+    .sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs);
+  const newest = logs.at(-1);
+  return newest ? (fs.readFileSync(newest, 'utf8').split('\n').find((l) => l.includes('upload:')) ?? null) : null;
 }
 
 async function catty(installation, tree) {
@@ -37,7 +40,10 @@ export async function p4(installation, tree, { runs = 3 } = {}) {
   const theirs = [];
   const runtimeLog = [];
   for (let i = 0; i < runs; i++) {
+    // Both sides start with no writeback pending from the run before (see run.mjs).
+    execFileSync('sync');
     theirs.push(await baseline(tree));
+    execFileSync('sync');
     const c = await catty(installation, tree);
     ours.push(c.ms);
     rss.push(c.peakRssMb);

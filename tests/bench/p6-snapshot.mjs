@@ -2,6 +2,7 @@
 // session runtime, timed by the runtime's own log line; its RSS sampled from outside (/proc)
 // while it works; then an unchanged workspace must upload nothing. Baseline: `tar -czf` of the
 // same tree to a file.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cattyInstallation, median, nowMs, rssMb, run, stopAll, tempDir, waitFor } from './lib.mjs';
@@ -47,7 +48,10 @@ export async function p6(tree, { runs = 2 } = {}) {
     const peaks = [];
     let extra = 0;
     for (let i = 0; i < runs; i++) {
+      // Both sides start with no writeback pending from the run before (see run.mjs).
+      execFileSync('sync');
       theirs.push(await baseline(tree));
+      execFileSync('sync');
       const c = await catty(installation, tree);
       ours.push(c.ms);
       peaks.push(c.peakRssMb);

@@ -3,6 +3,7 @@
 // metric runs catty and its baseline in the same run, on this machine, and reports medians
 // (and p99 where the target says so). Prints one markdown table, writes bench-results.json with
 // the raw samples, and exits non-zero when a target is missed.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,6 +40,9 @@ try {
   for (const [id, measure] of metrics) {
     if (!selected(id)) continue;
     process.stderr.write(`running ${id}…\n`);
+    // Each metric starts with the previous one's writes on disk: P4 and P6 leave hundreds of MB
+    // of dirty pages whose writeback otherwise lands in the next metric's timings.
+    execFileSync('sync');
     try {
       const result = await measure();
       results[id] = result;

@@ -1,0 +1,71 @@
+/**
+ * The workspace watcher started on an upload's files (a baseline): its initial scan runs while
+ * the agent already works, so it must tell the upload's unchanged files from the agent's early
+ * writes, creations and deletions. Real chokidar on a temp directory.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CTIME_SLACK_MS, DEBOUNCE_MS, WorkspaceWatcher } from '../../session-runtime/sync/watcher.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+let root = '';
+let watcher: WorkspaceWatcher | null = null;
+afterEach(async () => {
+  await watcher?.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe('WorkspaceWatcher with a baseline', () => {
+  it("reports only what changed since the upload, including changes made before the scan saw them", async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-watch-'));
+    const uploaded: string[] = [];
+    for (let d = 0; d < 5; d++) {
+      fs.mkdirSync(path.join(root, `d${d}`));
+      for (let f = 0; f < 40; f++) {
+        const rel = `d${d}/f${f}.txt`;
+        fs.writeFileSync(path.join(root, rel), `${rel}\n`);
+        uploaded.push(rel);
+      }
+    }
+    fs.mkdirSync(path.join(root, 'node_modules/pkg'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'node_modules/pkg/index.js'), '');
+    uploaded.push('node_modules/pkg/index.js');
+    await sleep(2 * CTIME_SLACK_MS);
+    const writtenAtMs = Date.now();
+    // The agent's first moves, before the watcher has looked at anything.
+    fs.writeFileSync(path.join(root, 'd1/f3.txt'), 'edited\n');
+    fs.rmSync(path.join(root, 'd2/f7.txt'));
+    fs.writeFileSync(path.join(root, 'd4/new.txt'), 'new\n');
+
+    const readyPaths: string[] = [];
+    watcher = new WorkspaceWatcher(root);
+    const scanned = watcher.start(() => undefined, { files: uploaded, writtenAtMs });
+    // And one more while the scan runs.
+    fs.writeFileSync(path.join(root, 'd0/during.txt'), 'during\n');
+    await scanned;
+    await watcher.settle(5_000);
+    await sleep(DEBOUNCE_MS * 2);
+    readyPaths.push(...watcher.ready);
+    expect(readyPaths.sort()).toEqual(['d0/during.txt', 'd1/f3.txt', 'd2/f7.txt', 'd4/new.txt']);
+
+    // After the scan: ordinary events.
+    watcher.ready.clear();
+    fs.writeFileSync(path.join(root, 'd3/f0.txt'), 'later\n');
+    await watcher.settle(5_000);
+    await sleep(DEBOUNCE_MS * 2);
+    expect([...watcher.ready]).toEqual(['d3/f0.txt']);
+  });
+
+  it('without a baseline ignores what is there at the start', async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-watch-'));
+    fs.writeFileSync(path.join(root, 'old.txt'), 'old\n');
+    watcher = new WorkspaceWatcher(root);
+    await watcher.start(() => undefined);
+    fs.writeFileSync(path.join(root, 'fresh.txt'), 'fresh\n');
+    await watcher.settle(5_000);
+    await sleep(DEBOUNCE_MS * 2);
+    expect([...watcher.ready]).toEqual(['fresh.txt']);
+  });
+});

@@ -110,15 +110,22 @@ describe('upload fast path: extraction while the zip arrives', () => {
     fs.writeFileSync(path.join(src, 'a/empty'), '');
     fs.writeFileSync(path.join(src, 'run.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
     fs.chmodSync(path.join(src, 'run.sh'), 0o755);
+    const small = await cliZip(src);
     // Large entries stream through the writer with a data descriptor: one deflated, one stored.
     fs.writeFileSync(path.join(src, 'a/big.txt'), crypto.randomBytes(1_200_000).toString('hex'));
     fs.writeFileSync(path.join(src, 'a/photo.png'), crypto.randomBytes(1536 * 1024));
-    const zip = await cliZip(src);
-    for (const maxPiece of [7, 1000, 64 * 1024]) {
+    const large = await cliZip(src);
+    const paths = ['README.md', 'a/b/c/deep.ts', 'a/big.txt', 'a/empty', 'a/photo.png', 'run.sh'];
+    // Pieces of 1–7 bytes split every header and descriptor; larger ones cross entries.
+    for (const [zip, maxPiece, files] of [[small, 7, 4], [large, 4096, 6], [large, 64 * 1024, 6]] as const) {
       const ws = tempDir('ws');
       const { outcome } = await extract(zip, ws, maxPiece);
-      expect(outcome).toEqual({ ok: true, result: { files: 6, bytes: 8 * 100 + 20 + 0 + 18 + 2_400_000 + 1536 * 1024 } });
-      expect(tree(ws)).toEqual(tree(src));
+      expect(outcome.ok).toBe(true);
+      if (!outcome.ok) continue;
+      expect(outcome.result.files).toBe(files);
+      expect(outcome.result.paths.sort()).toEqual(files === 6 ? paths : paths.filter((p) => !p.startsWith('a/big') && !p.startsWith('a/photo')));
+      expect(outcome.result.bytes).toBe(8 * 100 + 20 + 0 + 18 + (files === 6 ? 2_400_000 + 1536 * 1024 : 0));
+      if (files === 6) expect(tree(ws)).toEqual(tree(src));
       expect(fs.statSync(path.join(ws, 'run.sh')).mode & 0o111).not.toBe(0);
     }
   });
@@ -131,7 +138,7 @@ describe('upload fast path: extraction while the zip arrives', () => {
     const data = Buffer.concat([crypto.randomBytes(5000), fake, crypto.randomBytes(5000)]);
     const ws = tempDir('ws');
     const { outcome } = await extract(describedZip('f.bin', data, 0), ws, 97);
-    expect(outcome).toEqual({ ok: true, result: { files: 1, bytes: data.length } });
+    expect(outcome).toEqual({ ok: true, result: { files: 1, bytes: data.length, paths: ['f.bin'] } });
     expect(fs.readFileSync(path.join(ws, 'f.bin')).equals(data)).toBe(true);
   });
 

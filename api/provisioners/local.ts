@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/protocol.js';
 import type { Logger } from '../logger.js';
 import { packageRoot, runtimeBinPath } from '../package-root.js';
+import { LAUNCHER_NICE_ENV } from './launcher-env.js';
 import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_WORKSPACE } from './bwrap.js';
 import { readMachineRecord, waitForReadyLine, writeMachineRecord, type MachineRecord } from './machine-record.js';
 import { findDescendant, isOurProcess, signal } from './processes.js';
@@ -23,6 +24,8 @@ export interface LocalProvisionerOptions {
   packageRoot?: string;
   /** How long a runtime gets to print its ready line. */
   readyTimeoutMs?: number;
+  /** Niceness of the machines (runtime and agent); 0 by default (see Config.localNice). */
+  nice?: number;
 }
 
 const MACHINE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -100,6 +103,7 @@ export class LocalProvisioner implements Provisioner {
       [RuntimeEnv.agentHome]: inside.home,
       [RuntimeEnv.apiUrl]: spec.apiUrl,
       ...(spec.upload ? {} : { CATTY_NO_UPLOAD: '1' }),
+      ...(this.options.nice ? { [LAUNCHER_NICE_ENV]: String(this.options.nice) } : {}),
     };
     const logPath = join(dir, 'runtime.log');
     const logFd = openSync(logPath, 'a', 0o600);

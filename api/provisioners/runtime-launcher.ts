@@ -8,7 +8,9 @@
  *
  *   node runtime-launcher.js <runtime bin.js>    stdin: {"CATTY_CONNECT_TOKEN": "...", ...}
  */
+import os from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { LAUNCHER_NICE_ENV } from './launcher-env.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -27,5 +29,13 @@ if (!bin) {
   }
   // stdin was a pipe from the API; leave nothing tied to it.
   process.stdin.destroy();
+  const nice = Number(process.env[LAUNCHER_NICE_ENV]);
+  if (Number.isInteger(nice) && nice > 0) {
+    try {
+      os.setPriority(0, nice);
+    } catch (err) {
+      process.stderr.write(`runtime-launcher: cannot lower the priority to ${nice}: ${(err as Error).message}\n`);
+    }
+  }
   await import(pathToFileURL(bin).href);
 }

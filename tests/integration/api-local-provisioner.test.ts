@@ -1,6 +1,6 @@
 /** The local provisioner on its own, with and without bubblewrap, spawning real runtimes. */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -63,6 +63,26 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     await expect(fetch(`${machine.runtimeUrl}/healthz`)).rejects.toThrow();
     // idempotent
     await again.stop(machine.machineId, { graceMs: 1000 });
+  });
+
+  it.skipIf(!available)('runs the runtime and its agent at the configured niceness', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'catty-prov-'));
+    dirs.push(dataDir);
+    const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode, nice: 7 });
+    const s = { ...spec(randomBytes(6).toString('hex')), agentCmd: ['sh', '-c', 'echo "agent-nice=$(nice)"; sleep 600'] };
+    const machine = await provisioner.start(s);
+    const record = JSON.parse(readFileSync(join(dataDir, 'machines', s.sessionId, 'machine.json'), 'utf8')) as { runtimePid: number };
+    // /proc/<pid>/stat: the 19th field is the niceness (fields counted after the command's ')').
+    const runtimeNice = Number(readFileSync(`/proc/${record.runtimePid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    expect(runtimeNice).toBe(7);
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes('agent-nice='); i++) {
+      const logs = await fetch(`${machine.runtimeUrl}/logs`, { headers: { authorization: `Bearer ${s.connectToken}` } });
+      text = await logs.text();
+      if (!text.includes('agent-nice=')) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(text).toContain('agent-nice=7');
+    await provisioner.stop(machine.machineId, { graceMs: 5_000 });
   });
 
   it.skipIf(!available)('a runtime that cannot start fails fast with its log tail, and leaves nothing running', async () => {

@@ -63,8 +63,8 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
   }
   // Everything that can fail locally fails before a machine is started.
   const secrets = opts.secrets ? new SecretStore(defaultSecretStoreOptions(ctx)).all() : {};
-  const walk = opts.upload ? await walkWorkspace(ctx.cwd, { ignoreGit: !opts.git }) : null;
-  const api = await resolveApi(ctx);
+  // The walk and finding the API (maybe starting the local control plane) overlap.
+  const [walk, api] = await Promise.all([opts.upload ? walkWorkspace(ctx.cwd, { ignoreGit: !opts.git }) : null, resolveApi(ctx)]);
   const body: CreateSessionRequest = { agent: opts.agent, upload: opts.upload };
   if (opts.cmd) body.cmd = opts.cmd;
   if (opts.ttl !== undefined) body.ttlSec = opts.ttl;

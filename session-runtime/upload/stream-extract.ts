@@ -287,7 +287,8 @@ export class StreamExtractor extends Writable {
   #giveUp(err: unknown): void {
     const sink = this.#sink;
     this.#sink = null;
-    if (sink?.inflater) sink.inflater.destroy();
+    // With an error, so that anything waiting on the inflater settles.
+    if (sink?.inflater) sink.inflater.destroy(new NotStreamable('stopped'));
     if (sink?.fd != null) fs.close(sink.fd, () => undefined);
     this.#settle({ ok: false, reason: (err as Error).message });
   }

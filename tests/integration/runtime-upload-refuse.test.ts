@@ -1,12 +1,15 @@
 /**
  * An upload refused while its body is still arriving (a second upload → 409, too large → 413):
- * the client must get the answer, not a connection reset.
+ * the client must get the answer, not a connection reset. And one cut mid-body leaves nothing
+ * of what was extracted while it arrived.
  */
 import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildZip } from '../helpers/runtime-zip.js';
-import { agentCmd, startRuntime, upload, type RuntimeProcess } from '../helpers/runtime.js';
+import { agentCmd, startRuntime, upload, waitFor, type RuntimeProcess } from '../helpers/runtime.js';
 
 /** POSTs `body` with http.request in 64 KiB writes (chunked when `chunked`), returns status + JSON. */
 function post(rt: RuntimeProcess, body: Buffer, chunked = false): Promise<{ status: number; json: { error?: { code: string } } }> {
@@ -68,6 +71,32 @@ describe('catty-session upload refused mid-body', () => {
       expect(res.json.error?.code).toBe('already_uploaded');
       const chunked = await post(rt, bigBody, true);
       expect(chunked.status).toBe(409);
+    }
+  });
+});
+
+describe('catty-session upload cut mid-body', () => {
+  it('removes what was extracted while it arrived, keeps waiting, and takes the whole upload after', async () => {
+    const rt = await startRuntime({ env: { CATTY_AGENT_CMD: agentCmd('echo.mjs') } });
+    try {
+      const entries = Array.from({ length: 300 }, (_, i) => ({ name: `dir${i % 7}/file${i}.txt`, data: randomBytes(3000).toString('hex'), deflate: true }));
+      const zip = buildZip(entries);
+      const req = http.request(`${rt.url}/upload`, { method: 'POST', headers: { ...rt.headers({ 'content-type': 'application/zip' }), 'content-length': zip.length } });
+      req.on('error', () => undefined);
+      req.write(zip.subarray(0, Math.floor(zip.length * 0.7)));
+      // The fast path is writing files before the body is complete…
+      await waitFor(() => (fs.readdirSync(rt.workspace).length > 0 ? true : undefined), 'files extracted while the body arrives');
+      req.destroy();
+      // …and removes every one of them when it is cut.
+      await waitFor(() => (fs.readdirSync(rt.workspace).length === 0 ? true : undefined), 'the partial extraction removed');
+      const health = (await (await fetch(`${rt.url}/healthz`)).json()) as { uploaded: boolean };
+      expect(health.uploaded).toBe(false);
+      const res = await upload(rt, zip);
+      expect(res.status).toBe(200);
+      expect(res.json).toMatchObject({ ok: true, files: 300 });
+      expect(fs.readFileSync(path.join(rt.workspace, 'dir3/file10.txt'), 'utf8')).toBe(entries[10]!.data);
+    } finally {
+      await rt.stop();
     }
   });
 });

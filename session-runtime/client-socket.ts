@@ -9,7 +9,10 @@ export interface ClientSocket {
   /** Bytes queued in user space that the kernel has not taken yet. */
   readonly bufferedAmount: number;
   readonly isOpen: boolean;
-  /** `onSent` runs once the frame has been handed to the kernel (or the socket failed). */
+  /**
+   * `onSent` runs once the frame has been handed to the kernel (or the socket failed); from
+   * then on `data` is not referenced, and the caller may reuse its memory.
+   */
   sendBinary(data: Buffer, onSent?: () => void): void;
   sendMessage(message: RuntimeMessage, onSent?: () => void): void;
   close(code: number, reason: string): void;

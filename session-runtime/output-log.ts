@@ -33,8 +33,12 @@ export class OutputLog {
     }
     const pos = this.#end % cap;
     const first = Math.min(chunk.length, cap - pos);
-    this.#ring.set(chunk.subarray(0, first), pos);
-    if (first < chunk.length) this.#ring.set(chunk.subarray(first), 0);
+    // Whole chunks (all but one per wrap) are set without making subarray views.
+    if (first === chunk.length) this.#ring.set(chunk, pos);
+    else {
+      this.#ring.set(chunk.subarray(0, first), pos);
+      this.#ring.set(chunk.subarray(first), 0);
+    }
     this.#end += chunk.length;
   }
 
@@ -49,18 +53,50 @@ export class OutputLog {
    */
   slice(offset: number, maxBytes = Infinity): Buffer {
     if (!this.has(offset)) throw new RangeError(`offset ${offset} is outside the log [${this.start}, ${this.#end}]`);
-    const length = Math.min(this.#end - offset, maxBytes);
-    const out = Buffer.allocUnsafe(length);
+    return this.copyInto(offset, Buffer.allocUnsafe(Math.min(this.#end - offset, maxBytes)));
+  }
+
+  /**
+   * Copies the bytes from `offset` (≥ start) into `out`, as many as fit; returns the filled
+   * part of `out`. Lets the relay reuse its frame buffers instead of allocating one per frame.
+   */
+  copyInto(offset: number, out: Buffer): Buffer {
+    if (!this.has(offset)) throw new RangeError(`offset ${offset} is outside the log [${this.start}, ${this.#end}]`);
+    const length = Math.min(this.#end - offset, out.length);
     const cap = this.capacityBytes;
     const pos = offset % cap;
     const first = Math.min(length, cap - pos);
     this.#ring.copy(out, 0, pos, pos + first);
     if (first < length) this.#ring.copy(out, first, 0, length - first);
-    return out;
+    return length === out.length ? out : out.subarray(0, length);
   }
 
   /** The last `maxBytes` of output (for `catty logs`). */
   tail(maxBytes: number): Buffer {
     return this.slice(Math.max(this.start, this.#end - maxBytes));
+  }
+}
+
+/**
+ * Frame buffers for sending from the log, reused once the socket has handed a frame to the
+ * kernel. One fresh 64 KiB buffer per frame made V8 run a full mark-compact every ~150 ms under
+ * a flood (external memory pressure; tests/bench/p1-cpu.mjs). At most `maxSpare` are kept
+ * between uses, so an idle runtime holds a few pages at most.
+ */
+export class FramePool {
+  readonly #spare: Buffer[] = [];
+
+  constructor(
+    readonly frameBytes: number,
+    readonly maxSpare: number,
+  ) {}
+
+  /** A buffer of `frameBytes` (contents undefined); give it back when no longer referenced. */
+  take(): Buffer {
+    return this.#spare.pop() ?? Buffer.allocUnsafeSlow(this.frameBytes);
+  }
+
+  give(frame: Buffer): void {
+    if (this.#spare.length < this.maxSpare) this.#spare.push(frame);
   }
 }

@@ -22,13 +22,15 @@
 import { performance } from 'node:perf_hooks';
 import type { AgentExit, AgentProcess } from './agent.js';
 import type { ClientSocket } from './client-socket.js';
-import { OutputLog } from './output-log.js';
+import { FramePool, OutputLog } from './output-log.js';
 import { CloseCode, PROTOCOL_VERSION, parseClientMessage, type ClientMessage } from './protocol.js';
 import { Screen } from './screen.js';
 
 export const HIGH_WATER_BYTES = 1024 * 1024;
 export const LOW_WATER_BYTES = 256 * 1024;
 export const FRAME_CAP_BYTES = 64 * 1024;
+/** Frame buffers kept for reuse: a loopback socket takes each frame at once, so 2 suffice. */
+const SPARE_FRAMES = 2;
 /** While output is flowing, frames are coalesced for this long (or up to FRAME_CAP_BYTES). */
 export const COALESCE_MS = 2;
 /** While output is held back by a full socket, how often to look again. */
@@ -62,6 +64,7 @@ interface Attached {
 export class Relay {
   readonly log: OutputLog;
   readonly screen: Screen;
+  readonly #frames = new FramePool(FRAME_CAP_BYTES, SPARE_FRAMES);
   cols: number;
   rows: number;
   #agent: AgentProcess | null = null;
@@ -87,7 +90,7 @@ export class Relay {
     this.cols = cols;
     this.rows = rows;
     this.log = new OutputLog(logCapacityBytes);
-    this.screen = new Screen(cols, rows);
+    this.screen = new Screen(cols, rows, this.log);
     this.sync?.bindOutputPosition?.(() => this.log.end);
   }
 
@@ -260,9 +263,13 @@ export class Relay {
         this.detach(socket);
         return;
       }
-      const chunk = this.log.slice(client.sentOffset, FRAME_CAP_BYTES);
+      const frame = this.#frames.take();
+      const chunk = this.log.copyInto(client.sentOffset, frame);
       client.sentOffset += chunk.length;
-      socket.sendBinary(chunk, () => this.#onSent(client));
+      socket.sendBinary(chunk, () => {
+        this.#frames.give(frame);
+        this.#onSent(client);
+      });
     }
     this.#updateFlow();
   }

@@ -8,8 +8,11 @@ const FILE_BYTES = 100 * 1000 * 1000;
 // Generate the file inside the session (its /tmp is private), then mark the start and the end.
 const COMMAND = `yes 'catty throughput line: 0123456789abcdefghijklmnopqrstuvwxyz' | head -c ${FILE_BYTES} > /tmp/p1.txt; printf '\\n@@START@@\\n'; cat /tmp/p1.txt; printf '\\n@@END@@\\n'; sleep 1`;
 
-/** Counts bytes between the markers in a stream of chunks; resolves {bytes, ms}. */
-function measure(onChunk) {
+/**
+ * Counts bytes between the markers in a stream of chunks; resolves {bytes, ms}. `mark(phase)`
+ * runs at 'start' and 'end' (tests/bench/p1-cpu.mjs samples CPU time there).
+ */
+export function measure(onChunk, mark = () => {}) {
   return new Promise((resolve) => {
     let started = null;
     let bytes = 0;
@@ -18,12 +21,18 @@ function measure(onChunk) {
       const text = tail + chunk.toString('latin1');
       if (started === null) {
         const at = text.indexOf('@@START@@');
-        if (at >= 0) started = nowMs();
+        if (at >= 0) {
+          started = nowMs();
+          mark('start');
+        }
         tail = text.slice(-16);
         return;
       }
       bytes += chunk.length;
-      if (text.includes('@@END@@')) resolve({ bytes, ms: nowMs() - started });
+      if (text.includes('@@END@@')) {
+        mark('end');
+        resolve({ bytes, ms: nowMs() - started });
+      }
       tail = text.slice(-16);
     });
   });

@@ -45,15 +45,19 @@ class FakeSocket implements ClientSocket {
   frames: Buffer[] = [];
   messages: RuntimeMessage[] = [];
   closed: [number, string] | null = null;
-  /** Frames not yet "written to the kernel": their callbacks run on flush(). */
-  pending: { size: number; cb?: () => void }[] = [];
+  /** Frames not yet "written to the kernel": copied and called back on flush(). */
+  pending: { data: Buffer; cb?: () => void }[] = [];
   stalled = false;
   sendBinary(data: Buffer, cb?: () => void) {
-    this.frames.push(data);
+    // Like a socket: the bytes are copied when written to the kernel, and after the callback
+    // the relay may reuse the buffer.
     if (this.stalled) {
       this.bufferedAmount += data.length;
-      this.pending.push({ size: data.length, cb });
-    } else cb?.();
+      this.pending.push({ data, cb });
+      return;
+    }
+    this.frames.push(Buffer.from(data));
+    cb?.();
   }
   sendMessage(m: RuntimeMessage) {
     this.messages.push(m);
@@ -65,7 +69,8 @@ class FakeSocket implements ClientSocket {
   flush() {
     this.stalled = false;
     for (const p of this.pending.splice(0)) {
-      this.bufferedAmount -= p.size;
+      this.bufferedAmount -= p.data.length;
+      this.frames.push(Buffer.from(p.data));
       p.cb?.();
     }
   }
@@ -144,6 +149,29 @@ describe('Relay', () => {
     expect(agent.paused).toBe(false);
     expect(Buffer.concat(s.frames).length).toBe(relay.log.end);
     expect(LOW_WATER_BYTES).toBeLessThan(HIGH_WATER_BYTES);
+    relay.dispose();
+  });
+
+  it('delivers every byte in order while frames wait in a stalled socket', async () => {
+    const relay = new Relay(80, 24);
+    const agent = new FakeAgent();
+    relay.setAgent(agent);
+    const s = new FakeSocket();
+    await relay.attach(s, undefined);
+    s.stalled = true;
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      const chunk = Buffer.alloc(16 * 1024, `chunk ${i} `);
+      sent.push(chunk);
+      agent.emit(chunk);
+      if (i % 10 === 9) await tick(5); // frames go out (and stay pending) between chunks
+    }
+    await tick(20);
+    expect(s.pending.length).toBeGreaterThan(1);
+    s.flush();
+    await tick(20);
+    s.flush();
+    expect(Buffer.concat(s.frames).equals(Buffer.concat(sent))).toBe(true);
     relay.dispose();
   });
 

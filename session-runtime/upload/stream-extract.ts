@@ -11,16 +11,12 @@
  * stops, the caller removes everything it created (`rollback`) and extracts the spooled archive
  * the ordinary way, which gives the authoritative answer (and the usual error for a hostile
  * archive). So an upload is still accepted or refused whole, on the same terms as before.
- *
- * Small files are written synchronously, one at a time, as extract.ts does: 2–8 of them in
- * flight on the thread pool were measured here to cost more kernel time (contention on the
- * directory and the journal) and more wall time, not less.
  */
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import zlib from 'node:zlib';
-import { resolveInside } from '../safe-path.js';
-import { SMALL_ENTRY_BYTES, removeCreated, type ExtractResult } from './extract.js';
+import { SMALL_ENTRY_BYTES, type ExtractResult } from './extract.js';
+import { WorkspaceWriter, decodeEntry, writeAll } from './workspace-writer.js';
 import { NotStreamable, ZipStreamReader, type CentralRecord, type LocalEntry, type ZipRecord } from './zip-stream.js';
 import { NameClaims, checkCompressionRatio, checkEntryName, entryKind, type ZipLimits } from './zip-plan.js';
 
@@ -35,6 +31,7 @@ interface Streamed {
   local: LocalEntry;
   rel: string;
   kind: 'file' | 'dir';
+  /** '' for a directory. */
   abs: string;
   crc32: number;
   compressedSize: number;
@@ -58,8 +55,7 @@ interface FileSink {
 export class StreamExtractor extends Writable {
   readonly #reader = new ZipStreamReader();
   readonly #claims = new NameClaims();
-  readonly #created: string[] = [];
-  readonly #knownDirs = new Set<string>();
+  readonly #writer: WorkspaceWriter;
   readonly #streamed: Streamed[] = [];
   readonly #executables: string[] = [];
   #sink: FileSink | null = null;
@@ -71,10 +67,11 @@ export class StreamExtractor extends Writable {
   readonly outcome: Promise<StreamOutcome>;
 
   constructor(
-    private readonly workspace: string,
+    workspace: string,
     private readonly limits: ZipLimits,
   ) {
     super({ highWaterMark: 1024 * 1024 });
+    this.#writer = new WorkspaceWriter(workspace);
     this.outcome = new Promise((resolve) => (this.#resolve = resolve));
   }
 
@@ -101,7 +98,7 @@ export class StreamExtractor extends Writable {
   /** Removes everything this extractor created (after it gave up, or when the upload failed). */
   async rollback(): Promise<void> {
     if (!this.#settled) this.#giveUp(new Error('rolled back'));
-    await removeCreated(this.#created);
+    await this.#writer.rollback();
   }
 
   async #handle(record: ZipRecord): Promise<void> {
@@ -132,16 +129,12 @@ export class StreamExtractor extends Writable {
     const kind = name.endsWith('/') ? 'dir' : 'file';
     const rel = checkEntryName(name, this.limits);
     this.#claims.claimWithParents(rel, kind);
-    const abs = resolveInside(this.workspace, rel);
-    if (!abs) throw new NotStreamable(`"${rel}" resolves outside the workspace`);
+    let abs = '';
+    if (kind === 'dir') this.#writer.ensureDir(rel);
+    else abs = this.#writer.prepareFile(rel);
     const entry: Streamed = { local, rel, kind, abs, crc32: 0, compressedSize: 0, size: 0 };
     this.#streamed.push(entry);
-    if (kind === 'dir') {
-      this.#ensureDir(rel);
-      return;
-    }
-    const slash = rel.lastIndexOf('/');
-    if (slash > 0) this.#ensureDir(rel.slice(0, slash));
+    if (kind === 'dir') return;
     const budget = this.limits.maxTotalBytes - this.#totalBytes;
     if (!local.described) {
       checkCompressionRatio(rel, local.size, local.compressedSize, this.limits);
@@ -151,7 +144,7 @@ export class StreamExtractor extends Writable {
     const small = !local.described && local.compressedSize <= SMALL_ENTRY_BYTES && local.size <= SMALL_ENTRY_BYTES;
     const sink: FileSink = { entry, parts: small ? [] : null, fd: null, inflater: null, inflated: null, crc: 0, written: 0, limit };
     if (!small) {
-      sink.fd = this.#create(abs);
+      sink.fd = this.#writer.create(abs, 0o644);
       if (local.method === 8) {
         const inflater = zlib.createInflateRaw();
         sink.inflater = inflater;
@@ -209,26 +202,18 @@ export class StreamExtractor extends Writable {
   }
 
   #writeSmall(sink: FileSink): void {
-    const raw = Buffer.concat(sink.parts as Buffer[]);
-    const local = sink.entry.local;
-    // One byte more than declared: a larger output is a lie, not something to keep inflating.
-    const data = local.method === 0 ? raw : zlib.inflateRawSync(raw, { maxOutputLength: local.size + 1 });
-    sink.crc = zlib.crc32(data);
+    const { local, rel, abs } = sink.entry;
+    const data = decodeEntry(rel, local.method, Buffer.concat(sink.parts as Buffer[]), local.size, local.crc32);
+    sink.crc = local.crc32;
     sink.written = data.length;
-    if (data.length !== local.size || sink.crc >>> 0 !== local.crc32 >>> 0) return; // reported by the caller
-    const fd = this.#create(sink.entry.abs);
-    try {
-      for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
-    } finally {
-      fs.closeSync(fd);
-    }
+    this.#writer.writeFile(abs, data, 0o644);
   }
 
   #writeOut(sink: FileSink, out: Buffer): void {
     sink.written += out.length;
     if (sink.written > sink.limit) throw new NotStreamable(`"${sink.entry.rel}" is larger than declared`);
     sink.crc = zlib.crc32(out, sink.crc);
-    for (let off = 0; off < out.length; ) off += fs.writeSync(sink.fd as number, out, off, out.length - off);
+    writeAll(sink.fd as number, out);
   }
 
   /** The central directory must describe exactly what was streamed, entry by entry. */
@@ -258,30 +243,6 @@ export class StreamExtractor extends Writable {
     for (const abs of this.#executables) fs.chmodSync(abs, 0o755);
     const paths = this.#streamed.filter((e) => e.kind === 'file').map((e) => e.rel);
     this.#settle({ ok: true, result: { files: paths.length, bytes: this.#totalBytes, paths } });
-  }
-
-  #create(abs: string): number {
-    const fd = fs.openSync(abs, 'wx', 0o644);
-    this.#created.push(abs);
-    return fd;
-  }
-
-  /** Directories one level at a time, each a real directory (never through a link). */
-  #ensureDir(rel: string): void {
-    const segments = rel.split('/');
-    for (let i = 1; i <= segments.length; i++) {
-      const sub = segments.slice(0, i).join('/');
-      if (this.#knownDirs.has(sub)) continue;
-      const abs = resolveInside(this.workspace, sub);
-      if (!abs) throw new NotStreamable(`"${sub}" resolves outside the workspace`);
-      try {
-        fs.mkdirSync(abs, { mode: 0o755 });
-        this.#created.push(abs);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.lstatSync(abs).isDirectory()) throw err;
-      }
-      this.#knownDirs.add(sub);
-    }
   }
 
   #giveUp(err: unknown): void {

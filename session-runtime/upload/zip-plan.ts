@@ -114,14 +114,13 @@ export class NameClaims {
   }
 }
 
-/** Adds every entry's key (and its parents' keys) and refuses collisions and file/dir clashes. */
+/**
+ * Refuses collisions and file/dir clashes among the entries and their parents. (A clash does not
+ * depend on the order the names are claimed in.)
+ */
 function checkCollisions(planned: PlannedEntry[]): void {
   const claims = new NameClaims();
-  for (const p of planned) {
-    const segments = p.rel.split('/');
-    for (let i = 1; i < segments.length; i++) claims.claim(segments.slice(0, i).join('/'), 'dir');
-  }
-  for (const p of planned) claims.claim(p.rel, p.kind);
+  for (const p of planned) claims.claimWithParents(p.rel, p.kind);
 }
 
 export function openZip(file: string): Promise<yauzl.ZipFile> {

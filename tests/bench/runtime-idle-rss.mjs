@@ -6,35 +6,19 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { startBareRuntime } from './lib.mjs';
+import { METHOD_STORE, centralHeader, dosDateTime, endOfCentralDirectory, localHeader } from '../../dist/cli/packer/zip-format.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** One stored README.md, written with the CLI's own zip records. */
 function tinyZip() {
   const data = Buffer.from('# hello\n');
-  const name = Buffer.from('README.md');
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4);
-  local.writeUInt32LE(zlib.crc32(data), 14);
-  local.writeUInt32LE(data.length, 18);
-  local.writeUInt32LE(data.length, 22);
-  local.writeUInt16LE(name.length, 26);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(20, 4);
-  central.writeUInt16LE(20, 6);
-  central.writeUInt32LE(zlib.crc32(data), 16);
-  central.writeUInt32LE(data.length, 20);
-  central.writeUInt32LE(data.length, 24);
-  central.writeUInt16LE(name.length, 28);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(1, 8);
-  end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(46 + name.length, 12);
-  end.writeUInt32LE(30 + name.length + data.length, 16);
-  return Buffer.concat([local, name, data, central, name, end]);
+  const when = dosDateTime(new Date());
+  const record = { name: Buffer.from('README.md'), method: METHOD_STORE, crc32: zlib.crc32(data), compressedSize: data.length, size: data.length, offset: 0, mode: 0o644, streamed: false };
+  const local = Buffer.concat([localHeader(record, when), data]);
+  const central = centralHeader(record, when);
+  return Buffer.concat([local, central, endOfCentralDirectory(1, central.length, local.length)]);
 }
 
 async function once() {

@@ -91,7 +91,11 @@ describe('catty-session upload cut mid-body', () => {
       await waitFor(() => (fs.readdirSync(rt.workspace).length === 0 ? true : undefined), 'the partial extraction removed');
       const health = (await (await fetch(`${rt.url}/healthz`)).json()) as { uploaded: boolean };
       expect(health.uploaded).toBe(false);
-      const res = await upload(rt, zip);
+      // The cut upload may still be finishing its clean-up (409 upload_in_progress meanwhile).
+      const res = await waitFor(async () => {
+        const attempt = await upload(rt, zip);
+        return attempt.status === 409 && JSON.stringify(attempt.json).includes('upload_in_progress') ? undefined : attempt;
+      }, 'the next upload taken');
       expect(res.status).toBe(200);
       expect(res.json).toMatchObject({ ok: true, files: 300 });
       expect(fs.readFileSync(path.join(rt.workspace, 'dir3/file10.txt'), 'utf8')).toBe(entries[10]!.data);

@@ -14,6 +14,7 @@ import zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { walkWorkspace } from '../../cli/packer/walk.js';
 import { zipFiles } from '../../cli/packer/zip.js';
+import { METHOD_DEFLATE, centralHeader, dataDescriptor, dosDateTime, endOfCentralDirectory, localHeader, type EntryRecord } from '../../cli/packer/zip-format.js';
 import { StreamExtractor, type StreamOutcome } from '../../session-runtime/upload/stream-extract.js';
 import { DEFAULT_ZIP_LIMITS } from '../../session-runtime/upload/zip-plan.js';
 import { buildZip } from '../helpers/runtime-zip.js';
@@ -65,40 +66,15 @@ async function cliZip(root: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** An archive whose one entry is deflated with a data descriptor (flag bit 3), as streamed. */
+/** An archive whose one entry is deflated with a data descriptor (flag bit 3), as the CLI's
+ * writer streams a large file. */
 function describedZip(name: string, data: Buffer, level = 1): Buffer {
   const body = zlib.deflateRawSync(data, { level });
-  const nameBytes = Buffer.from(name);
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4);
-  local.writeUInt16LE(0x0808, 6);
-  local.writeUInt16LE(8, 8);
-  local.writeUInt16LE(nameBytes.length, 26);
-  const descriptor = Buffer.alloc(16);
-  descriptor.writeUInt32LE(0x08074b50, 0);
-  descriptor.writeUInt32LE(zlib.crc32(data), 4);
-  descriptor.writeUInt32LE(body.length, 8);
-  descriptor.writeUInt32LE(data.length, 12);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE((3 << 8) | 20, 4);
-  central.writeUInt16LE(20, 6);
-  central.writeUInt16LE(0x0808, 8);
-  central.writeUInt16LE(8, 10);
-  central.writeUInt32LE(zlib.crc32(data), 16);
-  central.writeUInt32LE(body.length, 20);
-  central.writeUInt32LE(data.length, 24);
-  central.writeUInt16LE(nameBytes.length, 28);
-  central.writeUInt32LE((0o100644 << 16) >>> 0, 38);
-  const cdOffset = 30 + nameBytes.length + body.length + 16;
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(1, 8);
-  end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(46 + nameBytes.length, 12);
-  end.writeUInt32LE(cdOffset, 16);
-  return Buffer.concat([local, nameBytes, body, descriptor, central, nameBytes, end]);
+  const when = dosDateTime(new Date());
+  const record: EntryRecord = { name: Buffer.from(name), method: METHOD_DEFLATE, crc32: zlib.crc32(data), compressedSize: body.length, size: data.length, offset: 0, mode: 0o644, streamed: true };
+  const local = Buffer.concat([localHeader(record, when), body, dataDescriptor(record)]);
+  const central = centralHeader(record, when);
+  return Buffer.concat([local, central, endOfCentralDirectory(1, central.length, local.length)]);
 }
 
 describe('upload fast path: extraction while the zip arrives', () => {

@@ -223,3 +223,7 @@ export const LocalCredentials = z.object({
   pid: z.number().int(),
 });
 export type LocalCredentials = z.infer<typeof LocalCredentials>;
+
+/** catty-api's exit code when another catty-api already serves its data directory: a CLI that
+ * raced another to start the local control plane waits for that one's credentials instead. */
+export const EXIT_DATA_DIR_BUSY = 3;

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { CONFIG_HELP, loadConfig, type ConfigFlags } from './config.js';
 import { UserError } from './errors.js';
+import { EXIT_DATA_DIR_BUSY } from './contract.js';
 import { writeLocalCredentials } from './local-credentials.js';
+import { acquirePidLock } from './pid-lock.js';
 import { createLogger } from './logger.js';
 import { promptHidden, readPasswordStdin } from './password-prompt.js';
 import { startApi } from './server.js';
@@ -24,17 +26,42 @@ interface ServeFlags extends ConfigFlags {
 export async function serve(flags: ServeFlags, signals: NodeJS.EventEmitter = process): Promise<number> {
   const config = loadConfig(flags);
   const logger = createLogger({ level: config.logLevel, file: config.logFile });
-  const api = await startApi(config, logger);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const claimed = acquirePidLock(join(config.dataDir, DATA_DIR_LOCK));
+  if ('heldBy' in claimed) throw new DataDirBusy(config.dataDir, claimed.heldBy);
+  const { lock } = claimed;
+  let api: Awaited<ReturnType<typeof startApi>>;
+  try {
+    api = await startApi(config, logger);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   if (flags.localCredentials) await writeLocalCredentials(api.deps, api.url, flags.localCredentials);
   process.stdout.write(`catty-api listening on ${api.url}\n`);
   logger.info({ url: api.url, dataDir: config.dataDir, provisioner: config.provisioner }, 'listening');
   return new Promise<number>((resolve) => {
     const shutdown = (sig: string) => {
       logger.info({ signal: sig }, 'shutting down; machines keep running');
-      void api.close().then(() => resolve(0), () => resolve(1));
+      void api
+        .close()
+        .finally(() => lock.release())
+        .then(
+          () => resolve(0),
+          () => resolve(1),
+        );
     };
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) signals.once(sig, () => shutdown(sig));
   });
+}
+
+/** The pid file that keeps a data directory to one catty-api (api/pid-lock.ts). */
+export const DATA_DIR_LOCK = 'catty-api.pid';
+
+class DataDirBusy extends UserError {
+  constructor(dataDir: string, pid: number) {
+    super(`another catty-api (pid ${pid}) is already serving ${dataDir}`, 'Stop it first, or give this one its own --data-dir.');
+  }
 }
 
 export async function addUser(flags: ConfigFlags & { passwordStdin?: boolean }, email: string): Promise<number> {
@@ -87,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof UserError) {
       process.stderr.write(`catty-api: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
-      return 2;
+      return err instanceof DataDirBusy ? EXIT_DATA_DIR_BUSY : 2;
     }
     process.stderr.write(`catty-api: ${(err as Error).message}\n`);
     return 1;

@@ -7,7 +7,7 @@ import { escapeForTerminal } from '../../session-runtime/safe-path.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { LocalCredentials } from '../../api/contract.js';
+import { EXIT_DATA_DIR_BUSY, LocalCredentials } from '../../api/contract.js';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import { ensureHome, paths } from '../config.js';
@@ -20,6 +20,8 @@ export const localPaths = (home: string) => {
 };
 
 const START_TIMEOUT_MS = 30_000;
+/** One health question; a server busier than this is asked again until START_TIMEOUT_MS. */
+const PROBE_TIMEOUT_MS = 5_000;
 const STOP_TIMEOUT_MS = 10_000;
 
 /** The running server's credentials, or null when none is running (a stale file is ignored). */
@@ -31,24 +33,40 @@ export function readLocalServer(ctx: Context): LocalCredentials | null {
   return parsed.data;
 }
 
-/** Whether the server answers GET /v1/me with its tokens. */
-export async function localServerHealthy(ctx: Context, creds: LocalCredentials): Promise<boolean> {
+/**
+ * How a running server answers GET /v1/me with its tokens: `up` (401 counts: its access token
+ * may just have expired), `refused` (nothing listens there: the pid in the file is some other
+ * process now), or `silent` (no answer in time: alive but busy, or stuck).
+ */
+export async function probeLocalServer(ctx: Context, creds: LocalCredentials, timeoutMs = PROBE_TIMEOUT_MS): Promise<'up' | 'refused' | 'silent'> {
   try {
     const response = await ctx.fetch(`${creds.apiUrl}/v1/me`, {
       headers: { authorization: `Bearer ${creds.accessToken}` },
-      signal: AbortSignal.timeout(5_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
-    // 401 still proves the server is up (its access token may just have expired).
-    return response.ok || response.status === 401;
-  } catch {
-    return false;
+    await response.body?.cancel();
+    return response.ok || response.status === 401 ? 'up' : 'silent';
+  } catch (error) {
+    const code = ((error as { cause?: { code?: string } }).cause ?? (error as { code?: string })).code;
+    return code === 'ECONNREFUSED' ? 'refused' : 'silent';
   }
 }
 
-/** Starts the server unless one is running and healthy; returns its credentials. */
+/**
+ * Starts the server unless one is running; returns its credentials. Never starts a second one
+ * beside a live server that is slow to answer (it is waited for, up to `timeoutMs`): two control
+ * planes on one data directory would both claim every session. Several `catty`s starting at
+ * once may each spawn one; catty-api's data-directory lock lets exactly one of them serve, and
+ * the others' spawns exit (EXIT_DATA_DIR_BUSY) while their CLIs wait for its credentials.
+ */
 export async function ensureLocalServer(ctx: Context, timeoutMs = START_TIMEOUT_MS): Promise<{ creds: LocalCredentials; started: boolean }> {
+  const deadline = Date.now() + timeoutMs;
   const existing = readLocalServer(ctx);
-  if (existing && (await localServerHealthy(ctx, existing))) return { creds: existing, started: false };
+  if (existing) {
+    const state = await probeLocalServer(ctx, existing);
+    if (state === 'up') return { creds: existing, started: false };
+    if (state === 'silent') return { creds: await awaitAnswer(ctx, existing, deadline), started: false };
+  }
   const bin = path.join(ctx.packageRoot, 'dist', 'api', 'bin.js');
   if (!fs.existsSync(bin)) {
     throw new UserError(`The embedded control plane is not built (${bin} is missing).`, { hint: 'Run `npm run build`, or pass --api URL.' });
@@ -57,10 +75,10 @@ export async function ensureLocalServer(ctx: Context, timeoutMs = START_TIMEOUT_
   const lp = localPaths(ctx.home);
   ensurePrivateDir(lp.dir);
   ensurePrivateDir(lp.data);
-  fs.rmSync(lp.credentials, { force: true });
   const logStart = fs.existsSync(lp.log) ? fs.statSync(lp.log).size : 0;
   const logFd = fs.openSync(lp.log, 'a', 0o600);
   let exited: number | null = null;
+  let pid: number | undefined;
   try {
     const child = spawn(process.execPath, [bin, '--local-credentials', lp.credentials], {
       detached: true,
@@ -72,6 +90,7 @@ export async function ensureLocalServer(ctx: Context, timeoutMs = START_TIMEOUT_
         CATTY_PROVISIONER: 'local',
       },
     });
+    pid = child.pid;
     child.on('exit', (code) => {
       exited = code ?? 1;
     });
@@ -82,14 +101,30 @@ export async function ensureLocalServer(ctx: Context, timeoutMs = START_TIMEOUT_
   } finally {
     fs.closeSync(logFd);
   }
-  const creds = await waitFor(() => {
-    if (exited !== null) throw new UserError(`The local control plane exited (${exited}) before it was ready.`, { hint: `See ${lp.log}.` });
-    return readLocalServer(ctx);
-  }, timeoutMs);
+  const creds = await waitFor(async () => {
+    const found = readLocalServer(ctx);
+    // Credentials another start left behind (dead pid) are ignored by readLocalServer; a live
+    // server's — ours, or the one whose data-directory lock made ours exit — are used once it answers.
+    if (found && (found.pid === pid || exited !== null) && (await probeLocalServer(ctx, found)) === 'up') return found;
+    if (exited !== null && exited !== EXIT_DATA_DIR_BUSY) {
+      throw new UserError(`The local control plane exited (${exited}) before it was ready.`, { hint: `See ${lp.log}.` });
+    }
+    return null;
+  }, Math.max(0, deadline - Date.now()));
   if (!creds) throw new UserError(`The local control plane did not start within ${timeoutMs / 1000} s.`, { hint: `See ${lp.log}.` });
+  const started = creds.pid === pid;
   // What it warns about (no sandbox!) goes to its log; the person starting it must see it too.
-  for (const warning of warningsSince(lp.log, logStart)) ctx.stderr.write(`catty: warning: ${escapeForTerminal(warning)}\n`);
-  return { creds, started: true };
+  if (started) for (const warning of warningsSince(lp.log, logStart)) ctx.stderr.write(`catty: warning: ${escapeForTerminal(warning)}\n`);
+  return { creds, started };
+}
+
+/** A live server that did not answer: keep asking until `deadline`, then say so. */
+async function awaitAnswer(ctx: Context, creds: LocalCredentials, deadline: number): Promise<LocalCredentials> {
+  const answered = await waitFor(async () => ((await probeLocalServer(ctx, creds)) === 'up' ? creds : null), Math.max(0, deadline - Date.now()), 200);
+  if (answered) return answered;
+  throw new UserError(`The local control plane (pid ${creds.pid}, ${creds.apiUrl}) is running but does not answer.`, {
+    hint: `It may be overloaded or stuck; see ${localPaths(ctx.home).log}. Restart it with: catty server stop && catty server start`,
+  });
 }
 
 /** The `catty-api: WARNING: …` lines its log gained since `offset`. */

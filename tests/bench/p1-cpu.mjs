@@ -3,6 +3,7 @@
 // to a pipe, versus an in-process node-pty. Wall time is noisy on a shared 2-core machine; CPU
 // seconds per 100 MB (utime+stime from /proc/<pid>/stat between the markers) are not.
 // Usage: npm run build && node tests/bench/p1-cpu.mjs [runs]
+// Profiles: RT_NODE_ARGS / CLI_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (node flags).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,7 +37,8 @@ process.exitCode = code;
 
 async function catty() {
   const rt = await startBareRuntime(['sh', '-c', COMMAND], { env: { CATTY_NO_UPLOAD: '1', NODE_OPTIONS: RUNTIME_NODE_OPTIONS } });
-  const client = spawn(process.execPath, ['--input-type=module', '-e', CLIENT, rt.url, rt.token], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const cliNodeArgs = (process.env.CLI_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const client = spawn(process.execPath, [...cliNodeArgs, '--input-type=module', '-e', CLIENT, rt.url, rt.token], { stdio: ['ignore', 'pipe', 'inherit'] });
   const cpu = {};
   const result = await measure((fn) => client.stdout.on('data', fn), (phase) => {
     cpu[phase] = { rt: cpuSeconds(rt.proc.pid), cli: cpuSeconds(client.pid) };
@@ -52,7 +54,7 @@ async function baseline() {
   const term = pty.spawn('sh', ['-c', COMMAND], { cols: 200, rows: 50, env: { PATH: process.env.PATH, TERM: 'xterm-256color' } });
   let c0 = null;
   let c1 = null;
-  const result = await measure((fn) => term.onData((d) => fn(Buffer.from(d, 'latin1'))), (phase) => {
+  const result = await measure((fn) => term.onData(fn), (phase) => {
     if (phase === 'start') c0 = process.cpuUsage();
     else c1 = process.cpuUsage(c0);
   });

@@ -10,6 +10,8 @@ const SESSIONS = 20;
 // 1 KiB every 10 ms = 100 KB/s.
 const CHATTY = `node -e "const l='y'.repeat(1023)+'\\\\n'; setInterval(() => process.stdout.write(l), 10)"`;
 const ECHO = "stty raw -echo; printf 'ECHO-READY'; cat";
+/** An echo slower than this is lost (the bench fails instead of waiting forever). */
+const ECHO_TIMEOUT_MS = 10_000;
 
 async function detachedSession(installation, cmd) {
   const created = await installation.catty(['new', '--detach', '--no-upload', '--no-sync-back', '--cmd', cmd]);
@@ -33,10 +35,14 @@ async function echoSamples(installation, label, count) {
   await waitFor('P7', () => (seen.includes('ECHO-READY') ? true : undefined), 30_000);
   const latencies = [];
   for (let i = 0; i < count; i++) {
-    const back = new Promise((r) => (pending = r));
+    let timer;
+    const back = new Promise((resolve, reject) => {
+      pending = resolve;
+      timer = setTimeout(() => reject(new Error(`P7: echo ${i + 1} of ${count} did not come back within ${ECHO_TIMEOUT_MS} ms`)), ECHO_TIMEOUT_MS);
+    });
     const sent = nowMs();
     session.child.stdin.write('a');
-    latencies.push((await back) - sent);
+    latencies.push((await back.finally(() => clearTimeout(timer))) - sent);
   }
   session.child.stdin.write(Buffer.from([0x1d]));
   await session.exited;

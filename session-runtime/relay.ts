@@ -213,8 +213,7 @@ export class Relay {
   }
 
   dispose(): void {
-    if (this.#recheckTimer) clearTimeout(this.#recheckTimer);
-    this.#recheckTimer = null;
+    this.#cancelRecheck();
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = null;
     this.screen.dispose();
@@ -289,12 +288,21 @@ export class Relay {
     // The socket also carries sync-back messages, whose sends never call back here. If output
     // is held back (or the PTY paused) because of them, nothing else would pump again once they
     // drained — and with the PTY paused no new output comes to do it: re-check on a timer.
-    if ((this.#paused || client.sentOffset < this.log.end) && !this.#recheckTimer) {
+    // Not while a flush is already on its way (it pumps and comes back here), and not once
+    // nothing is held back: an armed timer per PTY read was a third of a chatty session's wakeups.
+    const heldBack = this.#paused || client.sentOffset < this.log.end;
+    if (!heldBack) this.#cancelRecheck();
+    else if (!this.#recheckTimer && this.#flushTimer === null && !this.#flushImmediate) {
       this.#recheckTimer = setTimeout(() => {
         this.#recheckTimer = null;
         if (this.#client === client) this.#pump();
       }, RECHECK_MS);
     }
+  }
+
+  #cancelRecheck(): void {
+    if (this.#recheckTimer) clearTimeout(this.#recheckTimer);
+    this.#recheckTimer = null;
   }
 
   #setPaused(paused: boolean): void {

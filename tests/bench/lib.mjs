@@ -169,3 +169,27 @@ export async function startBareRuntime(agentCmd, { env = {}, stderr = 'inherit' 
   };
   return { proc, url, token, dir, stop };
 }
+
+const TICK_S = 100; // USER_HZ on Linux
+
+/** CPU seconds (user and system) a live process has used so far, read from outside it. */
+export function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]) / TICK_S, sys: Number(fields[12]) / TICK_S };
+}
+
+/**
+ * A client for a bare runtime (`node --input-type=module -e ATTACH_CLIENT <url> <token>`): the
+ * CLI's own attach loop, stdout a pipe, stdin that never types. For the runtime-only dev benches.
+ */
+export const ATTACH_CLIENT = `
+import { PassThrough } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import { attach } from ${JSON.stringify(path.join(ROOT, 'dist/cli/attach/attach.js'))};
+const [url, token] = process.argv.slice(1);
+const proc = new EventEmitter(); proc.pid = process.pid;
+const ctx = { env: {}, stdin: new PassThrough(), stdout: process.stdout, stderr: process.stderr, proc };
+const code = await attach(ctx, { label: 'bench', connectUrl: url, connectToken: token, detachKey: 0x1d, autoReconnect: false, reconnectTimeoutMs: 1000, sync: null });
+process.exitCode = code;
+`;

@@ -6,39 +6,17 @@
 // Profiles: RT_NODE_ARGS / CLI_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (node flags).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import pty from 'node-pty';
 import { RUNTIME_NODE_OPTIONS } from '../../dist/session-runtime/protocol.js';
-import { ROOT, median, startBareRuntime } from './lib.mjs';
+import { ATTACH_CLIENT, cpuSeconds, median, startBareRuntime } from './lib.mjs';
 import { measure } from './p1-throughput.mjs';
 
 const FILE_BYTES = 100 * 1000 * 1000;
 const COMMAND = `yes 'catty throughput line: 0123456789abcdefghijklmnopqrstuvwxyz' | head -c ${FILE_BYTES} > /tmp/p1cpu.txt; printf '\\n@@START@@\\n'; cat /tmp/p1cpu.txt; printf '\\n@@END@@\\n'; sleep 1`;
-const TICK_S = 100; // USER_HZ on Linux
-
-/** CPU seconds (user and system) a live process has used so far. */
-function cpuSeconds(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]) / TICK_S, sys: Number(fields[12]) / TICK_S };
-}
-
-// The client: the CLI's own attach loop, stdout a pipe (as in P1), stdin that never types.
-const CLIENT = `
-import { PassThrough } from 'node:stream';
-import { EventEmitter } from 'node:events';
-import { attach } from ${JSON.stringify(path.join(ROOT, 'dist/cli/attach/attach.js'))};
-const [url, token] = process.argv.slice(1);
-const proc = new EventEmitter(); proc.pid = process.pid;
-const ctx = { env: {}, stdin: new PassThrough(), stdout: process.stdout, stderr: process.stderr, proc };
-const code = await attach(ctx, { label: 'bench', connectUrl: url, connectToken: token, detachKey: 0x1d, autoReconnect: false, reconnectTimeoutMs: 1000, sync: null });
-process.exitCode = code;
-`;
-
 async function catty() {
   const rt = await startBareRuntime(['sh', '-c', COMMAND], { env: { CATTY_NO_UPLOAD: '1', NODE_OPTIONS: RUNTIME_NODE_OPTIONS } });
   const cliNodeArgs = (process.env.CLI_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const client = spawn(process.execPath, [...cliNodeArgs, '--input-type=module', '-e', CLIENT, rt.url, rt.token], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const client = spawn(process.execPath, [...cliNodeArgs, '--input-type=module', '-e', ATTACH_CLIENT, rt.url, rt.token], { stdio: ['ignore', 'pipe', 'inherit'] });
   const cpu = {};
   const result = await measure((fn) => client.stdout.on('data', fn), (phase) => {
     cpu[phase] = { rt: cpuSeconds(rt.proc.pid), cli: cpuSeconds(client.pid) };

@@ -4,7 +4,7 @@
 // runtime RSS is read from /proc (≤ 60 MB).
 import fs from 'node:fs';
 import path from 'node:path';
-import { attached, nowMs, quantile, rssMb, run, stopAll, waitFor } from './lib.mjs';
+import { attached, cpuSeconds, nowMs, quantile, rssMb, run, stopAll, waitFor } from './lib.mjs';
 
 const SESSIONS = 20;
 // 1 KiB every 10 ms = 100 KB/s.
@@ -76,6 +76,48 @@ async function listLatencies(installation, count) {
   return JSON.parse(result.stdout);
 }
 
+/** Busy CPU seconds of the whole machine so far (all cores; /proc/stat, USER_HZ ticks). */
+function machineBusySeconds() {
+  const [, ...ticks] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const idle = ticks[3] + ticks[4]; // idle + iowait
+  return (ticks.reduce((a, b) => a + b, 0) - idle) / 100;
+}
+
+/** CPU seconds so far of each role's processes (a process that is gone counts nothing). */
+function cpuByRole(roles) {
+  const sum = (pids) => pids.reduce((total, pid) => {
+    try {
+      const { user, sys } = cpuSeconds(pid);
+      return total + user + sys;
+    } catch {
+      return total;
+    }
+  }, 0);
+  const usage = process.cpuUsage();
+  return { machine: machineBusySeconds(), bench: (usage.user + usage.system) / 1e6, ...Object.fromEntries(Object.entries(roles).map(([role, pids]) => [role, sum(pids)])) };
+}
+
+/**
+ * Where the machine's CPU went while echo and list were measured, in cores (CPU-s per second):
+ * the API, the 20 busy runtimes, their 20 CLIs, this bench process (reading the CLIs' output),
+ * and the rest (the agents themselves, the sandbox, the kernel).
+ */
+function coresUsed(before, after, seconds) {
+  const cores = Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] - before[k]) / seconds]));
+  const known = cores.api + cores.runtimes + cores.clis + cores.bench;
+  return { ...cores, other: cores.machine - known };
+}
+
+function machinePids(installation, labels) {
+  return installation.catty(['list', '--json']).then(({ stdout }) => {
+    const listed = JSON.parse(stdout);
+    return labels.map((label) => {
+      const id = listed.find((s) => s.label === label).id;
+      return JSON.parse(fs.readFileSync(path.join(installation.env.CATTY_HOME, 'local/data/machines', id, 'machine.json'), 'utf8')).runtimePid;
+    });
+  });
+}
+
 export async function p7(installation) {
   const idle = await detachedSession(installation, 'sleep 600');
   const labels = [];
@@ -89,13 +131,17 @@ export async function p7(installation) {
   await waitFor('P7', () => (clients.every((c) => c.bytes() > 10_000) ? true : undefined), 60_000);
 
   const echoLabel = await detachedSession(installation, ECHO);
+  const creds = JSON.parse(fs.readFileSync(path.join(installation.env.CATTY_HOME, 'local/credentials.json'), 'utf8'));
+  const roles = { api: [creds.pid], runtimes: await machinePids(installation, labels), clis: clients.map(({ c }) => c.child.pid) };
+  const cpuBefore = cpuByRole(roles);
+  const started = nowMs();
   const echo = await echoSamples(installation, echoLabel, 300);
   const list = await listLatencies(installation, 200);
+  const cores = coresUsed(cpuBefore, cpuByRole(roles), (nowMs() - started) / 1000);
+  console.error(`P7: cores busy while measuring: ${Object.entries(cores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
 
-  const listed = JSON.parse((await installation.catty(['list', '--json'])).stdout);
-  const idleId = listed.find((s) => s.label === idle).id;
-  const record = JSON.parse(fs.readFileSync(path.join(installation.env.CATTY_HOME, 'local/data/machines', idleId, 'machine.json'), 'utf8'));
-  const idleRss = rssMb(record.runtimePid);
+  const [idleRuntimePid] = await machinePids(installation, [idle]);
+  const idleRss = rssMb(idleRuntimePid);
 
   for (const { c } of clients) c.child.stdin.write(Buffer.from([0x1d]));
   await Promise.all(clients.map(({ c }) => c.exited));
@@ -109,6 +155,6 @@ export async function p7(installation) {
       { metric: 'P7 idle runtime RSS (MB)', catty: idleRss?.toFixed(0) ?? 'n/a', baseline: '—', ratio: '—', target: '≤ 60 MB', pass: idleRss !== null && idleRss <= 60 },
       { metric: 'P7 API list p99 (ms)', catty: list99.toFixed(1), baseline: '—', ratio: '—', target: '≤ 50 ms', pass: list99 <= 50 },
     ],
-    samples: { echo, list, idleRssMb: idleRss },
+    samples: { echo, list, idleRssMb: idleRss, coresBusyWhileMeasuring: cores },
   };
 }

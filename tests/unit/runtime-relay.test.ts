@@ -1,5 +1,5 @@
 /** The relay with a fake agent and fake sockets: resume, takeover, batching, backpressure. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { AgentExit, AgentProcess } from '../../session-runtime/agent.js';
 import type { ClientSocket } from '../../session-runtime/client-socket.js';
 import type { RuntimeMessage } from '../../session-runtime/protocol.js';
@@ -150,6 +150,44 @@ describe('Relay', () => {
     expect(Buffer.concat(s.frames).length).toBe(relay.log.end);
     expect(LOW_WATER_BYTES).toBeLessThan(HIGH_WATER_BYTES);
     relay.dispose();
+  });
+
+  it('sends output held back by a socket full of other messages once they drain, with no new output', async () => {
+    const relay = new Relay(80, 24);
+    const agent = new FakeAgent();
+    relay.setAgent(agent);
+    const s = new FakeSocket();
+    await relay.attach(s, undefined);
+    s.bufferedAmount = HIGH_WATER_BYTES + 1; // sync-back messages: their sends never call back
+    agent.emit('held');
+    await tick(30);
+    expect(s.output()).toBe('');
+    s.bufferedAmount = 0; // they drained; the agent stays quiet
+    const deadline = Date.now() + 2000;
+    while (s.output() !== 'held' && Date.now() < deadline) await tick(5);
+    expect(s.output()).toBe('held');
+    relay.dispose();
+  });
+
+  it('leaves no timer armed once all output is sent (an idle session does not wake up)', async () => {
+    vi.useFakeTimers();
+    try {
+      const relay = new Relay(80, 24);
+      const agent = new FakeAgent();
+      relay.setAgent(agent);
+      const s = new FakeSocket();
+      await relay.attach(s, undefined);
+      for (let i = 0; i < 5; i++) {
+        agent.emit(`line ${i}\n`);
+        await vi.advanceTimersByTimeAsync(1); // the flush, one turn later
+        expect(vi.getTimerCount()).toBe(0);
+        await vi.advanceTimersByTimeAsync(10);
+      }
+      expect(s.output()).toBe('line 0\nline 1\nline 2\nline 3\nline 4\n');
+      relay.dispose();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('delivers every byte in order while frames wait in a stalled socket', async () => {

@@ -1,9 +1,18 @@
 /**
  * Applies the session machine's file messages to the local directory (SECURITY.md 10–18), in
- * order, one at a time, off the terminal's path: `handle()` only queues (coalescing queued
- * whole-file changes to the same path), and a single async worker applies them. When queued
- * content passes HIGH_WATER_BYTES the owner is asked to pause the socket, and resumed below
- * LOW_WATER_BYTES — so a flood costs bounded memory and keystrokes keep flowing.
+ * order, off the terminal's path: `handle()` only queues (coalescing queued whole-file changes
+ * to the same path), and one async worker applies them. When queued content passes
+ * HIGH_WATER_BYTES the owner is asked to pause the socket, and resumed below LOW_WATER_BYTES —
+ * so a flood costs bounded memory and keystrokes keep flowing.
+ *
+ * Whole-file writes to unrelated paths are applied up to WRITE_CONCURRENCY at a time: each is
+ * some eight file-system calls ending in an fsync and a rename, and a burst of small files waits
+ * on their latency, not on the disk's throughput (1,000 files: 1.9 s one at a time, 1.4 s four
+ * at a time here). "Unrelated" is decided on case-folded paths, so a case-insensitive disk
+ * cannot merge two of them: not the same path, neither inside the other, and neither one's
+ * conflict copy the other. Everything else — deletes, chunked transfers, skips, resets, and a
+ * write related to one in flight — waits until the writes in flight are done, then runs alone,
+ * so the order of related changes is the order they were sent in.
  */
 import { rm } from 'node:fs/promises';
 import type { FileChangeMessage, FileChunkMessage, FileSkippedMessage } from '../../session-runtime/protocol.js';
@@ -18,6 +27,8 @@ const LOW_WATER_BYTES = 8 * 1024 * 1024;
 /** The same by count, so a flood of content-less messages (deletes) stays bounded too. */
 const HIGH_WATER_OPS = 20_000;
 const LOW_WATER_OPS = 5_000;
+/** Unrelated whole-file writes applied at once (see above). */
+export const WRITE_CONCURRENCY = 4;
 
 type Op =
   | { kind: 'reset' }
@@ -53,6 +64,8 @@ export class SyncApplier {
   #queuedBytes = 0;
   #paused = false;
   #running: Promise<void> | null = null;
+  /** Wakes the worker when it waits on writes in flight and a new op is queued. */
+  #wake: (() => void) | null = null;
   #transfer: Transfer | null = null;
   #closed = false;
   #onPressure: ((paused: boolean) => void) | null = null;
@@ -80,7 +93,7 @@ export class SyncApplier {
     this.#queuedBytes += opBytes(op);
     this.#queue.push(op);
     this.#pressure();
-    this.#running ??= this.#drain();
+    this.#kick();
   }
 
   /** A new connection: a transfer cut by the old one will not continue (the runtime sends the
@@ -88,7 +101,14 @@ export class SyncApplier {
   reconnected(): void {
     if (this.#closed) return;
     this.#queue.push({ kind: 'reset' });
+    this.#kick();
+  }
+
+  /** Called after a push: starts the worker (it takes the op at once) or wakes it. The queue is
+   * not empty, so the worker awaits before it can finish and clear `#running`. */
+  #kick(): void {
     this.#running ??= this.#drain();
+    this.#wake?.();
   }
 
   /** Who to tell when the queue passes the water marks (the current connection). */
@@ -112,16 +132,42 @@ export class SyncApplier {
   }
 
   async #drain(): Promise<void> {
+    /** Writes in flight, each with the case-folded paths it may create. */
+    const inFlight = new Map<Promise<void>, string[]>();
+    const related = (keys: string[]): boolean => [...inFlight.values()].some((busy) => keys.some((k) => busy.some((b) => overlaps(k, b))));
     try {
-      for (let op = this.#queue.shift(); op; op = this.#queue.shift()) {
+      for (;;) {
+        const op = this.#queue.shift();
+        if (!op) {
+          if (inFlight.size === 0) return;
+          await Promise.race([...inFlight.keys(), new Promise<void>((resolve) => (this.#wake = resolve))]);
+          this.#wake = null;
+          continue;
+        }
         if (op.kind === 'change' && this.#queuedByPath.get(op.msg.path) === op) this.#queuedByPath.delete(op.msg.path);
         this.#queuedBytes -= opBytes(op);
         this.#pressure();
-        await this.#apply(op).catch((error: unknown) => this.#failed(op, error));
+        const keys = this.#concurrentKeys(op);
+        if (!keys || related(keys)) await Promise.all(inFlight.keys());
+        while (inFlight.size >= WRITE_CONCURRENCY) await Promise.race(inFlight.keys());
+        const applied = this.#apply(op).catch((error: unknown) => this.#failed(op, error));
+        if (!keys) {
+          await applied;
+          continue;
+        }
+        const tracked: Promise<void> = applied.finally(() => inFlight.delete(tracked));
+        inFlight.set(tracked, keys);
       }
     } finally {
       this.#running = null;
     }
+  }
+
+  /** The case-folded paths a whole-file write may create; null for an op that runs alone. */
+  #concurrentKeys(op: Op): string[] | null {
+    if (op.kind !== 'change' || op.msg.action !== 'write' || op.msg.chunks !== undefined || this.#transfer) return null;
+    const fold = (rel: string): string => rel.normalize('NFC').toLowerCase();
+    return [fold(op.msg.path), fold(conflictPath(op.msg.path, this.#o.label))];
   }
 
   #pressure(): void {
@@ -284,6 +330,11 @@ export class SyncApplier {
     this.#o.report.deleted++;
     this.#o.report.log(`deleted ${msg.path}`);
   }
+}
+
+/** Whether two relative paths are the same or one lies inside the other. */
+function overlaps(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
 }
 
 function opBytes(op: Op): number {

@@ -21,6 +21,10 @@ function applier() {
   return { a, root, report, pressure, manifest, saved };
 }
 
+function write(a: SyncApplier, rel: string, content: string) {
+  a.handle({ type: 'file_change', path: rel, action: 'write', executable: false, size: Buffer.byteLength(content), sha256: sha(content), content: Buffer.from(content).toString('base64') });
+}
+
 describe('SyncApplier', () => {
   it('coalesces queued writes to the same path (the last one wins)', async () => {
     const { a, root, report } = applier();
@@ -57,6 +61,49 @@ describe('SyncApplier', () => {
     expect(saved.length).toBeGreaterThanOrEqual(1);
     expect(saved.length).toBeLessThan(20);
     expect(saved.at(-1)).toBe(20);
+  });
+
+  it('applies a burst across directories, every file whole and counted', async () => {
+    const { a, root, report, manifest } = applier();
+    for (let i = 0; i < 300; i++) write(a, `d${i % 3}/sub${i % 7}/f${i}.txt`, `content ${i}\n`.repeat(i % 50));
+    await a.close();
+    for (let i = 0; i < 300; i++) expect(fs.readFileSync(path.join(root, `d${i % 3}/sub${i % 7}/f${i}.txt`), 'utf8')).toBe(`content ${i}\n`.repeat(i % 50));
+    expect(report.written).toBe(300);
+    expect(manifest.get('d2/sub6/f293.txt')?.sha256).toBe(sha(`content 293\n`.repeat(43)));
+    expect(fs.readdirSync(path.join(root, 'd0/sub0')).filter((n) => n.includes('catty-tmp'))).toEqual([]);
+  });
+
+  it('a write to a path already being written waits for it: the later content wins', async () => {
+    const { a, root } = applier();
+    const big = 'x'.repeat(8 * 1024 * 1024);
+    write(a, 'p.txt', big); // slow: in flight when the small one arrives
+    await new Promise((r) => setImmediate(r));
+    write(a, 'P.TXT', 'case-folded twin'); // the same file on a case-insensitive disk
+    write(a, 'p.txt', 'small');
+    await a.close();
+    expect(fs.readFileSync(path.join(root, 'p.txt'), 'utf8')).toBe('small');
+  });
+
+  it('a file and a path inside it are not written at once (one of them is refused, as in order)', async () => {
+    const { a, root, report } = applier();
+    write(a, 'd', 'a file named d');
+    write(a, 'd/x.txt', 'inside d');
+    await a.close();
+    expect(fs.readFileSync(path.join(root, 'd'), 'utf8')).toBe('a file named d');
+    expect(report.refused.map((r) => r.path)).toEqual(['d/x.txt']);
+  });
+
+  it('a session file named like a conflict copy does not race the conflict copy', async () => {
+    const { a, root, manifest } = applier();
+    fs.writeFileSync(path.join(root, 'app.ts'), 'local edit');
+    manifest.set('app.ts', { sha256: sha('uploaded'), executable: false });
+    write(a, 'app.ts', 'session version');
+    write(a, 'app.catty-conflict-l-1.ts', 'a session file with that name');
+    await a.close();
+    expect(fs.readFileSync(path.join(root, 'app.ts'), 'utf8')).toBe('local edit');
+    const names = fs.readdirSync(root).sort();
+    expect(names).toEqual(['app.catty-conflict-l-1.catty-conflict-l-1.ts', 'app.catty-conflict-l-1.ts', 'app.ts']);
+    expect(fs.readFileSync(path.join(root, 'app.catty-conflict-l-1.ts'), 'utf8')).toBe('session version');
   });
 
   it('names conflict copies <name>.catty-conflict-<label><.ext>', () => {

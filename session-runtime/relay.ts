@@ -289,7 +289,7 @@ export class Relay {
     // is held back (or the PTY paused) because of them, nothing else would pump again once they
     // drained — and with the PTY paused no new output comes to do it: re-check on a timer.
     // Not while a flush is already on its way (it pumps and comes back here), and not once
-    // nothing is held back: an armed timer per PTY read was a third of a chatty session's wakeups.
+    // nothing is held back: a chatty session armed one per PTY read, 100 useless wake-ups a second.
     const heldBack = this.#paused || client.sentOffset < this.log.end;
     if (!heldBack) this.#cancelRecheck();
     else if (!this.#recheckTimer && this.#flushTimer === null && !this.#flushImmediate) {

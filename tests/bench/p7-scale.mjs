@@ -108,13 +108,12 @@ function coresUsed(before, after, seconds) {
   return { ...cores, other: cores.machine - known };
 }
 
-function machinePids(installation, labels) {
-  return installation.catty(['list', '--json']).then(({ stdout }) => {
-    const listed = JSON.parse(stdout);
-    return labels.map((label) => {
-      const id = listed.find((s) => s.label === label).id;
-      return JSON.parse(fs.readFileSync(path.join(installation.env.CATTY_HOME, 'local/data/machines', id, 'machine.json'), 'utf8')).runtimePid;
-    });
+/** The runtime pid of each session (by label), from its local machine record. */
+async function machinePids(installation, labels) {
+  const listed = JSON.parse((await installation.catty(['list', '--json'])).stdout);
+  return labels.map((label) => {
+    const id = listed.find((s) => s.label === label).id;
+    return JSON.parse(fs.readFileSync(path.join(installation.env.CATTY_HOME, 'local/data/machines', id, 'machine.json'), 'utf8')).runtimePid;
   });
 }
 

@@ -28,8 +28,9 @@ export function liveApiProcess(pid: number): boolean {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   try {
-    // Linux: a reused pid belongs to some other program.
-    return /api/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+    // Linux: a reused pid belongs to some other program. catty-api runs as `node …/api/bin.js`
+    // or through its `catty-api` bin link.
+    return /api\/bin\.js|catty-api/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
   } catch {
     return true; // no /proc here: a live pid is all we can know
   }

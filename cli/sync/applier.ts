@@ -29,7 +29,7 @@ const LOW_WATER_BYTES = 8 * 1024 * 1024;
 const HIGH_WATER_OPS = 20_000;
 const LOW_WATER_OPS = 5_000;
 /** Unrelated whole-file writes applied at once (see above). */
-export const WRITE_CONCURRENCY = 4;
+const WRITE_CONCURRENCY = 4;
 
 type Op =
   | { kind: 'reset' }

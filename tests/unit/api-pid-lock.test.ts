@@ -55,10 +55,20 @@ describe('acquirePidLock', () => {
 });
 
 describe('liveApiProcess', () => {
+  it('is true for a live process run as catty-api', async () => {
+    const api = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', '/opt/catty/dist/api/bin.js']);
+    try {
+      await new Promise((resolve) => api.once('spawn', resolve));
+      expect(liveApiProcess(api.pid!)).toBe(true);
+    } finally {
+      api.kill();
+    }
+  });
+
   it('is false for our own pid, a dead pid, and (on Linux) a live process that is not a catty-api', async () => {
     expect(liveApiProcess(process.pid)).toBe(false);
     expect(liveApiProcess(999_999_999)).toBe(false);
-    const sleeper = spawn('sleep', ['30']);
+    const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', 'rapid-api']); // "api" alone does not make one
     try {
       await new Promise((resolve) => sleeper.once('spawn', resolve));
       expect(liveApiProcess(sleeper.pid!)).toBe(!fs.existsSync('/proc/self/cmdline'));

@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SyncApplier } from '../../cli/sync/applier.js';
 import { SyncReport } from '../../cli/sync/report.js';
 import { ManifestStore } from '../../cli/sessions/store.js';
-import { conflictPath } from '../../cli/sync/local-fs.js';
+import { TempFile, conflictPath } from '../../cli/sync/local-fs.js';
 import { tempDir } from '../helpers/cli.js';
 
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
@@ -71,6 +71,37 @@ describe('SyncApplier', () => {
     expect(report.written).toBe(300);
     expect(manifest.get('d2/sub6/f293.txt')?.sha256).toBe(sha(`content 293\n`.repeat(43)));
     expect(fs.readdirSync(path.join(root, 'd0/sub0')).filter((n) => n.includes('catty-tmp'))).toEqual([]);
+  });
+
+  it('writes unrelated files at once: one queued behind a write in flight does not wait for it', async () => {
+    const { a, root, report } = applier();
+    const wrote: string[] = [];
+    // The first file may only commit once the second is written (or after 2 s: then the order
+    // below shows they ran one after the other).
+    let releaseFirst = () => {};
+    const firstMayCommit = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+      setTimeout(resolve, 2000).unref();
+    });
+    const commit = TempFile.prototype.commit;
+    vi.spyOn(TempFile.prototype, 'commit').mockImplementation(async function (this: TempFile, target, expected) {
+      if (target.endsWith('first.txt')) await firstMayCommit;
+      return commit.call(this, target, expected);
+    });
+    vi.spyOn(report, 'log').mockImplementation((line) => {
+      wrote.push(line);
+      if (line === 'wrote second.txt') releaseFirst();
+    });
+    try {
+      write(a, 'first.txt', 'first');
+      write(a, 'second.txt', 'second');
+      await a.close();
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(wrote).toEqual(['wrote second.txt', 'wrote first.txt']);
+    expect(fs.readFileSync(path.join(root, 'first.txt'), 'utf8')).toBe('first');
+    expect(fs.readFileSync(path.join(root, 'second.txt'), 'utf8')).toBe('second');
   });
 
   it('a write to a path already being written waits for it: the later content wins', async () => {

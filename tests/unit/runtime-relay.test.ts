@@ -79,15 +79,21 @@ class FakeSocket implements ClientSocket {
   }
 }
 
+/** A relay with a fake agent and one fake client attached (no offset: it starts at 0). */
+async function attachedRelay() {
+  const relay = new Relay(80, 24);
+  const agent = new FakeAgent();
+  relay.setAgent(agent);
+  const s = new FakeSocket();
+  await relay.attach(s, undefined);
+  return { relay, agent, s };
+}
+
 const tick = (ms = 10) => new Promise((r) => setTimeout(r, ms));
 
 describe('Relay', () => {
   it('sends output right after the current event-loop turn and coalesces what came in it', async () => {
-    const relay = new Relay(80, 24);
-    const agent = new FakeAgent();
-    relay.setAgent(agent);
-    const s = new FakeSocket();
-    await relay.attach(s, undefined);
+    const { relay, agent, s } = await attachedRelay();
     agent.emit('a');
     await new Promise((r) => setImmediate(r)); // an echo waits one turn, no timer
     expect(s.frames.map(String)).toEqual(['a']);
@@ -132,11 +138,7 @@ describe('Relay', () => {
   });
 
   it('pauses the agent above the high-water mark and resumes below the low-water mark', async () => {
-    const relay = new Relay(80, 24);
-    const agent = new FakeAgent();
-    relay.setAgent(agent);
-    const s = new FakeSocket();
-    await relay.attach(s, undefined);
+    const { relay, agent, s } = await attachedRelay();
     s.stalled = true;
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     while (!agent.paused) agent.emit(chunk);
@@ -153,11 +155,7 @@ describe('Relay', () => {
   });
 
   it('sends output held back by a socket full of other messages once they drain, with no new output', async () => {
-    const relay = new Relay(80, 24);
-    const agent = new FakeAgent();
-    relay.setAgent(agent);
-    const s = new FakeSocket();
-    await relay.attach(s, undefined);
+    const { relay, agent, s } = await attachedRelay();
     s.bufferedAmount = HIGH_WATER_BYTES + 1; // sync-back messages: their sends never call back
     agent.emit('held');
     await tick(30);
@@ -172,11 +170,7 @@ describe('Relay', () => {
   it('leaves no timer armed once all output is sent (an idle session does not wake up)', async () => {
     vi.useFakeTimers();
     try {
-      const relay = new Relay(80, 24);
-      const agent = new FakeAgent();
-      relay.setAgent(agent);
-      const s = new FakeSocket();
-      await relay.attach(s, undefined);
+      const { relay, agent, s } = await attachedRelay();
       for (let i = 0; i < 5; i++) {
         agent.emit(`line ${i}\n`);
         await vi.advanceTimersByTimeAsync(1); // the flush, one turn later
@@ -191,11 +185,7 @@ describe('Relay', () => {
   });
 
   it('delivers every byte in order while frames wait in a stalled socket', async () => {
-    const relay = new Relay(80, 24);
-    const agent = new FakeAgent();
-    relay.setAgent(agent);
-    const s = new FakeSocket();
-    await relay.attach(s, undefined);
+    const { relay, agent, s } = await attachedRelay();
     s.stalled = true;
     const sent: Buffer[] = [];
     for (let i = 0; i < 40; i++) {
@@ -229,11 +219,7 @@ describe('Relay', () => {
   });
 
   it('sends remaining output, then exit, then closes 4001 when the agent exits', async () => {
-    const relay = new Relay(80, 24);
-    const agent = new FakeAgent();
-    relay.setAgent(agent);
-    const s = new FakeSocket();
-    await relay.attach(s, undefined);
+    const { relay, agent, s } = await attachedRelay();
     agent.emit('a');
     agent.emit('bye');
     agent.exit({ code: 3, signal: null });
@@ -244,11 +230,7 @@ describe('Relay', () => {
   });
 
   it('closes 1008 on an invalid control message and routes resize to the agent', async () => {
-    const relay = new Relay(80, 24);
-    const agent = new FakeAgent();
-    relay.setAgent(agent);
-    const s = new FakeSocket();
-    await relay.attach(s, undefined);
+    const { relay, agent, s } = await attachedRelay();
     relay.handleText(s, JSON.stringify({ type: 'resize', cols: 100, rows: 50 }));
     expect(agent.size).toEqual([100, 50]);
     relay.handleText(s, '{"type":"resize","cols":0,"rows":5}');

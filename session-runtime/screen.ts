@@ -3,15 +3,15 @@
  * of the output log can be repainted.
  *
  * Parsing costs CPU on the relay's thread, so it is kept off the hot path: output is queued
- * (a reference per PTY read, no copy once the emulator exists) and handed to the emulator on a
+ * (copied: the PTY reuses its read buffer) and handed to the emulator on a
  * DRAIN_INTERVAL_MS timer. A quiet or slow terminal — an echo, a TUI redrawing at human speed,
  * anything up to PARSE_BUDGET_BYTES per interval (2 MiB/s) — is parsed whole, byte for byte.
  *
  * A flood (more than that in an interval) is not parsed, nor even queued, while it lasts: what
  * was queued is skipped and new output only advances `#end`. Once an interval passes with no
  * output — or at once when a client needs the screen — its newest FLOOD_TAIL_BYTES are read
- * back from the output log and parsed. Holding on to the PTY's read buffers (let alone parsing
- * them) cost the runtime a third of its CPU during `cat bigfile`: V8 promoted them and ran a full
+ * back from the output log and parsed. Queueing a flood's buffers (let alone parsing them)
+ * cost the runtime a third of its CPU during `cat bigfile`: V8 promoted them and ran a full
  * mark-compact every ~150 ms (tests/bench/p1-cpu.mjs). The tail holds far more than the
  * scrollback kept (SCROLLBACK_LINES), so the restored screen looks the same; the price is that a
  * mode change buried in the skipped part of a flood is missed. Resizes during a flood collapse
@@ -19,7 +19,7 @@
  *
  * Memory: the emulator (~8 MB of RSS with its modules) is created lazily — when a client first
  * needs a screen, or once ACTIVATE_AFTER_BYTES of output are queued. Until then the output is
- * only queued (copied compactly, so a few bytes do not pin a PTY read buffer), so an idle
+ * only queued, so an idle
  * runtime whose agent printed a little never loads it; a screen is needed only once the output
  * log has wrapped anyway.
  */
@@ -95,9 +95,9 @@ export class Screen {
     this.#end += data.length;
     this.#wroteSinceTick = true;
     if (this.#flooding) return;
-    // Before the emulator exists the queue lives long: copy, so a few bytes do not pin the
-    // PTY's whole read buffer.
-    this.#queue.push({ kind: 'data', data: this.#term ? data : Buffer.from(data) });
+    // A copy: the PTY reuses its read buffer (at most PARSE_BUDGET_BYTES per interval, or the
+    // flood branch above takes over).
+    this.#queue.push({ kind: 'data', data: Buffer.from(data) });
     this.#queuedBytes += data.length;
     if (!this.#term && this.#queuedBytes >= ACTIVATE_AFTER_BYTES) void this.#activate();
     this.#schedule();

@@ -147,7 +147,7 @@ export async function startBareRuntime(agentCmd, { env = {}, stderr = 'inherit' 
   fs.mkdirSync(path.join(dir, 'ws'));
   const token = randomBytes(16).toString('hex');
   const nodeArgs = (process.env.RT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/session-runtime/bin.js')], {
+  const proc = spawn(process.execPath, [...nodeArgs, process.env.RT_BIN ?? path.join(ROOT, 'dist/session-runtime/bin.js')], {
     env: { PATH: process.env.PATH, CATTY_WORKSPACE: path.join(dir, 'ws'), CATTY_LISTEN: '127.0.0.1:0', CATTY_CONNECT_TOKEN: token, CATTY_AGENT_HOME: path.join(dir, 'home'), CATTY_AGENT_CMD: JSON.stringify(agentCmd), ...env },
     stdio: ['ignore', 'pipe', stderr],
   });

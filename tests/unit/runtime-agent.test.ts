@@ -1,5 +1,5 @@
 /**
- * The real PTY agent (node-pty): output the agent wrote just before exiting is delivered before
+ * The real PTY agent (session-runtime/pty.ts): output the agent wrote just before exiting is delivered before
  * the exit, even when reading was paused (a slow client) at the moment it exited.
  */
 import path from 'node:path';
@@ -21,7 +21,7 @@ describe('spawnPtyAgent', () => {
     const chunks: Buffer[] = [];
     let bytesAtExit = -1;
     let exit: AgentExit | null = null;
-    agent.onData((d) => chunks.push(d));
+    agent.onData((d) => chunks.push(Buffer.from(d)));
     agent.onExit((e) => {
       bytesAtExit = Buffer.concat(chunks).length;
       exit = e;

@@ -39,6 +39,8 @@ export function findPackageRoot(from: string): string {
 const defaultPackageRoot = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
 
 export async function main(argv: string[], input: ContextInput = {}): Promise<number> {
+  // `catty --version` / `-V`: what every CLI answers, the same line as `catty version`.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) argv = ['version'];
   let exitCode: number = ExitCode.ok;
   let debug = argv.includes('--debug');
   const stdout = input.stdout ?? process.stdout;
@@ -60,6 +62,7 @@ export async function main(argv: string[], input: ContextInput = {}): Promise<nu
     .option('--api <url>', 'control-plane API URL (overrides CATTY_API_URL and the saved login)')
     .option('--insecure', 'allow a plain-http API URL that is not loopback')
     .option('--debug', 'print stack traces of unexpected errors')
+    .option('-V, --version', 'print the version (as `catty version`)')
     .addHelpText('after', HELP_FOOTER)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()

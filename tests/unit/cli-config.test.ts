@@ -117,8 +117,8 @@ describe('commands against a fake API', () => {
     expect(help.stdout).toContain('255 when the connection is lost');
   });
 
-  it('prints its version', async () => {
-    const result = await runCli(['version'], { home: tempDir('cfg') });
+  it.each([['version'], ['--version'], ['-V']])('prints its version (%s)', async (arg) => {
+    const result = await runCli([arg], { home: tempDir('cfg') });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^catty \d+\.\d+\.\d+ \(protocol 1, node v\d+/);
   });

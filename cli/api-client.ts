@@ -1,5 +1,5 @@
 /**
- * A typed fetch wrapper for the control-plane API: every response body is parsed with the
+ * A typed HTTP client for the control-plane API: every response body is parsed with the
  * schemas of api/contract.ts; a 401 triggers one refresh and one retry; errors become
  * UserErrors with the exit codes of DESIGN.md (3 not logged in, 4 session not found/ended).
  */
@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { ApiError, TokenResponse } from '../api/contract.js';
 import type { Context } from './context.js';
 import { ApiRequestError, ExitCode, UserError, explainSystemError } from './errors.js';
+import type { HttpResponse } from './http.js';
 
 export interface Tokens {
   accessToken: string;
@@ -51,24 +52,25 @@ export class ApiClient {
     if (auth && !this.hasTokens) throw notLoggedIn(this.baseUrl);
     let response = await this.#send(method, route, options, auth);
     if (response.status === 401 && auth && (await this.#refresh())) {
+      response.discard();
       response = await this.#send(method, route, options, auth);
     }
     return this.#parse(response, schema, options);
   }
 
   /** Raw response (for routes whose non-2xx answers carry a body the caller interprets). */
-  async raw(method: string, route: string, options: RequestOptions = {}): Promise<Response> {
+  async raw(method: string, route: string, options: RequestOptions = {}): Promise<HttpResponse> {
     return this.#send(method, route, options, options.auth !== false);
   }
 
-  async #send(method: string, route: string, options: RequestOptions, auth: boolean): Promise<Response> {
+  async #send(method: string, route: string, options: RequestOptions, auth: boolean): Promise<HttpResponse> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     const tokens = this.#tokens?.get();
     if (auth && tokens) headers.authorization = `Bearer ${tokens.accessToken}`;
     const signal = options.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     try {
-      return await this.#ctx.fetch(`${this.baseUrl}${route}`, {
+      return await this.#ctx.http(`${this.baseUrl}${route}`, {
         method,
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
@@ -86,7 +88,10 @@ export class ApiClient {
     const tokens = this.#tokens?.get();
     if (!this.#tokens || !tokens) return false;
     const response = await this.#send('POST', '/v1/auth/refresh', { body: { refresh_token: tokens.refreshToken } }, false);
-    if (!response.ok) return false;
+    if (!response.ok) {
+      response.discard();
+      return false;
+    }
     const parsed = TokenResponse.safeParse(await response.json().catch(() => null));
     if (!parsed.success) return false;
     this.#tokens.save({
@@ -97,7 +102,7 @@ export class ApiClient {
     return true;
   }
 
-  async #parse<S extends z.ZodType>(response: Response, schema: S, options: RequestOptions): Promise<z.infer<S>> {
+  async #parse<S extends z.ZodType>(response: HttpResponse, schema: S, options: RequestOptions): Promise<z.infer<S>> {
     const text = await response.text();
     let json: unknown = null;
     try {

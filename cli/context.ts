@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { createColors } from './output.js';
+import { nodeHttp, type Http } from './http.js';
 
 export interface InputStream extends Readable {
   isTTY?: boolean;
@@ -38,7 +39,7 @@ export interface Context {
   stdin: InputStream;
   stdout: OutputStream;
   stderr: OutputStream;
-  fetch: typeof fetch;
+  http: Http;
   proc: ProcessLike;
   /** $CATTY_HOME (not yet created). */
   home: string;
@@ -54,7 +55,7 @@ export interface ContextInput {
   stdin?: InputStream;
   stdout?: OutputStream;
   stderr?: OutputStream;
-  fetch?: typeof fetch;
+  http?: Http;
   proc?: ProcessLike;
   packageRoot?: string;
 }
@@ -73,7 +74,7 @@ export function createContext(input: ContextInput, global: GlobalOptions, defaul
     stdin: input.stdin ?? process.stdin,
     stdout: input.stdout ?? process.stdout,
     stderr,
-    fetch: input.fetch ?? globalThis.fetch,
+    http: input.http ?? nodeHttp,
     proc: input.proc ?? (process as unknown as ProcessLike),
     home: cattyHome(env),
     global,

@@ -18,12 +18,13 @@ export async function logout(ctx: Context): Promise<void> {
     return;
   }
   try {
-    await ctx.fetch(`${creds.apiUrl}/v1/auth/logout`, {
+    const response = await ctx.http(`${creds.apiUrl}/v1/auth/logout`, {
       method: 'POST',
       headers: { authorization: `Bearer ${creds.accessToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ refresh_token: creds.refreshToken }),
       signal: AbortSignal.timeout(10_000),
     });
+    response.discard();
   } catch {
     print(ctx.stderr, `Could not reach ${creds.apiUrl} to revoke the token; deleting it locally anyway.`);
   }

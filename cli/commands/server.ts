@@ -39,7 +39,7 @@ async function status(ctx: Context): Promise<number> {
   }
   let sessions = 'unknown';
   try {
-    const response = await ctx.fetch(`${creds.apiUrl}/v1/sessions`, {
+    const response = await ctx.http(`${creds.apiUrl}/v1/sessions`, {
       headers: { authorization: `Bearer ${creds.accessToken}` },
       signal: AbortSignal.timeout(5_000),
     });

@@ -4,7 +4,7 @@
  * case/Unicode collisions), caps on entries and bytes, modes reduced to the exec bit, owners
  * never applied — into a fresh directory that the caller renames into place.
  */
-import * as tar from 'tar';
+import type * as Tar from 'tar';
 import { collisionKey, escapeForTerminal, relativePathProblem } from '../../session-runtime/safe-path.js';
 import { UserError } from '../errors.js';
 
@@ -25,9 +25,9 @@ export async function extractSnapshot(file: string, into: string, caps: ExtractC
     problem ??= why;
     return false;
   };
-  const filter = (entryPath: string, entry: tar.ReadEntry | import('node:fs').Stats): boolean => {
+  const filter = (entryPath: string, entry: Tar.ReadEntry | import('node:fs').Stats): boolean => {
     if (problem) return false;
-    const e = entry as tar.ReadEntry;
+    const e = entry as Tar.ReadEntry;
     const rel = entryPath.replace(/^\.\/+/, '').replace(/\/+$/, '');
     if (rel === '' || rel === '.') return e.type === 'Directory';
     const pathProblem = relativePathProblem(rel);
@@ -49,6 +49,8 @@ export async function extractSnapshot(file: string, into: string, caps: ExtractC
     }
     return true;
   };
+  // Loaded here, not at the top: every other command would pay ~20 ms to load it.
+  const tar = await import('tar');
   try {
     await tar.x({
       file,

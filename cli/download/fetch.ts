@@ -1,21 +1,22 @@
 /** Streams a presigned URL to a temp file, hashing as it goes, never past the announced size. */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from '../context.js';
 import { UserError, explainSystemError } from '../errors.js';
+import type { HttpResponse } from '../http.js';
 import type { Progress } from '../packer/progress.js';
 
 export async function fetchToFile(ctx: Context, url: string, file: string, expected: { size: number; sha256: string }, progress: Progress): Promise<void> {
-  let response: Response;
+  let response: HttpResponse;
   try {
-    response = await ctx.fetch(url, { signal: AbortSignal.timeout(30 * 60_000) });
+    response = await ctx.http(url, { signal: AbortSignal.timeout(30 * 60_000) });
   } catch (error) {
     throw explainSystemError(error) ?? new UserError(`The download failed: ${(error as Error).message}`);
   }
-  if (!response.ok || !response.body) {
-    await response.body?.cancel().catch(() => undefined);
+  if (!response.ok) {
+    response.discard();
     const why = response.status === 403 ? 'the link was refused (it may have expired or been tampered with)' : `HTTP ${response.status}`;
     throw new UserError(`Storage refused the download: ${why}.`, { hint: 'Run the download again for a fresh link.' });
   }
@@ -30,7 +31,7 @@ export async function fetchToFile(ctx: Context, url: string, file: string, expec
       callback(null, chunk);
     },
   });
-  await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), meter, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+  await pipeline(response.body, meter, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }));
   if (received !== expected.size) throw new UserError(`The download is truncated (${received} of ${expected.size} bytes).`);
   if (hash.digest('hex') !== expected.sha256) {
     throw new UserError('The download does not match the recorded snapshot (sha256 mismatch).', { hint: 'Nothing was extracted. Try again; if it persists, the stored snapshot is damaged.' });

@@ -40,11 +40,11 @@ export function readLocalServer(ctx: Context): LocalCredentials | null {
  */
 export async function probeLocalServer(ctx: Context, creds: LocalCredentials, timeoutMs = PROBE_TIMEOUT_MS): Promise<'up' | 'refused' | 'silent'> {
   try {
-    const response = await ctx.fetch(`${creds.apiUrl}/v1/me`, {
+    const response = await ctx.http(`${creds.apiUrl}/v1/me`, {
       headers: { authorization: `Bearer ${creds.accessToken}` },
       signal: AbortSignal.timeout(timeoutMs),
     });
-    await response.body?.cancel();
+    response.discard();
     return response.ok || response.status === 401 ? 'up' : 'silent';
   } catch (error) {
     const code = ((error as { cause?: { code?: string } }).cause ?? (error as { code?: string })).code;

@@ -1,9 +1,10 @@
 /** The relay with a fake agent and fake sockets: resume, takeover, batching, backpressure. */
+import { createRequire } from 'node:module';
 import { describe, expect, it, vi } from 'vitest';
 import type { AgentExit, AgentProcess } from '../../session-runtime/agent.js';
 import type { ClientSocket } from '../../session-runtime/client-socket.js';
 import type { RuntimeMessage } from '../../session-runtime/protocol.js';
-import { HIGH_WATER_BYTES, LOW_WATER_BYTES, Relay } from '../../session-runtime/relay.js';
+import { FRAME_CAP_BYTES, HIGH_WATER_BYTES, LOW_WATER_BYTES, Relay } from '../../session-runtime/relay.js';
 
 class FakeAgent implements AgentProcess {
   pid = 1;
@@ -134,6 +135,18 @@ describe('Relay', () => {
     expect(a.messages.at(-1)).toMatchObject({ type: 'error', code: 'replaced' });
     expect(a.closed?.[0]).toBe(4000);
     expect(b.closed).toBeNull();
+    relay.dispose();
+  });
+
+  it('sends full frames of exactly 64 KiB on the wire (one client socket read each)', async () => {
+    const { relay, agent, s } = await attachedRelay();
+    agent.emit(Buffer.alloc(3 * FRAME_CAP_BYTES + 100, 0x62));
+    await tick(20);
+    expect(s.frames.map((f) => f.length)).toEqual([FRAME_CAP_BYTES, FRAME_CAP_BYTES, FRAME_CAP_BYTES, 100]);
+    // ws's own framing (untyped in @types/ws) of a full frame: header + payload.
+    const { Sender } = createRequire(import.meta.url)('ws') as { Sender: { frame(data: Buffer, options: object): Buffer[] } };
+    const wire = Sender.frame(Buffer.alloc(FRAME_CAP_BYTES), { fin: true, opcode: 2, mask: false, readOnly: false, rsv1: false });
+    expect(wire.reduce((n, b) => n + b.length, 0)).toBe(64 * 1024);
     relay.dispose();
   });
 

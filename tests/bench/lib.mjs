@@ -20,6 +20,17 @@ export function quantile(samples, q) {
 }
 export const median = (samples) => quantile(samples, 0.5);
 
+/**
+ * catty against its baseline: the median of the ratios of each pair (catty's run i over the
+ * baseline's run i, measured back to back). This machine's speed drifts by 2× and more over
+ * minutes (a P1 baseline gave 10, 23 and 53 MB/s in one run); a pair shares its moment, so its
+ * ratio carries the product's cost and little of the drift, where a ratio of two medians can
+ * pair a slow moment on one side with a fast one on the other.
+ */
+export function pairedRatio(ours, theirs) {
+  return median(ours.map((x, i) => x / theirs[i]));
+}
+
 export function tempDir(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), `catty-bench-${prefix}-`));
 }

@@ -2,7 +2,7 @@
 // runtime PTY → WebSocket → CLI stdout. Baseline: the same command in a local node-pty, read
 // in-process. Both run the same shell line, so PTY line discipline costs the same on each side.
 import pty from 'node-pty';
-import { attached, median, nowMs } from './lib.mjs';
+import { attached, median, nowMs, pairedRatio } from './lib.mjs';
 
 const FILE_BYTES = 100 * 1000 * 1000;
 // Generate the file inside the session (its /tmp is private), then mark the start and the end.
@@ -54,7 +54,7 @@ async function catty(installation) {
   return result;
 }
 
-export async function p1(installation, { runs = 3 } = {}) {
+export async function p1(installation, { runs = 5 } = {}) {
   const ours = [];
   const theirs = [];
   for (let i = 0; i < runs; i++) {
@@ -63,7 +63,7 @@ export async function p1(installation, { runs = 3 } = {}) {
     const c = await catty(installation);
     ours.push(c.bytes / 1e6 / (c.ms / 1000));
   }
-  const ratio = median(ours) / median(theirs);
+  const ratio = pairedRatio(ours, theirs);
   return {
     rows: [{ metric: 'P1 output throughput (MB/s)', catty: median(ours).toFixed(1), baseline: median(theirs).toFixed(1), ratio: ratio.toFixed(2), target: '≥ 0.8×', pass: ratio >= 0.8 }],
     samples: { catty: ours, baseline: theirs },

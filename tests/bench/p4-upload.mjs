@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CATTY, median, run, stopAll, tempDir } from './lib.mjs';
+import { CATTY, median, pairedRatio, run, stopAll, tempDir } from './lib.mjs';
 
 async function baseline(tree) {
   const dest = tempDir('p4-dest');
@@ -49,7 +49,7 @@ export async function p4(installation, tree, { runs = 3 } = {}) {
     rss.push(c.peakRssMb);
     runtimeLog.push(c.runtime);
   }
-  const ratio = median(ours) / median(theirs);
+  const ratio = pairedRatio(ours, theirs);
   const peak = Math.max(...rss);
   return {
     rows: [

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cattyInstallation, median, nowMs, rssMb, run, stopAll, tempDir, waitFor } from './lib.mjs';
+import { cattyInstallation, median, nowMs, pairedRatio, rssMb, run, stopAll, tempDir, waitFor } from './lib.mjs';
 
 const INTERVAL_MS = 4000;
 const SNAPSHOT_LINE = /snapshot uploaded: (\d+) bytes, archived in (\d+) ms, stored in (\d+) ms/g;
@@ -57,7 +57,7 @@ export async function p6(tree, { runs = 2 } = {}) {
       peaks.push(c.peakRssMb);
       extra += c.extraUploads;
     }
-    const ratio = median(ours) / median(theirs);
+    const ratio = pairedRatio(ours, theirs);
     const peak = Math.max(...peaks);
     return {
       rows: [

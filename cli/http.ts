@@ -22,7 +22,6 @@ export interface HttpRequest {
 export interface HttpResponse {
   readonly status: number;
   readonly ok: boolean;
-  header(name: string): string | undefined;
   /** The whole body as text; rejects if the signal ends the request while it is read. */
   text(): Promise<string>;
   /** The body parsed as JSON; rejects on a body that is not JSON. */
@@ -62,10 +61,6 @@ function wrap(res: http.IncomingMessage, signal: AbortSignal | undefined): HttpR
   return {
     status,
     ok: status >= 200 && status < 300,
-    header: (name) => {
-      const value = res.headers[name.toLowerCase()];
-      return Array.isArray(value) ? value.join(', ') : value;
-    },
     text,
     json: async () => JSON.parse(await text()) as unknown,
     body: res,

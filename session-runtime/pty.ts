@@ -26,9 +26,9 @@ import path from 'node:path';
 import tty from 'node:tty';
 
 /** After the agent exited, the PTY is read until this long passes without output. */
-export const EXIT_DRAIN_SILENCE_MS = 250;
+const EXIT_DRAIN_SILENCE_MS = 250;
 /** Hard cap on that wait. */
-export const EXIT_DRAIN_MAX_MS = 10_000;
+const EXIT_DRAIN_MAX_MS = 10_000;
 /** After our hold on the slave is released, how long the read side may take to report EOF. */
 const EOF_WAIT_MS = 200;
 /** The read buffer: far above what one PTY read returns (~4 KiB). */
@@ -113,7 +113,8 @@ export class Pty {
       onread: {
         buffer,
         callback: (bytes) => {
-          this.#lastReadAtMs = Date.now();
+          // Only the exit drain looks at it: no clock read per read before that.
+          if (this.#exit) this.#lastReadAtMs = Date.now();
           this.#onData(buffer.subarray(0, bytes));
         },
       },

@@ -3,8 +3,8 @@
  * of the output log can be repainted.
  *
  * Parsing costs CPU on the relay's thread, so it is kept off the hot path: output is queued
- * (copied: the PTY reuses its read buffer) and handed to the emulator on a
- * DRAIN_INTERVAL_MS timer. A quiet or slow terminal — an echo, a TUI redrawing at human speed,
+ * (copied: the PTY reuses its read buffer) and handed to the emulator on a DRAIN_INTERVAL_MS
+ * timer. A quiet or slow terminal — an echo, a TUI redrawing at human speed,
  * anything up to PARSE_BUDGET_BYTES per interval (2 MiB/s) — is parsed whole, byte for byte.
  *
  * A flood (more than that in an interval) is not parsed, nor even queued, while it lasts: what
@@ -19,9 +19,8 @@
  *
  * Memory: the emulator (~8 MB of RSS with its modules) is created lazily — when a client first
  * needs a screen, or once ACTIVATE_AFTER_BYTES of output are queued. Until then the output is
- * only queued, so an idle
- * runtime whose agent printed a little never loads it; a screen is needed only once the output
- * log has wrapped anyway.
+ * only queued, so an idle runtime whose agent printed a little never loads it; a screen is
+ * needed only once the output log has wrapped anyway.
  */
 import type { SerializeAddon as SerializeAddonType } from '@xterm/addon-serialize';
 import type { Terminal as TerminalType } from '@xterm/headless';

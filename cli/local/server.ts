@@ -47,8 +47,7 @@ export async function probeLocalServer(ctx: Context, creds: LocalCredentials, ti
     response.discard();
     return response.ok || response.status === 401 ? 'up' : 'silent';
   } catch (error) {
-    const code = ((error as { cause?: { code?: string } }).cause ?? (error as { code?: string })).code;
-    return code === 'ECONNREFUSED' ? 'refused' : 'silent';
+    return (error as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'silent';
   }
 }
 

@@ -150,8 +150,9 @@ export function waitFor(what, check, timeoutMs, { everyMs = 2, onTick = () => {}
 
 /**
  * A bare `catty-session` (no API, no sandbox) on 127.0.0.1:0 in a fresh temp dir, for the
- * runtime-only benches. `RT_NODE_ARGS` adds node flags (to try V8 settings). `stop()` SIGTERMs
- * it and removes the dir.
+ * runtime-only benches. `RT_NODE_ARGS` adds node flags (to try V8 settings); `RT_BIN` runs
+ * another runtime bundle (to compare two builds in alternating runs). `stop()` SIGTERMs it and
+ * removes the dir.
  */
 export async function startBareRuntime(agentCmd, { env = {}, stderr = 'inherit' } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-bench-rt-'));

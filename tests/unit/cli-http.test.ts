@@ -1,6 +1,7 @@
 /**
- * The CLI's HTTP client (cli/http.ts) against a real server on loopback: JSON both ways, status
- * and headers, a streamed body, and the errors the CLI explains (refused, timed out, cut off).
+ * The CLI's HTTP client (cli/http.ts) against a real server on loopback: JSON both ways, status,
+ * request headers, a streamed body, and the errors the CLI explains (refused, timed out, cut
+ * off).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,8 +19,7 @@ beforeAll(async () => {
       switch (req.url) {
         case '/echo':
           res.setHeader('content-type', 'application/json');
-          res.setHeader('x-seen-auth', req.headers.authorization ?? '');
-          res.end(JSON.stringify({ method: req.method, body, length: req.headers['content-length'] ?? null }));
+          res.end(JSON.stringify({ method: req.method, body, length: req.headers['content-length'] ?? null, auth: req.headers.authorization ?? null }));
           return;
         case '/big':
           res.end(Buffer.alloc(1024 * 1024, 0x61));
@@ -51,8 +51,9 @@ describe('nodeHttp', () => {
     const response = await nodeHttp(`${base}/echo`, { method: 'POST', headers: { authorization: 'Bearer t' }, body: '{"ü":1}' });
     expect(response.ok).toBe(true);
     expect(response.status).toBe(200);
-    expect(response.header('X-Seen-Auth')).toBe('Bearer t');
-    expect(await response.json()).toEqual({ method: 'POST', body: '{"ü":1}', length: String(Buffer.byteLength('{"ü":1}')) });
+    const seen = (await response.json()) as { auth: string };
+    expect(seen.auth).toBe('Bearer t');
+    expect(seen).toEqual({ method: 'POST', body: '{"ü":1}', length: String(Buffer.byteLength('{"ü":1}')), auth: 'Bearer t' });
   });
 
   it('reports a non-2xx status with its body', async () => {

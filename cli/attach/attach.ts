@@ -44,12 +44,19 @@ const SIGNAL_NUMBERS: Record<(typeof SIGNALS)[number], number> = { SIGHUP: 1, SI
 
 export async function attach(ctx: Context, options: AttachOptions): Promise<number> {
   const terminal = enterRawMode(ctx);
-  // endedBeforeAttach: the hello said the agent was gone already (a reconnect after the end).
-  const state = { offset: undefined as number | undefined, skip: 0, current: null as Connection | null, endedBeforeAttach: false };
+  const state: AttachState = { offset: undefined, skip: 0, current: null, endedBeforeAttach: false, pending: new PendingInput() };
+  let detachRequested = false;
+  let wakeForDetach = () => {};
+  const detached = new Promise<void>((resolve) => (wakeForDetach = resolve));
   const onStdin = (chunk: Buffer) => {
     const at = chunk.indexOf(options.detachKey);
-    if (at === -1) return state.current?.sendInput(chunk);
-    state.current?.sendInput(chunk.subarray(0, at));
+    const typed = at === -1 ? chunk : chunk.subarray(0, at);
+    // Typed before the session said hello (connecting, reconnecting): held until it does.
+    if (state.current?.ready) state.current.sendInput(typed);
+    else if (!state.pending.add(typed)) ctx.stderr.write('\x07');
+    if (at === -1) return;
+    detachRequested = true;
+    wakeForDetach();
     state.current?.end({ kind: 'detach' });
   };
   const onResize = () => state.current?.send({ type: 'resize', ...terminalSize(ctx) });
@@ -78,7 +85,7 @@ export async function attach(ctx: Context, options: AttachOptions): Promise<numb
   try {
     let failingSince: number | null = null;
     for (let attempt = 0; ; attempt++) {
-      const end = await runOnce(ctx, options, state);
+      const end: ConnectionEnd = detachRequested ? { kind: 'detach' } : await runOnce(ctx, options, state);
       if (end.kind === 'dropped' && end.helloSeen) failingSince = null;
       switch (end.kind) {
         case 'exit':
@@ -129,7 +136,7 @@ export async function attach(ctx: Context, options: AttachOptions): Promise<numb
           const left = Math.ceil((options.reconnectTimeoutMs - (Date.now() - failingSince)) / 1000);
           status(`[connection lost (${escapeForTerminal(end.reason)}); reconnecting… giving up in ${left}s, ${describeDetachKey(options.detachKey)} to detach]`);
           if (end.helloSeen) attempt = 0;
-          await sleep(delayMs);
+          await Promise.race([sleep(delayMs), detached]);
           continue;
         }
         default: {
@@ -176,7 +183,42 @@ function reportEnded(ctx: Context, label: string, ended: EndedSession, showOutpu
   return ended.exitCode ?? ExitCode.sessionGone;
 }
 
-async function runOnce(ctx: Context, options: AttachOptions, state: { offset: number | undefined; skip: number; current: Connection | null; endedBeforeAttach: boolean }): Promise<ConnectionEnd> {
+interface AttachState {
+  /** Output bytes received so far (the resume offset); undefined before the first hello. */
+  offset: number | undefined;
+  /** Bytes to drop from the next output: the runtime resumed before what was printed. */
+  skip: number;
+  current: Connection | null;
+  /** The hello said the agent was gone already (a reconnect after the end). */
+  endedBeforeAttach: boolean;
+  pending: PendingInput;
+}
+
+/** Keystrokes typed while no connection is ready, sent in order by the next hello. Bounded: a
+ * paste into a link that is down is not kept without limit (what does not fit is refused). */
+export class PendingInput {
+  static readonly CAP_BYTES = 64 * 1024;
+  #chunks: Buffer[] = [];
+  #bytes = 0;
+
+  /** false when the bytes did not fit and were dropped. */
+  add(bytes: Buffer): boolean {
+    if (bytes.length === 0) return true;
+    if (this.#bytes + bytes.length > PendingInput.CAP_BYTES) return false;
+    this.#chunks.push(Buffer.from(bytes));
+    this.#bytes += bytes.length;
+    return true;
+  }
+
+  take(): Buffer {
+    const all = Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    this.#bytes = 0;
+    return all;
+  }
+}
+
+async function runOnce(ctx: Context, options: AttachOptions, state: AttachState): Promise<ConnectionEnd> {
   const size = terminalSize(ctx);
   const url = connectUrlFor(options.connectUrl, { offset: state.offset, ...size });
   const connection = new Connection(url, options.connectToken, {
@@ -208,6 +250,7 @@ async function runOnce(ctx: Context, options: AttachOptions, state: { offset: nu
         if (had !== undefined) options.sync.reconnected();
         connection.send({ type: 'sync_back', enabled: true });
       }
+      connection.sendInput(state.pending.take());
     },
     file: (msg) => options.sync?.handle(msg),
   });

@@ -148,6 +148,11 @@ export class Connection {
     else if (!want && this.ws.isPaused) this.ws.resume();
   }
 
+  /** Open and greeted: keystrokes sent now reach the agent. */
+  get ready(): boolean {
+    return this.#helloSeen && this.ws.readyState === WebSocket.OPEN;
+  }
+
   send(msg: ClientMessage): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
   }

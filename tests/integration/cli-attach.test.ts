@@ -149,6 +149,70 @@ describe('keys, resize, signals', () => {
     expect(run.stderr.text).toContain(`catty connect ${LABEL}`);
   });
 
+  it('holds keystrokes typed before the hello and sends them, in order, after it', async () => {
+    let client: FakeClient | undefined;
+    let greet = () => {};
+    const run = await connect((c) => {
+      client = c;
+      greet = () => c.hello(0);
+    });
+    run.stdin.write('typed early '); // before the socket is even open
+    const c = await waitUntil(() => client, 10_000, 'client');
+    await waitUntil(() => c.ws.readyState === 1);
+    run.stdin.write('and while connecting\r');
+    await new Promise((r) => setImmediate(r));
+    expect(c.inputText).toBe(''); // nothing reaches the runtime before its hello
+    greet();
+    run.stdin.write('after');
+    await waitUntil(() => c.inputText === 'typed early and while connecting\rafter', 10_000, 'input');
+    run.stdin.write('\x1d');
+    expect(await run.code).toBe(0);
+  });
+
+  it('keeps what is typed while reconnecting and sends it to the next connection', async () => {
+    const clients: FakeClient[] = [];
+    const run = await connect((c) => {
+      clients.push(c);
+      if (clients.length === 1) {
+        c.hello(0);
+        return;
+      }
+      setTimeout(() => c.hello(0), 200);
+    }, { env: { CATTY_RECONNECT_BASE_MS: '1000' } }); // 'two ' is typed during the 0.5–1 s wait
+    const first = await waitUntil(() => clients[0], 10_000, 'client');
+    await waitUntil(() => first.ws.readyState === 1);
+    run.stdin.write('one ');
+    await waitUntil(() => first.inputText === 'one ', 10_000, 'first input');
+    first.cut();
+    await waitUntil(() => run.stderr.text.includes('reconnecting'), 10_000, 'reconnecting');
+    run.stdin.write('two ');
+    const second = await waitUntil(() => clients[1], 10_000, 'second client');
+    run.stdin.write('three');
+    await waitUntil(() => second.inputText === 'two three', 10_000, 'input after the reconnect');
+    expect(first.inputText).toBe('one ');
+    run.stdin.write('\x1d');
+    expect(await run.code).toBe(0);
+  });
+
+  it('detaches at once on the detach key while waiting to reconnect', async () => {
+    const run = await connect(
+      (c) => {
+        c.hello(0);
+        void c.flush().then(() => {
+          runtime.onConnect = (later) => later.cut(); // every later attempt fails
+          c.cut();
+        });
+      },
+      { env: { CATTY_RECONNECT_BASE_MS: '60000' } },
+    );
+    await waitUntil(() => run.stderr.text.includes('reconnecting'), 10_000, 'reconnecting');
+    const pressed = Date.now();
+    run.stdin.write('\x1d');
+    expect(await run.code).toBe(0);
+    expect(Date.now() - pressed).toBeLessThan(2_000); // the wait is 2.5–5 s
+    expect(run.stderr.text).toContain(`reattach with: catty connect ${LABEL}`);
+  });
+
   it('honours --detach-key', async () => {
     let client: FakeClient | undefined;
     const run = await connect((c) => {

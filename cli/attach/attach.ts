@@ -219,8 +219,7 @@ export class PendingInput {
 }
 
 async function runOnce(ctx: Context, options: AttachOptions, state: AttachState): Promise<ConnectionEnd> {
-  const size = terminalSize(ctx);
-  const url = connectUrlFor(options.connectUrl, { offset: state.offset, ...size });
+  const url = connectUrlFor(options.connectUrl, { offset: state.offset, ...terminalSize(ctx) });
   const connection = new Connection(url, options.connectToken, {
     output: (bytes) => {
       let data = bytes;
@@ -245,7 +244,10 @@ async function runOnce(ctx: Context, options: AttachOptions, state: AttachState)
       }
       state.offset = hello.offset;
       state.endedBeforeAttach = !hello.agentRunning;
-      if (hello.cols !== size.cols || hello.rows !== size.rows) connection.send({ type: 'resize', ...terminalSize(ctx) });
+      // The terminal may have been resized since the URL was made (a resize while the socket
+      // was connecting went nowhere): correct the runtime's size to the terminal's.
+      const now = terminalSize(ctx);
+      if (hello.cols !== now.cols || hello.rows !== now.rows) connection.send({ type: 'resize', ...now });
       if (options.sync) {
         if (had !== undefined) options.sync.reconnected();
         connection.send({ type: 'sync_back', enabled: true });

@@ -243,6 +243,27 @@ describe('keys, resize, signals', () => {
     await waitUntil(() => c.closed, 10_000, 'socket closed');
   });
 
+  it('applies a resize made while the socket was connecting once the session answers', async () => {
+    let client: FakeClient | undefined;
+    let resizeNow = () => {};
+    const run = await connect((c) => {
+      client = c;
+      // Same process: the CLI's side of the socket has not seen the upgrade's answer yet.
+      resizeNow();
+      setTimeout(() => c.hello(0), 50);
+    });
+    resizeNow = () => {
+      run.stdout.columns = 100;
+      run.stdout.rows = 30;
+      run.proc.emit('SIGWINCH');
+    };
+    const c = await waitUntil(() => client, 10_000, 'client');
+    await waitUntil(() => c.control.find((m) => m.type === 'resize'), 10_000, 'resize');
+    expect(c.control.filter((m) => m.type === 'resize').at(-1)).toEqual({ type: 'resize', cols: 100, rows: 30 });
+    run.stdin.write('\x1d');
+    expect(await run.code).toBe(0);
+  });
+
   it('without a label and without a TTY, lists the choices and exits 2', async () => {
     api.addSession({ label: 'other-one-0008' });
     try {

@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { AgentExit, AgentProcess } from '../../session-runtime/agent.js';
 import type { ClientSocket } from '../../session-runtime/client-socket.js';
 import type { RuntimeMessage } from '../../session-runtime/protocol.js';
-import { FRAME_CAP_BYTES, HIGH_WATER_BYTES, LOW_WATER_BYTES, Relay } from '../../session-runtime/relay.js';
+import { COALESCE_MS, FRAME_CAP_BYTES, HIGH_WATER_BYTES, LOW_WATER_BYTES, Relay } from '../../session-runtime/relay.js';
 
 class FakeAgent implements AgentProcess {
   pid = 1;
@@ -105,6 +105,30 @@ describe('Relay', () => {
     agent.emit(Buffer.alloc(100 * 1024)); // past the frame cap: sent without waiting
     expect(s.frames.length).toBeGreaterThan(2);
     relay.dispose();
+  });
+
+  it('while output flows, sends one frame per COALESCE_MS; an echo after a pause goes at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] });
+    try {
+      const { relay, agent, s } = await attachedRelay();
+      agent.emit('a'.repeat(2048)); // the line was idle: sent after this turn
+      vi.advanceTimersByTime(0);
+      expect(s.frames.map((f) => f.length)).toEqual([2048]);
+      vi.advanceTimersByTime(5);
+      agent.emit('b'.repeat(1000)); // flowing now: held for one display frame
+      vi.advanceTimersByTime(COALESCE_MS - 6);
+      agent.emit('c'.repeat(1000));
+      expect(s.frames).toHaveLength(1);
+      vi.advanceTimersByTime(6);
+      expect(s.frames.map(String).slice(1)).toEqual(['b'.repeat(1000) + 'c'.repeat(1000)]);
+      vi.advanceTimersByTime(100); // a pause: the next keystroke's echo is not held
+      agent.emit('d');
+      vi.advanceTimersByTime(0);
+      expect(s.frames.map(String).at(-1)).toBe('d');
+      relay.dispose();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('replays exactly from a known offset and restores a screen for an unknown one', async () => {

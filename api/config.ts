@@ -70,9 +70,11 @@ export interface Config {
   /** Local provisioner: bwrap when it works (auto), required (bwrap), or never (none). */
   localSandbox: 'auto' | 'bwrap' | 'none';
   /**
-   * Local provisioner: the niceness of session machines (runtime and agent), 0–19. They share
-   * the host with the control plane and the user's own work; measured with 20 busy sessions on
-   * 2 cores, 5 took the API's list p99 from 45–58 ms to 28–40 ms (echo p99 stayed 15–30 ms).
+   * Local provisioner: the niceness of session machines (runtime and agent, and their
+   * scheduling groups: session-runtime/priority.ts), 0–19. They share the host with the control
+   * plane and the user's own work. P7 (20 sessions printing 100 KB/s on 2 cores, the machine
+   * saturated), once the groups were niced too: list p99 81–100 ms and echo p99 81–138 ms at 5,
+   * 40–42 ms and 54–64 ms at 10.
    */
   localNice: number;
   s3: S3Config;
@@ -185,7 +187,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     dataDir: flags.dataDir ?? envStr(env, 'CATTY_DATA_DIR') ?? file.dataDir ?? join(homedir(), '.catty', 'api'),
     provisioner,
     localSandbox: parseSandbox(envStr(env, 'CATTY_LOCAL_SANDBOX') ?? file.localSandbox ?? 'auto'),
-    localNice: parseNice(envInt(env, 'CATTY_LOCAL_NICE') ?? file.localNice ?? 5),
+    localNice: parseNice(envInt(env, 'CATTY_LOCAL_NICE') ?? file.localNice ?? 10),
     s3: {
       endpoint,
       region: envStr(env, 'CATTY_S3_REGION') ?? s3f.region ?? 'us-east-1',
@@ -214,7 +216,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
 /** The precedence, for `--help`. */
 export const CONFIG_HELP = `Configuration: flags > CATTY_* environment > config file (CATTY_CONFIG, JSON) > defaults.
   CATTY_API_LISTEN host:port (127.0.0.1:8787)   CATTY_PUBLIC_URL   CATTY_MACHINE_API_URL   CATTY_DATA_DIR (~/.catty/api)
-  CATTY_PROVISIONER local|docker   CATTY_LOCAL_SANDBOX auto|bwrap|none   CATTY_LOCAL_NICE (5)   CATTY_S3_ENDPOINT (none: embedded S3)   CATTY_S3_REGION
+  CATTY_PROVISIONER local|docker   CATTY_LOCAL_SANDBOX auto|bwrap|none   CATTY_LOCAL_NICE (10)   CATTY_S3_ENDPOINT (none: embedded S3)   CATTY_S3_REGION
   CATTY_S3_BUCKET   CATTY_S3_ACCESS_KEY_ID   CATTY_S3_SECRET_ACCESS_KEY   CATTY_S3_FORCE_PATH_STYLE
   CATTY_MAX_SESSIONS_PER_USER (25)   CATTY_DEFAULT_TTL_SEC (7200)   CATTY_SNAPSHOTS_KEPT (10)
   CATTY_RUNTIME_ENV (JSON of CATTY_* knobs for every runtime)   CATTY_LOG_FILE   CATTY_LOG_LEVEL`;

@@ -10,6 +10,7 @@
  */
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { niceAutogroup } from '../../session-runtime/priority.js';
 import { LAUNCHER_NICE_ENV } from './launcher-env.js';
 
 async function readStdin(): Promise<string> {
@@ -36,6 +37,8 @@ if (!bin) {
     } catch (err) {
       process.stderr.write(`runtime-launcher: cannot lower the priority to ${nice}: ${(err as Error).message}\n`);
     }
+    // The machine is a session of its own, which Linux may schedule as a group: nice the group.
+    niceAutogroup('self', nice, (message) => process.stderr.write(`runtime-launcher: ${message}\n`));
   }
   await import(pathToFileURL(bin).href);
 }

@@ -61,10 +61,10 @@ export function rssMb(pid) {
  * Runs a command to completion; samples its peak RSS from /proc every 10 ms (VmHWM is the
  * kernel's own high-water mark, so sampling only has to catch the process alive).
  */
-export function run(cmd, args, { cwd, env, input, timeoutMs = 300_000 } = {}) {
+export function run(cmd, args, { cwd, env, input, timeoutMs = 300_000, ownSession = false } = {}) {
   return new Promise((resolve, reject) => {
     const started = nowMs();
-    const child = spawn(cmd, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: ownSession });
     let stdout = '';
     let stderr = '';
     let peak = 0;
@@ -107,8 +107,8 @@ export async function cattyInstallation(extraEnv = {}) {
  * Starts `catty` attached without a terminal; resolves helpers to write keystrokes and to wait
  * for output.
  */
-export function attached(args, { cwd, env }) {
-  const child = spawn(process.execPath, [CATTY, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+export function attached(args, { cwd, env, ownSession = false }) {
+  const child = spawn(process.execPath, [CATTY, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: ownSession });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));

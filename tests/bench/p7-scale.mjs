@@ -2,6 +2,9 @@
 // an attached `catty connect`; meanwhile a 21st session measures keystroke echo through the
 // CLI (p99 ≤ 50 ms), the API answers `GET /v1/sessions` (p99 ≤ 50 ms), and an idle session's
 // runtime RSS is read from /proc (≤ 60 MB).
+// Every CLI and the list client lead a session of their own (setsid), as each would in its own
+// terminal: where the kernel schedules sessions as groups (autogroups), 20 CLIs sharing one
+// group with this bench and the list client starved them in a way no real desk does.
 import fs from 'node:fs';
 import path from 'node:path';
 import { attached, cpuSeconds, nowMs, quantile, rssMb, run, stopAll, waitFor } from './lib.mjs';
@@ -21,7 +24,7 @@ async function detachedSession(installation, cmd) {
 
 
 async function echoSamples(installation, label, count) {
-  const session = attached(['connect', label, '--no-sync-back'], { cwd: installation.home, env: installation.env });
+  const session = attached(['connect', label, '--no-sync-back'], { cwd: installation.home, env: installation.env, ownSession: true });
   let seen = '';
   let pending = null;
   session.child.stdout.on('data', (d) => {
@@ -71,7 +74,7 @@ process.stdout.write(JSON.stringify(latencies));
 
 async function listLatencies(installation, count) {
   const creds = JSON.parse(fs.readFileSync(path.join(installation.env.CATTY_HOME, 'local/credentials.json'), 'utf8'));
-  const result = await run(process.execPath, ['--input-type=module', '-e', LIST_CLIENT, `${creds.apiUrl}/v1/sessions`, creds.accessToken, String(count)], { env: { PATH: process.env.PATH } });
+  const result = await run(process.execPath, ['--input-type=module', '-e', LIST_CLIENT, `${creds.apiUrl}/v1/sessions`, creds.accessToken, String(count)], { env: { PATH: process.env.PATH }, ownSession: true });
   if (result.code !== 0) throw new Error(`the list client failed: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }
@@ -122,7 +125,7 @@ export async function p7(installation) {
   const labels = [];
   for (let i = 0; i < SESSIONS; i++) labels.push(await detachedSession(installation, CHATTY));
   const clients = labels.map((label) => {
-    const c = attached(['connect', label, '--no-sync-back'], { cwd: installation.home, env: installation.env });
+    const c = attached(['connect', label, '--no-sync-back'], { cwd: installation.home, env: installation.env, ownSession: true });
     let bytes = 0;
     c.child.stdout.on('data', (d) => (bytes += d.length));
     return { c, bytes: () => bytes };

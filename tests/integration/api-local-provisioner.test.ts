@@ -19,6 +19,8 @@ afterEach(() => {
 });
 
 const bwrap = findBwrap();
+/** Whether this kernel schedules sessions as groups (CONFIG_SCHED_AUTOGROUP). */
+const autogroups = existsSync('/proc/self/autogroup');
 const modes = [['none', true], ['bwrap', bwrap !== null && bwrapProblem(bwrap) === null]] as const;
 
 function spec(sessionId: string): MachineSpec {
@@ -65,23 +67,33 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     await again.stop(machine.machineId, { graceMs: 1000 });
   });
 
-  it.skipIf(!available)('runs the runtime and its agent at the configured niceness', async () => {
+  it.skipIf(!available)('runs the runtime and its agent at the configured niceness, their scheduling groups too', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'catty-prov-'));
     dirs.push(dataDir);
     const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode, nice: 7 });
-    const s = { ...spec(randomBytes(6).toString('hex')), agentCmd: ['sh', '-c', 'echo "agent-nice=$(nice)"; sleep 600'] };
+    // The agent is a session leader (its PTY's), so a group of its own where the kernel has
+    // autogroups: it waits (bounded) for the runtime to nice that group, then reports.
+    const agent = 'for i in $(seq 100); do grep -qs "nice 7" /proc/self/autogroup && break; sleep 0.05; done; echo "agent-nice=$(nice) group=$(cat /proc/self/autogroup 2>/dev/null)"; sleep 600';
+    const s = { ...spec(randomBytes(6).toString('hex')), agentCmd: ['sh', '-c', agent] };
     const machine = await provisioner.start(s);
     const record = JSON.parse(readFileSync(join(dataDir, 'machines', s.sessionId, 'machine.json'), 'utf8')) as { runtimePid: number };
     // /proc/<pid>/stat: the 19th field is the niceness (fields counted after the command's ')').
     const runtimeNice = Number(readFileSync(`/proc/${record.runtimePid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
     expect(runtimeNice).toBe(7);
     let text = '';
-    for (let i = 0; i < 100 && !text.includes('agent-nice='); i++) {
+    for (let i = 0; i < 200 && !text.includes('agent-nice='); i++) {
       const logs = await fetch(`${machine.runtimeUrl}/logs`, { headers: { authorization: `Bearer ${s.connectToken}` } });
       text = await logs.text();
       if (!text.includes('agent-nice=')) await new Promise((r) => setTimeout(r, 50));
     }
     expect(text).toContain('agent-nice=7');
+    if (autogroups) {
+      expect(text).toMatch(/group=\/autogroup-\d+ nice 7/);
+      const runtimeGroup = readFileSync(`/proc/${record.runtimePid}/autogroup`, 'utf8');
+      expect(runtimeGroup).toMatch(/nice 7/);
+      // Each is a group apart from this process's (the control plane's, the user's).
+      expect(runtimeGroup).not.toBe(readFileSync('/proc/self/autogroup', 'utf8'));
+    }
     await provisioner.stop(machine.machineId, { graceMs: 5_000 });
   });
 

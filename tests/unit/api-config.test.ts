@@ -46,7 +46,7 @@ describe('config precedence: flags > env > file > defaults', () => {
     expect(() => loadConfig({}, { CATTY_PROVISIONER: 'k8s' })).toThrow(/CATTY_PROVISIONER/);
     expect(() => loadConfig({}, { CATTY_MAX_SESSIONS_PER_USER: 'many' })).toThrow(/CATTY_MAX_SESSIONS_PER_USER/);
     expect(() => loadConfig({}, { CATTY_RUNTIME_ENV: '{"PATH":"/x"}' })).toThrow(/CATTY_RUNTIME_ENV/);
-    expect(loadConfig({}, {}).localNice).toBe(5);
+    expect(loadConfig({}, {}).localNice).toBe(10);
     expect(loadConfig({}, { CATTY_LOCAL_NICE: '0' }).localNice).toBe(0);
     expect(() => loadConfig({}, { CATTY_LOCAL_NICE: '20' })).toThrow(/CATTY_LOCAL_NICE/);
     expect(() => loadConfig({}, { CATTY_LOCAL_NICE: '-1' })).toThrow(/CATTY_LOCAL_NICE/);

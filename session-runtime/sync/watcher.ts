@@ -5,6 +5,7 @@
  * changed .gitignore applies at once); chokidar itself skips only `.git/` and dependency folders,
  * which are never synced and would cost inotify watches.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { DEPENDENCY_DIRS } from '../ignore-rules.js';
@@ -14,9 +15,16 @@ export const DEBOUNCE_MS = 30;
 /**
  * `settle` waits for this long without any event: chokidar reports a write after an inotify
  * event plus a stat (and a readdir for a new directory), and holds unlinks back 100 ms
- * (`atomic`); on a loaded machine that can take a while.
+ * (`atomic`); on a loaded machine that can take a while — longer than this, between two files
+ * of a new directory (seen in a full test run: the 64th of 200 files written just before the
+ * agent exited was never sent). So silence alone is not enough: every directory where something
+ * happened lately is also read, and settling waits until chokidar has reported all it holds.
  */
 export const SETTLE_QUIET_MS = 250;
+/** While chokidar has not caught up with the disk, how often `settle` reads the directories. */
+const CATCH_UP_RECHECK_MS = 50;
+/** Directories remembered as active between two `settle`s; past this, `settle` reads them all. */
+const MAX_ACTIVE_DIRS = 1024;
 /**
  * With a baseline, a file counts as changed when its ctime is at most this much before the
  * baseline was written: kernel timestamps come from a coarse clock (a tick behind `Date.now()`),
@@ -45,6 +53,11 @@ export class WorkspaceWatcher {
   /** Bumped on every event: lets snapshots know something changed. */
   changeCount = 0;
   #lastEventAtMs = 0;
+  /** Absolute paths of directories where something happened since the last `settle`... */
+  readonly #activeDirs = new Set<string>();
+  /** ...or, past MAX_ACTIVE_DIRS of them, every directory chokidar watches. */
+  #activeOverflow = false;
+  #skipped: (rel: string) => boolean = () => false;
 
   constructor(root: string) {
     this.#root = root;
@@ -63,6 +76,7 @@ export class WorkspaceWatcher {
     this.#onReady = onReady;
     const skip = new Set<string>(['.git', ...DEPENDENCY_DIRS]);
     const skipped = (rel: string): boolean => rel.split('/').some((s) => skip.has(s));
+    this.#skipped = skipped;
     const watcher = watch(this.#root, {
       ignoreInitial: !baseline,
       alwaysStat: Boolean(baseline),
@@ -86,6 +100,19 @@ export class WorkspaceWatcher {
     for (const event of ['change', 'unlink'] as const) {
       watcher.on(event, (abs: string) => this.#touch(abs));
     }
+    // Activity chokidar has not reported yet: an inotify event on a watched file or directory
+    // (before its stat), a new directory (before its files). `settle` reads these directories.
+    watcher.on('raw', (_event, _path, details) => {
+      const watched = (details as { watchedPath?: string } | undefined)?.watchedPath;
+      if (!watched) return;
+      this.#lastEventAtMs = Date.now();
+      this.#noteActive(watched); // a directory, or a file (then reading it fails: skipped)
+      this.#noteActive(path.dirname(watched));
+    });
+    watcher.on('addDir', (abs: string) => {
+      this.#lastEventAtMs = Date.now();
+      this.#noteActive(abs);
+    });
     watcher.on('error', () => undefined);
     this.#scanned = new Promise<void>((resolve) =>
       watcher.once('ready', () => {
@@ -109,8 +136,9 @@ export class WorkspaceWatcher {
   }
 
   /**
-   * Resolves once no event came for SETTLE_QUIET_MS and no debounce is pending (every change
-   * made so far is then in `ready`), or after `maxMs`.
+   * Resolves once no event came for SETTLE_QUIET_MS, no debounce is pending and chokidar has
+   * reported every entry of the directories where something happened (every change made so far
+   * is then in `ready`), or after `maxMs`.
    */
   async settle(maxMs: number): Promise<void> {
     if (!this.#watcher) return;
@@ -119,9 +147,41 @@ export class WorkspaceWatcher {
     await Promise.race([this.#scanned, new Promise((resolve) => setTimeout(resolve, maxMs).unref())]);
     while (Date.now() < deadline) {
       const quietSinceMs = Math.max(startedAtMs, this.#lastEventAtMs);
-      if (this.#timers.size === 0 && Date.now() - quietSinceMs >= SETTLE_QUIET_MS) return;
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      if (this.#timers.size === 0 && Date.now() - quietSinceMs >= SETTLE_QUIET_MS) {
+        if (await this.#caughtUp()) {
+          this.#activeDirs.clear();
+          this.#activeOverflow = false;
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, CATCH_UP_RECHECK_MS));
+      } else await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  }
+
+  /**
+   * Whether chokidar has reported every entry now in the active directories and the root (a
+   * process starved of CPU may not have read even the inotify events yet). Reading the disk
+   * gives chokidar's queued work a turn too.
+   */
+  async #caughtUp(): Promise<boolean> {
+    const watched = this.#watcher?.getWatched();
+    if (!watched) return true;
+    const dirs = this.#activeOverflow ? Object.keys(watched) : [this.#root, ...this.#activeDirs];
+    for (const dir of dirs) {
+      let names: string[];
+      try {
+        names = await fs.promises.readdir(dir);
+      } catch {
+        continue; // gone, not a directory (a watched file), or unreadable: nothing to wait for
+      }
+      const reported = new Set(watched[path.resolve(dir)] ?? []);
+      const rel = this.#rel(dir);
+      if (rel.startsWith('..')) continue;
+      for (const name of names) {
+        if (!reported.has(name) && !this.#skipped(rel ? `${rel}/${name}` : name)) return false;
+      }
+    }
+    return true;
   }
 
   /** Puts a path back (a send was interrupted). */
@@ -134,6 +194,15 @@ export class WorkspaceWatcher {
     this.#timers.clear();
     await this.#watcher?.close();
     this.#watcher = null;
+  }
+
+  #noteActive(abs: string): void {
+    if (this.#activeOverflow) return;
+    this.#activeDirs.add(abs);
+    if (this.#activeDirs.size > MAX_ACTIVE_DIRS) {
+      this.#activeOverflow = true;
+      this.#activeDirs.clear();
+    }
   }
 
   #rel(abs: string): string {

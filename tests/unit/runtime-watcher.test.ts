@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CTIME_SLACK_MS, DEBOUNCE_MS, WorkspaceWatcher } from '../../session-runtime/sync/watcher.js';
+import { CTIME_SLACK_MS, DEBOUNCE_MS, SETTLE_QUIET_MS, WorkspaceWatcher } from '../../session-runtime/sync/watcher.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 let root = '';
@@ -67,5 +67,33 @@ describe('WorkspaceWatcher with a baseline', () => {
     await watcher.settle(5_000);
     await sleep(DEBOUNCE_MS * 2);
     expect([...watcher.ready]).toEqual(['fresh.txt']);
+  });
+});
+
+describe('WorkspaceWatcher.settle', () => {
+  it('waits for files on disk that were not reported yet, however long the silence before', async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-watch-'));
+    fs.mkdirSync(path.join(root, 'src'));
+    watcher = new WorkspaceWatcher(root);
+    await watcher.start(() => undefined);
+    // The agent's last act: a new directory of files and one more in an old one...
+    fs.mkdirSync(path.join(root, 'out'));
+    const expected = ['src/late.txt'];
+    fs.writeFileSync(path.join(root, 'src/late.txt'), 'late\n');
+    for (let i = 0; i < 200; i++) {
+      fs.writeFileSync(path.join(root, `out/f${i}.txt`), `file ${i}\n`);
+      expected.push(`out/f${i}.txt`);
+    }
+    fs.mkdirSync(path.join(root, 'node_modules')); // never watched, never waited for
+    fs.writeFileSync(path.join(root, 'node_modules/x.js'), '');
+    const settled = watcher.settle(10_000);
+    // ...then the runtime gets no CPU for longer than the quiet period: nothing was reported,
+    // and nothing happened "lately" as far as the watcher knows.
+    const starvedUntil = Date.now() + SETTLE_QUIET_MS + 100;
+    while (Date.now() < starvedUntil) {
+      /* a loaded machine */
+    }
+    await settled;
+    expect([...watcher.ready].sort()).toEqual(expected.sort());
   });
 });

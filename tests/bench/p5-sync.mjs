@@ -17,37 +17,15 @@ export async function p5(installation) {
   const session = attached(['new', '--cmd', 'node sync-writer.mjs'], { cwd: dir, env: installation.env });
   let output = '';
   session.child.stdout.on('data', (d) => (output += d));
-  await waitFor('P5', () => (output.includes('WRITER-READY') ? true : undefined), 30_000);
-
-  session.child.stdin.write(`go ${SAMPLES} 20\r`);
-  const latencies = [];
-  for (let i = 0; i < SAMPLES; i++) {
-    const file = path.join(dir, `lat/f${i}.txt`);
-    const arrived = await waitFor('P5', () => {
-      try {
-        const text = fs.readFileSync(file, 'utf8');
-        return text.length >= 1000 ? Date.now() - Number(text.split('\n')[0]) : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 30_000);
-    latencies.push(arrived);
+  let latencies, burstMs;
+  try {
+    ({ latencies, burstMs } = await measure(session, () => output, dir));
+  } catch (err) {
+    // What the terminal and catty said is the first thing to look at when a wait timed out.
+    session.child.kill('SIGKILL');
+    await stopAll(installation).catch(() => undefined);
+    throw new Error(`${err.message}; terminal tail ${JSON.stringify(output.slice(-300))}; catty stderr ${JSON.stringify(session.stderr().slice(-300))}`);
   }
-
-  session.child.stdin.write(`burst ${BURST}\r`);
-  const burstStart = await waitFor('P5', () => {
-    const m = /BURST-START (\d+)/.exec(output);
-    return m ? Number(m[1]) : undefined;
-  }, 30_000);
-  const last = path.join(dir, `burst/b${BURST - 1}.txt`);
-  await waitFor('P5', () => {
-    if (!fs.existsSync(last)) return undefined;
-    return fs.readdirSync(path.join(dir, 'burst')).filter((n) => n.endsWith('.txt')).length >= BURST ? true : undefined;
-  }, 60_000);
-  const burstMs = Date.now() - burstStart;
-
-  session.child.stdin.write(Buffer.from([0x1d]));
-  await session.exited;
   await stopAll(installation);
   fs.rmSync(dir, { recursive: true, force: true });
   const p50 = quantile(latencies, 0.5);
@@ -60,4 +38,40 @@ export async function p5(installation) {
     ],
     samples: { latencies, burstMs },
   };
+}
+
+/** The samples and the burst, through an attached `catty new` whose terminal output is `output()`. */
+async function measure(session, output, dir) {
+  await waitFor('P5 (the writer agent to start)', () => (output().includes('WRITER-READY') ? true : undefined), 30_000);
+
+  session.child.stdin.write(`go ${SAMPLES} 20\r`);
+  const latencies = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const file = path.join(dir, `lat/f${i}.txt`);
+    const arrived = await waitFor(`P5 (sample ${i + 1} of ${SAMPLES})`, () => {
+      try {
+        const text = fs.readFileSync(file, 'utf8');
+        return text.length >= 1000 ? Date.now() - Number(text.split('\n')[0]) : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 30_000);
+    latencies.push(arrived);
+  }
+
+  session.child.stdin.write(`burst ${BURST}\r`);
+  const burstStart = await waitFor('P5 (the burst to start)', () => {
+    const m = /BURST-START (\d+)/.exec(output());
+    return m ? Number(m[1]) : undefined;
+  }, 30_000);
+  const last = path.join(dir, `burst/b${BURST - 1}.txt`);
+  await waitFor(`P5 (the burst's ${BURST} files)`, () => {
+    if (!fs.existsSync(last)) return undefined;
+    return fs.readdirSync(path.join(dir, 'burst')).filter((n) => n.endsWith('.txt')).length >= BURST ? true : undefined;
+  }, 60_000);
+  const burstMs = Date.now() - burstStart;
+
+  session.child.stdin.write(Buffer.from([0x1d]));
+  await session.exited;
+  return { latencies, burstMs };
 }

@@ -1,6 +1,7 @@
 /** The autogroup niceness of a session machine's processes (Linux's per-session scheduling groups). */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -54,9 +55,16 @@ describe('niceAutogroup', () => {
   });
 
   it.skipIf(!autogroups || !canDropToNobody)('without privileges takes turns with the kernel (one change per 100 ms) and gets them all done', () => {
-    const priority = pathToFileURL(path.join(REPO_ROOT, 'dist/session-runtime/priority.js')).href;
+    // A copy where nobody can read it (the checkout may sit under a directory closed to others);
+    // the module imports only node:fs.
+    const dir = mkdtempSync(path.join(tmpdir(), 'catty-priority-'));
+    chmodSync(dir, 0o755);
+    copyFileSync(path.join(REPO_ROOT, 'dist/session-runtime/priority.js'), path.join(dir, 'priority.js'));
+    chmodSync(path.join(dir, 'priority.js'), 0o644);
+    const priority = pathToFileURL(path.join(dir, 'priority.js')).href;
     const script = `node --input-type=module -e "$0" '${priority}'`;
     const result = spawnSync('su', ['nobody', '-s', '/bin/sh', '-c', script, UNPRIVILEGED], { encoding: 'utf8', cwd: '/', timeout: 20_000 });
+    rmSync(dir, { recursive: true, force: true });
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual({ niced: 5, errors: [] });
   });

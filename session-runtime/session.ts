@@ -46,7 +46,7 @@ export class Session {
 
   constructor(private readonly deps: SessionDeps) {
     const { config } = deps;
-    this.watcher = new WorkspaceWatcher(config.workspace);
+    this.watcher = new WorkspaceWatcher(config.workspace, (message) => this.deps.log?.(message));
     this.sync = new SyncSender(config.workspace, this.watcher, config.maxSyncFileBytes);
     this.relay = new Relay(DEFAULT_COLS, DEFAULT_ROWS, this.sync);
     this.started = new Promise((resolve) => (this.#markStarted = resolve));

@@ -59,7 +59,14 @@ export class WorkspaceWatcher {
   #activeOverflow = false;
   #skipped: (rel: string) => boolean = () => false;
 
-  constructor(root: string) {
+  /**
+   * `onError`: told once per kind of error (its code), e.g. ENOSPC when the inotify watches run
+   * out — a change the watcher cannot see is never synced back, so it must not go unsaid.
+   */
+  constructor(
+    root: string,
+    private readonly onError: (message: string) => void = () => undefined,
+  ) {
     this.#root = root;
   }
 
@@ -113,7 +120,13 @@ export class WorkspaceWatcher {
       this.#lastEventAtMs = Date.now();
       this.#noteActive(abs);
     });
-    watcher.on('error', () => undefined);
+    const reported = new Set<string>();
+    watcher.on('error', (error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      if (reported.has(code)) return;
+      reported.add(code);
+      this.onError(`workspace watcher: ${(error as Error).message}${code === 'ENOSPC' ? ' (out of inotify watches: fs.inotify.max_user_watches)' : ''}`);
+    });
     this.#scanned = new Promise<void>((resolve) =>
       watcher.once('ready', () => {
         // Baseline files the scan never met were deleted before it got to them.

@@ -24,7 +24,7 @@ export interface LocalProvisionerOptions {
   packageRoot?: string;
   /** How long a runtime gets to print its ready line. */
   readyTimeoutMs?: number;
-  /** Niceness of the machines (runtime and agent); 0 by default (see Config.localNice). */
+  /** Niceness of the machines (runtime and agent, and their scheduling groups: session-runtime/priority.ts); 0 by default (see Config.localNice). */
   nice?: number;
 }
 

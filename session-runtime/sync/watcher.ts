@@ -41,6 +41,10 @@ export interface Baseline {
   writtenAtMs: number;
 }
 
+/** Never watched (never synced, and they would cost inotify watches). */
+const SKIPPED_DIRS = new Set<string>(['.git', ...DEPENDENCY_DIRS]);
+const skipped = (rel: string): boolean => rel.split('/').some((s) => SKIPPED_DIRS.has(s));
+
 export class WorkspaceWatcher {
   readonly #root: string;
   #watcher: FSWatcher | null = null;
@@ -57,7 +61,6 @@ export class WorkspaceWatcher {
   readonly #activeDirs = new Set<string>();
   /** ...or, past MAX_ACTIVE_DIRS of them, every directory chokidar watches. */
   #activeOverflow = false;
-  #skipped: (rel: string) => boolean = () => false;
 
   /**
    * `onError`: told once per kind of error (its code), e.g. ENOSPC when the inotify watches run
@@ -81,9 +84,6 @@ export class WorkspaceWatcher {
    */
   start(onReady: () => void, baseline?: Baseline): Promise<void> {
     this.#onReady = onReady;
-    const skip = new Set<string>(['.git', ...DEPENDENCY_DIRS]);
-    const skipped = (rel: string): boolean => rel.split('/').some((s) => skip.has(s));
-    this.#skipped = skipped;
     const watcher = watch(this.#root, {
       ignoreInitial: !baseline,
       alwaysStat: Boolean(baseline),
@@ -181,6 +181,8 @@ export class WorkspaceWatcher {
     if (!watched) return true;
     const dirs = this.#activeOverflow ? Object.keys(watched) : [this.#root, ...this.#activeDirs];
     for (const dir of dirs) {
+      const rel = this.#rel(dir);
+      if (rel.startsWith('..')) continue; // the root's parent (from the root's own events)
       let names: string[];
       try {
         names = await fs.promises.readdir(dir);
@@ -188,10 +190,8 @@ export class WorkspaceWatcher {
         continue; // gone, not a directory (a watched file), or unreadable: nothing to wait for
       }
       const reported = new Set(watched[path.resolve(dir)] ?? []);
-      const rel = this.#rel(dir);
-      if (rel.startsWith('..')) continue;
       for (const name of names) {
-        if (!reported.has(name) && !this.#skipped(rel ? `${rel}/${name}` : name)) return false;
+        if (!reported.has(name) && !skipped(rel ? `${rel}/${name}` : name)) return false;
       }
     }
     return true;

@@ -115,8 +115,9 @@ describe('Relay', () => {
       vi.advanceTimersByTime(0);
       expect(s.frames.map((f) => f.length)).toEqual([2048]);
       vi.advanceTimersByTime(5);
-      agent.emit('b'.repeat(1000)); // flowing now: held for one display frame
-      vi.advanceTimersByTime(COALESCE_MS - 6);
+      agent.emit('b'.repeat(1000)); // flowing now: held for one display frame (16 ms)
+      expect(COALESCE_MS).toBe(16);
+      vi.advanceTimersByTime(10);
       agent.emit('c'.repeat(1000));
       expect(s.frames).toHaveLength(1);
       vi.advanceTimersByTime(6);

@@ -20,6 +20,7 @@ const FileConfig = z.strictObject({
   provisioner: z.enum(['local', 'docker']).optional(),
   localSandbox: z.enum(['auto', 'bwrap', 'none']).optional(),
   localNice: z.number().int().min(0).max(19).optional(),
+  localSpare: z.boolean().optional(),
   s3: z
     .strictObject({
       endpoint: z.url().optional(),
@@ -77,6 +78,11 @@ export interface Config {
    * 40–42 ms and 54–64 ms at 10.
    */
   localNice: number;
+  /**
+   * Local provisioner: keep one sandboxed machine started ahead for the next session (it skips
+   * bubblewrap's and Node's start). Costs one idle process (~40 MB) while the control plane runs.
+   */
+  localSpare: boolean;
   s3: S3Config;
   maxSessionsPerUser: number;
   defaultTtlSec: number;
@@ -158,6 +164,13 @@ function parseRuntimeEnv(raw: string | undefined): Record<string, string> | unde
   return parsed.data;
 }
 
+function parseSpare(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === '1' || value === 'true') return true;
+  if (value === '0' || value === 'false') return false;
+  throw new UserError(`CATTY_LOCAL_SPARE must be 1 or 0, got ${JSON.stringify(value)}`);
+}
+
 function parseSandbox(value: string): Config['localSandbox'] {
   if (value === 'auto' || value === 'bwrap' || value === 'none') return value;
   throw new UserError(`CATTY_LOCAL_SANDBOX must be auto, bwrap or none, got "${value}"`);
@@ -188,6 +201,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     provisioner,
     localSandbox: parseSandbox(envStr(env, 'CATTY_LOCAL_SANDBOX') ?? file.localSandbox ?? 'auto'),
     localNice: parseNice(envInt(env, 'CATTY_LOCAL_NICE') ?? file.localNice ?? 10),
+    localSpare: parseSpare(envStr(env, 'CATTY_LOCAL_SPARE')) ?? file.localSpare ?? true,
     s3: {
       endpoint,
       region: envStr(env, 'CATTY_S3_REGION') ?? s3f.region ?? 'us-east-1',
@@ -216,7 +230,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
 /** The precedence, for `--help`. */
 export const CONFIG_HELP = `Configuration: flags > CATTY_* environment > config file (CATTY_CONFIG, JSON) > defaults.
   CATTY_API_LISTEN host:port (127.0.0.1:8787)   CATTY_PUBLIC_URL   CATTY_MACHINE_API_URL   CATTY_DATA_DIR (~/.catty/api)
-  CATTY_PROVISIONER local|docker   CATTY_LOCAL_SANDBOX auto|bwrap|none   CATTY_LOCAL_NICE (10)   CATTY_S3_ENDPOINT (none: embedded S3)   CATTY_S3_REGION
+  CATTY_PROVISIONER local|docker   CATTY_LOCAL_SANDBOX auto|bwrap|none   CATTY_LOCAL_NICE (10)   CATTY_LOCAL_SPARE (1)   CATTY_S3_ENDPOINT (none: embedded S3)   CATTY_S3_REGION
   CATTY_S3_BUCKET   CATTY_S3_ACCESS_KEY_ID   CATTY_S3_SECRET_ACCESS_KEY   CATTY_S3_FORCE_PATH_STYLE
   CATTY_MAX_SESSIONS_PER_USER (25)   CATTY_DEFAULT_TTL_SEC (7200)   CATTY_SNAPSHOTS_KEPT (10)
   CATTY_RUNTIME_ENV (JSON of CATTY_* knobs for every runtime)   CATTY_LOG_FILE   CATTY_LOG_LEVEL`;

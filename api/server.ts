@@ -36,7 +36,7 @@ export interface StartOptions {
 async function makeProvisioner(config: Config, logger: Logger): Promise<Provisioner> {
   switch (config.provisioner) {
     case 'local':
-      return new LocalProvisioner({ dataDir: config.dataDir, logger, sandbox: config.localSandbox, nice: config.localNice });
+      return new LocalProvisioner({ dataDir: config.dataDir, logger, sandbox: config.localSandbox, nice: config.localNice, spare: config.localSpare });
     case 'docker': {
       // Loaded lazily: written separately against provisioners/types.ts.
       const modulePath = './provisioners/docker.js';

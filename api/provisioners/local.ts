@@ -3,14 +3,20 @@
  * file, never a pipe to the API, so it outlives an API restart), in `<data dir>/machines/<id>/`
  * with its own workspace, sandboxed by bubblewrap when available (bwrap.ts). Each machine's
  * pids and URL are kept in machine.json so a restarted API can find and stop it.
+ *
+ * With `spare`, one sandboxed machine is started ahead in `machines/spare-<id>/`: its launcher
+ * waits on a stdin pipe for the session's settings (the one pipe kept to the API, until then; it
+ * exits when that closes empty). A start renames its directory to the session's — bwrap bound
+ * the directories by inode — and hands the settings over, skipping bubblewrap's and Node's start.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/protocol.js';
 import type { Logger } from '../logger.js';
 import { packageRoot, runtimeBinPath } from '../package-root.js';
-import { LAUNCHER_NICE_ENV } from './launcher-env.js';
+import { LAUNCHER_NICE_ENV, LAUNCHER_WAITING_LINE } from './launcher-env.js';
 import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_WORKSPACE } from './bwrap.js';
 import { readMachineRecord, waitForReadyLine, writeMachineRecord, type MachineRecord } from './machine-record.js';
 import { findDescendant, isOurProcess, signal } from './processes.js';
@@ -26,7 +32,25 @@ export interface LocalProvisionerOptions {
   readyTimeoutMs?: number;
   /** Niceness of the machines (runtime and agent, and their scheduling groups: session-runtime/priority.ts); 0 by default (see Config.localNice). */
   nice?: number;
+  /**
+   * Keep one machine started ahead, waiting for its session (sandboxed only): the next `start`
+   * skips bubblewrap's and Node's start. Off by default (see Config.localSpare).
+   */
+  spare?: boolean;
 }
+
+/** A machine started ahead: its launcher waits on stdin for the session's settings. */
+interface Spare {
+  dir: string;
+  child: ChildProcess;
+  /** The settings it was started with; a spec that differs gets a fresh machine. */
+  key: string;
+}
+
+/** In a spare's directory until a session takes it; such directories are removed on start. */
+const SPARE_MARKER = 'spare';
+/** After a start, how long before the next spare is started (not to compete with the start). */
+const SPARE_DELAY_MS = 1_000;
 
 const MACHINE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const POLL_MS = 50;
@@ -43,6 +67,9 @@ export class LocalProvisioner implements Provisioner {
   private readonly machinesDir: string;
   /** How the runtime's own process looks in /proc: `node <launcher> <bin>`. */
   private readonly runtimeArgv: { index: number; value: string };
+  private spare: Spare | null = null;
+  private spareTimer: NodeJS.Timeout | null = null;
+  private closed = false;
 
   constructor(private readonly options: LocalProvisionerOptions) {
     this.root = options.packageRoot ?? packageRoot();
@@ -65,6 +92,21 @@ export class LocalProvisioner implements Provisioner {
       this.warning = 'CATTY_LOCAL_SANDBOX=none: local sessions run WITHOUT isolation.';
       options.logger.warn(this.warning);
     }
+    this.removeStaleSpares();
+  }
+
+  /** Spares of an API that is gone: their launchers exit when its pipe closes. */
+  private removeStaleSpares(): void {
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.machinesDir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const dir = join(this.machinesDir, name);
+      if (existsSync(join(dir, SPARE_MARKER))) rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   private dir(machineId: string): string {
@@ -75,22 +117,32 @@ export class LocalProvisioner implements Provisioner {
   async start(spec: MachineSpec, abort?: AbortSignal): Promise<Machine> {
     const machineId = spec.sessionId;
     const dir = this.dir(machineId);
-    const paths = { workspace: join(dir, 'workspace'), tmp: join(dir, 'tmp'), home: join(dir, 'home'), passwdFile: join(dir, 'passwd'), groupFile: join(dir, 'group') };
     mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
+    try {
+      const spare = this.takeSpare(spec);
+      if (spare) {
+        // bwrap bound the spare's directories by inode: renamed, they stay the machine's.
+        renameSync(spare.dir, dir);
+        rmSync(join(dir, SPARE_MARKER), { force: true });
+        return await this.handOver(machineId, dir, spare.child, spec, abort);
+      }
+      const child = this.spawnMachine(dir, spec);
+      return await this.handOver(machineId, dir, child, spec, abort);
+    } finally {
+      this.scheduleSpare(spec);
+    }
+  }
+
+  /** Creates the machine's directories and spawns its launcher, which then waits on stdin. */
+  private spawnMachine(dir: string, shared: Pick<MachineSpec, 'apiUrl' | 'runtimeEnv'>): ChildProcess {
+    const paths = { workspace: join(dir, 'workspace'), tmp: join(dir, 'tmp'), home: join(dir, 'home'), passwdFile: join(dir, 'passwd'), groupFile: join(dir, 'group') };
     mkdirSync(dir, { mode: 0o700 });
     for (const d of [paths.workspace, paths.tmp, paths.home]) mkdirSync(d, { mode: 0o700 });
     const inside = this.bwrap
       ? { workspace: SANDBOX_WORKSPACE, home: SANDBOX_HOME, tmp: '/tmp' }
       : { workspace: paths.workspace, home: paths.home, tmp: paths.tmp };
-    // Secrets travel on stdin to the launcher, not in the exec environment (runtime-launcher.ts).
-    const secretEnv: Record<string, string> = {
-      [RuntimeEnv.connectToken]: spec.connectToken,
-      [RuntimeEnv.machineToken]: spec.machineToken,
-      [RuntimeEnv.agentCmd]: JSON.stringify(spec.agentCmd),
-      [RuntimeEnv.agentEnv]: JSON.stringify(spec.agentEnv),
-    };
     const env: Record<string, string> = {
-      ...(spec.runtimeEnv ?? {}),
+      ...(shared.runtimeEnv ?? {}),
       PATH: `${join(this.root, 'node_modules', '.bin')}:/usr/local/bin:/usr/bin:/bin`,
       LANG: 'C.UTF-8',
       // V8 flags for the runtime's own memory budget (the agent's env is built from nothing).
@@ -101,14 +153,12 @@ export class LocalProvisioner implements Provisioner {
       [RuntimeEnv.workspace]: inside.workspace,
       [RuntimeEnv.listen]: '127.0.0.1:0',
       [RuntimeEnv.agentHome]: inside.home,
-      [RuntimeEnv.apiUrl]: spec.apiUrl,
-      ...(spec.upload ? {} : { CATTY_NO_UPLOAD: '1' }),
+      [RuntimeEnv.apiUrl]: shared.apiUrl,
       ...(this.options.nice ? { [LAUNCHER_NICE_ENV]: String(this.options.nice) } : {}),
     };
-    const logPath = join(dir, 'runtime.log');
-    const logFd = openSync(logPath, 'a', 0o600);
-    let child;
+    const logFd = openSync(join(dir, 'runtime.log'), 'a', 0o600);
     try {
+      let child: ChildProcess;
       if (this.bwrap) {
         const { passwd, group } = passwdFor('/bin/bash');
         writeFileSync(paths.passwdFile, passwd, { mode: 0o644 });
@@ -118,20 +168,37 @@ export class LocalProvisioner implements Provisioner {
       } else {
         child = spawn(process.execPath, [this.launcher, this.bin], { env, cwd: paths.workspace, detached: true, stdio: ['pipe', logFd, logFd] });
       }
-      // The pipe closes right after: nothing ties the machine to this process.
       child.stdin!.on('error', () => undefined);
-      child.stdin!.end(JSON.stringify(secretEnv));
+      child.on('error', () => undefined);
+      child.unref();
+      // A spare's pipe stays open until its session comes; it must not keep the API alive.
+      (child.stdin as unknown as { unref?: () => void }).unref?.();
+      return child;
     } finally {
       closeSync(logFd);
     }
+  }
+
+  /**
+   * Gives the launcher the session's own settings on stdin — secrets travel there, not in the
+   * exec environment (runtime-launcher.ts) — and waits for the runtime's ready line.
+   */
+  private async handOver(machineId: string, dir: string, child: ChildProcess, spec: MachineSpec, abort?: AbortSignal): Promise<Machine> {
     const pid = child.pid;
-    child.on('error', () => undefined);
-    child.unref();
     if (pid === undefined) throw new Error('could not spawn the session runtime');
     const record: MachineRecord = { sessionId: spec.sessionId, pid, runtimePid: this.bwrap ? null : pid, runtimeUrl: null, sandbox: this.bwrap ? 'bwrap' : 'none', startedAt: new Date().toISOString() };
     writeMachineRecord(dir, record);
+    const sessionEnv: Record<string, string> = {
+      [RuntimeEnv.connectToken]: spec.connectToken,
+      [RuntimeEnv.machineToken]: spec.machineToken,
+      [RuntimeEnv.agentCmd]: JSON.stringify(spec.agentCmd),
+      [RuntimeEnv.agentEnv]: JSON.stringify(spec.agentEnv),
+      ...(spec.upload ? {} : { CATTY_NO_UPLOAD: '1' }),
+    };
+    // The pipe closes right after: nothing ties the machine to this process.
+    child.stdin!.end(JSON.stringify(sessionEnv));
     try {
-      const url = await waitForReadyLine(logPath, READY_LINE_PREFIX, {
+      const url = await waitForReadyLine(join(dir, 'runtime.log'), READY_LINE_PREFIX, {
         timeoutMs: this.options.readyTimeoutMs ?? 15_000,
         abort,
         exited: () => child.exitCode !== null || child.signalCode !== null,
@@ -144,6 +211,60 @@ export class LocalProvisioner implements Provisioner {
       await this.stop(machineId, { graceMs: 0 });
       throw err;
     }
+  }
+
+  private static spareKey(spec: Pick<MachineSpec, 'apiUrl' | 'runtimeEnv'>): string {
+    return JSON.stringify([spec.apiUrl, spec.runtimeEnv ?? {}]);
+  }
+
+  /**
+   * The spare, if it is alive, was started with this spec's shared settings and waits for them
+   * (before that, bwrap may not have bound its directories yet: it cannot be renamed).
+   */
+  private takeSpare(spec: MachineSpec): Spare | null {
+    const spare = this.spare;
+    if (!spare) return null;
+    const alive = spare.child.exitCode === null && spare.child.signalCode === null;
+    if (alive && spare.key === LocalProvisioner.spareKey(spec)) {
+      let log = '';
+      try {
+        log = readFileSync(join(spare.dir, 'runtime.log'), 'utf8');
+      } catch {
+        // not yet written
+      }
+      if (!log.includes(LAUNCHER_WAITING_LINE)) return null; // still starting: kept for the next
+      this.spare = null;
+      return spare;
+    }
+    this.spare = null;
+    this.discardSpare(spare);
+    return null;
+  }
+
+  private scheduleSpare(shared: Pick<MachineSpec, 'apiUrl' | 'runtimeEnv'>): void {
+    if (!this.options.spare || !this.bwrap || this.closed || this.spare || this.spareTimer) return;
+    this.spareTimer = setTimeout(() => {
+      this.spareTimer = null;
+      if (this.closed || this.spare) return;
+      const dir = join(this.machinesDir, `spare-${randomBytes(12).toString('hex')}`);
+      try {
+        const child = this.spawnMachine(dir, shared);
+        writeFileSync(join(dir, SPARE_MARKER), '');
+        this.spare = { dir, child, key: LocalProvisioner.spareKey(shared) };
+      } catch (err) {
+        this.options.logger.warn({ err }, 'could not start a spare machine');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, SPARE_DELAY_MS);
+    this.spareTimer.unref();
+  }
+
+  /** Lets a spare go: its launcher exits on an empty stdin. */
+  private discardSpare(spare: Spare): void {
+    spare.child.stdin?.end();
+    const remove = (): void => rmSync(spare.dir, { recursive: true, force: true });
+    if (spare.child.exitCode !== null || spare.child.signalCode !== null) remove();
+    else spare.child.once('exit', remove);
   }
 
   private async findRuntimePid(bwrapPid: number): Promise<number | null> {
@@ -203,5 +324,19 @@ export class LocalProvisioner implements Provisioner {
     return out;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.spareTimer) clearTimeout(this.spareTimer);
+    this.spareTimer = null;
+    const spare = this.spare;
+    this.spare = null;
+    if (!spare) return;
+    const exited = new Promise<void>((resolve) => {
+      if (spare.child.exitCode !== null || spare.child.signalCode !== null) resolve();
+      else spare.child.once('exit', () => resolve());
+    });
+    this.discardSpare(spare);
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    rmSync(spare.dir, { recursive: true, force: true });
+  }
 }

@@ -6,12 +6,15 @@
  * shows just the non-secret ones. (Memory itself stays readable to a same-uid ptrace where the
  * kernel allows it; see SECURITY.md 37.)
  *
+ * A warm spare (local.ts) is this process started ahead of a session, waiting on stdin; an empty
+ * stdin means it was not needed.
+ *
  *   node runtime-launcher.js <runtime bin.js>    stdin: {"CATTY_CONNECT_TOKEN": "...", ...}
  */
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { niceAutogroup } from '../../session-runtime/priority.js';
-import { LAUNCHER_NICE_ENV } from './launcher-env.js';
+import { LAUNCHER_NICE_ENV, LAUNCHER_WAITING_LINE } from './launcher-env.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -24,12 +27,6 @@ if (!bin) {
   process.stderr.write('runtime-launcher: usage: runtime-launcher <runtime bin.js>\n');
   process.exitCode = 2;
 } else {
-  const secrets = JSON.parse(await readStdin()) as Record<string, unknown>;
-  for (const [name, value] of Object.entries(secrets)) {
-    if (typeof value === 'string' && name.startsWith('CATTY_')) process.env[name] = value;
-  }
-  // stdin was a pipe from the API; leave nothing tied to it.
-  process.stdin.destroy();
   const nice = Number(process.env[LAUNCHER_NICE_ENV]);
   if (Number.isInteger(nice) && nice > 0) {
     try {
@@ -40,5 +37,17 @@ if (!bin) {
     // The machine is a session of its own, which Linux may schedule as a group: nice the group.
     niceAutogroup('self', nice, (message) => process.stderr.write(`runtime-launcher: ${message}\n`));
   }
-  await import(pathToFileURL(bin).href);
+  // Inside the sandbox, set up: a spare can be handed a session (and its directory renamed).
+  process.stdout.write(`${LAUNCHER_WAITING_LINE}\n`);
+  const input = await readStdin();
+  // stdin was a pipe from the API; leave nothing tied to it.
+  process.stdin.destroy();
+  // Empty: a spare whose API went away (or let it go) before handing it a session; it just ends.
+  if (input.trim() !== '') {
+    const secrets = JSON.parse(input) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(secrets)) {
+      if (typeof value === 'string' && name.startsWith('CATTY_')) process.env[name] = value;
+    }
+    await import(pathToFileURL(bin).href);
+  }
 }

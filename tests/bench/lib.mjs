@@ -88,7 +88,9 @@ export function run(cmd, args, { cwd, env, input, timeoutMs = 300_000, ownSessio
 /** A private catty: its own CATTY_HOME and embedded control plane, stopped by `close`. */
 export async function cattyInstallation(extraEnv = {}) {
   const home = tempDir('home');
-  const env = { PATH: process.env.PATH, HOME: home, CATTY_HOME: path.join(home, '.catty'), LANG: 'C.UTF-8', TERM: 'xterm-256color', ...extraEnv };
+  // CATTY_LOCAL_SPARE passes through, to measure session start with and without a spare machine.
+  const spare = process.env.CATTY_LOCAL_SPARE === undefined ? {} : { CATTY_LOCAL_SPARE: process.env.CATTY_LOCAL_SPARE };
+  const env = { PATH: process.env.PATH, HOME: home, CATTY_HOME: path.join(home, '.catty'), LANG: 'C.UTF-8', TERM: 'xterm-256color', ...spare, ...extraEnv };
   const started = await run(process.execPath, [CATTY, 'server', 'start'], { cwd: home, env });
   if (started.code !== 0) throw new Error(`catty server start failed: ${started.stderr}`);
   return {

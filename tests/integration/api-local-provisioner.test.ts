@@ -1,11 +1,12 @@
 /** The local provisioner on its own, with and without bubblewrap, spawning real runtimes. */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../api/logger.js';
 import { bwrapProblem, findBwrap } from '../../api/provisioners/bwrap.js';
+import { LAUNCHER_WAITING_LINE } from '../../api/provisioners/launcher-env.js';
 import { LocalProvisioner } from '../../api/provisioners/local.js';
 import type { MachineSpec } from '../../api/provisioners/types.js';
 import { killMachines } from '../helpers/api.js';
@@ -22,6 +23,19 @@ const bwrap = findBwrap();
 /** Whether this kernel schedules sessions as groups (CONFIG_SCHED_AUTOGROUP). */
 const autogroups = existsSync('/proc/self/autogroup');
 const modes = [['none', true], ['bwrap', bwrap !== null && bwrapProblem(bwrap) === null]] as const;
+
+/** A process whose command line has this argument (bwrap's binds name the machine's dirs). */
+function processWithArg(arg: string): number | null {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').includes(arg)) return Number(name);
+    } catch {
+      // gone
+    }
+  }
+  return null;
+}
 
 function spec(sessionId: string): MachineSpec {
   return {
@@ -104,6 +118,57 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     const bad = { ...spec(randomBytes(6).toString('hex')), connectToken: '' };
     await expect(provisioner.start(bad)).rejects.toThrow(/exited before it was ready: .*CATTY_CONNECT_TOKEN/);
     expect(await provisioner.list()).toEqual([]);
+  });
+
+  it.skipIf(!available || mode !== 'bwrap')('keeps a machine started ahead: the next start takes it, with its own settings; an unused one leaves with close() or a restarted API', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'catty-prov-'));
+    dirs.push(dataDir);
+    const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode, spare: true });
+    const machinesDir = join(dataDir, 'machines');
+    /** The spare's directory and its launcher's (bwrap's) pid, once it waits for a session. */
+    const waitForSpare = async (): Promise<{ dir: string; pid: number }> => {
+      for (let i = 0; i < 200; i++) {
+        const name = readdirSync(machinesDir).find((n) => n.startsWith('spare-') && existsSync(join(machinesDir, n, 'spare')));
+        const pid = name ? processWithArg(join(machinesDir, name, 'workspace')) : null;
+        const waiting = name ? readFileSync(join(machinesDir, name, 'runtime.log'), 'utf8').includes(LAUNCHER_WAITING_LINE) : false;
+        if (name && pid && waiting) return { dir: name, pid };
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error('no spare machine was started');
+    };
+    const first = spec(randomBytes(6).toString('hex'));
+    await provisioner.start(first);
+    const spare = await waitForSpare();
+
+    const s = { ...spec(randomBytes(6).toString('hex')), agentCmd: ['sh', '-c', 'echo "ws=$(pwd) mine=$SPARE_TEST_MARK"; sleep 600'], agentEnv: { SPARE_TEST_MARK: 'second' } };
+    const machine = await provisioner.start(s);
+    expect(machine.machineId).toBe(s.sessionId);
+    const record = JSON.parse(readFileSync(join(machinesDir, s.sessionId, 'machine.json'), 'utf8')) as { pid: number };
+    expect(record.pid).toBe(spare.pid);
+    expect(existsSync(join(machinesDir, spare.dir))).toBe(false);
+    expect(existsSync(join(machinesDir, s.sessionId, 'spare'))).toBe(false);
+    // The session's own token and agent settings reached it; the first session's token does not work.
+    const logs = (token: string): Promise<Response> => fetch(`${machine.runtimeUrl}/logs`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await logs(first.connectToken)).status).toBe(401);
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes('mine='); i++) {
+      text = await (await logs(s.connectToken)).text();
+      if (!text.includes('mine=')) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(text).toContain('ws=/workspace mine=second');
+    expect((await provisioner.list()).map((m) => m.machineId).sort()).toEqual([first.sessionId, s.sessionId].sort());
+
+    // A restarted API (a second provisioner on the same data) removes a spare it did not start...
+    const next = await waitForSpare();
+    const restarted = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode, spare: true });
+    expect(existsSync(join(machinesDir, next.dir))).toBe(false);
+    await restarted.close();
+    // ...and close() lets the spare's launcher go: it exits on its empty stdin.
+    await provisioner.close();
+    for (let i = 0; i < 100 && processWithArg(join(machinesDir, next.dir, 'workspace')); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(processWithArg(join(machinesDir, next.dir, 'workspace'))).toBeNull();
+    await provisioner.stop(first.sessionId, { graceMs: 5_000 });
+    await provisioner.stop(s.sessionId, { graceMs: 5_000 });
   });
 
   it('refuses machine ids that are not plain names', async () => {

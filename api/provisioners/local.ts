@@ -121,8 +121,15 @@ export class LocalProvisioner implements Provisioner {
     try {
       const spare = this.takeSpare(spec);
       if (spare) {
-        // bwrap bound the spare's directories by inode: renamed, they stay the machine's.
-        renameSync(spare.dir, dir);
+        // bwrap bound the spare's directories by inode: renamed, they stay the machine's. (A
+        // rename would replace an empty directory: refuse an existing one, as mkdir does.)
+        try {
+          if (existsSync(dir)) throw new Error(`machine directory ${dir} already exists`);
+          renameSync(spare.dir, dir);
+        } catch (err) {
+          this.discardSpare(spare);
+          throw err;
+        }
         rmSync(join(dir, SPARE_MARKER), { force: true });
         return await this.handOver(machineId, dir, spare.child, spec, abort);
       }

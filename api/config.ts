@@ -122,6 +122,14 @@ function envInt(env: Env, name: string): number | undefined {
   return n;
 }
 
+function envBool(env: Env, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new UserError(`${name} must be 1 or 0 (true or false), got ${JSON.stringify(raw)}`);
+}
+
 function parseNice(value: number): number {
   if (value > 19) throw new UserError(`CATTY_LOCAL_NICE must be between 0 and 19, got ${value}`);
   return value;
@@ -164,13 +172,6 @@ function parseRuntimeEnv(raw: string | undefined): Record<string, string> | unde
   return parsed.data;
 }
 
-function parseSpare(value: string | undefined): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value === '1' || value === 'true') return true;
-  if (value === '0' || value === 'false') return false;
-  throw new UserError(`CATTY_LOCAL_SPARE must be 1 or 0, got ${JSON.stringify(value)}`);
-}
-
 function parseSandbox(value: string): Config['localSandbox'] {
   if (value === 'auto' || value === 'bwrap' || value === 'none') return value;
   throw new UserError(`CATTY_LOCAL_SANDBOX must be auto, bwrap or none, got "${value}"`);
@@ -190,7 +191,6 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   }
   const publicUrl = flags.publicUrl ?? envStr(env, 'CATTY_PUBLIC_URL') ?? file.publicUrl ?? null;
   const s3f = file.s3 ?? {};
-  const forcePathStyleEnv = envStr(env, 'CATTY_S3_FORCE_PATH_STYLE');
   const endpoint = envStr(env, 'CATTY_S3_ENDPOINT') ?? s3f.endpoint ?? null;
   return {
     listenHost: listen.slice(0, colon),
@@ -201,7 +201,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     provisioner,
     localSandbox: parseSandbox(envStr(env, 'CATTY_LOCAL_SANDBOX') ?? file.localSandbox ?? 'auto'),
     localNice: parseNice(envInt(env, 'CATTY_LOCAL_NICE') ?? file.localNice ?? 10),
-    localSpare: parseSpare(envStr(env, 'CATTY_LOCAL_SPARE')) ?? file.localSpare ?? true,
+    localSpare: envBool(env, 'CATTY_LOCAL_SPARE') ?? file.localSpare ?? true,
     s3: {
       endpoint,
       region: envStr(env, 'CATTY_S3_REGION') ?? s3f.region ?? 'us-east-1',
@@ -209,7 +209,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
       accessKeyId: envStr(env, 'CATTY_S3_ACCESS_KEY_ID') ?? s3f.accessKeyId ?? 'S3RVER',
       secretAccessKey: envStr(env, 'CATTY_S3_SECRET_ACCESS_KEY') ?? s3f.secretAccessKey ?? 'S3RVER',
       // MinIO-like servers need path-style; the embedded one too.
-      forcePathStyle: forcePathStyleEnv !== undefined ? forcePathStyleEnv === 'true' || forcePathStyleEnv === '1' : (s3f.forcePathStyle ?? true),
+      forcePathStyle: envBool(env, 'CATTY_S3_FORCE_PATH_STYLE') ?? s3f.forcePathStyle ?? true,
     },
     maxSessionsPerUser: envInt(env, 'CATTY_MAX_SESSIONS_PER_USER') ?? file.maxSessionsPerUser ?? 25,
     defaultTtlSec: envInt(env, 'CATTY_DEFAULT_TTL_SEC') ?? file.defaultTtlSec ?? 2 * 3600,

@@ -47,13 +47,14 @@ interface Spare {
   key: string;
 }
 
-/** In a spare's directory until a session takes it; such directories are removed on start. */
-const SPARE_MARKER = 'spare';
+/** A spare's directory name starts so (a session's is its id); left over, it is removed on start. */
+const SPARE_PREFIX = 'spare-';
 /** After a start, how long before the next spare is started (not to compete with the start). */
 const SPARE_DELAY_MS = 1_000;
 
 const MACHINE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const POLL_MS = 50;
+const running = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
 
 export class LocalProvisioner implements Provisioner {
   readonly kind = 'local' as const;
@@ -104,8 +105,7 @@ export class LocalProvisioner implements Provisioner {
       return;
     }
     for (const name of names) {
-      const dir = join(this.machinesDir, name);
-      if (existsSync(join(dir, SPARE_MARKER))) rmSync(dir, { recursive: true, force: true });
+      if (name.startsWith(SPARE_PREFIX)) rmSync(join(this.machinesDir, name), { recursive: true, force: true });
     }
   }
 
@@ -127,10 +127,9 @@ export class LocalProvisioner implements Provisioner {
           if (existsSync(dir)) throw new Error(`machine directory ${dir} already exists`);
           renameSync(spare.dir, dir);
         } catch (err) {
-          this.discardSpare(spare);
+          void this.discardSpare(spare);
           throw err;
         }
-        rmSync(join(dir, SPARE_MARKER), { force: true });
         return await this.handOver(machineId, dir, spare.child, spec, abort);
       }
       const child = this.spawnMachine(dir, spec);
@@ -208,7 +207,7 @@ export class LocalProvisioner implements Provisioner {
       const url = await waitForReadyLine(join(dir, 'runtime.log'), READY_LINE_PREFIX, {
         timeoutMs: this.options.readyTimeoutMs ?? 15_000,
         abort,
-        exited: () => child.exitCode !== null || child.signalCode !== null,
+        exited: () => !running(child),
       });
       record.runtimeUrl = url;
       if (this.bwrap) record.runtimePid = await this.findRuntimePid(pid);
@@ -231,8 +230,7 @@ export class LocalProvisioner implements Provisioner {
   private takeSpare(spec: MachineSpec): Spare | null {
     const spare = this.spare;
     if (!spare) return null;
-    const alive = spare.child.exitCode === null && spare.child.signalCode === null;
-    if (alive && spare.key === LocalProvisioner.spareKey(spec)) {
+    if (running(spare.child) && spare.key === LocalProvisioner.spareKey(spec)) {
       let log = '';
       try {
         log = readFileSync(join(spare.dir, 'runtime.log'), 'utf8');
@@ -244,7 +242,7 @@ export class LocalProvisioner implements Provisioner {
       return spare;
     }
     this.spare = null;
-    this.discardSpare(spare);
+    void this.discardSpare(spare);
     return null;
   }
 
@@ -253,10 +251,9 @@ export class LocalProvisioner implements Provisioner {
     this.spareTimer = setTimeout(() => {
       this.spareTimer = null;
       if (this.closed || this.spare) return;
-      const dir = join(this.machinesDir, `spare-${randomBytes(12).toString('hex')}`);
+      const dir = join(this.machinesDir, `${SPARE_PREFIX}${randomBytes(12).toString('hex')}`);
       try {
         const child = this.spawnMachine(dir, shared);
-        writeFileSync(join(dir, SPARE_MARKER), '');
         this.spare = { dir, child, key: LocalProvisioner.spareKey(shared) };
       } catch (err) {
         this.options.logger.warn({ err }, 'could not start a spare machine');
@@ -266,12 +263,11 @@ export class LocalProvisioner implements Provisioner {
     this.spareTimer.unref();
   }
 
-  /** Lets a spare go: its launcher exits on an empty stdin. */
-  private discardSpare(spare: Spare): void {
+  /** Lets a spare go: its launcher exits on an empty stdin; then its directory is removed. */
+  private async discardSpare(spare: Spare): Promise<void> {
     spare.child.stdin?.end();
-    const remove = (): void => rmSync(spare.dir, { recursive: true, force: true });
-    if (spare.child.exitCode !== null || spare.child.signalCode !== null) remove();
-    else spare.child.once('exit', remove);
+    if (running(spare.child)) await new Promise((resolve) => spare.child.once('exit', resolve));
+    rmSync(spare.dir, { recursive: true, force: true });
   }
 
   private async findRuntimePid(bwrapPid: number): Promise<number | null> {
@@ -338,12 +334,8 @@ export class LocalProvisioner implements Provisioner {
     const spare = this.spare;
     this.spare = null;
     if (!spare) return;
-    const exited = new Promise<void>((resolve) => {
-      if (spare.child.exitCode !== null || spare.child.signalCode !== null) resolve();
-      else spare.child.once('exit', () => resolve());
-    });
-    this.discardSpare(spare);
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    // Bounded: should the launcher not exit, its directory goes anyway.
+    await Promise.race([this.discardSpare(spare), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     rmSync(spare.dir, { recursive: true, force: true });
   }
 }

@@ -25,9 +25,9 @@ export const DEBOUNCE_MS = 30;
  */
 export const SETTLE_QUIET_MS = 250;
 /** A directory is reconciled once it had no event for this long... */
-export const RECONCILE_QUIET_MS = 200;
+const RECONCILE_QUIET_MS = 200;
 /** ...or at the latest this long after its first event (a directory that never goes quiet). */
-export const RECONCILE_MAX_DELAY_MS = 2_000;
+const RECONCILE_MAX_DELAY_MS = 2_000;
 /** A directory chokidar has not watched after this long (it could not read it) is read anyway. */
 const WATCH_WAIT_MAX_MS = 5_000;
 /** How often due directories are looked for while some are waiting. */

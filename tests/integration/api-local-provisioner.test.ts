@@ -128,7 +128,7 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     /** The spare's directory and its launcher's (bwrap's) pid, once it waits for a session. */
     const waitForSpare = async (): Promise<{ dir: string; pid: number }> => {
       for (let i = 0; i < 200; i++) {
-        const name = readdirSync(machinesDir).find((n) => n.startsWith('spare-') && existsSync(join(machinesDir, n, 'spare')));
+        const name = readdirSync(machinesDir).find((n) => n.startsWith('spare-'));
         const pid = name ? processWithArg(join(machinesDir, name, 'workspace')) : null;
         const waiting = name ? readFileSync(join(machinesDir, name, 'runtime.log'), 'utf8').includes(LAUNCHER_WAITING_LINE) : false;
         if (name && pid && waiting) return { dir: name, pid };

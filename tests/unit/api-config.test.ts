@@ -47,6 +47,11 @@ describe('config precedence: flags > env > file > defaults', () => {
     expect(() => loadConfig({}, { CATTY_MAX_SESSIONS_PER_USER: 'many' })).toThrow(/CATTY_MAX_SESSIONS_PER_USER/);
     expect(() => loadConfig({}, { CATTY_RUNTIME_ENV: '{"PATH":"/x"}' })).toThrow(/CATTY_RUNTIME_ENV/);
     expect(loadConfig({}, {}).localNice).toBe(10);
+    expect(loadConfig({}, {}).localSpare).toBe(true);
+    expect(loadConfig({}, { CATTY_LOCAL_SPARE: '0' }).localSpare).toBe(false);
+    expect(() => loadConfig({}, { CATTY_LOCAL_SPARE: 'yes' })).toThrow(/CATTY_LOCAL_SPARE/);
+    expect(loadConfig({}, { CATTY_S3_FORCE_PATH_STYLE: 'false' }).s3.forcePathStyle).toBe(false);
+    expect(() => loadConfig({}, { CATTY_S3_FORCE_PATH_STYLE: 'yes' })).toThrow(/CATTY_S3_FORCE_PATH_STYLE/);
     expect(loadConfig({}, { CATTY_LOCAL_NICE: '0' }).localNice).toBe(0);
     expect(() => loadConfig({}, { CATTY_LOCAL_NICE: '20' })).toThrow(/CATTY_LOCAL_NICE/);
     expect(() => loadConfig({}, { CATTY_LOCAL_NICE: '-1' })).toThrow(/CATTY_LOCAL_NICE/);

@@ -6,44 +6,44 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from '../session-runtime/zod.js';
 import { UserError } from './errors.js';
 
-const HostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port');
+const HostPort = z.string().check(z.regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'));
 
 /** The file's shape (every key optional; same names as the env vars, camelCased). */
 const FileConfig = z.strictObject({
-  listen: HostPort.optional(),
-  publicUrl: z.url().optional(),
-  machineApiUrl: z.url().optional(),
-  dataDir: z.string().min(1).optional(),
-  provisioner: z.enum(['local', 'docker']).optional(),
-  localSandbox: z.enum(['auto', 'bwrap', 'none']).optional(),
-  localNice: z.number().int().min(0).max(19).optional(),
-  localSpare: z.boolean().optional(),
-  s3: z
-    .strictObject({
-      endpoint: z.url().optional(),
-      region: z.string().optional(),
-      bucket: z.string().optional(),
-      accessKeyId: z.string().optional(),
-      secretAccessKey: z.string().optional(),
-      forcePathStyle: z.boolean().optional(),
-    })
-    .optional(),
-  maxSessionsPerUser: z.number().int().positive().optional(),
-  defaultTtlSec: z.number().int().positive().optional(),
-  snapshotsKept: z.number().int().positive().optional(),
-  deviceCodeIntervalSec: z.number().int().positive().optional(),
-  deviceCodeTtlSec: z.number().int().positive().optional(),
-  accessTokenTtlSec: z.number().int().positive().optional(),
-  refreshTokenTtlSec: z.number().int().positive().optional(),
-  sweepIntervalMs: z.number().int().positive().optional(),
-  healthTimeoutMs: z.number().int().positive().optional(),
-  stopGraceMs: z.number().int().nonnegative().optional(),
-  runtimeEnv: z.record(z.string().regex(/^CATTY_[A-Z0-9_]+$/), z.string()).optional(),
-  logFile: z.string().optional(),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  listen: z.optional(HostPort),
+  publicUrl: z.optional(z.url()),
+  machineApiUrl: z.optional(z.url()),
+  dataDir: z.optional(z.string().check(z.minLength(1))),
+  provisioner: z.optional(z.enum(['local', 'docker'])),
+  localSandbox: z.optional(z.enum(['auto', 'bwrap', 'none'])),
+  localNice: z.optional(z.int().check(z.gte(0), z.lte(19))),
+  localSpare: z.optional(z.boolean()),
+  s3: z.optional(
+    z.strictObject({
+      endpoint: z.optional(z.url()),
+      region: z.optional(z.string()),
+      bucket: z.optional(z.string()),
+      accessKeyId: z.optional(z.string()),
+      secretAccessKey: z.optional(z.string()),
+      forcePathStyle: z.optional(z.boolean()),
+    }),
+  ),
+  maxSessionsPerUser: z.optional(z.int().check(z.positive())),
+  defaultTtlSec: z.optional(z.int().check(z.positive())),
+  snapshotsKept: z.optional(z.int().check(z.positive())),
+  deviceCodeIntervalSec: z.optional(z.int().check(z.positive())),
+  deviceCodeTtlSec: z.optional(z.int().check(z.positive())),
+  accessTokenTtlSec: z.optional(z.int().check(z.positive())),
+  refreshTokenTtlSec: z.optional(z.int().check(z.positive())),
+  sweepIntervalMs: z.optional(z.int().check(z.positive())),
+  healthTimeoutMs: z.optional(z.int().check(z.positive())),
+  stopGraceMs: z.optional(z.int().check(z.nonnegative())),
+  runtimeEnv: z.optional(z.record(z.string().check(z.regex(/^CATTY_[A-Z0-9_]+$/)), z.string())),
+  logFile: z.optional(z.string()),
+  logLevel: z.optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
 });
 type FileConfig = z.infer<typeof FileConfig>;
 
@@ -167,7 +167,7 @@ function parseRuntimeEnv(raw: string | undefined): Record<string, string> | unde
   } catch {
     throw new UserError('CATTY_RUNTIME_ENV must be a JSON object of CATTY_* names to strings');
   }
-  const parsed = z.record(z.string().regex(/^CATTY_[A-Z0-9_]+$/), z.string()).safeParse(json);
+  const parsed = z.record(z.string().check(z.regex(/^CATTY_[A-Z0-9_]+$/)), z.string()).safeParse(json);
   if (!parsed.success) throw new UserError('CATTY_RUNTIME_ENV must be a JSON object of CATTY_* names to strings');
   return parsed.data;
 }

@@ -1,7 +1,8 @@
 /**
  * The control-plane API's wire contract: zod schemas and inferred types for every request and
  * response body, used by the API (to parse what arrives), the CLI (to parse what comes back)
- * and the session runtime (for its callbacks). A leaf module: it imports nothing of ours.
+ * and the session runtime (for its callbacks). A leaf module: it imports nothing of ours but zod
+ * (session-runtime/zod.ts, itself a leaf).
  *
  * Every route takes and returns JSON. Errors are {@link ApiError} with a fitting status, except
  * `POST /v1/auth/device/token`, whose 400 answers follow RFC 8628 ({@link DeviceTokenError}).
@@ -27,7 +28,7 @@
  *   POST   /v1/runtime/logs               LogsUpload → {ok}
  *   POST   /v1/runtime/exit               ExitReport → {ok}
  */
-import { z } from 'zod';
+import * as z from '../session-runtime/zod.js';
 
 export const API_VERSION_PREFIX = '/v1';
 
@@ -51,21 +52,21 @@ export const DeviceCodeResponse = z.object({
   verification_uri: z.string(),
   verification_uri_complete: z.string(),
   /** Seconds until both codes expire. */
-  expires_in: z.number().int().positive(),
+  expires_in: z.int().check(z.positive()),
   /** Minimum seconds between polls of the token endpoint. */
-  interval: z.number().int().positive(),
+  interval: z.int().check(z.positive()),
 });
 export type DeviceCodeResponse = z.infer<typeof DeviceCodeResponse>;
 
 export const DeviceTokenRequest = z.strictObject({
   grant_type: z.literal('urn:ietf:params:oauth:grant-type:device_code'),
-  device_code: z.string().min(1).max(200),
+  device_code: z.string().check(z.minLength(1), z.maxLength(200)),
 });
 export type DeviceTokenRequest = z.infer<typeof DeviceTokenRequest>;
 
 export const DeviceTokenError = z.object({
   error: z.enum(['authorization_pending', 'slow_down', 'access_denied', 'expired_token', 'invalid_grant']),
-  error_description: z.string().optional(),
+  error_description: z.optional(z.string()),
 });
 export type DeviceTokenError = z.infer<typeof DeviceTokenError>;
 
@@ -74,12 +75,12 @@ export const TokenResponse = z.object({
   refresh_token: z.string(),
   token_type: z.literal('Bearer'),
   /** Seconds until the access token expires. */
-  expires_in: z.number().int().positive(),
+  expires_in: z.int().check(z.positive()),
 });
 export type TokenResponse = z.infer<typeof TokenResponse>;
 
-export const RefreshRequest = z.strictObject({ refresh_token: z.string().min(1).max(200) });
-export const LogoutRequest = z.strictObject({ refresh_token: z.string().min(1).max(200).optional() });
+export const RefreshRequest = z.strictObject({ refresh_token: z.string().check(z.minLength(1), z.maxLength(200)) });
+export const LogoutRequest = z.strictObject({ refresh_token: z.optional(z.string().check(z.minLength(1), z.maxLength(200))) });
 
 export const Me = z.object({ id: z.string(), email: z.string() });
 export type Me = z.infer<typeof Me>;
@@ -94,22 +95,22 @@ export function secretNameProblem(name: string): string | null {
   if (RESERVED_SECRET_NAMES.includes(name) || name.startsWith('CATTY_')) return 'is reserved';
   return null;
 }
-export const SecretName = z.string().max(128).refine((n) => secretNameProblem(n) === null, 'invalid secret name');
+export const SecretName = z.string().check(z.maxLength(128), z.refine((n) => secretNameProblem(n) === null, 'invalid secret name'));
 
 export const SessionStatus = z.enum(['provisioning', 'running', 'stopped', 'timed_out', 'failed']);
 export type SessionStatus = z.infer<typeof SessionStatus>;
 
 export const CreateSessionRequest = z.strictObject({
   /** `claude` runs Claude Code; `shell` a login shell. */
-  agent: z.enum(['claude', 'shell']).default('claude'),
+  agent: z._default(z.enum(['claude', 'shell']), 'claude'),
   /** A shell command line run by `sh -c` instead of the agent. */
-  cmd: z.string().min(1).max(8192).optional(),
+  cmd: z.optional(z.string().check(z.minLength(1), z.maxLength(8192))),
   /** Inactivity timeout in seconds. */
-  ttlSec: z.number().int().min(10).max(30 * 24 * 3600).optional(),
+  ttlSec: z.optional(z.int().check(z.gte(10), z.lte(30 * 24 * 3600))),
   /** Environment for the agent only. */
-  secrets: z.record(SecretName, z.string().max(64 * 1024)).optional(),
+  secrets: z.optional(z.record(SecretName, z.string().check(z.maxLength(64 * 1024)))),
   /** Whether the session waits for an upload before starting the agent. */
-  upload: z.boolean().default(true),
+  upload: z._default(z.boolean(), true),
 });
 export type CreateSessionRequest = z.input<typeof CreateSessionRequest>;
 
@@ -122,12 +123,12 @@ export const Session = z.object({
   createdAt: z.string(),
   /** Last activity (attached client or agent output), ISO time. */
   lastActivityAt: z.string(),
-  endedAt: z.string().nullable(),
+  endedAt: z.nullable(z.string()),
   /** The agent's exit code once it has exited on its own. */
-  exitCode: z.number().int().nullable(),
-  ttlSec: z.number().int(),
+  exitCode: z.nullable(z.int()),
+  ttlSec: z.int(),
   /** Why it failed or ended, for people. */
-  detail: z.string().nullable(),
+  detail: z.nullable(z.string()),
 });
 export type Session = z.infer<typeof Session>;
 
@@ -138,7 +139,7 @@ export const ConnectInfo = z.object({
 });
 export type ConnectInfo = z.infer<typeof ConnectInfo>;
 
-export const CreatedSession = Session.extend(ConnectInfo.shape);
+export const CreatedSession = z.extend(Session, ConnectInfo.shape);
 export type CreatedSession = z.infer<typeof CreatedSession>;
 
 export const SessionList = z.object({ sessions: z.array(Session) });
@@ -147,11 +148,11 @@ export type SessionList = z.infer<typeof SessionList>;
 export const DownloadInfo = z.object({
   /** Short-lived presigned GET of the latest snapshot (tar.gz). */
   url: z.string(),
-  size: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.int().check(z.nonnegative()),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
   createdAt: z.string(),
   /** Seconds the URL stays valid. */
-  expiresIn: z.number().int().positive(),
+  expiresIn: z.int().check(z.positive()),
 });
 export type DownloadInfo = z.infer<typeof DownloadInfo>;
 
@@ -165,7 +166,7 @@ export type LogsResponse = z.infer<typeof LogsResponse>;
 
 export const PresignRequest = z.strictObject({
   /** Exact size of the snapshot that will be PUT: signed into the URL as Content-Length. */
-  size: z.number().int().positive(),
+  size: z.int().check(z.positive()),
 });
 export type PresignRequest = z.infer<typeof PresignRequest>;
 
@@ -180,29 +181,29 @@ export const PresignResponse = z.object({
 export type PresignResponse = z.infer<typeof PresignResponse>;
 
 export const SnapshotReport = z.strictObject({
-  key: z.string().min(1).max(512),
-  size: z.number().int().positive(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  key: z.string().check(z.minLength(1), z.maxLength(512)),
+  size: z.int().check(z.positive()),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
 });
 export type SnapshotReport = z.infer<typeof SnapshotReport>;
 
 export const Heartbeat = z.strictObject({
   /** Clients attached right now. */
-  clients: z.number().int().nonnegative(),
+  clients: z.int().check(z.nonnegative()),
   /** Milliseconds since the agent last wrote output. */
-  idleMs: z.number().int().nonnegative(),
+  idleMs: z.int().check(z.nonnegative()),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
 export const LogsUpload = z.strictObject({
   /** The last terminal output (≤ 64 KiB), base64. */
-  data: z.string().max(128 * 1024),
+  data: z.string().check(z.maxLength(128 * 1024)),
 });
 export type LogsUpload = z.infer<typeof LogsUpload>;
 
 export const ExitReport = z.strictObject({
-  code: z.number().int().nullable(),
-  signal: z.number().int().nullable(),
+  code: z.nullable(z.int()),
+  signal: z.nullable(z.int()),
 });
 export type ExitReport = z.infer<typeof ExitReport>;
 
@@ -220,7 +221,7 @@ export const LocalCredentials = z.object({
   /** ISO time the access token expires. */
   accessTokenExpiresAt: z.string(),
   /** pid of the serving catty-api process. */
-  pid: z.number().int(),
+  pid: z.int(),
 });
 export type LocalCredentials = z.infer<typeof LocalCredentials>;
 

@@ -3,7 +3,7 @@
  * schemas of api/contract.ts; a 401 triggers one refresh and one retry; errors become
  * UserErrors with the exit codes of DESIGN.md (3 not logged in, 4 session not found/ended).
  */
-import type { z } from 'zod';
+import type * as z from '../session-runtime/zod.js';
 import { ApiError, TokenResponse } from '../api/contract.js';
 import type { Context } from './context.js';
 import { ApiRequestError, ExitCode, UserError, explainSystemError } from './errors.js';
@@ -47,7 +47,7 @@ export class ApiClient {
     return this.#tokens?.get() != null;
   }
 
-  async request<S extends z.ZodType>(method: string, route: string, schema: S, options: RequestOptions = {}): Promise<z.infer<S>> {
+  async request<S extends z.ZodMiniType>(method: string, route: string, schema: S, options: RequestOptions = {}): Promise<z.infer<S>> {
     const auth = options.auth !== false;
     if (auth && !this.hasTokens) throw notLoggedIn(this.baseUrl);
     let response = await this.#send(method, route, options, auth);
@@ -102,7 +102,7 @@ export class ApiClient {
     return true;
   }
 
-  async #parse<S extends z.ZodType>(response: HttpResponse, schema: S, options: RequestOptions): Promise<z.infer<S>> {
+  async #parse<S extends z.ZodMiniType>(response: HttpResponse, schema: S, options: RequestOptions): Promise<z.infer<S>> {
     const text = await response.text();
     let json: unknown = null;
     try {

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import { z } from 'zod';
+import * as z from '../session-runtime/zod.js';
 import type { Context } from './context.js';
 import { UserError, ExitCode } from './errors.js';
 import { ensurePrivateDir, readJsonFile, writePrivateFileAtomic } from './fs-util.js';
@@ -18,7 +18,7 @@ export const Credentials = z.object({
   /** ISO time the access token expires. */
   expiresAt: z.string(),
   /** Set when these are the embedded control plane's tokens (`catty server`). */
-  local: z.boolean().optional(),
+  local: z.optional(z.boolean()),
 });
 export type Credentials = z.infer<typeof Credentials>;
 

@@ -26,7 +26,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from './zod.js';
 import { DEFAULT_MAX_SYNC_FILE_BYTES, RuntimeEnv } from './protocol.js';
 
 export interface RuntimeConfig {
@@ -53,9 +53,9 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const positiveInt = z.coerce.number().int().positive();
+const positiveInt = z.coerce.number().check(z.int(), z.positive());
 
-function jsonOf<T>(schema: z.ZodType<T>, name: string, text: string): T {
+function jsonOf<T>(schema: z.ZodMiniType<T>, name: string, text: string): T {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -88,7 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
   const { host, port } = parseListen(env[RuntimeEnv.listen] || '0.0.0.0:8080');
   const agentCmdText = env[RuntimeEnv.agentCmd];
   const agentCmd = agentCmdText
-    ? jsonOf(z.array(z.string()).min(1), RuntimeEnv.agentCmd, agentCmdText)
+    ? jsonOf(z.array(z.string()).check(z.minLength(1)), RuntimeEnv.agentCmd, agentCmdText)
     : ['claude', '--dangerously-skip-permissions'];
   const agentEnvText = env[RuntimeEnv.agentEnv];
   const agentEnv = agentEnvText ? jsonOf(z.record(z.string(), z.string()), RuntimeEnv.agentEnv, agentEnvText) : {};

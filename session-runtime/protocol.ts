@@ -2,8 +2,8 @@
  * The session runtime's wire contract: the single source of truth for everything that crosses
  * between a client (the catty CLI, or the API relaying for it) and `catty-session`.
  *
- * This module is a leaf: it imports nothing of ours, so the CLI, the API and the runtime can all
- * depend on it without pulling each other in.
+ * This module is a leaf: it imports nothing of ours but zod (./zod.ts, itself a leaf), so the CLI,
+ * the API and the runtime can all depend on it without pulling each other in.
  *
  * Transport:
  * - `GET  /healthz`                      → {@link Health}
@@ -16,7 +16,7 @@
  *   Heartbeats are WebSocket ping/pong frames. Upload, logs and connect take
  *   `Authorization: Bearer <connect token>`.
  */
-import { z } from 'zod';
+import * as z from './zod.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -68,7 +68,7 @@ export const READY_LINE_PREFIX = 'catty-session listening on ';
 // ---------------------------------------------------------------------------------------------
 // Client → runtime (text frames)
 
-const dimension = z.number().int().min(1).max(1000);
+const dimension = z.int().check(z.gte(1), z.lte(1000));
 
 export const ResizeMessage = z.strictObject({
   type: z.literal('resize'),
@@ -97,10 +97,10 @@ export const HelloMessage = z.strictObject({
   /** Output offset of the first byte of the next binary frame. Equals the client's `offset`
    * when the bytes it missed are still in the log (exact resume); otherwise the log's current
    * end, and `screen` carries the current screen instead. */
-  offset: z.number().int().nonnegative(),
+  offset: z.int().check(z.nonnegative()),
   /** Present when the client's offset was too old (or absent on a re-attach with history):
    * a serialized terminal screen to paint before the live stream. */
-  screen: z.string().optional(),
+  screen: z.optional(z.string()),
   /** Whether the agent process is still running. */
   agentRunning: z.boolean(),
   /** Terminal size the PTY has now. */
@@ -111,9 +111,9 @@ export const HelloMessage = z.strictObject({
 export const ExitMessage = z.strictObject({
   type: z.literal('exit'),
   /** The agent's exit code; null when it was killed by a signal. */
-  code: z.number().int().nullable(),
+  code: z.nullable(z.int()),
   /** The signal number that killed the agent, or null. */
-  signal: z.number().int().nullable(),
+  signal: z.nullable(z.int()),
 });
 
 export const ErrorMessage = z.strictObject({
@@ -126,8 +126,8 @@ export const ErrorMessage = z.strictObject({
 
 /** A relative POSIX path inside the workspace as the runtime sees it. The CLI validates it
  * again as hostile input (SECURITY.md 10–12) before touching the disk. */
-const workspacePath = z.string().min(1).max(4096);
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+const workspacePath = z.string().check(z.minLength(1), z.maxLength(4096));
+const sha256Hex = z.string().check(z.regex(/^[0-9a-f]{64}$/));
 
 export const FileChangeMessage = z.strictObject({
   type: z.literal('file_change'),
@@ -136,26 +136,26 @@ export const FileChangeMessage = z.strictObject({
   /** `write`: the file's new content follows; `delete`: the file is gone. */
   action: z.enum(['write', 'delete']),
   /** For writes: whether the owner-executable bit is set. Nothing else of the mode travels. */
-  executable: z.boolean().optional(),
+  executable: z.optional(z.boolean()),
   /** For writes: total size in bytes. */
-  size: z.number().int().nonnegative().optional(),
+  size: z.optional(z.int().check(z.nonnegative())),
   /** For writes: sha256 (hex) of the whole content. */
-  sha256: sha256Hex.optional(),
+  sha256: z.optional(sha256Hex),
   /** For writes up to FILE_CHUNK_BYTES: the whole content, base64. */
-  content: z.string().optional(),
+  content: z.optional(z.string()),
   /** For larger writes: the content follows in this many `file_chunk` messages with the same
    * `transfer` id, in order, before any other file message. */
-  chunks: z.number().int().positive().optional(),
+  chunks: z.optional(z.int().check(z.positive())),
   /** Transfer id that ties `file_chunk`s to this message. */
-  transfer: z.number().int().nonnegative().optional(),
+  transfer: z.optional(z.int().check(z.nonnegative())),
 });
 
 export const FileChunkMessage = z.strictObject({
   type: z.literal('file_chunk'),
   /** The `transfer` id of the `file_change` this chunk belongs to. */
-  transfer: z.number().int().nonnegative(),
+  transfer: z.int().check(z.nonnegative()),
   /** 0-based position of this chunk. */
-  index: z.number().int().nonnegative(),
+  index: z.int().check(z.nonnegative()),
   /** Up to FILE_CHUNK_BYTES of content, base64. */
   data: z.string(),
 });
@@ -165,7 +165,7 @@ export const FileSkippedMessage = z.strictObject({
   /** Relative POSIX path of the file that was not sent. */
   path: workspacePath,
   /** Its size in bytes. */
-  size: z.number().int().nonnegative(),
+  size: z.int().check(z.nonnegative()),
   /** Why: `too_large` (over the sync cap) or `unreadable`. */
   reason: z.enum(['too_large', 'unreadable']),
 });
@@ -195,16 +195,16 @@ export const Health = z.object({
   /** `waiting` for the upload, `running`, or `exited`. */
   agent: z.enum(['waiting', 'running', 'exited']),
   /** The agent's exit code once it has exited. */
-  exitCode: z.number().int().nullable(),
+  exitCode: z.nullable(z.int()),
 });
 export type Health = z.infer<typeof Health>;
 
 export const UploadResult = z.object({
   ok: z.literal(true),
   /** Number of files extracted. */
-  files: z.number().int().nonnegative(),
+  files: z.int().check(z.nonnegative()),
   /** Total uncompressed bytes extracted. */
-  bytes: z.number().int().nonnegative(),
+  bytes: z.int().check(z.nonnegative()),
 });
 export type UploadResult = z.infer<typeof UploadResult>;
 
@@ -224,7 +224,7 @@ export function parseRuntimeMessage(text: string): RuntimeMessage | null {
   return parseJson(RuntimeMessage, text);
 }
 
-function parseJson<T>(schema: z.ZodType<T>, text: string): T | null {
+function parseJson<T>(schema: z.ZodMiniType<T>, text: string): T | null {
   let value: unknown;
   try {
     value = JSON.parse(text);

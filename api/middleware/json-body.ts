@@ -1,10 +1,10 @@
 import type { Context } from 'hono';
-import { z } from 'zod';
+import type * as z from '../../session-runtime/zod.js';
 import { badRequest } from '../errors.js';
 
 /** Parses the JSON body with `schema`; malformed JSON, wrong types or unknown fields → 400.
  * An empty body counts as `{}` so routes whose fields are all optional accept none. */
-export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+export async function jsonBody<S extends z.ZodMiniType>(c: Context, schema: S): Promise<z.infer<S>> {
   const text = await c.req.text();
   let value: unknown = {};
   if (text.trim() !== '') {
@@ -19,7 +19,7 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Prom
   return parsed.data;
 }
 
-function summarize(error: z.ZodError): string {
+function summarize(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 3)
     .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))

@@ -13,22 +13,22 @@
  *   CATTY_DOCKER_HOME_MB     size of the agent's home tmpfs (256)
  *   DOCKER_HOST              engine address (default unix:///var/run/docker.sock), read by dockerode
  */
-import { z } from 'zod';
+import * as z from '../../session-runtime/zod.js';
 import type { DockerProvisionerOptions } from './docker.js';
 
 const MiB = 1024 * 1024;
-const positive = z.coerce.number().positive();
-const positiveInt = z.coerce.number().int().positive();
+const positive = z.coerce.number().check(z.positive());
+const positiveInt = z.coerce.number().check(z.int(), z.positive());
 
 const DockerEnv = z.object({
-  CATTY_DOCKER_IMAGE: z.string().min(1).optional(),
-  CATTY_DOCKER_NETWORK: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'must be a Docker network name').optional(),
-  CATTY_DOCKER_RUNTIME: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be an OCI runtime name').optional(),
-  CATTY_DOCKER_MEMORY_MB: positiveInt.optional(),
-  CATTY_DOCKER_CPUS: positive.optional(),
-  CATTY_DOCKER_PIDS_LIMIT: positiveInt.optional(),
-  CATTY_DOCKER_TMP_MB: positiveInt.optional(),
-  CATTY_DOCKER_HOME_MB: positiveInt.optional(),
+  CATTY_DOCKER_IMAGE: z.optional(z.string().check(z.minLength(1))),
+  CATTY_DOCKER_NETWORK: z.optional(z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'must be a Docker network name'))),
+  CATTY_DOCKER_RUNTIME: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.-]+$/, 'must be an OCI runtime name'))),
+  CATTY_DOCKER_MEMORY_MB: z.optional(positiveInt),
+  CATTY_DOCKER_CPUS: z.optional(positive),
+  CATTY_DOCKER_PIDS_LIMIT: z.optional(positiveInt),
+  CATTY_DOCKER_TMP_MB: z.optional(positiveInt),
+  CATTY_DOCKER_HOME_MB: z.optional(positiveInt),
 });
 
 export class DockerConfigError extends Error {

@@ -1,15 +1,15 @@
 /** `<machine dir>/machine.json` and reading the runtime's ready line from its log file. */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from '../../session-runtime/zod.js';
 
 const MachineRecord = z.object({
   sessionId: z.string(),
   /** The spawned process: bwrap, or the runtime itself without a sandbox. */
-  pid: z.number().int(),
+  pid: z.int(),
   /** The runtime's own pid (inside bwrap a grandchild); null until found. */
-  runtimePid: z.number().int().nullable(),
-  runtimeUrl: z.string().nullable(),
+  runtimePid: z.nullable(z.int()),
+  runtimeUrl: z.nullable(z.string()),
   sandbox: z.enum(['bwrap', 'none']),
   startedAt: z.string(),
 });

@@ -1,6 +1,6 @@
 /** Accounts: created by the admin command (or the local control plane's one account). */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../../session-runtime/zod.js';
 import { hashPassword } from '../auth/passwords.js';
 import { newId } from '../crypto.js';
 import type { Deps } from '../deps.js';
@@ -9,7 +9,7 @@ import { iso, type Db } from '../state/db.js';
 import { insertUser, userByEmail, type UserRow } from '../state/users.js';
 
 // Plus `name@localhost`, which zod's email check rejects (the local account uses it).
-const Email = z.union([z.email(), z.string().regex(/^[a-z0-9._+-]+@localhost$/)]).pipe(z.string().max(320));
+const Email = z.pipe(z.union([z.email(), z.string().check(z.regex(/^[a-z0-9._+-]+@localhost$/))]), z.string().check(z.maxLength(320)));
 export const MIN_PASSWORD_LENGTH = 8;
 
 export async function createUser(deps: { db: Db; now: () => number }, emailInput: string, password: string): Promise<UserRow> {

@@ -1,11 +1,11 @@
 /** AES-256-GCM with a fresh random 96-bit nonce per value and the name as associated data. */
 import crypto from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../../session-runtime/zod.js';
 
 export const Sealed = z.strictObject({
-  nonce: z.string().regex(/^[A-Za-z0-9+/=]+$/),
-  ciphertext: z.string().regex(/^[A-Za-z0-9+/=]*$/),
-  tag: z.string().regex(/^[A-Za-z0-9+/=]+$/),
+  nonce: z.string().check(z.regex(/^[A-Za-z0-9+/=]+$/)),
+  ciphertext: z.string().check(z.regex(/^[A-Za-z0-9+/=]*$/)),
+  tag: z.string().check(z.regex(/^[A-Za-z0-9+/=]+$/)),
 });
 export type Sealed = z.infer<typeof Sealed>;
 

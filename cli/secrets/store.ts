@@ -3,7 +3,7 @@
  * `check` is a sealed constant: when it does not open, the key is not the one the file was
  * written with (another machine, or a lost key) — a clearer error than "tampered".
  */
-import { z } from 'zod';
+import * as z from '../../session-runtime/zod.js';
 import { secretNameProblem } from '../../api/contract.js';
 import type { Context } from '../context.js';
 import { ensureHome, paths } from '../config.js';
@@ -14,7 +14,7 @@ import { deriveKey, fileKeySource, keychainKeySource, loadOrCreateKey, machineId
 
 const SecretsFile = z.object({
   version: z.literal(1),
-  check: Sealed.optional(),
+  check: z.optional(Sealed),
   secrets: z.record(z.string(), Sealed),
 });
 type SecretsFile = z.infer<typeof SecretsFile>;

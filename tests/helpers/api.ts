@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { z } from 'zod';
+import type * as z from '../../session-runtime/zod.js';
 import {
   ApiError,
   ConnectInfo,
@@ -45,7 +45,7 @@ export class ApiClient {
   ) {}
 
   /** One request; JSON body in, parsed JSON out; non-2xx throws ApiCallError. */
-  async request<T>(method: string, path: string, schema: z.ZodType<T> | null, body?: unknown): Promise<T> {
+  async request<T>(method: string, path: string, schema: z.ZodMiniType<T> | null, body?: unknown): Promise<T> {
     const res = await fetch(`${this.url}${path}`, {
       method,
       headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },

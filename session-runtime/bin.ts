@@ -1,6 +1,15 @@
 #!/usr/bin/env node
-/** catty-session: the daemon inside each session machine. Thin: config, start, signals, exit. */
+/**
+ * catty-session: the daemon inside each session machine. Thin: config, start, signals, exit.
+ *
+ * Run as the process's entry point, it starts at once. Imported instead — by the API's
+ * runtime-launcher, which loads the runtime's code while a spare machine waits for a session —
+ * it only loads, and starts when `start()` is called (after the session's settings are in
+ * process.env: nothing is read from it before).
+ */
 import './v8-flags.js';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './config.js';
 import { startRuntime } from './runtime.js';
 
@@ -29,10 +38,25 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`catty-session: ${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+/** Runs the runtime until its session ends, then exits the process. */
+export function start(): void {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`catty-session: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) start();

@@ -6,8 +6,9 @@
  * shows just the non-secret ones. (Memory itself stays readable to a same-uid ptrace where the
  * kernel allows it; see SECURITY.md 37.)
  *
- * A warm spare (local.ts) is this process started ahead of a session, waiting on stdin; an empty
- * stdin means it was not needed.
+ * The runtime's code is loaded before the settings are read (bin.ts starts only when told), so a
+ * warm spare (local.ts) — this process started ahead of a session, waiting on stdin — has done
+ * that work already when its session comes; an empty stdin means it was not needed.
  *
  *   node runtime-launcher.js <runtime bin.js>    stdin: {"CATTY_CONNECT_TOKEN": "...", ...}
  */
@@ -37,6 +38,7 @@ if (!bin) {
     // The machine is a session of its own, which Linux may schedule as a group: nice the group.
     niceAutogroup('self', nice, (message) => process.stderr.write(`runtime-launcher: ${message}\n`));
   }
+  const runtime = (await import(pathToFileURL(bin).href)) as { start(): void };
   // Inside the sandbox, set up: a spare can be handed a session (and its directory renamed).
   process.stdout.write(`${LAUNCHER_WAITING_LINE}\n`);
   const input = await readStdin();
@@ -48,6 +50,6 @@ if (!bin) {
     for (const [name, value] of Object.entries(secrets)) {
       if (typeof value === 'string' && name.startsWith('CATTY_')) process.env[name] = value;
     }
-    await import(pathToFileURL(bin).href);
+    runtime.start();
   }
 }

@@ -43,6 +43,12 @@ export class Session {
   /** Resolves when the agent has been started (after the upload, or at once with no upload). */
   readonly started: Promise<void>;
   #markStarted!: () => void;
+  /**
+   * The agent's configuration, written while the machine waits for its upload: right after the
+   * upload the thread pool is busy with the watcher's first scan, and these few reads and writes
+   * queued behind it took 35–55 ms of every session start.
+   */
+  readonly #seeded: Promise<void>;
 
   constructor(private readonly deps: SessionDeps) {
     const { config } = deps;
@@ -50,6 +56,8 @@ export class Session {
     this.sync = new SyncSender(config.workspace, this.watcher, config.maxSyncFileBytes);
     this.relay = new Relay(DEFAULT_COLS, DEFAULT_ROWS, this.sync);
     this.started = new Promise((resolve) => (this.#markStarted = resolve));
+    this.#seeded = seedClaudeConfig(deps.agentHome, config.workspace, config.agentEnv);
+    this.#seeded.catch(() => undefined); // awaited (and reported) by startAgent
     this.#heartbeat = setInterval(() => this.#ping(), config.heartbeatIntervalMs);
     this.#heartbeat.unref();
   }
@@ -106,7 +114,7 @@ export class Session {
     const { config } = this.deps;
     const scanned = this.watcher.start(() => this.sync.kick(), baseline);
     if (!baseline) await scanned;
-    await seedClaudeConfig(this.deps.agentHome, config.workspace, config.agentEnv);
+    await this.#seeded;
     this.relay.resize(cols, rows);
     const env = buildAgentEnv({ runtimeEnv: this.deps.runtimeEnv, agentEnv: config.agentEnv, home: this.deps.agentHome, isRoot: this.deps.isRoot });
     try {

@@ -113,6 +113,8 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
 
   // Reconcile after listening: live runtimes keep calling back while we look.
   await reconcile(deps);
+  // The first session need not start cold (a spare machine, where the provisioner keeps one).
+  provisioner.prepare?.({ apiUrl: deps.machineApiUrl(), runtimeEnv: config.runtimeEnv });
   const stopSweeper = startSweeper(deps, config.sweepIntervalMs);
 
   let closed: Promise<void> | null = null;

@@ -20,7 +20,7 @@ import { LAUNCHER_NICE_ENV, LAUNCHER_WAITING_LINE } from './launcher-env.js';
 import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_WORKSPACE } from './bwrap.js';
 import { readMachineRecord, waitForReadyLine, writeMachineRecord, type MachineRecord } from './machine-record.js';
 import { findDescendant, isOurProcess, signal } from './processes.js';
-import type { Machine, MachineInfo, MachineSpec, Provisioner } from './types.js';
+import type { Machine, MachineInfo, MachineSpec, Provisioner, SharedMachineSettings } from './types.js';
 
 export interface LocalProvisionerOptions {
   dataDir: string;
@@ -140,7 +140,7 @@ export class LocalProvisioner implements Provisioner {
   }
 
   /** Creates the machine's directories and spawns its launcher, which then waits on stdin. */
-  private spawnMachine(dir: string, shared: Pick<MachineSpec, 'apiUrl' | 'runtimeEnv'>): ChildProcess {
+  private spawnMachine(dir: string, shared: SharedMachineSettings): ChildProcess {
     const paths = { workspace: join(dir, 'workspace'), tmp: join(dir, 'tmp'), home: join(dir, 'home'), passwdFile: join(dir, 'passwd'), groupFile: join(dir, 'group') };
     mkdirSync(dir, { mode: 0o700 });
     for (const d of [paths.workspace, paths.tmp, paths.home]) mkdirSync(d, { mode: 0o700 });
@@ -219,7 +219,7 @@ export class LocalProvisioner implements Provisioner {
     }
   }
 
-  private static spareKey(spec: Pick<MachineSpec, 'apiUrl' | 'runtimeEnv'>): string {
+  private static spareKey(spec: SharedMachineSettings): string {
     return JSON.stringify([spec.apiUrl, spec.runtimeEnv ?? {}]);
   }
 
@@ -246,13 +246,19 @@ export class LocalProvisioner implements Provisioner {
     return null;
   }
 
-  private scheduleSpare(shared: Pick<MachineSpec, 'apiUrl' | 'runtimeEnv'>): void {
+  /** Starts a spare machine for these settings (soon, not at once), so even a first start is warm. */
+  prepare(shared: SharedMachineSettings): void {
+    this.scheduleSpare(shared);
+  }
+
+  private scheduleSpare(shared: SharedMachineSettings): void {
     if (!this.options.spare || !this.bwrap || this.closed || this.spare || this.spareTimer) return;
     this.spareTimer = setTimeout(() => {
       this.spareTimer = null;
       if (this.closed || this.spare) return;
       const dir = join(this.machinesDir, `${SPARE_PREFIX}${randomBytes(12).toString('hex')}`);
       try {
+        mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
         const child = this.spawnMachine(dir, shared);
         this.spare = { dir, child, key: LocalProvisioner.spareKey(shared) };
       } catch (err) {

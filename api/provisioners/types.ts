@@ -31,6 +31,9 @@ export interface MachineSpec {
   runtimeEnv?: Record<string, string>;
 }
 
+/** What every machine of one API shares: a spare started ahead must have been given the same. */
+export type SharedMachineSettings = Pick<MachineSpec, 'apiUrl' | 'runtimeEnv'>;
+
 export interface Machine {
   /** Provisioner-specific id (a pid, a container id). */
   machineId: string;
@@ -54,6 +57,8 @@ export interface Provisioner {
   isAlive(machineId: string): Promise<boolean>;
   /** Every machine this provisioner still knows of, for reconciliation on API start. */
   list(): Promise<MachineInfo[]>;
+  /** Optional: work ahead of the next start() (the local provisioner starts a spare machine). */
+  prepare?(shared: SharedMachineSettings): void;
   /** Releases provisioner resources (not the machines: they outlive an API restart). */
   close(): Promise<void>;
 }

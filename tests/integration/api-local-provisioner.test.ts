@@ -120,7 +120,7 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     expect(await provisioner.list()).toEqual([]);
   });
 
-  it.skipIf(!available || mode !== 'bwrap')('keeps a machine started ahead: the next start takes it, with its own settings; an unused one leaves with close() or a restarted API', async () => {
+  it.skipIf(!available || mode !== 'bwrap')('keeps a machine started ahead (from prepare(), then after each start): the next start takes it, with its own settings; an unused one leaves with close() or a restarted API', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'catty-prov-'));
     dirs.push(dataDir);
     const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode, spare: true });
@@ -128,7 +128,7 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     /** The spare's directory and its launcher's (bwrap's) pid, once it waits for a session. */
     const waitForSpare = async (): Promise<{ dir: string; pid: number }> => {
       for (let i = 0; i < 200; i++) {
-        const name = readdirSync(machinesDir).find((n) => n.startsWith('spare-'));
+        const name = existsSync(machinesDir) ? readdirSync(machinesDir).find((n) => n.startsWith('spare-')) : undefined;
         const pid = name ? processWithArg(join(machinesDir, name, 'workspace')) : null;
         const waiting = name ? readFileSync(join(machinesDir, name, 'runtime.log'), 'utf8').includes(LAUNCHER_WAITING_LINE) : false;
         if (name && pid && waiting) return { dir: name, pid };
@@ -136,8 +136,13 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
       }
       throw new Error('no spare machine was started');
     };
+    // prepare() (the API calls it once it listens) readies one for the very first start.
     const first = spec(randomBytes(6).toString('hex'));
+    provisioner.prepare({ apiUrl: first.apiUrl, runtimeEnv: first.runtimeEnv });
+    const early = await waitForSpare();
     await provisioner.start(first);
+    const firstRecord = JSON.parse(readFileSync(join(machinesDir, first.sessionId, 'machine.json'), 'utf8')) as { pid: number };
+    expect(firstRecord.pid).toBe(early.pid);
     const spare = await waitForSpare();
 
     const s = { ...spec(randomBytes(6).toString('hex')), agentCmd: ['sh', '-c', 'echo "ws=$(pwd) mine=$SPARE_TEST_MARK"; sleep 600'], agentEnv: { SPARE_TEST_MARK: 'second' } };

@@ -51,6 +51,9 @@ interface Spare {
 const SPARE_PREFIX = 'spare-';
 /** After a start, how long before the next spare is started (not to compete with the start). */
 const SPARE_DELAY_MS = 1_000;
+/** How long a start waits for a spare that is still starting (one is ready in ~300 ms here). */
+const SPARE_WAIT_MS = 1_000;
+const SPARE_POLL_MS = 10;
 
 const MACHINE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const POLL_MS = 50;
@@ -119,7 +122,7 @@ export class LocalProvisioner implements Provisioner {
     const dir = this.dir(machineId);
     mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
     try {
-      const spare = this.takeSpare(spec);
+      const spare = await this.takeSpare(spec, abort);
       if (spare) {
         // bwrap bound the spare's directories by inode: renamed, they stay the machine's. (A
         // rename would replace an empty directory: refuse an existing one, as mkdir does.)
@@ -225,25 +228,35 @@ export class LocalProvisioner implements Provisioner {
 
   /**
    * The spare, if it is alive, was started with this spec's shared settings and waits for them
-   * (before that, bwrap may not have bound its directories yet: it cannot be renamed).
+   * (before that, bwrap may not have bound its directories yet: it cannot be renamed). One still
+   * starting is waited for, up to SPARE_WAIT_MS: it is ready sooner than a cold start would be,
+   * and a cold start would compete with it for the CPU.
    */
-  private takeSpare(spec: MachineSpec): Spare | null {
+  private async takeSpare(spec: MachineSpec, abort?: AbortSignal): Promise<Spare | null> {
     const spare = this.spare;
     if (!spare) return null;
-    if (running(spare.child) && spare.key === LocalProvisioner.spareKey(spec)) {
-      let log = '';
-      try {
-        log = readFileSync(join(spare.dir, 'runtime.log'), 'utf8');
-      } catch {
-        // not yet written
-      }
-      if (!log.includes(LAUNCHER_WAITING_LINE)) return null; // still starting: kept for the next
+    if (!running(spare.child) || spare.key !== LocalProvisioner.spareKey(spec)) {
       this.spare = null;
-      return spare;
+      void this.discardSpare(spare);
+      return null;
     }
+    const deadline = Date.now() + SPARE_WAIT_MS;
+    while (!LocalProvisioner.isWaiting(spare)) {
+      // Gone, taken by a concurrent start, too slow, or no longer wanted: start cold.
+      if (!running(spare.child) || this.spare !== spare || Date.now() > deadline || abort?.aborted) return null;
+      await new Promise((r) => setTimeout(r, SPARE_POLL_MS));
+    }
+    if (this.spare !== spare) return null;
     this.spare = null;
-    void this.discardSpare(spare);
-    return null;
+    return spare;
+  }
+
+  private static isWaiting(spare: Spare): boolean {
+    try {
+      return readFileSync(join(spare.dir, 'runtime.log'), 'utf8').includes(LAUNCHER_WAITING_LINE);
+    } catch {
+      return false; // not yet written
+    }
   }
 
   /** Starts a spare machine for these settings (soon, not at once), so even a first start is warm. */

@@ -125,24 +125,27 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     dirs.push(dataDir);
     const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode, spare: true });
     const machinesDir = join(dataDir, 'machines');
-    /** The spare's directory and its launcher's (bwrap's) pid, once it waits for a session. */
-    const waitForSpare = async (): Promise<{ dir: string; pid: number }> => {
-      for (let i = 0; i < 200; i++) {
+    const waitingLine = (name: string): boolean => readFileSync(join(machinesDir, name, 'runtime.log'), 'utf8').includes(LAUNCHER_WAITING_LINE);
+    /** The spare's directory and its launcher's (bwrap's) pid, once it runs (and waits for a session). */
+    const waitForSpare = async ({ waiting = true } = {}): Promise<{ dir: string; pid: number }> => {
+      for (let i = 0; i < 1000; i++) {
         const name = existsSync(machinesDir) ? readdirSync(machinesDir).find((n) => n.startsWith('spare-')) : undefined;
         const pid = name ? processWithArg(join(machinesDir, name, 'workspace')) : null;
-        const waiting = name ? readFileSync(join(machinesDir, name, 'runtime.log'), 'utf8').includes(LAUNCHER_WAITING_LINE) : false;
-        if (name && pid && waiting) return { dir: name, pid };
-        await new Promise((r) => setTimeout(r, 50));
+        if (name && pid && (!waiting || waitingLine(name))) return { dir: name, pid };
+        await new Promise((r) => setTimeout(r, 10));
       }
       throw new Error('no spare machine was started');
     };
-    // prepare() (the API calls it once it listens) readies one for the very first start.
+    // prepare() (the API calls it once it listens) readies one for the very first start, which
+    // takes it even while it is still starting.
     const first = spec(randomBytes(6).toString('hex'));
     provisioner.prepare({ apiUrl: first.apiUrl, runtimeEnv: first.runtimeEnv });
-    const early = await waitForSpare();
+    const early = await waitForSpare({ waiting: false });
+    const startedEarly = !waitingLine(early.dir);
     await provisioner.start(first);
     const firstRecord = JSON.parse(readFileSync(join(machinesDir, first.sessionId, 'machine.json'), 'utf8')) as { pid: number };
     expect(firstRecord.pid).toBe(early.pid);
+    expect(startedEarly).toBe(true); // (else this did not test the wait)
     const spare = await waitForSpare();
 
     const s = { ...spec(randomBytes(6).toString('hex')), agentCmd: ['sh', '-c', 'echo "ws=$(pwd) mine=$SPARE_TEST_MARK"; sleep 600'], agentEnv: { SPARE_TEST_MARK: 'second' } };

@@ -11,7 +11,10 @@
  * flush was recent and not tiny), it is coalesced for COALESCE_MS (one frame of a 60 Hz
  * display) or up to FRAME_CAP_BYTES, whichever comes first: node-pty reads ~4 KiB at a time,
  * and every frame costs a send on loopback TCP here and a read, a parse and a stdout write in
- * the CLI — the largest part of a chatty session's CPU.
+ * the CLI — the largest part of a chatty session's CPU. A full frame goes at once; what is left
+ * over (the start of the next frame) waits for the scheduled flush like any other output. Sending it
+ * right behind the full frame made every full frame drag a few-byte frame after it: a 100 MB
+ * cat was 2,940 frames instead of ~1,530.
  *
  * Backpressure: `lag` = bytes the client has not taken yet = (log end − sent offset) + the
  * socket's buffered bytes. Above HIGH_WATER_BYTES the PTY is paused (the kernel's PTY buffer
@@ -29,12 +32,15 @@ import { Screen } from './screen.js';
 export const HIGH_WATER_BYTES = 1024 * 1024;
 export const LOW_WATER_BYTES = 256 * 1024;
 /**
- * A full frame is 64 KiB on the wire: this payload plus ws's 4-byte header (2-byte length). The
- * client reads its socket 64 KiB at a time, so a full frame arrives in one read and ws hands it
- * over as is; at 64 KiB of payload every frame straddled two reads and was copied to be joined
- * (100 MB cat: CLI 0.47 → 0.38 CPU-s in alternating runs).
+ * A full frame must arrive in one read of the client's socket, so ws hands it over as is instead
+ * of copying two pieces together. The client reads 64 KiB at a time, and loopback TCP carries at
+ * most 65,483 bytes per segment (its 64 KiB MTU less the IP and TCP headers and timestamps): a
+ * 64 KiB frame came as a segment and a 53-byte tail, often in two reads. This payload plus
+ * ws's 4-byte header (2-byte length) fits one segment: in a 100 MB cat the CLI's socket reads
+ * went from ~3,500 to ~2,000 (perf stat). Before, at 64 KiB of payload, every frame straddled
+ * two reads (CLI 0.47 → 0.38 CPU-s in alternating runs when it first came down to 64 KiB).
  */
-export const FRAME_CAP_BYTES = 64 * 1024 - 4;
+export const FRAME_CAP_BYTES = 64 * 1024 - 64;
 /** Frame buffers kept for reuse: a loopback socket takes each frame at once, so 2 suffice. */
 const SPARE_FRAMES = 2;
 /**
@@ -237,17 +243,20 @@ export class Relay {
     this.screen.write(data);
     const client = this.#client;
     if (!client || client.sentOffset === null) return;
-    if (this.log.end - client.sentOffset >= FRAME_CAP_BYTES) return this.#flush();
+    const fullFrame = this.log.end - client.sentOffset >= FRAME_CAP_BYTES;
     if (this.#flushTimer === null && !this.#flushImmediate) {
-      // Flowing = the last flush was recent and not tiny. An echo (a few bytes) never is.
-      const flowing = performance.now() - this.#lastFlushAtMs < FLOWING_WINDOW_MS && this.#lastFlushBytes >= FLOWING_MIN_BYTES;
+      // Flowing = the last flush was recent and not tiny. An echo (a few bytes) never is; a
+      // full frame's worth at once is.
+      const flowing = fullFrame || (performance.now() - this.#lastFlushAtMs < FLOWING_WINDOW_MS && this.#lastFlushBytes >= FLOWING_MIN_BYTES);
       if (flowing) this.#flushTimer = setTimeout(() => this.#flush(), COALESCE_MS);
       else {
         this.#flushImmediate = true;
         setImmediate(() => this.#flush());
       }
     }
-    this.#updateFlow();
+    // A full frame goes now; #pump leaves the rest for the flush just scheduled.
+    if (fullFrame) this.#pump();
+    else this.#updateFlow();
   }
 
   #flush(): void {
@@ -261,13 +270,18 @@ export class Relay {
     this.#pump();
   }
 
-  /** Sends from the client's offset toward the log's end while the socket has room. */
-  #pump(ignoreHighWater = false): void {
+  /**
+   * Sends from the client's offset toward the log's end while the socket has room. `final`: the
+   * agent has exited, everything goes (past the high-water mark, partial frames included).
+   */
+  #pump(final = false): void {
     const client = this.#client;
     if (!client || client.sentOffset === null) return;
     const { socket } = client;
     while (client.sentOffset < this.log.end && socket.isOpen) {
-      if (!ignoreHighWater && socket.bufferedAmount > HIGH_WATER_BYTES) break;
+      if (!final && socket.bufferedAmount > HIGH_WATER_BYTES) break;
+      // While a flush is scheduled, a partial frame waits for it (or to fill up).
+      if (!final && (this.#flushTimer !== null || this.#flushImmediate) && this.log.end - client.sentOffset < FRAME_CAP_BYTES) break;
       if (!this.log.has(client.sentOffset)) {
         // Only if the PTY outran a pause by the whole log: let the client resume via a screen.
         socket.close(CloseCode.goingAway, 'fell behind the output log; reconnect');

@@ -163,7 +163,7 @@ describe('Relay', () => {
     relay.dispose();
   });
 
-  it('sends full frames of exactly 64 KiB on the wire (one client socket read each)', async () => {
+  it('sends full frames that fit one loopback TCP segment (one client socket read each)', async () => {
     const { relay, agent, s } = await attachedRelay();
     agent.emit(Buffer.alloc(3 * FRAME_CAP_BYTES + 100, 0x62));
     await tick(20);
@@ -171,8 +171,25 @@ describe('Relay', () => {
     // ws's own framing (untyped in @types/ws) of a full frame: header + payload.
     const { Sender } = createRequire(import.meta.url)('ws') as { Sender: { frame(data: Buffer, options: object): Buffer[] } };
     const wire = Sender.frame(Buffer.alloc(FRAME_CAP_BYTES), { fin: true, opcode: 2, mask: false, readOnly: false, rsv1: false });
-    expect(wire.reduce((n, b) => n + b.length, 0)).toBe(64 * 1024);
+    // Loopback's MTU is 64 KiB; one segment carries 65,483 bytes (advmss: less IP, TCP, timestamps).
+    expect(wire.reduce((n, b) => n + b.length, 0)).toBeLessThanOrEqual(64 * 1024 - 20 - 20 - 12 - 1);
     relay.dispose();
+  });
+
+  it('sends a full frame at once and leaves the rest for the coalescing timer, not a tiny frame behind it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] });
+    try {
+      const { relay, agent, s } = await attachedRelay();
+      const read = Buffer.alloc(4096, 0x63); // what one PTY read hands out
+      for (let i = 0; i < 40; i++) agent.emit(read); // 160 KiB, faster than any timer
+      expect(s.frames.map((f) => f.length)).toEqual([FRAME_CAP_BYTES, FRAME_CAP_BYTES]);
+      vi.advanceTimersByTime(COALESCE_MS);
+      expect(s.frames.map((f) => f.length)).toEqual([FRAME_CAP_BYTES, FRAME_CAP_BYTES, 40 * 4096 - 2 * FRAME_CAP_BYTES]);
+      expect(vi.getTimerCount()).toBe(0);
+      relay.dispose();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('pauses the agent above the high-water mark and resumes below the low-water mark', async () => {

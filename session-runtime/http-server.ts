@@ -6,8 +6,9 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerMatches } from './auth.js';
-import { MAX_FRAME_BYTES, type ErrorBody } from './protocol.js';
+import { MAX_FRAME_BYTES, type ErrorBody, type SnapshotResult } from './protocol.js';
 import type { Session } from './session.js';
+import type { SnapshotOutcome } from './snapshots.js';
 import { UploadRejected } from './upload/zip-plan.js';
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
@@ -56,7 +57,11 @@ export function intParam(url: URL, name: string, min: number, max: number): numb
   return value >= min && value <= max ? value : null;
 }
 
-export function createHttpServer(session: Session, connectToken: string): http.Server {
+/**
+ * `snapshotNow`: takes a snapshot now, or null when this session takes none (no API to store
+ * them, or the workspace is not in place yet).
+ */
+export function createHttpServer(session: Session, connectToken: string, snapshotNow: () => Promise<SnapshotOutcome> | null = () => null): http.Server {
   const server = http.createServer((req, res) => {
     void handle(req, res).catch(() => {
       if (!res.headersSent) sendError(res, 500, 'internal', 'Internal error');
@@ -68,7 +73,7 @@ export function createHttpServer(session: Session, connectToken: string): http.S
     const url = new URL(req.url ?? '/', 'http://runtime');
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /healthz') return sendJson(res, 200, session.health());
-    if (route !== 'POST /upload' && route !== 'GET /logs') return sendError(res, 404, 'not_found', 'No such route');
+    if (route !== 'POST /upload' && route !== 'GET /logs' && route !== 'POST /snapshot') return sendError(res, 404, 'not_found', 'No such route');
     if (!bearerMatches(req, connectToken)) {
       res.setHeader('connection', 'close');
       return sendError(res, 401, 'unauthorized', 'Missing or wrong connect token');
@@ -77,6 +82,12 @@ export function createHttpServer(session: Session, connectToken: string): http.S
       const tail = session.logTail();
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': tail.length });
       return void res.end(tail);
+    }
+    if (route === 'POST /snapshot') {
+      const taking = snapshotNow();
+      if (!taking) return sendError(res, 409, 'no_snapshots', 'This session takes no snapshots yet (no workspace, or no API to store them)');
+      const result: SnapshotResult = { outcome: await taking };
+      return sendJson(res, 200, result);
     }
     const cols = intParam(url, 'cols', 1, 1000);
     const rows = intParam(url, 'rows', 1, 1000);

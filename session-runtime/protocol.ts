@@ -9,11 +9,13 @@
  * - `GET  /healthz`                      → {@link Health}
  * - `POST /upload?cols=C&rows=R`         raw `application/zip` body, once; → {@link UploadResult}
  * - `GET  /logs`                         → the last output bytes (`application/octet-stream`)
+ * - `POST /snapshot`                     takes a snapshot now (serialised with the schedule's) and
+ *                                        answers once it is stored and reported; → {@link SnapshotResult}
  * - `WS   /connect?offset=N&cols=C&rows=R`
  *     binary frames, client → runtime: keystrokes for the PTY
  *     binary frames, runtime → client: terminal output, contiguous from the offset in `hello`
  *     text frames, both ways: one JSON {@link ClientMessage} / {@link RuntimeMessage} each
- *   Heartbeats are WebSocket ping/pong frames. Upload, logs and connect take
+ *   Heartbeats are WebSocket ping/pong frames. Upload, logs, snapshot and connect take
  *   `Authorization: Bearer <connect token>`.
  */
 import * as z from './zod.js';
@@ -207,6 +209,13 @@ export const UploadResult = z.object({
   bytes: z.int().check(z.nonnegative()),
 });
 export type UploadResult = z.infer<typeof UploadResult>;
+
+export const SnapshotResult = z.object({
+  /** uploaded: a new snapshot is the latest; unchanged: the latest already holds this tree;
+   * empty: nothing to snapshot; failed: storage did not take it (the latest is older). */
+  outcome: z.enum(['uploaded', 'unchanged', 'empty', 'failed']),
+});
+export type SnapshotResult = z.infer<typeof SnapshotResult>;
 
 /** Every HTTP error from the runtime (and the API) has this shape. */
 export const ErrorBody = z.object({

@@ -8,9 +8,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { ApiCallbacks } from './callbacks.js';
+import type { SnapshotResult } from './protocol.js';
 import { buildSnapshot, treeFingerprint, type SnapshotFile } from './snapshot-archive.js';
 
-export type SnapshotOutcome = 'uploaded' | 'unchanged' | 'empty' | 'failed';
+export type SnapshotOutcome = SnapshotResult['outcome'];
 
 const MAX_ATTEMPTS = 4;
 const FIRST_BACKOFF_MS = 500;

@@ -16,6 +16,11 @@ import { latestRecorded } from '../state/snapshots.js';
 const DOWNLOAD_URL_TTL_SEC = 300;
 /** A running runtime gets this long to answer GET /logs. */
 const LOGS_TIMEOUT_MS = 5000;
+/**
+ * A running runtime gets this long to take a fresh snapshot for a download (a 100 MB workspace
+ * takes ~7 s here); past it, the latest stored one is served.
+ */
+const SNAPSHOT_NOW_TIMEOUT_MS = 30_000;
 
 export function sessionRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -55,8 +60,26 @@ export function sessionRoutes(deps: Deps): Hono<AppEnv> {
     return c.json({ ok: true as const });
   });
 
+  /**
+   * Asks a running session's runtime for a snapshot now, so a download holds what the workspace
+   * holds, not what it held up to 30 s ago. The runtime stores and reports it (a new latest
+   * row) before it answers. Any failure leaves the latest stored snapshot to be served.
+   */
+  const snapshotNow = async (row: SessionRow): Promise<void> => {
+    if (row.status !== 'running' || !row.runtime_url || !row.connect_token_enc) return;
+    const { connectToken } = connectInfo(row);
+    try {
+      const res = await fetch(`${row.runtime_url}/snapshot`, { method: 'POST', headers: { authorization: `Bearer ${connectToken}` }, signal: AbortSignal.timeout(SNAPSHOT_NOW_TIMEOUT_MS) });
+      await res.body?.cancel(); // the outcome shows in the snapshots table; an untrusted body is not read
+      if (!res.ok) deps.logger.warn({ sessionId: row.id, status: res.status }, 'runtime refused POST /snapshot');
+    } catch (err) {
+      deps.logger.warn({ sessionId: row.id, err }, 'runtime did not answer POST /snapshot');
+    }
+  };
+
   app.get('/:idOrLabel/download', async (c) => {
     const row = find(c.get('userId'), c.req.param('idOrLabel'));
+    await snapshotNow(row);
     const snap = latestRecorded(deps.db, row.id);
     if (!snap || snap.size === null || snap.sha256 === null) throw new HttpError(404, 'no_snapshot', `session ${row.label} has no snapshot yet`);
     const info: DownloadInfo = {

@@ -3,7 +3,7 @@
  * catty-session processes (under bubblewrap when present).
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,22 +47,9 @@ describe('session lifecycle against real runtimes', () => {
     // the connect token died with the runtime
     await expect(fetch(`${s.connectUrl}/healthz`)).rejects.toThrow();
 
-    const latest = await api.client.download(s.label);
-    const res = await fetch(latest.url);
-    expect(res.status).toBe(200);
-    const tarball = Buffer.from(await res.arrayBuffer());
-    expect(tarball.length).toBe(latest.size);
-    expect(createHash('sha256').update(tarball).digest('hex')).toBe(latest.sha256);
-    const dest = mkdtempSync(join(tmpdir(), 'catty-dl-'));
-    try {
-      const file = join(dest, 'snap.tar.gz');
-      (await import('node:fs')).writeFileSync(file, tarball);
-      await untar({ file, cwd: dest });
-      expect(readFileSync(join(dest, 'hello.txt'), 'utf8')).toBe('hello from the laptop\n');
-      expect(readFileSync(join(dest, 'src/main.py'), 'utf8')).toBe('print(1)\n');
-    } finally {
-      rmSync(dest, { recursive: true, force: true });
-    }
+    const files = await snapshotFiles(await api.client.download(s.label));
+    expect(files.get('hello.txt')).toBe('hello from the laptop\n');
+    expect(files.get('src/main.py')).toBe('print(1)\n');
 
     // logs of an ended session are the stored final logs (possibly empty), never an error
     await api.client.logs(s.label);
@@ -79,5 +66,56 @@ describe('session lifecycle against real runtimes', () => {
     expect(ended).toMatchObject({ status: 'stopped', exitCode: 7 });
     expect((await api.client.logs(s.label)).toString()).toContain('bye');
   });
+});
 
+/** The files of a downloaded snapshot, by path; checks its size and sha256 on the way. */
+async function snapshotFiles(info: { url: string; size: number; sha256: string }): Promise<Map<string, string>> {
+  const res = await fetch(info.url);
+  expect(res.status).toBe(200);
+  const tarball = Buffer.from(await res.arrayBuffer());
+  expect(tarball.length).toBe(info.size);
+  expect(createHash('sha256').update(tarball).digest('hex')).toBe(info.sha256);
+  const dest = mkdtempSync(join(tmpdir(), 'catty-dl-'));
+  try {
+    const file = join(dest, 'snap.tar.gz');
+    writeFileSync(file, tarball);
+    const files = new Map<string, string>();
+    await untar({ file, cwd: dest, onReadEntry: (entry) => void (entry.type === 'File' && files.set(entry.path, '')) });
+    for (const name of files.keys()) files.set(name, readFileSync(join(dest, name), 'utf8'));
+    return files;
+  } finally {
+    rmSync(dest, { recursive: true, force: true });
+  }
+}
+
+describe('download of a running session', () => {
+  let slow: TestApi;
+  beforeAll(async () => {
+    // The schedule's first snapshot would come after 200 s: any snapshot here is the download's.
+    slow = await startTestApi({ runtimeEnv: { CATTY_SNAPSHOT_INTERVAL_MS: '600000' } });
+  }, 60_000);
+  afterAll(async () => {
+    await slow?.close();
+  });
+
+  it('takes a snapshot now, so it holds what the workspace holds; an unchanged workspace stores none', async () => {
+    const s = await slow.client.createSession({ cmd: 'echo from the agent > agent.txt; sleep 600' });
+    const zip = buildZip([{ name: 'hello.txt', data: 'hello from the laptop\n' }]);
+    const up = await fetch(`${s.connectUrl}/upload?cols=80&rows=24`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: zip });
+    expect(up.status).toBe(200);
+
+    // Each download asks for a snapshot; the agent writes agent.txt right after the upload.
+    const { info, files } = await poll('a download with the agent\'s file', async () => {
+      const got = await slow.client.download(s.label);
+      const inside = await snapshotFiles(got);
+      return inside.has('agent.txt') ? { info: got, files: inside } : null;
+    });
+    expect(files.get('hello.txt')).toBe('hello from the laptop\n');
+    expect(files.get('agent.txt')).toBe('from the agent\n');
+
+    const again = await slow.client.download(s.label);
+    expect(again.sha256).toBe(info.sha256);
+    expect(again.createdAt).toBe(info.createdAt);
+    await slow.client.stop(s.label);
+  });
 });

@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 describe('catty-session terminal relay', () => {
-  it('serves healthz and refuses a wrong token on connect and logs', async () => {
+  it('serves healthz and refuses a wrong token on connect, logs and snapshot', async () => {
     const rt = await start();
     const health = (await (await fetch(`${rt.url}/healthz`)).json()) as { ok: boolean; agent: string };
     expect(health.ok).toBe(true);
@@ -26,6 +26,11 @@ describe('catty-session terminal relay', () => {
     await expect(bad.opened).rejects.toThrow();
     expect(bad.rejectedStatus).toBe(401);
     expect((await fetch(`${rt.url}/logs`)).status).toBe(401);
+    expect((await fetch(`${rt.url}/snapshot`, { method: 'POST', headers: { authorization: 'Bearer wrong-token' } })).status).toBe(401);
+    // This runtime has no API to store snapshots in: asking for one is refused, not hung.
+    const none = await fetch(`${rt.url}/snapshot`, { method: 'POST', headers: { authorization: `Bearer ${rt.token}` } });
+    expect(none.status).toBe(409);
+    expect(await none.json()).toMatchObject({ error: { code: 'no_snapshots' } });
   });
 
   it('round-trips keystrokes and reports the size the client asked for', async () => {

@@ -4,7 +4,7 @@
  * decoder would split and re-encode them.
  */
 import os from 'node:os';
-import { niceAutogroup } from './priority.js';
+import { niceNewSessionGroup } from './priority.js';
 import { Pty } from './pty.js';
 
 export interface AgentExit {
@@ -42,9 +42,10 @@ export const spawnPtyAgent: SpawnAgent = (options) => {
   const [file, ...args] = options.argv;
   const pty = new Pty(file!, args, { name: 'xterm-256color', cols: options.cols, rows: options.rows, cwd: options.cwd, env: options.env });
   // The agent inherited the runtime's niceness, but the PTY made it the leader of a session,
-  // which Linux may schedule as a group of its own (priority.ts): that group gets it too.
+  // which Linux may schedule as a group of its own (priority.ts): that group gets it too, once
+  // the child has made it.
   const nice = os.getPriority();
-  if (nice > 0) niceAutogroup(pty.pid, nice, (message) => process.stderr.write(`catty-session: ${message}\n`));
+  if (nice > 0) niceNewSessionGroup(pty.pid, nice, (message) => process.stderr.write(`catty-session: ${message}\n`));
   return {
     pid: pty.pid,
     onData: (listener) => pty.onData(listener),

@@ -44,3 +44,36 @@ export function niceAutogroup(pid: number | 'self', nice: number, onError: (mess
   };
   tryOnce();
 }
+
+/** How often, and how many times, to look whether a new session leader left our group. */
+const SETSID_POLL_MS = 5;
+const SETSID_POLLS = 400;
+
+/** The autogroup `pid` belongs to ("/autogroup-123"); null where there are none or it is gone. */
+function autogroupOf(pid: number | 'self'): string | null {
+  try {
+    return fs.readFileSync(`/proc/${pid}/autogroup`, 'utf8').split(' ')[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * niceAutogroup for a child that makes itself a session leader (setsid) after we forked it, as
+ * node-pty's child does: until it has, it is still in our group, and the write would nice ours
+ * and leave the group it then creates at niceness 0 — a race a loaded machine loses (a CI run
+ * caught the agent's group at 0). So the write waits until the child's group is not ours.
+ */
+export function niceNewSessionGroup(pid: number, nice: number, onError: (message: string) => void): void {
+  const ours = autogroupOf('self');
+  if (ours === null) return;
+  let polls = 0;
+  const check = (): void => {
+    const theirs = autogroupOf(pid);
+    if (theirs === null) return;
+    if (theirs !== ours) return niceAutogroup(pid, nice, onError);
+    if (++polls < SETSID_POLLS) setTimeout(check, SETSID_POLL_MS).unref();
+    else onError(`process ${pid} is still in this process's scheduling group after ${SETSID_POLLS * SETSID_POLL_MS} ms: its group keeps niceness 0`);
+  };
+  check();
+}

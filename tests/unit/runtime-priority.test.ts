@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { niceAutogroup } from '../../session-runtime/priority.js';
+import { niceAutogroup, niceNewSessionGroup } from '../../session-runtime/priority.js';
 import { REPO_ROOT } from '../helpers/runtime.js';
 
 const autogroups = existsSync('/proc/self/autogroup');
@@ -69,9 +69,29 @@ describe('niceAutogroup', () => {
     expect(JSON.parse(result.stdout)).toEqual({ niced: 5, errors: [] });
   });
 
+  it.skipIf(!autogroups)('for a child that makes itself a session leader late, waits and nices its new group, not ours', async () => {
+    const ours = readFileSync('/proc/self/autogroup', 'utf8');
+    // Not detached: it starts in our group and leaves it (setsid, same pid) 300 ms later, like
+    // node-pty's child between fork and setsid on a loaded machine.
+    const child = spawn('sh', ['-c', 'sleep 0.3; exec setsid sleep 30'], { stdio: 'ignore' });
+    try {
+      const group = (): string => readFileSync(`/proc/${child.pid}/autogroup`, 'utf8');
+      expect(group()).toBe(ours);
+      const errors: string[] = [];
+      niceNewSessionGroup(child.pid!, 9, (message) => errors.push(message));
+      await until(() => / nice 9$/.test(group().trim()));
+      expect(group().split(' ')[0]).not.toBe(ours.split(' ')[0]);
+      expect(readFileSync('/proc/self/autogroup', 'utf8')).toBe(ours);
+      expect(errors).toEqual([]);
+    } finally {
+      child.kill();
+    }
+  });
+
   it('says nothing about a process that is gone or a kernel without autogroups', () => {
     const errors: string[] = [];
     niceAutogroup(2 ** 30, 5, (message) => errors.push(message));
+    niceNewSessionGroup(2 ** 30, 5, (message) => errors.push(message));
     expect(errors).toEqual([]);
   });
 });

@@ -12,9 +12,9 @@
  * display) or up to FRAME_CAP_BYTES, whichever comes first: node-pty reads ~4 KiB at a time,
  * and every frame costs a send on loopback TCP here and a read, a parse and a stdout write in
  * the CLI — the largest part of a chatty session's CPU. A full frame goes at once; what is left
- * over (the start of the next frame) waits for the scheduled flush like any other output. Sending it
- * right behind the full frame made every full frame drag a few-byte frame after it: a 100 MB
- * cat was 2,940 frames instead of ~1,530.
+ * over (the start of the next frame) waits for the scheduled flush like any other output.
+ * Sending it right behind made every full frame drag a few-byte frame after it: a 100 MB cat
+ * was 2,940 frames instead of ~1,530.
  *
  * Backpressure: `lag` = bytes the client has not taken yet = (log end − sent offset) + the
  * socket's buffered bytes. Above HIGH_WATER_BYTES the PTY is paused (the kernel's PTY buffer
@@ -37,8 +37,8 @@ export const LOW_WATER_BYTES = 256 * 1024;
  * most 65,483 bytes per segment (its 64 KiB MTU less the IP and TCP headers and timestamps): a
  * 64 KiB frame came as a segment and a 53-byte tail, often in two reads. This payload plus
  * ws's 4-byte header (2-byte length) fits one segment: in a 100 MB cat the CLI's socket reads
- * went from ~3,500 to ~2,000 (perf stat). Before, at 64 KiB of payload, every frame straddled
- * two reads (CLI 0.47 → 0.38 CPU-s in alternating runs when it first came down to 64 KiB).
+ * went from ~3,500 to ~2,000 (perf stat). The step before, from 64 KiB of payload to 64 KiB on
+ * the wire, took the CLI from 0.47 to 0.38 CPU-s per 100 MB in alternating runs.
  */
 export const FRAME_CAP_BYTES = 64 * 1024 - 64;
 /** Frame buffers kept for reuse: a loopback socket takes each frame at once, so 2 suffice. */
@@ -254,7 +254,7 @@ export class Relay {
         setImmediate(() => this.#flush());
       }
     }
-    // A full frame goes now; #pump leaves the rest for the flush just scheduled.
+    // A full frame goes now; #pump leaves the rest for the scheduled flush.
     if (fullFrame) this.#pump();
     else this.#updateFlow();
   }

@@ -50,9 +50,8 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
   const snapshots = api ? new Snapshotter(config.workspace, api, config.snapshotIntervalMs, log, config.storageTimeoutMs) : null;
   const quiet = (p: Promise<unknown>): Promise<void> => p.then(() => undefined, (err: Error) => log(`callback failed: ${err.message}`));
 
-  // Snapshots on request only once the workspace is in place, like the schedule's.
-  let workspaceReady = false;
-  const server = createHttpServer(session, config.connectToken, () => (snapshots && workspaceReady ? snapshots.snapshotNow() : null));
+  // Snapshots on request only once the workspace is in place (the agent started), like the schedule's.
+  const server = createHttpServer(session, config.connectToken, () => (snapshots && session.health().agent !== 'waiting' ? snapshots.snapshotNow() : null));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -70,7 +69,6 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
   const sendLogs = (): Promise<void> => (api ? quiet(api.logs({ data: session.logTail().toString('base64') })) : Promise.resolve());
 
   void session.started.then(() => {
-    workspaceReady = true;
     snapshots?.start();
     if (api) {
       apiHeartbeat = setInterval(() => void quiet(api.heartbeat({ clients: session.relay.clientCount, idleMs: Math.round(session.relay.idleMs) })), config.apiHeartbeatIntervalMs);

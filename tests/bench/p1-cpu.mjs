@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import pty from 'node-pty';
 import { RUNTIME_NODE_OPTIONS } from '../../dist/session-runtime/protocol.js';
 import { ATTACH_CLIENT, cpuSeconds, median, startBareRuntime } from './lib.mjs';
-import { measure } from './p1-throughput.mjs';
+import { measure, p1Command } from './p1-throughput.mjs';
 
-const FILE_BYTES = 100 * 1000 * 1000;
-const COMMAND = `yes 'catty throughput line: 0123456789abcdefghijklmnopqrstuvwxyz' | head -c ${FILE_BYTES} > /tmp/p1cpu.txt; printf '\\n@@START@@\\n'; cat /tmp/p1cpu.txt; printf '\\n@@END@@\\n'; sleep 1`;
+const FILE = '/tmp/p1cpu.txt';
+const COMMAND = p1Command(FILE);
 async function catty() {
   const rt = await startBareRuntime(['sh', '-c', COMMAND], { env: { CATTY_NO_UPLOAD: '1', NODE_OPTIONS: RUNTIME_NODE_OPTIONS } });
   const cliNodeArgs = (process.env.CLI_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -56,4 +56,4 @@ for (let i = 0; i < runs; i++) {
 }
 const f = (xs) => median(xs).toFixed(2);
 console.log(`median: baseline ${f(rows.base)} MB/s, ${f(rows.baseCpu)} cpu-s | catty ${f(rows.catty)} MB/s (ratio ${(median(rows.catty) / median(rows.base)).toFixed(2)}), runtime ${f(rows.rtCpu)} cpu-s, cli ${f(rows.cliCpu)} cpu-s per 100 MB`);
-fs.rmSync('/tmp/p1cpu.txt', { force: true });
+fs.rmSync(FILE, { force: true });

@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import pty from 'node-pty';
 import { RUNTIME_NODE_OPTIONS } from '../../dist/session-runtime/protocol.js';
 import { ATTACH_CLIENT, startBareRuntime } from './lib.mjs';
-import { measure } from './p1-throughput.mjs';
+import { measure, p1Command } from './p1-throughput.mjs';
 
 const FILE = '/tmp/p1syscalls.txt';
-const COMMAND = `yes 'catty throughput line: 0123456789abcdefghijklmnopqrstuvwxyz' | head -c 100000000 > ${FILE}; printf '\\n@@START@@\\n'; cat ${FILE}; printf '\\n@@END@@\\n'; sleep 1`;
+const COMMAND = p1Command(FILE);
 const EVENTS = ['task-clock', 'context-switches', ...['read', 'epoll_pwait', 'writev', 'write'].map((call) => `syscalls:sys_enter_${call}`)];
 
 /** Starts `perf stat` on a process; `stop()` ends it and resolves its counters by event. */

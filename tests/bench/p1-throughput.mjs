@@ -5,8 +5,13 @@ import pty from 'node-pty';
 import { attached, median, nowMs, pairedRatio } from './lib.mjs';
 
 const FILE_BYTES = 100 * 1000 * 1000;
-// Generate the file inside the session (its /tmp is private), then mark the start and the end.
-const COMMAND = `yes 'catty throughput line: 0123456789abcdefghijklmnopqrstuvwxyz' | head -c ${FILE_BYTES} > /tmp/p1.txt; printf '\\n@@START@@\\n'; cat /tmp/p1.txt; printf '\\n@@END@@\\n'; sleep 1`;
+/**
+ * P1's shell line: generates the 100 MB file at `file` (inside a session its /tmp is private),
+ * then marks the start, `cat`s it and marks the end. The dev benches use it with files of their own.
+ */
+export const p1Command = (file) =>
+  `yes 'catty throughput line: 0123456789abcdefghijklmnopqrstuvwxyz' | head -c ${FILE_BYTES} > ${file}; printf '\\n@@START@@\\n'; cat ${file}; printf '\\n@@END@@\\n'; sleep 1`;
+const COMMAND = p1Command('/tmp/p1.txt');
 
 /**
  * Counts bytes between the markers in a stream of chunks (Buffers, or strings of single-byte

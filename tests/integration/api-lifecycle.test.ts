@@ -104,11 +104,12 @@ describe('download of a running session', () => {
     const up = await fetch(`${s.connectUrl}/upload?cols=80&rows=24`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: zip });
     expect(up.status).toBe(200);
 
-    // Each download asks for a snapshot; the agent writes agent.txt right after the upload.
+    // Each download asks for a snapshot; the agent writes agent.txt right after the upload. The
+    // shell creates the file before it writes to it, so a snapshot may hold it still empty.
     const { info, files } = await poll('a download with the agent\'s file', async () => {
       const got = await slow.client.download(s.label);
       const inside = await snapshotFiles(got);
-      return inside.has('agent.txt') ? { info: got, files: inside } : null;
+      return inside.get('agent.txt') === 'from the agent\n' ? { info: got, files: inside } : null;
     });
     expect(files.get('hello.txt')).toBe('hello from the laptop\n');
     expect(files.get('agent.txt')).toBe('from the agent\n');

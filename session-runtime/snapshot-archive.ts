@@ -16,6 +16,8 @@ export interface SnapshotFile {
   file: string;
   size: number;
   sha256: string;
+  /** How many times the tree was read: more than 1 when it changed under the first reads. */
+  reads: number;
   /** Removes the temp file (idempotent). */
   cleanup(): Promise<void>;
 }
@@ -47,7 +49,38 @@ export async function treeFingerprint(root: string): Promise<string> {
   return hash.digest('hex');
 }
 
-export async function buildSnapshot(root: string): Promise<SnapshotFile | null> {
+/** How many times a snapshot reads a tree that keeps changing under it before it gives up. */
+export const SNAPSHOT_READS = 3;
+
+/**
+ * Errors that mean a file changed while the archive read it (deleted before its turn, or shorter
+ * than its header said): the tree is read again rather than the snapshot lost until the next one.
+ */
+function changedUnderUs(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EOF';
+}
+
+/**
+ * The workspace as a tar.gz, or null when it is empty. An agent may be writing while the tree is
+ * read; when that breaks the archive it is read again, up to `maxReads` times.
+ */
+export async function buildSnapshot(root: string, maxReads = SNAPSHOT_READS): Promise<SnapshotFile | null> {
+  for (let reads = 1; ; reads++) {
+    try {
+      const snap = await archiveOnce(root);
+      return snap && { ...snap, reads };
+    } catch (err) {
+      if (!changedUnderUs(err)) throw err;
+      if (reads >= maxReads) {
+        const times = reads === 1 ? 'its read' : `each of its ${reads} reads`;
+        throw new Error(`files changed under ${times} of the workspace (last: ${(err as Error).message})`, { cause: err });
+      }
+    }
+  }
+}
+
+async function archiveOnce(root: string): Promise<Omit<SnapshotFile, 'reads'> | null> {
   const entries = (await fsp.readdir(root)).filter((name) => !snapshotExcludes(name)).sort();
   if (entries.length === 0) return null;
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'catty-snapshot-'));

@@ -111,7 +111,7 @@ export class Snapshotter {
       this.#lastFingerprint = fingerprint;
       this.stats.uploaded += 1;
       const doneMs = performance.now();
-      this.log(`snapshot uploaded: ${snap.size} bytes, archived in ${Math.round(archivedMs - startedMs)} ms, stored in ${Math.round(doneMs - archivedMs)} ms`);
+      this.log(`snapshot uploaded: ${snap.size} bytes, archived in ${Math.round(archivedMs - startedMs)} ms${snap.reads > 1 ? ` (${snap.reads} reads: files changed under the first)` : ''}, stored in ${Math.round(doneMs - archivedMs)} ms`);
       return 'uploaded';
     } catch (err) {
       this.stats.failed += 1;

@@ -71,7 +71,9 @@ export function sessionRoutes(deps: Deps): Hono<AppEnv> {
     try {
       const res = await fetch(`${row.runtime_url}/snapshot`, { method: 'POST', headers: { authorization: `Bearer ${connectToken}` }, signal: AbortSignal.timeout(SNAPSHOT_NOW_TIMEOUT_MS) });
       await res.body?.cancel(); // the outcome shows in the snapshots table; an untrusted body is not read
-      if (!res.ok) deps.logger.warn({ sessionId: row.id, status: res.status }, 'runtime refused POST /snapshot');
+      // 409: the runtime takes no snapshots yet (its upload has not come), a normal case.
+      if (res.status === 409) deps.logger.info({ sessionId: row.id }, 'runtime takes no snapshots yet');
+      else if (!res.ok) deps.logger.warn({ sessionId: row.id, status: res.status }, 'runtime refused POST /snapshot');
     } catch (err) {
       deps.logger.warn({ sessionId: row.id, err }, 'runtime did not answer POST /snapshot');
     }

@@ -14,17 +14,23 @@ export interface TerminalGuard {
   restore(): void;
 }
 
-/** Reset for the modes a full-screen agent commonly sets (xterm control sequences). */
-const LEAVE_SEQUENCE = [
+/** Reset for the modes a full-screen agent commonly sets (xterm control sequences). Claude Code
+ * switches on focus reporting, theme reports, bracketed paste and the keyboard protocols: left on
+ * after a detach, the user's shell would get `^[[I` / `^[[O` on every change of window focus. */
+export const LEAVE_SEQUENCE = [
   '\x1b[?1049l', // leave the alternate screen
   '\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l', // mouse reporting off
+  '\x1b[?1004l', // focus reporting off
+  '\x1b[?2031l', // colour-scheme (dark/light) reports off
   '\x1b[?2004l', // bracketed paste off
   '\x1b[<u', // kitty keyboard protocol: pop
+  '\x1b[>4m', // xterm modifyOtherKeys: back to the default
+  '\x1b7\x1b[r\x1b8', // scroll region: the whole screen again (the cursor stays where it is)
   '\x1b[?1l\x1b>', // normal cursor keys and keypad
   '\x1b[0m\x1b[?25h', // plain attributes, visible cursor
 ].join('');
 /** After a detach the agent's screen stays up: continue below everything it drew. */
-const BELOW_SCREEN = '\x1b[999;1H\r\n';
+export const BELOW_SCREEN = '\x1b[999;1H\r\n';
 
 export function enterRawMode(ctx: Context): TerminalGuard {
   const { stdin } = ctx;

@@ -86,7 +86,8 @@ describe('catty under a real terminal', () => {
       c.hello(0);
     });
     await waitUntil(() => client?.ws.readyState === 1, 20_000, 'client');
-    client!.output(Buffer.from('\x1b[?1049h\x1b[?1000h\x1b[?2004h\x1b[?25lFULL-SCREEN-AGENT'));
+    // What Claude Code switches on (its own startup output), and a full-screen agent's modes.
+    client!.output(Buffer.from('\x1b[?2004h\x1b[?1004h\x1b[?2031h\x1b[>4;2m\x1b[?1049h\x1b[?1000h\x1b[?25lFULL-SCREEN-AGENT'));
     await waitUntil(() => run.output().includes('FULL-SCREEN-AGENT'), 10_000, 'agent output');
     run.write('\x1d');
     await run.exit;
@@ -94,7 +95,7 @@ describe('catty under a real terminal', () => {
     expect(run.output()).toContain('detached');
     // What the agent switched on is switched off again, and the message lands below its screen.
     const after = run.output().slice(run.output().indexOf('FULL-SCREEN-AGENT'));
-    for (const off of ['\x1b[?1049l', '\x1b[?1000l', '\x1b[?2004l', '\x1b[?25h', '\x1b[999;1H']) expect(after).toContain(off);
+    for (const off of ['\x1b[?1049l', '\x1b[?1000l', '\x1b[?1004l', '\x1b[?2031l', '\x1b[>4m', '\x1b[?2004l', '\x1b[?25h', '\x1b[999;1H']) expect(after).toContain(off);
     expect(after.indexOf('\x1b[999;1H')).toBeLessThan(after.indexOf('detached'));
     expectSaneTerminal(run.output());
   });
@@ -134,6 +135,30 @@ describe('catty under a real terminal', () => {
       expectSaneTerminal(run.output());
     } finally {
       api.state.sessions = api.state.sessions.filter((s) => s.label !== 'second-pick-0007');
+    }
+  });
+
+  it('prints logs without the requests a terminal would answer into the shell, and resets its modes; piped, as recorded', async () => {
+    // Claude Code's start-up asks for device attributes and the terminal's version.
+    const recorded = Buffer.from('\x1b[?2004h\x1b[?1004h\x1b[>0q\x1b[c\x1b[?25l\x1b[95mWELCOME\x1b[39m\x1b[6n', 'latin1');
+    api.state.logs = recorded;
+    try {
+      const run = await underPty(() => undefined, `logs ${LABEL}`);
+      await run.exit;
+      expect(run.output()).toContain('rc=0');
+      const printed = run.output().slice(0, run.output().indexOf('rc='));
+      expect(printed).toContain('\x1b[95mWELCOME\x1b[39m');
+      for (const query of ['\x1b[c', '\x1b[>0q', '\x1b[6n']) expect(printed).not.toContain(query);
+      const after = printed.slice(printed.indexOf('WELCOME'));
+      for (const off of ['\x1b[?1004l', '\x1b[?2004l', '\x1b[?25h', '\x1b[999;1H']) expect(after).toContain(off);
+      expectSaneTerminal(run.output());
+
+      const file = `${tempDir('logs-pipe')}/logs.bin`;
+      const piped = await underPty(() => undefined, `logs ${LABEL} > "${file}"`);
+      await piped.exit;
+      expect(fs.readFileSync(file)).toEqual(Buffer.concat([recorded, Buffer.from('\n')]));
+    } finally {
+      api.state.logs = Buffer.alloc(0);
     }
   });
 

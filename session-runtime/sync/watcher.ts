@@ -150,11 +150,20 @@ export class WorkspaceWatcher {
       this.#selfReported.delete(abs);
     });
     // Every inotify event, before chokidar's stat or readdir: its directory is reconciled later.
-    watcher.on('raw', (_event, _path, details) => {
+    watcher.on('raw', (event: string, _name, details) => {
       const watched = (details as { watchedPath?: string } | undefined)?.watchedPath;
       if (!watched) return;
       this.#lastEventAtMs = Date.now();
-      this.#markDirty(this.#dirs.has(watched) ? watched : path.dirname(watched));
+      const isDir = this.#dirs.has(watched);
+      this.#markDirty(isDir ? watched : path.dirname(watched));
+      // A file's own watch saw it written to (IN_MODIFY/IN_ATTRIB): send it again, whatever
+      // chokidar makes of it. chokidar reports a change only when the mtime moved or the atime
+      // is not past it, and one large write(2) sets the mtime when it starts: its stat during
+      // the write already shows the final mtime beside a partial size, so once the sender had
+      // read the file mid-write (moving the atime) the end of the write went unreported and the
+      // torn copy stayed on the laptop. chokidar watches a file before it reports it, so every
+      // write that ends after the sender's read reaches this watch.
+      if (event === 'change' && !isDir) this.#touch(watched);
     });
     const reported = new Set<string>();
     watcher.on('error', (error: unknown) => {

@@ -1,7 +1,9 @@
 /**
  * Periodic snapshots: first after a third of the interval (~10 s), then every interval (30 s),
  * and a final one on stop. A snapshot is skipped when the tree fingerprint equals the last one
- * uploaded. Failures retry with exponential backoff inside a bounded budget and otherwise wait
+ * uploaded, and not uploaded when its archive equals the last one (the fingerprint is taken
+ * before the archive reads the tree, so a file written in between makes the next fingerprint
+ * differ from a tree the archive already held). Failures retry with exponential backoff inside a bounded budget and otherwise wait
  * for the next tick; they never touch the terminal.
  */
 import fs from 'node:fs';
@@ -45,6 +47,7 @@ export function putFile(url: string, headers: Record<string, string>, file: stri
 
 export class Snapshotter {
   #lastFingerprint: string | null = null;
+  #lastSha256: string | null = null;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<SnapshotOutcome> | null = null;
   #stopped = false;
@@ -106,9 +109,15 @@ export class Snapshotter {
       const startedMs = performance.now();
       snap = await buildSnapshot(this.root);
       if (!snap) return 'empty';
+      if (snap.sha256 === this.#lastSha256) {
+        this.#lastFingerprint = fingerprint;
+        this.stats.unchanged += 1;
+        return 'unchanged';
+      }
       const archivedMs = performance.now();
       await this.#uploadWithRetry(snap);
       this.#lastFingerprint = fingerprint;
+      this.#lastSha256 = snap.sha256;
       this.stats.uploaded += 1;
       const doneMs = performance.now();
       this.log(`snapshot uploaded: ${snap.size} bytes, archived in ${Math.round(archivedMs - startedMs)} ms${snap.reads > 1 ? ` (${snap.reads} reads: files changed under the first)` : ''}, stored in ${Math.round(doneMs - archivedMs)} ms`);

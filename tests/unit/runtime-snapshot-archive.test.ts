@@ -9,7 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ApiCallbacks } from '../../session-runtime/callbacks.js';
 import { buildSnapshot } from '../../session-runtime/snapshot-archive.js';
+import { Snapshotter } from '../../session-runtime/snapshots.js';
 
 let root: string;
 let tmp: string;
@@ -101,5 +105,47 @@ describe('buildSnapshot of a tree that changes while it is read', () => {
     const snap = await buildSnapshot(root);
     expect(snap?.reads).toBe(1);
     await snap?.cleanup();
+  });
+});
+
+describe('Snapshotter and a tree whose fingerprint moved but whose archive did not', () => {
+  it('stores no second copy of the same archive', async () => {
+    fs.writeFileSync(path.join(root, 'a.txt'), 'same bytes\n');
+    fs.utimesSync(path.join(root, 'a.txt'), 1_700_000_000, 1_700_000_000);
+    const puts: number[] = [];
+    const storage = http.createServer((req, res) => {
+      let n = 0;
+      req.on('data', (chunk: Buffer) => (n += chunk.length));
+      req.on('end', () => {
+        puts.push(n);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => storage.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(storage.address() as AddressInfo).port}/obj`;
+    const reports: unknown[] = [];
+    const api: ApiCallbacks = {
+      presign: async () => ({ key: `k${reports.length}`, url, headers: {} }),
+      reportSnapshot: async (report) => void reports.push(report),
+      heartbeat: async () => undefined,
+      logs: async () => undefined,
+      exit: async () => undefined,
+    };
+    try {
+      const snapshots = new Snapshotter(root, api, 600_000);
+      expect(await snapshots.snapshotNow()).toBe('uploaded');
+      // Half a second later, same second in the archive (tar keeps whole seconds): the
+      // fingerprint (mtime in ms) changed, the archive is the same bytes.
+      fs.utimesSync(path.join(root, 'a.txt'), 1_700_000_000.5, 1_700_000_000.5);
+      expect(await snapshots.snapshotNow()).toBe('unchanged');
+      expect(await snapshots.snapshotNow()).toBe('unchanged');
+      fs.writeFileSync(path.join(root, 'a.txt'), 'other bytes\n');
+      expect(await snapshots.snapshotNow()).toBe('uploaded');
+      expect(reports).toHaveLength(2);
+      expect(puts).toHaveLength(2);
+      expect(snapshots.stats).toEqual({ uploaded: 2, unchanged: 2, failed: 0 });
+    } finally {
+      storage.close();
+    }
   });
 });

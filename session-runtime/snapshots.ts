@@ -3,8 +3,8 @@
  * and a final one on stop. A snapshot is skipped when the tree fingerprint equals the last one
  * uploaded, and not uploaded when its archive equals the last one (the fingerprint is taken
  * before the archive reads the tree, so a file written in between makes the next fingerprint
- * differ from a tree the archive already held). Failures retry with exponential backoff inside a bounded budget and otherwise wait
- * for the next tick; they never touch the terminal.
+ * differ from a tree the archive already held). Failures retry with exponential backoff inside
+ * a bounded budget and otherwise wait for the next tick; they never touch the terminal.
  */
 import fs from 'node:fs';
 import http from 'node:http';

@@ -50,7 +50,7 @@ export async function treeFingerprint(root: string): Promise<string> {
 }
 
 /** How many times a snapshot reads a tree that keeps changing under it before it gives up. */
-export const SNAPSHOT_READS = 3;
+const SNAPSHOT_READS = 3;
 
 /**
  * Errors that mean a file changed while the archive read it (deleted before its turn, or shorter

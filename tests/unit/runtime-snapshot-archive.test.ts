@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { ApiCallbacks } from '../../session-runtime/callbacks.js';
 import { buildSnapshot } from '../../session-runtime/snapshot-archive.js';
 import { Snapshotter } from '../../session-runtime/snapshots.js';
+import { waitFor } from '../helpers/runtime.js';
 
 let root: string;
 let tmp: string;
@@ -48,14 +49,8 @@ function writeTree(): string {
 
 /** Resolves once an archive has written its first bytes into the private temp dir. */
 async function archiveStarted(): Promise<void> {
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
-    for (const dir of fs.readdirSync(tmp)) {
-      const size = fs.statSync(path.join(tmp, dir, 'snapshot.tar.gz'), { throwIfNoEntry: false })?.size ?? 0;
-      if (size > 0) return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-  throw new Error('no archive began within 10 s');
+  const begun = (): boolean => fs.readdirSync(tmp).some((dir) => (fs.statSync(path.join(tmp, dir, 'snapshot.tar.gz'), { throwIfNoEntry: false })?.size ?? 0) > 0);
+  await waitFor(begun, 'an archive to begin', 10_000, 2);
 }
 
 async function extract(file: string): Promise<Map<string, Buffer>> {

@@ -1,13 +1,16 @@
 /**
- * The workspace watcher started on an upload's files (a baseline): its initial scan runs while
- * the agent already works, so it must tell the upload's unchanged files from the agent's early
- * writes, creations and deletions. Real chokidar on a temp directory.
+ * The workspace watcher, real chokidar on a temp directory. Started on an upload's files (a
+ * baseline), its initial scan runs while the agent already works, so it must tell the upload's
+ * unchanged files from the agent's early writes, creations and deletions; `settle` waits for
+ * every change made so far; and changes chokidar leaves unreported are reported all the same.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CTIME_SLACK_MS, DEBOUNCE_MS, SETTLE_QUIET_MS, WorkspaceWatcher } from '../../session-runtime/sync/watcher.js';
+import { waitFor } from '../helpers/runtime.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 let root = '';
@@ -95,5 +98,56 @@ describe('WorkspaceWatcher.settle', () => {
     }
     await settled;
     expect([...watcher.ready].sort()).toEqual(expected.sort());
+  });
+});
+
+/**
+ * Changes chokidar does not report once the sender has read a file (the read moves its atime past
+ * its mtime, and chokidar reports a change only when the mtime moved or the atime is not past it):
+ * - a file written by one large write(2), read while the write is still going (the sender reads a
+ *   path DEBOUNCE_MS after its event): write(2) sets the mtime when it starts, so chokidar's stat
+ *   at the end sees the mtime it already knew. Unreported, the torn copy is what the laptop keeps.
+ * - a chmod, which moves only the ctime: the executable bit never reached the laptop.
+ */
+const SIZE = 256 * 1024 * 1024;
+
+describe('WorkspaceWatcher and changes chokidar leaves unreported', () => {
+  it('reports a file read while one write(2) filled it again once the write has ended', async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-torn-'));
+    const file = path.join(root, 'big.bin');
+    const reads: number[] = [];
+    // What the sender does with a ready path: take it and read the file (which moves its atime).
+    const consume = (): void => {
+      if (!watcher!.ready.delete('big.bin')) return;
+      reads.push(fs.readFileSync(file).length);
+    };
+    watcher = new WorkspaceWatcher(root);
+    await watcher.start(consume);
+    const writer = spawn(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(file)}, Buffer.alloc(${SIZE}, 1))`], { stdio: 'inherit' });
+    const code = await new Promise<number | null>((resolve) => writer.on('exit', resolve));
+    expect(code).toBe(0);
+    await watcher.settle(10_000);
+    await waitFor(() => reads.at(-1) === SIZE, 'a read of the whole file', 5_000).catch(() => undefined);
+    // The first read landed inside the write (else this machine wrote 256 MB within the debounce
+    // and the test shows nothing); the last one has the whole file.
+    expect(reads[0]).toBeLessThan(SIZE);
+    expect(reads.at(-1)).toBe(SIZE);
+  });
+
+  it('reports a chmod of a file it has read', async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-chmod-'));
+    const file = path.join(root, 'run.sh');
+    let reads = 0;
+    watcher = new WorkspaceWatcher(root);
+    await watcher.start(() => {
+      if (!watcher!.ready.delete('run.sh')) return;
+      fs.readFileSync(file);
+      reads += 1;
+    });
+    fs.writeFileSync(file, '#!/bin/sh\necho hi\n', { mode: 0o644 });
+    await waitFor(() => reads === 1, 'the first read', 5_000);
+    await sleep(100); // chokidar has stat'ed it since
+    fs.chmodSync(file, 0o755);
+    await waitFor(() => reads === 2, 'a read after the chmod', 5_000);
   });
 });

@@ -1,6 +1,19 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Which folder may import which (DESIGN.md "Dependency direction"): the seam
+ * (session-runtime/wire/) imports nothing outside itself; the API's contract (api/contract/)
+ * only the seam; cli/ only the API's contract and the seam; api/ only the seam and its own
+ * code; the runtime only the seam and the API's contract (its callbacks).
+ */
+const importsOnly = (...restrictions) => ({
+  'no-restricted-imports': ['error', { patterns: restrictions.map(([regex, message]) => ({ regex, message })) }],
+});
+const NOT_CLI = ['(^|/)cli/', 'Nothing but the CLI imports cli/.'];
+const API_ONLY_CONTRACT = ['(^|/)api/(?!contract/)', 'Outside api/, only the API\'s contract (api/contract/) may be imported.'];
+const RUNTIME_ONLY_WIRE = ['(^|/)session-runtime/(?!wire/)', 'Outside session-runtime/, only the seam (session-runtime/wire/) may be imported.'];
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/'] },
   js.configs.recommended,
@@ -18,4 +31,12 @@ export default tseslint.config(
     files: ['**/bin.ts', 'tests/**', 'scripts/**', 'infra/**'],
     rules: { 'no-restricted-syntax': 'off' },
   },
+  { files: ['cli/**'], rules: importsOnly(API_ONLY_CONTRACT, RUNTIME_ONLY_WIRE) },
+  { files: ['api/**'], ignores: ['api/contract/**'], rules: importsOnly(NOT_CLI, RUNTIME_ONLY_WIRE) },
+  {
+    files: ['api/contract/**'],
+    rules: importsOnly(['^\\.\\./(?!\\.\\./session-runtime/wire/)', 'The API\'s contract imports only the seam (session-runtime/wire/).']),
+  },
+  { files: ['session-runtime/**'], ignores: ['session-runtime/wire/**'], rules: importsOnly(NOT_CLI, API_ONLY_CONTRACT) },
+  { files: ['session-runtime/wire/**'], rules: importsOnly(['^\\.\\./|^\\./.*/', 'The seam (session-runtime/wire/) imports nothing outside itself.']) },
 );

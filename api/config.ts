@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import * as z from '../session-runtime/zod.js';
-import { UserError } from './errors.js';
+import * as z from '../session-runtime/wire/zod.js';
+import { UserError } from '../session-runtime/wire/errors.js';
 
 const HostPort = z.string().check(z.regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'));
 
@@ -146,7 +146,7 @@ function readFileConfig(path: string | undefined): FileConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UserError(`cannot read the config file ${path}: ${(err as Error).message}`, 'Set CATTY_CONFIG or --config to a readable JSON file.');
+    throw new UserError(`cannot read the config file ${path}: ${(err as Error).message}`, { hint: 'Set CATTY_CONFIG or --config to a readable JSON file.' });
   }
   let json: unknown;
   try {
@@ -181,13 +181,13 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   const file = readFileConfig(flags.config ?? envStr(env, 'CATTY_CONFIG'));
   const listen = flags.listen ?? envStr(env, 'CATTY_API_LISTEN') ?? file.listen ?? '127.0.0.1:8787';
   const hp = HostPort.safeParse(listen);
-  if (!hp.success) throw new UserError(`the listen address "${listen}" must be host:port`, 'Set CATTY_API_LISTEN, e.g. 127.0.0.1:8787.');
+  if (!hp.success) throw new UserError(`the listen address "${listen}" must be host:port`, { hint: 'Set CATTY_API_LISTEN, e.g. 127.0.0.1:8787.' });
   const colon = listen.lastIndexOf(':');
   const listenPort = Number(listen.slice(colon + 1));
   if (listenPort > 65535) throw new UserError(`the listen port ${listenPort} is out of range`);
   const provisioner = flags.provisioner ?? envStr(env, 'CATTY_PROVISIONER') ?? file.provisioner ?? 'local';
   if (provisioner !== 'local' && provisioner !== 'docker') {
-    throw new UserError(`unknown provisioner "${provisioner}" (CATTY_PROVISIONER)`, 'Set CATTY_PROVISIONER to local or docker.');
+    throw new UserError(`unknown provisioner "${provisioner}" (CATTY_PROVISIONER)`, { hint: 'Set CATTY_PROVISIONER to local or docker.' });
   }
   const publicUrl = flags.publicUrl ?? envStr(env, 'CATTY_PUBLIC_URL') ?? file.publicUrl ?? null;
   const s3f = file.s3 ?? {};

@@ -1,7 +1,7 @@
 /**
  * Errors. `HttpError` knows its own JSON response ({error:{code,message}}); anything else that
- * reaches the error handler is a 500 whose message never leaves the process. `UserError` is the
- * operator's mistake on the command line (message + hint), printed without a stack by the bin.
+ * reaches the error handler is a 500 whose message never leaves the process. The operator's
+ * mistakes on the command line are the shared `UserError` (session-runtime/wire/errors.ts).
  */
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
@@ -20,13 +20,3 @@ export const badRequest = (message: string): HttpError => new HttpError(400, 'in
 export const unauthorized = (message = 'missing, invalid or expired token'): HttpError => new HttpError(401, 'unauthorized', message);
 export const notFound = (message = 'not found'): HttpError => new HttpError(404, 'not_found', message);
 export const conflict = (code: string, message: string): HttpError => new HttpError(409, code, message);
-
-export class UserError extends Error {
-  override readonly name = 'UserError';
-  constructor(
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
-  }
-}

@@ -3,7 +3,7 @@
 import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { issueTokenPair } from './auth/tokens.js';
-import type { LocalCredentials } from './contract.js';
+import type { LocalCredentials } from './contract/schemas.js';
 import type { Deps } from './deps.js';
 import { ensureLocalUser } from './services/users.js';
 

@@ -8,8 +8,8 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { CONFIG_HELP, loadConfig, type ConfigFlags } from './config.js';
-import { UserError } from './errors.js';
-import { EXIT_DATA_DIR_BUSY } from './contract.js';
+import { UserError, reportError } from '../session-runtime/wire/errors.js';
+import { EXIT_DATA_DIR_BUSY } from './contract/schemas.js';
 import { writeLocalCredentials } from './local-credentials.js';
 import { acquirePidLock } from './pid-lock.js';
 import { createLogger } from './logger.js';
@@ -60,7 +60,7 @@ export const DATA_DIR_LOCK = 'catty-api.pid';
 
 class DataDirBusy extends UserError {
   constructor(dataDir: string, pid: number) {
-    super(`another catty-api (pid ${pid}) is already serving ${dataDir}`, 'Stop it first, or give this one its own --data-dir.');
+    super(`another catty-api (pid ${pid}) is already serving ${dataDir}`, { hint: 'Stop it first, or give this one its own --data-dir.', exitCode: EXIT_DATA_DIR_BUSY });
   }
 }
 
@@ -91,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = configOptions(new Command('catty-api'))
     .description('The catty control plane.')
     .option('--local-credentials <file>', 'embedded local mode: write a token for the local account to <file> (0600)')
+    .option('--debug', 'print stack traces of unexpected errors')
     .addHelpText('after', `\n${CONFIG_HELP}`)
     .exitOverride()
     .action((opts: ServeFlags) => {
@@ -112,11 +113,6 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await result;
   } catch (err) {
-    if (err instanceof UserError) {
-      process.stderr.write(`catty-api: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
-      return err instanceof DataDirBusy ? EXIT_DATA_DIR_BUSY : 2;
-    }
-    process.stderr.write(`catty-api: ${(err as Error).message}\n`);
-    return 1;
+    return reportError(err, { program: 'catty-api', stderr: process.stderr, debug: program.opts<{ debug?: boolean }>().debug === true });
   }
 }

@@ -3,10 +3,11 @@
  * schemas of api/contract.ts; a 401 triggers one refresh and one retry; errors become
  * UserErrors with the exit codes of DESIGN.md (3 not logged in, 4 session not found/ended).
  */
-import type * as z from '../session-runtime/zod.js';
-import { ApiError, TokenResponse } from '../api/contract.js';
+import type * as z from '../session-runtime/wire/zod.js';
+import { ApiError, TokenResponse } from '../api/contract/schemas.js';
 import type { Context } from './context.js';
-import { ApiRequestError, ExitCode, UserError, explainSystemError } from './errors.js';
+import { ApiRequestError, ExitCode, explainSystemError } from './errors.js';
+import { UserError } from '../session-runtime/wire/errors.js';
 import type { HttpResponse } from './http.js';
 
 export interface Tokens {

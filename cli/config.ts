@@ -5,9 +5,10 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import * as z from '../session-runtime/zod.js';
+import * as z from '../session-runtime/wire/zod.js';
 import type { Context } from './context.js';
-import { UserError, ExitCode } from './errors.js';
+import { ExitCode } from './errors.js';
+import { UserError } from '../session-runtime/wire/errors.js';
 import { ensurePrivateDir, readJsonFile, writePrivateFileAtomic } from './fs-util.js';
 
 export const Credentials = z.object({

@@ -1,8 +1,8 @@
 /**
- * The two kinds of error a user sees (STYLE.md): a `UserError` — their mistake or a state they
- * can fix, with a hint and an exit code of its own — and everything else (one line; the stack
- * only with --debug). Common system errors are explained here, in one place.
+ * The CLI's side of the one error model (session-runtime/wire/errors.ts): its exit codes, the
+ * API client's error, and the common system errors explained in one place.
  */
+import { UserError } from '../session-runtime/wire/errors.js';
 
 /** Exit codes, as ssh does it (DESIGN.md "Contracts"). */
 export const ExitCode = {
@@ -13,18 +13,6 @@ export const ExitCode = {
   sessionGone: 4,
   connectionLost: 255,
 } as const;
-
-export class UserError extends Error {
-  override readonly name = 'UserError';
-  readonly hint: string | undefined;
-  readonly exitCode: number;
-
-  constructor(message: string, options: { hint?: string; exitCode?: number; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.hint = options.hint;
-    this.exitCode = options.exitCode ?? ExitCode.error;
-  }
-}
 
 /** Thrown by the API client for a response that carries an ApiError body. */
 export class ApiRequestError extends UserError {

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { createContext, type Context, type ContextInput, type GlobalOptions } from './context.js';
-import { ExitCode, UserError, explainSystemError } from './errors.js';
-import { escapeForTerminal } from '../session-runtime/safe-path.js';
+import { ExitCode, explainSystemError } from './errors.js';
+import { reportError } from '../session-runtime/wire/errors.js';
 import { registerCommands } from './commands/index.js';
 
 export type Handler<A extends unknown[]> = (ctx: Context, ...args: A) => Promise<number | void>;
@@ -45,7 +45,6 @@ export async function main(argv: string[], input: ContextInput = {}): Promise<nu
   let debug = argv.includes('--debug');
   const stdout = input.stdout ?? process.stdout;
   const stderr = input.stderr ?? process.stderr;
-  const env = input.env ?? process.env;
 
   const run: Runner = (handler) => async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
@@ -76,27 +75,16 @@ export async function main(argv: string[], input: ContextInput = {}): Promise<nu
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
-    return reportError(error, { stderr, debug, noColor: env.NO_COLOR !== undefined });
+    return reportFailure(error, { stderr, debug });
   }
 }
 
-function reportError(error: unknown, out: { stderr: NodeJS.WritableStream; debug: boolean; noColor: boolean }): number {
+function reportFailure(error: unknown, out: { stderr: NodeJS.WritableStream; debug: boolean }): number {
   if (error instanceof CommanderError) {
     // Commander has printed its own message already.
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
     if (error.code === 'commander.executeSubCommandAsync') return error.exitCode;
     return ExitCode.usage;
   }
-  const userError = error instanceof UserError ? error : explainSystemError(error);
-  if (userError) {
-    out.stderr.write(`catty: ${escapeForTerminal(userError.message)}\n`);
-    if (userError.hint) out.stderr.write(`  ${escapeForTerminal(userError.hint)}\n`);
-    if (out.debug && userError.cause instanceof Error && userError.cause.stack) out.stderr.write(`${userError.cause.stack}\n`);
-    return userError.exitCode;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  out.stderr.write(`catty: unexpected error: ${escapeForTerminal(message)}\n`);
-  if (out.debug && error instanceof Error && error.stack) out.stderr.write(`${error.stack}\n`);
-  else out.stderr.write('  Run again with --debug for details.\n');
-  return ExitCode.error;
+  return reportError(error, { program: 'catty', stderr: out.stderr, debug: out.debug, explain: explainSystemError });
 }

@@ -3,7 +3,7 @@
  * catty-session: the daemon inside each session machine. Thin: config, start, signals, exit.
  *
  * Run as the process's entry point, it starts at once. Imported instead — by the API's
- * runtime-launcher, which loads the runtime's code while a spare machine waits for a session —
+ * the launcher (launcher.ts), which loads the runtime's code while a spare machine waits for a session —
  * it only loads, and starts when `start()` is called (after the session's settings are in
  * process.env: nothing is read from it before).
  */

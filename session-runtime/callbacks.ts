@@ -11,7 +11,7 @@ import {
   PresignRequest,
   PresignResponse,
   SnapshotReport,
-} from '../api/contract.js';
+} from '../api/contract/schemas.js';
 
 export class CallbackError extends Error {
   override name = 'CallbackError';

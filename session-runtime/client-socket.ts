@@ -3,7 +3,7 @@
  * logic can be unit-tested with a fake socket.
  */
 import type { WebSocket } from 'ws';
-import type { RuntimeMessage } from './protocol.js';
+import type { RuntimeMessage } from './wire/protocol.js';
 
 export interface ClientSocket {
   /** Bytes queued in user space that the kernel has not taken yet. */

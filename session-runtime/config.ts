@@ -2,32 +2,13 @@
  * The runtime's configuration, read once from the environment (DESIGN.md "Fixed names") and
  * validated. Nothing else in session-runtime reads process.env.
  *
- * Fixed names (see RuntimeEnv in protocol.ts):
- *   CATTY_WORKSPACE       workspace directory (default /workspace)
- *   CATTY_LISTEN          host:port (default 0.0.0.0:8080; port 0 picks a free one)
- *   CATTY_CONNECT_TOKEN   bearer token for upload/connect/logs (required)
- *   CATTY_AGENT_CMD       JSON argv (default ["claude","--dangerously-skip-permissions"])
- *   CATTY_AGENT_ENV       JSON object of extra variables for the agent only (secrets, settings)
- *   CATTY_AGENT_HOME      the agent's HOME (default: a fresh private dir outside the workspace)
- *   CATTY_API_URL + CATTY_MACHINE_TOKEN   callbacks (snapshots, heartbeat, logs, exit)
- * Extra knobs (mostly for tests):
- *   CATTY_NO_UPLOAD=1               start the agent at once; no upload is expected (`--no-upload`)
- *   CATTY_MAX_UPLOAD_BYTES          cap on uncompressed upload bytes (default 1 GiB); the body
- *                                   cap is the same number (a zip is never much bigger than its content)
- *   CATTY_SNAPSHOT_INTERVAL_MS      snapshot period (default 30 s); the first one comes after a
- *                                   third of it (~10 s)
- *   CATTY_EXIT_LINGER_MS            how long to keep serving after the agent exited (default 10 min)
- *   CATTY_HEARTBEAT_INTERVAL_MS     WebSocket ping period (default 15 s); a peer silent for two
- *                                   periods is dropped
- *   CATTY_API_HEARTBEAT_INTERVAL_MS API heartbeat callback period (default 30 s)
- *   CATTY_MAX_SYNC_FILE_BYTES       files above this are announced as skipped (default 50 MiB)
- *   CATTY_STORAGE_TIMEOUT_MS        a snapshot PUT with no traffic for this long is abandoned and
- *                                   retried (default 60 s)
+ * Every name it reads, with its default, is in RuntimeEnv (wire/runtime-env.ts).
  */
 import os from 'node:os';
 import path from 'node:path';
-import * as z from './zod.js';
-import { DEFAULT_MAX_SYNC_FILE_BYTES, RuntimeEnv } from './protocol.js';
+import * as z from './wire/zod.js';
+import { DEFAULT_MAX_SYNC_FILE_BYTES } from './wire/protocol.js';
+import { RuntimeEnv } from './wire/runtime-env.js';
 
 export interface RuntimeConfig {
   workspace: string;
@@ -103,14 +84,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     agentEnv,
     agentHome: env[RuntimeEnv.agentHome] ? path.resolve(env[RuntimeEnv.agentHome]!) : null,
     api: apiUrl && machineToken ? { url: apiUrl.replace(/\/+$/, ''), machineToken } : null,
-    noUpload: env.CATTY_NO_UPLOAD === '1' || env.CATTY_NO_UPLOAD === 'true',
+    noUpload: env[RuntimeEnv.noUpload] === '1' || env[RuntimeEnv.noUpload] === 'true',
     maxUploadBytes: numberOf(env, RuntimeEnv.maxUploadBytes, 1024 ** 3),
     snapshotIntervalMs: numberOf(env, RuntimeEnv.snapshotIntervalMs, 30_000),
-    exitLingerMs: numberOf(env, 'CATTY_EXIT_LINGER_MS', 10 * 60_000),
-    heartbeatIntervalMs: numberOf(env, 'CATTY_HEARTBEAT_INTERVAL_MS', 15_000),
-    apiHeartbeatIntervalMs: numberOf(env, 'CATTY_API_HEARTBEAT_INTERVAL_MS', 30_000),
-    maxSyncFileBytes: numberOf(env, 'CATTY_MAX_SYNC_FILE_BYTES', DEFAULT_MAX_SYNC_FILE_BYTES),
-    storageTimeoutMs: numberOf(env, 'CATTY_STORAGE_TIMEOUT_MS', 60_000),
+    exitLingerMs: numberOf(env, RuntimeEnv.exitLingerMs, 10 * 60_000),
+    heartbeatIntervalMs: numberOf(env, RuntimeEnv.heartbeatIntervalMs, 15_000),
+    apiHeartbeatIntervalMs: numberOf(env, RuntimeEnv.apiHeartbeatIntervalMs, 30_000),
+    maxSyncFileBytes: numberOf(env, RuntimeEnv.maxSyncFileBytes, DEFAULT_MAX_SYNC_FILE_BYTES),
+    storageTimeoutMs: numberOf(env, RuntimeEnv.storageTimeoutMs, 60_000),
   };
 }
 

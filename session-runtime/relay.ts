@@ -26,7 +26,7 @@
 import type { AgentExit, AgentProcess } from './agent.js';
 import type { ClientSocket } from './client-socket.js';
 import { FramePool, OutputLog } from './output-log.js';
-import { CloseCode, PROTOCOL_VERSION, parseClientMessage, type ClientMessage } from './protocol.js';
+import { CloseCode, PROTOCOL_VERSION, parseClientMessage, type ClientMessage } from './wire/protocol.js';
 import { Screen } from './screen.js';
 
 export const HIGH_WATER_BYTES = 1024 * 1024;

@@ -9,7 +9,8 @@ import { spawnPtyAgent, type AgentExit, type SpawnAgent } from './agent.js';
 import { httpCallbacks, type ApiCallbacks } from './callbacks.js';
 import type { RuntimeConfig } from './config.js';
 import { createHttpServer } from './http-server.js';
-import { DEFAULT_COLS, DEFAULT_ROWS, READY_LINE_PREFIX } from './protocol.js';
+import { DEFAULT_COLS, DEFAULT_ROWS } from './wire/protocol.js';
+import { READY_LINE_PREFIX } from './wire/runtime-env.js';
 import { Session } from './session.js';
 import { Snapshotter } from './snapshots.js';
 

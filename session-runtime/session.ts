@@ -10,12 +10,12 @@ import { buildAgentEnv } from './agent-env.js';
 import type { AgentExit, AgentProcess, SpawnAgent } from './agent.js';
 import { wsClientSocket } from './client-socket.js';
 import type { RuntimeConfig } from './config.js';
-import { DEFAULT_COLS, DEFAULT_ROWS, type Health, type UploadResult } from './protocol.js';
+import { DEFAULT_COLS, DEFAULT_ROWS, type Health, type UploadResult } from './wire/protocol.js';
 import { Relay } from './relay.js';
 import { SyncSender } from './sync/sender.js';
 import { WorkspaceWatcher, type Baseline } from './sync/watcher.js';
 import { receiveUpload } from './upload/receive.js';
-import { escapeForTerminal } from './safe-path.js';
+import { escapeForTerminal } from './wire/safe-path.js';
 import { UploadRejected } from './upload/zip-plan.js';
 
 /** Bytes of output kept for `catty logs`. */

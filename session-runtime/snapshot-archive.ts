@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { snapshotExcludes } from './ignore-rules.js';
+import { snapshotExcludes } from './wire/ignore-rules.js';
 
 export interface SnapshotFile {
   file: string;

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { ApiCallbacks } from './callbacks.js';
-import type { SnapshotResult } from './protocol.js';
+import type { SnapshotResult } from './wire/protocol.js';
 import { buildSnapshot, treeFingerprint, type SnapshotFile } from './snapshot-archive.js';
 
 export type SnapshotOutcome = SnapshotResult['outcome'];

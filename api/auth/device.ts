@@ -3,7 +3,7 @@
  * The device_code is a bearer secret (stored hashed); the user_code is short and typed by people.
  */
 import { randomInt } from 'node:crypto';
-import type { DeviceCodeResponse, DeviceTokenError } from '../contract.js';
+import type { DeviceCodeResponse, DeviceTokenError } from '../contract/schemas.js';
 import { newToken, sha256Hex } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { iso } from '../state/db.js';

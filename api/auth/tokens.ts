@@ -1,5 +1,5 @@
 /** Access/refresh token pairs: minted, rotated on refresh, revoked on logout. */
-import type { TokenResponse } from '../contract.js';
+import type { TokenResponse } from '../contract/schemas.js';
 import { newToken, sha256Hex } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { iso } from '../state/db.js';

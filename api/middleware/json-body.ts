@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type * as z from '../../session-runtime/zod.js';
+import type * as z from '../../session-runtime/wire/zod.js';
 import { badRequest } from '../errors.js';
 
 /** Parses the JSON body with `schema`; malformed JSON, wrong types or unknown fields → 400.

@@ -13,7 +13,7 @@
  *   CATTY_DOCKER_HOME_MB     size of the agent's home tmpfs (256)
  *   DOCKER_HOST              engine address (default unix:///var/run/docker.sock), read by dockerode
  */
-import * as z from '../../session-runtime/zod.js';
+import * as z from '../../session-runtime/wire/zod.js';
 import type { DockerProvisionerOptions } from './docker.js';
 
 const MiB = 1024 * 1024;

@@ -5,7 +5,7 @@
  */
 import type Docker from 'dockerode';
 import type { MachineSpec } from './types.js';
-import { RUNTIME_NODE_OPTIONS } from '../../session-runtime/protocol.js';
+import { RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
 
 /** Labels every catty container and volume carries; `list()` and reconciliation filter on them. */
 export const Label = {
@@ -84,7 +84,7 @@ export function runtimeEnvList(spec: MachineSpec, plan: ContainerPlan): string[]
     // The runtime's memory budget, as the local provisioner sets it.
     NODE_OPTIONS: RUNTIME_NODE_OPTIONS,
   };
-  if (!spec.upload) env.CATTY_NO_UPLOAD = '1';
+  if (!spec.upload) env[RuntimeEnv.noUpload] = '1';
   return Object.entries(env).map(([name, value]) => `${name}=${value}`);
 }
 

@@ -13,10 +13,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/protocol.js';
+import { LAUNCHER_WAITING_LINE, LauncherEnv, READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
 import type { Logger } from '../logger.js';
 import { packageRoot, runtimeBinPath } from '../package-root.js';
-import { LAUNCHER_NICE_ENV, LAUNCHER_WAITING_LINE } from './launcher-env.js';
 import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_WORKSPACE } from './bwrap.js';
 import { readMachineRecord, waitForReadyLine, writeMachineRecord, type MachineRecord } from './machine-record.js';
 import { findDescendant, isOurProcess, signal } from './processes.js';
@@ -79,7 +78,7 @@ export class LocalProvisioner implements Provisioner {
     this.root = options.packageRoot ?? packageRoot();
     this.bin = runtimeBinPath(this.root);
     this.machinesDir = join(options.dataDir, 'machines');
-    this.launcher = join(this.root, 'dist', 'api', 'provisioners', 'runtime-launcher.js');
+    this.launcher = join(this.root, 'dist', 'session-runtime', 'launcher.js');
     this.runtimeArgv = { index: 1, value: this.launcher };
     const mode = options.sandbox ?? 'auto';
     const found = mode === 'none' ? null : findBwrap();
@@ -163,7 +162,7 @@ export class LocalProvisioner implements Provisioner {
       [RuntimeEnv.listen]: '127.0.0.1:0',
       [RuntimeEnv.agentHome]: inside.home,
       [RuntimeEnv.apiUrl]: shared.apiUrl,
-      ...(this.options.nice ? { [LAUNCHER_NICE_ENV]: String(this.options.nice) } : {}),
+      ...(this.options.nice ? { [LauncherEnv.nice]: String(this.options.nice) } : {}),
     };
     const logFd = openSync(join(dir, 'runtime.log'), 'a', 0o600);
     try {
@@ -190,7 +189,7 @@ export class LocalProvisioner implements Provisioner {
 
   /**
    * Gives the launcher the session's own settings on stdin — secrets travel there, not in the
-   * exec environment (runtime-launcher.ts) — and waits for the runtime's ready line.
+   * exec environment (session-runtime/launcher.ts) — and waits for the runtime's ready line.
    */
   private async handOver(machineId: string, dir: string, child: ChildProcess, spec: MachineSpec, abort?: AbortSignal): Promise<Machine> {
     const pid = child.pid;
@@ -202,7 +201,7 @@ export class LocalProvisioner implements Provisioner {
       [RuntimeEnv.machineToken]: spec.machineToken,
       [RuntimeEnv.agentCmd]: JSON.stringify(spec.agentCmd),
       [RuntimeEnv.agentEnv]: JSON.stringify(spec.agentEnv),
-      ...(spec.upload ? {} : { CATTY_NO_UPLOAD: '1' }),
+      ...(spec.upload ? {} : { [RuntimeEnv.noUpload]: '1' }),
     };
     // The pipe closes right after: nothing ties the machine to this process.
     child.stdin!.end(JSON.stringify(sessionEnv));

@@ -1,7 +1,7 @@
 /** `<machine dir>/machine.json` and reading the runtime's ready line from its log file. */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as z from '../../session-runtime/zod.js';
+import * as z from '../../session-runtime/wire/zod.js';
 
 const MachineRecord = z.object({
   sessionId: z.string(),

@@ -5,7 +5,7 @@
  * describe the local socket (1005 "no code", 1006 "dropped", 1015 TLS) cannot be sent in a
  * close frame; they are mapped to the nearest code a client may receive.
  */
-import { CloseCode } from '../../session-runtime/protocol.js';
+import { CloseCode } from '../../session-runtime/wire/protocol.js';
 
 const NO_STATUS = 1005;
 const ABNORMAL = 1006;

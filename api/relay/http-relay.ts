@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import type { Logger } from '../logger.js';
-import type { ErrorBody } from '../../session-runtime/protocol.js';
+import type { ErrorBody } from '../../session-runtime/wire/errors.js';
 
 /** The runtime's socket may stay silent this long (it extracts a big upload before answering)
  * before the relay gives up with a 504. */

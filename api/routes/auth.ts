@@ -1,6 +1,6 @@
 /** /v1/auth/* and /v1/me. */
 import { Hono } from 'hono';
-import { DeviceTokenRequest, LogoutRequest, RefreshRequest, type DeviceTokenError } from '../contract.js';
+import { DeviceTokenRequest, LogoutRequest, RefreshRequest, type DeviceTokenError } from '../contract/schemas.js';
 import { sha256Hex } from '../crypto.js';
 import type { AppEnv, Deps } from '../deps.js';
 import { unauthorized } from '../errors.js';

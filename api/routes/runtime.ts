@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
-import { ExitReport, Heartbeat, LogsUpload, PresignRequest, SnapshotReport, type PresignResponse } from '../contract.js';
+import { ExitReport, Heartbeat, LogsUpload, PresignRequest, SnapshotReport, type PresignResponse } from '../contract/schemas.js';
 import type { AppEnv, Deps } from '../deps.js';
 import { badRequest, HttpError } from '../errors.js';
 import { requireMachine } from '../middleware/auth.js';

@@ -1,6 +1,6 @@
 /** /v1/sessions: a user's own sessions only; anyone else's is a 404. */
 import { Hono } from 'hono';
-import { CreateSessionRequest, type ConnectInfo, type DownloadInfo } from '../contract.js';
+import { CreateSessionRequest, type ConnectInfo, type DownloadInfo } from '../contract/schemas.js';
 import { decrypt } from '../crypto.js';
 import type { AppEnv, Deps } from '../deps.js';
 import { conflict, HttpError, notFound } from '../errors.js';

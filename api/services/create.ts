@@ -1,5 +1,5 @@
 /** POST /v1/sessions: limit, label, machine, health wait; a failed start cleans up after itself. */
-import type { CreateSessionRequest, CreatedSession } from '../contract.js';
+import type { CreateSessionRequest, CreatedSession } from '../contract/schemas.js';
 import { encrypt, newId, newToken, sha256Hex } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { HttpError } from '../errors.js';

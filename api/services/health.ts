@@ -1,6 +1,6 @@
 /** Waits until a runtime's /healthz answers 200, polling; false on timeout, on abort, or as
  * soon as `stillWanted` says the wait is pointless (the session ended meanwhile). */
-import { Health } from '../../session-runtime/protocol.js';
+import { Health } from '../../session-runtime/wire/protocol.js';
 
 export async function waitForHealthy(runtimeUrl: string, timeoutMs: number, signal?: AbortSignal, stillWanted: () => boolean = () => true): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -3,7 +3,7 @@
  * While a machine stops its session stays `running`, so the runtime's final snapshot is still
  * accepted; the status changes once the machine is gone. Stops of one session are deduplicated.
  */
-import type { SessionStatus } from '../contract.js';
+import type { SessionStatus } from '../contract/schemas.js';
 import type { Deps } from '../deps.js';
 import { iso } from '../state/db.js';
 import { endSession, sessionById, updateSession, type SessionRow } from '../state/sessions.js';

@@ -1,10 +1,10 @@
 /** Accounts: created by the admin command (or the local control plane's one account). */
 import { randomBytes } from 'node:crypto';
-import * as z from '../../session-runtime/zod.js';
+import * as z from '../../session-runtime/wire/zod.js';
 import { hashPassword } from '../auth/passwords.js';
 import { newId } from '../crypto.js';
 import type { Deps } from '../deps.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../session-runtime/wire/errors.js';
 import { iso, type Db } from '../state/db.js';
 import { insertUser, userByEmail, type UserRow } from '../state/users.js';
 

@@ -1,5 +1,5 @@
 /** Session rows. The connect token is stored sealed (AES-256-GCM, see crypto.ts). */
-import type { Session, SessionStatus } from '../contract.js';
+import type { Session, SessionStatus } from '../contract/schemas.js';
 import type { Db } from './db.js';
 
 export interface SessionRow {

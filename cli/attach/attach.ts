@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { ExitCode } from '../errors.js';
-import { escapeForTerminal } from '../../session-runtime/safe-path.js';
+import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';
 import type { SyncApplier } from '../sync/applier.js';
 import { backoffDelayMs, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 import { Connection, connectUrlFor, type ConnectionEnd } from './connection.js';

@@ -11,7 +11,7 @@ import {
   type ClientMessage,
   type HelloMessage,
   type RuntimeMessage,
-} from '../../session-runtime/protocol.js';
+} from '../../session-runtime/wire/protocol.js';
 
 export type ConnectionEnd =
   | { kind: 'exit'; code: number }

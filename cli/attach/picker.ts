@@ -1,8 +1,8 @@
 /** An interactive session picker on a TTY: arrows (or j/k) move, Enter picks, q/Esc/Ctrl-C cancels. */
-import type { Session } from '../../api/contract.js';
+import type { Session } from '../../api/contract/schemas.js';
 import type { Context } from '../context.js';
 import { formatAge } from '../output.js';
-import { escapeForTerminal } from '../../session-runtime/safe-path.js';
+import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';
 import { enterRawMode } from './terminal.js';
 
 export async function pickSession(ctx: Context, sessions: Session[]): Promise<string | null> {

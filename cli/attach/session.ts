@@ -9,7 +9,7 @@ import { paths } from '../config.js';
 import { ManifestStore, type SessionRecord } from '../sessions/store.js';
 import { SyncApplier } from '../sync/applier.js';
 import { SyncReport } from '../sync/report.js';
-import { Session } from '../../api/contract.js';
+import { Session } from '../../api/contract/schemas.js';
 import { resolveApi } from '../api.js';
 import { fetchLogs } from '../commands/logs.js';
 import { attach, type EndedSession } from './attach.js';

@@ -1,10 +1,11 @@
 /** `catty connect [label]`: attach to a running session (a picker when no label on a TTY). */
 import type { Command } from 'commander';
-import { ConnectInfo, Session } from '../../api/contract.js';
+import { ConnectInfo, Session } from '../../api/contract/schemas.js';
 import type { Runner } from '../main.js';
 import { print, type Context } from '../context.js';
 import { resolveApi } from '../api.js';
-import { ExitCode, UserError } from '../errors.js';
+import { ExitCode } from '../errors.js';
+import { UserError } from '../../session-runtime/wire/errors.js';
 import { table } from '../output.js';
 import { loadRecord } from '../sessions/store.js';
 import { fetchSessions, sessionRows } from './list.js';

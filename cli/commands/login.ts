@@ -1,12 +1,13 @@
 /** `catty login [--api URL]`: the OAuth device flow (RFC 8628) against the API. */
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeviceCodeResponse, DeviceTokenError, TokenResponse } from '../../api/contract.js';
+import { DeviceCodeResponse, DeviceTokenError, TokenResponse } from '../../api/contract/schemas.js';
 import type { Runner } from '../main.js';
 import { print, type Context } from '../context.js';
 import { ApiClient } from '../api-client.js';
 import { checkApiUrl, configuredApiUrl, saveCredentials } from '../config.js';
-import { ExitCode, UserError } from '../errors.js';
+import { ExitCode } from '../errors.js';
+import { UserError } from '../../session-runtime/wire/errors.js';
 import { errorFor } from '../api-client.js';
 
 export function register(program: Command, run: Runner): void {

@@ -1,6 +1,6 @@
 /** `catty logs <label>`: the session's last terminal output. */
 import type { Command } from 'commander';
-import { LogsResponse } from '../../api/contract.js';
+import { LogsResponse } from '../../api/contract/schemas.js';
 import type { Runner } from '../main.js';
 import type { Context } from '../context.js';
 import { resolveApi } from '../api.js';

@@ -1,10 +1,11 @@
 /** `catty new`: create a session, upload this directory, attach (or --detach). */
 import type { Command } from 'commander';
-import { CreatedSession, Session, type CreateSessionRequest } from '../../api/contract.js';
+import { CreatedSession, Session, type CreateSessionRequest } from '../../api/contract/schemas.js';
 import type { Runner } from '../main.js';
 import { print, type Context } from '../context.js';
 import { resolveApi } from '../api.js';
-import { ExitCode, UserError } from '../errors.js';
+import { ExitCode } from '../errors.js';
+import { UserError } from '../../session-runtime/wire/errors.js';
 import { formatBytes, spinner } from '../output.js';
 import { saveManifest, saveRecord } from '../sessions/store.js';
 import { SecretStore, defaultSecretStoreOptions } from '../secrets/store.js';

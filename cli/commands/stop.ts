@@ -1,6 +1,6 @@
 /** `catty stop <label> [--delete]`. */
 import type { Command } from 'commander';
-import { Ok, Session } from '../../api/contract.js';
+import { Ok, Session } from '../../api/contract/schemas.js';
 import type { Runner } from '../main.js';
 import { print, type Context } from '../context.js';
 import { resolveApi } from '../api.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Runner } from '../main.js';
 import { print } from '../context.js';
-import { PROTOCOL_VERSION } from '../../session-runtime/protocol.js';
+import { PROTOCOL_VERSION } from '../../session-runtime/wire/protocol.js';
 
 export function register(program: Command, run: Runner): void {
   program

@@ -5,8 +5,8 @@
  * never applied — into a fresh directory that the caller renames into place.
  */
 import type * as Tar from 'tar';
-import { collisionKey, escapeForTerminal, relativePathProblem } from '../../session-runtime/safe-path.js';
-import { UserError } from '../errors.js';
+import { collisionKey, escapeForTerminal, relativePathProblem } from '../../session-runtime/wire/safe-path.js';
+import { UserError } from '../../session-runtime/wire/errors.js';
 
 export interface ExtractCaps {
   maxEntries: number;

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from '../context.js';
-import { UserError, explainSystemError } from '../errors.js';
+import { explainSystemError } from '../errors.js';
+import { UserError } from '../../session-runtime/wire/errors.js';
 import type { HttpResponse } from '../http.js';
 import type { Progress } from '../packer/progress.js';
 

@@ -3,13 +3,13 @@
  * provisioner as a detached daemon whose state lives in $CATTY_HOME/local/. It writes
  * LocalCredentials (api/contract.ts) once it listens; the CLI uses its URL and tokens.
  */
-import { escapeForTerminal } from '../../session-runtime/safe-path.js';
+import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { EXIT_DATA_DIR_BUSY, LocalCredentials } from '../../api/contract.js';
+import { EXIT_DATA_DIR_BUSY, LocalCredentials } from '../../api/contract/schemas.js';
 import type { Context } from '../context.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../session-runtime/wire/errors.js';
 import { ensureHome, paths } from '../config.js';
 import { ensurePrivateDir, readJsonFile } from '../fs-util.js';
 import { pidAlive, waitFor } from './process.js';

@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
-import { IgnoreRules } from '../../session-runtime/ignore-rules.js';
+import { IgnoreRules } from '../../session-runtime/wire/ignore-rules.js';
 
 export interface WalkEntry {
   /** Relative POSIX path. */

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { ManifestEntry } from '../sessions/store.js';
 import type { WalkEntry } from './walk.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../session-runtime/wire/errors.js';
 import {
   MAX_ENTRIES,
   METHOD_DEFLATE,

@@ -1,6 +1,6 @@
 /** AES-256-GCM with a fresh random 96-bit nonce per value and the name as associated data. */
 import crypto from 'node:crypto';
-import * as z from '../../session-runtime/zod.js';
+import * as z from '../../session-runtime/wire/zod.js';
 
 export const Sealed = z.strictObject({
   nonce: z.string().check(z.regex(/^[A-Za-z0-9+/=]+$/)),

@@ -1,7 +1,7 @@
 /** Reading a secret: a hidden prompt on a TTY, or all of stdin. */
 import type { Readable } from 'node:stream';
 import type { Context } from '../context.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../session-runtime/wire/errors.js';
 
 const MAX_SECRET_BYTES = 64 * 1024;
 

@@ -3,11 +3,12 @@
  * `check` is a sealed constant: when it does not open, the key is not the one the file was
  * written with (another machine, or a lost key) — a clearer error than "tampered".
  */
-import * as z from '../../session-runtime/zod.js';
-import { secretNameProblem } from '../../api/contract.js';
+import * as z from '../../session-runtime/wire/zod.js';
+import { secretNameProblem } from '../../api/contract/schemas.js';
 import type { Context } from '../context.js';
 import { ensureHome, paths } from '../config.js';
-import { ExitCode, UserError } from '../errors.js';
+import { ExitCode } from '../errors.js';
+import { UserError } from '../../session-runtime/wire/errors.js';
 import { readJsonFile, writePrivateFileAtomic } from '../fs-util.js';
 import { Sealed, open, seal } from './crypto.js';
 import { deriveKey, fileKeySource, keychainKeySource, loadOrCreateKey, machineIdSalt, preferredKeySource, type KeySource } from './key.js';

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import * as z from '../../session-runtime/zod.js';
+import * as z from '../../session-runtime/wire/zod.js';
 import type { Context } from '../context.js';
 import { ensureHome, paths } from '../config.js';
 import { ensurePrivateDir, readJsonFile, writePrivateFileAtomic } from '../fs-util.js';

@@ -17,8 +17,8 @@
  * order they were sent in.
  */
 import { rm } from 'node:fs/promises';
-import type { FileChangeMessage, FileChunkMessage, FileSkippedMessage } from '../../session-runtime/protocol.js';
-import { DEFAULT_MAX_SYNC_FILE_BYTES } from '../../session-runtime/protocol.js';
+import type { FileChangeMessage, FileChunkMessage, FileSkippedMessage } from '../../session-runtime/wire/protocol.js';
+import { DEFAULT_MAX_SYNC_FILE_BYTES } from '../../session-runtime/wire/protocol.js';
 import type { ManifestStore } from '../sessions/store.js';
 import { SyncReport } from './report.js';
 import { Refusal, TempFile, checkParents, checkRemotePath, conflictPath, localState } from './local-fs.js';

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isGitPath, relativePathProblem, resolveInside } from '../../session-runtime/safe-path.js';
+import { isGitPath, relativePathProblem, resolveInside } from '../../session-runtime/wire/safe-path.js';
 
 export class Refusal extends Error {
   override readonly name = 'Refusal';

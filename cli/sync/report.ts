@@ -1,7 +1,7 @@
 /** What sync-back did during one attach: a log file while attached, a summary on detach/exit. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { escapeForTerminal } from '../../session-runtime/safe-path.js';
+import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';
 import { ensurePrivateDir } from '../fs-util.js';
 
 const LISTED_MAX = 10;

@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { ClientSocket } from '../client-socket.js';
-import { IGNORE_FILES, IgnoreRules } from '../ignore-rules.js';
-import { FILE_CHUNK_BYTES, type RuntimeMessage } from '../protocol.js';
-import { isGitPath, relativePathProblem, resolveInside } from '../safe-path.js';
+import { IGNORE_FILES, IgnoreRules } from '../wire/ignore-rules.js';
+import { FILE_CHUNK_BYTES, type RuntimeMessage } from '../wire/protocol.js';
+import { isGitPath, relativePathProblem, resolveInside } from '../wire/safe-path.js';
 import type { WorkspaceWatcher } from './watcher.js';
 
 /** Start another message only when less than this is still queued in the socket. */

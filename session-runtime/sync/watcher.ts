@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { DEPENDENCY_DIRS } from '../ignore-rules.js';
+import { DEPENDENCY_DIRS } from '../wire/ignore-rules.js';
 
 /** Per-path quiet period before a change is considered complete. */
 export const DEBOUNCE_MS = 30;

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import zlib from 'node:zlib';
-import { resolveInside } from '../safe-path.js';
+import { resolveInside } from '../wire/safe-path.js';
 import { UploadRejected } from './zip-plan.js';
 
 export class WorkspaceWriter {

@@ -3,7 +3,7 @@
  * safe to extract (SECURITY.md 1–8). Either every entry passes or the upload is rejected whole.
  */
 import yauzl from 'yauzl';
-import { collisionKey, relativePathProblem } from '../safe-path.js';
+import { collisionKey, relativePathProblem } from '../wire/safe-path.js';
 
 export interface ZipLimits {
   /** Cap on the sum of declared uncompressed sizes. */

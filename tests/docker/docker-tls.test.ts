@@ -14,7 +14,7 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreatedSession } from '../../api/contract.js';
+import { CreatedSession } from '../../api/contract/schemas.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { SESSION_IMAGE, buildSessionImage, probeDocker } from '../helpers/docker.js';
 import { REPO_ROOT, waitFor } from '../helpers/runtime.js';

@@ -5,7 +5,7 @@
  * connect info after the restarts and still snapshots to the new API.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CreatedSession } from '../../api/contract.js';
+import type { CreatedSession } from '../../api/contract/schemas.js';
 import { ApiCallError, startTestApi, type TestApi } from '../helpers/api.js';
 import { TestClient, floodBytes, sha256, waitFor } from '../helpers/runtime.js';
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DownloadInfo } from '../../api/contract.js';
+import type { DownloadInfo } from '../../api/contract/schemas.js';
 import { ApiCallError, type TestApi } from '../helpers/api.js';
 import type { FaultProxy } from '../helpers/fault-proxy.js';
 import { startApiWithFaultyStorage, type FaultyStorageApi } from '../helpers/faulty-storage.js';

@@ -15,7 +15,7 @@ import { openDb } from '../../api/state/db.js';
 import type { ObjectStorage } from '../../api/storage/types.js';
 import { createApp } from '../../api/app.js';
 import { issueTokenPair } from '../../api/auth/tokens.js';
-import { CreatedSession } from '../../api/contract.js';
+import { CreatedSession } from '../../api/contract/schemas.js';
 import { createUser } from '../../api/services/users.js';
 
 interface FakeMachine {

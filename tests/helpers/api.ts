@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type * as z from '../../session-runtime/zod.js';
+import type * as z from '../../session-runtime/wire/zod.js';
 import {
   ApiError,
   ConnectInfo,
@@ -21,7 +21,7 @@ import {
   SessionList,
   TokenResponse,
   type CreateSessionRequest,
-} from '../../api/contract.js';
+} from '../../api/contract/schemas.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const API_BIN = join(REPO_ROOT, 'dist', 'api', 'bin.js');

@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CreatedSession, DownloadInfo, Session } from '../../api/contract.js';
+import type { CreatedSession, DownloadInfo, Session } from '../../api/contract/schemas.js';
 
 export interface FakeApiState {
   accessToken: string;

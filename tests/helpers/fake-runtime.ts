@@ -12,7 +12,7 @@ import {
   parseClientMessage,
   type ClientMessage,
   type RuntimeMessage,
-} from '../../session-runtime/protocol.js';
+} from '../../session-runtime/wire/protocol.js';
 
 export class FakeClient {
   readonly ws: WebSocket;

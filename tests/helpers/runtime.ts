@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, parseRuntimeMessage, type RuntimeMessage } from '../../session-runtime/protocol.js';
+import { parseRuntimeMessage, type RuntimeMessage } from '../../session-runtime/wire/protocol.js';
+import { READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS } from '../../session-runtime/wire/runtime-env.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const RUNTIME_BIN = path.join(REPO_ROOT, 'dist/session-runtime/bin.js');

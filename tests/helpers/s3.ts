@@ -12,7 +12,7 @@ import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import S3rver from 's3rver';
-import { ExitReport, Heartbeat, LogsUpload, PresignRequest, SnapshotReport } from '../../api/contract.js';
+import { ExitReport, Heartbeat, LogsUpload, PresignRequest, SnapshotReport } from '../../api/contract/schemas.js';
 
 export interface S3Server {
   endpoint: string;

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import type { RuntimeMessage } from '../../session-runtime/protocol.js';
+import type { RuntimeMessage } from '../../session-runtime/wire/protocol.js';
 import { FakeApi, loginTo } from './cli-fake-api.js';
 import { FakeRuntime, type FakeClient } from './fake-runtime.js';
 import { startCli, tempDir, waitUntil } from './cli.js';

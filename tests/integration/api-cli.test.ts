@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalCredentials } from '../../api/contract.js';
+import { LocalCredentials } from '../../api/contract/schemas.js';
 import { API_BIN, ApiClient, killMachines } from '../helpers/api.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -1,7 +1,7 @@
 /** The device-code login end to end, with the /device page driven in headless Chromium. */
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceCodeResponse, Me, TokenResponse } from '../../api/contract.js';
+import { DeviceCodeResponse, Me, TokenResponse } from '../../api/contract/schemas.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 
 let api: TestApi;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../api/logger.js';
 import { bwrapProblem, findBwrap } from '../../api/provisioners/bwrap.js';
-import { LAUNCHER_WAITING_LINE } from '../../api/provisioners/launcher-env.js';
+import { LAUNCHER_WAITING_LINE } from '../../session-runtime/wire/runtime-env.js';
 import { LocalProvisioner } from '../../api/provisioners/local.js';
 import type { MachineSpec } from '../../api/provisioners/types.js';
 import { killMachines } from '../helpers/api.js';

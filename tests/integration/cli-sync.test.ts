@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FILE_CHUNK_BYTES, type RuntimeMessage } from '../../session-runtime/protocol.js';
+import { FILE_CHUNK_BYTES, type RuntimeMessage } from '../../session-runtime/wire/protocol.js';
 import { SYNC_LABEL, del, listAll, sha, useSyncHarness, write } from '../helpers/sync-harness.js';
 
 const h = useSyncHarness();

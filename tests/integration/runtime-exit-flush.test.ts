@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FILE_CHUNK_BYTES } from '../../session-runtime/protocol.js';
+import { FILE_CHUNK_BYTES } from '../../session-runtime/wire/protocol.js';
 import { TestClient, agentCmd, floodBytes, sha256, startRuntime, syncedState, waitFor, type RuntimeProcess } from '../helpers/runtime.js';
 
 const running: RuntimeProcess[] = [];

@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LAUNCHER_WAITING_LINE } from '../../api/provisioners/launcher-env.js';
+import { LAUNCHER_WAITING_LINE } from '../../session-runtime/wire/runtime-env.js';
 import { REPO_ROOT, RUNTIME_BIN } from '../helpers/runtime.js';
 
-const LAUNCHER = path.join(REPO_ROOT, 'dist/api/provisioners/runtime-launcher.js');
+const LAUNCHER = path.join(REPO_ROOT, 'dist/session-runtime/launcher.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-launcher-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RUNTIME_NODE_OPTIONS } from '../../session-runtime/protocol.js';
+import { RUNTIME_NODE_OPTIONS } from '../../session-runtime/wire/runtime-env.js';
 import { TestClient, agentCmd, startRuntime, upload, waitFor } from '../helpers/runtime.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 import { startFakeRuntimeApi } from '../helpers/s3.js';

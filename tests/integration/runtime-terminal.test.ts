@@ -4,7 +4,7 @@
  * tests/security/terminal.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { CloseCode } from '../../session-runtime/protocol.js';
+import { CloseCode } from '../../session-runtime/wire/protocol.js';
 import { TestClient, agentCmd, floodBytes, startRuntime, waitFor, type RuntimeProcess } from '../helpers/runtime.js';
 
 const running: RuntimeProcess[] = [];

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, MAX_BODY_BYTES } from '../../api/app.js';
 import { decideDeviceCode } from '../../api/auth/device.js';
 import { issueTokenPair } from '../../api/auth/tokens.js';
-import { ApiError, CreatedSession, DeviceCodeResponse, SessionList } from '../../api/contract.js';
+import { ApiError, CreatedSession, DeviceCodeResponse, SessionList } from '../../api/contract/schemas.js';
 import { createUser } from '../../api/services/users.js';
 import { call, makeTestDeps, appWithMachines, appWithTwoUsers } from '../helpers/api-fakes.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveInside } from '../../session-runtime/safe-path.js';
+import { resolveInside } from '../../session-runtime/wire/safe-path.js';
 import { openZip, planZip, DEFAULT_ZIP_LIMITS } from '../../session-runtime/upload/zip-plan.js';
 import { agentCmd, startRuntime, upload, type RuntimeProcess } from '../helpers/runtime.js';
 import { buildZip, type RawEntry } from '../helpers/runtime-zip.js';

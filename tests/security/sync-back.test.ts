@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_SYNC_FILE_BYTES, FILE_CHUNK_BYTES, type RuntimeMessage } from '../../session-runtime/protocol.js';
+import { DEFAULT_MAX_SYNC_FILE_BYTES, FILE_CHUNK_BYTES, type RuntimeMessage } from '../../session-runtime/wire/protocol.js';
 import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
 import { CATTY_BIN, cliEnv, tempDir, waitUntil } from '../helpers/cli.js';
 import { FakeRuntime, type FakeClient } from '../helpers/fake-runtime.js';

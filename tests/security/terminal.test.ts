@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CloseCode, MAX_FRAME_BYTES } from '../../session-runtime/protocol.js';
+import { CloseCode, MAX_FRAME_BYTES } from '../../session-runtime/wire/protocol.js';
 import { TestClient, agentCmd, floodBytes, rssKiB, sha256, startRuntime, waitFor, type RuntimeProcess } from '../helpers/runtime.js';
 import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
 import { startCli, tempDir } from '../helpers/cli.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { issueTokenPair } from '../../api/auth/tokens.js';
 import { decideDeviceCode } from '../../api/auth/device.js';
-import { DeviceCodeResponse, TokenResponse } from '../../api/contract.js';
+import { DeviceCodeResponse, TokenResponse } from '../../api/contract/schemas.js';
 import { sha256Hex } from '../../api/crypto.js';
 import { createUser } from '../../api/services/users.js';
 import { call, makeTestDeps } from '../helpers/api-fakes.js';

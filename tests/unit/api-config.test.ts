@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../api/config.js';
-import { UserError } from '../../api/errors.js';
+import { UserError } from '../../session-runtime/wire/errors.js';
 import { bwrapArgs } from '../../api/provisioners/bwrap.js';
 import { agentCommand } from '../../api/services/agent-cmd.js';
 import { LABEL_PATTERN, randomLabel, uniqueLabel } from '../../api/services/labels.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
-import { DeviceCodeResponse } from '../../api/contract.js';
+import { DeviceCodeResponse } from '../../api/contract/schemas.js';
 import { createUser } from '../../api/services/users.js';
 import { purgeExpired } from '../../api/services/sweeper.js';
 import { call, makeTestDeps } from '../helpers/api-fakes.js';

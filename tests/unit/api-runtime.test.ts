@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DownloadInfo, PresignResponse } from '../../api/contract.js';
+import { DownloadInfo, PresignResponse } from '../../api/contract/schemas.js';
 import { reconcile } from '../../api/services/reconcile.js';
 import { sweepIdle } from '../../api/services/sweeper.js';
 import { appWithMachines, call } from '../helpers/api-fakes.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectInfo, CreatedSession, Session, SessionList } from '../../api/contract.js';
+import { ConnectInfo, CreatedSession, Session, SessionList } from '../../api/contract/schemas.js';
 import { LABEL_PATTERN } from '../../api/services/labels.js';
 import { appWithTwoUsers, call } from '../helpers/api-fakes.js';
 

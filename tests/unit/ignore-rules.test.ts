@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IgnoreRules, snapshotExcludes } from '../../session-runtime/ignore-rules.js';
+import { IgnoreRules, snapshotExcludes } from '../../session-runtime/wire/ignore-rules.js';
 
 let dirs: string[] = [];
 afterEach(() => {

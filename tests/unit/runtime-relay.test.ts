@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it, vi } from 'vitest';
 import type { AgentExit, AgentProcess } from '../../session-runtime/agent.js';
 import type { ClientSocket } from '../../session-runtime/client-socket.js';
-import type { RuntimeMessage } from '../../session-runtime/protocol.js';
+import type { RuntimeMessage } from '../../session-runtime/wire/protocol.js';
 import { COALESCE_MS, FRAME_CAP_BYTES, HIGH_WATER_BYTES, LOW_WATER_BYTES, Relay } from '../../session-runtime/relay.js';
 
 class FakeAgent implements AgentProcess {

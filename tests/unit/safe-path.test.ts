@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { collisionKey, escapeForTerminal, isGitPath, relativePathProblem, resolveInside } from '../../session-runtime/safe-path.js';
+import { collisionKey, escapeForTerminal, isGitPath, relativePathProblem, resolveInside } from '../../session-runtime/wire/safe-path.js';
 
 describe('relativePathProblem', () => {
   it.each(['a.txt', 'src/a/b.ts', '.github/workflows/ci.yml', 'ünïcode/файл'])('accepts %s', (p) => {

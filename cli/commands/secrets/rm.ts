@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Runner } from '../../main.js';
 import { print } from '../../context.js';
 import { SecretStore, defaultSecretStoreOptions } from '../../secrets/store.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../session-runtime/wire/errors.js';
 
 export function register(secrets: Command, run: Runner): void {
   secrets

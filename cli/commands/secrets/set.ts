@@ -4,7 +4,7 @@ import type { Runner } from '../../main.js';
 import { print, type Context } from '../../context.js';
 import { SecretStore, defaultSecretStoreOptions, validateSecretName } from '../../secrets/store.js';
 import { readHidden, readAllStdin } from '../../secrets/prompt.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../session-runtime/wire/errors.js';
 
 export function register(secrets: Command, run: Runner): void {
   secrets

@@ -2,8 +2,10 @@
  * The session runtime's wire contract: the single source of truth for everything that crosses
  * between a client (the catty CLI, or the API relaying for it) and `catty-session`.
  *
- * This module is a leaf: it imports nothing of ours but zod (./zod.ts, itself a leaf), so the CLI,
- * the API and the runtime can all depend on it without pulling each other in.
+ * Part of the seam (session-runtime/wire/): it imports nothing outside this folder, so the CLI,
+ * the API and the runtime can all depend on it without pulling each other in. Errors are the
+ * one {@link ErrorBody} of ./errors.ts; the names a provisioner hands the runtime are in
+ * ./runtime-env.ts.
  *
  * Transport:
  * - `GET  /healthz`                      → {@link Health}
@@ -21,14 +23,6 @@
 import * as z from './zod.js';
 
 export const PROTOCOL_VERSION = 1;
-
-/**
- * NODE_OPTIONS every launcher of catty-session should set (local provisioner; a container image
- * can use the same in its ENV). A small young generation (V8's default semi-space grows to
- * 16 MiB+) keeps the runtime's peak RSS near 80 MB instead of 100+, inside the 100 MB budget
- * the soak enforces (tests/integration/runtime-memory.test.ts measures it).
- */
-export const RUNTIME_NODE_OPTIONS = '--max-semi-space-size=2';
 
 /** WebSocket close codes. 4000 and 4001 tell a client not to reconnect. */
 export const CloseCode = {
@@ -49,23 +43,6 @@ export const DEFAULT_MAX_SYNC_FILE_BYTES = 50 * 1024 * 1024;
 /** Terminal size when the client sends none. */
 export const DEFAULT_COLS = 80;
 export const DEFAULT_ROWS = 24;
-
-/** Environment variables `catty-session` reads (DESIGN.md, "Fixed names"). */
-export const RuntimeEnv = {
-  workspace: 'CATTY_WORKSPACE',
-  listen: 'CATTY_LISTEN',
-  connectToken: 'CATTY_CONNECT_TOKEN',
-  agentCmd: 'CATTY_AGENT_CMD',
-  agentEnv: 'CATTY_AGENT_ENV',
-  agentHome: 'CATTY_AGENT_HOME',
-  apiUrl: 'CATTY_API_URL',
-  machineToken: 'CATTY_MACHINE_TOKEN',
-  maxUploadBytes: 'CATTY_MAX_UPLOAD_BYTES',
-  snapshotIntervalMs: 'CATTY_SNAPSHOT_INTERVAL_MS',
-} as const;
-
-/** The line `catty-session` prints on stdout once it accepts connections. */
-export const READY_LINE_PREFIX = 'catty-session listening on ';
 
 // ---------------------------------------------------------------------------------------------
 // Client → runtime (text frames)
@@ -216,12 +193,6 @@ export const SnapshotResult = z.object({
   outcome: z.enum(['uploaded', 'unchanged', 'empty', 'failed']),
 });
 export type SnapshotResult = z.infer<typeof SnapshotResult>;
-
-/** Every HTTP error from the runtime (and the API) has this shape. */
-export const ErrorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string() }),
-});
-export type ErrorBody = z.infer<typeof ErrorBody>;
 
 /** Parses one text frame from a client; returns null when it is not a valid message. */
 export function parseClientMessage(text: string): ClientMessage | null {

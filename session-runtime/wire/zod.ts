@@ -4,7 +4,7 @@
  * of a one-field object schema is ~750 KB); the same with `zod/mini` is ~30 KB and ~4 ms. Same
  * validation core, so the same schemas accept and reject the same inputs.
  *
- * Import it as a namespace — `import * as z from '<path>/session-runtime/zod.js'` — and use the
+ * Import it as a namespace — `import * as z from '<path>/session-runtime/wire/zod.js'` — and use the
  * functional API (`z.optional(X)`, `X.check(z.maxLength(n))`, `z.extend(A, shape)`, …). Do not
  * re-export a namespace object (`export { z }`): esbuild then keeps all of zod/mini, every locale
  * included (~700 KB again), where named exports let it drop what nothing uses. The gain is in the

@@ -10,12 +10,12 @@
  * warm spare (local.ts) — this process started ahead of a session, waiting on stdin — has done
  * that work already when its session comes; an empty stdin means it was not needed.
  *
- *   node runtime-launcher.js <runtime bin.js>    stdin: {"CATTY_CONNECT_TOKEN": "...", ...}
+ *   node launcher.js <runtime bin.js>    stdin: {"CATTY_CONNECT_TOKEN": "...", ...}
  */
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { niceAutogroup } from '../../session-runtime/priority.js';
-import { LAUNCHER_NICE_ENV, LAUNCHER_WAITING_LINE } from './launcher-env.js';
+import { niceAutogroup } from './priority.js';
+import { LAUNCHER_WAITING_LINE, LauncherEnv } from './wire/runtime-env.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -28,7 +28,7 @@ if (!bin) {
   process.stderr.write('runtime-launcher: usage: runtime-launcher <runtime bin.js>\n');
   process.exitCode = 2;
 } else {
-  const nice = Number(process.env[LAUNCHER_NICE_ENV]);
+  const nice = Number(process.env[LauncherEnv.nice]);
   if (Number.isInteger(nice) && nice > 0) {
     try {
       os.setPriority(0, nice);

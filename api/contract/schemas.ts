@@ -28,19 +28,14 @@
  *   POST   /v1/runtime/logs               LogsUpload → {ok}
  *   POST   /v1/runtime/exit               ExitReport → {ok}
  */
-import * as z from '../session-runtime/zod.js';
+import * as z from '../../session-runtime/wire/zod.js';
+import { ErrorBody } from '../../session-runtime/wire/errors.js';
 
 export const API_VERSION_PREFIX = '/v1';
 
-export const ApiError = z.object({
-  error: z.object({
-    /** Machine-readable, e.g. `invalid_request`, `unauthorized`, `not_found`, `limit_reached`. */
-    code: z.string(),
-    /** One line for a human. Never an internal detail on a 500. */
-    message: z.string(),
-  }),
-});
-export type ApiError = z.infer<typeof ApiError>;
+/** Every error answer: the one error body of the seam (session-runtime/wire/errors.ts). */
+export const ApiError = ErrorBody;
+export type ApiError = ErrorBody;
 
 export const Ok = z.object({ ok: z.literal(true) });
 

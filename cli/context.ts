@@ -49,6 +49,11 @@ export interface Context {
   packageRoot: string;
 }
 
+/** A command's action: returns its exit code (nothing = 0) or throws; main() maps the error. */
+export type Handler<A extends unknown[]> = (ctx: Context, ...args: A) => Promise<number | void>;
+/** Wraps a handler as a commander action: builds the context, records the exit code. */
+export type Runner = <A extends unknown[]>(handler: Handler<A>) => (...args: unknown[]) => Promise<void>;
+
 export interface ContextInput {
   env?: NodeJS.ProcessEnv;
   cwd?: string;

@@ -6,13 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { createContext, type Context, type ContextInput, type GlobalOptions } from './context.js';
+import { createContext, type ContextInput, type GlobalOptions, type Handler, type Runner } from './context.js';
 import { ExitCode, explainSystemError } from './errors.js';
 import { reportError } from '../session-runtime/wire/errors.js';
 import { registerCommands } from './commands/index.js';
-
-export type Handler<A extends unknown[]> = (ctx: Context, ...args: A) => Promise<number | void>;
-export type Runner = <A extends unknown[]>(handler: Handler<A>) => (...args: unknown[]) => Promise<void>;
 
 const HELP_FOOTER = `
 API URL precedence: --api > CATTY_API_URL > saved login (catty login) > the embedded local

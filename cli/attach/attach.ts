@@ -13,7 +13,7 @@ import type { SyncApplier } from '../sync/applier.js';
 import { backoffDelayMs, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 import { Connection, connectUrlFor, type ConnectionEnd } from './connection.js';
 import { enterRawMode, terminalSize } from './terminal.js';
-import { describeDetachKey } from '../commands/options.js';
+import { describeDetachKey } from './detach-key.js';
 
 export interface AttachOptions {
   label: string;

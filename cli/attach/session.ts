@@ -11,7 +11,7 @@ import { SyncApplier } from '../sync/applier.js';
 import { SyncReport } from '../sync/report.js';
 import { Session } from '../../api/contract/schemas.js';
 import { resolveApi } from '../api.js';
-import { fetchLogs } from '../commands/logs.js';
+import { fetchLogs } from '../sessions/logs.js';
 import { attach, type EndedSession } from './attach.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 

@@ -1,16 +1,16 @@
 /** `catty connect [label]`: attach to a running session (a picker when no label on a TTY). */
 import type { Command } from 'commander';
 import { ConnectInfo, Session } from '../../api/contract/schemas.js';
-import type { Runner } from '../main.js';
-import { print, type Context } from '../context.js';
+import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { ExitCode } from '../errors.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
 import { table } from '../output.js';
 import { loadRecord } from '../sessions/store.js';
 import { fetchSessions, sessionRows } from './list.js';
-import { fetchLogs } from './logs.js';
-import { DEFAULT_DETACH_KEY, parseDetachKey, parseLabel } from './options.js';
+import { fetchLogs } from '../sessions/logs.js';
+import { DEFAULT_DETACH_KEY, parseDetachKey } from '../attach/detach-key.js';
+import { parseLabel } from './options.js';
 
 interface ConnectOptions {
   syncBack: boolean;

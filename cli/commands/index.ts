@@ -1,6 +1,6 @@
 /** Every command, registered in the order `catty --help` lists them. */
 import type { Command } from 'commander';
-import type { Runner } from '../main.js';
+import type { Runner } from '../context.js';
 import * as newCmd from './new.js';
 import * as connect from './connect.js';
 import * as list from './list.js';

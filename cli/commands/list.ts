@@ -1,8 +1,7 @@
 /** `catty list|ls [--json]`: every session not deleted, newest first. */
 import type { Command } from 'commander';
 import { SessionList, type Session } from '../../api/contract/schemas.js';
-import type { Runner } from '../main.js';
-import { print, type Context } from '../context.js';
+import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { formatAge, table } from '../output.js';
 import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';

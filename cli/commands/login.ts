@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceCodeResponse, DeviceTokenError, TokenResponse } from '../../api/contract/schemas.js';
-import type { Runner } from '../main.js';
-import { print, type Context } from '../context.js';
+import { print, type Context, type Runner } from '../context.js';
 import { ApiClient } from '../api-client.js';
 import { checkApiUrl, configuredApiUrl, saveCredentials } from '../config.js';
 import { ExitCode } from '../errors.js';

@@ -1,7 +1,6 @@
 /** `catty logout`: revoke the refresh token (best effort) and delete the saved credentials. */
 import type { Command } from 'commander';
-import type { Runner } from '../main.js';
-import { print, type Context } from '../context.js';
+import { print, type Context, type Runner } from '../context.js';
 import { deleteCredentials, loadCredentials } from '../config.js';
 
 export function register(program: Command, run: Runner): void {

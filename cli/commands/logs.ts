@@ -1,9 +1,7 @@
 /** `catty logs <label>`: the session's last terminal output. */
 import type { Command } from 'commander';
-import { LogsResponse } from '../../api/contract/schemas.js';
-import type { Runner } from '../main.js';
-import type { Context } from '../context.js';
-import { resolveApi } from '../api.js';
+import type { Context, Runner } from '../context.js';
+import { fetchLogs } from '../sessions/logs.js';
 import { BELOW_SCREEN, LEAVE_SEQUENCE } from '../attach/terminal.js';
 import { replayableOutput } from '../terminal-replay.js';
 import { parseLabel } from './options.js';
@@ -14,14 +12,6 @@ export function register(program: Command, run: Runner): void {
     .description("print a session's last terminal output")
     .argument('<label>', 'session label', parseLabel)
     .action(run(async (ctx, label: string) => logs(ctx, label)));
-}
-
-export async function fetchLogs(ctx: Context, label: string): Promise<Buffer> {
-  const api = await resolveApi(ctx);
-  const { data } = await api.request('GET', `/v1/sessions/${encodeURIComponent(label)}/logs`, LogsResponse, {
-    notFound: `Session "${label}"`,
-  });
-  return Buffer.from(data, 'base64');
 }
 
 /**

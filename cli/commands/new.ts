@@ -1,8 +1,7 @@
 /** `catty new`: create a session, upload this directory, attach (or --detach). */
 import type { Command } from 'commander';
 import { CreatedSession, Session, type CreateSessionRequest } from '../../api/contract/schemas.js';
-import type { Runner } from '../main.js';
-import { print, type Context } from '../context.js';
+import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { ExitCode } from '../errors.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
@@ -13,7 +12,8 @@ import { walkWorkspace } from '../packer/walk.js';
 import { DEFAULT_MAX_UPLOAD_MB, uploadWorkspace } from '../packer/upload.js';
 import { createProgress } from '../packer/progress.js';
 import { terminalSize } from '../attach/terminal.js';
-import { DEFAULT_DETACH_KEY, parseDetachKey, parseDurationSec, parsePositiveInt } from './options.js';
+import { DEFAULT_DETACH_KEY, parseDetachKey } from '../attach/detach-key.js';
+import { parseDurationSec, parsePositiveInt } from './options.js';
 
 const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 

@@ -20,23 +20,6 @@ export function parseDurationSec(text: string): number {
   return total;
 }
 
-/** "ctrl-]" / "ctrl-x" / "^x" → the control byte it sends. */
-export function parseDetachKey(text: string): number {
-  const m = /^(?:ctrl[-+]|c-|\^)(.)$/i.exec(text.trim());
-  if (!m || m[1] === undefined) throw new InvalidArgumentError('expected a key like ctrl-] or ctrl-x');
-  const ch = m[1];
-  const code = ch.toUpperCase().charCodeAt(0);
-  // Control bytes are the key with bit 6 cleared: @A-Z[\]^_ → 0x00–0x1f.
-  if (code < 0x40 || code > 0x5f) throw new InvalidArgumentError('expected ctrl- followed by a letter or one of @[\\]^_');
-  return code & 0x1f;
-}
-
-export const DEFAULT_DETACH_KEY = 0x1d; // Ctrl-]
-
-export function describeDetachKey(byte: number): string {
-  return `Ctrl-${String.fromCharCode(byte | 0x40)}`;
-}
-
 const LABEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 /** Labels are used in file names under $CATTY_HOME: keep them boring. */

@@ -1,8 +1,7 @@
 /** `catty server start|stop|status`: the embedded local control plane. */
 import type { Command } from 'commander';
 import { SessionList } from '../../api/contract/schemas.js';
-import type { Runner } from '../main.js';
-import { print, type Context } from '../context.js';
+import { print, type Context, type Runner } from '../context.js';
 import { ensureLocalServer, localPaths, readLocalServer, stopLocalServer } from '../local/server.js';
 import { ExitCode } from '../errors.js';
 

@@ -1,8 +1,7 @@
 /** `catty stop <label> [--delete]`. */
 import type { Command } from 'commander';
 import { Ok, Session } from '../../api/contract/schemas.js';
-import type { Runner } from '../main.js';
-import { print, type Context } from '../context.js';
+import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { parseLabel } from './options.js';
 import { removeRecord } from '../sessions/store.js';

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { Runner } from '../main.js';
-import { print } from '../context.js';
+import { print, type Runner } from '../context.js';
 import { PROTOCOL_VERSION } from '../../session-runtime/wire/protocol.js';
 
 export function register(program: Command, run: Runner): void {

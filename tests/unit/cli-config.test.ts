@@ -3,7 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkApiUrl, configuredApiUrl, saveCredentials } from '../../cli/config.js';
 import { createContext } from '../../cli/context.js';
-import { parseDetachKey, parseDurationSec } from '../../cli/commands/options.js';
+import { parseDurationSec } from '../../cli/commands/options.js';
+import { parseDetachKey } from '../../cli/attach/detach-key.js';
 import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
 import { REPO_ROOT, cliEnv, runCli, tempDir } from '../helpers/cli.js';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Runner } from '../../main.js';
+import type { Runner } from '../../context.js';
 import * as set from './set.js';
 import * as list from './list.js';
 import * as rm from './rm.js';

@@ -1,7 +1,6 @@
 /** `catty secrets list`: names only, never values. */
 import type { Command } from 'commander';
-import type { Runner } from '../../main.js';
-import { print } from '../../context.js';
+import { print, type Runner } from '../../context.js';
 import { SecretStore, defaultSecretStoreOptions } from '../../secrets/store.js';
 
 export function register(secrets: Command, run: Runner): void {

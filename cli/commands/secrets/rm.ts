@@ -1,7 +1,6 @@
 /** `catty secrets rm <NAME>`. */
 import type { Command } from 'commander';
-import type { Runner } from '../../main.js';
-import { print } from '../../context.js';
+import { print, type Runner } from '../../context.js';
 import { SecretStore, defaultSecretStoreOptions } from '../../secrets/store.js';
 import { UserError } from '../../../session-runtime/wire/errors.js';
 

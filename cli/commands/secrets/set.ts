@@ -1,7 +1,6 @@
 /** `catty secrets set <NAME> [VALUE]`: VALUE from a hidden prompt (TTY) or stdin when omitted. */
 import type { Command } from 'commander';
-import type { Runner } from '../../main.js';
-import { print, type Context } from '../../context.js';
+import { print, type Context, type Runner } from '../../context.js';
 import { SecretStore, defaultSecretStoreOptions, validateSecretName } from '../../secrets/store.js';
 import { readHidden, readAllStdin } from '../../secrets/prompt.js';
 import { UserError } from '../../../session-runtime/wire/errors.js';

@@ -1,6 +1,7 @@
 /**
- * The Docker provisioner's settings from the environment (`CATTY_DOCKER_*`), validated. The API's
- * config module owns precedence for its own settings; these are the provisioner's alone.
+ * The Docker provisioner's options, and its settings from the environment (`CATTY_DOCKER_*`),
+ * validated. The API's config module owns precedence for its own settings; these are the
+ * provisioner's alone.
  *
  *   CATTY_DOCKER_IMAGE       session image (catty-session:dev)
  *   CATTY_DOCKER_NETWORK     network for session containers (host); any other value is a Docker
@@ -13,8 +14,33 @@
  *   CATTY_DOCKER_HOME_MB     size of the agent's home tmpfs (256)
  *   DOCKER_HOST              engine address (default unix:///var/run/docker.sock), read by dockerode
  */
+import type Docker from 'dockerode';
 import * as z from '../../session-runtime/wire/zod.js';
-import type { DockerProvisionerOptions } from './docker.js';
+import type { Logger } from '../logger.js';
+import type { ContainerLimits } from './docker-spec.js';
+
+export interface DockerProvisionerOptions {
+  /** Session image (default `catty-session:dev`, what infra/build-session-image.sh builds). */
+  image?: string;
+  /** Engine connection; default: DOCKER_HOST, else /var/run/docker.sock. */
+  socketPath?: string;
+  /** Docker network for session containers (default `host`). */
+  networkMode?: string;
+  /** OCI runtime, e.g. `runsc` for gVisor (registered in /etc/docker/daemon.json). */
+  runtime?: string;
+  limits?: Partial<ContainerLimits>;
+  /** Extra environment for the runtime (not the agent), e.g. CATTY_SNAPSHOT_INTERVAL_MS. */
+  runtimeEnv?: Record<string, string>;
+  /** How long `start` waits for the container to be running. */
+  startTimeoutMs?: number;
+  /** An existing client (tests); otherwise one is created from `socketPath`/DOCKER_HOST. */
+  docker?: Docker;
+  /** Where `CATTY_DOCKER_*` settings are read from (default process.env); explicit options win. */
+  env?: Record<string, string | undefined>;
+  logger?: Pick<Logger, 'info' | 'warn'>;
+  /** The API's config, as api/server.ts passes it; unused (runtime knobs arrive per MachineSpec). */
+  config?: unknown;
+}
 
 const MiB = 1024 * 1024;
 const positive = z.coerce.number().check(z.positive());

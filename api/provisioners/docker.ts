@@ -11,8 +11,7 @@
  * even when the container is already gone and only the volume is left.
  */
 import Docker from 'dockerode';
-import type { Logger } from '../logger.js';
-import { dockerOptionsFromEnv } from './docker-config.js';
+import { dockerOptionsFromEnv, type DockerProvisionerOptions } from './docker-config.js';
 import {
   CONTAINER_PORT,
   Label,
@@ -24,29 +23,6 @@ import {
 } from './docker-spec.js';
 import { demuxLogs, freeLoopbackPort, isConflict, isNotFound, isNotModified, pollUntil } from './docker-util.js';
 import type { Machine, MachineInfo, MachineSpec, Provisioner } from './types.js';
-
-export interface DockerProvisionerOptions {
-  /** Session image (default `catty-session:dev`, what infra/build-session-image.sh builds). */
-  image?: string;
-  /** Engine connection; default: DOCKER_HOST, else /var/run/docker.sock. */
-  socketPath?: string;
-  /** Docker network for session containers (default `host`). */
-  networkMode?: string;
-  /** OCI runtime, e.g. `runsc` for gVisor (registered in /etc/docker/daemon.json). */
-  runtime?: string;
-  limits?: Partial<ContainerLimits>;
-  /** Extra environment for the runtime (not the agent), e.g. CATTY_SNAPSHOT_INTERVAL_MS. */
-  runtimeEnv?: Record<string, string>;
-  /** How long `start` waits for the container to be running. */
-  startTimeoutMs?: number;
-  /** An existing client (tests); otherwise one is created from `socketPath`/DOCKER_HOST. */
-  docker?: Docker;
-  /** Where `CATTY_DOCKER_*` settings are read from (default process.env); explicit options win. */
-  env?: Record<string, string | undefined>;
-  logger?: Pick<Logger, 'info' | 'warn'>;
-  /** The API's config, as api/server.ts passes it; unused (runtime knobs arrive per MachineSpec). */
-  config?: unknown;
-}
 
 export const DEFAULT_LIMITS: ContainerLimits = {
   memoryBytes: 2 * 1024 ** 3,

@@ -1,4 +1,4 @@
-/** The Hono app: middleware, then one sub-app per resource. No socket here: tests call
+/** The Hono app: middleware, then the routes of each resource. No socket here: tests call
  * `app.request()`; server.ts serves it. */
 import { Hono } from 'hono';
 import type { AppEnv, Deps } from './deps.js';
@@ -9,6 +9,8 @@ import { authRoutes } from './routes/auth.js';
 import { devicePageRoutes } from './routes/device-page.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { registrar, reply } from './routes/register.js';
+import { routes } from './contract/routes.js';
 
 /** JSON bodies are small: the biggest is a 64 KiB log upload (base64) or a set of secrets. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -20,10 +22,12 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.onError(errorHandler({ logger: deps.logger }));
   app.notFound(notFoundHandler);
 
-  app.get('/healthz', (c) => c.json({ ok: true as const }));
-  app.route('/v1', authRoutes(deps));
-  app.route('/v1/sessions', sessionRoutes(deps));
-  app.route('/v1/runtime', runtimeRoutes(deps));
+  // The JSON API, registered from the contract's route table (api/contract/routes.ts).
+  registrar(app, deps)(routes.health, (c) => reply(c, routes.health, { ok: true }));
+  authRoutes(app, deps);
+  sessionRoutes(app, deps);
+  runtimeRoutes(app, deps);
+  // The browser's sign-in pages (HTML forms, not part of the JSON contract).
   app.route('/device', devicePageRoutes(deps));
   return app;
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as z from '../session-runtime/wire/zod.js';
-import { UserError } from '../session-runtime/wire/errors.js';
+import { usageError } from './errors.js';
 
 const HostPort = z.string().check(z.regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'));
 
@@ -118,7 +118,7 @@ function envInt(env: Env, name: string): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new UserError(`${name} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 0) throw usageError(`${name} must be a non-negative integer, got "${raw}"`);
   return n;
 }
 
@@ -127,11 +127,11 @@ function envBool(env: Env, name: string): boolean | undefined {
   if (raw === undefined || raw === '') return undefined;
   if (raw === '1' || raw === 'true') return true;
   if (raw === '0' || raw === 'false') return false;
-  throw new UserError(`${name} must be 1 or 0 (true or false), got ${JSON.stringify(raw)}`);
+  throw usageError(`${name} must be 1 or 0 (true or false), got ${JSON.stringify(raw)}`);
 }
 
 function parseNice(value: number): number {
-  if (value > 19) throw new UserError(`CATTY_LOCAL_NICE must be between 0 and 19, got ${value}`);
+  if (value > 19) throw usageError(`CATTY_LOCAL_NICE must be between 0 and 19, got ${value}`);
   return value;
 }
 
@@ -146,16 +146,16 @@ function readFileConfig(path: string | undefined): FileConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UserError(`cannot read the config file ${path}: ${(err as Error).message}`, { hint: 'Set CATTY_CONFIG or --config to a readable JSON file.' });
+    throw usageError(`cannot read the config file ${path}: ${(err as Error).message}`, 'Set CATTY_CONFIG or --config to a readable JSON file.');
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new UserError(`the config file ${path} is not valid JSON`);
+    throw usageError(`the config file ${path} is not valid JSON`);
   }
   const parsed = FileConfig.safeParse(json);
-  if (!parsed.success) throw new UserError(`the config file ${path} is invalid: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) throw usageError(`the config file ${path} is invalid: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
 
@@ -165,29 +165,29 @@ function parseRuntimeEnv(raw: string | undefined): Record<string, string> | unde
   try {
     json = JSON.parse(raw);
   } catch {
-    throw new UserError('CATTY_RUNTIME_ENV must be a JSON object of CATTY_* names to strings');
+    throw usageError('CATTY_RUNTIME_ENV must be a JSON object of CATTY_* names to strings');
   }
   const parsed = z.record(z.string().check(z.regex(/^CATTY_[A-Z0-9_]+$/)), z.string()).safeParse(json);
-  if (!parsed.success) throw new UserError('CATTY_RUNTIME_ENV must be a JSON object of CATTY_* names to strings');
+  if (!parsed.success) throw usageError('CATTY_RUNTIME_ENV must be a JSON object of CATTY_* names to strings');
   return parsed.data;
 }
 
 function parseSandbox(value: string): Config['localSandbox'] {
   if (value === 'auto' || value === 'bwrap' || value === 'none') return value;
-  throw new UserError(`CATTY_LOCAL_SANDBOX must be auto, bwrap or none, got "${value}"`);
+  throw usageError(`CATTY_LOCAL_SANDBOX must be auto, bwrap or none, got "${value}"`);
 }
 
 export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
   const file = readFileConfig(flags.config ?? envStr(env, 'CATTY_CONFIG'));
   const listen = flags.listen ?? envStr(env, 'CATTY_API_LISTEN') ?? file.listen ?? '127.0.0.1:8787';
   const hp = HostPort.safeParse(listen);
-  if (!hp.success) throw new UserError(`the listen address "${listen}" must be host:port`, { hint: 'Set CATTY_API_LISTEN, e.g. 127.0.0.1:8787.' });
+  if (!hp.success) throw usageError(`the listen address "${listen}" must be host:port`, 'Set CATTY_API_LISTEN, e.g. 127.0.0.1:8787.');
   const colon = listen.lastIndexOf(':');
   const listenPort = Number(listen.slice(colon + 1));
-  if (listenPort > 65535) throw new UserError(`the listen port ${listenPort} is out of range`);
+  if (listenPort > 65535) throw usageError(`the listen port ${listenPort} is out of range`);
   const provisioner = flags.provisioner ?? envStr(env, 'CATTY_PROVISIONER') ?? file.provisioner ?? 'local';
   if (provisioner !== 'local' && provisioner !== 'docker') {
-    throw new UserError(`unknown provisioner "${provisioner}" (CATTY_PROVISIONER)`, { hint: 'Set CATTY_PROVISIONER to local or docker.' });
+    throw usageError(`unknown provisioner "${provisioner}" (CATTY_PROVISIONER)`, 'Set CATTY_PROVISIONER to local or docker.');
   }
   const publicUrl = flags.publicUrl ?? envStr(env, 'CATTY_PUBLIC_URL') ?? file.publicUrl ?? null;
   const s3f = file.s3 ?? {};

@@ -4,6 +4,7 @@
  * mistakes on the command line are the shared `UserError` (session-runtime/wire/errors.ts).
  */
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { EXIT_USAGE, UserError } from '../session-runtime/wire/errors.js';
 
 export class HttpError extends Error {
   override readonly name = 'HttpError';
@@ -20,3 +21,6 @@ export const badRequest = (message: string): HttpError => new HttpError(400, 'in
 export const unauthorized = (message = 'missing, invalid or expired token'): HttpError => new HttpError(401, 'unauthorized', message);
 export const notFound = (message = 'not found'): HttpError => new HttpError(404, 'not_found', message);
 export const conflict = (code: string, message: string): HttpError => new HttpError(409, code, message);
+
+/** The operator's command line, configuration or input is wrong: a UserError, exit 2. */
+export const usageError = (message: string, hint?: string): UserError => new UserError(message, { hint, exitCode: EXIT_USAGE });

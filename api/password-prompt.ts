@@ -1,7 +1,7 @@
 /** Reads a password: all of stdin (`--password-stdin`, first line) or a hidden TTY prompt. */
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { UserError } from '../session-runtime/wire/errors.js';
+import { usageError } from './errors.js';
 
 export async function readPasswordStdin(stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
   const chunks: Buffer[] = [];
@@ -10,7 +10,7 @@ export async function readPasswordStdin(stdin: NodeJS.ReadableStream = process.s
 }
 
 export async function promptHidden(question: string): Promise<string> {
-  if (!process.stdin.isTTY) throw new UserError('no terminal to prompt for a password', { hint: 'Pipe it in with --password-stdin.' });
+  if (!process.stdin.isTTY) throw usageError('no terminal to prompt for a password', 'Pipe it in with --password-stdin.');
   let muted = false;
   const output = new Writable({
     write(chunk: Buffer, _enc, done) {

@@ -1,14 +1,14 @@
 /**
- * A typed HTTP client for the control-plane API: every response body is parsed with the
- * schemas of api/contract.ts; a 401 triggers one refresh and one retry; errors become
- * UserErrors with the exit codes of DESIGN.md (3 not logged in, 4 session not found/ended).
+ * The CLI's client of the control-plane API: the contract's typed client
+ * (api/contract/client.ts) over the CLI's node:http, plus what only the CLI does — a 401 triggers
+ * one token refresh and one retry, and errors become UserErrors with the exit codes of
+ * DESIGN.md (3 not logged in, 4 session not found or ended).
  */
-import type * as z from '../session-runtime/wire/zod.js';
-import { ApiError, TokenResponse } from '../api/contract/schemas.js';
+import { createApiClient, RouteError, UnexpectedAnswer, type Answer, type ApiClient as ContractClient, type CallArgs } from '../api/contract/client.js';
+import { routes, type ResponseOf, type Route } from '../api/contract/routes.js';
 import type { Context } from './context.js';
 import { ApiRequestError, ExitCode, explainSystemError } from './errors.js';
-import { UserError } from '../session-runtime/wire/errors.js';
-import type { HttpResponse } from './http.js';
+import { ErrorBody, UserError } from '../session-runtime/wire/errors.js';
 
 export interface Tokens {
   accessToken: string;
@@ -22,118 +22,106 @@ export interface TokenStore {
   save(tokens: Tokens): void;
 }
 
-export interface RequestOptions {
-  body?: unknown;
-  /** false: send no Authorization header (device flow). */
-  auth?: boolean;
-  /** What a 404 means, for the message (e.g. `Session "x"`). */
-  notFound?: string;
-  signal?: AbortSignal;
-}
-
 const REQUEST_TIMEOUT_MS = 120_000;
 
 export class ApiClient {
   readonly baseUrl: string;
-  readonly #ctx: Context;
+  readonly #client: ContractClient;
   readonly #tokens: TokenStore | null;
 
   constructor(ctx: Context, baseUrl: string, tokens: TokenStore | null) {
-    this.#ctx = ctx;
     this.baseUrl = baseUrl;
     this.#tokens = tokens;
+    this.#client = createApiClient({
+      baseUrl,
+      token: () => tokens?.get()?.accessToken,
+      transport: async (url, request) => {
+        try {
+          return await ctx.http(url, { ...request, signal: request.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+        } catch (error) {
+          throw unreachable(error, baseUrl);
+        }
+      },
+    });
   }
 
   get hasTokens(): boolean {
     return this.#tokens?.get() != null;
   }
 
-  async request<S extends z.ZodMiniType>(method: string, route: string, schema: S, options: RequestOptions = {}): Promise<z.infer<S>> {
-    const auth = options.auth !== false;
-    if (auth && !this.hasTokens) throw notLoggedIn(this.baseUrl);
-    let response = await this.#send(method, route, options, auth);
-    if (response.status === 401 && auth && (await this.#refresh())) {
-      response.discard();
-      response = await this.#send(method, route, options, auth);
-    }
-    return this.#parse(response, schema, options);
-  }
-
-  /** Raw response (for routes whose non-2xx answers carry a body the caller interprets). */
-  async raw(method: string, route: string, options: RequestOptions = {}): Promise<HttpResponse> {
-    return this.#send(method, route, options, options.auth !== false);
-  }
-
-  async #send(method: string, route: string, options: RequestOptions, auth: boolean): Promise<HttpResponse> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const tokens = this.#tokens?.get();
-    if (auth && tokens) headers.authorization = `Bearer ${tokens.accessToken}`;
-    const signal = options.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  /** The route's answer, parsed; any failure is a UserError (a 404 of a session names it). */
+  async call<R extends Route>(route: R, ...args: CallArgs<R>): Promise<ResponseOf<R>> {
     try {
-      return await this.#ctx.http(`${this.baseUrl}${route}`, {
-        method,
-        headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal,
-      });
+      return await this.#withRefresh(route, () => this.#client.call(route, ...args));
     } catch (error) {
-      const explained = explainSystemError(error);
-      if (explained) throw new UserError(`${explained.message} (API ${this.baseUrl})`, { hint: explained.hint, cause: error });
-      if (error instanceof Error && error.name === 'TimeoutError') throw new UserError(`The API at ${this.baseUrl} did not answer in time.`);
-      throw new UserError(`Could not reach the API at ${this.baseUrl}: ${(error as Error).message}`, { cause: error });
+      const params = args[0]?.params as { ref?: string } | undefined;
+      throw this.#explain(error, params?.ref);
+    }
+  }
+
+  /** Status and JSON as they came (for answers the caller interprets, as the device flow's). */
+  async send<R extends Route>(route: R, ...args: CallArgs<R>): Promise<Answer> {
+    return this.#withRefresh(route, () => this.#client.send(route, ...args));
+  }
+
+  async #withRefresh<T>(route: Route, attempt: () => Promise<T>): Promise<T> {
+    if (route.auth === 'none') return attempt();
+    if (!this.hasTokens) throw notLoggedIn(this.baseUrl);
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof RouteError && error.status === 401) || !(await this.#refresh())) throw error;
+      return attempt();
     }
   }
 
   async #refresh(): Promise<boolean> {
     const tokens = this.#tokens?.get();
     if (!this.#tokens || !tokens) return false;
-    const response = await this.#send('POST', '/v1/auth/refresh', { body: { refresh_token: tokens.refreshToken } }, false);
-    if (!response.ok) {
-      response.discard();
-      return false;
-    }
-    const parsed = TokenResponse.safeParse(await response.json().catch(() => null));
-    if (!parsed.success) return false;
+    const fresh = await this.#client.call(routes.refresh, { body: { refresh_token: tokens.refreshToken } }).catch(() => null);
+    if (!fresh) return false;
     this.#tokens.save({
-      accessToken: parsed.data.access_token,
-      refreshToken: parsed.data.refresh_token,
-      expiresAt: new Date(Date.now() + parsed.data.expires_in * 1000).toISOString(),
+      accessToken: fresh.access_token,
+      refreshToken: fresh.refresh_token,
+      expiresAt: new Date(Date.now() + fresh.expires_in * 1000).toISOString(),
     });
     return true;
   }
 
-  async #parse<S extends z.ZodMiniType>(response: HttpResponse, schema: S, options: RequestOptions): Promise<z.infer<S>> {
-    const text = await response.text();
-    let json: unknown = null;
-    try {
-      json = text.length > 0 ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
-    if (!response.ok) throw errorFor(response.status, json, this.baseUrl, options.notFound);
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      throw new UserError(`The API at ${this.baseUrl} sent an unexpected answer (${response.status}).`, {
+  #explain(error: unknown, sessionRef: string | undefined): unknown {
+    if (error instanceof RouteError) return errorFor(error.status, error.body, this.baseUrl, sessionRef === undefined ? undefined : `Session "${sessionRef}"`);
+    if (error instanceof UnexpectedAnswer) {
+      return new UserError(`The API at ${this.baseUrl} sent an unexpected answer (${error.status}).`, {
         hint: 'Is this a catty API of the same version? Try `catty version` and check the URL.',
       });
     }
-    return parsed.data;
+    return error;
   }
+}
+
+function unreachable(error: unknown, baseUrl: string): UserError {
+  const explained = explainSystemError(error);
+  if (explained) return new UserError(`${explained.message} (API ${baseUrl})`, { hint: explained.hint, cause: error });
+  if (error instanceof Error && error.name === 'TimeoutError') return new UserError(`The API at ${baseUrl} did not answer in time.`);
+  return new UserError(`Could not reach the API at ${baseUrl}: ${(error as Error).message}`, { cause: error });
 }
 
 function notLoggedIn(baseUrl: string): UserError {
   return new UserError(`Not logged in to ${baseUrl}.`, { hint: 'Run `catty login`.', exitCode: ExitCode.notLoggedIn });
 }
 
+/** A non-2xx answer as the user's error: 401 → not logged in; for a session (`notFound`), 404
+ * → not found (or what else was missing) and 409 → ended, both exit 4. */
 export function errorFor(status: number, json: unknown, baseUrl: string, notFound?: string): ApiRequestError {
-  const body = ApiError.safeParse(json);
+  const body = ErrorBody.safeParse(json);
   const code = body.success ? body.data.error.code : `http_${status}`;
   const message = body.success ? body.data.error.message : `The API answered ${status}.`;
   if (status === 401) {
     return new ApiRequestError(status, code, `Not logged in to ${baseUrl} (${message})`, { hint: 'Run `catty login`.', exitCode: ExitCode.notLoggedIn });
   }
   if (status === 404 && notFound) {
+    // A 404 of something else than the session (`no_snapshot`) says what in its message.
+    if (code !== 'not_found') return new ApiRequestError(status, code, message, { exitCode: ExitCode.sessionGone });
     return new ApiRequestError(status, code, `${notFound} was not found.`, { hint: 'See `catty list`.', exitCode: ExitCode.sessionGone });
   }
   if (status === 409 && notFound) {

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerMatches } from './auth.js';
-import { MAX_FRAME_BYTES, type SnapshotResult } from './wire/protocol.js';
+import { MAX_FRAME_BYTES, RuntimePath, type SnapshotResult } from './wire/protocol.js';
 import type { ErrorBody } from './wire/errors.js';
 import type { Session } from './session.js';
 import type { SnapshotOutcome } from './snapshots.js';
@@ -58,6 +58,11 @@ export function intParam(url: URL, name: string, min: number, max: number): numb
   return value >= min && value <= max ? value : null;
 }
 
+const HEALTH = `GET ${RuntimePath.health}`;
+const UPLOAD = `POST ${RuntimePath.upload}`;
+const LOGS = `GET ${RuntimePath.logs}`;
+const SNAPSHOT = `POST ${RuntimePath.snapshot}`;
+
 /**
  * `snapshotNow`: takes a snapshot now, or null when this session takes none (no API to store
  * them, or the workspace is not in place yet).
@@ -73,18 +78,18 @@ export function createHttpServer(session: Session, connectToken: string, snapsho
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://runtime');
     const route = `${req.method} ${url.pathname}`;
-    if (route === 'GET /healthz') return sendJson(res, 200, session.health());
-    if (route !== 'POST /upload' && route !== 'GET /logs' && route !== 'POST /snapshot') return sendError(res, 404, 'not_found', 'No such route');
+    if (route === HEALTH) return sendJson(res, 200, session.health());
+    if (route !== UPLOAD && route !== LOGS && route !== SNAPSHOT) return sendError(res, 404, 'not_found', 'No such route');
     if (!bearerMatches(req, connectToken)) {
       res.setHeader('connection', 'close');
       return sendError(res, 401, 'unauthorized', 'Missing or wrong connect token');
     }
-    if (route === 'GET /logs') {
+    if (route === LOGS) {
       const tail = session.logTail();
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': tail.length });
       return void res.end(tail);
     }
-    if (route === 'POST /snapshot') {
+    if (route === SNAPSHOT) {
       const taking = snapshotNow();
       if (!taking) return sendError(res, 409, 'no_snapshots', 'This session takes no snapshots yet (no workspace, or no API to store them)');
       const result: SnapshotResult = { outcome: await taking };
@@ -112,7 +117,7 @@ export function createHttpServer(session: Session, connectToken: string, snapsho
     const reject = (status: number, text: string): void => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
-    if (url.pathname !== '/connect') return reject(404, 'Not Found');
+    if (url.pathname !== RuntimePath.connect) return reject(404, 'Not Found');
     if (!bearerMatches(req, connectToken)) return reject(401, 'Unauthorized');
     const offset = intParam(url, 'offset', 0, Number.MAX_SAFE_INTEGER);
     const cols = intParam(url, 'cols', 1, 1000);

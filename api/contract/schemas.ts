@@ -1,37 +1,13 @@
 /**
  * The control-plane API's wire contract: zod schemas and inferred types for every request and
  * response body, used by the API (to parse what arrives), the CLI (to parse what comes back)
- * and the session runtime (for its callbacks). A leaf module: it imports nothing of ours but zod
- * (session-runtime/zod.ts, itself a leaf).
+ * and the session runtime (for its callbacks). It imports nothing of ours but the seam
+ * (session-runtime/wire/).
  *
- * Every route takes and returns JSON. Errors are {@link ApiError} with a fitting status, except
- * `POST /v1/auth/device/token`, whose 400 answers follow RFC 8628 ({@link DeviceTokenError}).
- *
- * Users (`Authorization: Bearer <access token>`):
- *   POST   /v1/auth/device                      → DeviceCodeResponse
- *   POST   /v1/auth/device/token  DeviceTokenRequest → TokenResponse | 400 DeviceTokenError
- *   POST   /v1/auth/refresh       RefreshRequest → TokenResponse
- *   POST   /v1/auth/logout        LogoutRequest  → {ok}
- *   GET    /v1/me                               → Me
- *   POST   /v1/sessions           CreateSessionRequest → CreatedSession (201)
- *   GET    /v1/sessions                         → SessionList
- *   GET    /v1/sessions/:idOrLabel              → Session
- *   POST   /v1/sessions/:idOrLabel/connect      → ConnectInfo (409 when not running)
- *   POST   /v1/sessions/:idOrLabel/stop         → Session
- *   DELETE /v1/sessions/:idOrLabel              → {ok}
- *   GET    /v1/sessions/:idOrLabel/download     → DownloadInfo (404 when no snapshot)
- *   GET    /v1/sessions/:idOrLabel/logs         → LogsResponse
- * Session machines (`Authorization: Bearer <machine token>`, valid while the session runs):
- *   POST   /v1/runtime/snapshots/presign  PresignRequest → PresignResponse
- *   POST   /v1/runtime/snapshots          SnapshotReport → {ok}
- *   POST   /v1/runtime/heartbeat          Heartbeat → {ok}
- *   POST   /v1/runtime/logs               LogsUpload → {ok}
- *   POST   /v1/runtime/exit               ExitReport → {ok}
+ * Which route takes and answers which of these is the route table, ./routes.ts.
  */
 import * as z from '../../session-runtime/wire/zod.js';
 import { ErrorBody } from '../../session-runtime/wire/errors.js';
-
-export const API_VERSION_PREFIX = '/v1';
 
 /** Every error answer: the one error body of the seam (session-runtime/wire/errors.ts). */
 export const ApiError = ErrorBody;

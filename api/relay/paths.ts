@@ -6,6 +6,7 @@
  * does for a runtime's own URL, and never knows the difference.
  */
 import type { Config } from '../config.js';
+import { fillPath, RELAY_PREFIX } from '../contract/routes.js';
 
 export type RelayOp = 'upload' | 'logs' | 'connect';
 
@@ -15,9 +16,9 @@ export interface RelayTarget {
 }
 
 /** Session ids are `newId()`: 24 hex chars. Anything else is not a relay path. */
-const RELAY_PATH = /^\/v1\/sessions\/([0-9a-f]{1,64})\/runtime\/(upload|logs|connect)$/;
+const RELAY_PATH = new RegExp(`^${RELAY_PREFIX.replace(':id', '([0-9a-f]{1,64})')}/(upload|logs|connect)$`);
 
-/** Matches `/v1/sessions/<id>/runtime/<op>`; null for every other path. */
+/** Matches `<RELAY_PREFIX>/<op>`; null for every other path. */
 export function matchRelayPath(pathname: string): RelayTarget | null {
   const match = RELAY_PATH.exec(pathname);
   if (!match) return null;
@@ -28,5 +29,5 @@ export function matchRelayPath(pathname: string): RelayTarget | null {
  * configured (a deployment), else the runtime's own URL (the embedded local mode, where the
  * runtime listens on the laptop's loopback and a relay would only add a hop). */
 export function clientConnectUrl(config: Pick<Config, 'publicUrl'>, sessionId: string, runtimeUrl: string): string {
-  return config.publicUrl ? `${config.publicUrl}/v1/sessions/${sessionId}/runtime` : runtimeUrl;
+  return config.publicUrl ? `${config.publicUrl}${fillPath(RELAY_PREFIX, { id: sessionId })}` : runtimeUrl;
 }

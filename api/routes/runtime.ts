@@ -1,19 +1,19 @@
 /**
- * /v1/runtime/*: callbacks from session machines, which are untrusted. A machine may only name
+ * Callbacks from session machines, which are untrusted. A machine may only name
  * snapshot keys minted for its own session, and a report is believed only after a HEAD shows
  * the object really has the reported size.
  */
 import { randomBytes } from 'node:crypto';
-import { Hono } from 'hono';
-import { ExitReport, Heartbeat, LogsUpload, PresignRequest, SnapshotReport, type PresignResponse } from '../contract/schemas.js';
+import type { Hono } from 'hono';
+import { routes } from '../contract/routes.js';
 import type { AppEnv, Deps } from '../deps.js';
 import { badRequest, HttpError } from '../errors.js';
-import { requireMachine } from '../middleware/auth.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { stopAndEnd, track } from '../services/lifecycle.js';
 import { iso } from '../state/db.js';
 import { sessionById, updateSession } from '../state/sessions.js';
 import { deleteSnapshotRow, mintSnapshot, recordedBeyond, recordSnapshot, snapshotByKey } from '../state/snapshots.js';
+import { registrar, reply } from './register.js';
 
 /** Presigned PUTs live this long: long enough for a big snapshot on a slow link. */
 const PUT_URL_TTL_SEC = 900;
@@ -22,24 +22,22 @@ const MAX_SNAPSHOT_BYTES = 20 * 1024 * 1024 * 1024;
 /** Final logs kept per session (decoded). */
 const MAX_LOG_BYTES = 64 * 1024;
 
-export function runtimeRoutes(deps: Deps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.use('*', requireMachine(deps));
+export function runtimeRoutes(app: Hono<AppEnv>, deps: Deps): void {
+  const on = registrar(app, deps);
 
-  app.post('/snapshots/presign', async (c) => {
-    const { size } = await jsonBody(c, PresignRequest);
+  on(routes.presign, async (c) => {
+    const { size } = await jsonBody(c, routes.presign.request);
     if (size > MAX_SNAPSHOT_BYTES) throw new HttpError(413, 'payload_too_large', `snapshots are limited to ${MAX_SNAPSHOT_BYTES} bytes`);
     const sessionId = c.get('sessionId');
     const now = iso(deps.now());
     const key = `sessions/${sessionId}/snapshots/${now.replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.tar.gz`;
     mintSnapshot(deps.db, { key, session_id: sessionId, expected_size: size, created_at: now });
     const put = await deps.storage.presignPut(key, size, PUT_URL_TTL_SEC);
-    const body: PresignResponse = { key, url: put.url, headers: put.headers };
-    return c.json(body);
+    return reply(c, routes.presign, { key, url: put.url, headers: put.headers });
   });
 
-  app.post('/snapshots', async (c) => {
-    const report = await jsonBody(c, SnapshotReport);
+  on(routes.reportSnapshot, async (c) => {
+    const report = await jsonBody(c, routes.reportSnapshot.request);
     const sessionId = c.get('sessionId');
     const minted = snapshotByKey(deps.db, report.key);
     if (!minted || minted.session_id !== sessionId) throw badRequest('this key was not minted for this session');
@@ -53,37 +51,35 @@ export function runtimeRoutes(deps: Deps): Hono<AppEnv> {
       await deps.storage.delete(old.key);
       deleteSnapshotRow(deps.db, old.key);
     }
-    return c.json({ ok: true as const });
+    return reply(c, routes.reportSnapshot, { ok: true });
   });
 
-  app.post('/heartbeat', async (c) => {
-    const beat = await jsonBody(c, Heartbeat);
+  on(routes.heartbeat, async (c) => {
+    const beat = await jsonBody(c, routes.heartbeat.request);
     const row = sessionById(deps.db, c.get('sessionId'))!;
     const now = deps.now();
     // Activity = a client attached now, or the agent's last output.
     const activityMs = beat.clients > 0 ? now : now - beat.idleMs;
     if (activityMs > Date.parse(row.last_activity_at)) updateSession(deps.db, row.id, { last_activity_at: iso(activityMs) });
-    return c.json({ ok: true as const });
+    return reply(c, routes.heartbeat, { ok: true });
   });
 
-  app.post('/logs', async (c) => {
-    const { data } = await jsonBody(c, LogsUpload);
+  on(routes.uploadLogs, async (c) => {
+    const { data } = await jsonBody(c, routes.uploadLogs.request);
     const bytes = Buffer.from(data, 'base64');
     if (bytes.length > MAX_LOG_BYTES) throw badRequest(`logs are limited to ${MAX_LOG_BYTES} bytes`);
     updateSession(deps.db, c.get('sessionId'), { final_logs: bytes.toString('base64') });
-    return c.json({ ok: true as const });
+    return reply(c, routes.uploadLogs, { ok: true });
   });
 
   // The agent exited; the runtime already sent its final snapshot. The session ends now and
   // its machine goes in the background.
-  app.post('/exit', async (c) => {
-    const report = await jsonBody(c, ExitReport);
+  on(routes.exit, async (c) => {
+    const report = await jsonBody(c, routes.exit.request);
     const sessionId = c.get('sessionId');
     const detail = report.code !== null ? `agent exited with code ${report.code}` : `agent killed by signal ${report.signal ?? 'unknown'}`;
     updateSession(deps.db, sessionId, { exit_code: report.code });
     track(deps, stopAndEnd(deps, sessionId, { status: 'stopped', detail, exitCode: report.code }));
-    return c.json({ ok: true as const });
+    return reply(c, routes.exit, { ok: true });
   });
-
-  return app;
 }

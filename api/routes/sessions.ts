@@ -1,16 +1,18 @@
-/** /v1/sessions: a user's own sessions only; anyone else's is a 404. */
-import { Hono } from 'hono';
-import { CreateSessionRequest, type ConnectInfo, type DownloadInfo } from '../contract/schemas.js';
+/** A user's own sessions only; anyone else's is a 404. */
+import type { Hono } from 'hono';
+import { routes } from '../contract/routes.js';
+import type { ConnectInfo } from '../contract/schemas.js';
 import { decrypt } from '../crypto.js';
 import type { AppEnv, Deps } from '../deps.js';
 import { conflict, HttpError, notFound } from '../errors.js';
-import { requireUser } from '../middleware/auth.js';
 import { clientConnectUrl } from '../relay/paths.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { createSession } from '../services/create.js';
 import { deleteSession, stopAndEnd } from '../services/lifecycle.js';
 import { listOwned, ownedSession, sessionById, toSession, type SessionRow } from '../state/sessions.js';
 import { latestRecorded } from '../state/snapshots.js';
+import { RuntimePath } from '../../session-runtime/wire/protocol.js';
+import { registrar, reply } from './register.js';
 
 /** Presigned download URLs live this long. */
 const DOWNLOAD_URL_TTL_SEC = 300;
@@ -22,9 +24,8 @@ const LOGS_TIMEOUT_MS = 5000;
  */
 const SNAPSHOT_NOW_TIMEOUT_MS = 30_000;
 
-export function sessionRoutes(deps: Deps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.use('*', requireUser(deps));
+export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
+  const on = registrar(app, deps);
 
   const find = (userId: string, idOrLabel: string): SessionRow => {
     if (idOrLabel.length > 200) throw notFound('no such session');
@@ -38,26 +39,26 @@ export function sessionRoutes(deps: Deps): Hono<AppEnv> {
     return { connectUrl: clientConnectUrl(deps.config, row.id, row.runtime_url), connectToken: decrypt(deps.key, row.connect_token_enc, `connect:${row.id}`) };
   };
 
-  app.post('/', async (c) => {
-    const body = await jsonBody(c, CreateSessionRequest);
-    return c.json(await createSession(deps, c.get('userId'), body), 201);
+  on(routes.createSession, async (c) => {
+    const body = await jsonBody(c, routes.createSession.request);
+    return reply(c, routes.createSession, await createSession(deps, c.get('userId'), body));
   });
 
-  app.get('/', (c) => c.json({ sessions: listOwned(deps.db, c.get('userId')).map(toSession) }));
+  on(routes.listSessions, (c) => reply(c, routes.listSessions, { sessions: listOwned(deps.db, c.get('userId')).map(toSession) }));
 
-  app.get('/:idOrLabel', (c) => c.json(toSession(find(c.get('userId'), c.req.param('idOrLabel')))));
+  on(routes.getSession, (c) => reply(c, routes.getSession, toSession(find(c.get('userId'), c.req.param('ref')))));
 
-  app.post('/:idOrLabel/connect', (c) => c.json(connectInfo(find(c.get('userId'), c.req.param('idOrLabel')))));
+  on(routes.connect, (c) => reply(c, routes.connect, connectInfo(find(c.get('userId'), c.req.param('ref')))));
 
-  app.post('/:idOrLabel/stop', async (c) => {
-    const row = find(c.get('userId'), c.req.param('idOrLabel'));
+  on(routes.stop, async (c) => {
+    const row = find(c.get('userId'), c.req.param('ref'));
     if (row.status === 'running' || row.status === 'provisioning') await stopAndEnd(deps, row.id, { status: 'stopped', detail: 'stopped by the user' });
-    return c.json(toSession(sessionById(deps.db, row.id)!));
+    return reply(c, routes.stop, toSession(sessionById(deps.db, row.id)!));
   });
 
-  app.delete('/:idOrLabel', async (c) => {
-    await deleteSession(deps, find(c.get('userId'), c.req.param('idOrLabel')));
-    return c.json({ ok: true as const });
+  on(routes.deleteSession, async (c) => {
+    await deleteSession(deps, find(c.get('userId'), c.req.param('ref')));
+    return reply(c, routes.deleteSession, { ok: true });
   });
 
   /**
@@ -69,7 +70,7 @@ export function sessionRoutes(deps: Deps): Hono<AppEnv> {
     if (row.status !== 'running' || !row.runtime_url || !row.connect_token_enc) return;
     const { connectToken } = connectInfo(row);
     try {
-      const res = await fetch(`${row.runtime_url}/snapshot`, { method: 'POST', headers: { authorization: `Bearer ${connectToken}` }, signal: AbortSignal.timeout(SNAPSHOT_NOW_TIMEOUT_MS) });
+      const res = await fetch(`${row.runtime_url}${RuntimePath.snapshot}`, { method: 'POST', headers: { authorization: `Bearer ${connectToken}` }, signal: AbortSignal.timeout(SNAPSHOT_NOW_TIMEOUT_MS) });
       await res.body?.cancel(); // the outcome shows in the snapshots table; an untrusted body is not read
       // 409: the runtime takes no snapshots yet (its upload has not come), a normal case.
       if (res.status === 409) deps.logger.info({ sessionId: row.id }, 'runtime takes no snapshots yet');
@@ -79,36 +80,33 @@ export function sessionRoutes(deps: Deps): Hono<AppEnv> {
     }
   };
 
-  app.get('/:idOrLabel/download', async (c) => {
-    const row = find(c.get('userId'), c.req.param('idOrLabel'));
+  on(routes.download, async (c) => {
+    const row = find(c.get('userId'), c.req.param('ref'));
     await snapshotNow(row);
     const snap = latestRecorded(deps.db, row.id);
     if (!snap || snap.size === null || snap.sha256 === null) throw new HttpError(404, 'no_snapshot', `session ${row.label} has no snapshot yet`);
-    const info: DownloadInfo = {
+    return reply(c, routes.download, {
       url: await deps.storage.presignGet(snap.key, DOWNLOAD_URL_TTL_SEC),
       size: snap.size,
       sha256: snap.sha256,
       createdAt: snap.created_at,
       expiresIn: DOWNLOAD_URL_TTL_SEC,
-    };
-    return c.json(info);
+    });
   });
 
-  app.get('/:idOrLabel/logs', async (c) => {
-    const row = find(c.get('userId'), c.req.param('idOrLabel'));
+  on(routes.logs, async (c) => {
+    const row = find(c.get('userId'), c.req.param('ref'));
     if (row.status === 'running' && row.runtime_url && row.connect_token_enc) {
       const { connectToken } = connectInfo(row);
       try {
         // The API reaches the runtime directly, never through its own relay.
-        const res = await fetch(`${row.runtime_url}/logs`, { headers: { authorization: `Bearer ${connectToken}` }, signal: AbortSignal.timeout(LOGS_TIMEOUT_MS) });
-        if (res.ok) return c.json({ data: Buffer.from(await res.arrayBuffer()).toString('base64') });
+        const res = await fetch(`${row.runtime_url}${RuntimePath.logs}`, { headers: { authorization: `Bearer ${connectToken}` }, signal: AbortSignal.timeout(LOGS_TIMEOUT_MS) });
+        if (res.ok) return reply(c, routes.logs, { data: Buffer.from(await res.arrayBuffer()).toString('base64') });
         deps.logger.warn({ sessionId: row.id, status: res.status }, 'runtime refused GET /logs');
       } catch (err) {
         deps.logger.warn({ sessionId: row.id, err }, 'runtime did not answer GET /logs');
       }
     }
-    return c.json({ data: row.final_logs ?? '' });
+    return reply(c, routes.logs, { data: row.final_logs ?? '' });
   });
-
-  return app;
 }

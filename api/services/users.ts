@@ -4,7 +4,7 @@ import * as z from '../../session-runtime/wire/zod.js';
 import { hashPassword } from '../auth/passwords.js';
 import { newId } from '../crypto.js';
 import type { Deps } from '../deps.js';
-import { UserError } from '../../session-runtime/wire/errors.js';
+import { usageError } from '../errors.js';
 import { iso, type Db } from '../state/db.js';
 import { insertUser, userByEmail, type UserRow } from '../state/users.js';
 
@@ -14,9 +14,9 @@ export const MIN_PASSWORD_LENGTH = 8;
 
 export async function createUser(deps: { db: Db; now: () => number }, emailInput: string, password: string): Promise<UserRow> {
   const email = emailInput.trim().toLowerCase();
-  if (!Email.safeParse(email).success) throw new UserError(`"${emailInput}" is not an email address`);
-  if (password.length < MIN_PASSWORD_LENGTH) throw new UserError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
-  if (userByEmail(deps.db, email)) throw new UserError(`an account for ${email} already exists`);
+  if (!Email.safeParse(email).success) throw usageError(`"${emailInput}" is not an email address`);
+  if (password.length < MIN_PASSWORD_LENGTH) throw usageError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (userByEmail(deps.db, email)) throw usageError(`an account for ${email} already exists`);
   const row: UserRow = { id: newId(), email, password_hash: await hashPassword(password), created_at: iso(deps.now()) };
   insertUser(deps.db, row);
   return row;

@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import {
   CloseCode,
+  RuntimePath,
   MAX_FRAME_BYTES,
   parseRuntimeMessage,
   type ClientMessage,
@@ -177,7 +178,7 @@ export class Connection {
 }
 
 export function connectUrlFor(base: string, params: { offset?: number; cols: number; rows: number }): string {
-  const url = new URL(`${base.replace(/\/+$/, '')}/connect`);
+  const url = new URL(`${base.replace(/\/+$/, '')}${RuntimePath.connect}`);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   if (params.offset !== undefined) url.searchParams.set('offset', String(params.offset));
   url.searchParams.set('cols', String(params.cols));

@@ -9,7 +9,7 @@ import { paths } from '../config.js';
 import { ManifestStore, type SessionRecord } from '../sessions/store.js';
 import { SyncApplier } from '../sync/applier.js';
 import { SyncReport } from '../sync/report.js';
-import { Session } from '../../api/contract/schemas.js';
+import { routes } from '../../api/contract/routes.js';
 import { resolveApi } from '../api.js';
 import { fetchLogs } from '../sessions/logs.js';
 import { attach, type EndedSession } from './attach.js';
@@ -30,7 +30,7 @@ export interface AttachSessionOptions {
 /** The session's state from the API when it is no longer running, else null. */
 async function endedSession(ctx: Context, label: string): Promise<EndedSession | null> {
   const api = await resolveApi(ctx);
-  const session = await api.request('GET', `/v1/sessions/${encodeURIComponent(label)}`, Session, { notFound: `Session "${label}"` });
+  const session = await api.call(routes.getSession, { params: { ref: label } });
   if (session.status === 'running' || session.status === 'provisioning') return null;
   const lastOutput = await fetchLogs(ctx, label).catch(() => Buffer.alloc(0));
   return { status: session.status, exitCode: session.exitCode, lastOutput };

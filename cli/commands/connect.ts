@@ -1,6 +1,7 @@
 /** `catty connect [label]`: attach to a running session (a picker when no label on a TTY). */
 import type { Command } from 'commander';
-import { ConnectInfo, Session } from '../../api/contract/schemas.js';
+import { routes } from '../../api/contract/routes.js';
+import type { Session } from '../../api/contract/schemas.js';
 import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { ExitCode } from '../errors.js';
@@ -47,10 +48,9 @@ async function chooseLabel(ctx: Context): Promise<string> {
 export async function connect(ctx: Context, labelArg: string | undefined, opts: ConnectOptions): Promise<number> {
   const label = labelArg ?? (await chooseLabel(ctx));
   const api = await resolveApi(ctx);
-  const route = `/v1/sessions/${encodeURIComponent(label)}`;
-  const session = await api.request('GET', route, Session, { notFound: `Session "${label}"` });
+  const session = await api.call(routes.getSession, { params: { ref: label } });
   if (session.status !== 'running' && session.status !== 'provisioning') return showEnded(ctx, session);
-  const info = await api.request('POST', `${route}/connect`, ConnectInfo, { notFound: `Session "${label}"` });
+  const info = await api.call(routes.connect, { params: { ref: label } });
   const { attachSession } = await import('../attach/session.js');
   return attachSession(ctx, {
     label,

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DownloadInfo } from '../../api/contract/schemas.js';
+import { routes } from '../../api/contract/routes.js';
 import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { ExitCode } from '../errors.js';
@@ -44,9 +44,7 @@ export async function download(ctx: Context, label: string, destArg: string | un
   const dest = format === 'tar.gz' ? (base.endsWith('.tar.gz') ? base : `${base}.tar.gz`) : base;
   checkDestFree(dest, format);
   const api = await resolveApi(ctx);
-  const info = await api.request('GET', `/v1/sessions/${encodeURIComponent(label)}/download`, DownloadInfo, {
-    notFound: `A snapshot of session "${label}"`,
-  });
+  const info = await api.call(routes.download, { params: { ref: label } });
   const parent = path.dirname(dest);
   fs.mkdirSync(parent, { recursive: true });
   const tag = crypto.randomBytes(6).toString('hex');

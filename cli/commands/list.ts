@@ -1,6 +1,7 @@
 /** `catty list|ls [--json]`: every session not deleted, newest first. */
 import type { Command } from 'commander';
-import { SessionList, type Session } from '../../api/contract/schemas.js';
+import { routes } from '../../api/contract/routes.js';
+import type { Session } from '../../api/contract/schemas.js';
 import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { formatAge, table } from '../output.js';
@@ -17,7 +18,7 @@ export function register(program: Command, run: Runner): void {
 
 export async function fetchSessions(ctx: Context): Promise<Session[]> {
   const api = await resolveApi(ctx);
-  const { sessions } = await api.request('GET', '/v1/sessions', SessionList);
+  const { sessions } = await api.call(routes.listSessions);
   return [...sessions].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
 }
 

@@ -1,7 +1,8 @@
 /** `catty login [--api URL]`: the OAuth device flow (RFC 8628) against the API. */
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeviceCodeResponse, DeviceTokenError, TokenResponse } from '../../api/contract/schemas.js';
+import { routes } from '../../api/contract/routes.js';
+import { DeviceTokenError, TokenResponse } from '../../api/contract/schemas.js';
 import { print, type Context, type Runner } from '../context.js';
 import { ApiClient } from '../api-client.js';
 import { checkApiUrl, configuredApiUrl, saveCredentials } from '../config.js';
@@ -32,7 +33,7 @@ export async function login(ctx: Context, apiFlag: string | undefined): Promise<
     });
   }
   const api = new ApiClient(ctx, url, null);
-  const device = await api.request('POST', '/v1/auth/device', DeviceCodeResponse, { auth: false, body: {} });
+  const device = await api.call(routes.deviceCode);
   print(ctx.stderr, `To log in, open ${device.verification_uri} and enter the code: ${ctx.colors.bold(device.user_code)}`);
   print(ctx.stderr, `(or open ${device.verification_uri_complete})`);
   if (canOpenBrowser(ctx.env)) {
@@ -43,12 +44,10 @@ export async function login(ctx: Context, apiFlag: string | undefined): Promise<
   const deadline = Date.now() + device.expires_in * 1000;
   while (Date.now() < deadline) {
     await sleep(intervalMs);
-    const response = await api.raw('POST', '/v1/auth/device/token', {
-      auth: false,
+    const { status, json } = await api.send(routes.deviceToken, {
       body: { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: device.device_code },
     });
-    const json: unknown = await response.json().catch(() => null);
-    if (response.ok) {
+    if (status === 200) {
       const tokens = TokenResponse.parse(json);
       saveCredentials(ctx, {
         version: 1,
@@ -61,7 +60,7 @@ export async function login(ctx: Context, apiFlag: string | undefined): Promise<
       return ExitCode.ok;
     }
     const pending = DeviceTokenError.safeParse(json);
-    if (!pending.success) throw errorFor(response.status, json, url);
+    if (!pending.success) throw errorFor(status, json, url);
     switch (pending.data.error) {
       case 'authorization_pending':
         break;

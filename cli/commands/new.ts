@@ -1,6 +1,7 @@
 /** `catty new`: create a session, upload this directory, attach (or --detach). */
 import type { Command } from 'commander';
-import { CreatedSession, Session, type CreateSessionRequest } from '../../api/contract/schemas.js';
+import { routes } from '../../api/contract/routes.js';
+import type { CreatedSession, CreateSessionRequest } from '../../api/contract/schemas.js';
 import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { ExitCode } from '../errors.js';
@@ -74,7 +75,7 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
   const spin = spinner(ctx.stderr, 'Starting a session machine…');
   let session: CreatedSession;
   try {
-    session = await api.request('POST', '/v1/sessions', CreatedSession, { body });
+    session = await api.call(routes.createSession, { body });
   } finally {
     spin.stop();
   }
@@ -108,7 +109,7 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
     } catch (error) {
       progress.stop();
       // Do not leave a machine waiting for an upload that will never come.
-      await api.request('POST', `/v1/sessions/${encodeURIComponent(session.label)}/stop`, Session).catch(() => undefined);
+      await api.call(routes.stop, { params: { ref: session.label } }).catch(() => undefined);
       if (cancel.signal.aborted) throw new UserError(`Cancelled; session ${session.label} was stopped.`, { exitCode: 130 });
       throw error;
     } finally {

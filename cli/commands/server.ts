@@ -1,6 +1,7 @@
 /** `catty server start|stop|status`: the embedded local control plane. */
 import type { Command } from 'commander';
-import { SessionList } from '../../api/contract/schemas.js';
+import { createApiClient } from '../../api/contract/client.js';
+import { routes } from '../../api/contract/routes.js';
 import { print, type Context, type Runner } from '../context.js';
 import { ensureLocalServer, localPaths, readLocalServer, stopLocalServer } from '../local/server.js';
 import { ExitCode } from '../errors.js';
@@ -38,11 +39,9 @@ async function status(ctx: Context): Promise<number> {
   }
   let sessions = 'unknown';
   try {
-    const response = await ctx.http(`${creds.apiUrl}/v1/sessions`, {
-      headers: { authorization: `Bearer ${creds.accessToken}` },
-      signal: AbortSignal.timeout(5_000),
-    });
-    const parsed = SessionList.safeParse(await response.json());
+    const api = createApiClient({ baseUrl: creds.apiUrl, transport: ctx.http, token: () => creds.accessToken });
+    const { json } = await api.send(routes.listSessions, { signal: AbortSignal.timeout(5_000) });
+    const parsed = routes.listSessions.response.safeParse(json);
     if (parsed.success) {
       const running = parsed.data.sessions.filter((s) => s.status === 'running').length;
       sessions = `${parsed.data.sessions.length} (${running} running)`;

@@ -1,6 +1,6 @@
 /** `catty stop <label> [--delete]`. */
 import type { Command } from 'commander';
-import { Ok, Session } from '../../api/contract/schemas.js';
+import { routes } from '../../api/contract/routes.js';
 import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { parseLabel } from './options.js';
@@ -17,11 +17,9 @@ export function register(program: Command, run: Runner): void {
 
 export async function stop(ctx: Context, label: string, del: boolean): Promise<void> {
   const api = await resolveApi(ctx);
-  const route = `/v1/sessions/${encodeURIComponent(label)}`;
-  const notFound = `Session "${label}"`;
-  const session = await api.request('POST', `${route}/stop`, Session, { notFound });
+  const session = await api.call(routes.stop, { params: { ref: label } });
   if (del) {
-    await api.request('DELETE', route, Ok, { notFound });
+    await api.call(routes.deleteSession, { params: { ref: label } });
     removeRecord(ctx, label);
     print(ctx.stderr, `Deleted ${label}.`);
     return;

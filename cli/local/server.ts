@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { EXIT_DATA_DIR_BUSY, LocalCredentials } from '../../api/contract/schemas.js';
+import { createApiClient } from '../../api/contract/client.js';
+import { routes } from '../../api/contract/routes.js';
 import type { Context } from '../context.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
 import { ensureHome, paths } from '../config.js';
@@ -40,12 +42,9 @@ export function readLocalServer(ctx: Context): LocalCredentials | null {
  */
 export async function probeLocalServer(ctx: Context, creds: LocalCredentials, timeoutMs = PROBE_TIMEOUT_MS): Promise<'up' | 'refused' | 'silent'> {
   try {
-    const response = await ctx.http(`${creds.apiUrl}/v1/me`, {
-      headers: { authorization: `Bearer ${creds.accessToken}` },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    response.discard();
-    return response.ok || response.status === 401 ? 'up' : 'silent';
+    const api = createApiClient({ baseUrl: creds.apiUrl, transport: ctx.http, token: () => creds.accessToken });
+    const { status } = await api.send(routes.me, { signal: AbortSignal.timeout(timeoutMs) });
+    return status === 200 || status === 401 ? 'up' : 'silent';
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'silent';
   }

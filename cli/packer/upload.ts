@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { UploadResult } from '../../session-runtime/wire/protocol.js';
+import { RuntimePath, UploadResult } from '../../session-runtime/wire/protocol.js';
 import { ErrorBody } from '../../session-runtime/wire/errors.js';
 import { explainSystemError } from '../errors.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
@@ -51,7 +51,7 @@ export async function uploadWorkspace(walk: WalkResult, options: UploadOptions):
       callback(null, chunk);
     },
   });
-  const url = new URL(`${options.connectUrl.replace(/\/+$/, '')}/upload`);
+  const url = new URL(`${options.connectUrl.replace(/\/+$/, '')}${RuntimePath.upload}`);
   url.searchParams.set('cols', String(options.cols));
   url.searchParams.set('rows', String(options.rows));
   const request = (url.protocol === 'https:' ? https : http).request(url, {

@@ -20,6 +20,8 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 
 /** Exit code of any error that says nothing more specific. */
 export const EXIT_ERROR = 1;
+/** Exit code of a command line or configuration the program cannot use. */
+export const EXIT_USAGE = 2;
 
 export class UserError extends Error {
   override readonly name: string = 'UserError';

@@ -24,6 +24,15 @@ import * as z from './zod.js';
 
 export const PROTOCOL_VERSION = 1;
 
+/** The runtime's paths (relative to its base URL, or to the API's relay prefix for it). */
+export const RuntimePath = {
+  health: '/healthz',
+  upload: '/upload',
+  logs: '/logs',
+  snapshot: '/snapshot',
+  connect: '/connect',
+} as const;
+
 /** WebSocket close codes. 4000 and 4001 tell a client not to reconnect. */
 export const CloseCode = {
   normal: 1000,

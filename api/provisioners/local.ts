@@ -4,21 +4,19 @@
  * with its own workspace, sandboxed by bubblewrap when available (bwrap.ts). Each machine's
  * pids and URL are kept in machine.json so a restarted API can find and stop it.
  *
- * With `spare`, one sandboxed machine is started ahead in `machines/spare-<id>/`: its launcher
- * waits on a stdin pipe for the session's settings (the one pipe kept to the API, until then; it
- * exits when that closes empty). A start renames its directory to the session's — bwrap bound
- * the directories by inode — and hands the settings over, skipping bubblewrap's and Node's start.
+ * With `spare`, one sandboxed machine is started ahead and waits for its session's settings
+ * (local-spare.ts): a start then skips bubblewrap's and Node's start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAUNCHER_WAITING_LINE, LauncherEnv, READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
+import { LauncherEnv, READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
 import type { Logger } from '../logger.js';
 import { packageRoot, runtimeBinPath } from '../package-root.js';
 import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_WORKSPACE } from './bwrap.js';
+import { SpareMachine } from './local-spare.js';
 import { readMachineRecord, waitForReadyLine, writeMachineRecord, type MachineRecord } from './machine-record.js';
-import { findDescendant, isOurProcess, signal } from './processes.js';
+import { findDescendant, isOurProcess, isRunning, terminateThenKill } from './processes.js';
 import type { Machine, MachineInfo, MachineSpec, Provisioner, SharedMachineSettings } from './types.js';
 
 export interface LocalProvisionerOptions {
@@ -38,25 +36,8 @@ export interface LocalProvisionerOptions {
   spare?: boolean;
 }
 
-/** A machine started ahead: its launcher waits on stdin for the session's settings. */
-interface Spare {
-  dir: string;
-  child: ChildProcess;
-  /** The settings it was started with; a spec that differs gets a fresh machine. */
-  key: string;
-}
-
-/** A spare's directory name starts so (a session's is its id); left over, it is removed on start. */
-const SPARE_PREFIX = 'spare-';
-/** After a start, how long before the next spare is started (not to compete with the start). */
-const SPARE_DELAY_MS = 1_000;
-/** How long a start waits for a spare that is still starting (one is ready in ~300 ms here). */
-const SPARE_WAIT_MS = 1_000;
-const SPARE_POLL_MS = 10;
-
 const MACHINE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const POLL_MS = 50;
-const running = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
 
 export class LocalProvisioner implements Provisioner {
   readonly kind = 'local' as const;
@@ -70,9 +51,7 @@ export class LocalProvisioner implements Provisioner {
   private readonly machinesDir: string;
   /** How the runtime's own process looks in /proc: `node <launcher> <bin>`. */
   private readonly runtimeArgv: { index: number; value: string };
-  private spare: Spare | null = null;
-  private spareTimer: NodeJS.Timeout | null = null;
-  private closed = false;
+  private readonly spare: SpareMachine;
 
   constructor(private readonly options: LocalProvisionerOptions) {
     this.root = options.packageRoot ?? packageRoot();
@@ -95,20 +74,12 @@ export class LocalProvisioner implements Provisioner {
       this.warning = 'CATTY_LOCAL_SANDBOX=none: local sessions run WITHOUT isolation.';
       options.logger.warn(this.warning);
     }
-    this.removeStaleSpares();
-  }
-
-  /** Spares of an API that is gone: their launchers exit when its pipe closes. */
-  private removeStaleSpares(): void {
-    let names: string[] = [];
-    try {
-      names = readdirSync(this.machinesDir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      if (name.startsWith(SPARE_PREFIX)) rmSync(join(this.machinesDir, name), { recursive: true, force: true });
-    }
+    this.spare = new SpareMachine({
+      machinesDir: this.machinesDir,
+      logger: options.logger,
+      enabled: options.spare === true && this.bwrap !== null,
+      spawn: (dir, shared) => this.spawnMachine(dir, shared),
+    });
   }
 
   private dir(machineId: string): string {
@@ -121,23 +92,10 @@ export class LocalProvisioner implements Provisioner {
     const dir = this.dir(machineId);
     mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
     try {
-      const spare = await this.takeSpare(spec, abort);
-      if (spare) {
-        // bwrap bound the spare's directories by inode: renamed, they stay the machine's. (A
-        // rename would replace an empty directory: refuse an existing one, as mkdir does.)
-        try {
-          if (existsSync(dir)) throw new Error(`machine directory ${dir} already exists`);
-          renameSync(spare.dir, dir);
-        } catch (err) {
-          void this.discardSpare(spare);
-          throw err;
-        }
-        return await this.handOver(machineId, dir, spare.child, spec, abort);
-      }
-      const child = this.spawnMachine(dir, spec);
+      const child = (await this.spare.claim(spec, dir, abort)) ?? this.spawnMachine(dir, spec);
       return await this.handOver(machineId, dir, child, spec, abort);
     } finally {
-      this.scheduleSpare(spec);
+      this.spare.schedule(spec);
     }
   }
 
@@ -209,7 +167,7 @@ export class LocalProvisioner implements Provisioner {
       const url = await waitForReadyLine(join(dir, 'runtime.log'), READY_LINE_PREFIX, {
         timeoutMs: this.options.readyTimeoutMs ?? 15_000,
         abort,
-        exited: () => !running(child),
+        exited: () => !isRunning(child),
       });
       record.runtimeUrl = url;
       if (this.bwrap) record.runtimePid = await this.findRuntimePid(pid);
@@ -221,71 +179,9 @@ export class LocalProvisioner implements Provisioner {
     }
   }
 
-  private static spareKey(spec: SharedMachineSettings): string {
-    return JSON.stringify([spec.apiUrl, spec.runtimeEnv ?? {}]);
-  }
-
-  /**
-   * The spare, if it is alive, was started with this spec's shared settings and waits for them
-   * (before that, bwrap may not have bound its directories yet: it cannot be renamed). One still
-   * starting is waited for, up to SPARE_WAIT_MS: it is ready sooner than a cold start would be,
-   * and a cold start would compete with it for the CPU.
-   */
-  private async takeSpare(spec: MachineSpec, abort?: AbortSignal): Promise<Spare | null> {
-    const spare = this.spare;
-    if (!spare) return null;
-    if (!running(spare.child) || spare.key !== LocalProvisioner.spareKey(spec)) {
-      this.spare = null;
-      void this.discardSpare(spare);
-      return null;
-    }
-    const deadline = Date.now() + SPARE_WAIT_MS;
-    while (!LocalProvisioner.isWaiting(spare)) {
-      // Gone, taken by a concurrent start, too slow, or no longer wanted: start cold.
-      if (!running(spare.child) || this.spare !== spare || Date.now() > deadline || abort?.aborted) return null;
-      await new Promise((r) => setTimeout(r, SPARE_POLL_MS));
-    }
-    if (this.spare !== spare) return null;
-    this.spare = null;
-    return spare;
-  }
-
-  private static isWaiting(spare: Spare): boolean {
-    try {
-      return readFileSync(join(spare.dir, 'runtime.log'), 'utf8').includes(LAUNCHER_WAITING_LINE);
-    } catch {
-      return false; // not yet written
-    }
-  }
-
   /** Starts a spare machine for these settings (soon, not at once), so even a first start is warm. */
   prepare(shared: SharedMachineSettings): void {
-    this.scheduleSpare(shared);
-  }
-
-  private scheduleSpare(shared: SharedMachineSettings): void {
-    if (!this.options.spare || !this.bwrap || this.closed || this.spare || this.spareTimer) return;
-    this.spareTimer = setTimeout(() => {
-      this.spareTimer = null;
-      if (this.closed || this.spare) return;
-      const dir = join(this.machinesDir, `${SPARE_PREFIX}${randomBytes(12).toString('hex')}`);
-      try {
-        mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
-        const child = this.spawnMachine(dir, shared);
-        this.spare = { dir, child, key: LocalProvisioner.spareKey(shared) };
-      } catch (err) {
-        this.options.logger.warn({ err }, 'could not start a spare machine');
-        rmSync(dir, { recursive: true, force: true });
-      }
-    }, SPARE_DELAY_MS);
-    this.spareTimer.unref();
-  }
-
-  /** Lets a spare go: its launcher exits on an empty stdin; then its directory is removed. */
-  private async discardSpare(spare: Spare): Promise<void> {
-    spare.child.stdin?.end();
-    if (running(spare.child)) await new Promise((resolve) => spare.child.once('exit', resolve));
-    rmSync(spare.dir, { recursive: true, force: true });
+    this.spare.schedule(shared);
   }
 
   private async findRuntimePid(bwrapPid: number): Promise<number | null> {
@@ -311,12 +207,7 @@ export class LocalProvisioner implements Provisioner {
     if (record) {
       if (record.runtimePid === null && record.sandbox === 'bwrap') record.runtimePid = findDescendant(record.pid, this.runtimeArgv);
       // SIGTERM the runtime itself (bwrap does not forward signals): it takes a final snapshot.
-      signal(record.runtimePid ?? record.pid, 'SIGTERM');
-      const deadline = Date.now() + options.graceMs;
-      while (this.alivePids(record).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, POLL_MS));
-      for (const pid of this.alivePids(record)) signal(pid, 'SIGKILL');
-      const killDeadline = Date.now() + 2000;
-      while (this.alivePids(record).length > 0 && Date.now() < killDeadline) await new Promise((r) => setTimeout(r, POLL_MS));
+      await terminateThenKill(record.runtimePid ?? record.pid, () => this.alivePids(record), { graceMs: options.graceMs });
     }
     // The log stays for `catty logs` forensics; everything else of the machine goes.
     for (const entry of ['workspace', 'tmp', 'home', 'passwd', 'group', 'machine.json']) rmSync(join(dir, entry), { recursive: true, force: true });
@@ -346,14 +237,6 @@ export class LocalProvisioner implements Provisioner {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    if (this.spareTimer) clearTimeout(this.spareTimer);
-    this.spareTimer = null;
-    const spare = this.spare;
-    this.spare = null;
-    if (!spare) return;
-    // Bounded: should the launcher not exit, its directory goes anyway.
-    await Promise.race([this.discardSpare(spare), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
-    rmSync(spare.dir, { recursive: true, force: true });
+    await this.spare.close();
   }
 }

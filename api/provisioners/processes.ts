@@ -1,4 +1,8 @@
-/** /proc helpers for the local provisioner: is a pid alive (and still ours), its descendants. */
+/**
+ * Process helpers for the local provisioner: is a pid alive (and still ours), its descendants
+ * (from /proc), and the one polite-then-kill stop.
+ */
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 function readProc(pid: number, file: string): string | null {
@@ -60,5 +64,39 @@ export function signal(pid: number, sig: NodeJS.Signals): void {
     process.kill(pid, sig);
   } catch {
     // already gone
+  }
+}
+
+/** A child we spawned has neither exited nor been killed by a signal. */
+export const isRunning = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
+
+export interface TerminateOptions {
+  /** How long after SIGTERM the processes still alive get SIGKILL. */
+  graceMs: number;
+  /** How long to wait for them to go after SIGKILL. */
+  killWaitMs?: number;
+  pollMs?: number;
+}
+
+const DEFAULT_KILL_WAIT_MS = 2_000;
+const DEFAULT_POLL_MS = 50;
+
+/**
+ * SIGTERM to `politePid`, SIGKILL to whatever `alive()` still lists `graceMs` later (a timer,
+ * cancelled once all are gone), then waits, bounded, for them to go. The pids need not be our
+ * children (a restarted API stops the machines of the one before): no exit event can tell when
+ * they are gone, so `alive()` is polled — it must check a pid is still ours, as pids get reused.
+ */
+export async function terminateThenKill(politePid: number, alive: () => number[], options: TerminateOptions): Promise<void> {
+  const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+  signal(politePid, 'SIGTERM');
+  const killTimer = setTimeout(() => {
+    for (const pid of alive()) signal(pid, 'SIGKILL');
+  }, options.graceMs);
+  try {
+    const deadline = Date.now() + options.graceMs + (options.killWaitMs ?? DEFAULT_KILL_WAIT_MS);
+    while (alive().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, pollMs));
+  } finally {
+    clearTimeout(killTimer);
   }
 }

@@ -5,17 +5,14 @@
  * changed .gitignore applies at once); chokidar itself skips only `.git/` and dependency folders,
  * which are never synced and would cost inotify watches.
  *
- * chokidar can miss files: it reads a new directory first and only then watches it, so a file
- * created in between gets no event (paulmillr/chokidar#1112, #1471 — seen here as the 64th of 200
- * files in a new directory never synced, and a 1,000-file burst stuck at 253). So every directory
- * where something happened is reconciled once it is quiet and watched: read from disk and
- * compared with what chokidar reported; what it missed is reported here (a missed directory is
- * handed to chokidar to watch).
+ * chokidar can miss files (a file created while it reads a new directory), so every directory
+ * where something happened is re-read once it is quiet (reconciler.ts) and what chokidar missed
+ * is reported here as well.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { DEPENDENCY_DIRS } from '../wire/ignore-rules.js';
+import { DirectoryReconciler } from './reconciler.js';
 
 /** Per-path quiet period before a change is considered complete. */
 export const DEBOUNCE_MS = 30;
@@ -24,14 +21,6 @@ export const DEBOUNCE_MS = 30;
  * something happened (a starved runtime may not have read its inotify events yet).
  */
 export const SETTLE_QUIET_MS = 250;
-/** A directory is reconciled once it had no event for this long... */
-const RECONCILE_QUIET_MS = 200;
-/** ...or at the latest this long after its first event (a directory that never goes quiet). */
-const RECONCILE_MAX_DELAY_MS = 2_000;
-/** A directory chokidar has not watched after this long (it could not read it) is read anyway. */
-const WATCH_WAIT_MAX_MS = 5_000;
-/** How often due directories are looked for while some are waiting. */
-const RECONCILE_TICK_MS = 100;
 /** While `settle` waits for chokidar to watch directories, how often it looks again. */
 const SETTLE_RECHECK_MS = 50;
 /**
@@ -55,12 +44,6 @@ const SKIPPED_DIRS = new Set<string>(['.git', ...DEPENDENCY_DIRS]);
 const skipped = (rel: string): boolean => rel.split('/').some((s) => SKIPPED_DIRS.has(s));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A directory waiting to be reconciled: its first and last event since the last time. */
-interface Dirty {
-  firstAtMs: number;
-  lastAtMs: number;
-}
-
 export class WorkspaceWatcher {
   readonly #root: string;
   #watcher: FSWatcher | null = null;
@@ -76,16 +59,9 @@ export class WorkspaceWatcher {
   #lastEventAtMs = 0;
   /** Directories chokidar reported (absolute), to tell a directory's events from a file's. */
   readonly #dirs = new Set<string>();
-  /** Directories to reconcile (absolute). */
-  readonly #dirty = new Map<string, Dirty>();
-  #tick: NodeJS.Timeout | null = null;
-  /** Reconciliations run one at a time. */
-  #reconciling: Promise<unknown> = Promise.resolve();
-  /** Files reported by reconciliation that chokidar has not reported since: directory → names. */
-  readonly #selfReported = new Map<string, Set<string>>();
+  readonly #reconciler: DirectoryReconciler;
   /** With a baseline, until the scan is done: upload files the scan has not met yet. */
   #unseen: Set<string> | null = null;
-  #missedLogged = false;
 
   /**
    * `onError`: told once per kind of error (its code), e.g. ENOSPC when the inotify watches run
@@ -97,6 +73,12 @@ export class WorkspaceWatcher {
     private readonly onError: (message: string) => void = () => undefined,
   ) {
     this.#root = path.resolve(root);
+    this.#reconciler = new DirectoryReconciler({
+      rel: (abs) => this.#rel(abs),
+      ignored: (rel) => skipped(rel) || this.#unseen?.has(rel) === true,
+      report: (abs) => this.#touch(abs, false),
+      onMissed: (message) => this.onError(message),
+    });
   }
 
   /**
@@ -122,12 +104,13 @@ export class WorkspaceWatcher {
       },
     });
     this.#watcher = watcher;
+    this.#reconciler.watch(watcher);
     this.#dirs.add(this.#root);
     this.#unseen = baseline ? new Set([...baseline.files].filter((rel) => !skipped(rel))) : null;
     const counts = (): boolean => this.#scanDone || Boolean(baseline);
     const changedSinceMs = (baseline?.writtenAtMs ?? 0) - CTIME_SLACK_MS;
     watcher.on('add', (abs: string, stats?: { ctimeMs: number }) => {
-      this.#selfReported.get(path.dirname(abs))?.delete(path.basename(abs));
+      this.#reconciler.reportedByChokidar(abs);
       if (!counts()) return;
       // During the initial scan: an unchanged baseline file is not a change.
       if (this.#unseen?.delete(this.#rel(abs)) && stats && stats.ctimeMs < changedSinceMs) return;
@@ -140,14 +123,11 @@ export class WorkspaceWatcher {
       this.#dirs.add(abs);
       if (!counts()) return;
       this.#lastEventAtMs = Date.now();
-      this.#markDirty(abs);
+      this.#reconciler.markDirty(abs);
     });
     watcher.on('unlinkDir', (abs: string) => {
       this.#dirs.delete(abs);
-      this.#dirty.delete(abs);
-      // chokidar reports the deletion of the files it knew; these it never knew.
-      for (const name of this.#selfReported.get(abs) ?? []) this.#touch(path.join(abs, name));
-      this.#selfReported.delete(abs);
+      for (const orphan of this.#reconciler.dirRemoved(abs)) this.#touch(orphan);
     });
     // Every inotify event, before chokidar's stat or readdir: its directory is reconciled later.
     watcher.on('raw', (event: string, _name, details) => {
@@ -155,7 +135,7 @@ export class WorkspaceWatcher {
       if (!watched) return;
       this.#lastEventAtMs = Date.now();
       const isDir = this.#dirs.has(watched);
-      this.#markDirty(isDir ? watched : path.dirname(watched));
+      this.#reconciler.markDirty(isDir ? watched : path.dirname(watched));
       // A file's own watch saw it written to (IN_MODIFY/IN_ATTRIB): send it again, whatever
       // chokidar makes of it. chokidar reports a change only when the mtime moved or the atime
       // is not past it, and one large write(2) sets the mtime when it starts: its stat during
@@ -180,7 +160,7 @@ export class WorkspaceWatcher {
         this.#unseen = null;
         // The agent ran during the scan: any directory may have had a file created between
         // chokidar's read and its watch. Every directory is watched now; check them all once.
-        if (baseline) for (const dir of this.#dirs) this.#markDirty(dir);
+        if (baseline) for (const dir of this.#dirs) this.#reconciler.markDirty(dir);
         resolve();
       }),
     );
@@ -208,12 +188,12 @@ export class WorkspaceWatcher {
     const deadline = startedAtMs + maxMs;
     await Promise.race([this.#scanned, new Promise((resolve) => setTimeout(resolve, maxMs).unref())]);
     // The root, whatever was seen: a starved runtime may not have read a single event yet.
-    this.#markDirty(this.#root, 0);
+    this.#reconciler.markDirty(this.#root, 0);
     while (Date.now() < deadline) {
       const quietSinceMs = Math.max(startedAtMs, this.#lastEventAtMs);
       if (this.#timers.size === 0 && Date.now() - quietSinceMs >= SETTLE_QUIET_MS) {
-        await this.#reconcileDue(true);
-        if (this.#dirty.size === 0 && this.#timers.size === 0) return;
+        await this.#reconciler.reconcileDue(true);
+        if (this.#reconciler.pendingCount === 0 && this.#timers.size === 0) return;
         await sleep(SETTLE_RECHECK_MS);
       } else await sleep(10);
     }
@@ -227,101 +207,10 @@ export class WorkspaceWatcher {
   async close(): Promise<void> {
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
-    if (this.#tick) clearTimeout(this.#tick);
-    this.#tick = null;
+    this.#reconciler.close();
     const watcher = this.#watcher;
     this.#watcher = null;
     await watcher?.close();
-  }
-
-  #markDirty(dir: string, atMs = Date.now()): void {
-    const entry = this.#dirty.get(dir);
-    if (entry) entry.lastAtMs = Math.max(entry.lastAtMs, atMs);
-    else this.#dirty.set(dir, { firstAtMs: atMs, lastAtMs: atMs });
-    this.#scheduleTick();
-  }
-
-  #scheduleTick(): void {
-    if (this.#tick || !this.#watcher) return;
-    this.#tick = setTimeout(() => {
-      void this.#reconcileDue(false).then(() => {
-        this.#tick = null;
-        if (this.#dirty.size > 0) this.#scheduleTick();
-      });
-    }, RECONCILE_TICK_MS);
-    this.#tick.unref();
-  }
-
-  /**
-   * Reconciles the dirty directories that are due (all of them with `now`) and that chokidar
-   * watches already — before that, its own read is still to come.
-   */
-  #reconcileDue(now: boolean): Promise<void> {
-    const run = this.#reconciling.then(async () => {
-      for (const dir of [...this.#dirty.keys()]) {
-        const entry = this.#dirty.get(dir);
-        if (!entry || !this.#watcher) continue;
-        const at = Date.now();
-        const due = now || at - entry.lastAtMs >= RECONCILE_QUIET_MS || at - entry.firstAtMs >= RECONCILE_MAX_DELAY_MS;
-        if (!due || (!this.#isWatched(dir) && at - entry.firstAtMs < WATCH_WAIT_MAX_MS)) continue;
-        this.#dirty.delete(dir); // an event during the read marks it again
-        await this.#reconcile(dir);
-      }
-    });
-    this.#reconciling = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Whether chokidar's watch on the directory is set (it registers it after reading it). */
-  #isWatched(dir: string): boolean {
-    const closers = this.#watcher?._closers;
-    // chokidar's bookkeeping (typed in its .d.ts); should it change, reconcile at once.
-    if (!(closers instanceof Map)) return true;
-    return closers.has(dir) || !fs.existsSync(dir);
-  }
-
-  /** Reports what is on disk in `dir` that chokidar never reported, and what left of that. */
-  async #reconcile(dir: string): Promise<void> {
-    let entries: fs.Dirent[];
-    try {
-      entries = await fs.promises.readdir(dir, { withFileTypes: true });
-    } catch {
-      return; // gone, or not readable: chokidar reports what it can
-    }
-    const watcher = this.#watcher;
-    if (!watcher) return;
-    const known = watcher._watched.get(dir);
-    const relDir = this.#rel(dir);
-    if (relDir.startsWith('..')) return;
-    let selfReported = this.#selfReported.get(dir);
-    const names = new Set<string>();
-    let missed = 0;
-    for (const entry of entries) {
-      names.add(entry.name);
-      const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
-      if (known?.has(entry.name) || selfReported?.has(entry.name) || skipped(rel) || this.#unseen?.has(rel)) continue;
-      missed += 1;
-      const abs = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        // chokidar watches it and reports its files; it is reconciled in turn once watched.
-        watcher.add(abs);
-        this.#markDirty(abs);
-      } else {
-        if (!selfReported) this.#selfReported.set(dir, (selfReported = new Set()));
-        selfReported.add(entry.name);
-        this.#touch(abs, false);
-      }
-    }
-    // A file only this reconciliation knew of is gone: chokidar will not report that either.
-    for (const name of selfReported ?? []) {
-      if (names.has(name)) continue;
-      selfReported!.delete(name);
-      this.#touch(path.join(dir, name), false);
-    }
-    if (missed > 0 && !this.#missedLogged) {
-      this.#missedLogged = true;
-      this.onError(`workspace watcher: ${missed} entries of ${relDir || '.'} were on disk without an event; reporting them (and any later ones) from a re-read`);
-    }
   }
 
   #rel(abs: string): string {

@@ -14,7 +14,9 @@ import { createDockerProvisioner } from '../../api/provisioners/docker.js';
 import { Label } from '../../api/provisioners/docker-spec.js';
 import type { Machine, MachineSpec, Provisioner } from '../../api/provisioners/types.js';
 import { SESSION_IMAGE, buildSessionImage, probeDocker, removeLeftovers, startFakeApi } from '../helpers/docker.js';
-import { FIXTURE_AGENTS, TestClient, waitFor } from '../helpers/runtime.js';
+import { FIXTURE_AGENTS } from '../helpers/paths.js';
+import { TestClient } from '../helpers/runtime.js';
+import { waitFor } from '../helpers/wait.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 
 const probe = await probeDocker('docker provisioner');
@@ -96,9 +98,7 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
       expect(machine.runtimeUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       await waitFor(
         () => fetch(`${machine.runtimeUrl}/healthz`).then((r) => r.ok, () => false),
-        '/healthz',
-        60_000,
-        50,
+        '/healthz', { timeoutMs: 60_000, everyMs: 50 },
       );
       console.log(`[docker provisioner] ${runtime}: start → /healthz OK in ${Date.now() - started} ms`);
       ran++;
@@ -146,7 +146,7 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
       const client = new TestClient({ wsUrl: machine.runtimeUrl.replace(/^http/, 'ws'), token: spec.connectToken });
       try {
         await client.opened;
-        await waitFor(() => client.hello(), 'hello', 15_000);
+        await waitFor(() => client.hello(), 'hello', { timeoutMs: 15_000 });
         await client.waitForText('READY', 30_000);
         const text = client.text();
         // Inside: the agent is uid 1000 with no capabilities, the root fs refuses writes, the
@@ -172,7 +172,7 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
     });
 
     it('calls back the API with its machine token', async () => {
-      const call = await waitFor(() => api.calls.find((c) => c.authorization === `Bearer ${spec.machineToken}`), 'a callback', 30_000, 100);
+      const call = await waitFor(() => api.calls.find((c) => c.authorization === `Bearer ${spec.machineToken}`), 'a callback', { timeoutMs: 30_000, everyMs: 100 });
       expect(call.path).toMatch(/^\/v1\/runtime\//);
       ran++;
     });

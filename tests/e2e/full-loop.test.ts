@@ -10,7 +10,11 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededBytes, treeHash } from '../fixtures/tree-hash.mjs';
-import { FIXTURES, PtyCatty, filesContaining, runCatty, tempDir, waitUntil } from './harness.js';
+import { FIXTURES } from '../helpers/paths.js';
+import { PtyProcess } from '../helpers/pty.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
+import { filesContaining, runCatty } from './harness.js';
 
 const SECRET = `e2e-secret-${crypto.randomBytes(12).toString('hex')}`;
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
@@ -19,7 +23,6 @@ const sha256 = (b: string | Buffer) => crypto.createHash('sha256').update(b).dig
 let home: string;
 let project: string;
 let env: NodeJS.ProcessEnv;
-const sessions: PtyCatty[] = [];
 
 beforeAll(() => {
   home = tempDir('home');
@@ -40,10 +43,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  for (const s of sessions) s.kill();
   await runCatty(['server', 'stop'], { cwd: project, env }).catch(() => undefined);
-  fs.rmSync(home, { recursive: true, force: true });
-  fs.rmSync(project, { recursive: true, force: true });
 });
 
 async function listJson(): Promise<Array<{ label: string; status: string }>> {
@@ -52,10 +52,9 @@ async function listJson(): Promise<Array<{ label: string; status: string }>> {
   return JSON.parse(result.stdout) as Array<{ label: string; status: string }>;
 }
 
-function attach(args: string[]): PtyCatty {
-  const session = new PtyCatty(args, { cwd: project, env });
-  sessions.push(session);
-  return session;
+/** `catty <args>` in the project, under a PTY (killed when the test ends). */
+function attach(args: string[]): PtyProcess {
+  return PtyProcess.catty(args, { cwd: project, env });
 }
 
 describe('catty new → sync-back → detach → connect → stop → download', () => {
@@ -64,11 +63,11 @@ describe('catty new → sync-back → detach → connect → stop → download',
     expect(set.code, set.stderr).toBe(0);
 
     const first = attach(['new', '--cmd', 'node tools/agents/e2e-agent.mjs']);
-    await first.waitForText('AGENT READY', 60_000);
+    await first.waitForScreen('AGENT READY', 60_000);
 
     // The secret reaches the agent's environment; the agent prints only its hash.
     first.write('secret E2E_SECRET\r');
-    await first.waitForText(`SECRET_SHA=${sha256(SECRET)}`);
+    await first.waitForScreen(`SECRET_SHA=${sha256(SECRET)}`);
 
     // Creates, edits, deletes and chmods land locally, byte-exact.
     // A terminal line holds at most 4 KiB, so the large binary (sent back in chunks) is made
@@ -80,9 +79,9 @@ describe('catty new → sync-back → detach → connect → stop → download',
     first.write('d keep.txt\r');
     first.write(`w run.sh ${b64('#!/bin/sh\necho hi\n')}\r`);
     first.write('x run.sh\r');
-    await first.waitForText('DONE 7');
+    await first.waitForScreen('DONE 7');
     const local = (rel: string) => path.join(project, rel);
-    await waitUntil('synced files', () => {
+    await waitFor(() => {
       try {
         return (
           fs.readFileSync(local('src/new.txt'), 'utf8') === 'brand new\n' &&
@@ -94,14 +93,14 @@ describe('catty new → sync-back → detach → connect → stop → download',
       } catch {
         return false;
       }
-    });
+    }, 'synced files', { timeoutMs: 20_000 });
 
     // A local edit made meanwhile survives; the remote version lands beside it.
     fs.writeFileSync(local('src/app.js'), 'console.log("my local edit");\n');
     first.write(`w src/app.js ${b64('console.log("remote");\n')}\r`);
     const label = (await listJson())[0]?.label ?? '';
     const conflict = local(`src/app.catty-conflict-${label}.js`);
-    await waitUntil('conflict copy', () => fs.existsSync(conflict) && fs.readFileSync(conflict, 'utf8') === 'console.log("remote");\n');
+    await waitFor(() => fs.existsSync(conflict) && fs.readFileSync(conflict, 'utf8') === 'console.log("remote");\n', 'conflict copy', { timeoutMs: 20_000 });
     expect(fs.readFileSync(local('src/app.js'), 'utf8')).toBe('console.log("my local edit");\n');
     expect(fs.readFileSync(local('debug.log'), 'utf8')).toBe('ignored\n');
 
@@ -111,11 +110,10 @@ describe('catty new → sync-back → detach → connect → stop → download',
     expect((await listJson()).find((s) => s.label === label)?.status).toBe('running');
 
     // Reconnect from another directory: the screen comes back and the agent still answers.
-    const second = new PtyCatty(['connect', label], { cwd: home, env });
-    sessions.push(second);
-    await second.waitForText('DONE 8');
+    const second = PtyProcess.catty(['connect', label], { cwd: home, env });
+    await second.waitForScreen('DONE 8');
     second.write('tree\r');
-    const screen = await second.waitForText(/TREE=[0-9a-f]{64}/);
+    const screen = await second.waitForScreen(/TREE=[0-9a-f]{64}/);
     const workspaceTree = /TREE=([0-9a-f]{64})/.exec(screen)?.[1];
     second.write('\x1d');
     expect(await second.waitForExit()).toBe(0);
@@ -148,7 +146,7 @@ describe('catty new → sync-back → detach → connect → stop → download',
 
   it('exits with the agent’s exit code', async () => {
     const session = attach(['new', '--no-upload', '--cmd', 'echo bye-bye; exit 7']);
-    await session.waitForText('bye-bye', 60_000);
+    await session.waitForScreen('bye-bye', 60_000);
     expect(await session.waitForExit()).toBe(7);
   }, 120_000);
 });

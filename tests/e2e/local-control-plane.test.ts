@@ -8,7 +8,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, runCatty, tempDir, waitUntil } from './harness.js';
+import { API_BIN } from '../helpers/paths.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { elapse, waitFor } from '../helpers/wait.js';
+import { runCatty } from './harness.js';
 
 const home = tempDir('one-api');
 const env = { PATH: process.env.PATH, HOME: home, CATTY_HOME: path.join(home, '.catty'), CATTY_LOCAL_SANDBOX: 'none' };
@@ -35,7 +38,6 @@ afterAll(async () => {
   for (const pid of apiPids()) process.kill(pid, 'SIGCONT');
   await runCatty(['server', 'stop'], { cwd: home, env }).catch(() => undefined);
   for (const pid of apiPids()) process.kill(pid, 'SIGKILL');
-  fs.rmSync(home, { recursive: true, force: true });
 });
 
 describe('the local control plane', () => {
@@ -46,7 +48,7 @@ describe('the local control plane', () => {
     expect(pids.size).toBe(1);
     expect(runs.filter((r) => r.stdout.startsWith('Started')).length).toBe(1);
     // The spawns that lost the race exit by themselves.
-    await waitUntil('one catty-api left', () => apiPids().length === 1, 20_000);
+    await waitFor(() => apiPids().length === 1, 'one catty-api left', { timeoutMs: 20_000 });
     expect(apiPids()).toEqual([...pids]);
   }, 90_000);
 
@@ -55,8 +57,8 @@ describe('the local control plane', () => {
     process.kill(pid!, 'SIGSTOP');
     try {
       const started = runCatty(['server', 'start'], { cwd: home, env });
-      // Long past one health question's timeout (5 s): still no second catty-api.
-      await new Promise((resolve) => setTimeout(resolve, 7_000));
+      // On purpose: long past one health question's timeout (5 s): still no second catty-api.
+      await elapse(7_000);
       expect(apiPids()).toEqual([pid]);
       process.kill(pid!, 'SIGCONT');
       const r = await started;
@@ -70,7 +72,7 @@ describe('the local control plane', () => {
 
   it('a second catty-api on the same data directory refuses to serve it (exit 3), naming the first', async () => {
     const [pid] = apiPids();
-    const second = spawn(process.execPath, [path.join(ROOT, 'dist/api/bin.js'), '--listen', '127.0.0.1:0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const second = spawn(process.execPath, [API_BIN, '--listen', '127.0.0.1:0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     second.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise((resolve) => second.once('exit', resolve));
@@ -81,7 +83,7 @@ describe('the local control plane', () => {
   it('after the control plane is killed (-9), the next command starts a new one over its stale lock', async () => {
     const [old] = apiPids();
     process.kill(old!, 'SIGKILL');
-    await waitUntil('the old catty-api gone', () => apiPids().length === 0);
+    await waitFor(() => apiPids().length === 0, 'the old catty-api gone', { timeoutMs: 20_000 });
     expect(fs.readFileSync(path.join(dataDir, 'catty-api.pid'), 'utf8').trim()).toBe(String(old));
     const r = await runCatty(['server', 'start'], { cwd: home, env });
     expect(r.code, r.stderr).toBe(0);

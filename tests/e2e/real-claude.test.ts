@@ -7,12 +7,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PtyCatty, runCatty, tempDir } from './harness.js';
+import { PtyProcess } from '../helpers/pty.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { runCatty } from './harness.js';
 
 let home: string;
 let project: string;
 let env: NodeJS.ProcessEnv;
-let session: PtyCatty | undefined;
 
 beforeAll(() => {
   home = tempDir('claude-home');
@@ -22,10 +23,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  session?.kill();
   await runCatty(['server', 'stop'], { cwd: project, env }).catch(() => undefined);
-  fs.rmSync(home, { recursive: true, force: true });
-  fs.rmSync(project, { recursive: true, force: true });
 });
 
 describe('catty new with real Claude Code', () => {
@@ -33,20 +31,20 @@ describe('catty new with real Claude Code', () => {
     const key = await runCatty(['secrets', 'set', 'ANTHROPIC_API_KEY'], { cwd: project, env, input: 'sk-ant-api03-e2e-not-a-real-key-0123456789' });
     expect(key.code, key.stderr).toBe(0);
 
-    session = new PtyCatty(['new'], { cwd: project, env, cols: 100, rows: 30 });
+    const session = PtyProcess.catty(['new'], { cwd: project, env, cols: 100, rows: 30 });
     // Straight to its prompt: the welcome banner with its version, the workspace, and no dialog.
-    const screen = await session.waitForText(/Claude Code v\d+\.\d+/, 90_000);
+    const screen = await session.waitForScreen(/Claude Code v\d+\.\d+/, 90_000);
     expect(screen).toContain('/workspace');
     expect(screen).not.toMatch(/trust|Do you want to use this API key|Choose the text style/i);
 
     session.write('hello from catty');
-    await session.waitForText('hello from catty');
+    await session.waitForScreen('hello from catty');
 
     // Clear the line and leave with /exit: Claude Code exits 0 and so does catty.
     session.write('\x15');
     session.write('/exit');
-    await session.waitForText(/❯\s\/exit/);
-    await session.waitForText('Exit the CLI');
+    await session.waitForScreen(/❯\s\/exit/);
+    await session.waitForScreen('Exit the CLI');
     session.write('\r');
     expect(await session.waitForExit(30_000)).toBe(0);
   }, 180_000);

@@ -2,17 +2,16 @@
  * The embedded control plane warns (in its log) when sessions would run without a sandbox; the
  * person whose `catty` started it must see that warning on their terminal.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCatty, tempDir } from './harness.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { runCatty } from './harness.js';
 
 const home = tempDir('warn-home');
 const env = { PATH: process.env.PATH, HOME: home, CATTY_HOME: path.join(home, '.catty'), CATTY_LOCAL_SANDBOX: 'none' };
 
 afterAll(async () => {
   await runCatty(['server', 'stop'], { cwd: home, env }).catch(() => undefined);
-  fs.rmSync(home, { recursive: true, force: true });
 });
 
 describe('catty server start', () => {

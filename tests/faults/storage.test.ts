@@ -8,26 +8,25 @@
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { onCleanup } from '../helpers/cleanup.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { TestClient, agentCmd, startRuntime, upload, waitFor, type RuntimeProcess } from '../helpers/runtime.js';
+import { test as it } from '../helpers/fixtures.js';
+import { TestClient, agentCmd, upload, type RuntimeProcess, type StartOptions } from '../helpers/runtime.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 import { startFakeRuntimeApi, type FakeRuntimeApi } from '../helpers/s3.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+type StartRuntime = (options: StartOptions) => Promise<RuntimeProcess>;
 
-async function setup(env: Record<string, string>): Promise<{ api: FakeRuntimeApi; proxy: FaultProxy; rt: RuntimeProcess; c: TestClient }> {
+async function setup(startRuntime: StartRuntime, env: Record<string, string>): Promise<{ api: FakeRuntimeApi; proxy: FaultProxy; rt: RuntimeProcess; c: TestClient }> {
   let proxyPort = 0;
   const api = await startFakeRuntimeApi({ storagePort: () => proxyPort });
-  cleanups.push(() => api.stop());
+  onCleanup(() => api.stop());
   const proxy = await startFaultProxy(Number(new URL(api.s3.endpoint).port));
   proxyPort = proxy.port;
-  cleanups.push(() => proxy.close());
+  onCleanup(() => proxy.close());
   const rt = await startRuntime({ env: { ...api.env(), CATTY_AGENT_CMD: agentCmd('files.mjs'), ...env } });
-  cleanups.push(() => rt.stop());
   expect((await upload(rt, buildZip([{ name: 'README.md', data: '# project\n' }]))).status).toBe(200);
   const c = new TestClient(rt);
   await c.opened;
@@ -40,7 +39,7 @@ async function run(c: TestClient, command: string): Promise<number> {
   const t0 = Date.now();
   const before = (c.text().match(/OK \d+/g) ?? []).length;
   c.send(Buffer.from(`${command}\r`));
-  await waitFor(() => (c.text().match(/OK \d+/g) ?? []).length > before, `agent to run ${command}`, 20_000, 5);
+  await waitFor(() => (c.text().match(/OK \d+/g) ?? []).length > before, `agent to run ${command}`, { timeoutMs: 20_000, everyMs: 5 });
   return Date.now() - t0;
 }
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -54,9 +53,9 @@ async function snapshotText(api: FakeRuntimeApi, index: number): Promise<string>
 }
 
 describe('storage faults', () => {
-  it('storage unreachable for a minute → snapshots retry with backoff, the terminal keeps working, and succeed afterwards', async () => {
-    const { api, proxy, c } = await setup({ CATTY_SNAPSHOT_INTERVAL_MS: '5000' });
-    await waitFor(() => api.snapshots.length === 1, 'the first snapshot', 30_000);
+  it('storage unreachable for a minute → snapshots retry with backoff, the terminal keeps working, and succeed afterwards', async ({ startRuntime }) => {
+    const { api, proxy, c } = await setup(startRuntime, { CATTY_SNAPSHOT_INTERVAL_MS: '5000' });
+    await waitFor(() => api.snapshots.length === 1, 'the first snapshot', { timeoutMs: 30_000 });
     proxy.refuse();
     const outageStart = Date.now();
     const before = proxy.stats().accepted;
@@ -65,12 +64,12 @@ describe('storage faults', () => {
     while (Date.now() - outageStart < 60_000) {
       n += 1;
       slowest = Math.max(slowest, await run(c, `write notes/n${n}.txt ${b64(`note ${n}\n`)}`));
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await elapse(2000); // on purpose: the writes are spread over the whole outage
     }
     const attempts = proxy.stats().acceptedAtMs.slice(before);
     expect(api.snapshots).toHaveLength(1); // nothing recorded while storage was down
     proxy.pass();
-    await waitFor(() => api.snapshots.length === 2, 'a snapshot after the outage', 30_000, 100);
+    await waitFor(() => api.snapshots.length === 2, 'a snapshot after the outage', { timeoutMs: 30_000, everyMs: 100 });
     const recoveredMs = Date.now() - outageStart - 60_000;
     const tar = await snapshotText(api, 1);
     expect(tar).toContain(`note ${n}\n`);
@@ -84,16 +83,16 @@ describe('storage faults', () => {
     expect(recoveredMs).toBeLessThan(20_000);
   });
 
-  it('a storage connection gone silent mid-PUT (black hole) is abandoned and the snapshot retried', async () => {
-    const { api, proxy, rt, c } = await setup({ CATTY_SNAPSHOT_INTERVAL_MS: '3000', CATTY_STORAGE_TIMEOUT_MS: '3000' });
-    await waitFor(() => api.snapshots.length === 1, 'the first snapshot', 30_000);
+  it('a storage connection gone silent mid-PUT (black hole) is abandoned and the snapshot retried', async ({ startRuntime }) => {
+    const { api, proxy, rt, c } = await setup(startRuntime, { CATTY_SNAPSHOT_INTERVAL_MS: '3000', CATTY_STORAGE_TIMEOUT_MS: '3000' });
+    await waitFor(() => api.snapshots.length === 1, 'the first snapshot', { timeoutMs: 30_000 });
     proxy.stall();
     await run(c, 'big big.bin 3000000');
-    await waitFor(() => proxy.stats().heldBytes > 0, 'the snapshot PUT to be in flight', 20_000, 20);
+    await waitFor(() => proxy.stats().heldBytes > 0, 'the snapshot PUT to be in flight', { timeoutMs: 20_000, everyMs: 20 });
     // The route dies without a reset: that connection never moves again; new ones work.
     proxy.blackholeOpen();
     const t0 = Date.now();
-    await waitFor(() => api.snapshots.length === 2, 'the snapshot to be retried on a new connection', 40_000, 100);
+    await waitFor(() => api.snapshots.length === 2, 'the snapshot to be retried on a new connection', { timeoutMs: 40_000, everyMs: 100 });
     console.log(`black-holed PUT abandoned and retried: stored after ${Date.now() - t0} ms`);
     expect(rt.stderr()).toMatch(/snapshot attempt 1 failed \(storage silent for 3000 ms\)/);
     expect(await snapshotText(api, 1)).toContain('big.bin');

@@ -8,33 +8,31 @@
  *     PTY paused, then everything delivered.
  */
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { onCleanup } from '../helpers/cleanup.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { TestClient, agentCmd, floodBytes, rssKiB, sha256, startRuntime, waitFor, type RuntimeProcess } from '../helpers/runtime.js';
+import { test as it } from '../helpers/fixtures.js';
+import { TestClient, agentCmd, floodBytes, peakRssKiB, rssKiB, sha256, type RuntimeProcess, type StartOptions } from '../helpers/runtime.js';
 import { StreamClient } from '../helpers/stream-client.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+type StartRuntime = (options: StartOptions) => Promise<RuntimeProcess>;
 
-async function setup(agent: string, env: Record<string, string> = {}): Promise<{ rt: RuntimeProcess; proxy: FaultProxy; wsUrl: string }> {
+async function setup(startRuntime: StartRuntime, agent: string, env: Record<string, string> = {}): Promise<{ rt: RuntimeProcess; proxy: FaultProxy; wsUrl: string }> {
   const rt = await startRuntime({ env: { CATTY_NO_UPLOAD: '1', CATTY_AGENT_CMD: agent, ...env } });
-  cleanups.push(() => rt.stop());
   const proxy = await startFaultProxy(Number(new URL(rt.url).port));
-  cleanups.push(() => proxy.close());
+  onCleanup(() => proxy.close());
   return { rt, proxy, wsUrl: `ws://127.0.0.1:${proxy.port}` };
 }
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const logTail = async (rt: RuntimeProcess): Promise<string> =>
   Buffer.from(await (await fetch(`${rt.url}/logs`, { headers: rt.headers() })).arrayBuffer()).toString('latin1');
 const health = async (rt: RuntimeProcess): Promise<{ agent: string }> => (await (await fetch(`${rt.url}/healthz`)).json()) as { agent: string };
 
 describe('terminal faults', () => {
-  it('cut mid-flood many times in a row → byte-exact output, no duplicates, the agent never noticed', async () => {
+  it('cut mid-flood many times in a row → byte-exact output, no duplicates, the agent never noticed', async ({ startRuntime }) => {
     // 400,000 records = 6.4 MB (inside the 8 MiB resume log) over ~10 s.
     const records = 400_000;
-    const { rt, proxy, wsUrl } = await setup(agentCmd('ticker.mjs', String(records), '200', '5'));
+    const { rt, proxy, wsUrl } = await setup(startRuntime, agentCmd('ticker.mjs', String(records), '200', '5'));
     const agentPidsBefore = await agentPids(rt);
     const expected = floodBytes(records);
     const received: Buffer[] = [];
@@ -44,7 +42,7 @@ describe('terminal faults', () => {
     let cutting = true;
     const cutter = (async () => {
       while (cutting) {
-        await sleep(150 + Math.random() * 300);
+        await elapse(150 + Math.random() * 300); // on purpose: cuts at random moments
         if (cutting && proxy.cut() > 0) cuts += 1;
       }
     })();
@@ -56,10 +54,10 @@ describe('terminal faults', () => {
       try {
         await c.opened;
       } catch {
-        await sleep(50);
-        continue; // cut during the upgrade: try again, as the CLI does
+        await elapse(50); // cut during the upgrade: try again after a pause, as the CLI does
+        continue;
       }
-      await Promise.race([c.closed, waitFor(() => have + c.bytes >= expected.length, 'the rest', 120_000, 20)]);
+      await Promise.race([c.closed, waitFor(() => have + c.bytes >= expected.length, 'the rest', { timeoutMs: 120_000, everyMs: 20 })]);
       const hello = c.hello();
       // A resume never restores a screen here (the log holds everything), and starts exactly at
       // the offset asked for: no byte is sent twice.
@@ -83,29 +81,26 @@ describe('terminal faults', () => {
     expect(await agentPids(rt)).toEqual(agentPidsBefore);
   });
 
-  it('client stalled for 30 s while the agent floods → runtime memory bounded, PTY paused, then everything delivered', { timeout: 180_000 }, async () => {
+  it('client stalled for 30 s while the agent floods → runtime memory bounded, PTY paused, then everything delivered', { timeout: 180_000 }, async ({ startRuntime }) => {
     const records = 4_000_000; // 64 MB
     // Pings every 25 s: a 30 s stall is not yet a dead peer (two silent periods).
-    const { rt, proxy, wsUrl } = await setup(agentCmd('flood.mjs', String(records)), { CATTY_HEARTBEAT_INTERVAL_MS: '25000' });
+    const { rt, proxy, wsUrl } = await setup(startRuntime, agentCmd('flood.mjs', String(records)), { CATTY_HEARTBEAT_INTERVAL_MS: '25000' });
     const baseline = rssKiB(rt.proc.pid!);
     const c = new StreamClient(wsUrl, rt.token);
-    cleanups.push(() => c.kill());
+    onCleanup(() => c.kill());
     await c.hello();
     await waitFor(() => c.last.bytes > 1024 * 1024, 'some output');
     proxy.stall();
-    const stallStart = Date.now();
-    let peak = 0;
-    while (Date.now() - stallStart < 30_000) {
-      peak = Math.max(peak, rssKiB(rt.proc.pid!));
-      await sleep(200);
-    }
+    // The 30 s stall itself, on purpose: memory during it is what this measures.
+    const [peak] = (await peakRssKiB([rt.proc.pid!], 30_000, 200)) as [number];
     const stalledAt = c.last.bytes;
-    // The PTY is paused: the agent's output (the log tail) does not move while the client stalls.
+    // The PTY is paused: the agent's output (the log tail) does not move while the client stalls
+    // (half a second on purpose: a running flood would write megabytes in it).
     const tailBefore = await logTail(rt);
-    await sleep(500);
+    await elapse(500);
     expect(await logTail(rt)).toBe(tailBefore);
     proxy.pass();
-    await waitFor(() => c.last.bytes === records * 16, 'everything delivered after the stall', 120_000, 100);
+    await waitFor(() => c.last.bytes === records * 16, 'everything delivered after the stall', { timeoutMs: 120_000, everyMs: 100 });
     console.log(`stall: runtime VmRSS baseline ${baseline} KiB, peak ${peak} KiB during a 30 s stall at ${stalledAt} bytes delivered`);
     expect(peak - baseline).toBeLessThan(60 * 1024);
     expect(c.last.sha256).toBe(sha256(floodBytes(records)));

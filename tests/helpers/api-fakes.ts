@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from '../../api/config.js';
 import type { Deps } from '../../api/deps.js';
 import { silentLogger } from '../../api/logger.js';
@@ -17,6 +16,7 @@ import { createApp } from '../../api/app.js';
 import { issueTokenPair } from '../../api/auth/tokens.js';
 import { CreatedSession } from '../../api/contract/schemas.js';
 import { createUser } from '../../api/services/users.js';
+import { closeServer, listenLoopback } from './loopback.js';
 
 interface FakeMachine {
   spec: MachineSpec;
@@ -48,9 +48,8 @@ export class FakeProvisioner implements Provisioner {
         res.end();
       }
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     entry.server = server;
-    entry.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    entry.url = (await listenLoopback(server)).url;
     this.machines.set(machineId, entry as FakeMachine);
     return { machineId, runtimeUrl: entry.url };
   }
@@ -60,8 +59,7 @@ export class FakeProvisioner implements Provisioner {
     const m = this.machines.get(machineId);
     if (!m || !m.alive) return;
     m.alive = false;
-    await new Promise<void>((resolve) => m.server.close(() => resolve()));
-    m.server.closeAllConnections();
+    await closeServer(m.server);
   }
 
   async isAlive(machineId: string): Promise<boolean> {

@@ -5,13 +5,14 @@
  */
 import { FakeApi, loginTo } from './cli-fake-api.js';
 import { FakeRuntime, type FakeClient } from './fake-runtime.js';
-import { startCli, tempDir } from './cli.js';
+import { startCli } from './cli.js';
+import { tempDir } from './temp-dir.js';
 
 export interface AttachHarness {
   api: FakeApi;
   runtime: FakeRuntime;
   /** A fresh $CATTY_HOME logged in to the fake API. */
-  loggedInHome(prefix: string): Promise<string>;
+  loggedInHome(prefix: string): string;
   /** `catty connect <label> --no-sync-back` in-process; `onConnect` scripts the runtime's side. */
   connect(onConnect: (client: FakeClient) => void, options?: { args?: string[]; env?: NodeJS.ProcessEnv }): Promise<ReturnType<typeof startCli>>;
   close(): Promise<void>;
@@ -21,9 +22,9 @@ export async function startAttachHarness(label: string): Promise<AttachHarness> 
   const runtime = await FakeRuntime.start();
   const api = await FakeApi.start({ connectUrl: runtime.url, connectToken: runtime.token });
   api.addSession({ label });
-  const loggedInHome = async (prefix: string) => {
+  const loggedInHome = (prefix: string): string => {
     const home = tempDir(prefix);
-    await loginTo(home, api);
+    loginTo(home, api);
     return home;
   };
   return {
@@ -32,7 +33,7 @@ export async function startAttachHarness(label: string): Promise<AttachHarness> 
     loggedInHome,
     async connect(onConnect, options = {}) {
       runtime.onConnect = onConnect;
-      const home = await loggedInHome('attach');
+      const home = loggedInHome('attach');
       return startCli(['connect', label, '--no-sync-back', ...(options.args ?? [])], {
         home,
         env: { CATTY_API_URL: api.url, CATTY_RECONNECT_BASE_MS: '10', ...options.env },

@@ -3,8 +3,9 @@
  * CLI tests that need an API before — or instead of — the real one.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { CreatedSession, DownloadInfo, Session } from '../../api/contract/schemas.js';
+import { saveLogin } from './credentials.js';
+import { closeServer, listenLoopback } from './loopback.js';
 
 export interface FakeApiState {
   accessToken: string;
@@ -25,10 +26,10 @@ export class FakeApi {
   readonly state: FakeApiState;
   readonly #server: http.Server;
 
-  private constructor(server: http.Server, state: FakeApiState) {
+  private constructor(server: http.Server, state: FakeApiState, url: string) {
     this.#server = server;
     this.state = state;
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.url = url;
   }
 
   static async start(partial: Partial<FakeApiState> = {}): Promise<FakeApi> {
@@ -46,8 +47,7 @@ export class FakeApi {
       ...partial,
     };
     const server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const api = new FakeApi(server, state);
+    const api = new FakeApi(server, state, (await listenLoopback(server)).url);
     server.on('request', (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -126,20 +126,12 @@ export class FakeApi {
     return session;
   }
 
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  close(): Promise<void> {
+    return closeServer(this.#server);
   }
 }
 
-/** Writes a credentials.json for `api` into `home` (0600 in a 0700 dir). */
-export async function loginTo(home: string, api: FakeApi): Promise<void> {
-  const fs = await import('node:fs');
-  const path = await import('node:path');
-  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(
-    path.join(home, 'credentials.json'),
-    JSON.stringify({ version: 1, apiUrl: api.url, accessToken: api.state.accessToken, refreshToken: api.state.refreshToken, expiresAt: new Date(Date.now() + 3600e3).toISOString() }),
-    { mode: 0o600 },
-  );
+/** Logs the CLI whose $CATTY_HOME is `home` in to `api` (with its current tokens). */
+export function loginTo(home: string, api: FakeApi): void {
+  saveLogin(home, { apiUrl: api.url, accessToken: api.state.accessToken, refreshToken: api.state.refreshToken });
 }

@@ -1,31 +1,12 @@
 /**
- * Runs the catty CLI for tests: in-process (`runCli`: main(argv) with a temp $CATTY_HOME and
- * captured stdout/stderr) or the built bin under a real PTY (`spawnCliPty`, node-pty).
+ * Runs the catty CLI in-process for tests (`runCli`: main(argv) with the given $CATTY_HOME and
+ * captured stdout/stderr). The built bin under a real PTY is tests/helpers/pty.ts.
  */
 import { EventEmitter } from 'node:events';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import { afterAll } from 'vitest';
 import { main } from '../../cli/main.js';
 import type { ProcessLike } from '../../cli/context.js';
-
-export const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-export const CATTY_BIN = path.join(REPO_ROOT, 'dist', 'cli', 'bin.js');
-
-const createdDirs: string[] = [];
-// Registered while the importing test file is collected: runs after its last test.
-afterAll(() => {
-  for (const dir of createdDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-/** A fresh temp dir, removed after the test file's last test. */
-export function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `catty-${prefix}-`));
-  createdDirs.push(dir);
-  return dir;
-}
+import { REPO_ROOT } from './paths.js';
 
 export class Capture extends Writable {
   readonly chunks: Buffer[] = [];
@@ -93,39 +74,4 @@ export async function runCli(argv: string[], options: CliOptions): Promise<{ cod
   if (!options.stdin) run.stdin.end();
   const code = await run.code;
   return { code, stdout: run.stdout.text, stderr: run.stderr.text };
-}
-
-/** Polls until `check` is truthy (or throws after `timeoutMs`). */
-export async function waitUntil<T>(check: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-export interface PtyRun {
-  output(): string;
-  write(data: string): void;
-  exit: Promise<{ exitCode: number; signal?: number }>;
-  kill(signal?: string): void;
-  pid: number;
-}
-
-/** Runs the built `catty` under a real PTY. */
-export async function spawnCliPty(args: string[], options: { home: string; cwd?: string; env?: NodeJS.ProcessEnv; cols?: number; rows?: number }): Promise<PtyRun> {
-  const pty = await import('node-pty');
-  let out = '';
-  const term = pty.spawn(process.execPath, [CATTY_BIN, ...args], {
-    name: 'xterm-256color',
-    cols: options.cols ?? 80,
-    rows: options.rows ?? 24,
-    cwd: options.cwd ?? options.home,
-    env: cliEnv(options.home, { TERM: 'xterm-256color', ...options.env }) as Record<string, string>,
-  });
-  term.onData((d) => (out += d));
-  const exit = new Promise<{ exitCode: number; signal?: number }>((resolve) => term.onExit((e) => resolve(e)));
-  return { output: () => out, write: (d) => term.write(d), exit, kill: (s) => term.kill(s), pid: term.pid };
 }

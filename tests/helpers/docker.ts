@@ -9,7 +9,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
-import { REPO_ROOT } from './runtime.js';
+import { closeServer, listenLoopback } from './loopback.js';
+import { REPO_ROOT } from './paths.js';
 
 export const SESSION_IMAGE = process.env.CATTY_SESSION_IMAGE ?? 'catty-session:dev';
 
@@ -73,18 +74,8 @@ export async function startFakeApi(): Promise<{ url: string; calls: RecordedCall
       res.end(JSON.stringify({ error: { code: 'unavailable', message: 'fake api' } }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    calls,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { url } = await listenLoopback(server);
+  return { url, calls, close: () => closeServer(server) };
 }
 
 /** Removes every container and volume a test run left behind (by label), best effort. */

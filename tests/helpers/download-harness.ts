@@ -6,10 +6,11 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
 import { FakeApi, loginTo } from './cli-fake-api.js';
-import { runCli, tempDir } from './cli.js';
+import { runCli } from './cli.js';
+import { closeServer, listenLoopback } from './loopback.js';
+import { tempDir } from './temp-dir.js';
 
 export const DOWNLOAD_LABEL = 'quiet-lynx-0004';
 
@@ -33,14 +34,12 @@ export function useDownloadHarness(): DownloadHarness {
       if (storageStatus !== 200) return void res.writeHead(storageStatus, { 'content-type': 'application/xml' }).end('<Error><Code>AccessDenied</Code></Error>');
       res.writeHead(200, { 'content-length': served.length }).end(served);
     });
-    await new Promise<void>((resolve) => storage.listen(0, '127.0.0.1', resolve));
-    storageUrl = `http://127.0.0.1:${(storage.address() as AddressInfo).port}/bucket/sessions/x/snapshots/1.tar.gz?X-Amz-Signature=abc`;
+    storageUrl = `${(await listenLoopback(storage)).url}/bucket/sessions/x/snapshots/1.tar.gz?X-Amz-Signature=abc`;
     api = await FakeApi.start();
     api.addSession({ label: DOWNLOAD_LABEL, status: 'stopped' });
   });
   afterAll(async () => {
-    storage.closeAllConnections();
-    await new Promise<void>((resolve) => storage.close(() => resolve()));
+    await closeServer(storage);
     await api.close();
   });
 
@@ -62,7 +61,7 @@ export function useDownloadHarness(): DownloadHarness {
     async download(args = []) {
       const home = tempDir('dl');
       const cwd = tempDir('dl-cwd');
-      await loginTo(home, api);
+      loginTo(home, api);
       const result = await runCli(['download', DOWNLOAD_LABEL, ...args], { home, cwd, env: { CATTY_API_URL: api.url } });
       return { ...result, cwd };
     },

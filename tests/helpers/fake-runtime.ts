@@ -4,7 +4,6 @@
  * send hostile file messages, cut sockets mid-stream, or close with 4000/4001.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   MAX_FRAME_BYTES,
@@ -13,6 +12,7 @@ import {
   type ClientMessage,
   type RuntimeMessage,
 } from '../../session-runtime/wire/protocol.js';
+import { closeServer, listenLoopback } from './loopback.js';
 
 export class FakeClient {
   readonly ws: WebSocket;
@@ -47,8 +47,9 @@ export class FakeClient {
     this.ws.send(JSON.stringify(msg));
   }
 
-  hello(offset: number, extra: { screen?: string; agentRunning?: boolean } = {}): void {
-    this.send({ type: 'hello', protocol: PROTOCOL_VERSION, offset, agentRunning: extra.agentRunning ?? true, cols: this.cols, rows: this.rows, ...(extra.screen !== undefined ? { screen: extra.screen } : {}) });
+  /** `cols`/`rows` other than the client asked for make the CLI answer with a resize. */
+  hello(offset: number, extra: { screen?: string; agentRunning?: boolean; cols?: number; rows?: number } = {}): void {
+    this.send({ type: 'hello', protocol: PROTOCOL_VERSION, offset, agentRunning: extra.agentRunning ?? true, cols: extra.cols ?? this.cols, rows: extra.rows ?? this.rows, ...(extra.screen !== undefined ? { screen: extra.screen } : {}) });
   }
 
   output(bytes: Buffer | string): void {
@@ -95,20 +96,18 @@ export class FakeRuntime {
   readonly #server: http.Server;
   readonly #wss: WebSocketServer;
 
-  private constructor(server: http.Server, wss: WebSocketServer, options: FakeRuntimeOptions) {
+  private constructor(server: http.Server, wss: WebSocketServer, options: FakeRuntimeOptions, url: string) {
     this.#server = server;
     this.#wss = wss;
     this.token = options.token ?? 'connect-token';
     this.onConnect = options.onConnect ?? ((c) => c.hello(0));
-    const { port } = server.address() as AddressInfo;
-    this.url = `http://127.0.0.1:${port}`;
+    this.url = url;
   }
 
   static async start(options: FakeRuntimeOptions = {}): Promise<FakeRuntime> {
     const server = http.createServer();
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const runtime = new FakeRuntime(server, wss, options);
+    const runtime = new FakeRuntime(server, wss, options, (await listenLoopback(server)).url);
     server.on('request', (req, res) => runtime.#request(req, res, options));
     server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', runtime.url);
@@ -158,7 +157,6 @@ export class FakeRuntime {
   async close(): Promise<void> {
     for (const client of this.clients) client.ws.terminate();
     this.#wss.close();
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await closeServer(this.#server);
   }
 }

@@ -9,6 +9,7 @@
  * Listens on 127.0.0.1:0; `url` rewrites an http/ws URL to go through it.
  */
 import net from 'node:net';
+import { listenLoopback } from './loopback.js';
 
 export type FaultMode = 'pass' | 'stall' | 'refuse';
 
@@ -104,8 +105,7 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
     client.on('error', end);
     upstream.on('error', end);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as net.AddressInfo).port;
+  const { port } = await listenLoopback(server);
 
   const flushHeld = (): void => {
     for (const pair of pairs) {

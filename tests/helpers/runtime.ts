@@ -7,29 +7,26 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { parseRuntimeMessage, type RuntimeMessage } from '../../session-runtime/wire/protocol.js';
+import { RuntimePath, SnapshotResult, parseRuntimeMessage, type RuntimeMessage } from '../../session-runtime/wire/protocol.js';
 import { READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS } from '../../session-runtime/wire/runtime-env.js';
+import { FIXTURE_AGENTS, RUNTIME_BIN } from './paths.js';
+import { elapse, waitFor as waitForCondition, type Truthy } from './wait.js';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const RUNTIME_BIN = path.join(REPO_ROOT, 'dist/session-runtime/bin.js');
-export const FIXTURE_AGENTS = path.join(REPO_ROOT, 'tests/fixtures/agents');
+/** @deprecated Import REPO_ROOT from ./paths.js (kept for tests/docker/docker-tls.test.ts). */
+export { REPO_ROOT } from './paths.js';
+
+/**
+ * @deprecated Use `waitFor(check, what, { timeoutMs, everyMs })` from ./wait.js. Kept, with its
+ * old positional signature, only for tests/docker/docker-tls.test.ts until its owner switches.
+ */
+export function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, everyMs = 10): Promise<Truthy<T>> {
+  return waitForCondition(check, what, { timeoutMs, everyMs });
+}
 
 /** `CATTY_AGENT_CMD` for a fixture agent: `agentCmd('echo.mjs', 'arg')`. */
 export function agentCmd(fixture: string, ...args: string[]): string {
   return JSON.stringify([process.execPath, path.join(FIXTURE_AGENTS, fixture), ...args]);
-}
-
-/** Polls `check` until it returns a truthy value (returned) or `timeoutMs` passes (throws). */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, everyMs = 10): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
 }
 
 export interface RuntimeProcess {
@@ -52,7 +49,7 @@ export interface RuntimeProcess {
 export interface StartOptions {
   /** Extra environment (CATTY_AGENT_CMD, CATTY_NO_UPLOAD, ...). */
   env?: Record<string, string>;
-  /** Files to put in the workspace before start. */
+  /** How long to wait for the ready line. */
   timeoutMs?: number;
 }
 
@@ -79,7 +76,7 @@ export async function startRuntime(options: StartOptions = {}): Promise<RuntimeP
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const url = await Promise.race([
-    waitFor(() => new RegExp(`^${READY_LINE_PREFIX}(http://\\S+)$`, 'm').exec(out)?.[1], 'the ready line', options.timeoutMs ?? 20_000),
+    waitForCondition(() => new RegExp(`^${READY_LINE_PREFIX}(http://\\S+)$`, 'm').exec(out)?.[1], 'the ready line', { timeoutMs: options.timeoutMs ?? 20_000, everyMs: 10 }),
     exited.then((code) => {
       throw new Error(`catty-session exited (${code}) before ready: ${err}`);
     }),
@@ -123,6 +120,16 @@ export async function upload(rt: RuntimeProcess, body: Buffer, query = ''): Prom
     json = text;
   }
   return { status: res.status, json };
+}
+
+/**
+ * POST /snapshot: a snapshot now, queued behind a running one. Its answer is a barrier: once it
+ * says `unchanged`, the latest stored snapshot holds the workspace as it is.
+ */
+export async function snapshotNow(rt: Pick<RuntimeProcess, 'url' | 'headers'>): Promise<SnapshotResult['outcome']> {
+  const res = await fetch(`${rt.url}${RuntimePath.snapshot}`, { method: 'POST', headers: rt.headers() });
+  if (!res.ok) throw new Error(`POST /snapshot: ${res.status} ${await res.text()}`);
+  return SnapshotResult.parse(await res.json()).outcome;
 }
 
 /** A WebSocket client that records output bytes, control messages and the close. */
@@ -189,8 +196,12 @@ export class TestClient {
   control(message: object): void {
     this.ws.send(JSON.stringify(message));
   }
-  waitForText(needle: string, timeoutMs = 15_000): Promise<boolean> {
-    return waitFor(() => this.text().includes(needle), `output containing ${JSON.stringify(needle)} (got ${JSON.stringify(this.text().slice(-200))})`, timeoutMs);
+  waitForText(needle: string, timeoutMs = 15_000): Promise<true> {
+    return waitForCondition(() => this.text().includes(needle), () => `output containing ${JSON.stringify(needle)} (got ${JSON.stringify(this.text().slice(-200))})`, { timeoutMs, everyMs: 10 });
+  }
+  /** Resolves with the hello once it came (every connection starts with one). */
+  waitForHello(timeoutMs = 15_000): Promise<Extract<RuntimeMessage, { type: 'hello' }>> {
+    return waitForCondition(() => this.hello(), 'hello', { timeoutMs, everyMs: 10 });
   }
   close(): Promise<number> {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close();
@@ -218,6 +229,18 @@ export function sha256(data: Buffer | string): string {
 export function rssKiB(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+}
+
+/** The peak VmRSS (KiB) of each pid, sampled every `everyMs` for `durationMs`: a measurement
+ * over a period the test chose (a stall, a flood), so it takes that long on purpose. */
+export async function peakRssKiB(pids: number[], durationMs: number, everyMs = 50): Promise<number[]> {
+  const peaks = pids.map(() => 0);
+  const until = Date.now() + durationMs;
+  while (Date.now() < until) {
+    pids.forEach((pid, i) => (peaks[i] = Math.max(peaks[i]!, rssKiB(pid))));
+    await elapse(everyMs);
+  }
+  return peaks;
 }
 
 export interface SyncedFile {

@@ -13,6 +13,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import S3rver from 's3rver';
 import { ExitReport, Heartbeat, LogsUpload, PresignRequest, SnapshotReport } from '../../api/contract/schemas.js';
+import { closeServer, listenLoopback } from './loopback.js';
 
 export interface S3Server {
   endpoint: string;
@@ -128,8 +129,7 @@ export async function startFakeRuntimeApi(options: FakeRuntimeApiOptions = {}): 
       })();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url } = await listenLoopback(server);
   return {
     url,
     machineToken,
@@ -138,8 +138,7 @@ export async function startFakeRuntimeApi(options: FakeRuntimeApiOptions = {}): 
     failPresigns: (n) => (failing = n),
     env: () => ({ CATTY_API_URL: url, CATTY_MACHINE_TOKEN: machineToken }),
     stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       await s3.stop();
     },
   };

@@ -5,7 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
-import { REPO_ROOT, waitFor } from './runtime.js';
+import { REPO_ROOT } from './paths.js';
+import { waitFor } from './wait.js';
 
 export interface StreamStat {
   bytes: number;
@@ -36,7 +37,7 @@ export class StreamClient {
   }
 
   hello(): Promise<number> {
-    return waitFor(() => (this.helloOffset !== null ? { o: this.helloOffset } : null), 'stream client hello').then((v) => v.o);
+    return waitFor(() => (this.helloOffset !== null ? { o: this.helloOffset } : null), 'stream client hello', { timeoutMs: 15_000, everyMs: 10 }).then((v) => v.o);
   }
   send(data: string | Buffer): void {
     this.proc.stdin!.write(`send ${Buffer.from(data).toString('base64')}\n`);

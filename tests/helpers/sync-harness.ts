@@ -11,7 +11,9 @@ import { afterAll, beforeAll } from 'vitest';
 import type { RuntimeMessage } from '../../session-runtime/wire/protocol.js';
 import { FakeApi, loginTo } from './cli-fake-api.js';
 import { FakeRuntime, type FakeClient } from './fake-runtime.js';
-import { startCli, tempDir, waitUntil } from './cli.js';
+import { startCli } from './cli.js';
+import { tempDir } from './temp-dir.js';
+import { waitFor } from './wait.js';
 
 export const SYNC_LABEL = 'hostile-otter-0001';
 export const sha = (b: Buffer | string): string => crypto.createHash('sha256').update(b).digest('hex');
@@ -80,7 +82,7 @@ export function useSyncHarness(): SyncHarness {
       return { home, local, outside };
     },
     async startConnect(s, messages, extraArgs = []) {
-      await loginTo(s.home, api);
+      loginTo(s.home, api);
       script = async (client) => {
         if (typeof messages === 'function') await messages(client);
         else for (const m of messages) client.send(m);
@@ -98,10 +100,16 @@ export function useSyncHarness(): SyncHarness {
   beforeAll(async () => {
     runtime = await FakeRuntime.start({
       onConnect: (client) => {
-        client.hello(0);
         void (async () => {
-          if (h.expectSync) await waitUntil(() => client.control.some((m) => m.type === 'sync_back' && m.enabled), 10_000, 'sync_back');
-          else await new Promise((r) => setTimeout(r, 200));
+          if (h.expectSync) {
+            client.hello(0);
+            await waitFor(() => client.control.some((m) => m.type === 'sync_back' && m.enabled), 'sync_back', { timeoutMs: 10_000 });
+          } else {
+            // A hello of another size than the terminal's is answered with a resize, in the same
+            // turn as a sync_back would be sent: once the resize is here, the hello was handled.
+            client.hello(0, { cols: client.cols + 1 });
+            await waitFor(() => client.control.some((m) => m.type === 'resize'), 'the CLI to handle the hello', { timeoutMs: 10_000 });
+          }
           await script(client);
         })().catch(() => client.close(1011, 'script failed'));
       },

@@ -1,23 +1,24 @@
 /** The local provisioner on its own, with and without bubblewrap, spawning real runtimes. */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../api/logger.js';
 import { bwrapProblem, findBwrap } from '../../api/provisioners/bwrap.js';
 import { LAUNCHER_WAITING_LINE } from '../../session-runtime/wire/runtime-env.js';
 import { LocalProvisioner } from '../../api/provisioners/local.js';
 import type { MachineSpec } from '../../api/provisioners/types.js';
 import { killMachines } from '../helpers/api.js';
+import { onCleanup } from '../helpers/cleanup.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) {
-    killMachines(d);
-    rmSync(d, { recursive: true, force: true });
-  }
-});
+/** A data dir for a provisioner; whatever machines it still runs are killed after the test. */
+function dataDirFor(): string {
+  const dataDir = tempDir('prov');
+  onCleanup(() => killMachines(dataDir));
+  return dataDir;
+}
 
 const bwrap = findBwrap();
 /** Whether this kernel schedules sessions as groups (CONFIG_SCHED_AUTOGROUP). */
@@ -54,8 +55,7 @@ function spec(sessionId: string): MachineSpec {
 
 describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
   it.skipIf(!available)('starts a detached runtime, tracks it in machine.json, lists it, stops it and removes its workspace', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'catty-prov-'));
-    dirs.push(dataDir);
+    const dataDir = dataDirFor();
     const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode });
     expect(provisioner.sandboxed).toBe(mode === 'bwrap');
     const s = spec(randomBytes(6).toString('hex'));
@@ -82,8 +82,7 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
   });
 
   it.skipIf(!available)('runs the runtime and its agent at the configured niceness, their scheduling groups too', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'catty-prov-'));
-    dirs.push(dataDir);
+    const dataDir = dataDirFor();
     const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode, nice: 7 });
     // The agent is a session leader (its PTY's), so a group of its own where the kernel has
     // autogroups: it waits (bounded) for the runtime to nice that group, then reports.
@@ -94,12 +93,10 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     // /proc/<pid>/stat: the 19th field is the niceness (fields counted after the command's ')').
     const runtimeNice = Number(readFileSync(`/proc/${record.runtimePid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
     expect(runtimeNice).toBe(7);
-    let text = '';
-    for (let i = 0; i < 200 && !text.includes('agent-nice='); i++) {
-      const logs = await fetch(`${machine.runtimeUrl}/logs`, { headers: { authorization: `Bearer ${s.connectToken}` } });
-      text = await logs.text();
-      if (!text.includes('agent-nice=')) await new Promise((r) => setTimeout(r, 50));
-    }
+    const text = await waitFor(async () => {
+      const logs = await (await fetch(`${machine.runtimeUrl}/logs`, { headers: { authorization: `Bearer ${s.connectToken}` } })).text();
+      return logs.includes('agent-nice=') && logs;
+    }, "the agent's niceness in its log", { timeoutMs: 10_000, everyMs: 50 });
     expect(text).toContain('agent-nice=7');
     if (autogroups) {
       expect(text).toMatch(/group=\/autogroup-\d+ nice 7/);
@@ -112,8 +109,7 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
   });
 
   it.skipIf(!available)('a runtime that cannot start fails fast with its log tail, and leaves nothing running', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'catty-prov-'));
-    dirs.push(dataDir);
+    const dataDir = dataDirFor();
     const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode });
     const bad = { ...spec(randomBytes(6).toString('hex')), connectToken: '' };
     await expect(provisioner.start(bad)).rejects.toThrow(/exited before it was ready: .*CATTY_CONNECT_TOKEN/);
@@ -121,21 +117,17 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
   });
 
   it.skipIf(!available || mode !== 'bwrap')('keeps a machine started ahead (from prepare(), then after each start): the next start takes it, with its own settings; an unused one leaves with close() or a restarted API', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'catty-prov-'));
-    dirs.push(dataDir);
+    const dataDir = dataDirFor();
     const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode, spare: true });
     const machinesDir = join(dataDir, 'machines');
     const waitingLine = (name: string): boolean => readFileSync(join(machinesDir, name, 'runtime.log'), 'utf8').includes(LAUNCHER_WAITING_LINE);
     /** The spare's directory and its launcher's (bwrap's) pid, once it runs (and waits for a session). */
-    const waitForSpare = async ({ waiting = true } = {}): Promise<{ dir: string; pid: number }> => {
-      for (let i = 0; i < 1000; i++) {
+    const waitForSpare = ({ waiting = true } = {}): Promise<{ dir: string; pid: number }> =>
+      waitFor(() => {
         const name = existsSync(machinesDir) ? readdirSync(machinesDir).find((n) => n.startsWith('spare-')) : undefined;
         const pid = name ? processWithArg(join(machinesDir, name, 'workspace')) : null;
-        if (name && pid && (!waiting || waitingLine(name))) return { dir: name, pid };
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      throw new Error('no spare machine was started');
-    };
+        return name && pid && (!waiting || waitingLine(name)) ? { dir: name, pid } : null;
+      }, 'a spare machine', { timeoutMs: 10_000, everyMs: 10 });
     // prepare() (the API calls it once it listens) readies one for the very first start, which
     // takes it even while it is still starting.
     const first = spec(randomBytes(6).toString('hex'));
@@ -158,11 +150,10 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     // The session's own token and agent settings reached it; the first session's token does not work.
     const logs = (token: string): Promise<Response> => fetch(`${machine.runtimeUrl}/logs`, { headers: { authorization: `Bearer ${token}` } });
     expect((await logs(first.connectToken)).status).toBe(401);
-    let text = '';
-    for (let i = 0; i < 100 && !text.includes('mine='); i++) {
-      text = await (await logs(s.connectToken)).text();
-      if (!text.includes('mine=')) await new Promise((r) => setTimeout(r, 50));
-    }
+    const text = await waitFor(async () => {
+      const tail = await (await logs(s.connectToken)).text();
+      return tail.includes('mine=') && tail;
+    }, "the agent's settings in its log", { timeoutMs: 5_000, everyMs: 50 });
     expect(text).toContain('ws=/workspace mine=second');
     expect((await provisioner.list()).map((m) => m.machineId).sort()).toEqual([first.sessionId, s.sessionId].sort());
 
@@ -173,15 +164,14 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     await restarted.close();
     // ...and close() lets the spare's launcher go: it exits on its empty stdin.
     await provisioner.close();
-    for (let i = 0; i < 100 && processWithArg(join(machinesDir, next.dir, 'workspace')); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => processWithArg(join(machinesDir, next.dir, 'workspace')) === null, "the spare's launcher to exit", { timeoutMs: 5_000, everyMs: 50 });
     expect(processWithArg(join(machinesDir, next.dir, 'workspace'))).toBeNull();
     await provisioner.stop(first.sessionId, { graceMs: 5_000 });
     await provisioner.stop(s.sessionId, { graceMs: 5_000 });
   });
 
   it('refuses machine ids that are not plain names', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'catty-prov-'));
-    dirs.push(dataDir);
+    const dataDir = dataDirFor();
     const provisioner = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: 'none' });
     await expect(provisioner.stop('../../etc', { graceMs: 0 })).rejects.toThrow(/invalid machine id/);
   });

@@ -3,11 +3,12 @@
  * codes both ways, and heartbeats that find a dead side and close the other with 1001.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { pairSockets, type RelayPair } from '../../api/relay/ws-relay.js';
-import { waitFor } from '../helpers/runtime.js';
+import { onCleanup } from '../helpers/cleanup.js';
+import { closeServer, listenLoopback } from '../helpers/loopback.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Rig {
   /** The runtime's end of the current connection. */
@@ -20,16 +21,12 @@ interface Rig {
   pair: () => RelayPair;
 }
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c();
-});
-
 const closed = (ws: WebSocket) => new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
 
 async function rig(pingIntervalMs = 60_000): Promise<Rig> {
-  const runtime = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await new Promise((r) => runtime.once('listening', r));
+  const runtimeServer = http.createServer();
+  const runtime = new WebSocketServer({ server: runtimeServer });
+  const runtimeUrl = (await listenLoopback(runtimeServer)).url.replace(/^http/, 'ws');
   let runtimeWs: WebSocket | null = null;
   const runtimeGot: Rig['runtimeGot'] = [];
   let resolveRuntimeClose!: (v: { code: number; reason: string }) => void;
@@ -44,7 +41,7 @@ async function rig(pingIntervalMs = 60_000): Promise<Rig> {
   let pair: RelayPair | null = null;
   const server = http.createServer();
   server.on('upgrade', (req, socket, head) => {
-    const upstream = new WebSocket(`ws://127.0.0.1:${(runtime.address() as AddressInfo).port}/connect`);
+    const upstream = new WebSocket(`${runtimeUrl}/connect`);
     const pending: Array<[Buffer, boolean]> = [];
     const early = (d: Buffer, b: boolean) => void pending.push([d, b]);
     upstream.on('message', early);
@@ -55,19 +52,18 @@ async function rig(pingIntervalMs = 60_000): Promise<Rig> {
       }),
     );
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  const client = new WebSocket(`${(await listenLoopback(server)).url.replace(/^http/, 'ws')}/`);
   const clientGot: Rig['clientGot'] = [];
   client.on('message', (d: Buffer, binary) => clientGot.push({ data: d.toString(), binary }));
   const clientClose = closed(client);
   await new Promise((r) => client.once('open', r));
   await waitFor(() => runtimeWs, 'the runtime side');
-  cleanups.push(async () => {
+  onCleanup(async () => {
     client.terminate();
     for (const ws of runtime.clients) ws.terminate();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await closeServer(server);
     await new Promise((r) => runtime.close(r));
+    await closeServer(runtimeServer);
   });
   await waitFor(() => pair, 'the pair');
   return { runtimeSide: () => runtimeWs!, client, clientGot, runtimeGot, clientClose, runtimeClose, pair: () => pair! };

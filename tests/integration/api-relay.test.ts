@@ -6,27 +6,24 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceLogin, startTestApi, type TestApi } from '../helpers/api.js';
-import { spawnCliPty, tempDir, waitUntil } from '../helpers/cli.js';
-import { FIXTURE_AGENTS, TestClient, floodBytes, rssKiB, sha256, waitFor } from '../helpers/runtime.js';
+import { cliEnv } from '../helpers/cli.js';
+import { saveLogin } from '../helpers/credentials.js';
+import { freeLoopbackPort } from '../helpers/loopback.js';
+import { FIXTURE_AGENTS } from '../helpers/paths.js';
+import { PtyProcess } from '../helpers/pty.js';
+import { TestClient, floodBytes, peakRssKiB, rssKiB, sha256 } from '../helpers/runtime.js';
 import { buildZip } from '../helpers/runtime-zip.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 let api: TestApi;
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 beforeAll(async () => {
   // The public URL must be the API's own address, so pick the port first.
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   api = await startTestApi({ env: { CATTY_API_LISTEN: `127.0.0.1:${port}`, CATTY_PUBLIC_URL: `http://127.0.0.1:${port}` } });
 }, 60_000);
 afterAll(async () => {
@@ -146,7 +143,7 @@ describe('the API relays upload, logs and connect', () => {
     expect(c2.text().startsWith('exit 3')).toBe(true);
 
     // Once the session has ended, the relay refuses before upgrading.
-    await waitFor(async () => (await api.client.getSession(s.id)).status !== 'running', 'the session to end', 30_000, 100);
+    await waitFor(async () => (await api.client.getSession(s.id)).status !== 'running', 'the session to end', { timeoutMs: 30_000, everyMs: 100 });
     const late = new TestClient(wsOf(s));
     await expect(late.opened).rejects.toThrow();
     expect(late.rejectedStatus).toBe(409);
@@ -220,7 +217,7 @@ describe('the API relays upload, logs and connect', () => {
       });
       await c.opened;
       expect((await waitFor(() => c.hello(), 'hello')).offset).toBe(have);
-      await waitFor(() => have + c.bytes >= target || c.closeCode !== null, 'some output', 30_000);
+      await waitFor(() => have + c.bytes >= target || c.closeCode !== null, 'some output', { timeoutMs: 30_000 });
       await c.drop();
       received.push(c.output());
       have += c.bytes;
@@ -241,16 +238,13 @@ describe('the API relays upload, logs and connect', () => {
     await waitFor(() => c.bytes > 256 * 1024, 'the flood to start');
     const baseline = { api: rssKiB(api.pid), runtime: rssKiB(runtimePid) };
     c.ws.pause(); // stop reading: the client's socket fills, then the relay's, then the runtime's
-    const peak = { api: 0, runtime: 0 };
-    const until = Date.now() + 4000;
-    while (Date.now() < until) {
-      peak.api = Math.max(peak.api, rssKiB(api.pid));
-      peak.runtime = Math.max(peak.runtime, rssKiB(runtimePid));
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // Four seconds of stall, on purpose: memory is what this measures.
+    const [apiPeak, runtimePeak] = await peakRssKiB([api.pid, runtimePid], 4000);
+    const peak = { api: apiPeak!, runtime: runtimePeak! };
     const logTail = async () => Buffer.from(await (await fetch(`${s.connectUrl}/logs`, { headers: { authorization: `Bearer ${s.connectToken}` } })).arrayBuffer()).toString('latin1');
     const before = await logTail();
-    await new Promise((r) => setTimeout(r, 500));
+    // On purpose: half a second in which a running agent would have written more.
+    await elapse(500);
     // The agent is paused end to end: its output stopped advancing while we did not read.
     expect(await logTail()).toBe(before);
     expect(before.endsWith(String(records - 1).padStart(15, '0') + '|')).toBe(false);
@@ -259,7 +253,7 @@ describe('the API relays upload, logs and connect', () => {
     expect(peak.runtime - baseline.runtime).toBeLessThan(60 * 1024);
 
     c.ws.resume();
-    await waitFor(() => c.bytes >= records * 16, 'the whole flood', 120_000, 50);
+    await waitFor(() => c.bytes >= records * 16, 'the whole flood', { timeoutMs: 120_000, everyMs: 50 });
     expect(c.bytes).toBe(records * 16);
     expect(sha256(c.output())).toBe(sha256(floodBytes(records)));
     c.send(Buffer.from('q'));
@@ -277,22 +271,15 @@ describe('the built catty through the relay', () => {
     mkdirSync(join(project, 'src'));
     writeFileSync(join(project, 'src', 'big.bin'), BIG_FILE);
     const tokens = await deviceLogin(api.url, api.email, api.password);
-    const expiresAt = new Date(Date.now() + tokens.expires_in * 1000).toISOString();
-    writeFileSync(join(home, 'credentials.json'), JSON.stringify({ version: 1, apiUrl: api.url, accessToken: tokens.access_token, refreshToken: tokens.refresh_token, expiresAt }), { mode: 0o600 });
+    saveLogin(home, { apiUrl: api.url, accessToken: tokens.access_token, refreshToken: tokens.refresh_token, expiresInSec: tokens.expires_in });
     const relayedConnections = () => api.output().split('relay: connected').length - 1;
     const before = relayedConnections();
-    const cli = await spawnCliPty(['new', '--cmd', 'exec node echo.mjs', '--no-sync-back'], { home, cwd: project, env: { CATTY_API_URL: api.url } });
-    try {
-      await waitUntil(() => cli.output().includes('READY'), 60_000, 'READY').catch((err: Error) => {
-        throw new Error(`${err.message}; catty printed ${JSON.stringify(cli.output().slice(-500))}`);
-      });
-      cli.write('through-the-relay');
-      await waitUntil(() => cli.output().includes('through-the-relay'), 15_000, 'the echo');
-      cli.write('\rexit 5\r');
-      expect((await cli.exit).exitCode).toBe(5);
-    } finally {
-      cli.kill('SIGKILL');
-    }
+    const cli = PtyProcess.catty(['new', '--cmd', 'exec node echo.mjs', '--no-sync-back'], { cwd: project, env: cliEnv(home, { CATTY_API_URL: api.url }), cols: 80, rows: 24 });
+    await cli.waitForOutput('READY', 60_000);
+    cli.write('through-the-relay');
+    await cli.waitForOutput('through-the-relay', 15_000);
+    cli.write('\rexit 5\r');
+    expect(await cli.waitForExit()).toBe(5);
     // The CLI knew only connectUrl, which is the API's: echo.mjs ran, so the upload went through
     // the relay, and the API logged the relayed terminal.
     expect(relayedConnections()).toBeGreaterThan(before);
@@ -307,7 +294,7 @@ describe('the cost of the relay (measured, printed)', () => {
     await c.opened;
     expect((await uploadChunked(s.connectUrl, s.connectToken, buildZip([{ name: 'flood.mjs', data: fixture('flood.mjs') }]))).status).toBe(200);
     const started = performance.now();
-    await waitFor(() => c.bytes >= records * 16, 'the whole flood', 120_000, 5);
+    await waitFor(() => c.bytes >= records * 16, 'the whole flood', { timeoutMs: 120_000, everyMs: 5 });
     const rate = c.bytes / 1024 / 1024 / ((performance.now() - started) / 1000);
     expect(c.bytes).toBe(records * 16);
     await api.client.stop(s.label);
@@ -323,7 +310,7 @@ describe('the cost of the relay (measured, printed)', () => {
       const before = c.bytes;
       const t0 = performance.now();
       c.send(Buffer.from('x'));
-      await waitFor(() => c.bytes > before, 'the echo', 10_000, 0);
+      await waitFor(() => c.bytes > before, 'the echo', { timeoutMs: 10_000, everyMs: 0 });
       times.push(performance.now() - t0);
     }
     await c.close();
@@ -336,7 +323,7 @@ describe('the cost of the relay (measured, printed)', () => {
     const c = new TestClient(base, { offset: 0 });
     const started = performance.now();
     await c.opened;
-    await waitFor(() => c.bytes >= bytes, 'the replay', 60_000, 2);
+    await waitFor(() => c.bytes >= bytes, 'the replay', { timeoutMs: 60_000, everyMs: 2 });
     const rate = c.bytes / 1024 / 1024 / ((performance.now() - started) / 1000);
     await c.close();
     return rate;
@@ -348,7 +335,7 @@ describe('the cost of the relay (measured, printed)', () => {
     await waitFor(async () => {
       const res = await fetch(`${s.connectUrl}/logs`, { headers: { authorization: `Bearer ${s.connectToken}` } });
       return Buffer.from(await res.arrayBuffer()).toString('latin1').endsWith(`${String(records - 1).padStart(15, '0')}|`);
-    }, 'the flood to finish', 60_000, 100);
+    }, 'the flood to finish', { timeoutMs: 60_000, everyMs: 100 });
     const direct = { wsUrl: runtimeOf(s.id).runtimeUrl.replace(/^http/, 'ws'), token: s.connectToken };
     const best = { relay: 0, direct: 0 };
     for (let i = 0; i < 3; i++) {

@@ -7,7 +7,8 @@ import { startAttachHarness, outputLog, type AttachHarness } from '../helpers/at
 import type { FakeApi } from '../helpers/cli-fake-api.js';
 import type { FakeClient, FakeRuntime } from '../helpers/fake-runtime.js';
 import { PassThrough } from 'node:stream';
-import { Capture, startCli, waitUntil } from '../helpers/cli.js';
+import { Capture, startCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 const LABEL = 'steady-heron-0002';
 let harness: AttachHarness;
@@ -86,7 +87,7 @@ describe('backpressure', () => {
       for (let at = 0; at < log.length; at += 8192) client.output(log.subarray(at, at + 8192));
       client.exit(0);
     };
-    const home = await harness.loggedInHome('attach');
+    const home = harness.loggedInHome('attach');
     const run = startCli(['connect', LABEL, '--no-sync-back'], { home, stdout, env: { CATTY_API_URL: api.url } });
     let maxQueued = 0;
     const write = stdout.write.bind(stdout) as (chunk: Buffer) => boolean;
@@ -138,13 +139,13 @@ describe('keys, resize, signals', () => {
       client = c;
       c.hello(0);
     });
-    const c = await waitUntil(() => client, 10_000, 'client');
-    await waitUntil(() => c.ws.readyState === 1);
+    const c = await waitFor(() => client, 'client', { timeoutMs: 10_000 });
+    await waitFor(() => c.ws.readyState === 1, 'the socket to open');
     run.stdin.write('echo hi\r');
-    await waitUntil(() => c.inputText === 'echo hi\r', 10_000, 'input');
+    await waitFor(() => c.inputText === 'echo hi\r', 'input', { timeoutMs: 10_000 });
     run.stdin.write('ab\x1dcd');
     expect(await run.code).toBe(0);
-    await waitUntil(() => c.inputText === 'echo hi\rab', 10_000, 'input before the detach key');
+    await waitFor(() => c.inputText === 'echo hi\rab', 'input before the detach key', { timeoutMs: 10_000 });
     expect(c.inputText).toBe('echo hi\rab');
     expect(run.stderr.text).toContain(`catty connect ${LABEL}`);
   });
@@ -157,14 +158,14 @@ describe('keys, resize, signals', () => {
       greet = () => c.hello(0);
     });
     run.stdin.write('typed early '); // before the socket is even open
-    const c = await waitUntil(() => client, 10_000, 'client');
-    await waitUntil(() => c.ws.readyState === 1);
+    const c = await waitFor(() => client, 'client', { timeoutMs: 10_000 });
+    await waitFor(() => c.ws.readyState === 1, 'the socket to open');
     run.stdin.write('and while connecting\r');
     await new Promise((r) => setImmediate(r));
     expect(c.inputText).toBe(''); // nothing reaches the runtime before its hello
     greet();
     run.stdin.write('after');
-    await waitUntil(() => c.inputText === 'typed early and while connecting\rafter', 10_000, 'input');
+    await waitFor(() => c.inputText === 'typed early and while connecting\rafter', 'input', { timeoutMs: 10_000 });
     run.stdin.write('\x1d');
     expect(await run.code).toBe(0);
   });
@@ -173,22 +174,19 @@ describe('keys, resize, signals', () => {
     const clients: FakeClient[] = [];
     const run = await connect((c) => {
       clients.push(c);
-      if (clients.length === 1) {
-        c.hello(0);
-        return;
-      }
-      setTimeout(() => c.hello(0), 200);
+      if (clients.length === 1) c.hello(0); // the second connection is greeted below
     }, { env: { CATTY_RECONNECT_BASE_MS: '1000' } }); // 'two ' is typed during the 0.5–1 s wait
-    const first = await waitUntil(() => clients[0], 10_000, 'client');
-    await waitUntil(() => first.ws.readyState === 1);
+    const first = await waitFor(() => clients[0], 'client', { timeoutMs: 10_000 });
+    await waitFor(() => first.ws.readyState === 1, 'the socket to open');
     run.stdin.write('one ');
-    await waitUntil(() => first.inputText === 'one ', 10_000, 'first input');
+    await waitFor(() => first.inputText === 'one ', 'first input', { timeoutMs: 10_000 });
     first.cut();
-    await waitUntil(() => run.stderr.text.includes('reconnecting'), 10_000, 'reconnecting');
+    await waitFor(() => run.stderr.text.includes('reconnecting'), 'reconnecting', { timeoutMs: 10_000 });
     run.stdin.write('two ');
-    const second = await waitUntil(() => clients[1], 10_000, 'second client');
-    run.stdin.write('three');
-    await waitUntil(() => second.inputText === 'two three', 10_000, 'input after the reconnect');
+    const second = await waitFor(() => clients[1], 'second client', { timeoutMs: 10_000 });
+    run.stdin.write('three'); // connected, before the hello
+    second.hello(0);
+    await waitFor(() => second.inputText === 'two three', 'input after the reconnect', { timeoutMs: 10_000 });
     expect(first.inputText).toBe('one ');
     run.stdin.write('\x1d');
     expect(await run.code).toBe(0);
@@ -205,7 +203,7 @@ describe('keys, resize, signals', () => {
       },
       { env: { CATTY_RECONNECT_BASE_MS: '60000' } },
     );
-    await waitUntil(() => run.stderr.text.includes('reconnecting'), 10_000, 'reconnecting');
+    await waitFor(() => run.stderr.text.includes('reconnecting'), 'reconnecting', { timeoutMs: 10_000 });
     const pressed = Date.now();
     run.stdin.write('\x1d');
     expect(await run.code).toBe(0);
@@ -219,10 +217,10 @@ describe('keys, resize, signals', () => {
       client = c;
       c.hello(0);
     }, { args: ['--detach-key', 'ctrl-x'] });
-    const c = await waitUntil(() => client, 10_000, 'client');
+    const c = await waitFor(() => client, 'client', { timeoutMs: 10_000 });
     run.stdin.write('a\x1db\x18');
     expect(await run.code).toBe(0);
-    await waitUntil(() => c.inputText === 'a\x1db', 10_000, 'input');
+    await waitFor(() => c.inputText === 'a\x1db', 'input', { timeoutMs: 10_000 });
   });
 
   it('sends a resize on SIGWINCH and exits 143 on SIGTERM', async () => {
@@ -231,16 +229,16 @@ describe('keys, resize, signals', () => {
       client = c;
       c.hello(0);
     });
-    const c = await waitUntil(() => client, 10_000, 'client');
-    await waitUntil(() => c.ws.readyState === 1);
+    const c = await waitFor(() => client, 'client', { timeoutMs: 10_000 });
+    await waitFor(() => c.ws.readyState === 1, 'the socket to open');
     run.stdout.columns = 132;
     run.stdout.rows = 43;
     run.proc.emit('SIGWINCH');
-    await waitUntil(() => c.control.find((m) => m.type === 'resize'), 10_000, 'resize');
+    await waitFor(() => c.control.find((m) => m.type === 'resize'), 'resize', { timeoutMs: 10_000 });
     expect(c.control.find((m) => m.type === 'resize')).toEqual({ type: 'resize', cols: 132, rows: 43 });
     run.proc.emit('SIGTERM');
     expect(await run.code).toBe(143);
-    await waitUntil(() => c.closed, 10_000, 'socket closed');
+    await waitFor(() => c.closed, 'socket closed', { timeoutMs: 10_000 });
   });
 
   it('applies a resize made while the socket was connecting once the session answers', async () => {
@@ -250,15 +248,15 @@ describe('keys, resize, signals', () => {
       client = c;
       // Same process: the CLI's side of the socket has not seen the upgrade's answer yet.
       resizeNow();
-      setTimeout(() => c.hello(0), 50);
+      setTimeout(() => c.hello(0), 50); // on purpose: the resize comes while the socket connects
     });
     resizeNow = () => {
       run.stdout.columns = 100;
       run.stdout.rows = 30;
       run.proc.emit('SIGWINCH');
     };
-    const c = await waitUntil(() => client, 10_000, 'client');
-    await waitUntil(() => c.control.find((m) => m.type === 'resize'), 10_000, 'resize');
+    const c = await waitFor(() => client, 'client', { timeoutMs: 10_000 });
+    await waitFor(() => c.control.find((m) => m.type === 'resize'), 'resize', { timeoutMs: 10_000 });
     expect(c.control.filter((m) => m.type === 'resize').at(-1)).toEqual({ type: 'resize', cols: 100, rows: 30 });
     run.stdin.write('\x1d');
     expect(await run.code).toBe(0);
@@ -267,7 +265,7 @@ describe('keys, resize, signals', () => {
   it('without a label and without a TTY, lists the choices and exits 2', async () => {
     api.addSession({ label: 'other-one-0008' });
     try {
-      const home = await harness.loggedInHome('attach');
+      const home = harness.loggedInHome('attach');
       const run = startCli(['connect'], { home, env: { CATTY_API_URL: api.url } });
       run.stdin.end();
       expect(await run.code).toBe(2);
@@ -298,11 +296,11 @@ describe('keys, resize, signals', () => {
       },
     });
     runtime.onConnect = (c) => c.hello(0);
-    const home = await harness.loggedInHome('attach');
+    const home = harness.loggedInHome('attach');
     const before = runtime.clients.length;
     const run = startCli(['connect', LABEL, '--no-sync-back', '--no-auto-reconnect'], { home, stdin, env: { CATTY_API_URL: api.url } });
-    const c = await waitUntil(() => (runtime.clients.length > before ? runtime.clients.at(-1) : undefined), 10_000, "client");
-    await waitUntil(() => c.ws.readyState === 1);
+    const c = await waitFor(() => (runtime.clients.length > before ? runtime.clients.at(-1) : undefined), 'client', { timeoutMs: 10_000 });
+    await waitFor(() => c.ws.readyState === 1, 'the socket to open');
     expect(calls).toEqual([true]);
     end(c, run);
     expect(await run.code).toBe(expected);

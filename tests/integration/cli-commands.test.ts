@@ -6,21 +6,18 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api.js';
-import { runCli, startCli, tempDir, waitUntil } from '../helpers/cli.js';
+import { describe, expect } from 'vitest';
+import type { TestApi } from '../helpers/api.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { saveLogin } from '../helpers/credentials.js';
+import { testWithApi } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
+const it = testWithApi();
 let api: TestApi;
+/** A $CATTY_HOME logged in to `api`. */
 let home: string;
-
-function writeCredentials(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(
-    path.join(dir, 'credentials.json'),
-    JSON.stringify({ version: 1, apiUrl: api.url, accessToken: api.client.token, refreshToken: 'unused-refresh-token', expiresAt: new Date(Date.now() + 3600e3).toISOString() }),
-    { mode: 0o600 },
-  );
-}
 
 function project(): string {
   const dir = tempDir('proj');
@@ -34,13 +31,10 @@ function project(): string {
 
 const cli = (argv: string[], cwd?: string) => runCli(argv, { home, cwd, env: { CATTY_API_URL: api.url } });
 
-beforeAll(async () => {
-  api = await startTestApi();
+it.beforeAll(({ api: started }) => {
+  api = started;
   home = tempDir('home');
-  writeCredentials(home);
-}, 120_000);
-afterAll(async () => {
-  await api?.close();
+  saveLogin(home, { apiUrl: api.url, accessToken: api.client.token });
 });
 
 describe('catty against the real API and runtime', () => {
@@ -65,10 +59,10 @@ describe('catty against the real API and runtime', () => {
     const list = await cli(['list', '--json']);
     expect((JSON.parse(list.stdout) as Array<{ label: string; status: string }>).find((s) => s.label === label)?.status).toBe('running');
 
-    const logs = await waitUntil(async () => {
+    const logs = await waitFor(async () => {
       const r = await cli(['logs', label]);
       return /[0-9a-f]{64}\s+big\.bin/.test(r.stdout) ? r : null;
-    }, 30_000, 'logs');
+    }, 'logs', { timeoutMs: 30_000 });
     expect(logs.stdout).toContain('src');
     expect(logs.stdout).toContain(bigSha);
     expect(logs.stdout).not.toContain('ignored.txt');
@@ -79,18 +73,19 @@ describe('catty against the real API and runtime', () => {
 
   it('new attaches, relays keystrokes, syncs changes back, and exits with the agent code', async () => {
     const dir = project();
-    const run = startCli(['new', '--cmd', 'echo ready; read line; echo "got:$line"; echo made > src/new.txt; rm hello.txt; sleep 1; exit 7'], {
+    // No pause before the exit: the runtime sends the agent's last changes before `exit`.
+    const run = startCli(['new', '--cmd', 'echo ready; read line; echo "got:$line"; echo made > src/new.txt; rm hello.txt; exit 7'], {
       home,
       cwd: dir,
       env: { CATTY_API_URL: api.url },
     });
-    await waitUntil(() => run.stderr.text.includes('Uploaded'), 60_000, 'upload');
+    await waitFor(() => run.stderr.text.includes('Uploaded'), 'upload', { timeoutMs: 60_000 });
     // Attached and the agent is reading a line: type one.
-    await waitUntil(() => run.stdout.text.includes('ready'), 30_000, 'agent output');
+    await waitFor(() => run.stdout.text.includes('ready'), 'agent output', { timeoutMs: 30_000 });
     run.stdin.write('typed-line\r');
     expect(await run.code).toBe(7);
     expect(run.stdout.text).toContain('got:typed-line');
-    await waitUntil(() => fs.existsSync(path.join(dir, 'src', 'new.txt')), 5_000, 'synced file');
+    // Applied before catty exits.
     expect(fs.readFileSync(path.join(dir, 'src', 'new.txt'), 'utf8')).toBe('made\n');
     expect(fs.existsSync(path.join(dir, 'hello.txt'))).toBe(false);
     expect(run.stderr.text).toMatch(/sync-back: \d+ written, 1 deleted/);
@@ -98,18 +93,18 @@ describe('catty against the real API and runtime', () => {
 
   it('detach, then connect from another directory syncs into the original one', async () => {
     const dir = project();
-    const created = await cli(['new', '--detach', '--cmd', 'read line; echo "$line" > from-connect.txt; echo written; sleep 1; exit 0'], dir);
+    const created = await cli(['new', '--detach', '--cmd', 'read line; echo "$line" > from-connect.txt; echo written; exit 0'], dir);
     const label = created.stdout.trim().split('\n').at(-1) as string;
     const elsewhere = tempDir('elsewhere');
     const run = startCli(['connect', label], { home, cwd: elsewhere, env: { CATTY_API_URL: api.url } });
     // Keystrokes typed before the socket is up are not sent: wait for the hello's sync_back effect.
-    await waitUntil(() => fs.existsSync(path.join(home, 'logs', `${label}.log`)), 30_000, 'attached');
-    await waitUntil(() => {
+    await waitFor(() => fs.existsSync(path.join(home, 'logs', `${label}.log`)), 'attached', { timeoutMs: 30_000 });
+    await waitFor(() => {
       run.stdin.write('via-connect\r');
       return fs.existsSync(path.join(dir, 'from-connect.txt'));
-    }, 30_000, 'line received');
+    }, 'line received', { timeoutMs: 30_000 });
     expect(await run.code).toBe(0);
-    await waitUntil(() => fs.existsSync(path.join(dir, 'from-connect.txt')), 10_000, 'synced into the original dir');
+    // Synced into the original directory before catty exited.
     expect(fs.readFileSync(path.join(dir, 'from-connect.txt'), 'utf8')).toBe('via-connect\n');
     expect(fs.readdirSync(elsewhere)).toEqual([]);
   }, 90_000);
@@ -130,14 +125,14 @@ describe('catty against the real API and runtime', () => {
     const dir = project();
     const created = await cli(['new', '--detach', '--cmd', 'echo generated > gen.txt; echo gen-done; sleep 60'], dir);
     const label = created.stdout.trim().split('\n').at(-1) as string;
-    await waitUntil(async () => (await cli(['logs', label])).stdout.includes('gen-done'), 30_000, 'agent wrote gen.txt');
+    await waitFor(async () => (await cli(['logs', label])).stdout.includes('gen-done'), 'agent wrote gen.txt', { timeoutMs: 30_000 });
     expect((await cli(['stop', label])).code).toBe(0);
     const out = tempDir('dl');
     const dest = path.join(out, 'restored');
-    const dl = await waitUntil(async () => {
+    const dl = await waitFor(async () => {
       const r = await cli(['download', label, dest]);
       return r.code === 0 ? r : null;
-    }, 30_000, 'download');
+    }, 'download', { timeoutMs: 30_000 });
     expect(dl.code).toBe(0);
     expect(fs.readFileSync(path.join(dest, 'hello.txt'), 'utf8')).toBe('hello from the laptop\n');
     expect(fs.readFileSync(path.join(dest, 'gen.txt'), 'utf8')).toBe('generated\n');

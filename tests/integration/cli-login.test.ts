@@ -1,15 +1,18 @@
 /** `catty login` (device flow) and `logout` against the real API: approve in "the browser" (HTTP forms). */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api.js';
-import { runCli, startCli, tempDir, waitUntil } from '../helpers/cli.js';
+import { describe, expect } from 'vitest';
+import type { TestApi } from '../helpers/api.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { testWithApi } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
+const it = testWithApi();
 let api: TestApi;
-beforeAll(async () => {
-  api = await startTestApi();
-}, 120_000);
-afterAll(async () => api?.close());
+it.beforeAll(({ api: started }) => {
+  api = started;
+});
 
 /** Signs in and approves `code` on the API's device page, as a person in a browser would. */
 async function approve(completeUrl: string, code: string, decision: 'approve' | 'deny'): Promise<void> {
@@ -44,7 +47,7 @@ async function approve(completeUrl: string, code: string, decision: 'approve' | 
 
 async function loginRun(home: string) {
   const run = startCli(['login', '--api', api.url], { home, env: { CATTY_NO_BROWSER: '1' } });
-  const text = await waitUntil(() => /\(or open (\S+)\)/.exec(run.stderr.text) && run.stderr.text, 20_000, 'device code');
+  const text = await waitFor(() => /\(or open (\S+)\)/.exec(run.stderr.text) && run.stderr.text, 'device code', { timeoutMs: 20_000 });
   const code = /enter the code: (\S+)/.exec(text)?.[1] as string;
   const completeUrl = /\(or open (\S+)\)/.exec(text)?.[1] as string;
   return { run, code, completeUrl };

@@ -5,7 +5,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
-import { runCli, startCli, tempDir, waitUntil } from '../helpers/cli.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 let api: FakeApi;
 let runtime: FakeRuntime;
@@ -20,7 +22,7 @@ afterAll(async () => {
 
 async function newIn(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const home = tempDir('new-home');
-  await loginTo(home, api);
+  loginTo(home, api);
   return { home, ...(await runCli(['new', ...args], { home, cwd: dir, env: { CATTY_API_URL: api.url, ...env } })) };
 }
 
@@ -62,7 +64,7 @@ describe('catty new', () => {
   it('sends secrets unless --no-secrets', async () => {
     const dir = project();
     const home = tempDir('new-home');
-    await loginTo(home, api);
+    loginTo(home, api);
     expect((await runCli(['secrets', 'set', 'GH_TOKEN', 'ghp_x'], { home })).code).toBe(0);
     expect((await runCli(['new', '--detach'], { home, cwd: dir, env: { CATTY_API_URL: api.url } })).code).toBe(0);
     expect(api.state.created.at(-1)).toMatchObject({ secrets: { GH_TOKEN: 'ghp_x' } });
@@ -88,11 +90,11 @@ describe('catty new', () => {
       const dir = project();
       fs.writeFileSync(path.join(dir, 'big.bin'), crypto.randomBytes(8 * 1024 * 1024));
       const home = tempDir('new-home');
-      await loginTo(home, api);
+      loginTo(home, api);
       const run = startCli(['new', '--detach'], { home, cwd: dir, env: { CATTY_API_URL: api.url } });
       run.stdin.end();
-      await waitUntil(() => stalled.uploadQuery, 20_000, 'upload started');
-      await waitUntil(() => run.proc.listenerCount('SIGINT') > 0, 20_000, 'handler');
+      await waitFor(() => stalled.uploadQuery, 'upload started', { timeoutMs: 20_000 });
+      await waitFor(() => run.proc.listenerCount('SIGINT') > 0, 'handler', { timeoutMs: 20_000 });
       run.proc.emit('SIGINT');
       expect(await run.code).toBe(130);
       expect(run.stderr.text).toContain('Cancelled');

@@ -8,7 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAttachHarness, type AttachHarness } from '../helpers/attach-harness.js';
 import type { FakeApi } from '../helpers/cli-fake-api.js';
 import type { FakeClient, FakeRuntime } from '../helpers/fake-runtime.js';
-import { CATTY_BIN, tempDir, waitUntil } from '../helpers/cli.js';
+import { CATTY_BIN } from '../helpers/paths.js';
+import { PtyProcess } from '../helpers/pty.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const LABEL = 'bright-wren-0005';
 let harness: AttachHarness;
@@ -21,23 +24,16 @@ beforeAll(async () => {
 });
 afterAll(() => harness.close());
 
-/** sh runs catty, then prints its exit code and the terminal's settings. */
-async function underPty(onConnect: (client: FakeClient) => void, args = `connect ${LABEL} --no-sync-back`) {
+/** sh runs `catty <args>` in `home`, then prints its exit code and the terminal's settings. */
+function cattyThenStty(args: string, home: string, env: NodeJS.ProcessEnv = {}): PtyProcess {
+  const base = { PATH: process.env.PATH, HOME: home, CATTY_HOME: home, CATTY_KEYRING: 'off' };
+  return PtyProcess.shell(`"${process.execPath}" "${CATTY_BIN}" ${args}; echo "rc=$?"; stty -a`, { cwd: home, env: { ...base, ...env } });
+}
+
+/** `cattyThenStty` logged in to the fake API, whose runtime `onConnect` scripts. */
+function underPty(onConnect: (client: FakeClient) => void, args = `connect ${LABEL} --no-sync-back`): PtyProcess {
   runtime.onConnect = onConnect;
-  const home = await harness.loggedInHome('pty');
-  const script = `"${process.execPath}" "${CATTY_BIN}" ${args}; echo "rc=$?"; stty -a`;
-  const pty = await import('node-pty');
-  let out = '';
-  const p = pty.spawn('/bin/sh', ['-c', script], {
-    name: 'xterm-256color',
-    cols: 100,
-    rows: 30,
-    cwd: home,
-    env: { PATH: process.env.PATH ?? '', HOME: home, CATTY_HOME: home, CATTY_KEYRING: 'off', TERM: 'xterm-256color', CATTY_API_URL: api.url },
-  });
-  p.onData((d) => (out += d));
-  const exit = new Promise<number>((resolve) => p.onExit((e) => resolve(e.exitCode)));
-  return { output: () => out, write: (d: string) => p.write(d), exit, shellPid: p.pid };
+  return cattyThenStty(args, harness.loggedInHome('pty'), { CATTY_API_URL: api.url });
 }
 
 function cattyPid(shellPid: number): number | null {
@@ -64,33 +60,33 @@ function expectSaneTerminal(output: string): void {
 describe('catty under a real terminal', () => {
   it('is in raw mode while attached and restores the terminal after the agent exits', async () => {
     let client: FakeClient | undefined;
-    const run = await underPty((c) => {
+    const run = underPty((c) => {
       client = c;
       c.hello(0);
       c.output('agent ready\r\n');
     });
-    const c = await waitUntil(() => client, 20_000, 'client');
-    await waitUntil(() => run.output().includes('agent ready'), 20_000, 'output');
+    const c = await waitFor(() => client, 'client', { timeoutMs: 20_000 });
+    await run.waitForOutput('agent ready');
     run.write('q'); // raw mode: a single key arrives with no Enter
-    await waitUntil(() => c.inputText === 'q', 10_000, 'raw keystroke');
+    await waitFor(() => c.inputText === 'q', 'raw keystroke', { timeoutMs: 10_000 });
     c.exit(3);
-    await run.exit;
+    await run.exited;
     expect(run.output()).toContain('rc=3');
     expectSaneTerminal(run.output());
   });
 
   it('detaches on Ctrl-] with exit 0 and a sane terminal', async () => {
     let client: FakeClient | undefined;
-    const run = await underPty((c) => {
+    const run = underPty((c) => {
       client = c;
       c.hello(0);
     });
-    await waitUntil(() => client?.ws.readyState === 1, 20_000, 'client');
+    await waitFor(() => client?.ws.readyState === 1, 'client', { timeoutMs: 20_000 });
     // What Claude Code switches on (its own startup output), and a full-screen agent's modes.
     client!.output(Buffer.from('\x1b[?2004h\x1b[?1004h\x1b[?2031h\x1b[>4;2m\x1b[?1049h\x1b[?1000h\x1b[?25lFULL-SCREEN-AGENT'));
-    await waitUntil(() => run.output().includes('FULL-SCREEN-AGENT'), 10_000, 'agent output');
+    await run.waitForOutput('FULL-SCREEN-AGENT', 10_000);
     run.write('\x1d');
-    await run.exit;
+    await run.exited;
     expect(run.output()).toContain('rc=0');
     expect(run.output()).toContain('detached');
     // What the agent switched on is switched off again, and the message lands below its screen.
@@ -102,14 +98,14 @@ describe('catty under a real terminal', () => {
 
   it('restores the terminal on SIGTERM', async () => {
     let client: FakeClient | undefined;
-    const run = await underPty((c) => {
+    const run = underPty((c) => {
       client = c;
       c.hello(0);
     });
-    await waitUntil(() => client?.ws.readyState === 1, 20_000, 'client');
-    const pid = await waitUntil(() => cattyPid(run.shellPid), 10_000, 'catty pid');
+    await waitFor(() => client?.ws.readyState === 1, 'client', { timeoutMs: 20_000 });
+    const pid = await waitFor(() => cattyPid(run.pid), 'catty pid', { timeoutMs: 10_000 });
     process.kill(pid, 'SIGTERM');
-    await run.exit;
+    await run.exited;
     expect(run.output()).toContain('rc=143');
     expectSaneTerminal(run.output());
   });
@@ -118,19 +114,19 @@ describe('catty under a real terminal', () => {
     api.addSession({ label: 'second-pick-0007' });
     try {
       let client: FakeClient | undefined;
-      const run = await underPty((c) => {
+      const run = underPty((c) => {
         client = c;
         c.hello(0);
       }, 'connect --no-sync-back');
-      await waitUntil(() => run.output().includes('second-pick-0007'), 20_000, 'picker');
+      await run.waitForOutput('second-pick-0007');
       // Newest first: second-pick-0007 is on top; down, down wraps back to it.
       run.write('\x1b[B');
       run.write('\x1b[B');
       run.write('\r');
-      await waitUntil(() => client?.ws.readyState === 1, 20_000, 'attached');
+      await waitFor(() => client?.ws.readyState === 1, 'attached', { timeoutMs: 20_000 });
       expect(api.state.requests).toContain('POST /v1/sessions/second-pick-0007/connect');
       run.write('\x1d');
-      await run.exit;
+      await run.exited;
       expect(run.output()).toContain('rc=0');
       expectSaneTerminal(run.output());
     } finally {
@@ -143,8 +139,8 @@ describe('catty under a real terminal', () => {
     const recorded = Buffer.from('\x1b[?2004h\x1b[?1004h\x1b[>0q\x1b[c\x1b[?25l\x1b[95mWELCOME\x1b[39m\x1b[6n', 'latin1');
     api.state.logs = recorded;
     try {
-      const run = await underPty(() => undefined, `logs ${LABEL}`);
-      await run.exit;
+      const run = underPty(() => undefined, `logs ${LABEL}`);
+      await run.exited;
       expect(run.output()).toContain('rc=0');
       const printed = run.output().slice(0, run.output().indexOf('rc='));
       expect(printed).toContain('\x1b[95mWELCOME\x1b[39m');
@@ -154,8 +150,8 @@ describe('catty under a real terminal', () => {
       expectSaneTerminal(run.output());
 
       const file = `${tempDir('logs-pipe')}/logs.bin`;
-      const piped = await underPty(() => undefined, `logs ${LABEL} > "${file}"`);
-      await piped.exit;
+      const piped = underPty(() => undefined, `logs ${LABEL} > "${file}"`);
+      await piped.exited;
       expect(fs.readFileSync(file)).toEqual(Buffer.concat([recorded, Buffer.from('\n')]));
     } finally {
       api.state.logs = Buffer.alloc(0);
@@ -164,20 +160,11 @@ describe('catty under a real terminal', () => {
 
   it('reads a secret from a hidden prompt', async () => {
     const home = tempDir('pty');
-    const pty = await import('node-pty');
-    let out = '';
-    const p = pty.spawn('/bin/sh', ['-c', `"${process.execPath}" "${CATTY_BIN}" secrets set HIDDEN_ONE; echo "rc=$?"; stty -a`], {
-      name: 'xterm-256color',
-      cols: 100,
-      rows: 30,
-      cwd: home,
-      env: { PATH: process.env.PATH ?? '', HOME: home, CATTY_HOME: home, CATTY_KEYRING: 'off', TERM: 'xterm-256color' },
-    });
-    p.onData((d) => (out += d));
-    const exit = new Promise<void>((resolve) => p.onExit(() => resolve()));
-    await waitUntil(() => out.includes('Value for HIDDEN_ONE'), 20_000, 'prompt');
+    const p = cattyThenStty('secrets set HIDDEN_ONE', home);
+    await p.waitForOutput('Value for HIDDEN_ONE');
     p.write('s3cr3t-typed\r');
-    await exit;
+    await p.exited;
+    const out = p.output();
     expect(out).toContain('rc=0');
     expect(out).not.toContain('s3cr3t-typed');
     expectSaneTerminal(out);

@@ -4,25 +4,20 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { FILE_CHUNK_BYTES } from '../../session-runtime/wire/protocol.js';
-import { TestClient, agentCmd, floodBytes, sha256, startRuntime, syncedState, waitFor, type RuntimeProcess } from '../helpers/runtime.js';
-
-const running: RuntimeProcess[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((rt) => rt.stop()));
-});
+import { test as it } from '../helpers/fixtures.js';
+import { TestClient, agentCmd, floodBytes, sha256, syncedState } from '../helpers/runtime.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 describe('catty-session at agent exit', () => {
-  it('sends every file the agent wrote right before exiting, then exit', async () => {
+  it('sends every file the agent wrote right before exiting, then exit', async ({ startRuntime }) => {
     const rt = await startRuntime({ env: { CATTY_NO_UPLOAD: '1', CATTY_AGENT_CMD: agentCmd('files.mjs') } });
-    running.push(rt);
     const c = new TestClient(rt);
     await c.opened;
     await c.waitForText('READY');
+    // Sync-back is on before the agent reads the commands below: same socket, handled in order.
     c.control({ type: 'sync_back', enabled: true });
-    // Let the sync_back message land before the agent acts (same socket, in order).
-    await new Promise((resolve) => setTimeout(resolve, 50));
     const bigBytes = FILE_CHUNK_BYTES * 3 + 777;
     // One write: the agent runs all three commands in the same turn and exits at once.
     c.send(Buffer.from(`burst out 200\rbig out/big.bin ${bigBytes}\rexit 0\r`));
@@ -39,20 +34,20 @@ describe('catty-session at agent exit', () => {
     expect(sha256(big!.content!)).toBe(sha256(fs.readFileSync(path.join(rt.workspace, 'out/big.bin'))));
   });
 
-  it('delivers every byte of a flood that ends with an immediate exit, before exit (10 runs)', async () => {
+  it('delivers every byte of a flood that ends with an immediate exit, before exit (10 runs)', async ({ startRuntime }) => {
     const records = 262_144; // 4 MiB: more than the TCP buffers and the relay's high water
     const expected = sha256(floodBytes(records));
     for (let run = 0; run < 10; run++) {
       const rt = await startRuntime({ env: { CATTY_NO_UPLOAD: '1', CATTY_AGENT_CMD: agentCmd('flood.mjs', String(records), 'exit') } });
-      running.push(rt);
       const c = new TestClient(rt, { offset: 0 });
       // A slow reader: the runtime pauses the PTY while the client lags, so the agent's exit
       // can come while its last bytes still sit unread in the PTY.
       await c.opened;
       const sock = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
       sock.pause();
-      await waitFor(async () => ((await (await fetch(`${rt.url}/healthz`)).json()) as { agent: string }).agent !== 'waiting', 'agent start');
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await waitFor(async () => ((await (await fetch(`${rt.url}/healthz`)).json()) as { agent: string }).agent !== 'waiting', 'agent start', { everyMs: 10 });
+      // On purpose: the reader lags long enough for the PTY to be paused with the flood unread.
+      await elapse(400);
       sock.resume();
       await c.closed;
       expect(c.ofType('exit')).toHaveLength(1);

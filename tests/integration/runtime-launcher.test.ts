@@ -6,15 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LAUNCHER_WAITING_LINE } from '../../session-runtime/wire/runtime-env.js';
-import { REPO_ROOT, RUNTIME_BIN } from '../helpers/runtime.js';
+import { LAUNCHER_BIN, RUNTIME_BIN } from '../helpers/paths.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
-const LAUNCHER = path.join(REPO_ROOT, 'dist/session-runtime/launcher.js');
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-launcher-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('launcher');
 
 /** A stand-in runtime: says when it is loaded and when started, with the token it sees then. */
 const FAKE_RUNTIME = path.join(dir, 'fake-runtime.mjs');
@@ -32,7 +31,7 @@ interface Run {
 }
 
 function launch(bin: string): Run {
-  const child = spawn(process.execPath, [LAUNCHER, bin], { env: { PATH: process.env.PATH }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [LAUNCHER_BIN, bin], { env: { PATH: process.env.PATH }, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -44,8 +43,7 @@ function launch(bin: string): Run {
 }
 
 async function until(run: Run, text: string): Promise<void> {
-  for (let i = 0; i < 1000 && !run.output().includes(text); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(run.output()).toContain(text);
+  await waitFor(() => run.output().includes(text), () => `${JSON.stringify(text)} (got ${JSON.stringify(run.output())})`, { timeoutMs: 10_000, everyMs: 10 });
 }
 
 describe('runtime-launcher', () => {

@@ -4,24 +4,23 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
-import { afterEach, describe, expect, it } from 'vitest';
-import { TestClient, agentCmd, startRuntime, upload, waitFor, type RuntimeProcess } from '../helpers/runtime.js';
+import { describe, expect } from 'vitest';
+import { onCleanup } from '../helpers/cleanup.js';
+import { test as it } from '../helpers/fixtures.js';
+import { TestClient, agentCmd, snapshotNow, upload, type RuntimeProcess, type StartOptions } from '../helpers/runtime.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 import { startFakeRuntimeApi, type FakeRuntimeApi } from '../helpers/s3.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+type StartRuntime = (options: StartOptions) => Promise<RuntimeProcess>;
 
-async function setup(env: Record<string, string> = {}): Promise<{ api: FakeRuntimeApi; rt: RuntimeProcess; c: TestClient }> {
+async function setup(startRuntime: StartRuntime, env: Record<string, string> = {}): Promise<{ api: FakeRuntimeApi; rt: RuntimeProcess; c: TestClient }> {
   const api = await startFakeRuntimeApi();
-  cleanups.push(() => api.stop());
+  onCleanup(() => api.stop());
   const rt = await startRuntime({ env: { ...api.env(), CATTY_AGENT_CMD: agentCmd('files.mjs'), CATTY_SNAPSHOT_INTERVAL_MS: '1500', ...env } });
-  cleanups.push(() => rt.stop());
   const zip = buildZip([
     { name: 'README.md', data: '# project\n' },
     { name: '.git/HEAD', data: 'ref: refs/heads/main\n' },
@@ -41,8 +40,7 @@ async function fetchSnapshot(api: FakeRuntimeApi, index: number): Promise<string
   const body = await api.s3.getObject(report.key);
   expect(body.length).toBe(report.size);
   expect(createHash('sha256').update(body).digest('hex')).toBe(report.sha256);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-snap-check-'));
-  cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('snap-check');
   fs.writeFileSync(path.join(dir, 'snap.tar.gz'), body);
   fs.mkdirSync(path.join(dir, 'out'));
   await tar.x({ file: path.join(dir, 'snap.tar.gz'), cwd: path.join(dir, 'out') });
@@ -56,16 +54,18 @@ async function run(c: TestClient, command: string): Promise<void> {
 }
 
 describe('catty-session snapshots', () => {
-  it('takes a snapshot with the right content, skips unchanged, and snapshots again after a change', async () => {
-    const { api, c } = await setup();
+  it('takes a snapshot with the right content, skips unchanged, and snapshots again after a change', async ({ startRuntime }) => {
+    const { api, rt, c } = await setup(startRuntime);
     await waitFor(() => api.snapshots.length === 1, 'the first snapshot');
     const out = await fetchSnapshot(api, 0);
     expect(fs.readFileSync(path.join(out, 'README.md'), 'utf8')).toBe('# project\n');
     expect(fs.readFileSync(path.join(out, '.git/HEAD'), 'utf8')).toBe('ref: refs/heads/main\n');
     expect(fs.existsSync(path.join(out, 'src/index.ts'))).toBe(true);
     expect(fs.existsSync(path.join(out, 'node_modules'))).toBe(false);
-    // Two more intervals with nothing changed: no new presign, no new upload.
-    await new Promise((resolve) => setTimeout(resolve, 3500));
+    // Two more snapshots (asked for now, not waited for) with nothing changed: no new presign,
+    // no new upload.
+    expect(await snapshotNow(rt)).toBe('unchanged');
+    expect(await snapshotNow(rt)).toBe('unchanged');
     expect(api.presigns).toHaveLength(1);
     expect(api.snapshots).toHaveLength(1);
     await run(c, `write src/new.ts ${Buffer.from('export const x = 1;\n').toString('base64')}`);
@@ -75,8 +75,8 @@ describe('catty-session snapshots', () => {
     expect(api.heartbeats.length).toBe(0); // default API heartbeat period is 30 s
   });
 
-  it('takes a final snapshot on SIGTERM and reports logs and exit, then exits 0', async () => {
-    const { api, rt, c } = await setup({ CATTY_SNAPSHOT_INTERVAL_MS: '600000', CATTY_API_HEARTBEAT_INTERVAL_MS: '200' });
+  it('takes a final snapshot on SIGTERM and reports logs and exit, then exits 0', async ({ startRuntime }) => {
+    const { api, rt, c } = await setup(startRuntime, { CATTY_SNAPSHOT_INTERVAL_MS: '600000', CATTY_API_HEARTBEAT_INTERVAL_MS: '200' });
     await run(c, `write last-words.txt ${Buffer.from('bye').toString('base64')}`);
     await waitFor(() => api.heartbeats.length > 0, 'an API heartbeat');
     expect(api.heartbeats[0]).toMatchObject({ clients: 1 });
@@ -92,8 +92,8 @@ describe('catty-session snapshots', () => {
     expect(api.exits).toHaveLength(1);
   });
 
-  it('reports the exit, final snapshot and logs when the agent exits on its own', async () => {
-    const { api, c } = await setup({ CATTY_SNAPSHOT_INTERVAL_MS: '600000' });
+  it('reports the exit, final snapshot and logs when the agent exits on its own', async ({ startRuntime }) => {
+    const { api, c } = await setup(startRuntime, { CATTY_SNAPSHOT_INTERVAL_MS: '600000' });
     api.failPresigns(2); // storage trouble: retried with backoff
     c.send(Buffer.from('exit 5\r'));
     expect(await c.closed).toBe(4001);

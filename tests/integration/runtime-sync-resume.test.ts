@@ -6,14 +6,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { TestClient, agentCmd, startRuntime, upload, waitFor, type RuntimeProcess } from '../helpers/runtime.js';
+import { describe, expect } from 'vitest';
+import { test as it } from '../helpers/fixtures.js';
+import { TestClient, agentCmd, upload } from '../helpers/runtime.js';
 import { buildZip } from '../helpers/runtime-zip.js';
-
-const running: RuntimeProcess[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((rt) => rt.stop()));
-});
+import { elapse, waitFor } from '../helpers/wait.js';
 
 /** Applies a client's file messages (small files only) to `tree`. */
 function apply(tree: Map<string, string>, c: TestClient): void {
@@ -36,9 +33,8 @@ function workspaceTree(root: string): Map<string, string> {
 const same = (a: Map<string, string>, b: Map<string, string>): boolean => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
 
 describe('catty-session sync-back resume', () => {
-  it('resends the changes a cut connection may have lost, so the client converges on the workspace', async () => {
+  it('resends the changes a cut connection may have lost, so the client converges on the workspace', async ({ startRuntime }) => {
     const rt = await startRuntime({ env: { CATTY_AGENT_CMD: agentCmd('files.mjs') } });
-    running.push(rt);
     const up = await upload(rt, buildZip([{ name: 'README.md', data: '# hi\n', deflate: true }]));
     expect(up.status, JSON.stringify(up.json)).toBe(200);
     const tree = new Map<string, string>([['README.md', '# hi\n']]);
@@ -55,11 +51,12 @@ describe('catty-session sync-back resume', () => {
       c.send(Buffer.from(cmd));
       commands += round > 0 ? 76 : 1;
       // Cut as soon as this round's file messages start arriving: some are in flight.
-      await waitFor(() => c.ofType('file_change').some((m) => m.path.startsWith(`r${round}/`)), `round ${round} changes`, 20_000, 1);
-      // Stop reading, let the runtime send more into the kernel buffers, then cut: whatever was
-      // in flight is lost with the connection, as on a real network drop.
+      await waitFor(() => c.ofType('file_change').some((m) => m.path.startsWith(`r${round}/`)), `round ${round} changes`, { timeoutMs: 20_000, everyMs: 1 });
+      // Stop reading, let the runtime send more into the kernel buffers (on purpose: 150 ms of
+      // sending), then cut: whatever was in flight is lost with the connection, as on a real
+      // network drop.
       (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await elapse(150);
       await c.drop();
       apply(tree, c);
       have += c.bytes;
@@ -68,13 +65,13 @@ describe('catty-session sync-back resume', () => {
     const last = new TestClient(rt, { offset: have });
     await last.opened;
     last.control({ type: 'sync_back', enabled: true });
-    await waitFor(() => (earlier + last.text()).includes(`OK ${commands}\r`), 'every command done', 20_000);
+    await waitFor(() => (earlier + last.text()).includes(`OK ${commands}\r`), 'every command done', { timeoutMs: 20_000 });
     const disk = workspaceTree(rt.workspace);
     await waitFor(() => {
       const t = new Map(tree);
       apply(t, last);
       return same(t, disk);
-    }, 'the client tree to converge on the workspace', 20_000, 50).catch((err: unknown) => {
+    }, 'the client tree to converge on the workspace', { timeoutMs: 20_000, everyMs: 50 }).catch((err: unknown) => {
       const t = new Map(tree);
       apply(t, last);
       const missing = [...disk.keys()].filter((k) => t.get(k) !== disk.get(k));

@@ -3,23 +3,18 @@
  * logs. Takeover, bad frames, heartbeats and late clients (SECURITY.md 19–25) are in
  * tests/security/terminal.test.ts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { CloseCode } from '../../session-runtime/wire/protocol.js';
-import { TestClient, agentCmd, floodBytes, startRuntime, waitFor, type RuntimeProcess } from '../helpers/runtime.js';
+import { test as it } from '../helpers/fixtures.js';
+import { TestClient, agentCmd, floodBytes, type StartOptions } from '../helpers/runtime.js';
+import { waitFor } from '../helpers/wait.js';
 
-const running: RuntimeProcess[] = [];
-async function start(env: Record<string, string> = {}): Promise<RuntimeProcess> {
-  const rt = await startRuntime({ env: { CATTY_NO_UPLOAD: '1', ...env } });
-  running.push(rt);
-  return rt;
-}
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((rt) => rt.stop()));
-});
+/** A runtime that takes no upload (its agent starts at once); echo.mjs unless `env` says. */
+const noUpload = (env: Record<string, string> = {}): StartOptions => ({ env: { CATTY_NO_UPLOAD: '1', ...env } });
 
 describe('catty-session terminal relay', () => {
-  it('serves healthz and refuses a wrong token on connect, logs and snapshot', async () => {
-    const rt = await start();
+  it('serves healthz and refuses a wrong token on connect, logs and snapshot', async ({ startRuntime }) => {
+    const rt = await startRuntime(noUpload());
     const health = (await (await fetch(`${rt.url}/healthz`)).json()) as { ok: boolean; agent: string };
     expect(health.ok).toBe(true);
     const bad = new TestClient(rt, {}, 'wrong-token');
@@ -33,8 +28,8 @@ describe('catty-session terminal relay', () => {
     expect(await none.json()).toMatchObject({ error: { code: 'no_snapshots' } });
   });
 
-  it('round-trips keystrokes and reports the size the client asked for', async () => {
-    const rt = await start();
+  it('round-trips keystrokes and reports the size the client asked for', async ({ startRuntime }) => {
+    const rt = await startRuntime(noUpload());
     const c = new TestClient(rt, { cols: 100, rows: 30 });
     await c.opened;
     await c.waitForText('READY');
@@ -45,8 +40,8 @@ describe('catty-session terminal relay', () => {
     expect(c.hello()).toMatchObject({ type: 'hello', protocol: 1, agentRunning: true, cols: 100, rows: 30 });
   });
 
-  it('resizes the PTY on a resize message (the agent sees SIGWINCH and the new size)', async () => {
-    const rt = await start();
+  it('resizes the PTY on a resize message (the agent sees SIGWINCH and the new size)', async ({ startRuntime }) => {
+    const rt = await startRuntime(noUpload());
     const c = new TestClient(rt);
     await c.opened;
     await c.waitForText('READY');
@@ -56,8 +51,8 @@ describe('catty-session terminal relay', () => {
     await c.waitForText('SIZE 132x43');
   });
 
-  it('reports a signal death with code null and the signal number', async () => {
-    const rt = await start();
+  it('reports a signal death with code null and the signal number', async ({ startRuntime }) => {
+    const rt = await startRuntime(noUpload());
     const c = new TestClient(rt);
     await c.opened;
     await c.waitForText('READY');
@@ -66,8 +61,8 @@ describe('catty-session terminal relay', () => {
     expect(c.ofType('exit')).toEqual([{ type: 'exit', code: null, signal: 9 }]);
   });
 
-  it('GET /logs returns the tail of the output', async () => {
-    const rt = await start({ CATTY_AGENT_CMD: agentCmd('flood.mjs', '10000') });
+  it('GET /logs returns the tail of the output', async ({ startRuntime }) => {
+    const rt = await startRuntime(noUpload({ CATTY_AGENT_CMD: agentCmd('flood.mjs', '10000') }));
     // 10,000 records of 16 bytes = 160,000 bytes written; the tail is the last 64 KiB of them.
     const text = await waitFor(async () => {
       const res = await fetch(`${rt.url}/logs`, { headers: rt.headers() });

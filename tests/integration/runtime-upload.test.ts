@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ZipArchive } from 'archiver';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestClient, agentCmd, startRuntime, upload, type RuntimeProcess } from '../helpers/runtime.js';
+import { describe, expect } from 'vitest';
+import { testWithRuntime } from '../helpers/fixtures.js';
+import { TestClient, agentCmd, upload } from '../helpers/runtime.js';
 
 async function archiverZip(files: { name: string; data: string | Buffer; mode?: number }[]): Promise<Buffer> {
   const archive = new ZipArchive({ zlib: { level: 1 } });
@@ -25,21 +26,16 @@ async function archiverZip(files: { name: string; data: string | Buffer; mode?: 
   return Buffer.concat(chunks);
 }
 
-describe('catty-session upload', () => {
-  let rt: RuntimeProcess;
-  beforeAll(async () => {
-    rt = await startRuntime({ env: { CATTY_AGENT_CMD: agentCmd('echo.mjs'), CATTY_MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) } });
-  });
-  afterAll(async () => {
-    await rt?.stop();
-  });
+/** One runtime for the file: the first test's refusal must leave it waiting for its upload. */
+const it = testWithRuntime({ env: { CATTY_AGENT_CMD: agentCmd('echo.mjs'), CATTY_MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) } });
 
-  it('refuses a wrong token', async () => {
+describe('catty-session upload', () => {
+  it('refuses a wrong token', async ({ runtime: rt }) => {
     const res = await fetch(`${rt.url}/upload`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: 'x' });
     expect(res.status).toBe(401);
   });
 
-  it('accepts a correct upload after the rejected ones, starts the agent, then answers 409', async () => {
+  it('accepts a correct upload after the rejected ones, starts the agent, then answers 409', async ({ runtime: rt }) => {
     const zip = await archiverZip([
       { name: 'README.md', data: '# hi\n' },
       { name: 'src/main.sh', data: '#!/bin/sh\necho hi\n', mode: 0o755 },

@@ -6,13 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveInside } from '../../session-runtime/wire/safe-path.js';
 import { openZip, planZip, DEFAULT_ZIP_LIMITS } from '../../session-runtime/upload/zip-plan.js';
 import { agentCmd, startRuntime, upload, type RuntimeProcess } from '../helpers/runtime.js';
 import { buildZip, type RawEntry } from '../helpers/runtime-zip.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 function listTree(root: string): string[] {
   const out: string[] = [];
@@ -102,16 +102,11 @@ describe('SECURITY.md 1–8: the upload zip (catty-session POST /upload)', () =>
     expect(listTree(rt.workspace)).toEqual([]);
     // The entry-count cap (100,000 by default; too big to POST under this test's body cap) is
     // enforced by the same planner, checked here with a small limit.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-sec-zip-'));
-    try {
-      const file = path.join(dir, 'many.zip');
-      fs.writeFileSync(file, buildZip(Array.from({ length: 5 }, (_, i) => ({ name: `f${i}`, data: 'x' }))));
-      const zip = await openZip(file);
-      await expect(planZip(zip, { ...DEFAULT_ZIP_LIMITS, maxTotalBytes: 1024, maxEntries: 4 })).rejects.toMatchObject({ code: 'too_many_entries' });
-      zip.close();
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const file = path.join(tempDir('sec-zip'), 'many.zip');
+    fs.writeFileSync(file, buildZip(Array.from({ length: 5 }, (_, i) => ({ name: `f${i}`, data: 'x' }))));
+    const zip = await openZip(file);
+    await expect(planZip(zip, { ...DEFAULT_ZIP_LIMITS, maxTotalBytes: 1024, maxEntries: 4 })).rejects.toMatchObject({ code: 'too_many_entries' });
+    zip.close();
   });
 
   it('07: declared size ≠ actual, bad CRC, truncated or garbage archives → clear error, workspace untouched', async () => {

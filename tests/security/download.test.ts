@@ -8,9 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DOWNLOAD_LABEL, useDownloadHarness } from '../helpers/download-harness.js';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { loginTo } from '../helpers/cli-fake-api.js';
 import { tarGz, type TarEntry } from '../helpers/tar-raw.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const h = useDownloadHarness();
 
@@ -49,7 +50,7 @@ describe('SECURITY.md 1–9: the snapshot tarball (catty download)', () => {
     h.serve(tarGz(GOOD));
     const home = tempDir('dl');
     const cwd = tempDir('dl-cwd');
-    await loginTo(home, h.api);
+    loginTo(home, h.api);
     fs.mkdirSync(path.join(cwd, DOWNLOAD_LABEL));
     fs.writeFileSync(path.join(cwd, DOWNLOAD_LABEL, 'mine.txt'), 'keep');
     const result = await runCli(['download', DOWNLOAD_LABEL], { home, cwd, env: { CATTY_API_URL: h.api.url } });

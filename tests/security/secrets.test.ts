@@ -5,15 +5,16 @@
  * secret reaches the agent's environment and nowhere else.
  */
 import { createHash } from 'node:crypto';
-import fs, { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import fs, { readdirSync, readFileSync, statSync } from 'node:fs';
 import path, { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretStore } from '../../cli/secrets/store.js';
 import { fileKeySource } from '../../cli/secrets/key.js';
-import { startTestApi, type TestApi, poll } from '../helpers/api.js';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 
 /** Every regular file under `dir` (symlinks not followed). */
@@ -108,12 +109,11 @@ describe('SECURITY.md 32 (built catty-api, real runtime, embedded S3)', () => {
   let api: TestApi;
   let logDir: string;
   beforeAll(async () => {
-    logDir = mkdtempSync(join(tmpdir(), 'catty-sec-log-'));
+    logDir = tempDir('sec-log');
     api = await startTestApi({ env: { CATTY_LOG_FILE: join(logDir, 'api.log'), CATTY_LOG_LEVEL: 'trace' } });
   }, 60_000);
   afterAll(async () => {
     await api?.close();
-    rmSync(logDir, { recursive: true, force: true });
   });
 
   it('32: a secret reaches the agent only — never the workspace, a snapshot, the database or any log', async () => {
@@ -125,10 +125,10 @@ describe('SECURITY.md 32 (built catty-api, real runtime, embedded S3)', () => {
     const zip = buildZip([{ name: 'README.md', data: '# project\n' }]);
     const up = await fetch(`${s.connectUrl}/upload`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) });
     expect(up.status).toBe(200);
-    const out = await poll('the agent output', async () => {
+    const out = await waitFor(async () => {
       const text = (await api.client.logs(s.label)).toString();
-      return text.includes('SECRET-CHECK-DONE') ? text : null;
-    });
+      return text.includes('SECRET-CHECK-DONE') && text;
+    }, 'the agent output', { timeoutMs: 30_000, everyMs: 100 });
     // The agent saw it (it printed only its hash).
     expect(out).toContain(createHash('sha256').update(secret).digest('hex'));
     await api.client.stop(s.label); // final snapshot, final logs

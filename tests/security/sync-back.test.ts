@@ -11,7 +11,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_SYNC_FILE_BYTES, FILE_CHUNK_BYTES, type RuntimeMessage } from '../../session-runtime/wire/protocol.js';
 import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
-import { CATTY_BIN, cliEnv, tempDir, waitUntil } from '../helpers/cli.js';
+import { cliEnv } from '../helpers/cli.js';
+import { CATTY_BIN } from '../helpers/paths.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 import { FakeRuntime, type FakeClient } from '../helpers/fake-runtime.js';
 import { SYNC_LABEL, del, listAll, sha, useSyncHarness, write } from '../helpers/sync-harness.js';
 
@@ -142,11 +145,11 @@ describe('SECURITY.md 16: size caps and floods', () => {
     const { run, done } = await h.startConnect(s, async (client) => {
       for (let i = 0; i < 10_000; i++) client.send(write(i % 2 === 0 ? 'hot.txt' : `flood/f${Math.floor(i / 2) % 500}.txt`, `v${i}`));
       floodSentAt = Date.now();
-      await waitUntil(() => client.inputText.includes('ping'), 20_000, 'keystroke');
+      await waitFor(() => client.inputText.includes('ping'), 'keystroke', { timeoutMs: 20_000 });
       keystrokeSeenAt = Date.now();
     });
     // Type while the flood is being applied.
-    await waitUntil(() => floodSentAt > 0, 20_000, 'flood sent');
+    await waitFor(() => floodSentAt > 0, 'flood sent', { timeoutMs: 20_000 });
     run.stdin.write('ping');
     const result = await done;
     expect(result.code).toBe(0);
@@ -194,10 +197,10 @@ describe('SECURITY.md 18: killed mid-write', () => {
       manifest[rel] = { sha256: sha(content), executable: false };
     }
     fs.writeFileSync(path.join(home, 'sessions', `${KILL_LABEL}.manifest.json`), JSON.stringify({ version: 1, files: manifest }));
-    await loginTo(home, api);
+    loginTo(home, api);
     runtime.onConnect = (client) => {
       client.hello(0);
-      void waitUntil(() => client.control.some((m) => m.type === 'sync_back'), 20_000).then(() => script(client)).catch(() => undefined);
+      void waitFor(() => client.control.some((m) => m.type === 'sync_back'), 'sync_back', { timeoutMs: 20_000 }).then(() => script(client)).catch(() => undefined);
     };
     const child = spawn(process.execPath, [CATTY_BIN, 'connect', KILL_LABEL], { env: cliEnv(home, { CATTY_API_URL: api.url }), stdio: ['pipe', 'ignore', 'ignore'] });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -220,7 +223,7 @@ describe('SECURITY.md 18: killed mid-write', () => {
       }
       // …and the rest never comes: the CLI is killed while the temp file is half written.
     });
-    await waitUntil(() => chunksSent === 3 && fs.readdirSync(local).some((f) => f.includes('.catty-tmp-')), 20_000, 'temp file');
+    await waitFor(() => chunksSent === 3 && fs.readdirSync(local).some((f) => f.includes('.catty-tmp-')), 'temp file', { timeoutMs: 20_000 });
     child.kill('SIGKILL');
     await exited;
     expect(fs.readFileSync(path.join(local, 'data.bin')).equals(old)).toBe(true);
@@ -238,11 +241,11 @@ describe('SECURITY.md 18: killed mid-write', () => {
       for (let i = 0; i < 400; i++) {
         client.send(writeMsg(names[i % names.length] as string, make(i)));
         sent++;
-        if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
+        if (i % 20 === 0) await elapse(5); // on purpose: a stream, so the kill lands mid-way
       }
     });
     // Kill once writes are landing.
-    await waitUntil(() => sent > 100 && names.some((n) => versions.get(sha(fs.readFileSync(path.join(local, n)))) !== -1), 30_000, 'writes landing');
+    await waitFor(() => sent > 100 && names.some((n) => versions.get(sha(fs.readFileSync(path.join(local, n)))) !== -1), 'writes landing', { timeoutMs: 30_000 });
     child.kill('SIGKILL');
     await exited;
     for (const name of names) {

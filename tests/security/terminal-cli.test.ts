@@ -87,7 +87,7 @@ describe('SECURITY.md 23–25: catty connect against a scripted runtime', () => 
   it('24: (catty connect) a stopped session: the last output and how to download, exit 4, no retry', async () => {
     api.addSession({ label: 'done-crane-0003', status: 'stopped' });
     api.state.logs = Buffer.from('final words');
-    const home = await harness.loggedInHome('attach');
+    const home = harness.loggedInHome('attach');
     const run = startCli(['connect', 'done-crane-0003'], { home, env: { CATTY_API_URL: api.url } });
     expect(await run.code).toBe(4);
     expect(run.stdout.text).toContain('final words');

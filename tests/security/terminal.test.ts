@@ -4,49 +4,33 @@
  * process, so it can be SIGSTOPped and its memory measured).
  */
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { CloseCode, MAX_FRAME_BYTES } from '../../session-runtime/wire/protocol.js';
-import { TestClient, agentCmd, floodBytes, rssKiB, sha256, startRuntime, waitFor, type RuntimeProcess } from '../helpers/runtime.js';
+import { TestClient, agentCmd, floodBytes, peakRssKiB, rssKiB, sha256, type RuntimeProcess, type StartOptions } from '../helpers/runtime.js';
 import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
-import { startCli, tempDir } from '../helpers/cli.js';
+import { onCleanup } from '../helpers/cleanup.js';
+import { startCli } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { test as it } from '../helpers/fixtures.js';
 import { StreamClient } from '../helpers/stream-client.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
-const running: RuntimeProcess[] = [];
-const clients: StreamClient[] = [];
-async function start(env: Record<string, string> = {}): Promise<RuntimeProcess> {
-  const rt = await startRuntime({ env: { CATTY_NO_UPLOAD: '1', ...env } });
-  running.push(rt);
-  return rt;
-}
+/** A runtime that takes no upload (its agent starts at once); echo.mjs unless `env` says. */
+const noUpload = (env: Record<string, string> = {}): StartOptions => ({ env: { CATTY_NO_UPLOAD: '1', ...env } });
+/** A client in its own process, killed when the test ends. */
 function streamClient(rt: RuntimeProcess, offset?: number): StreamClient {
   const c = new StreamClient(rt.wsUrl, rt.token, offset);
-  clients.push(c);
+  onCleanup(() => c.kill());
   return c;
 }
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.kill()));
-  await Promise.all(running.splice(0).map((rt) => rt.stop()));
-});
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const logTail = async (rt: RuntimeProcess): Promise<string> =>
   Buffer.from(await (await fetch(`${rt.url}/logs`, { headers: rt.headers() })).arrayBuffer()).toString('latin1');
 
-/** Samples VmRSS of each pid every 50 ms for `ms`; returns the peaks (KiB). */
-async function peakRss(pids: number[], ms: number): Promise<number[]> {
-  const peaks = pids.map(() => 0);
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    pids.forEach((pid, i) => (peaks[i] = Math.max(peaks[i]!, rssKiB(pid))));
-    await sleep(50);
-  }
-  return peaks;
-}
-
 describe('SECURITY.md 19–25: terminal relay', () => {
-  it('19: `yes` in the PTY, then Ctrl-C → honoured within ~1 s; memory bounded on both ends', async () => {
-    const rt = await start({ CATTY_AGENT_CMD: JSON.stringify(['/bin/bash', '--norc', '--noprofile', '-i']) });
+  it('19: `yes` in the PTY, then Ctrl-C → honoured within ~1 s; memory bounded on both ends', async ({ startRuntime }) => {
+    const rt = await startRuntime(noUpload({ CATTY_AGENT_CMD: JSON.stringify(['/bin/bash', '--norc', '--noprofile', '-i']) }));
     const c = streamClient(rt);
     await c.hello();
     c.send('echo PROMPT-$((40+2))\r');
@@ -54,27 +38,29 @@ describe('SECURITY.md 19–25: terminal relay', () => {
     const rtBase = rssKiB(rt.proc.pid!);
     const clientBase = rssKiB(c.proc.pid!);
     c.send('yes\r');
-    await waitFor(() => c.last.bytes > 4 * 1024 * 1024, '`yes` to flood', 20_000);
-    const [rtPeak, clientPeak] = await peakRss([rt.proc.pid!, c.proc.pid!], 2000);
+    await waitFor(() => c.last.bytes > 4 * 1024 * 1024, '`yes` to flood', { timeoutMs: 20_000 });
+    // Two seconds of flood, on purpose: memory is what this measures.
+    const [rtPeak, clientPeak] = await peakRssKiB([rt.proc.pid!, c.proc.pid!], 2000);
     const floodedBytes = c.last.bytes;
     const t0 = Date.now();
     c.send('\x03');
     c.send('echo DONE-$((6*7))\r');
-    await waitFor(() => c.tailText().includes('DONE-42'), 'the shell after Ctrl-C', 10_000, 5);
+    await waitFor(() => c.tailText().includes('DONE-42'), 'the shell after Ctrl-C', { timeoutMs: 10_000, everyMs: 5 });
     const interruptMs = Date.now() - t0;
     console.log(`19: ${floodedBytes} bytes of yes; Ctrl-C honoured in ${interruptMs} ms; runtime VmRSS ${rtBase}→${rtPeak} KiB, client ${clientBase}→${clientPeak} KiB`);
     // ~1 s on a quiet machine; the bound leaves room for a loaded 2-core CI box.
     expect(interruptMs).toBeLessThan(2500);
-    // The output stopped: no more `y` lines after the prompt came back.
+    // The output stopped: nothing but the next command's answer after the prompt came back.
     const after = c.last.bytes;
-    await sleep(500);
+    c.send('echo QUIET-$((6*7))\r');
+    await waitFor(() => c.tailText().includes('QUIET-42'), 'the shell to answer again');
     expect(c.last.bytes - after).toBeLessThan(4096);
     expect(rtPeak! - rtBase).toBeLessThan(60 * 1024);
     expect(clientPeak! - clientBase).toBeLessThan(60 * 1024);
   });
 
-  it('20: a reader that never reads (raw socket) → the runtime pauses the PTY; memory bounded', async () => {
-    const rt = await start({ CATTY_AGENT_CMD: agentCmd('flood.mjs', '-1') });
+  it('20: a reader that never reads (raw socket) → the runtime pauses the PTY; memory bounded', async ({ startRuntime }) => {
+    const rt = await startRuntime(noUpload({ CATTY_AGENT_CMD: agentCmd('flood.mjs', '-1') }));
     const baseline = rssKiB(rt.proc.pid!);
     // A raw socket that completes the upgrade and then never reads again.
     const sock = net.connect(Number(new URL(rt.url).port), '127.0.0.1');
@@ -86,55 +72,52 @@ describe('SECURITY.md 19–25: terminal relay', () => {
     );
     await new Promise<void>((resolve) => sock.once('data', () => resolve()));
     sock.pause();
-    let peak = 0;
-    const until = Date.now() + 4000;
-    while (Date.now() < until) {
-      peak = Math.max(peak, rssKiB(rt.proc.pid!));
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    // Four seconds of stall, on purpose: memory is what this measures.
+    const [peak] = await peakRssKiB([rt.proc.pid!], 4000);
     // The flood would be hundreds of MB in 4 s; paused, the runtime holds a few MiB at most.
-    expect(peak - baseline).toBeLessThan(60 * 1024);
-    // The PTY is really paused: the agent's output stops advancing while the reader stalls.
-    const tail = async (): Promise<string> => Buffer.from(await (await fetch(`${rt.url}/logs`, { headers: rt.headers() })).arrayBuffer()).toString('latin1');
-    const before = await tail();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(await tail()).toBe(before);
+    expect(peak! - baseline).toBeLessThan(60 * 1024);
+    // The PTY is really paused: the agent's output stops advancing while the reader stalls
+    // (half a second on purpose: a running flood would write megabytes in it).
+    const before = await logTail(rt);
+    await elapse(500);
+    expect(await logTail(rt)).toBe(before);
     console.log(`stalled reader: runtime VmRSS baseline ${baseline} KiB, peak ${peak} KiB`);
     sock.destroy();
     // After the stalled client goes away, the agent runs free again (log keeps growing).
     const c = new TestClient(rt);
     await c.opened;
-    await waitFor(() => c.bytes > 10 * 1024 * 1024, 'the flood to continue after the stall', 30_000);
+    await waitFor(() => c.bytes > 10 * 1024 * 1024, 'the flood to continue after the stall', { timeoutMs: 30_000 });
   });
 
-  it('20: a SIGSTOPped client while the agent floods → PTY paused, memory bounded, then everything delivered', async () => {
+  it('20: a SIGSTOPped client while the agent floods → PTY paused, memory bounded, then everything delivered', async ({ startRuntime }) => {
     const records = 4_000_000; // 64 MB: far more than socket buffers plus the relay's high-water mark
-    const rt = await start({ CATTY_AGENT_CMD: agentCmd('flood.mjs', String(records)) });
+    const rt = await startRuntime(noUpload({ CATTY_AGENT_CMD: agentCmd('flood.mjs', String(records)) }));
     const baseline = rssKiB(rt.proc.pid!);
     const c = streamClient(rt);
     await c.hello();
     await waitFor(() => c.last.bytes > 1024 * 1024, 'some output');
     c.proc.kill('SIGSTOP');
-    // Let the pipes fill, then the log must stop growing: the PTY is paused, the agent blocked.
+    // Let the pipes fill, then the log must stop growing: the PTY is paused, the agent blocked
+    // (the same tail 300 ms apart).
     let before = await logTail(rt);
     await waitFor(async () => {
-      await sleep(300);
       const now = await logTail(rt);
       const same = now === before;
       before = now;
       return same;
-    }, 'the agent to be paused', 20_000);
-    const [peak] = await peakRss([rt.proc.pid!], 2000);
+    }, 'the agent to be paused', { timeoutMs: 20_000, everyMs: 300 });
+    // Two seconds of stall, on purpose: memory is what this measures.
+    const [peak] = await peakRssKiB([rt.proc.pid!], 2000);
     expect(await logTail(rt)).toBe(before);
     console.log(`20: SIGSTOPped client: runtime VmRSS baseline ${baseline} KiB, peak ${peak} KiB`);
     expect(peak! - baseline).toBeLessThan(60 * 1024);
     c.proc.kill('SIGCONT');
-    await waitFor(() => c.last.bytes === records * 16, 'everything delivered after SIGCONT', 60_000, 50);
+    await waitFor(() => c.last.bytes === records * 16, 'everything delivered after SIGCONT', { timeoutMs: 60_000, everyMs: 50 });
     expect(c.last.sha256).toBe(sha256(floodBytes(records)));
   });
 
-  it('21: a garbage text frame closes 1008, an oversized frame 1009; the runtime keeps serving and the agent survives', async () => {
-    const rt = await start();
+  it('21: a garbage text frame closes 1008, an oversized frame 1009; the runtime keeps serving and the agent survives', async ({ startRuntime }) => {
+    const rt = await startRuntime(noUpload());
     const a = new TestClient(rt);
     await a.opened;
     await a.waitForText('READY');
@@ -142,7 +125,7 @@ describe('SECURITY.md 19–25: terminal relay', () => {
     expect(await a.closed).toBe(CloseCode.invalidFrame);
     const b = new TestClient(rt);
     await b.opened;
-    await waitFor(() => b.hello(), 'hello');
+    await b.waitForHello();
     b.send(Buffer.alloc(MAX_FRAME_BYTES + 1, 0x61));
     expect(await b.closed).toBe(CloseCode.tooBig);
     const c = new TestClient(rt);
@@ -152,8 +135,8 @@ describe('SECURITY.md 19–25: terminal relay', () => {
   });
 
 
-  it('22: heartbeats keep a live client through idle periods; a dead peer (never answers pings) is detected and dropped', async () => {
-    const rt = await start({ CATTY_HEARTBEAT_INTERVAL_MS: '150' });
+  it('22: heartbeats keep a live client through idle periods; a dead peer (never answers pings) is detected and dropped', async ({ startRuntime }) => {
+    const rt = await startRuntime(noUpload({ CATTY_HEARTBEAT_INTERVAL_MS: '150' }));
     const live = new TestClient(rt); // ws answers pings by itself
     await live.opened;
     // A raw peer that completes the upgrade, reads everything, and never answers a ping.
@@ -174,15 +157,15 @@ describe('SECURITY.md 19–25: terminal relay', () => {
     expect(live.closeCode).toBe(CloseCode.replaced);
     const again = new TestClient(rt);
     await again.opened;
-    await new Promise((resolve) => setTimeout(resolve, 600)); // four heartbeat periods
+    await elapse(600); // on purpose: four heartbeat periods
     expect(again.closeCode).toBeNull();
     again.send(Buffer.from('ping-ok'));
     await again.waitForText('ping-ok');
   });
 
-  it('23: a network cut mid-stream, again and again → resume with no lost and no duplicated bytes (checksum)', async () => {
+  it('23: a network cut mid-stream, again and again → resume with no lost and no duplicated bytes (checksum)', async ({ startRuntime }) => {
     const records = 200_000; // 3.2 MB, inside the 8 MiB log
-    const rt = await start({ CATTY_AGENT_CMD: agentCmd('flood.mjs', String(records)) });
+    const rt = await startRuntime(noUpload({ CATTY_AGENT_CMD: agentCmd('flood.mjs', String(records)) }));
     const expected = floodBytes(records);
     const received: Buffer[] = [];
     let have = 0;
@@ -195,10 +178,10 @@ describe('SECURITY.md 19–25: terminal relay', () => {
         if (have + c.bytes >= target && target < expected.length) c.ws.terminate();
       });
       await c.opened;
-      const hello = await waitFor(() => c.hello(), 'hello');
+      const hello = await c.waitForHello();
       expect(hello.offset).toBe(have);
       expect(hello.screen).toBeUndefined();
-      await waitFor(() => have + c.bytes >= target || c.closeCode !== null, 'some output', 20_000);
+      await waitFor(() => have + c.bytes >= target || c.closeCode !== null, 'some output', { timeoutMs: 20_000 });
       await c.drop();
       received.push(c.output());
       have += c.bytes;
@@ -211,8 +194,8 @@ describe('SECURITY.md 19–25: terminal relay', () => {
   });
 
 
-  it('24: reconnecting after the session ended gets a clear "session ended" (exit message, 4001), no retry loop', async () => {
-    const rt = await start({ CATTY_EXIT_LINGER_MS: '60000' });
+  it('24: reconnecting after the session ended gets a clear "session ended" (exit message, 4001), no retry loop', async ({ startRuntime }) => {
+    const rt = await startRuntime(noUpload({ CATTY_EXIT_LINGER_MS: '60000' }));
     const c = new TestClient(rt);
     await c.opened;
     await c.waitForText('READY');
@@ -229,8 +212,8 @@ describe('SECURITY.md 19–25: terminal relay', () => {
   });
 
 
-  it('25: a second client takes over (newest wins); the first is told why (error `replaced`, 4000)', async () => {
-    const rt = await start();
+  it('25: a second client takes over (newest wins); the first is told why (error `replaced`, 4000)', async ({ startRuntime }) => {
+    const rt = await startRuntime(noUpload());
     const first = new TestClient(rt);
     await first.opened;
     await first.waitForText('READY');
@@ -252,39 +235,35 @@ describe('SECURITY.md 19–25: terminal relay', () => {
  */
 describe('SECURITY.md 23–25: the real CLI against the real runtime', () => {
   const LABEL = 'steady-heron-0023';
-  const extra: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const c of extra.splice(0).reverse()) await c();
-  });
-
-  async function setup(agent: string, env: Record<string, string> = {}): Promise<{ rt: RuntimeProcess; proxy: FaultProxy; home: string; api: FakeApi }> {
-    const rt = await start({ CATTY_AGENT_CMD: agent, ...env });
+  type StartRuntime = (options: StartOptions) => Promise<RuntimeProcess>;
+  async function setup(startRuntime: StartRuntime, agent: string, env: Record<string, string> = {}): Promise<{ rt: RuntimeProcess; proxy: FaultProxy; home: string; api: FakeApi }> {
+    const rt = await startRuntime(noUpload({ CATTY_AGENT_CMD: agent, ...env }));
     const proxy = await startFaultProxy(Number(new URL(rt.url).port));
-    extra.push(() => proxy.close());
+    onCleanup(() => proxy.close());
     const api = await FakeApi.start({ connectUrl: `http://127.0.0.1:${proxy.port}`, connectToken: rt.token });
-    extra.push(() => api.close());
+    onCleanup(() => api.close());
     api.addSession({ label: LABEL });
     const home = tempDir('sec-cli');
-    await loginTo(home, api);
+    loginTo(home, api);
     return { rt, proxy, home, api };
   }
   const connect = (home: string, api: FakeApi) =>
     startCli(['connect', LABEL, '--no-sync-back'], { home, env: { CATTY_API_URL: api.url, CATTY_RECONNECT_BASE_MS: '10' } });
 
-  it('23: (catty connect) the network cut under the CLI again and again → output continues, no lost and no duplicated bytes', async () => {
+  it('23: (catty connect) the network cut under the CLI again and again → output continues, no lost and no duplicated bytes', async ({ startRuntime }) => {
     const records = 150_000; // 2.4 MB over ~4 s
-    const { proxy, home, api } = await setup(agentCmd('ticker.mjs', String(records), '200', '5'));
+    const { proxy, home, api } = await setup(startRuntime, agentCmd('ticker.mjs', String(records), '200', '5'));
     const expected = floodBytes(records);
     const run = connect(home, api);
     let cuts = 0;
     let cutting = true;
     const cutter = (async () => {
       while (cutting) {
-        await sleep(100 + Math.random() * 250);
+        await elapse(100 + Math.random() * 250); // on purpose: cuts at random moments
         if (cutting && proxy.cut() > 0) cuts += 1;
       }
     })();
-    await waitFor(() => run.stdout.buffer.length >= expected.length, 'the whole stream through the CLI', 60_000, 20);
+    await waitFor(() => run.stdout.buffer.length >= expected.length, 'the whole stream through the CLI', { timeoutMs: 60_000 });
     cutting = false;
     await cutter;
     run.stdin.write('\x1d'); // Ctrl-]: detach
@@ -294,8 +273,8 @@ describe('SECURITY.md 23–25: the real CLI against the real runtime', () => {
     expect(sha256(run.stdout.buffer)).toBe(sha256(expected));
   });
 
-  it('24: (catty connect) reconnecting after the session ended → "session ended" and the exit code at once, no retry loop', async () => {
-    const { rt, proxy, home, api } = await setup(agentCmd('echo.mjs'), { CATTY_EXIT_LINGER_MS: '60000' });
+  it('24: (catty connect) reconnecting after the session ended → "session ended" and the exit code at once, no retry loop', async ({ startRuntime }) => {
+    const { rt, proxy, home, api } = await setup(startRuntime, agentCmd('echo.mjs'), { CATTY_EXIT_LINGER_MS: '60000' });
     const first = connect(home, api);
     await waitFor(() => first.stdout.text.includes('READY'), 'the agent');
     first.stdin.write('exit 3\r');
@@ -312,8 +291,8 @@ describe('SECURITY.md 23–25: the real CLI against the real runtime', () => {
     expect((await (await fetch(`${rt.url}/healthz`)).json()) as { agent: string }).toMatchObject({ agent: 'exited' });
   });
 
-  it('25: (catty connect) a second CLI takes over; the first is told why and does not fight back', async () => {
-    const { home, api } = await setup(agentCmd('echo.mjs'));
+  it('25: (catty connect) a second CLI takes over; the first is told why and does not fight back', async ({ startRuntime }) => {
+    const { proxy, home, api } = await setup(startRuntime, agentCmd('echo.mjs'));
     const first = connect(home, api);
     await waitFor(() => first.stdout.text.includes('READY'), 'the agent');
     const second = connect(home, api);
@@ -321,9 +300,12 @@ describe('SECURITY.md 23–25: the real CLI against the real runtime', () => {
     expect(first.stderr.text).toContain('another client took over');
     second.stdin.write('still-here');
     await waitFor(() => second.stdout.text.includes('still-here'), 'the second CLI to work');
-    await sleep(500); // the first does not reconnect and steal it back
+    const accepted = proxy.stats().accepted;
+    // On purpose: time for a reconnect the first left behind (its base delay is 10 ms) to show.
+    await elapse(500);
     second.stdin.write('-and-again');
     await waitFor(() => second.stdout.text.includes('still-here-and-again'), 'the second CLI to keep working');
+    expect(proxy.stats().accepted).toBe(accepted); // nobody connected meanwhile
     second.stdin.write('\x1d');
     expect(await second.code).toBe(0);
   });

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../api/config.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
 import { bwrapArgs } from '../../api/provisioners/bwrap.js';
@@ -10,15 +9,10 @@ import { LABEL_PATTERN, randomLabel, uniqueLabel } from '../../api/services/labe
 import { decrypt, encrypt } from '../../api/crypto.js';
 import { randomBytes } from 'node:crypto';
 import { packageRoot } from '../../api/package-root.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 function configFile(content: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'catty-cfg-'));
-  dirs.push(dir);
-  const file = join(dir, 'config.json');
+  const file = join(tempDir('cfg'), 'config.json');
   writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
   return file;
 }

@@ -1,20 +1,12 @@
 /** One catty-api per data directory: the pid file's claim, release and stale takeover. */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { acquirePidLock, liveApiProcess } from '../../api/pid-lock.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-const dirs: string[] = [];
-const lockIn = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-pidlock-'));
-  dirs.push(dir);
-  return path.join(dir, 'catty-api.pid');
-};
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+const lockIn = () => path.join(tempDir('pidlock'), 'catty-api.pid');
 
 describe('acquirePidLock', () => {
   it('claims a free file with our pid, leaves no temp file behind, and releases it', () => {

@@ -6,7 +6,9 @@ import { createContext } from '../../cli/context.js';
 import { parseDurationSec } from '../../cli/commands/options.js';
 import { parseDetachKey } from '../../cli/attach/detach-key.js';
 import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
-import { REPO_ROOT, cliEnv, runCli, tempDir } from '../helpers/cli.js';
+import { cliEnv, runCli } from '../helpers/cli.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const ctxFor = (home: string, env: NodeJS.ProcessEnv = {}, api?: string) =>
   createContext({ env: cliEnv(home, env) }, { api, insecure: false, debug: false }, REPO_ROOT);
@@ -86,7 +88,7 @@ describe('commands against a fake API', () => {
 
   it('refreshes once on 401 and retries, saving the new tokens', async () => {
     const home = tempDir('cfg');
-    await loginTo(home, api);
+    loginTo(home, api);
     api.addSession({ label: 'calm-fox-0001' });
     api.state.accessToken = 'rotated-by-server'; // the saved access token is now stale
     const before = api.state.refreshes;
@@ -101,7 +103,7 @@ describe('commands against a fake API', () => {
 
   it('exits 4 for an unknown session and prints a table for list', async () => {
     const home = tempDir('cfg');
-    await loginTo(home, api);
+    loginTo(home, api);
     const stop = await runCli(['stop', 'no-such-1'], { home, env: { CATTY_API_URL: api.url } });
     expect(stop.code).toBe(4);
     const list = await runCli(['ls'], { home, env: { CATTY_API_URL: api.url } });
@@ -126,7 +128,7 @@ describe('commands against a fake API', () => {
 
   it('logs out: deletes the credentials', async () => {
     const home = tempDir('cfg');
-    await loginTo(home, api);
+    loginTo(home, api);
     const result = await runCli(['logout'], { home });
     expect(result.code).toBe(0);
     expect(fs.existsSync(path.join(home, 'credentials.json'))).toBe(false);

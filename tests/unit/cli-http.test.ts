@@ -4,9 +4,9 @@
  * off).
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeHttp } from '../../cli/http.js';
+import { closeServer, freeLoopbackPort, listenLoopback } from '../helpers/loopback.js';
 
 let server: http.Server;
 let base: string;
@@ -29,7 +29,7 @@ beforeAll(async () => {
         case '/cut':
           res.writeHead(200, { 'content-length': '100' });
           res.write('only part');
-          setTimeout(() => res.destroy(), 20);
+          setTimeout(() => res.destroy(), 20); // on purpose: cut off after the client has the head
           return;
         default:
           res.statusCode = 404;
@@ -37,14 +37,10 @@ beforeAll(async () => {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = (await listenLoopback(server)).url;
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => closeServer(server));
 
 describe('nodeHttp', () => {
   it('sends a JSON body with its length and headers, and parses the answer', async () => {
@@ -75,10 +71,7 @@ describe('nodeHttp', () => {
   });
 
   it('rejects with ECONNREFUSED where nothing listens', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await freeLoopbackPort();
     await expect(nodeHttp(`http://127.0.0.1:${port}/`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { walkWorkspace } from '../../cli/packer/walk.js';
 import { uploadWorkspace } from '../../cli/packer/upload.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
-import { tempDir } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 function write(root: string, rel: string, content: string | Buffer, mode = 0o644): void {
   const file = path.join(root, rel);

@@ -4,7 +4,8 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { SecretStore } from '../../cli/secrets/store.js';
 import { fileKeySource, preferredKeySource, type KeySource } from '../../cli/secrets/key.js';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 function storeIn(dir: string, salt = 'machine-A'): SecretStore {
   return new SecretStore({ file: path.join(dir, 'secrets.json'), keySource: fileKeySource(path.join(dir, 'secret.key')), salt: () => salt });

@@ -6,7 +6,7 @@ import { SyncApplier } from '../../cli/sync/applier.js';
 import { SyncReport } from '../../cli/sync/report.js';
 import { ManifestStore } from '../../cli/sessions/store.js';
 import { TempFile, conflictPath } from '../../cli/sync/local-fs.js';
-import { tempDir } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 

@@ -5,7 +5,9 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnPtyAgent, type AgentExit } from '../../session-runtime/agent.js';
-import { FIXTURE_AGENTS, floodBytes, waitFor } from '../helpers/runtime.js';
+import { FIXTURE_AGENTS } from '../helpers/paths.js';
+import { floodBytes } from '../helpers/runtime.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 describe('spawnPtyAgent', () => {
   // 3,200 bytes: all in the line discipline's buffer; 16,000: most of it still in the PTY's
@@ -27,10 +29,11 @@ describe('spawnPtyAgent', () => {
       exit = e;
     });
     agent.pause();
-    // Paused well past node-pty's 200 ms wait for the socket to close after the child exited.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // On purpose: paused well past node-pty's 200 ms wait for the socket to close after the
+    // child exited.
+    await elapse(1_000);
     agent.resume();
-    await waitFor(() => exit, 'exit', 15_000);
+    await waitFor(() => exit, 'exit', { timeoutMs: 15_000 });
     expect(exit).toEqual({ code: 0, signal: null });
     expect(bytesAtExit).toBe(records * 16);
     expect(Buffer.concat(chunks).equals(floodBytes(records))).toBe(true);

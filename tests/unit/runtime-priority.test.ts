@@ -1,12 +1,13 @@
 /** The autogroup niceness of a session machine's processes (Linux's per-session scheduling groups). */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { niceAutogroup, niceNewSessionGroup } from '../../session-runtime/priority.js';
-import { REPO_ROOT } from '../helpers/runtime.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const autogroups = existsSync('/proc/self/autogroup');
 /** As root, the unprivileged case runs as nobody (a sandboxed machine has no capabilities). */
@@ -28,24 +29,16 @@ console.log(JSON.stringify({ niced: niced(), errors }));
 for (const k of kids) k.kill();
 `;
 
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('niceAutogroup', () => {
   it.skipIf(!autogroups)('nices the scheduling group of a process that leads a session of its own', async () => {
     const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
     try {
       const group = (): string => readFileSync(`/proc/${child.pid}/autogroup`, 'utf8');
-      await until(() => group() !== readFileSync('/proc/self/autogroup', 'utf8'));
+      await waitFor(() => group() !== readFileSync('/proc/self/autogroup', 'utf8'), 'a group of its own', { timeoutMs: 5_000 });
       const errors: string[] = [];
       niceAutogroup(child.pid!, 9, (message) => errors.push(message));
       // Without CAP_SYS_ADMIN the kernel may ask for a turn (EAGAIN): it is retried.
-      await until(() => / nice 9$/.test(group().trim()));
+      await waitFor(() => / nice 9$/.test(group().trim()), 'its group niced', { timeoutMs: 5_000 });
       expect(errors).toEqual([]);
       // This process's own group is untouched.
       expect(readFileSync('/proc/self/autogroup', 'utf8')).not.toMatch(/ nice 9$/);
@@ -57,14 +50,13 @@ describe('niceAutogroup', () => {
   it.skipIf(!autogroups || !canDropToNobody)('without privileges takes turns with the kernel (one change per 100 ms) and gets them all done', () => {
     // A copy where nobody can read it (the checkout may sit under a directory closed to others);
     // the module imports only node:fs.
-    const dir = mkdtempSync(path.join(tmpdir(), 'catty-priority-'));
+    const dir = tempDir('priority');
     chmodSync(dir, 0o755);
     copyFileSync(path.join(REPO_ROOT, 'dist/session-runtime/priority.js'), path.join(dir, 'priority.js'));
     chmodSync(path.join(dir, 'priority.js'), 0o644);
     const priority = pathToFileURL(path.join(dir, 'priority.js')).href;
     const script = `node --input-type=module -e "$0" '${priority}'`;
     const result = spawnSync('su', ['nobody', '-s', '/bin/sh', '-c', script, UNPRIVILEGED], { encoding: 'utf8', cwd: '/', timeout: 20_000 });
-    rmSync(dir, { recursive: true, force: true });
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual({ niced: 5, errors: [] });
   });
@@ -79,7 +71,7 @@ describe('niceAutogroup', () => {
       expect(group()).toBe(ours);
       const errors: string[] = [];
       niceNewSessionGroup(child.pid!, 9, (message) => errors.push(message));
-      await until(() => / nice 9$/.test(group().trim()));
+      await waitFor(() => / nice 9$/.test(group().trim()), 'its new group niced', { timeoutMs: 5_000 });
       expect(group().split(' ')[0]).not.toBe(ours.split(' ')[0]);
       expect(readFileSync('/proc/self/autogroup', 'utf8')).toBe(ours);
       expect(errors).toEqual([]);

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pty, type PtyExit } from '../../session-runtime/pty.js';
-import { waitFor } from '../helpers/runtime.js';
+import { waitFor } from '../helpers/wait.js';
 
 const open: Pty[] = [];
 
@@ -30,35 +30,35 @@ describe('Pty', () => {
   it('passes typed input to the agent and its output back', async () => {
     const agent = spawn('read line; echo "got:$line"');
     agent.pty.write('hello\r');
-    await waitFor(() => agent.output().includes('got:hello'), 'echo', 5_000);
-    expect(await waitFor(() => agent.exit(), 'exit', 5_000)).toEqual({ code: 0, signal: 0 });
+    await waitFor(() => agent.output().includes('got:hello'), 'echo', { timeoutMs: 5_000 });
+    expect(await waitFor(() => agent.exit(), 'exit', { timeoutMs: 5_000 })).toEqual({ code: 0, signal: 0 });
   });
 
   it('resizes the terminal the agent sees', async () => {
     const agent = spawn('read line; stty size');
     agent.pty.resize(132, 40);
     agent.pty.write('\r');
-    await waitFor(() => agent.output().includes('40 132'), 'stty size', 5_000);
+    await waitFor(() => agent.output().includes('40 132'), 'stty size', { timeoutMs: 5_000 });
   });
 
   it('sets IUTF8, so erasing in canonical mode removes a whole character', async () => {
     const agent = spawn('stty -a');
-    await waitFor(() => agent.exit(), 'exit', 5_000);
+    await waitFor(() => agent.exit(), 'exit', { timeoutMs: 5_000 });
     expect(agent.output()).toMatch(/(^|\s)iutf8(\s|$)/m);
   });
 
   it('reports an exit code, and a signal when the agent is killed', async () => {
     const coded = spawn('exit 3');
-    expect(await waitFor(() => coded.exit(), 'exit', 5_000)).toEqual({ code: 3, signal: 0 });
+    expect(await waitFor(() => coded.exit(), 'exit', { timeoutMs: 5_000 })).toEqual({ code: 3, signal: 0 });
     const killed = spawn('echo ready; sleep 30');
-    await waitFor(() => killed.output().includes('ready'), 'ready', 5_000);
+    await waitFor(() => killed.output().includes('ready'), 'ready', { timeoutMs: 5_000 });
     killed.pty.kill('SIGTERM');
-    expect(await waitFor(() => killed.exit(), 'exit', 5_000)).toMatchObject({ signal: 15 });
+    expect(await waitFor(() => killed.exit(), 'exit', { timeoutMs: 5_000 })).toMatchObject({ signal: 15 });
   });
 
   it('reads into one reused buffer: listeners copy what they keep', async () => {
     const agent = spawn('echo one; sleep 0.2; echo two');
-    await waitFor(() => agent.exit(), 'exit', 5_000);
+    await waitFor(() => agent.exit(), 'exit', { timeoutMs: 5_000 });
     expect(agent.output()).toContain('two');
     expect(agent.reads.length).toBeGreaterThan(1);
     expect(new Set(agent.reads.map((r) => r.buffer)).size).toBe(1);

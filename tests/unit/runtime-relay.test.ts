@@ -5,6 +5,7 @@ import type { AgentExit, AgentProcess } from '../../session-runtime/agent.js';
 import type { ClientSocket } from '../../session-runtime/client-socket.js';
 import type { RuntimeMessage } from '../../session-runtime/wire/protocol.js';
 import { COALESCE_MS, FRAME_CAP_BYTES, HIGH_WATER_BYTES, LOW_WATER_BYTES, Relay } from '../../session-runtime/relay.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 class FakeAgent implements AgentProcess {
   pid = 1;
@@ -90,8 +91,6 @@ async function attachedRelay() {
   return { relay, agent, s };
 }
 
-const tick = (ms = 10) => new Promise((r) => setTimeout(r, ms));
-
 describe('Relay', () => {
   it('sends output right after the current event-loop turn and coalesces what came in it', async () => {
     const { relay, agent, s } = await attachedRelay();
@@ -166,7 +165,7 @@ describe('Relay', () => {
   it('sends full frames that fit one loopback TCP segment (one client socket read each)', async () => {
     const { relay, agent, s } = await attachedRelay();
     agent.emit(Buffer.alloc(3 * FRAME_CAP_BYTES + 100, 0x62));
-    await tick(20);
+    await waitFor(() => Buffer.concat(s.frames).length === 3 * FRAME_CAP_BYTES + 100, 'every byte sent');
     expect(s.frames.map((f) => f.length)).toEqual([FRAME_CAP_BYTES, FRAME_CAP_BYTES, FRAME_CAP_BYTES, 100]);
     // ws's own framing (untyped in @types/ws) of a full frame: header + payload.
     const { Sender } = createRequire(import.meta.url)('ws') as { Sender: { frame(data: Buffer, options: object): Buffer[] } };
@@ -199,10 +198,11 @@ describe('Relay', () => {
     while (!agent.paused) agent.emit(chunk);
     expect(relay.log.end).toBeGreaterThan(HIGH_WATER_BYTES);
     expect(relay.log.end).toBeLessThan(HIGH_WATER_BYTES + 4 * chunk.length);
-    s.flush();
-    await tick(20);
-    s.flush();
-    await tick(20);
+    // The client reads whatever was sent, until the relay has nothing more to send.
+    await waitFor(() => {
+      s.flush();
+      return !agent.paused && Buffer.concat(s.frames).length === relay.log.end;
+    }, 'the agent resumed and every byte read');
     expect(agent.paused).toBe(false);
     expect(Buffer.concat(s.frames).length).toBe(relay.log.end);
     expect(LOW_WATER_BYTES).toBeLessThan(HIGH_WATER_BYTES);
@@ -213,11 +213,10 @@ describe('Relay', () => {
     const { relay, agent, s } = await attachedRelay();
     s.bufferedAmount = HIGH_WATER_BYTES + 1; // sync-back messages: their sends never call back
     agent.emit('held');
-    await tick(30);
+    await elapse(2 * COALESCE_MS); // on purpose: two batching periods in which nothing may be sent
     expect(s.output()).toBe('');
     s.bufferedAmount = 0; // they drained; the agent stays quiet
-    const deadline = Date.now() + 2000;
-    while (s.output() !== 'held' && Date.now() < deadline) await tick(5);
+    await waitFor(() => s.output() === 'held', 'the held output', { timeoutMs: 2_000, everyMs: 5 });
     expect(s.output()).toBe('held');
     relay.dispose();
   });
@@ -247,13 +246,16 @@ describe('Relay', () => {
       const chunk = Buffer.alloc(16 * 1024, `chunk ${i} `);
       sent.push(chunk);
       agent.emit(chunk);
-      if (i % 10 === 9) await tick(5); // frames go out (and stay pending) between chunks
+      if (i % 10 === 9) await elapse(5); // on purpose: frames go out (and stay pending) between chunks
     }
-    await tick(20);
+    const total = Buffer.concat(sent).length;
+    const pendingBytes = () => s.pending.reduce((n, p) => n + p.data.length, 0);
+    await waitFor(() => pendingBytes() === total, 'every byte handed to the stalled socket');
     expect(s.pending.length).toBeGreaterThan(1);
-    s.flush();
-    await tick(20);
-    s.flush();
+    await waitFor(() => {
+      s.flush();
+      return Buffer.concat(s.frames).length === total;
+    }, 'every byte read');
     expect(Buffer.concat(s.frames).equals(Buffer.concat(sent))).toBe(true);
     relay.dispose();
   });

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { OutputLog } from '../../session-runtime/output-log.js';
 import { DRAIN_INTERVAL_MS, FLOOD_TAIL_BYTES, PARSE_BUDGET_BYTES, Screen } from '../../session-runtime/screen.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 /** A screen fed as the relay feeds it: each chunk appended to the output log first. */
 class Fed {
@@ -33,18 +34,12 @@ afterEach(() => {
   for (const f of fed.splice(0)) f.screen.dispose();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+const until = (check: () => boolean, what: string): Promise<true> => waitFor(check, what, { timeoutMs: 5_000, everyMs: 5 });
 
 const line = (n: number) => `flood line ${String(n).padStart(10, '0')} ${'.'.repeat(40)}\r\n`;
 
-/** Writes numbered 64-byte lines for `durationMs`, PARSE_BUDGET_BYTES at a time, every few ms. */
+/** Writes numbered 64-byte lines for `durationMs`, PARSE_BUDGET_BYTES at a time, every few ms
+ * (the pace is the point: a flood is output faster than the screen's drain interval). */
 async function flood(f: Fed, durationMs: number): Promise<{ bytes: number; lines: number }> {
   const end = Date.now() + durationMs;
   let lines = 0;
@@ -55,7 +50,7 @@ async function flood(f: Fed, durationMs: number): Promise<{ bytes: number; lines
     const data = Buffer.from(chunk.join(''));
     f.write(data);
     bytes += data.length;
-    await sleep(2);
+    await elapse(2);
   }
   return { bytes, lines };
 }
@@ -103,7 +98,7 @@ describe('Screen', () => {
   it('a snapshot during a flood parses its tail at once and matches its offset', async () => {
     const f = await started();
     const running = flood(f, 15 * DRAIN_INTERVAL_MS);
-    await sleep(8 * DRAIN_INTERVAL_MS);
+    await elapse(8 * DRAIN_INTERVAL_MS); // on purpose: half way through the flood
     const before = f.log.end;
     const snap = await f.screen.snapshot();
     // Everything written when it was asked for (the flood goes on while it serializes).
@@ -121,7 +116,7 @@ describe('Screen', () => {
     f.write('after the flood\r\n');
     await until(() => f.handled === f.log.end, 'everything to be handled');
     const parsed = f.screen.parsedBytes;
-    await sleep(3 * DRAIN_INTERVAL_MS);
+    await elapse(3 * DRAIN_INTERVAL_MS); // on purpose: three drains in which nothing may be parsed again
     expect(f.screen.parsedBytes).toBe(parsed);
     const snap = await f.screen.snapshot();
     expect(snap.screen.match(/after the flood/g)).toHaveLength(1);
@@ -132,7 +127,7 @@ describe('Screen', () => {
     const running = flood(f, 10 * DRAIN_INTERVAL_MS);
     for (let i = 0; i < 50; i++) {
       f.screen.resize(40 + (i % 20), 10 + (i % 5));
-      await sleep(2);
+      await elapse(2); // on purpose: resizes spread over the flood
     }
     const { bytes } = await running;
     f.screen.resize(20, 5);

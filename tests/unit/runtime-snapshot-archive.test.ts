@@ -5,32 +5,30 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { ApiCallbacks } from '../../session-runtime/callbacks.js';
 import { buildSnapshot } from '../../session-runtime/snapshot-archive.js';
 import { Snapshotter } from '../../session-runtime/snapshots.js';
-import { waitFor } from '../helpers/runtime.js';
+import { closeServer, listenLoopback } from '../helpers/loopback.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 let root: string;
 let tmp: string;
 const savedTmpdir = process.env.TMPDIR;
 
 beforeEach(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-snap-src-'));
+  root = tempDir('snap-src');
   // buildSnapshot writes into os.tmpdir(): a private one shows this test when an archive began.
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-snap-tmp-'));
+  tmp = tempDir('snap-tmp');
   process.env.TMPDIR = tmp;
 });
 afterEach(() => {
   if (savedTmpdir === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = savedTmpdir;
-  fs.rmSync(root, { recursive: true, force: true });
-  fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 /**
@@ -50,7 +48,7 @@ function writeTree(): string {
 /** Resolves once an archive has written its first bytes into the private temp dir. */
 async function archiveStarted(): Promise<void> {
   const begun = (): boolean => fs.readdirSync(tmp).some((dir) => (fs.statSync(path.join(tmp, dir, 'snapshot.tar.gz'), { throwIfNoEntry: false })?.size ?? 0) > 0);
-  await waitFor(begun, 'an archive to begin', 10_000, 2);
+  await waitFor(begun, 'an archive to begin', { timeoutMs: 10_000, everyMs: 2 });
 }
 
 async function extract(file: string): Promise<Map<string, Buffer>> {
@@ -116,8 +114,7 @@ describe('Snapshotter and a tree whose fingerprint moved but whose archive did n
         res.end();
       });
     });
-    await new Promise<void>((resolve) => storage.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(storage.address() as AddressInfo).port}/obj`;
+    const url = `${(await listenLoopback(storage)).url}/obj`;
     const reports: unknown[] = [];
     const api: ApiCallbacks = {
       presign: async () => ({ key: `k${reports.length}`, url, headers: {} }),
@@ -140,7 +137,7 @@ describe('Snapshotter and a tree whose fingerprint moved but whose archive did n
       expect(puts).toHaveLength(2);
       expect(snapshots.stats).toEqual({ uploaded: 2, unchanged: 2, failed: 0 });
     } finally {
-      storage.close();
+      await closeServer(storage);
     }
   });
 });

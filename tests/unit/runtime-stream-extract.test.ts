@@ -6,28 +6,18 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { walkWorkspace } from '../../cli/packer/walk.js';
 import { zipFiles } from '../../cli/packer/zip.js';
 import { METHOD_DEFLATE, centralHeader, dataDescriptor, dosDateTime, endOfCentralDirectory, localHeader, type EntryRecord } from '../../cli/packer/zip-format.js';
 import { StreamExtractor, type StreamOutcome } from '../../session-runtime/upload/stream-extract.js';
 import { DEFAULT_ZIP_LIMITS } from '../../session-runtime/upload/zip-plan.js';
 import { buildZip } from '../helpers/runtime-zip.js';
-
-const dirs: string[] = [];
-const tempDir = (prefix: string): string => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `catty-sx-${prefix}-`));
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** Feeds `zip` in pieces of random length (1..maxPiece bytes, seeded). */
 async function extract(zip: Buffer, workspace: string, maxPiece = 64 * 1024, maxTotalBytes = 64 * 1024 * 1024): Promise<{ outcome: StreamOutcome; extractor: StreamExtractor }> {

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DEBOUNCE_MS, WorkspaceWatcher } from '../../session-runtime/sync/watcher.js';
+import { WorkspaceWatcher } from '../../session-runtime/sync/watcher.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Read = (directory: string, ...rest: unknown[]) => unknown;
 const gap = vi.hoisted(() => ({
@@ -41,7 +42,6 @@ vi.mock('chokidar', async (importOriginal) => {
   };
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 let root = '';
 let watcher: WorkspaceWatcher | null = null;
 afterEach(async () => {
@@ -50,12 +50,8 @@ afterEach(async () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-async function until(what: string, ok: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; ready: ${[...(watcher?.ready ?? [])].join(' ')}`);
-    await sleep(20);
-  }
+async function until(what: string, ok: () => boolean): Promise<void> {
+  await waitFor(ok, () => `${what}; ready: ${[...(watcher?.ready ?? [])].join(' ')}`, { timeoutMs: 5_000 });
 }
 
 /** Starts a watcher on an empty root; files appear in `new/` between chokidar's read and watch. */
@@ -96,8 +92,7 @@ describe('WorkspaceWatcher and files chokidar never reports', () => {
 
   it('has them all in `ready` when settle returns (the agent exited right after writing)', async () => {
     await startWithGap();
-    await watcher!.settle(10_000);
-    await sleep(DEBOUNCE_MS * 2);
+    await watcher!.settle(10_000); // every change made so far is in `ready` now
     expect([...watcher!.ready].sort()).toEqual(['new/a.txt', 'new/late.txt', 'new/sub/deep.txt']);
   });
 });

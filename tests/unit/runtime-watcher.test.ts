@@ -9,10 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CTIME_SLACK_MS, DEBOUNCE_MS, SETTLE_QUIET_MS, WorkspaceWatcher } from '../../session-runtime/sync/watcher.js';
-import { waitFor } from '../helpers/runtime.js';
+import { CTIME_SLACK_MS, SETTLE_QUIET_MS, WorkspaceWatcher } from '../../session-runtime/sync/watcher.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 let root = '';
 let watcher: WorkspaceWatcher | null = null;
 afterEach(async () => {
@@ -35,7 +34,7 @@ describe('WorkspaceWatcher with a baseline', () => {
     fs.mkdirSync(path.join(root, 'node_modules/pkg'), { recursive: true });
     fs.writeFileSync(path.join(root, 'node_modules/pkg/index.js'), '');
     uploaded.push('node_modules/pkg/index.js');
-    await sleep(2 * CTIME_SLACK_MS);
+    await elapse(2 * CTIME_SLACK_MS); // on purpose: the upload's files are older than the baseline's slack
     const writtenAtMs = Date.now();
     // The agent's first moves, before the watcher has looked at anything.
     fs.writeFileSync(path.join(root, 'd1/f3.txt'), 'edited\n');
@@ -48,16 +47,14 @@ describe('WorkspaceWatcher with a baseline', () => {
     // And one more while the scan runs.
     fs.writeFileSync(path.join(root, 'd0/during.txt'), 'during\n');
     await scanned;
-    await watcher.settle(5_000);
-    await sleep(DEBOUNCE_MS * 2);
+    await watcher.settle(5_000); // every change made so far is in `ready` now
     readyPaths.push(...watcher.ready);
     expect(readyPaths.sort()).toEqual(['d0/during.txt', 'd1/f3.txt', 'd2/f7.txt', 'd4/new.txt']);
 
     // After the scan: ordinary events.
     watcher.ready.clear();
     fs.writeFileSync(path.join(root, 'd3/f0.txt'), 'later\n');
-    await watcher.settle(5_000);
-    await sleep(DEBOUNCE_MS * 2);
+    await watcher.settle(5_000); // every change made so far is in `ready` now
     expect([...watcher.ready]).toEqual(['d3/f0.txt']);
   });
 
@@ -67,8 +64,7 @@ describe('WorkspaceWatcher with a baseline', () => {
     watcher = new WorkspaceWatcher(root);
     await watcher.start(() => undefined);
     fs.writeFileSync(path.join(root, 'fresh.txt'), 'fresh\n');
-    await watcher.settle(5_000);
-    await sleep(DEBOUNCE_MS * 2);
+    await watcher.settle(5_000); // every change made so far is in `ready` now
     expect([...watcher.ready]).toEqual(['fresh.txt']);
   });
 });
@@ -127,7 +123,7 @@ describe('WorkspaceWatcher and changes chokidar leaves unreported', () => {
     const code = await new Promise<number | null>((resolve) => writer.on('exit', resolve));
     expect(code).toBe(0);
     await watcher.settle(10_000);
-    await waitFor(() => reads.at(-1) === SIZE, 'a read of the whole file', 5_000).catch(() => undefined);
+    await waitFor(() => reads.at(-1) === SIZE, 'a read of the whole file', { timeoutMs: 5_000 }).catch(() => undefined);
     // The first read landed inside the write (else this machine wrote 256 MB within the debounce
     // and the test shows nothing); the last one has the whole file.
     expect(reads[0]).toBeLessThan(SIZE);
@@ -145,9 +141,9 @@ describe('WorkspaceWatcher and changes chokidar leaves unreported', () => {
       reads += 1;
     });
     fs.writeFileSync(file, '#!/bin/sh\necho hi\n', { mode: 0o644 });
-    await waitFor(() => reads === 1, 'the first read', 5_000);
-    await sleep(100); // chokidar has stat'ed it since
+    await waitFor(() => reads === 1, 'the first read', { timeoutMs: 5_000 });
+    await elapse(100); // on purpose: chokidar has stat'ed it since, so the chmod is a change of its own
     fs.chmodSync(file, 0o755);
-    await waitFor(() => reads === 2, 'a read after the chmod', 5_000);
+    await waitFor(() => reads === 2, 'a read after the chmod', { timeoutMs: 5_000 });
   });
 });

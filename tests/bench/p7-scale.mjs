@@ -7,6 +7,7 @@
 // group with this bench and the list client starved them in a way no real desk does.
 import fs from 'node:fs';
 import path from 'node:path';
+import { routes } from '../../dist/api/contract/routes.js';
 import { attached, cpuSeconds, nowMs, quantile, rssMb, run, stopAll, waitFor } from './lib.mjs';
 
 const SESSIONS = 20;
@@ -74,7 +75,7 @@ process.stdout.write(JSON.stringify(latencies));
 
 async function listLatencies(installation, count) {
   const creds = JSON.parse(fs.readFileSync(path.join(installation.env.CATTY_HOME, 'local/credentials.json'), 'utf8'));
-  const result = await run(process.execPath, ['--input-type=module', '-e', LIST_CLIENT, `${creds.apiUrl}/v1/sessions`, creds.accessToken, String(count)], { env: { PATH: process.env.PATH }, ownSession: true });
+  const result = await run(process.execPath, ['--input-type=module', '-e', LIST_CLIENT, `${creds.apiUrl}${routes.listSessions.path}`, creds.accessToken, String(count)], { env: { PATH: process.env.PATH }, ownSession: true });
   if (result.code !== 0) throw new Error(`the list client failed: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }

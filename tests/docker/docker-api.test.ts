@@ -12,10 +12,13 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import { x as untar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiCallError, startTestApi, type TestApi } from '../helpers/api.js';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { RouteError } from '../../api/contract/client.js';
 import { SESSION_IMAGE, buildSessionImage, probeDocker } from '../helpers/docker.js';
-import { TestClient, waitFor } from '../helpers/runtime.js';
+import { TestClient } from '../helpers/runtime.js';
+import { waitFor } from '../helpers/wait.js';
 import { buildZip } from '../helpers/runtime-zip.js';
+import { routes } from '../../api/contract/routes.js';
 
 const probe = await probeDocker('docker API');
 const runtimes = probe.ok ? ['runc', ...(probe.runtimes.includes('runsc') ? ['runsc'] : [])] : [];
@@ -52,7 +55,7 @@ describe.skipIf(!probe.ok)('catty-api with the docker provisioner', () => {
 
     it('create → upload → terminal → sync-back → snapshot → API restart → stop → download', async () => {
       const started = Date.now();
-      const s = await api.client.createSession({ cmd: AGENT });
+      const s = await api.client.call(routes.createSession, { body: { cmd: AGENT } });
       sessionIds.push(s.id);
       console.log(`[docker API] ${runtime}: POST /v1/sessions (container healthy) in ${Date.now() - started} ms`);
       expect(s).toMatchObject({ status: 'running', provisioner: 'docker' });
@@ -74,7 +77,7 @@ describe.skipIf(!probe.ok)('catty-api with the docker provisioner', () => {
         client.control({ type: 'sync_back', enabled: true });
         client.send(Buffer.from('synced-line\r'));
         await client.waitForText('wrote synced-line', 15_000);
-        const change = await waitFor(() => client.ofType('file_change').find((m) => m.path === 'from-agent.txt'), 'file_change', 15_000);
+        const change = await waitFor(() => client.ofType('file_change').find((m) => m.path === 'from-agent.txt'), 'file_change', { timeoutMs: 15_000 });
         expect(Buffer.from(change.content ?? '', 'base64').toString()).toBe('synced-line\n');
       } finally {
         await client.close();
@@ -82,26 +85,24 @@ describe.skipIf(!probe.ok)('catty-api with the docker provisioner', () => {
 
       // A snapshot taken while running is recorded.
       await waitFor(
-        () => api.client.download(s.label).then(() => true, (err: unknown) => (err instanceof ApiCallError && err.code === 'no_snapshot' ? false : Promise.reject(err))),
-        'a recorded snapshot',
-        60_000,
-        200,
+        () => api.client.call(routes.download, { params: { ref: s.label } }).then(() => true, (err: unknown) => (err instanceof RouteError && err.code === 'no_snapshot' ? false : Promise.reject(err))),
+        'a recorded snapshot', { timeoutMs: 60_000, everyMs: 200 },
       );
 
       // The API restarts; the container keeps running and the session stays usable.
       await api.restart();
-      expect((await api.client.getSession(s.label)).status).toBe('running');
+      expect((await api.client.call(routes.getSession, { params: { ref: s.label } })).status).toBe('running');
       expect((await container.inspect()).State.Running).toBe(true);
-      const again = await api.client.connect(s.label);
+      const again = await api.client.call(routes.connect, { params: { ref: s.label } });
       expect((await fetch(`${again.connectUrl}/healthz`)).ok).toBe(true);
 
       const stopStarted = Date.now();
-      expect((await api.client.stop(s.label)).status).toBe('stopped');
+      expect((await api.client.call(routes.stop, { params: { ref: s.label } })).status).toBe('stopped');
       console.log(`[docker API] ${runtime}: stop in ${Date.now() - stopStarted} ms`);
       await expect(container.inspect()).rejects.toMatchObject({ statusCode: 404 });
       await expect(docker.getVolume(`catty-ws-${s.id}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
 
-      const latest = await api.client.download(s.label);
+      const latest = await api.client.call(routes.download, { params: { ref: s.label } });
       const tarball = Buffer.from(await (await fetch(latest.url)).arrayBuffer());
       expect(createHash('sha256').update(tarball).digest('hex')).toBe(latest.sha256);
       const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-docker-dl-'));
@@ -119,23 +120,19 @@ describe.skipIf(!probe.ok)('catty-api with the docker provisioner', () => {
     it('agent exit → session stopped with the exit code, container removed', async () => {
       // The sleep keeps the exit after POST /v1/sessions returns: an agent that exits while the API
       // still waits for /healthz is a separate race in the API's create (reported, not tested here).
-      const s = await api.client.createSession({ cmd: 'echo bye; sleep 3; exit 7', upload: false });
+      const s = await api.client.call(routes.createSession, { body: { cmd: 'echo bye; sleep 3; exit 7', upload: false } });
       sessionIds.push(s.id);
       const ended = await waitFor(
         async () => {
-          const got = await api.client.getSession(s.label);
+          const got = await api.client.call(routes.getSession, { params: { ref: s.label } });
           return got.status === 'running' ? null : got;
         },
-        'the session to end',
-        60_000,
-        200,
+        'the session to end', { timeoutMs: 60_000, everyMs: 200 },
       );
       expect(ended).toMatchObject({ status: 'stopped', exitCode: 7 });
       await waitFor(
         () => docker.getContainer(`catty-session-${s.id}`).inspect().then(() => false, (err: { statusCode?: number }) => err.statusCode === 404),
-        'the container to be removed',
-        60_000,
-        200,
+        'the container to be removed', { timeoutMs: 60_000, everyMs: 200 },
       );
       ran++;
     });

@@ -19,6 +19,9 @@ import { startTestApi, type TestApi } from '../helpers/api.js';
 import { SESSION_IMAGE, buildSessionImage, probeDocker } from '../helpers/docker.js';
 import { REPO_ROOT, waitFor } from '../helpers/runtime.js';
 import { buildZip } from '../helpers/runtime-zip.js';
+import { createApiClient, type ApiClient } from '../../api/contract/client.js';
+import { routes } from '../../api/contract/routes.js';
+import { RuntimePath } from '../../session-runtime/wire/protocol.js';
 
 const probe = await probeDocker('docker TLS');
 const hasCaddy = spawnSync('caddy', ['version'], { stdio: 'ignore' }).status === 0;
@@ -43,12 +46,14 @@ describe.skipIf(!probe.ok || !hasCaddy)('HTTPS and WSS through infra/Caddyfile',
   let dir: string;
   let base: string;
   let ca: Buffer;
+  /** The contract's client, over HTTPS through Caddy, trusting only `ca`. */
+  let client: ApiClient;
   const sessionIds: string[] = [];
 
   /** One HTTPS request trusting only Caddy's local CA. */
   function request(method: string, urlPath: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const req = https.request(`${base}${urlPath}`, { method, ca, headers: { authorization: `Bearer ${api.client.token}`, ...headers } }, (res) => {
+      const req = https.request(`${base}${urlPath}`, { method, ca, headers: { authorization: `Bearer ${api.token}`, ...headers } }, (res) => {
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
@@ -94,7 +99,15 @@ describe.skipIf(!probe.ok || !hasCaddy)('HTTPS and WSS through infra/Caddyfile',
     } finally {
       delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
     }
-    await waitFor(() => request('GET', '/v1/me').then((r) => r.status === 200, () => false), 'the API through Caddy', 30_000, 200);
+    client = createApiClient({
+      baseUrl: base,
+      token: () => api.token,
+      transport: async (url, init) => {
+        const answer = await request(init.method, url.slice(base.length), init.body === undefined ? undefined : Buffer.from(init.body), init.headers);
+        return { status: answer.status, text: async () => answer.text };
+      },
+    });
+    await waitFor(() => client.send(routes.me).then((r) => r.status === 200, () => false), 'the API through Caddy', 30_000, 200);
   });
 
   afterAll(async () => {
@@ -109,18 +122,18 @@ describe.skipIf(!probe.ok || !hasCaddy)('HTTPS and WSS through infra/Caddyfile',
   });
 
   it('creates, uploads and attaches over HTTPS/WSS only', async () => {
-    const created = await request('POST', '/v1/sessions', Buffer.from(JSON.stringify({ cmd: 'echo started; cat' })), { 'content-type': 'application/json' });
-    expect(created.status, created.text).toBe(201);
-    const s = CreatedSession.parse(JSON.parse(created.text));
+    const created = await client.send(routes.createSession, { body: { cmd: 'echo started; cat' } });
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    const s = CreatedSession.parse(created.json);
     sessionIds.push(s.id);
     expect(s.connectUrl.startsWith(`${base}/`)).toBe(true);
 
     const connectPath = s.connectUrl.slice(base.length);
     const zip = buildZip([{ name: 'hello.txt', data: 'over tls\n' }]);
-    const up = await request('POST', `${connectPath}/upload`, zip, { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' });
+    const up = await request('POST', `${connectPath}${RuntimePath.upload}`, zip, { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' });
     expect(up.status, up.text).toBe(200);
 
-    const ws = new WebSocket(`${s.connectUrl.replace(/^https/, 'wss')}/connect`, { ca, headers: { authorization: `Bearer ${s.connectToken}` } });
+    const ws = new WebSocket(`${s.connectUrl.replace(/^https/, 'wss')}${RuntimePath.connect}`, { ca, headers: { authorization: `Bearer ${s.connectToken}` } });
     let output = '';
     let hello = false;
     ws.on('message', (data: Buffer, isBinary) => {
@@ -135,8 +148,7 @@ describe.skipIf(!probe.ok || !hasCaddy)('HTTPS and WSS through infra/Caddyfile',
     } finally {
       ws.close();
     }
-    const stopped = await request('POST', `/v1/sessions/${s.label}/stop`);
-    expect(stopped.status, stopped.text).toBe(200);
+    expect((await client.call(routes.stop, { params: { ref: s.label } })).status).toBe('stopped');
     console.log('[docker TLS] 1 docker test ran');
   });
 });

@@ -6,8 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedSession } from '../../api/contract/schemas.js';
-import { ApiCallError, startTestApi, type TestApi } from '../helpers/api.js';
-import { TestClient, floodBytes, sha256, waitFor } from '../helpers/runtime.js';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { RouteError } from '../../api/contract/client.js';
+import { TestClient, floodBytes, sha256 } from '../helpers/runtime.js';
+import { waitFor } from '../helpers/wait.js';
+import { routes } from '../../api/contract/routes.js';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -25,43 +28,43 @@ const wsOf = (url: string): string => url.replace(/^http/, 'ws');
 describe('API restart under load', () => {
   it('three sessions streaming through three API restarts: running, connections intact, output byte-exact, reconnectable', async () => {
     const sessions: CreatedSession[] = [];
-    for (let i = 0; i < 3; i++) sessions.push(await api.client.createSession({ cmd: STREAM, upload: false }));
+    for (let i = 0; i < 3; i++) sessions.push(await api.client.call(routes.createSession, { body: { cmd: STREAM, upload: false } }));
     const clients = sessions.map((s) => new TestClient({ wsUrl: wsOf(s.connectUrl), token: s.connectToken }));
     await Promise.all(clients.map((c) => c.opened));
-    await waitFor(() => clients.every((c) => c.bytes > 0), 'output from every session', 30_000);
+    await waitFor(() => clients.every((c) => c.bytes > 0), 'output from every session', { timeoutMs: 30_000 });
     for (let r = 0; r < 3; r++) {
       const before = clients.map((c) => c.bytes);
       await api.restart();
-      for (const s of sessions) expect((await api.client.getSession(s.label)).status).toBe('running');
+      for (const s of sessions) expect((await api.client.call(routes.getSession, { params: { ref: s.label } })).status).toBe('running');
       // Output keeps flowing between restarts.
-      await waitFor(() => clients.every((c, i) => c.bytes > before[i]! || c.bytes === RECORDS * 16), 'more output after a restart', 30_000);
+      await waitFor(() => clients.every((c, i) => c.bytes > before[i]! || c.bytes === RECORDS * 16), 'more output after a restart', { timeoutMs: 30_000 });
     }
     expect(clients.map((c) => c.closeCode)).toEqual([null, null, null]);
     // Reconnect each through fresh connect info, half way through what it has, and compare.
     const expected = floodBytes(RECORDS);
     for (const [i, s] of sessions.entries()) {
       const c = clients[i]!;
-      await waitFor(() => c.bytes >= RECORDS * 16, `session ${i} to finish streaming`, 60_000);
+      await waitFor(() => c.bytes >= RECORDS * 16, `session ${i} to finish streaming`, { timeoutMs: 60_000 });
       expect(sha256(c.output())).toBe(sha256(expected));
       await c.drop();
-      const info = await api.client.connect(s.label);
+      const info = await api.client.call(routes.connect, { params: { ref: s.label } });
       const half = Math.floor(expected.length / 2);
       const again = new TestClient({ wsUrl: wsOf(info.connectUrl), token: info.connectToken }, { offset: half });
       await again.opened;
-      await waitFor(() => again.bytes >= expected.length - half, 'the replay', 30_000);
+      await waitFor(() => again.bytes >= expected.length - half, 'the replay', { timeoutMs: 30_000 });
       expect(sha256(again.output().subarray(0, expected.length - half))).toBe(sha256(expected.subarray(half)));
       // The runtime reaches the restarted API: the file written after the stream is snapshotted.
       const snap = await waitFor(async () => {
         try {
-          return await api.client.download(s.label);
+          return await api.client.call(routes.download, { params: { ref: s.label } });
         } catch (err) {
-          if (err instanceof ApiCallError && err.code === 'no_snapshot') return null;
+          if (err instanceof RouteError && err.code === 'no_snapshot') return null;
           throw err;
         }
-      }, 'a snapshot after the restarts', 30_000, 200);
+      }, 'a snapshot after the restarts', { timeoutMs: 30_000, everyMs: 200 });
       expect(snap.size).toBeGreaterThan(0);
       await again.close();
-      expect((await api.client.stop(s.label)).status).toBe('stopped');
+      expect((await api.client.call(routes.stop, { params: { ref: s.label } })).status).toBe('stopped');
     }
   });
 });

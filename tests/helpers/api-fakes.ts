@@ -14,7 +14,9 @@ import { openDb } from '../../api/state/db.js';
 import type { ObjectStorage } from '../../api/storage/types.js';
 import { createApp } from '../../api/app.js';
 import { issueTokenPair } from '../../api/auth/tokens.js';
-import { CreatedSession } from '../../api/contract/schemas.js';
+import { createApiClient, type ApiClient } from '../../api/contract/client.js';
+import { fillPath, routes, type PathParams, type Route } from '../../api/contract/routes.js';
+import type { CreateSessionRequest } from '../../api/contract/schemas.js';
 import { createUser } from '../../api/services/users.js';
 import { closeServer, listenLoopback } from './loopback.js';
 
@@ -120,13 +122,28 @@ export function makeTestDeps(overrides: Partial<Config> = {}): TestDeps {
   };
 }
 
-/** One request through `app.request()`, JSON in and out. */
-export async function call(
-  app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> },
-  method: string,
-  path: string,
-  options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+type RequestApp = { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
+
+interface CallOptions {
+  token?: string;
+  /** Sent as JSON as it is, not checked against the route's schema: tests send hostile bodies. */
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+/** One request to a route of the contract's table through `app.request()`, JSON in and out. */
+export async function call<R extends Route>(
+  app: RequestApp,
+  route: R,
+  options: CallOptions & (keyof PathParams<R['path']> extends never ? { params?: undefined } : { params: PathParams<R['path']> }) = {} as never,
 ): Promise<{ status: number; body: any; headers: Headers }> {
+  const path = options.params ? fillPath(route.path, options.params as PathParams<R['path']>) : route.path;
+  return page(app, route.method, path, options);
+}
+
+/** One request to a path outside the JSON contract (the /device pages, a path nothing serves). */
+export async function page(app: RequestApp, method: string, path: string, options: CallOptions = {}): Promise<{ status: number; body: any; headers: Headers }> {
   const headers: Record<string, string> = { ...(options.headers ?? {}) };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   let body: string | undefined = options.rawBody;
@@ -145,6 +162,11 @@ export async function call(
   return { status: res.status, body: parsed, headers: res.headers };
 }
 
+/** The contract's typed client over `app.request()` (no socket), signed in with `token`. */
+export function appClient(app: RequestApp, token?: string): ApiClient {
+  return createApiClient({ baseUrl: 'http://api.test', transport: (url, init) => Promise.resolve(app.request(url, init)), token: () => token });
+}
+
 /** The app over fake deps with two users, alice and bob, and an access token for each. */
 export async function appWithTwoUsers(overrides: Partial<Config> = {}) {
   const deps = makeTestDeps(overrides);
@@ -161,8 +183,8 @@ export async function appWithMachines(overrides: Partial<Config> = {}) {
   const app = createApp(deps);
   const alice = await createUser(deps, 'alice@example.com', 'password-alice');
   const token = issueTokenPair(deps, alice.id).access_token;
-  const create = async (body: object = {}) => {
-    const s = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token, body })).body);
+  const create = async (body: CreateSessionRequest = {}) => {
+    const s = await appClient(app, token).call(routes.createSession, { body });
     const machine = [...deps.provisioner.machines.values()].find((m) => m.spec.sessionId === s.id)!;
     return { ...s, machineToken: machine.spec.machineToken };
   };

@@ -1,71 +1,22 @@
 /**
  * Starts the built `catty-api` (dist/api/bin.js) on 127.0.0.1:0 with a temp data dir, creates a
  * user, logs it in through the real device flow (the /device page's forms, over HTTP), and
- * returns a typed client. Reused by other areas' tests: `const api = await startTestApi();
- * ... await api.close();`.
+ * returns a typed client. As a fixture that closes it after the file: `testWithApi(options)`
+ * (tests/helpers/fixtures.ts); or `const api = await startTestApi(); ... await api.close();`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import type * as z from '../../session-runtime/wire/zod.js';
-import {
-  ApiError,
-  ConnectInfo,
-  CreatedSession,
-  DeviceCodeResponse,
-  DownloadInfo,
-  LogsResponse,
-  Me,
-  Session,
-  SessionList,
-  TokenResponse,
-  type CreateSessionRequest,
-} from '../../api/contract/schemas.js';
+import { join } from 'node:path';
+import { createApiClient, type ApiClient } from '../../api/contract/client.js';
+import { routes } from '../../api/contract/routes.js';
+import type { TokenResponse } from '../../api/contract/schemas.js';
+import { API_BIN } from './paths.js';
+import { waitFor } from './wait.js';
 
-export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-export const API_BIN = join(REPO_ROOT, 'dist', 'api', 'bin.js');
-
-export class ApiCallError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-  ) {
-    super(`HTTP ${status}: ${JSON.stringify(body)}`);
-  }
-  get code(): string | undefined {
-    return ApiError.safeParse(this.body).data?.error.code;
-  }
-}
-
-export class ApiClient {
-  constructor(
-    readonly url: string,
-    readonly token: string,
-  ) {}
-
-  /** One request; JSON body in, parsed JSON out; non-2xx throws ApiCallError. */
-  async request<T>(method: string, path: string, schema: z.ZodMiniType<T> | null, body?: unknown): Promise<T> {
-    const res = await fetch(`${this.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    const json: unknown = text ? JSON.parse(text) : null;
-    if (!res.ok) throw new ApiCallError(res.status, json);
-    return schema ? schema.parse(json) : (json as T);
-  }
-
-  me = () => this.request('GET', '/v1/me', Me);
-  createSession = (req: CreateSessionRequest = {}) => this.request('POST', '/v1/sessions', CreatedSession, req);
-  listSessions = async () => (await this.request('GET', '/v1/sessions', SessionList)).sessions;
-  getSession = (ref: string) => this.request('GET', `/v1/sessions/${encodeURIComponent(ref)}`, Session);
-  connect = (ref: string) => this.request('POST', `/v1/sessions/${encodeURIComponent(ref)}/connect`, ConnectInfo);
-  stop = (ref: string) => this.request('POST', `/v1/sessions/${encodeURIComponent(ref)}/stop`, Session);
-  deleteSession = (ref: string) => this.request('DELETE', `/v1/sessions/${encodeURIComponent(ref)}`, null);
-  download = (ref: string) => this.request('GET', `/v1/sessions/${encodeURIComponent(ref)}/download`, DownloadInfo);
-  logs = async (ref: string) => Buffer.from((await this.request('GET', `/v1/sessions/${encodeURIComponent(ref)}/logs`, LogsResponse)).data, 'base64');
+/** The contract's typed client (api/contract/client.ts) over fetch, signed in with `token`. */
+export function testClient(url: string, token?: string): ApiClient {
+  return createApiClient({ baseUrl: url, transport: fetch, token: () => token });
 }
 
 export interface StartTestApiOptions {
@@ -85,7 +36,10 @@ export interface TestApi {
   pid: number;
   email: string;
   password: string;
+  /** The contract's client, signed in as this user. */
   client: ApiClient;
+  /** This user's access token (for requests the client does not make: WebSockets, raw bodies). */
+  token: string;
   /** Another account, logged in. */
   addUser(email: string, password?: string): Promise<ApiClient>;
   /** SIGKILLs the API (machines keep running) and starts a new one on the same data dir. */
@@ -96,16 +50,6 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-async function waitFor<T>(what: string, fn: () => T | null | undefined | Promise<T | null | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 function addUserCli(env: NodeJS.ProcessEnv, email: string, password: string): void {
   const res = spawnSync(process.execPath, [API_BIN, 'users', 'add', email, '--password-stdin'], { env, input: `${password}\n`, encoding: 'utf8' });
   if (res.status !== 0) throw new Error(`catty-api users add failed: ${res.stderr}`);
@@ -113,7 +57,8 @@ function addUserCli(env: NodeJS.ProcessEnv, email: string, password: string): vo
 
 /** Device flow over HTTP: start, sign in on /device, approve, poll for tokens. */
 export async function deviceLogin(url: string, email: string, password: string): Promise<TokenResponse> {
-  const codes = DeviceCodeResponse.parse(await (await fetch(`${url}/v1/auth/device`, { method: 'POST' })).json());
+  const anonymous = testClient(url);
+  const codes = await anonymous.call(routes.deviceCode);
   const jar = new Map<string, string>();
   const remember = (res: Response) => {
     for (const c of res.headers.getSetCookie()) {
@@ -142,22 +87,19 @@ export async function deviceLogin(url: string, email: string, password: string):
     body: form({ code: codes.user_code, csrf: csrfOf(await page2.text()), action: 'approve' }),
   });
   if (decide.status !== 200) throw new Error(`device approval failed: ${decide.status}`);
+  // Polled at the interval the API asked for, as the CLI does (faster earns a slow_down).
   return waitFor(
-    'device token',
     async () => {
-      const res = await fetch(`${url}/v1/auth/device/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: codes.device_code }),
+      const { status, json: body } = await anonymous.send(routes.deviceToken, {
+        body: { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: codes.device_code },
       });
-      const body: unknown = await res.json();
-      if (res.ok) return TokenResponse.parse(body);
+      if (status === 200) return routes.deviceToken.response.parse(body);
       const error = (body as { error?: string }).error;
       if (error !== 'authorization_pending' && error !== 'slow_down') throw new Error(`device token: ${error}`);
-      await new Promise((r) => setTimeout(r, codes.interval * 1000));
       return null;
     },
-    30_000,
+    'device token',
+    { timeoutMs: 30_000, everyMs: codes.interval * 1000 },
   );
 }
 
@@ -207,12 +149,12 @@ export async function startTestApi(options: StartTestApiOptions = {}): Promise<T
     proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     return waitFor(
-      'catty-api to listen',
       () => {
         if (proc.exitCode !== null) throw new Error(`catty-api exited ${proc.exitCode}: ${stderr.slice(-2000)}`);
         return /catty-api listening on (http:\/\/\S+)/.exec(stdout)?.[1];
       },
-      30_000,
+      'catty-api to listen',
+      { timeoutMs: 30_000, everyMs: 50 },
     );
   };
   addUserCli(env, email, password);
@@ -228,17 +170,18 @@ export async function startTestApi(options: StartTestApiOptions = {}): Promise<T
     },
     email,
     password,
-    client: new ApiClient(url, tokens.access_token),
+    client: testClient(url, tokens.access_token),
+    token: tokens.access_token,
     async addUser(otherEmail, otherPassword = `${otherEmail}-password`) {
       addUserCli(env, otherEmail, otherPassword);
-      return new ApiClient(url, (await deviceLogin(url, otherEmail, otherPassword)).access_token);
+      return testClient(url, (await deviceLogin(url, otherEmail, otherPassword)).access_token);
     },
     async restart() {
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGKILL');
       await exited;
       url = await launch();
-      api.client = new ApiClient(url, tokens.access_token);
+      api.client = testClient(url, tokens.access_token);
     },
     output: () => stderr,
     async close() {
@@ -255,14 +198,7 @@ export async function startTestApi(options: StartTestApiOptions = {}): Promise<T
   return api;
 }
 
-/** Polls `fn` every 100 ms until it returns something other than null; throws naming `what`
- * after `timeoutMs`. */
-export async function poll<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** A session's last terminal output as the API keeps it (GET logs, base64 decoded). */
+export async function sessionLogs(client: ApiClient, ref: string): Promise<Buffer> {
+  return Buffer.from((await client.call(routes.logs, { params: { ref } })).data, 'base64');
 }

@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { CreatedSession, DownloadInfo, Session } from '../../api/contract/schemas.js';
 import { saveLogin } from './credentials.js';
 import { closeServer, listenLoopback } from './loopback.js';
+import { matchRoute } from './routes.js';
 
 export interface FakeApiState {
   accessToken: string;
@@ -63,56 +64,61 @@ export class FakeApi {
     s.requests.push(route);
     const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
     const error = (status: number, code: string, message: string) => json(status, { error: { code, message } });
-    if (route === 'POST /v1/auth/refresh') {
-      const parsed = JSON.parse(body) as { refresh_token?: string };
-      if (parsed.refresh_token !== s.refreshToken) return error(401, 'unauthorized', 'bad refresh token');
-      s.refreshes++;
-      s.accessToken = `access-${s.refreshes + 1}`;
-      s.refreshToken = `refresh-${s.refreshes + 1}`;
-      return json(200, { access_token: s.accessToken, refresh_token: s.refreshToken, token_type: 'Bearer', expires_in: 3600 });
+    const matched = matchRoute(req.method, url.pathname);
+    const session = matched?.params.ref === undefined ? undefined : s.sessions.find((x) => x.label === matched.params.ref || x.id === matched.params.ref);
+    switch (matched?.name) {
+      case 'refresh': {
+        const parsed = JSON.parse(body) as { refresh_token?: string };
+        if (parsed.refresh_token !== s.refreshToken) return error(401, 'unauthorized', 'bad refresh token');
+        s.refreshes++;
+        s.accessToken = `access-${s.refreshes + 1}`;
+        s.refreshToken = `refresh-${s.refreshes + 1}`;
+        return json(200, { access_token: s.accessToken, refresh_token: s.refreshToken, token_type: 'Bearer', expires_in: 3600 });
+      }
+      case 'logout':
+        return json(200, { ok: true });
     }
-    if (route === 'POST /v1/auth/logout') return json(200, { ok: true });
     if (req.headers.authorization !== `Bearer ${s.accessToken}`) return error(401, 'unauthorized', 'invalid or expired token');
-    if (route === 'GET /v1/me') return json(200, { id: 'u1', email: 'me@example.com' });
-    if (route === 'GET /v1/sessions') return json(200, { sessions: s.sessions });
-    if (route === 'POST /v1/sessions') {
-      s.created.push(JSON.parse(body));
-      const now = new Date().toISOString();
-      const session: Session = {
-        id: `id-${s.sessions.length + 1}`,
-        label: `brave-otter-${1000 + s.sessions.length}`,
-        status: 'running',
-        agent: 'claude',
-        provisioner: 'local',
-        createdAt: now,
-        lastActivityAt: now,
-        endedAt: null,
-        exitCode: null,
-        ttlSec: 3600,
-        detail: null,
-      };
-      s.sessions.push(session);
-      const created: CreatedSession = { ...session, connectUrl: s.connectUrl, connectToken: s.connectToken };
-      return json(201, created);
-    }
-    const m = /^\/v1\/sessions\/([^/]+)(?:\/(connect|stop|download|logs))?$/.exec(url.pathname);
-    const session = m ? s.sessions.find((x) => x.label === decodeURIComponent(m[1] ?? '') || x.id === m[1]) : undefined;
-    if (!m || !session) return error(404, 'not_found', 'no such session');
-    switch (`${req.method} ${m[2] ?? ''}`) {
-      case 'GET ':
+    if (matched?.params.ref !== undefined && !session) return error(404, 'not_found', 'no such session');
+    switch (matched?.name) {
+      case 'me':
+        return json(200, { id: 'u1', email: 'me@example.com' });
+      case 'listSessions':
+        return json(200, { sessions: s.sessions });
+      case 'createSession': {
+        s.created.push(JSON.parse(body));
+        const now = new Date().toISOString();
+        const created: Session = {
+          id: `id-${s.sessions.length + 1}`,
+          label: `brave-otter-${1000 + s.sessions.length}`,
+          status: 'running',
+          agent: 'claude',
+          provisioner: 'local',
+          createdAt: now,
+          lastActivityAt: now,
+          endedAt: null,
+          exitCode: null,
+          ttlSec: 3600,
+          detail: null,
+        };
+        s.sessions.push(created);
+        const answer: CreatedSession = { ...created, connectUrl: s.connectUrl, connectToken: s.connectToken };
+        return json(201, answer);
+      }
+      case 'getSession':
         return json(200, session);
-      case 'DELETE ':
+      case 'deleteSession':
         s.sessions = s.sessions.filter((x) => x !== session);
         return json(200, { ok: true });
-      case 'POST stop':
-        session.status = 'stopped';
+      case 'stop':
+        session!.status = 'stopped';
         return json(200, session);
-      case 'POST connect':
-        if (session.status !== 'running') return error(409, 'not_running', 'the session is not running');
+      case 'connect':
+        if (session!.status !== 'running') return error(409, 'not_running', 'the session is not running');
         return json(200, { connectUrl: s.connectUrl, connectToken: s.connectToken });
-      case 'GET download':
-        return s.download ? json(200, s.download) : error(404, 'not_found', 'no snapshot yet');
-      case 'GET logs':
+      case 'download':
+        return s.download ? json(200, s.download) : error(404, 'no_snapshot', 'no snapshot yet');
+      case 'logs':
         return json(200, { data: s.logs.toString('base64') });
       default:
         return error(404, 'not_found', 'no such route');

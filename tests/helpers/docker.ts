@@ -62,7 +62,7 @@ export interface RecordedCallback {
   authorization: string | undefined;
 }
 
-/** An HTTP server on 127.0.0.1:0 standing in for the API's `/v1/runtime/...` callbacks. It
+/** An HTTP server on 127.0.0.1:0 standing in for the API's runtime callbacks (the contract's machine routes). It
  * answers 503 (storage unavailable: the runtime retries and keeps working) and records calls. */
 export async function startFakeApi(): Promise<{ url: string; calls: RecordedCallback[]; close(): Promise<void> }> {
   const calls: RecordedCallback[] = [];

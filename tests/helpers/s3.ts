@@ -1,6 +1,6 @@
 /**
  * An S3-protocol server (s3rver) on 127.0.0.1:0 with a temp directory, plus a tiny fake API on
- * loopback that serves the runtime callbacks (`/v1/runtime/...`) with real presigned URLs, and
+ * loopback that serves the runtime callbacks (the contract's machine routes) with real presigned URLs, and
  * records every call so tests can assert on them.
  */
 import { randomBytes } from 'node:crypto';
@@ -14,6 +14,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import S3rver from 's3rver';
 import { ExitReport, Heartbeat, LogsUpload, PresignRequest, SnapshotReport } from '../../api/contract/schemas.js';
 import { closeServer, listenLoopback } from './loopback.js';
+import { matchRoute } from './routes.js';
 
 export interface S3Server {
   endpoint: string;
@@ -94,8 +95,8 @@ export async function startFakeRuntimeApi(options: FakeRuntimeApiOptions = {}): 
           return reply(400, { error: { code: 'invalid_request', message: 'bad json' } });
         }
         try {
-          switch (req.url) {
-            case '/v1/runtime/snapshots/presign': {
+          switch (matchRoute(req.method, req.url ?? '')?.name) {
+            case 'presign': {
               if (failing > 0) {
                 failing -= 1;
                 return reply(503, { error: { code: 'unavailable', message: 'storage down' } });
@@ -108,16 +109,16 @@ export async function startFakeRuntimeApi(options: FakeRuntimeApiOptions = {}): 
               state.presigns.push({ key, size });
               return reply(200, { key, url, headers: {} });
             }
-            case '/v1/runtime/snapshots':
+            case 'reportSnapshot':
               state.snapshots.push(SnapshotReport.parse(body));
               return reply(200, { ok: true });
-            case '/v1/runtime/heartbeat':
+            case 'heartbeat':
               state.heartbeats.push(Heartbeat.parse(body));
               return reply(200, { ok: true });
-            case '/v1/runtime/logs':
+            case 'uploadLogs':
               state.logs.push(LogsUpload.parse(body));
               return reply(200, { ok: true });
-            case '/v1/runtime/exit':
+            case 'exit':
               state.exits.push(ExitReport.parse(body));
               return reply(200, { ok: true });
             default:

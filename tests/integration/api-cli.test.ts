@@ -1,23 +1,16 @@
 /** The catty-api bin: `users add` and the embedded local mode's credentials file. Secrets never
  * reaching the database or the logs (SECURITY.md 32) is in tests/security/secrets.test.ts. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LocalCredentials } from '../../api/contract/schemas.js';
-import { API_BIN, ApiClient, killMachines } from '../helpers/api.js';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'catty-api-cli-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { API_BIN } from '../helpers/paths.js';
+import { killMachines, testClient } from '../helpers/api.js';
+import { onCleanup } from '../helpers/cleanup.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
+import { routes } from '../../api/contract/routes.js';
 
 function baseEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, CATTY_DATA_DIR: dataDir, CATTY_API_LISTEN: '127.0.0.1:0', ...extra };
@@ -30,7 +23,7 @@ async function startLocal(home: string, dataDir: string, extra: Record<string, s
   let stderr = '';
   proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  cleanups.push(async () => {
+  onCleanup(async () => {
     if (proc.exitCode === null) {
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
@@ -38,12 +31,10 @@ async function startLocal(home: string, dataDir: string, extra: Record<string, s
     }
     killMachines(dataDir);
   });
-  const deadline = Date.now() + 30_000;
-  while (!stdout.includes('catty-api listening on ')) {
+  await waitFor(() => {
     if (proc.exitCode !== null) throw new Error(`catty-api exited: ${stderr}`);
-    if (Date.now() > deadline) throw new Error('catty-api did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return stdout.includes('catty-api listening on ');
+  }, 'catty-api to listen', { timeoutMs: 30_000, everyMs: 50 });
   const creds = LocalCredentials.parse(JSON.parse(readFileSync(credsFile, 'utf8')));
   expect(stdout).toContain(`catty-api listening on ${creds.apiUrl}`);
   expect(statSync(credsFile).mode & 0o777).toBe(0o600);
@@ -53,7 +44,7 @@ async function startLocal(home: string, dataDir: string, extra: Record<string, s
 
 describe('catty-api users add', () => {
   it('creates accounts from --password-stdin, refuses duplicates and bad input with exit 2', () => {
-    const dataDir = tempDir();
+    const dataDir = tempDir('api-cli');
     const add = (email: string, password: string) => spawnSync(process.execPath, [API_BIN, 'users', 'add', email, '--password-stdin'], { env: baseEnv(dataDir), input: `${password}\n`, encoding: 'utf8' });
     const ok = add('dev@example.com', 'long-enough-pw');
     expect(ok.status).toBe(0);
@@ -70,10 +61,10 @@ describe('catty-api users add', () => {
 
 describe('catty-api --local-credentials', () => {
   it('writes a 0600 token for the local account; a restart reuses the account', async () => {
-    const home = tempDir();
+    const home = tempDir('api-cli');
     const dataDir = join(home, 'local', 'data');
     const first = await startLocal(home, dataDir);
-    const me = await new ApiClient(first.creds.apiUrl, first.creds.accessToken).me();
+    const me = await testClient(first.creds.apiUrl, first.creds.accessToken).call(routes.me);
     expect(me.email).toBe('local@localhost');
     expect(statSync(join(dataDir, 'secret.key')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dataDir, 'catty.db')).mode & 0o777).toBe(0o600);
@@ -81,8 +72,8 @@ describe('catty-api --local-credentials', () => {
     first.proc.kill('SIGTERM');
     expect(await exited).toBe(0);
     const second = await startLocal(home, dataDir);
-    expect((await new ApiClient(second.creds.apiUrl, second.creds.accessToken).me()).id).toBe(me.id);
+    expect((await testClient(second.creds.apiUrl, second.creds.accessToken).call(routes.me)).id).toBe(me.id);
     // the old token is still valid (not revoked by a restart)
-    expect((await new ApiClient(second.creds.apiUrl, first.creds.accessToken).me()).id).toBe(me.id);
+    expect((await testClient(second.creds.apiUrl, first.creds.accessToken).call(routes.me)).id).toBe(me.id);
   });
 });

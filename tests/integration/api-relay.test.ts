@@ -18,6 +18,7 @@ import { TestClient, floodBytes, peakRssKiB, rssKiB, sha256 } from '../helpers/r
 import { buildZip } from '../helpers/runtime-zip.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { elapse, waitFor } from '../helpers/wait.js';
+import { routes } from '../../api/contract/routes.js';
 
 let api: TestApi;
 
@@ -55,7 +56,7 @@ const wsOf = (s: { connectUrl: string; connectToken: string }) => ({ wsUrl: s.co
 /** A session whose agent is a fixture that arrives with its (relayed) upload. Flooding agents
  * start writing as soon as the upload lands, so attach `client` first when every byte counts. */
 async function sessionWith(agent: string, args: string[] = [], attach = false) {
-  const s = await api.client.createSession({ cmd: `exec node ${agent} ${args.join(' ')}` });
+  const s = await api.client.call(routes.createSession, { body: { cmd: `exec node ${agent} ${args.join(' ')}` } });
   const client = attach ? new TestClient(wsOf(s)) : null;
   if (client) await client.opened;
   const up = await uploadChunked(s.connectUrl, s.connectToken, buildZip([{ name: agent, data: fixture(agent) }]));
@@ -67,9 +68,9 @@ const runtimeOf = (id: string) => JSON.parse(readFileSync(join(api.dataDir, 'mac
 
 describe('the API relays upload, logs and connect', () => {
   it('hands out a connectUrl on the API, and relays a streamed upload with the runtime’s answers', async () => {
-    const s = await api.client.createSession({ cmd: 'exec node echo.mjs' });
+    const s = await api.client.call(routes.createSession, { body: { cmd: 'exec node echo.mjs' } });
     expect(s.connectUrl).toBe(`${api.url}/v1/sessions/${s.id}/runtime`);
-    expect((await api.client.connect(s.label)).connectUrl).toBe(s.connectUrl);
+    expect((await api.client.call(routes.connect, { params: { ref: s.label } })).connectUrl).toBe(s.connectUrl);
     const zip = buildZip([{ name: 'echo.mjs', data: fixture('echo.mjs') }, { name: 'big.bin', data: BIG_FILE }]);
 
     // A wrong token is refused by the API: nothing reaches the runtime (whose upload is once-only).
@@ -99,7 +100,7 @@ describe('the API relays upload, logs and connect', () => {
     }, 'READY in the relayed logs');
     expect(logs).toContain('READY');
     expect((await fetch(`${s.connectUrl}/logs`, { method: 'DELETE', headers: { authorization: `Bearer ${s.connectToken}` } })).status).toBe(405);
-    await api.client.stop(s.label);
+    await api.client.call(routes.stop, { params: { ref: s.label } });
   });
 
   it('relays the terminal: refusals before the upgrade, hello, echo, resize, takeover (4000) and the end (4001)', async () => {
@@ -143,7 +144,7 @@ describe('the API relays upload, logs and connect', () => {
     expect(c2.text().startsWith('exit 3')).toBe(true);
 
     // Once the session has ended, the relay refuses before upgrading.
-    await waitFor(async () => (await api.client.getSession(s.id)).status !== 'running', 'the session to end', { timeoutMs: 30_000, everyMs: 100 });
+    await waitFor(async () => (await api.client.call(routes.getSession, { params: { ref: s.id } })).status !== 'running', 'the session to end', { timeoutMs: 30_000, everyMs: 100 });
     const late = new TestClient(wsOf(s));
     await expect(late.opened).rejects.toThrow();
     expect(late.rejectedStatus).toBe(409);
@@ -167,7 +168,7 @@ describe('the API relays upload, logs and connect', () => {
     ok.send(Buffer.from('still-here'));
     await ok.waitForText('still-here');
     await ok.close();
-    await api.client.stop(s.label);
+    await api.client.call(routes.stop, { params: { ref: s.label } });
   });
 
   it('survives an API restart: the relayed client is dropped and resumes through the new API', async () => {
@@ -186,7 +187,7 @@ describe('the API relays upload, logs and connect', () => {
     await after.waitForText('two');
     expect(after.text()).toBe('two');
     await after.close();
-    await api.client.stop(s.label);
+    await api.client.call(routes.stop, { params: { ref: s.label } });
   }, 90_000);
 
   it('answers 502 (transient for the CLI) when a running session’s runtime is unreachable', async () => {
@@ -199,7 +200,7 @@ describe('the API relays upload, logs and connect', () => {
     const logs = await fetch(`${s.connectUrl}/logs`, { headers: { authorization: `Bearer ${s.connectToken}` } });
     expect(logs.status).toBe(502);
     expect(await logs.json()).toMatchObject({ error: { code: 'runtime_unreachable' } });
-    await api.client.stop(s.label).catch(() => undefined);
+    await api.client.call(routes.stop, { params: { ref: s.label } }).catch(() => undefined);
   });
 
   it('resumes byte-exact through the relay after dropped connections', async () => {
@@ -225,7 +226,7 @@ describe('the API relays upload, logs and connect', () => {
     }
     expect(sha256(Buffer.concat(received))).toBe(sha256(expected));
     expect(drops).toBeGreaterThan(2);
-    await api.client.stop(s.label);
+    await api.client.call(routes.stop, { params: { ref: s.label } });
   });
 
   it('keeps memory bounded for a stalled reader, then delivers everything (checksum) and 4001', async () => {
@@ -289,7 +290,7 @@ describe('the built catty through the relay', () => {
 describe('the cost of the relay (measured, printed)', () => {
   /** MiB/s from the upload's answer (the agent starts) to the last byte, attached first. */
   async function floodRate(direct: boolean, records: number): Promise<number> {
-    const s = await api.client.createSession({ cmd: `exec node flood.mjs ${records}` });
+    const s = await api.client.call(routes.createSession, { body: { cmd: `exec node flood.mjs ${records}` } });
     const c = new TestClient(direct ? { wsUrl: runtimeOf(s.id).runtimeUrl.replace(/^http/, 'ws'), token: s.connectToken } : wsOf(s));
     await c.opened;
     expect((await uploadChunked(s.connectUrl, s.connectToken, buildZip([{ name: 'flood.mjs', data: fixture('flood.mjs') }]))).status).toBe(200);
@@ -297,7 +298,7 @@ describe('the cost of the relay (measured, printed)', () => {
     await waitFor(() => c.bytes >= records * 16, 'the whole flood', { timeoutMs: 120_000, everyMs: 5 });
     const rate = c.bytes / 1024 / 1024 / ((performance.now() - started) / 1000);
     expect(c.bytes).toBe(records * 16);
-    await api.client.stop(s.label);
+    await api.client.call(routes.stop, { params: { ref: s.label } });
     return rate;
   }
 
@@ -344,7 +345,7 @@ describe('the cost of the relay (measured, printed)', () => {
     }
     console.log(`relay cost: replay of 8 MB from the runtime's log, best of 3: ${best.relay.toFixed(0)} MiB/s via the API vs ${best.direct.toFixed(0)} MiB/s direct`);
     expect(best.relay).toBeGreaterThan(0);
-    await api.client.stop(s.label);
+    await api.client.call(routes.stop, { params: { ref: s.label } });
   }, 180_000);
 
   it('throughput of a flood and echo latency, relay vs direct', async () => {
@@ -360,6 +361,6 @@ describe('the cost of the relay (measured, printed)', () => {
         `echo median ${relayMs.toFixed(2)} ms via the API vs ${directMs.toFixed(2)} ms direct`,
     );
     expect(relayRate).toBeGreaterThan(0);
-    await api.client.stop(echo.label);
+    await api.client.call(routes.stop, { params: { ref: echo.label } });
   }, 300_000);
 });

@@ -5,26 +5,20 @@
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi, poll } from '../helpers/api.js';
+import { describe, expect } from 'vitest';
+import { testWithApi } from '../helpers/fixtures.js';
+import { waitFor } from '../helpers/wait.js';
+import { routes } from '../../api/contract/routes.js';
 
-let api: TestApi;
-
-beforeAll(async () => {
-  api = await startTestApi({ env: { CATTY_SWEEP_INTERVAL_MS: '300' } });
-}, 60_000);
-afterAll(async () => {
-  await api?.close();
-});
-
+const it = testWithApi({ env: { CATTY_SWEEP_INTERVAL_MS: '300' } });
 
 describe('inactivity TTL', () => {
-  it('an idle session is stopped as timed_out after its ttl', async () => {
-    const s = await api.client.createSession({ cmd: 'sleep 600', upload: false, ttlSec: 10 });
-    const ended = await poll('the session to time out', async () => {
-      const got = await api.client.getSession(s.label);
+  it('an idle session is stopped as timed_out after its ttl', async ({ api }) => {
+    const s = await api.client.call(routes.createSession, { body: { cmd: 'sleep 600', upload: false, ttlSec: 10 } });
+    const ended = await waitFor(async () => {
+      const got = await api.client.call(routes.getSession, { params: { ref: s.label } });
       return got.status === 'running' ? null : got;
-    }, 40_000);
+    }, 'the session to time out', { timeoutMs: 40_000, everyMs: 100 });
     expect(ended.status).toBe('timed_out');
     expect(ended.detail).toMatch(/no activity for 10 s/);
     const started = Date.parse(s.createdAt);
@@ -34,8 +28,8 @@ describe('inactivity TTL', () => {
 });
 
 describe('forged snapshot reports', () => {
-  it('are refused: a key never minted, a minted key with no object, or an object of another size', async () => {
-    const s = await api.client.createSession({ cmd: 'sleep 600', upload: false });
+  it('are refused: a key never minted, a minted key with no object, or an object of another size', async ({ api }) => {
+    const s = await api.client.call(routes.createSession, { body: { cmd: 'sleep 600', upload: false } });
     // A compromised machine holds its own machine token. The runtime keeps it out of reach, so
     // give this "machine" a second token for the same session, straight in the state file.
     const machineToken = `cat_mt_${randomBytes(32).toString('base64url')}`;
@@ -65,8 +59,8 @@ describe('forged snapshot reports', () => {
     expect(((await wrongSize.json()) as { error: { message: string } }).error.message).toMatch(/different size/);
     const lying = await post('snapshots', { key: presign.key, size: 4, sha256 });
     expect(lying.status).toBe(400);
-    await expect(api.client.download(s.label)).rejects.toMatchObject({ status: 404 });
-    await api.client.stop(s.label);
+    await expect(api.client.call(routes.download, { params: { ref: s.label } })).rejects.toMatchObject({ status: 404 });
+    await api.client.call(routes.stop, { params: { ref: s.label } });
     // after the stop the machine token is dead
     expect((await post('snapshots/presign', { size: 10 })).status).toBe(401);
   });

@@ -34,7 +34,7 @@ const cli = (argv: string[], cwd?: string) => runCli(argv, { home, cwd, env: { C
 it.beforeAll(({ api: started }) => {
   api = started;
   home = tempDir('home');
-  saveLogin(home, { apiUrl: api.url, accessToken: api.client.token });
+  saveLogin(home, { apiUrl: api.url, accessToken: api.token });
 });
 
 describe('catty against the real API and runtime', () => {

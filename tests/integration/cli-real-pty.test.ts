@@ -17,7 +17,7 @@ const it = testWithApi();
 describe('catty new in a real terminal', () => {
   it('types into the agent, gets its output and exit code, and restores the terminal', async ({ api }) => {
     const home = tempDir('rpty');
-    saveLogin(home, { apiUrl: api.url, accessToken: api.client.token });
+    saveLogin(home, { apiUrl: api.url, accessToken: api.token });
     const dir = tempDir('rpty-proj');
     fs.writeFileSync(path.join(dir, 'input.txt'), 'from the laptop\n');
     // No pause before the exit: the runtime sends the agent's last changes before `exit`, and

@@ -10,11 +10,14 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedSession, DownloadInfo } from '../../api/contract/schemas.js';
-import { ApiCallError, type TestApi } from '../helpers/api.js';
+import { type TestApi } from '../helpers/api.js';
+import { RouteError } from '../../api/contract/client.js';
 import type { FaultProxy } from '../helpers/fault-proxy.js';
 import { startApiWithFaultyStorage, type FaultyStorageApi } from '../helpers/faulty-storage.js';
-import { TestClient, waitFor } from '../helpers/runtime.js';
+import { TestClient } from '../helpers/runtime.js';
+import { waitFor } from '../helpers/wait.js';
 import { buildZip } from '../helpers/runtime-zip.js';
+import { routes } from '../../api/contract/routes.js';
 
 let setup: FaultyStorageApi | undefined;
 let proxy: FaultProxy;
@@ -31,13 +34,13 @@ const SHELL = 'exec bash --norc --noprofile -i';
 function latestSnapshot(label: string, ok: (info: DownloadInfo) => boolean = () => true, timeoutMs = 30_000): Promise<DownloadInfo> {
   return waitFor(async () => {
     try {
-      const info = await api.client.download(label);
+      const info = await api.client.call(routes.download, { params: { ref: label } });
       return ok(info) ? info : null;
     } catch (err) {
-      if (err instanceof ApiCallError && err.code === 'no_snapshot') return null;
+      if (err instanceof RouteError && err.code === 'no_snapshot') return null;
       throw err;
     }
-  }, 'a recorded snapshot', timeoutMs, 100);
+  }, 'a recorded snapshot', { timeoutMs, everyMs: 100 });
 }
 
 /** Downloads a snapshot, checks its sha256, and returns the tar stream as text. */
@@ -49,7 +52,7 @@ async function fetchSnapshot(info: DownloadInfo): Promise<string> {
 }
 
 async function startShellSession(files: Record<string, string>): Promise<{ s: CreatedSession; c: TestClient }> {
-  const s = await api.client.createSession({ cmd: SHELL });
+  const s = await api.client.call(routes.createSession, { body: { cmd: SHELL } });
   const zip = buildZip(Object.entries(files).map(([name, data]) => ({ name, data })));
   const up = await fetch(`${s.connectUrl}/upload`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) });
   expect(up.status).toBe(200);
@@ -77,23 +80,23 @@ describe('SECURITY.md 34–36: faults', () => {
     try {
       // A new file makes the next snapshot differ; the stalled proxy holds its PUT in flight.
       await shell(c, 'head -c 2000000 /dev/urandom > big.bin; echo two > v2.txt', 1);
-      await waitFor(() => proxy.stats().heldBytes > 0, 'the snapshot PUT to be in flight', 20_000, 20);
+      await waitFor(() => proxy.stats().heldBytes > 0, 'the snapshot PUT to be in flight', { timeoutMs: 20_000, everyMs: 20 });
       process.kill(runtimePid(s.id), 'SIGKILL');
       await c.closed;
     } finally {
       proxy.pass();
     }
-    const after = await api.client.download(s.label);
+    const after = await api.client.call(routes.download, { params: { ref: s.label } });
     expect(after.sha256).toBe(first.sha256);
     const tar = await fetchSnapshot(after);
     expect(tar).toContain('version one\n');
     expect(tar).not.toContain('v2.txt');
-    await api.client.stop(s.label);
+    await api.client.call(routes.stop, { params: { ref: s.label } });
   });
 
   it('35: the API restarted while sessions run → they keep running and reconnect; a machine that died meanwhile is marked lost', async () => {
-    const survivor = await api.client.createSession({ cmd: SHELL, upload: false });
-    const victim = await api.client.createSession({ cmd: 'sleep 600', upload: false });
+    const survivor = await api.client.call(routes.createSession, { body: { cmd: SHELL, upload: false } });
+    const victim = await api.client.call(routes.createSession, { body: { cmd: 'sleep 600', upload: false } });
     const c1 = new TestClient({ wsUrl: survivor.connectUrl.replace(/^http/, 'ws'), token: survivor.connectToken });
     await c1.opened;
     await shell(c1, 'echo before-restart', 1);
@@ -103,19 +106,19 @@ describe('SECURITY.md 34–36: faults', () => {
     // without reporting and the API restarts again: reconciliation must notice.
     await api.restart();
     expect(api.pid).not.toBe(oldPid);
-    expect((await api.client.getSession(victim.label)).status).toBe('running');
+    expect((await api.client.call(routes.getSession, { params: { ref: victim.label } })).status).toBe('running');
     process.kill(runtimePid(victim.id), 'SIGKILL');
     await api.restart();
 
-    const listed = await api.client.listSessions();
+    const listed = (await api.client.call(routes.listSessions)).sessions;
     expect(listed.find((s) => s.id === survivor.id)?.status).toBe('running');
     expect(listed.find((s) => s.id === victim.id)).toMatchObject({ status: 'stopped', detail: 'machine lost' });
-    await expect(api.client.connect(victim.label)).rejects.toMatchObject({ status: 409 });
+    await expect(api.client.call(routes.connect, { params: { ref: victim.label } })).rejects.toMatchObject({ status: 409 });
 
     // The terminal never noticed; a reconnect through fresh connect info resumes exactly.
     expect(c1.closeCode).toBeNull();
     await c1.drop();
-    const info = await api.client.connect(survivor.label);
+    const info = await api.client.call(routes.connect, { params: { ref: survivor.label } });
     expect(info).toEqual({ connectUrl: survivor.connectUrl, connectToken: survivor.connectToken });
     const c2 = new TestClient({ wsUrl: info.connectUrl.replace(/^http/, 'ws'), token: info.connectToken }, { offset: c1.bytes });
     await c2.opened;
@@ -127,7 +130,7 @@ describe('SECURITY.md 34–36: faults', () => {
     await shell(c2, 'echo still here > after-restart.txt', 3);
     const snap = await latestSnapshot(survivor.label);
     expect(await fetchSnapshot(snap)).toContain('still here\n');
-    expect((await api.client.stop(survivor.label)).status).toBe('stopped');
+    expect((await api.client.call(routes.stop, { params: { ref: survivor.label } })).status).toBe('stopped');
   });
 
   it('36: storage unavailable during a snapshot → retried with backoff; the session keeps working; stored afterwards', { timeout: 90_000 }, async () => {
@@ -139,14 +142,14 @@ describe('SECURITY.md 34–36: faults', () => {
       const before = proxy.stats().accepted;
       await shell(c, 'echo two > v2.txt', 1);
       // Four attempts per snapshot (0.5, 1, 2 s apart), then again next interval.
-      await waitFor(() => proxy.stats().accepted - before >= 4, 'snapshot retries against refused storage', 30_000, 50).catch((err: unknown) => {
+      await waitFor(() => proxy.stats().accepted - before >= 4, 'snapshot retries against refused storage', { timeoutMs: 30_000, everyMs: 50 }).catch((err: unknown) => {
         console.log(JSON.stringify({ ...proxy.stats(), before }));
         throw err;
       });
       retries = proxy.stats().acceptedAtMs.slice(before);
       // Meanwhile the terminal works.
       await shell(c, 'echo still-typing', 2);
-      expect((await api.client.download(s.label)).sha256).toBe(first.sha256);
+      expect((await api.client.call(routes.download, { params: { ref: s.label } })).sha256).toBe(first.sha256);
     } finally {
       proxy.pass();
     }
@@ -157,6 +160,6 @@ describe('SECURITY.md 34–36: faults', () => {
     const second = await latestSnapshot(s.label, (info) => info.sha256 !== first.sha256);
     expect(await fetchSnapshot(second)).toContain('two\n');
     await shell(c, 'echo after-outage', 3);
-    await api.client.stop(s.label);
+    await api.client.call(routes.stop, { params: { ref: s.label } });
   });
 });

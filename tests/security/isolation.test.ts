@@ -10,14 +10,17 @@
  * with a printed reason.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bwrapProblem, findBwrap } from '../../api/provisioners/bwrap.js';
-import { ApiCallError, startTestApi, type TestApi, poll } from '../helpers/api.js';
-import { REPO_ROOT } from '../helpers/runtime.js';
+import { startTestApi, type TestApi, sessionLogs } from '../helpers/api.js';
+import { RouteError } from '../../api/contract/client.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 import { buildZip } from '../helpers/runtime-zip.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
+import { routes } from '../../api/contract/routes.js';
 
 const API_CANARY = 'api-env-canary-6f1d2c';
 const HOME_CANARY = 'catty-home-canary-93ae51';
@@ -50,7 +53,7 @@ describe.each(['local', 'docker'] as const)('SECURITY.md 37: isolation (%s provi
   beforeAll(async () => {
     if (why) return;
     // A user's $CATTY_HOME as the CLI lays it out, with the embedded API's data dir inside it.
-    home = mkdtempSync(join(tmpdir(), 'catty-sec-home-'));
+    home = tempDir('sec-home');
     mkdirSync(join(home, 'local', 'data'), { recursive: true, mode: 0o700 });
     for (const f of ['secrets.enc', 'secret.key', 'credentials.json']) writeFileSync(join(home, f), `${HOME_CANARY}\n`, { mode: 0o600 });
     api = await startTestApi({
@@ -60,15 +63,14 @@ describe.each(['local', 'docker'] as const)('SECURITY.md 37: isolation (%s provi
   }, 120_000);
   afterAll(async () => {
     await api?.close();
-    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   it.skipIf(why !== null)(`37: the agent cannot reach another session, the API's data, $CATTY_HOME or the runtime's tokens; no capabilities (${provisioner})`, async () => {
-    const other = await api.client.createSession({ cmd: 'echo other-secret > /workspace/secret.txt; sleep 600', upload: false });
+    const other = await api.client.call(routes.createSession, { body: { cmd: 'echo other-secret > /workspace/secret.txt; sleep 600', upload: false } });
     const otherWorkspace = join(api.dataDir, 'machines', other.id, 'workspace');
-    if (provisioner === 'local') await poll('the other workspace file', async () => (existsSync(join(otherWorkspace, 'secret.txt')) ? true : null), 60_000);
-    const s = await api.client.createSession({ cmd: `exec ${provisioner === 'local' ? process.execPath : 'node'} /workspace/probe.mjs; sleep 600` });
-    const needles = [s.connectToken, other.connectToken, 'cat_mt_', 'cat_ct_', API_CANARY, HOME_CANARY, 'other-secret', api.client.token];
+    if (provisioner === 'local') await waitFor(() => existsSync(join(otherWorkspace, 'secret.txt')), 'the other workspace file', { timeoutMs: 60_000, everyMs: 100 });
+    const s = await api.client.call(routes.createSession, { body: { cmd: `exec ${provisioner === 'local' ? process.execPath : 'node'} /workspace/probe.mjs; sleep 600` } });
+    const needles = [s.connectToken, other.connectToken, 'cat_mt_', 'cat_ct_', API_CANARY, HOME_CANARY, 'other-secret', api.token];
     const config = {
       needles,
       paths: [otherWorkspace, join(otherWorkspace, 'secret.txt'), api.dataDir, join(api.dataDir, 'catty.db'), join(api.dataDir, 'machines'), home, join(home, 'secrets.enc'), join(home, 'secret.key'), join(home, 'credentials.json'), `/proc/${api.pid}/environ`],
@@ -82,10 +84,10 @@ describe.each(['local', 'docker'] as const)('SECURITY.md 37: isolation (%s provi
     ]);
     const up = await fetch(`${s.connectUrl}/upload`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) });
     expect(up.status).toBe(200);
-    const out = await poll('the probe to finish', async () => {
-      const text = (await api.client.logs(s.label)).toString();
-      return text.includes('PROBE-DONE') ? text : null;
-    }, 120_000);
+    const out = await waitFor(async () => {
+      const text = (await sessionLogs(api.client, s.label)).toString();
+      return text.includes('PROBE-DONE') && text;
+    }, 'the probe to finish', { timeoutMs: 120_000, everyMs: 100 });
     console.log(`37 (${provisioner}) probe:\n${out.trim()}`);
     expect(out).not.toMatch(/FOUND \d+ IN/);
     expect(out).not.toMatch(/^READ /m);
@@ -94,9 +96,9 @@ describe.each(['local', 'docker'] as const)('SECURITY.md 37: isolation (%s provi
     expect(out).toMatch(/^UID [1-9]\d*\r?$/m);
     expect(out).toMatch(/^CAPEFF 0000000000000000\r?$/m);
     for (const f of [...config.writes, '/etc/pwned.txt']) expect(existsSync(f), f).toBe(false);
-    await api.client.stop(s.label);
-    await api.client.stop(other.label).catch((err: unknown) => {
-      if (!(err instanceof ApiCallError)) throw err;
+    await api.client.call(routes.stop, { params: { ref: s.label } });
+    await api.client.call(routes.stop, { params: { ref: other.label } }).catch((err: unknown) => {
+      if (!(err instanceof RouteError)) throw err;
     });
   });
 });

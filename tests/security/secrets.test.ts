@@ -11,11 +11,12 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretStore } from '../../cli/secrets/store.js';
 import { fileKeySource } from '../../cli/secrets/key.js';
-import { startTestApi, type TestApi } from '../helpers/api.js';
+import { startTestApi, type TestApi, sessionLogs } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { buildZip } from '../helpers/runtime-zip.js';
+import { routes } from '../../api/contract/routes.js';
 
 /** Every regular file under `dir` (symlinks not followed). */
 function walk(dir: string): string[] {
@@ -118,21 +119,21 @@ describe('SECURITY.md 32 (built catty-api, real runtime, embedded S3)', () => {
 
   it('32: a secret reaches the agent only — never the workspace, a snapshot, the database or any log', async () => {
     const secret = 'sk-secret-value-91b3f0';
-    const s = await api.client.createSession({
+    const s = await api.client.call(routes.createSession, { body: {
       cmd: 'printf "%s" "$MY_TOKEN" | sha256sum; echo work > /workspace/out.txt; echo SECRET-CHECK-DONE; sleep 600',
       secrets: { MY_TOKEN: secret },
-    });
+    } });
     const zip = buildZip([{ name: 'README.md', data: '# project\n' }]);
     const up = await fetch(`${s.connectUrl}/upload`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) });
     expect(up.status).toBe(200);
     const out = await waitFor(async () => {
-      const text = (await api.client.logs(s.label)).toString();
+      const text = (await sessionLogs(api.client, s.label)).toString();
       return text.includes('SECRET-CHECK-DONE') && text;
     }, 'the agent output', { timeoutMs: 30_000, everyMs: 100 });
     // The agent saw it (it printed only its hash).
     expect(out).toContain(createHash('sha256').update(secret).digest('hex'));
-    await api.client.stop(s.label); // final snapshot, final logs
-    const snapshot = await api.client.download(s.label);
+    await api.client.call(routes.stop, { params: { ref: s.label } }); // final snapshot, final logs
+    const snapshot = await api.client.call(routes.download, { params: { ref: s.label } });
     const tarball = Buffer.from(await (await fetch(snapshot.url)).arrayBuffer());
     expect(createHash('sha256').update(tarball).digest('hex')).toBe(snapshot.sha256);
     const tar = gunzipSync(tarball).toString('latin1');
@@ -142,7 +143,7 @@ describe('SECURITY.md 32 (built catty-api, real runtime, embedded S3)', () => {
     expect(files.some((f) => f.endsWith('catty.db'))).toBe(true);
     for (const f of files) expect(readFileSync(f).toString('latin1'), f).not.toContain(secret);
     expect(api.output()).not.toContain(secret);
-    expect((await api.client.logs(s.label)).toString()).not.toContain(secret);
-    expect(readFileSync(join(logDir, 'api.log'), 'utf8')).not.toContain(api.client.token);
+    expect((await sessionLogs(api.client, s.label)).toString()).not.toContain(secret);
+    expect(readFileSync(join(logDir, 'api.log'), 'utf8')).not.toContain(api.token);
   });
 });

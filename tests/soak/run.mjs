@@ -18,6 +18,9 @@ import { agentScript, expectedFiles, expectedOutputBytes } from './agent.mjs';
 import { Census } from './census.mjs';
 import { SoakClient } from './client.mjs';
 import { zipOf } from './zip.mjs';
+import { createApiClient } from '../../dist/api/contract/client.js';
+import { routes } from '../../dist/api/contract/routes.js';
+import { RuntimePath } from '../../dist/session-runtime/wire/protocol.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const API_BIN = path.join(REPO_ROOT, 'dist/api/bin.js');
@@ -86,22 +89,14 @@ async function startApi(workDir) {
   }
   await sleep(200);
   const creds = JSON.parse(fs.readFileSync(credsFile, 'utf8'));
-  const call = async (method, route, body) => {
-    const res = await fetch(`${creds.apiUrl}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${creds.accessToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const json = await res.json().catch(() => null);
-    if (!res.ok) throw Object.assign(new Error(`${method} ${route}: ${res.status} ${JSON.stringify(json)}`), { status: res.status, json });
-    return json;
-  };
-  return { proc, exited, call, stderr: () => stderr };
+  // The contract's typed client, as built (the soak runs against dist/).
+  const client = createApiClient({ baseUrl: creds.apiUrl, transport: fetch, token: () => creds.accessToken });
+  return { proc, exited, client, stderr: () => stderr };
 }
 
 /** Downloads and extracts the latest snapshot; returns its files (path → content) or a problem. */
-async function finalSnapshot(call, label, workDir) {
-  const info = await call('GET', `/v1/sessions/${label}/download`);
+async function finalSnapshot(client, label, workDir) {
+  const info = await client.call(routes.download, { params: { ref: label } });
   const body = Buffer.from(await (await fetch(info.url)).arrayBuffer());
   if (createHash('sha256').update(body).digest('hex') !== info.sha256) return { problem: 'snapshot sha256 mismatch' };
   const dir = fs.mkdtempSync(path.join(workDir, 'snap-'));
@@ -151,8 +146,8 @@ async function main() {
   const runtimePeakKiB = new Map();
   try {
     for (let sid = 0; sid < sessionCount; sid++) {
-      const s = await api.call('POST', '/v1/sessions', { cmd: agentScript(sid, ticks) });
-      const up = await fetch(`${s.connectUrl}/upload`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: await zipOf(UPLOADED) });
+      const s = await api.client.call(routes.createSession, { body: { cmd: agentScript(sid, ticks) } });
+      const up = await fetch(`${s.connectUrl}${RuntimePath.upload}`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: await zipOf(UPLOADED) });
       if (up.status !== 200) throw new Error(`upload to session ${sid}: ${up.status} ${await up.text()}`);
       const machine = JSON.parse(fs.readFileSync(path.join(workDir, 'data', 'machines', s.id, 'machine.json'), 'utf8'));
       sessions.push({ ...s, sid, runtimePid: machine.runtimePid });
@@ -194,12 +189,12 @@ async function main() {
     for (const c of clients) c.stop();
     let snapshotBytes = 0;
     for (const s of sessions) {
-      await api.call('POST', `/v1/sessions/${s.label}/stop`);
+      await api.client.call(routes.stop, { params: { ref: s.label } });
       const expected = new Map([...UPLOADED, ...want(s.sid)]);
       let snap = null;
       const snapDeadline = Date.now() + 30_000;
       for (;;) {
-        snap = await finalSnapshot(api.call, s.label, path.join(workDir, 'snaps'));
+        snap = await finalSnapshot(api.client, s.label, path.join(workDir, 'snaps'));
         const diffs = [];
         if (!snap.problem) compareFiles('', snap.files, expected, diffs);
         if ((!snap.problem && diffs.length === 0) || Date.now() > snapDeadline) break;

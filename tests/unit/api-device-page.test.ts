@@ -3,7 +3,8 @@ import { createApp } from '../../api/app.js';
 import { DeviceCodeResponse } from '../../api/contract/schemas.js';
 import { createUser } from '../../api/services/users.js';
 import { purgeExpired } from '../../api/services/sweeper.js';
-import { call, makeTestDeps } from '../helpers/api-fakes.js';
+import { call, makeTestDeps, page as pageRequest } from '../helpers/api-fakes.js';
+import { routes } from '../../api/contract/routes.js';
 
 async function setup() {
   const deps = makeTestDeps();
@@ -22,7 +23,7 @@ function cookiesOf(headers: Headers): string {
 describe('/device page', () => {
   it('escapes the code it echoes and sets strict security headers', async () => {
     const { app } = await setup();
-    const res = await call(app, 'GET', '/device?code=%22%3E%3Cscript%3Ealert(1)%3C/script%3E');
+    const res = await pageRequest(app, 'GET', '/device?code=%22%3E%3Cscript%3Ealert(1)%3C/script%3E');
     expect(res.status).toBe(200);
     expect(res.body).not.toContain('<script>');
     expect(res.body).toContain('&quot;&gt;&lt;script&gt;');
@@ -35,15 +36,15 @@ describe('/device page', () => {
 
   it('refuses a sign-in without the matching CSRF token, accepts one with it', async () => {
     const { app } = await setup();
-    const page = await call(app, 'GET', '/device');
+    const page = await pageRequest(app, 'GET', '/device');
     const cookie = cookiesOf(page.headers);
     const csrf = /name="csrf" value="([^"]+)"/.exec(page.body as string)![1]!;
     const form = (fields: Record<string, string>) => ({ rawBody: new URLSearchParams(fields).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } });
-    const forged = await call(app, 'POST', '/device/login', form({ email: 'ada@example.com', password: 'correct horse battery', csrf: 'nope', code: '' }));
+    const forged = await pageRequest(app, 'POST', '/device/login', form({ email: 'ada@example.com', password: 'correct horse battery', csrf: 'nope', code: '' }));
     expect(forged.status).toBe(403);
-    const wrong = await call(app, 'POST', '/device/login', form({ email: 'ada@example.com', password: 'nope', csrf, code: '' }));
+    const wrong = await pageRequest(app, 'POST', '/device/login', form({ email: 'ada@example.com', password: 'nope', csrf, code: '' }));
     expect(wrong.status).toBe(401);
-    const ok = await call(app, 'POST', '/device/login', form({ email: 'ADA@example.com', password: 'correct horse battery', csrf, code: 'BCDF-GHJK' }));
+    const ok = await pageRequest(app, 'POST', '/device/login', form({ email: 'ADA@example.com', password: 'correct horse battery', csrf, code: 'BCDF-GHJK' }));
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toBe('/device?code=BCDF-GHJK');
     expect(ok.headers.getSetCookie().join('\n')).toMatch(/catty_web=.*HttpOnly.*SameSite=Strict/);
@@ -51,17 +52,17 @@ describe('/device page', () => {
 
   it('approving needs a signed-in browser; unknown codes are explained', async () => {
     const { app } = await setup();
-    const codes = DeviceCodeResponse.parse((await call(app, 'POST', '/v1/auth/device')).body);
-    const anonymous = await call(app, 'POST', '/device/decide', { rawBody: `code=${codes.user_code}&action=approve&csrf=x`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const codes = DeviceCodeResponse.parse((await call(app, routes.deviceCode)).body);
+    const anonymous = await pageRequest(app, 'POST', '/device/decide', { rawBody: `code=${codes.user_code}&action=approve&csrf=x`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(anonymous.status).toBe(303);
-    const page = await call(app, 'GET', '/device');
+    const page = await pageRequest(app, 'GET', '/device');
     let cookie = cookiesOf(page.headers);
     const csrf = /name="csrf" value="([^"]+)"/.exec(page.body as string)![1]!;
-    const login = await call(app, 'POST', '/device/login', { rawBody: new URLSearchParams({ email: 'ada@example.com', password: 'correct horse battery', csrf, code: '' }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } });
+    const login = await pageRequest(app, 'POST', '/device/login', { rawBody: new URLSearchParams({ email: 'ada@example.com', password: 'correct horse battery', csrf, code: '' }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } });
     cookie = `${cookie}; ${cookiesOf(login.headers)}`;
-    const signedIn = await call(app, 'GET', '/device', { headers: { cookie } });
+    const signedIn = await pageRequest(app, 'GET', '/device', { headers: { cookie } });
     const webCsrf = /name="csrf" value="([^"]+)"/.exec(signedIn.body as string)![1]!;
-    const decide = (code: string) => call(app, 'POST', '/device/decide', { rawBody: new URLSearchParams({ code, action: 'approve', csrf: webCsrf }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } });
+    const decide = (code: string) => pageRequest(app, 'POST', '/device/decide', { rawBody: new URLSearchParams({ code, action: 'approve', csrf: webCsrf }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } });
     const unknown = await decide('ZZZZ-ZZZZ');
     expect(unknown.status).toBe(400);
     expect(unknown.body).toContain('not valid');
@@ -72,11 +73,11 @@ describe('/device page', () => {
 
   it('brakes password guessing per email after 10 failures', async () => {
     const { deps, app } = await setup();
-    const page = await call(app, 'GET', '/device');
+    const page = await pageRequest(app, 'GET', '/device');
     const cookie = cookiesOf(page.headers);
     const csrf = /name="csrf" value="([^"]+)"/.exec(page.body as string)![1]!;
     const attempt = (password: string) =>
-      call(app, 'POST', '/device/login', { rawBody: new URLSearchParams({ email: 'ada@example.com', password, csrf, code: '' }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } });
+      pageRequest(app, 'POST', '/device/login', { rawBody: new URLSearchParams({ email: 'ada@example.com', password, csrf, code: '' }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } });
     for (let i = 0; i < 10; i++) expect((await attempt(`guess-${i}`)).status).toBe(401);
     // even the right password is refused while the brake is on
     expect((await attempt('correct horse battery')).status).toBe(429);
@@ -88,7 +89,7 @@ describe('/device page', () => {
 describe('housekeeping', () => {
   it('purges device codes, browser sign-ins and user tokens a day past expiry', async () => {
     const { deps, app } = await setup();
-    await call(app, 'POST', '/v1/auth/device');
+    await call(app, routes.deviceCode);
     const user = deps.db.prepare('SELECT id FROM users').get() as { id: string };
     const { issueTokenPair } = await import('../../api/auth/tokens.js');
     issueTokenPair(deps, user.id);

@@ -3,6 +3,7 @@ import { DownloadInfo, PresignResponse } from '../../api/contract/schemas.js';
 import { reconcile } from '../../api/services/reconcile.js';
 import { sweepIdle } from '../../api/services/sweeper.js';
 import { appWithMachines, call } from '../helpers/api-fakes.js';
+import { routes } from '../../api/contract/routes.js';
 
 
 const SHA = 'b'.repeat(64);
@@ -11,28 +12,28 @@ describe('runtime callbacks', () => {
   it('presign mints a key for the session; record accepts it after a size check; download presigns it', async () => {
     const { deps, app, token, create } = await appWithMachines();
     const s = await create();
-    const presign = await call(app, 'POST', '/v1/runtime/snapshots/presign', { token: s.machineToken, body: { size: 5 } });
+    const presign = await call(app, routes.presign, { token: s.machineToken, body: { size: 5 } });
     expect(presign.status).toBe(200);
     const p = PresignResponse.parse(presign.body);
     expect(p.key).toMatch(new RegExp(`^sessions/${s.id}/snapshots/.+\\.tar\\.gz$`));
     expect(p.headers['content-length']).toBe('5');
     // nothing uploaded yet → refused
-    expect((await call(app, 'POST', '/v1/runtime/snapshots', { token: s.machineToken, body: { key: p.key, size: 5, sha256: SHA } })).status).toBe(400);
+    expect((await call(app, routes.reportSnapshot, { token: s.machineToken, body: { key: p.key, size: 5, sha256: SHA } })).status).toBe(400);
     deps.storage.objects.set(p.key, Buffer.from('hello'));
-    const rec = await call(app, 'POST', '/v1/runtime/snapshots', { token: s.machineToken, body: { key: p.key, size: 5, sha256: SHA } });
+    const rec = await call(app, routes.reportSnapshot, { token: s.machineToken, body: { key: p.key, size: 5, sha256: SHA } });
     expect(rec.body).toEqual({ ok: true });
-    const dl = DownloadInfo.parse((await call(app, 'GET', `/v1/sessions/${s.label}/download`, { token })).body);
+    const dl = DownloadInfo.parse((await call(app, routes.download, { params: { ref: s.label }, token })).body);
     expect(dl).toMatchObject({ size: 5, sha256: SHA, expiresIn: 300 });
     expect(dl.url).toContain(p.key);
     // twice → 409
-    expect((await call(app, 'POST', '/v1/runtime/snapshots', { token: s.machineToken, body: { key: p.key, size: 5, sha256: SHA } })).status).toBe(409);
+    expect((await call(app, routes.reportSnapshot, { token: s.machineToken, body: { key: p.key, size: 5, sha256: SHA } })).status).toBe(409);
   });
 
   it('refuses forged reports: a key not minted, minted for another session, or the wrong size', async () => {
     const { deps, app, create } = await appWithMachines();
     const a = await create();
     const b = await create();
-    const pa = PresignResponse.parse((await call(app, 'POST', '/v1/runtime/snapshots/presign', { token: a.machineToken, body: { size: 5 } })).body);
+    const pa = PresignResponse.parse((await call(app, routes.presign, { token: a.machineToken, body: { size: 5 } })).body);
     deps.storage.objects.set(pa.key, Buffer.from('hello'));
     const forged = [
       { token: a.machineToken, body: { key: `sessions/${a.id}/snapshots/made-up.tar.gz`, size: 5, sha256: SHA } },
@@ -40,14 +41,14 @@ describe('runtime callbacks', () => {
       { token: a.machineToken, body: { key: pa.key, size: 6, sha256: SHA } },
     ];
     for (const f of forged) {
-      const res = await call(app, 'POST', '/v1/runtime/snapshots', f);
+      const res = await call(app, routes.reportSnapshot, f);
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('invalid_request');
     }
     // an object whose real size differs from the presigned size
-    const p2 = PresignResponse.parse((await call(app, 'POST', '/v1/runtime/snapshots/presign', { token: a.machineToken, body: { size: 3 } })).body);
+    const p2 = PresignResponse.parse((await call(app, routes.presign, { token: a.machineToken, body: { size: 3 } })).body);
     deps.storage.objects.set(p2.key, Buffer.from('toolong'));
-    expect((await call(app, 'POST', '/v1/runtime/snapshots', { token: a.machineToken, body: { key: p2.key, size: 3, sha256: SHA } })).status).toBe(400);
+    expect((await call(app, routes.reportSnapshot, { token: a.machineToken, body: { key: p2.key, size: 3, sha256: SHA } })).status).toBe(400);
     const recorded = deps.db.prepare('SELECT COUNT(*) AS n FROM snapshots WHERE recorded = 1').get() as { n: number };
     expect(recorded.n).toBe(0);
   });
@@ -58,9 +59,9 @@ describe('runtime callbacks', () => {
     const keys: string[] = [];
     for (let i = 0; i < 4; i++) {
       deps.clock.ms += 1000;
-      const p = PresignResponse.parse((await call(app, 'POST', '/v1/runtime/snapshots/presign', { token: s.machineToken, body: { size: 1 } })).body);
+      const p = PresignResponse.parse((await call(app, routes.presign, { token: s.machineToken, body: { size: 1 } })).body);
       deps.storage.objects.set(p.key, Buffer.from('x'));
-      expect((await call(app, 'POST', '/v1/runtime/snapshots', { token: s.machineToken, body: { key: p.key, size: 1, sha256: SHA } })).status).toBe(200);
+      expect((await call(app, routes.reportSnapshot, { token: s.machineToken, body: { key: p.key, size: 1, sha256: SHA } })).status).toBe(200);
       keys.push(p.key);
     }
     expect([...deps.storage.objects.keys()].sort()).toEqual(keys.slice(2).sort());
@@ -71,12 +72,12 @@ describe('runtime callbacks', () => {
     const { deps, app, token, create } = await appWithMachines();
     const s = await create();
     const data = Buffer.from('last words\r\n').toString('base64');
-    expect((await call(app, 'POST', '/v1/runtime/logs', { token: s.machineToken, body: { data } })).status).toBe(200);
-    expect((await call(app, 'POST', '/v1/runtime/exit', { token: s.machineToken, body: { code: 3, signal: null } })).status).toBe(200);
+    expect((await call(app, routes.uploadLogs, { token: s.machineToken, body: { data } })).status).toBe(200);
+    expect((await call(app, routes.exit, { token: s.machineToken, body: { code: 3, signal: null } })).status).toBe(200);
     await Promise.all(deps.background);
-    const got = await call(app, 'GET', `/v1/sessions/${s.label}`, { token });
+    const got = await call(app, routes.getSession, { params: { ref: s.label }, token });
     expect(got.body).toMatchObject({ status: 'stopped', exitCode: 3, detail: 'agent exited with code 3' });
-    expect((await call(app, 'GET', `/v1/sessions/${s.label}/logs`, { token })).body.data).toBe(data);
+    expect((await call(app, routes.logs, { params: { ref: s.label }, token })).body.data).toBe(data);
   });
 
   it('heartbeats keep a session alive; the sweeper times out idle ones', async () => {
@@ -84,14 +85,14 @@ describe('runtime callbacks', () => {
     const busy = await create({ ttlSec: 60 });
     const idle = await create({ ttlSec: 60 });
     deps.clock.ms += 50_000;
-    await call(app, 'POST', '/v1/runtime/heartbeat', { token: busy.machineToken, body: { clients: 1, idleMs: 40_000 } });
+    await call(app, routes.heartbeat, { token: busy.machineToken, body: { clients: 1, idleMs: 40_000 } });
     // idle: agent output 45 s ago, nobody attached → activity stays at the start
-    await call(app, 'POST', '/v1/runtime/heartbeat', { token: idle.machineToken, body: { clients: 0, idleMs: 50_000 } });
+    await call(app, routes.heartbeat, { token: idle.machineToken, body: { clients: 0, idleMs: 50_000 } });
     deps.clock.ms += 20_000;
     expect(sweepIdle(deps)).toEqual([idle.id]);
     await Promise.all(deps.background);
-    expect((await call(app, 'GET', `/v1/sessions/${idle.label}`, { token })).body).toMatchObject({ status: 'timed_out' });
-    expect((await call(app, 'GET', `/v1/sessions/${busy.label}`, { token })).body).toMatchObject({ status: 'running' });
+    expect((await call(app, routes.getSession, { params: { ref: idle.label }, token })).body).toMatchObject({ status: 'timed_out' });
+    expect((await call(app, routes.getSession, { params: { ref: busy.label }, token })).body).toMatchObject({ status: 'running' });
   });
 
   it('reconcile marks sessions whose machine vanished and stops orphan machines', async () => {
@@ -103,7 +104,7 @@ describe('runtime callbacks', () => {
     const orphan = await deps.provisioner.start({ ...lostMachine[1].spec, sessionId: 'nobody' });
     const report = await reconcile(deps);
     expect(report).toMatchObject({ kept: [kept.id], lost: [lost.id], orphansStopped: [orphan.machineId] });
-    expect((await call(app, 'GET', `/v1/sessions/${lost.label}`, { token })).body).toMatchObject({ status: 'stopped', detail: 'machine lost' });
+    expect((await call(app, routes.getSession, { params: { ref: lost.label }, token })).body).toMatchObject({ status: 'stopped', detail: 'machine lost' });
     expect(await deps.provisioner.isAlive(orphan.machineId)).toBe(false);
   });
 });

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { ConnectInfo, CreatedSession, Session, SessionList } from '../../api/contract/schemas.js';
 import { LABEL_PATTERN } from '../../api/services/labels.js';
 import { appWithTwoUsers, call } from '../helpers/api-fakes.js';
+import { routes } from '../../api/contract/routes.js';
 
 
 describe('sessions', () => {
   it('creates a running session with a label, connect info and the right agent command', async () => {
     const { deps, app, alice } = await appWithTwoUsers();
-    const res = await call(app, 'POST', '/v1/sessions', { token: alice, body: { agent: 'shell', secrets: { API_KEY: 'sekrit-value' }, ttlSec: 600 } });
+    const res = await call(app, routes.createSession, { token: alice, body: { agent: 'shell', secrets: { API_KEY: 'sekrit-value' }, ttlSec: 600 } });
     expect(res.status).toBe(201);
     const created = CreatedSession.parse(res.body);
     expect(created.label).toMatch(LABEL_PATTERN);
@@ -26,46 +27,46 @@ describe('sessions', () => {
 
   it('maps agent and cmd to CATTY_AGENT_CMD', async () => {
     const { deps, app, alice } = await appWithTwoUsers();
-    await call(app, 'POST', '/v1/sessions', { token: alice, body: {} });
-    await call(app, 'POST', '/v1/sessions', { token: alice, body: { cmd: 'echo hi; exit 3' } });
+    await call(app, routes.createSession, { token: alice, body: {} });
+    await call(app, routes.createSession, { token: alice, body: { cmd: 'echo hi; exit 3' } });
     const cmds = [...deps.provisioner.machines.values()].map((m) => m.spec.agentCmd);
     expect(cmds).toEqual([['claude', '--dangerously-skip-permissions'], ['sh', '-c', 'echo hi; exit 3']]);
   });
 
   it('lists own sessions newest first, gets by id or label, connect hands the token out again', async () => {
     const { deps, app, alice } = await appWithTwoUsers();
-    const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
+    const a = CreatedSession.parse((await call(app, routes.createSession, { token: alice, body: {} })).body);
     deps.clock.ms += 1000;
-    const b = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
-    const list = SessionList.parse((await call(app, 'GET', '/v1/sessions', { token: alice })).body);
+    const b = CreatedSession.parse((await call(app, routes.createSession, { token: alice, body: {} })).body);
+    const list = SessionList.parse((await call(app, routes.listSessions, { token: alice })).body);
     expect(list.sessions.map((s) => s.label)).toEqual([b.label, a.label]);
-    expect(Session.parse((await call(app, 'GET', `/v1/sessions/${a.label}`, { token: alice })).body).id).toBe(a.id);
-    expect(Session.parse((await call(app, 'GET', `/v1/sessions/${a.id}`, { token: alice })).body).label).toBe(a.label);
-    const info = ConnectInfo.parse((await call(app, 'POST', `/v1/sessions/${a.label}/connect`, { token: alice })).body);
+    expect(Session.parse((await call(app, routes.getSession, { params: { ref: a.label }, token: alice })).body).id).toBe(a.id);
+    expect(Session.parse((await call(app, routes.getSession, { params: { ref: a.id }, token: alice })).body).label).toBe(a.label);
+    const info = ConnectInfo.parse((await call(app, routes.connect, { params: { ref: a.label }, token: alice })).body);
     expect(info).toEqual({ connectUrl: a.connectUrl, connectToken: a.connectToken });
   });
 
   it('enforces the per-user limit with a clear error, and counts only live sessions', async () => {
     const { app, alice, bob } = await appWithTwoUsers({ maxSessionsPerUser: 2 });
-    const first = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
-    await call(app, 'POST', '/v1/sessions', { token: alice, body: {} });
-    const third = await call(app, 'POST', '/v1/sessions', { token: alice, body: {} });
+    const first = CreatedSession.parse((await call(app, routes.createSession, { token: alice, body: {} })).body);
+    await call(app, routes.createSession, { token: alice, body: {} });
+    const third = await call(app, routes.createSession, { token: alice, body: {} });
     expect(third.status).toBe(429);
     expect(third.body.error.code).toBe('limit_reached');
     expect(third.body.error.message).toMatch(/2 running sessions/);
-    expect((await call(app, 'POST', '/v1/sessions', { token: bob, body: {} })).status).toBe(201);
-    await call(app, 'POST', `/v1/sessions/${first.id}/stop`, { token: alice });
-    expect((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).status).toBe(201);
+    expect((await call(app, routes.createSession, { token: bob, body: {} })).status).toBe(201);
+    await call(app, routes.stop, { params: { ref: first.id }, token: alice });
+    expect((await call(app, routes.createSession, { token: alice, body: {} })).status).toBe(201);
   });
 
   it('a machine that never becomes healthy is stopped and the session marked failed', async () => {
     const { deps, app, alice } = await appWithTwoUsers({ healthTimeoutMs: 500 });
     deps.provisioner.unhealthy = true;
-    const res = await call(app, 'POST', '/v1/sessions', { token: alice, body: {} });
+    const res = await call(app, routes.createSession, { token: alice, body: {} });
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('provision_failed');
     expect(deps.provisioner.stops).toHaveLength(1);
-    const [s] = SessionList.parse((await call(app, 'GET', '/v1/sessions', { token: alice })).body).sessions;
+    const [s] = SessionList.parse((await call(app, routes.listSessions, { token: alice })).body).sessions;
     expect(s).toMatchObject({ status: 'failed' });
     expect(s!.detail).toMatch(/did not become healthy/);
   });
@@ -74,10 +75,10 @@ describe('sessions', () => {
     const { deps, app, alice } = await appWithTwoUsers({ healthTimeoutMs: 20_000 });
     deps.provisioner.unhealthy = true;
     const started = Date.now();
-    const creating = call(app, 'POST', '/v1/sessions', { token: alice, body: { cmd: 'exit 3', upload: false } });
+    const creating = call(app, routes.createSession, { token: alice, body: { cmd: 'exit 3', upload: false } });
     while (deps.provisioner.machines.size === 0) await new Promise((r) => setTimeout(r, 10));
     const [machine] = deps.provisioner.machines.values();
-    const exited = await call(app, 'POST', '/v1/runtime/exit', { token: machine!.spec.machineToken, body: { code: 3, signal: null } });
+    const exited = await call(app, routes.exit, { token: machine!.spec.machineToken, body: { code: 3, signal: null } });
     expect(exited.status).toBe(200);
     const res = await creating;
     expect(res.status).toBe(201);
@@ -87,32 +88,32 @@ describe('sessions', () => {
 
   it('logs come from the running runtime, and from the stored final logs after the end', async () => {
     const { deps, app, alice } = await appWithTwoUsers();
-    const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
-    const live = await call(app, 'GET', `/v1/sessions/${a.label}/logs`, { token: alice });
+    const a = CreatedSession.parse((await call(app, routes.createSession, { token: alice, body: {} })).body);
+    const live = await call(app, routes.logs, { params: { ref: a.label }, token: alice });
     expect(Buffer.from(live.body.data, 'base64').toString()).toBe(`hello from ${a.label}\r\n`);
     deps.db.prepare('UPDATE sessions SET final_logs = ? WHERE id = ?').run(Buffer.from('bye\n').toString('base64'), a.id);
-    await call(app, 'POST', `/v1/sessions/${a.label}/stop`, { token: alice });
-    const ended = await call(app, 'GET', `/v1/sessions/${a.label}/logs`, { token: alice });
+    await call(app, routes.stop, { params: { ref: a.label }, token: alice });
+    const ended = await call(app, routes.logs, { params: { ref: a.label }, token: alice });
     expect(Buffer.from(ended.body.data, 'base64').toString()).toBe('bye\n');
   });
 
   it('delete stops the machine, removes snapshot objects and hides the session', async () => {
     const { deps, app, alice } = await appWithTwoUsers();
-    const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
+    const a = CreatedSession.parse((await call(app, routes.createSession, { token: alice, body: {} })).body);
     deps.db.prepare("INSERT INTO snapshots (key, session_id, expected_size, size, sha256, recorded, created_at) VALUES ('k1', ?, 3, 3, ?, 1, '2026-01-01T00:00:00.000Z')").run(a.id, 'a'.repeat(64));
     deps.storage.objects.set('k1', Buffer.from('abc'));
-    const res = await call(app, 'DELETE', `/v1/sessions/${a.label}`, { token: alice });
+    const res = await call(app, routes.deleteSession, { params: { ref: a.label }, token: alice });
     expect(res.body).toEqual({ ok: true });
     expect(deps.storage.objects.has('k1')).toBe(false);
     expect(deps.provisioner.stops).toHaveLength(1);
-    expect((await call(app, 'GET', `/v1/sessions/${a.label}`, { token: alice })).status).toBe(404);
-    expect(SessionList.parse((await call(app, 'GET', '/v1/sessions', { token: alice })).body).sessions).toEqual([]);
+    expect((await call(app, routes.getSession, { params: { ref: a.label }, token: alice })).status).toBe(404);
+    expect(SessionList.parse((await call(app, routes.listSessions, { token: alice })).body).sessions).toEqual([]);
   });
 
   it('download is 404 no_snapshot until one is recorded', async () => {
     const { app, alice } = await appWithTwoUsers();
-    const a = CreatedSession.parse((await call(app, 'POST', '/v1/sessions', { token: alice, body: {} })).body);
-    const res = await call(app, 'GET', `/v1/sessions/${a.label}/download`, { token: alice });
+    const a = CreatedSession.parse((await call(app, routes.createSession, { token: alice, body: {} })).body);
+    const res = await call(app, routes.download, { params: { ref: a.label }, token: alice });
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('no_snapshot');
   });

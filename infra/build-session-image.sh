@@ -25,7 +25,7 @@ for arg in "$@"; do
   case "$arg" in
     --force) force=(--force) ;;
     --npm) deps_mode=npm ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done

@@ -8,7 +8,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -17,7 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreatedSession } from '../../api/contract/schemas.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { SESSION_IMAGE, buildSessionImage, probeDocker } from '../helpers/docker.js';
-import { REPO_ROOT, waitFor } from '../helpers/runtime.js';
+import { freeLoopbackPort } from '../helpers/loopback.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { waitFor } from '../helpers/wait.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 import { createApiClient, type ApiClient } from '../../api/contract/client.js';
 import { routes } from '../../api/contract/routes.js';
@@ -28,14 +29,6 @@ const hasCaddy = spawnSync('caddy', ['version'], { stdio: 'ignore' }).status ===
 if (probe.ok && !hasCaddy) {
   if (process.env.CI === 'true') throw new Error('docker TLS: caddy is not installed; CI=true requires it (apt-get install caddy)');
   console.log('[docker TLS] skipped: caddy is not installed (apt-get install caddy)');
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe.skipIf(!probe.ok || !hasCaddy)('HTTPS and WSS through infra/Caddyfile', () => {
@@ -66,13 +59,13 @@ describe.skipIf(!probe.ok || !hasCaddy)('HTTPS and WSS through infra/Caddyfile',
   beforeAll(async () => {
     buildSessionImage();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catty-tls-'));
-    const [apiPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
+    const [apiPort, httpPort, httpsPort] = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
     base = `https://localhost:${httpsPort}`;
     const global = `{\n\tadmin off\n\thttp_port ${httpPort}\n\thttps_port ${httpsPort}\n\tdefault_bind 127.0.0.1\n\tskip_install_trust\n}\n`;
     const caddyfile = fs
       .readFileSync(path.join(REPO_ROOT, 'infra/Caddyfile'), 'utf8')
       .replace('reverse_proxy api:8787', `reverse_proxy 127.0.0.1:${apiPort}`)
-      .replace('reverse_proxy minio:9000', `reverse_proxy 127.0.0.1:${await freePort()}`);
+      .replace('reverse_proxy minio:9000', `reverse_proxy 127.0.0.1:${await freeLoopbackPort()}`);
     fs.writeFileSync(path.join(dir, 'Caddyfile'), global + caddyfile);
     caddy = spawn('caddy', ['run', '--config', path.join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], {
       env: { PATH: process.env.PATH, HOME: dir, XDG_DATA_HOME: path.join(dir, 'data'), XDG_CONFIG_HOME: path.join(dir, 'config'), CATTY_DOMAIN: 'localhost' },
@@ -81,7 +74,7 @@ describe.skipIf(!probe.ok || !hasCaddy)('HTTPS and WSS through infra/Caddyfile',
     caddy.stdout!.on('data', (d: Buffer) => (caddyLog += d.toString()));
     caddy.stderr!.on('data', (d: Buffer) => (caddyLog += d.toString()));
     const root = path.join(dir, 'data/caddy/pki/authorities/local/root.crt');
-    ca = await waitFor(() => (fs.existsSync(root) ? fs.readFileSync(root) : null), `Caddy's local CA (${caddyLog.slice(-300)})`, 30_000, 100);
+    ca = await waitFor(() => (fs.existsSync(root) ? fs.readFileSync(root) : null), `Caddy's local CA (${caddyLog.slice(-300)})`, { timeoutMs: 30_000, everyMs: 100 });
     // The helper's device login follows the public (https) verification URL with the global
     // fetch, which cannot be given Caddy's CA; certificate checks are off for that step only.
     // Every request this test asserts on trusts exactly `ca`.
@@ -107,7 +100,7 @@ describe.skipIf(!probe.ok || !hasCaddy)('HTTPS and WSS through infra/Caddyfile',
         return { status: answer.status, text: async () => answer.text };
       },
     });
-    await waitFor(() => client.send(routes.me).then((r) => r.status === 200, () => false), 'the API through Caddy', 30_000, 200);
+    await waitFor(() => client.send(routes.me).then((r) => r.status === 200, () => false), 'the API through Caddy', { timeoutMs: 30_000, everyMs: 200 });
   });
 
   afterAll(async () => {
@@ -142,9 +135,9 @@ describe.skipIf(!probe.ok || !hasCaddy)('HTTPS and WSS through infra/Caddyfile',
     });
     try {
       await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
-      await waitFor(() => hello && output.includes('started'), `hello and "started" over WSS (got ${JSON.stringify(output)})`, 30_000);
+      await waitFor(() => hello && output.includes('started'), `hello and "started" over WSS (got ${JSON.stringify(output)})`, { timeoutMs: 30_000 });
       ws.send(Buffer.from('through-caddy\r'), { binary: true });
-      await waitFor(() => output.split('through-caddy').length > 2, 'the echo of cat over WSS', 15_000);
+      await waitFor(() => output.split('through-caddy').length > 2, 'the echo of cat over WSS', { timeoutMs: 15_000 });
     } finally {
       ws.close();
     }

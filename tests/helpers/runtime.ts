@@ -11,18 +11,7 @@ import WebSocket from 'ws';
 import { RuntimePath, SnapshotResult, parseRuntimeMessage, type RuntimeMessage } from '../../session-runtime/wire/protocol.js';
 import { READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS } from '../../session-runtime/wire/runtime-env.js';
 import { FIXTURE_AGENTS, RUNTIME_BIN } from './paths.js';
-import { elapse, waitFor as waitForCondition, type Truthy } from './wait.js';
-
-/** @deprecated Import REPO_ROOT from ./paths.js (kept for tests/docker/docker-tls.test.ts). */
-export { REPO_ROOT } from './paths.js';
-
-/**
- * @deprecated Use `waitFor(check, what, { timeoutMs, everyMs })` from ./wait.js. Kept, with its
- * old positional signature, only for tests/docker/docker-tls.test.ts until its owner switches.
- */
-export function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, everyMs = 10): Promise<Truthy<T>> {
-  return waitForCondition(check, what, { timeoutMs, everyMs });
-}
+import { elapse, waitFor } from './wait.js';
 
 /** `CATTY_AGENT_CMD` for a fixture agent: `agentCmd('echo.mjs', 'arg')`. */
 export function agentCmd(fixture: string, ...args: string[]): string {
@@ -76,7 +65,7 @@ export async function startRuntime(options: StartOptions = {}): Promise<RuntimeP
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const url = await Promise.race([
-    waitForCondition(() => new RegExp(`^${READY_LINE_PREFIX}(http://\\S+)$`, 'm').exec(out)?.[1], 'the ready line', { timeoutMs: options.timeoutMs ?? 20_000, everyMs: 10 }),
+    waitFor(() => new RegExp(`^${READY_LINE_PREFIX}(http://\\S+)$`, 'm').exec(out)?.[1], 'the ready line', { timeoutMs: options.timeoutMs ?? 20_000, everyMs: 10 }),
     exited.then((code) => {
       throw new Error(`catty-session exited (${code}) before ready: ${err}`);
     }),
@@ -197,11 +186,11 @@ export class TestClient {
     this.ws.send(JSON.stringify(message));
   }
   waitForText(needle: string, timeoutMs = 15_000): Promise<true> {
-    return waitForCondition(() => this.text().includes(needle), () => `output containing ${JSON.stringify(needle)} (got ${JSON.stringify(this.text().slice(-200))})`, { timeoutMs, everyMs: 10 });
+    return waitFor(() => this.text().includes(needle), () => `output containing ${JSON.stringify(needle)} (got ${JSON.stringify(this.text().slice(-200))})`, { timeoutMs, everyMs: 10 });
   }
   /** Resolves with the hello once it came (every connection starts with one). */
   waitForHello(timeoutMs = 15_000): Promise<Extract<RuntimeMessage, { type: 'hello' }>> {
-    return waitForCondition(() => this.hello(), 'hello', { timeoutMs, everyMs: 10 });
+    return waitFor(() => this.hello(), 'hello', { timeoutMs, everyMs: 10 });
   }
   close(): Promise<number> {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close();

@@ -3,6 +3,7 @@ import { ConnectInfo, CreatedSession, Session, SessionList } from '../../api/con
 import { LABEL_PATTERN } from '../../api/services/labels.js';
 import { appWithTwoUsers, call } from '../helpers/api-fakes.js';
 import { routes } from '../../api/contract/routes.js';
+import { waitFor } from '../helpers/wait.js';
 
 
 describe('sessions', () => {
@@ -76,7 +77,7 @@ describe('sessions', () => {
     deps.provisioner.unhealthy = true;
     const started = Date.now();
     const creating = call(app, routes.createSession, { token: alice, body: { cmd: 'exit 3', upload: false } });
-    while (deps.provisioner.machines.size === 0) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => deps.provisioner.machines.size > 0, 'the machine to be created');
     const [machine] = deps.provisioner.machines.values();
     const exited = await call(app, routes.exit, { token: machine!.spec.machineToken, body: { code: 3, signal: null } });
     expect(exited.status).toBe(200);

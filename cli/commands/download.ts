@@ -9,6 +9,8 @@ import { resolveApi } from '../api.js';
 import { ExitCode } from '../errors.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
 import { formatBytes } from '../output.js';
+import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';
+import type { Extracted } from '../download/extract.js';
 import { createProgress } from '../packer/progress.js';
 import { fetchToFile } from '../download/fetch.js';
 import { parseLabel } from './options.js';
@@ -61,14 +63,33 @@ export async function download(ctx: Context, label: string, destArg: string | un
     }
     fs.mkdirSync(tempDir, { mode: 0o755 });
     const { extractSnapshot } = await import('../download/extract.js');
-    const { files, bytes } = await extractSnapshot(tempFile, tempDir);
+    const extracted = await extractSnapshot(tempFile, tempDir);
     checkDestFree(dest, format);
     if (fs.existsSync(dest)) fs.rmdirSync(dest);
     fs.renameSync(tempDir, dest);
-    print(ctx.stderr, `Extracted ${files} files (${formatBytes(bytes)}) from the snapshot of ${info.createdAt} into ${dest}`);
+    print(ctx.stderr, extractedSummary(extracted, info.createdAt, dest));
   } finally {
     progress.stop();
     fs.rmSync(tempFile, { force: true });
     fs.rmSync(tempDir, { recursive: true, force: true });
   }
+}
+
+/** Links listed in the summary at most; the rest are counted. */
+const MAX_LISTED_LINKS = 20;
+
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+function extractedSummary(x: Extracted, createdAt: string, dest: string): string {
+  const links = x.links.length > 0 ? ` and ${plural(x.links.length, 'symlink')}` : '';
+  const lines = [`Extracted ${plural(x.files, 'file')}${links} (${formatBytes(x.bytes)}) from the snapshot of ${createdAt} into ${dest}`];
+  if (x.skippedLinks.length > 0) {
+    lines.push(`Skipped ${plural(x.skippedLinks.length, 'link')} (not created, for safety):`);
+    for (const link of x.skippedLinks.slice(0, MAX_LISTED_LINKS)) {
+      const arrow = link.kind === 'hardlink' ? '=>' : '->';
+      lines.push(`    ${escapeForTerminal(link.rel)} ${arrow} ${escapeForTerminal(link.target)}  (${link.why})`);
+    }
+    if (x.skippedLinks.length > MAX_LISTED_LINKS) lines.push(`    … and ${x.skippedLinks.length - MAX_LISTED_LINKS} more`);
+  }
+  return lines.join('\n');
 }

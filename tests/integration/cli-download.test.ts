@@ -31,6 +31,31 @@ describe('catty download', () => {
     expect(fs.readdirSync(result.cwd)).toEqual([DOWNLOAD_LABEL]); // no temp files left
   });
 
+  it('creates symlinks that stay inside, after every file (a tracked symlink no longer refuses the snapshot)', async () => {
+    h.serve(
+      tarGz([
+        // A link listed before its target: links are created once every file is written.
+        { name: 'README-link.md', type: '2', linkname: 'README.md' },
+        { name: 'README.md', body: '# hi\n' },
+        { name: 'src/', type: '5' },
+        { name: 'src/app.ts', body: 'x\n' },
+        { name: 'src/readme', type: '2', linkname: '../README.md' },
+        { name: 'lib', type: '2', linkname: 'src' },
+        { name: 'deep/er/root', type: '2', linkname: '../..' },
+      ]),
+    );
+    const result = await h.download();
+    expect(result.code, result.stderr).toBe(0);
+    const dest = path.join(result.cwd, DOWNLOAD_LABEL);
+    expect(fs.readlinkSync(path.join(dest, 'README-link.md'))).toBe('README.md');
+    expect(fs.readFileSync(path.join(dest, 'README-link.md'), 'utf8')).toBe('# hi\n');
+    expect(fs.readFileSync(path.join(dest, 'src/readme'), 'utf8')).toBe('# hi\n');
+    expect(fs.readFileSync(path.join(dest, 'lib/app.ts'), 'utf8')).toBe('x\n');
+    expect(fs.readlinkSync(path.join(dest, 'deep/er/root'))).toBe('../..');
+    expect(result.stderr).toContain('Extracted 2 files and 4 symlinks');
+    expect(result.stderr).not.toContain('Skipped');
+  });
+
   it('saves the verified tarball with --format tar.gz', async () => {
     const archive = tarGz(GOOD);
     h.serve(archive);

@@ -11,11 +11,15 @@ export function createColors(env: NodeJS.ProcessEnv, stream: { isTTY?: boolean }
   return pc.createColors(colorsEnabled(env, stream));
 }
 
-/** A simple left-aligned text table. */
-export function table(header: string[], rows: string[][]): string {
+/** A simple left-aligned text table, one string per line. */
+export function tableLines(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
+  return [line(header), ...rows.map(line)];
+}
+
+export function table(header: string[], rows: string[][]): string {
+  return tableLines(header, rows).join('\n');
 }
 
 /** "3m", "2h", "5d" from milliseconds. */

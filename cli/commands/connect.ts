@@ -6,7 +6,7 @@ import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { ExitCode } from '../errors.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
-import { table } from '../output.js';
+import { tableLines } from '../output.js';
 import { loadRecord } from '../sessions/store.js';
 import { fetchSessions, sessionRows } from './list.js';
 import { fetchLogs } from '../sessions/logs.js';
@@ -35,7 +35,8 @@ async function chooseLabel(ctx: Context): Promise<string> {
   if (sessions.length === 0) throw new UserError('No running sessions.', { hint: 'Start one with `catty new`.', exitCode: ExitCode.sessionGone });
   if (sessions.length === 1 && sessions[0]) return sessions[0].label;
   if (!ctx.stdin.isTTY || !ctx.stderr.isTTY) {
-    throw new UserError(`Which session? Pass a label:\n${table(['LABEL', 'STATUS', 'AGE', 'PROVISIONER'], sessionRows(sessions))}`, {
+    throw new UserError('Which session? Pass a label:', {
+      details: tableLines(['LABEL', 'STATUS', 'AGE', 'PROVISIONER'], sessionRows(sessions)),
       exitCode: ExitCode.usage,
     });
   }

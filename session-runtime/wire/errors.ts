@@ -2,7 +2,7 @@
  * One error model for every catty program and server (STYLE.md "One error model"):
  * - {@link ErrorBody}: every HTTP error from the API and the runtime has this JSON shape;
  * - {@link UserError}: the user's or operator's mistake, or a state they can fix — message, hint
- *   and an exit code of its own, printed without a stack;
+ *   (one line each), lines of details, and an exit code of its own, printed without a stack;
  * - {@link reportError}: the one printer both binaries (`catty`, `catty-api`) use.
  */
 import * as z from './zod.js';
@@ -23,15 +23,27 @@ export const EXIT_ERROR = 1;
 /** Exit code of a command line or configuration the program cannot use. */
 export const EXIT_USAGE = 2;
 
+export interface UserErrorOptions {
+  hint?: string;
+  exitCode?: number;
+  cause?: unknown;
+  /** Lines shown under the message (a table, a list of files). The message and the hint are one
+   * line each; a multi-line error puts its further lines here, so the printer knows which line
+   * breaks are ours: a newline inside any of them — say in a hostile file name — is escaped. */
+  details?: readonly string[];
+}
+
 export class UserError extends Error {
   override readonly name: string = 'UserError';
   readonly hint: string | undefined;
   readonly exitCode: number;
+  readonly details: readonly string[];
 
-  constructor(message: string, options: { hint?: string; exitCode?: number; cause?: unknown } = {}) {
+  constructor(message: string, options: UserErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.hint = options.hint;
     this.exitCode = options.exitCode ?? EXIT_ERROR;
+    this.details = options.details ?? [];
   }
 }
 
@@ -45,11 +57,14 @@ export interface ReportOptions {
   explain?: (error: unknown) => UserError | null;
 }
 
+const DETAIL_INDENT = '    ';
+
 /** Prints an error once, as its kind asks, and returns the exit code it stands for. */
 export function reportError(error: unknown, out: ReportOptions): number {
   const userError = error instanceof UserError ? error : (out.explain?.(error) ?? null);
   if (userError) {
     out.stderr.write(`${out.program}: ${escapeForTerminal(userError.message)}\n`);
+    for (const line of userError.details) out.stderr.write(`${DETAIL_INDENT}${escapeForTerminal(line)}\n`);
     if (userError.hint) out.stderr.write(`  ${escapeForTerminal(userError.hint)}\n`);
     if (out.debug && userError.cause instanceof Error && userError.cause.stack) out.stderr.write(`${userError.cause.stack}\n`);
     return userError.exitCode;

@@ -262,18 +262,26 @@ describe('keys, resize, signals', () => {
     expect(await run.code).toBe(0);
   });
 
-  it('without a label and without a TTY, lists the choices and exits 2', async () => {
+  it('without a label and without a TTY, lists the choices on lines of their own and exits 2', async () => {
+    // A label from the API is outside input: its newline and escape stay escaped, ours print.
+    const hostile = 'evil\nfake-line\x1b[31m';
     api.addSession({ label: 'other-one-0008' });
+    api.addSession({ label: hostile });
     try {
       const home = harness.loggedInHome('attach');
       const run = startCli(['connect'], { home, env: { CATTY_API_URL: api.url } });
       run.stdin.end();
       expect(await run.code).toBe(2);
-      expect(run.stderr.text).toContain('Which session?');
-      expect(run.stderr.text).toContain('other-one-0008');
-      expect(run.stderr.text).toContain(LABEL);
+      const lines = run.stderr.text.split('\n');
+      expect(lines[0]).toBe('catty: Which session? Pass a label:');
+      expect(lines[1]).toMatch(/^ {4}LABEL +STATUS +AGE +PROVISIONER$/);
+      expect(lines.some((l) => /^ {4}other-one-0008 +running/.test(l))).toBe(true);
+      expect(lines.some((l) => l.startsWith(`    ${LABEL} `))).toBe(true);
+      expect(lines.some((l) => l.startsWith('    evil\\x0afake-line\\x1b[31m '))).toBe(true);
+      expect(run.stderr.text).not.toContain('\x1b');
+      expect(lines.some((l) => l.startsWith('fake-line'))).toBe(false);
     } finally {
-      api.state.sessions = api.state.sessions.filter((s) => s.label !== 'other-one-0008');
+      api.state.sessions = api.state.sessions.filter((s) => s.label !== 'other-one-0008' && s.label !== hostile);
     }
   });
 

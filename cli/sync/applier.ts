@@ -186,7 +186,7 @@ export class SyncApplier {
     if (op.kind === 'reset') return;
     const rel = op.kind === 'chunk' ? (this.#transfer?.rel ?? `transfer ${op.msg.transfer}`) : op.msg.path;
     const why = error instanceof Refusal ? error.message : `error: ${(error as Error).message}`;
-    this.#o.report.refused.push({ path: rel, why });
+    this.#o.report.refuse(rel, why);
     this.#o.report.log(`refused ${rel}: ${why}`);
   }
 
@@ -205,7 +205,7 @@ export class SyncApplier {
       case 'chunk':
         return this.#chunk(op.msg);
       case 'skipped':
-        this.#o.report.skipped.push({ path: op.msg.path, why: op.msg.reason === 'too_large' ? `too large (${op.msg.size} bytes)` : 'unreadable in the session' });
+        this.#o.report.skip(op.msg.path, op.msg.reason === 'too_large' ? `too large (${op.msg.size} bytes)` : 'unreadable in the session');
         this.#o.report.log(`skipped ${op.msg.path}: ${op.msg.reason}`);
         return;
       default: {
@@ -256,12 +256,12 @@ export class SyncApplier {
 
   #written(rel: string, expected: { sha256: string; executable: boolean }, conflict: boolean): void {
     if (conflict) {
-      this.#o.report.conflicts.push(rel);
+      this.#o.report.conflict(rel);
       this.#o.report.log(`conflict ${rel}: local edit kept, session's version beside it`);
       return;
     }
     this.#o.manifest.set(rel, { sha256: expected.sha256, executable: expected.executable });
-    this.#o.report.written++;
+    this.#o.report.wrote(rel);
     this.#o.report.log(`wrote ${rel}`);
   }
 
@@ -323,13 +323,13 @@ export class SyncApplier {
       return;
     }
     if (!base || base.sha256 !== local.sha256) {
-      this.#o.report.keptDeletes.push(msg.path);
+      this.#o.report.keptDelete(msg.path);
       this.#o.report.log(`not deleted ${msg.path}: changed locally since the last sync`);
       return;
     }
     await rm(target);
     this.#o.manifest.delete(msg.path);
-    this.#o.report.deleted++;
+    this.#o.report.removed(msg.path);
     this.#o.report.log(`deleted ${msg.path}`);
   }
 }

@@ -73,7 +73,10 @@ describe('SECURITY.md 12: links are never followed', () => {
     expect(result.code).toBe(0);
     expect(fs.readFileSync(path.join(s.outside, 'victim.txt'), 'utf8')).toBe('precious');
     expect(fs.lstatSync(path.join(s.local, 'victim.txt')).isSymbolicLink()).toBe(true);
-    expect(result.stderr).toContain('2 refused');
+    // Both refused (the log has each); the summary counts and lists the file once.
+    expect(fs.readFileSync(path.join(s.home, 'logs', `${SYNC_LABEL}.log`), 'utf8').match(/refused victim\.txt/g)).toHaveLength(2);
+    expect(result.stderr).toContain('1 refused');
+    expect(result.stderr.match(/victim\.txt: the local path is a symlink/g)).toHaveLength(1);
   });
 
   it('12: a symlink squatting on the conflict-copy name is not followed', async () => {

@@ -1,7 +1,9 @@
 /**
  * Per-session records under $CATTY_HOME/sessions/: `<label>.json` (which API, which local
- * directory sync-back writes into) and `<label>.manifest.json` (path → sha256 + exec bit of
- * what the local directory held at the last upload/sync: the base for the conflict rule).
+ * directory sync-back writes into) and `<label>.manifest.json`: the base of the three-way
+ * rule, per path the sha256 + exec bit of the session's version this laptop last had — what was
+ * uploaded, then each version sync-back applied or saved as a conflict copy; a delete that
+ * reached the laptop removes the path. Only the CLI knows it; the runtime sends what changed.
  */
 import fs from 'node:fs';
 import path from 'node:path';

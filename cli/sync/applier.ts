@@ -215,24 +215,38 @@ export class SyncApplier {
     }
   }
 
-  #expected(msg: FileChangeMessage): { size: number; sha256: string; executable: boolean } {
+  #expected(msg: FileChangeMessage): Version & { size: number } {
     if (msg.size === undefined || msg.sha256 === undefined) throw new Refusal('a write without size and sha256');
     if (msg.size > this.#maxFileBytes) throw new Refusal(`larger than the sync cap (${msg.size} bytes)`);
     return { size: msg.size, sha256: msg.sha256, executable: msg.executable === true };
   }
 
-  /** Decides where a write goes: the file itself, or a conflict copy beside it. */
-  async #destination(rel: string, sha256: string, executable: boolean): Promise<{ target: string; conflict: boolean } | null> {
+  /**
+   * Decides where a write goes, by the three-way rule (DESIGN.md "Sync-back"; the base is the
+   * manifest's entry): nowhere when the session's version is the base — a version sent again (the
+   * runtime cannot know what this laptop has: the client may be another process, or another
+   * laptop) leaves alone what the user changed or deleted since — or is already in the file; the
+   * file itself when its content is still the base's (absent here and in the base: a create); a
+   * conflict copy beside it otherwise. Only content counts as a local change, not the exec bit
+   * alone: a file system may not keep it.
+   */
+  async #destination(rel: string, announced: Version): Promise<{ target: string; conflict: boolean } | null> {
+    const remote: Version = { sha256: announced.sha256, executable: announced.executable };
     const target = checkRemotePath(this.#o.root, rel);
+    const base = this.#o.manifest.get(rel);
+    if (base && sameVersion(base, remote)) return null;
     await checkParents(this.#o.root, target, true);
     const local = await localState(target);
-    if (local.kind === 'file' && local.sha256 === sha256 && local.executable === executable) {
-      this.#o.manifest.set(rel, { sha256, executable });
+    if (local.kind === 'file' && sameVersion(local, remote)) {
+      this.#o.manifest.set(rel, remote);
       return null; // already there
     }
-    const base = this.#o.manifest.get(rel);
-    // Overwrite only what still equals the base; a file absent locally is a create.
-    if (local.kind === 'absent' || (base && base.sha256 === local.sha256)) return { target, conflict: false };
+    if (local.kind === 'absent' ? !base : base?.sha256 === local.sha256) return { target, conflict: false };
+    if (local.kind === 'file' && local.sha256 === remote.sha256) {
+      // Both sides made the same edit; only the exec bit differs: the user's file stays as it is.
+      this.#o.manifest.set(rel, remote);
+      return null;
+    }
     const copy = conflictPath(target, this.#o.label);
     await localState(copy); // refuses a symlink or directory squatting on the conflict name
     return { target: copy, conflict: true };
@@ -241,7 +255,7 @@ export class SyncApplier {
   async #writeWhole(msg: FileChangeMessage): Promise<void> {
     const expected = this.#expected(msg);
     const content = Buffer.from(msg.content ?? '', 'base64');
-    const dest = await this.#destination(msg.path, expected.sha256, expected.executable);
+    const dest = await this.#destination(msg.path, expected);
     if (!dest) return;
     const temp = await TempFile.create(dest.target);
     try {
@@ -254,13 +268,18 @@ export class SyncApplier {
     this.#written(msg.path, expected, dest.conflict);
   }
 
-  #written(rel: string, expected: { sha256: string; executable: boolean }, conflict: boolean): void {
+  /**
+   * A conflict copy moves the base too: this laptop has the session's version now (beside the
+   * user's file), so the same version sent again is nothing to do, and the user's file is
+   * overwritten later only if the user makes it equal to that version.
+   */
+  #written(rel: string, expected: Version, conflict: boolean): void {
+    this.#o.manifest.set(rel, { sha256: expected.sha256, executable: expected.executable });
     if (conflict) {
       this.#o.report.conflict(rel);
       this.#o.report.log(`conflict ${rel}: local edit kept, session's version beside it`);
       return;
     }
-    this.#o.manifest.set(rel, { sha256: expected.sha256, executable: expected.executable });
     this.#o.report.wrote(rel);
     this.#o.report.log(`wrote ${rel}`);
   }
@@ -270,7 +289,7 @@ export class SyncApplier {
     this.#transfer = transfer;
     if (msg.transfer === undefined) throw new Refusal('a chunked write without a transfer id');
     const expected = this.#expected(msg);
-    const dest = await this.#destination(msg.path, expected.sha256, expected.executable);
+    const dest = await this.#destination(msg.path, expected);
     if (!dest) return;
     transfer.target = dest.target;
     transfer.conflict = dest.conflict;
@@ -310,28 +329,35 @@ export class SyncApplier {
     if (transfer.temp) throw new Refusal(`${transfer.rel}: ${why}`);
   }
 
+  /**
+   * The three-way rule for a delete: nothing to do when the base has no such file (the session
+   * deleted what it had made, or a delete sent again); the file goes only if its content is still
+   * the base's; a file changed here stays, and is reported. Either way the base forgets it.
+   */
   async #delete(msg: FileChangeMessage): Promise<void> {
     const target = checkRemotePath(this.#o.root, msg.path);
-    if (!(await checkParents(this.#o.root, target, false))) {
-      this.#o.manifest.delete(msg.path);
-      return;
-    }
-    const local = await localState(target);
     const base = this.#o.manifest.get(msg.path);
-    if (local.kind === 'absent') {
+    if (!base) return;
+    const local = (await checkParents(this.#o.root, target, false)) ? await localState(target) : ({ kind: 'absent' } as const);
+    if (local.kind === 'file' && local.sha256 !== base.sha256) {
       this.#o.manifest.delete(msg.path);
-      return;
-    }
-    if (!base || base.sha256 !== local.sha256) {
       this.#o.report.keptDelete(msg.path);
       this.#o.report.log(`not deleted ${msg.path}: changed locally since the last sync`);
       return;
     }
-    await rm(target);
+    if (local.kind === 'file') await rm(target);
     this.#o.manifest.delete(msg.path);
+    if (local.kind === 'absent') return;
     this.#o.report.removed(msg.path);
     this.#o.report.log(`deleted ${msg.path}`);
   }
+}
+
+/** A file's version as sync-back compares it: content and exec bit. */
+type Version = { sha256: string; executable: boolean };
+
+function sameVersion(a: Version, b: Version): boolean {
+  return a.sha256 === b.sha256 && a.executable === b.executable;
 }
 
 /** Whether two relative paths are the same or one lies inside the other. */

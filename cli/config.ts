@@ -18,7 +18,8 @@ export const Credentials = z.object({
   refreshToken: z.string(),
   /** ISO time the access token expires. */
   expiresAt: z.string(),
-  /** Set when these are the embedded control plane's tokens (`catty server`). */
+  /** Set by earlier versions, which kept a copy of the embedded control plane's tokens here; those
+   * now live only in its own file (cli/api.ts), and a copy found here is moved there. */
   local: z.optional(z.boolean()),
 });
 export type Credentials = z.infer<typeof Credentials>;

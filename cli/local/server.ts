@@ -1,7 +1,8 @@
 /**
  * The embedded local control plane (`catty server start|stop|status`): catty-api with the local
  * provisioner as a detached daemon whose state lives in $CATTY_HOME/local/. It writes
- * LocalCredentials (api/contract.ts) once it listens; the CLI uses its URL and tokens.
+ * LocalCredentials (api/contract/schemas.ts) once it listens; the CLI uses its URL and tokens
+ * from that file, and writes refreshed tokens back there.
  */
 import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';
 import fs from 'node:fs';
@@ -13,7 +14,7 @@ import { routes } from '../../api/contract/routes.js';
 import type { Context } from '../context.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
 import { ensureHome, paths } from '../config.js';
-import { ensurePrivateDir, readJsonFile } from '../fs-util.js';
+import { ensurePrivateDir, readJsonFile, writePrivateFileAtomic } from '../fs-util.js';
 import { pidAlive, waitFor } from './process.js';
 
 export const localPaths = (home: string) => {
@@ -33,6 +34,18 @@ export function readLocalServer(ctx: Context): LocalCredentials | null {
   const parsed = LocalCredentials.safeParse(raw);
   if (!parsed.success || !pidAlive(parsed.data.pid)) return null;
   return parsed.data;
+}
+
+/**
+ * Keeps refreshed tokens where the server's came from: its own credentials file is the one
+ * place the local login lives (credentials.json holds only a remote login). Written only while
+ * it still describes the same server — a restart's fresh file is never overwritten with old ones.
+ */
+export function saveLocalTokens(ctx: Context, apiUrl: string, tokens: { accessToken: string; refreshToken: string; expiresAt: string }): void {
+  const current = readLocalServer(ctx);
+  if (!current || current.apiUrl !== apiUrl) return;
+  const next: LocalCredentials = { ...current, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, accessTokenExpiresAt: tokens.expiresAt };
+  writePrivateFileAtomic(localPaths(ctx.home).credentials, `${JSON.stringify(next, null, 2)}\n`);
 }
 
 /**

@@ -7,6 +7,7 @@
 import { createApiClient, RouteError, UnexpectedAnswer, type Answer, type ApiClient as ContractClient, type CallArgs } from '../api/contract/client.js';
 import { routes, type ResponseOf, type Route } from '../api/contract/routes.js';
 import type { Context } from './context.js';
+import type { ApiUrlSource } from './config.js';
 import { ApiRequestError, ExitCode, explainSystemError } from './errors.js';
 import { ErrorBody, UserError } from '../session-runtime/wire/errors.js';
 
@@ -23,14 +24,19 @@ export interface TokenStore {
 }
 
 const REQUEST_TIMEOUT_MS = 120_000;
+/** How long the reachability question before "not logged in" may take. */
+const REACH_TIMEOUT_MS = 10_000;
 
 export class ApiClient {
   readonly baseUrl: string;
+  /** Where the URL came from: hints name the setting to check (or the local control plane's). */
+  readonly source: ApiUrlSource;
   readonly #client: ContractClient;
   readonly #tokens: TokenStore | null;
 
-  constructor(ctx: Context, baseUrl: string, tokens: TokenStore | null) {
+  constructor(ctx: Context, baseUrl: string, tokens: TokenStore | null, source: ApiUrlSource) {
     this.baseUrl = baseUrl;
+    this.source = source;
     this.#tokens = tokens;
     this.#client = createApiClient({
       baseUrl,
@@ -39,14 +45,10 @@ export class ApiClient {
         try {
           return await ctx.http(url, { ...request, signal: request.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
         } catch (error) {
-          throw unreachable(error, baseUrl);
+          throw unreachable(error, baseUrl, source);
         }
       },
     });
-  }
-
-  get hasTokens(): boolean {
-    return this.#tokens?.get() != null;
   }
 
   /** The route's answer, parsed; any failure is a UserError (a 404 of a session names it). */
@@ -66,7 +68,13 @@ export class ApiClient {
 
   async #withRefresh<T>(route: Route, attempt: () => Promise<T>): Promise<T> {
     if (route.auth === 'none') return attempt();
-    if (!this.hasTokens) throw notLoggedIn(this.baseUrl);
+    if (this.#tokens?.get() == null) {
+      // Nothing to send (and no body — it may carry secrets — for an API we have no login to);
+      // but "not logged in" is only true of an API that answers: ask it something harmless
+      // first, so an unreachable one is reported as unreachable.
+      await this.#client.send(routes.health, { signal: AbortSignal.timeout(REACH_TIMEOUT_MS) });
+      throw notLoggedIn(this.baseUrl, this.source);
+    }
     try {
       return await attempt();
     } catch (error) {
@@ -89,6 +97,7 @@ export class ApiClient {
   }
 
   #explain(error: unknown, sessionRef: string | undefined): unknown {
+    if (error instanceof RouteError && error.status === 401 && this.source === 'local') return localTokenRefused(this.baseUrl);
     if (error instanceof RouteError) return errorFor(error.status, error.body, this.baseUrl, sessionRef === undefined ? undefined : `Session "${sessionRef}"`);
     if (error instanceof UnexpectedAnswer) {
       return new UserError(`The API at ${this.baseUrl} sent an unexpected answer (${error.status}).`, {
@@ -99,15 +108,45 @@ export class ApiClient {
   }
 }
 
-function unreachable(error: unknown, baseUrl: string): UserError {
+function unreachable(error: unknown, baseUrl: string, source: ApiUrlSource): UserError {
   const explained = explainSystemError(error);
-  if (explained) return new UserError(`${explained.message} (API ${baseUrl})`, { hint: explained.hint, cause: error });
-  if (error instanceof Error && error.name === 'TimeoutError') return new UserError(`The API at ${baseUrl} did not answer in time.`);
-  return new UserError(`Could not reach the API at ${baseUrl}: ${(error as Error).message}`, { cause: error });
+  const hint = explained?.hint ?? reachHint(baseUrl, source);
+  if (explained) return new UserError(`${explained.message} (API ${baseUrl})`, { hint, cause: error });
+  if (error instanceof Error && error.name === 'TimeoutError') return new UserError(`The API at ${baseUrl} did not answer in time.`, { hint });
+  return new UserError(`Could not reach the API at ${baseUrl}: ${(error as Error).message}`, { hint, cause: error });
 }
 
-function notLoggedIn(baseUrl: string): UserError {
-  return new UserError(`Not logged in to ${baseUrl}.`, { hint: 'Run `catty login`.', exitCode: ExitCode.notLoggedIn });
+/** What to check when the API cannot be reached: the setting its URL came from, or — only for
+ * the embedded one — the local control plane. */
+function reachHint(baseUrl: string, source: ApiUrlSource): string {
+  switch (source) {
+    case 'local':
+      return 'The local control plane stopped answering: see `catty server status` (restart it with `catty server stop && catty server start`).';
+    case 'flag':
+      return `Is a catty API running at ${baseUrl}? Check the --api URL.`;
+    case 'env':
+      return `Is a catty API running at ${baseUrl}? Check CATTY_API_URL.`;
+    case 'login':
+      return `Is a catty API running at ${baseUrl}? It is your saved login (\`catty logout\` forgets it).`;
+    default: {
+      const never: never = source;
+      throw new Error(`unknown API URL source ${String(never)}`);
+    }
+  }
+}
+
+function notLoggedIn(baseUrl: string, source: ApiUrlSource): UserError {
+  // `catty login` alone would not log in to a URL given with --api.
+  const hint = source === 'flag' ? `Run \`catty login --api ${baseUrl}\`.` : 'Run `catty login`.';
+  return new UserError(`Not logged in to ${baseUrl}.`, { hint, exitCode: ExitCode.notLoggedIn });
+}
+
+/** The local control plane refused the tokens it wrote itself (revoked, or expired unused). */
+function localTokenRefused(baseUrl: string): UserError {
+  return new UserError(`The local control plane at ${baseUrl} did not accept its own token.`, {
+    hint: 'Restart it to get a fresh one: `catty server stop && catty server start` (running sessions keep running).',
+    exitCode: ExitCode.notLoggedIn,
+  });
 }
 
 /** A non-2xx answer as the user's error: 401 → not logged in; for a session (`notFound`), 404

@@ -32,11 +32,9 @@ const SYSTEM_ERRORS: Record<string, (e: SystemError) => UserError> = {
   EACCES: (e) =>
     new UserError(`Permission denied${e.path ? `: ${e.path}` : ''}`, { hint: 'Check the permissions of that path (or of $CATTY_HOME).' }),
   EPERM: (e) => new UserError(`Operation not permitted${e.path ? `: ${e.path}` : ''}`),
-  ECONNREFUSED: (e) =>
-    new UserError(`Could not connect${e.address ? ` to ${e.address}${e.port ? `:${e.port}` : ''}` : ''}: connection refused`, {
-      hint: 'Is the API running? Check --api / CATTY_API_URL, or run `catty server status`.',
-    }),
-  ENOTFOUND: (e) => new UserError(`Host not found${e.hostname ? `: ${e.hostname}` : ''}`, { hint: 'Check the API URL.' }),
+  // No hint: what to check depends on what was being reached (the API client adds its own).
+  ECONNREFUSED: (e) => new UserError(`Could not connect${e.address ? ` to ${e.address}${e.port ? `:${e.port}` : ''}` : ''}: connection refused`),
+  ENOTFOUND: (e) => new UserError(`Host not found${e.hostname ? `: ${e.hostname}` : ''}`),
   ECONNRESET: () => new UserError('The connection was reset by the server.'),
   ETIMEDOUT: () => new UserError('The connection timed out.'),
   ENOSPC: () => new UserError('No space left on device.'),

@@ -4,10 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { routes } from '../../api/contract/routes.js';
 import { DeviceTokenError, TokenResponse } from '../../api/contract/schemas.js';
 import { print, type Context, type Runner } from '../context.js';
-import { ApiClient } from '../api-client.js';
-import { checkApiUrl, configuredApiUrl, saveCredentials } from '../config.js';
+import { ApiClient, type TokenStore, type Tokens } from '../api-client.js';
+import { checkApiUrl, configuredApiUrl, saveCredentials, type ApiUrlSource } from '../config.js';
 import { ExitCode } from '../errors.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
+import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';
 import { errorFor } from '../api-client.js';
 
 export function register(program: Command, run: Runner): void {
@@ -25,14 +26,15 @@ function canOpenBrowser(env: NodeJS.ProcessEnv): boolean {
 }
 
 export async function login(ctx: Context, apiFlag: string | undefined): Promise<number> {
-  const url = apiFlag ? checkApiUrl(apiFlag, ctx.global.insecure) : configuredApiUrl(ctx)?.url;
-  if (!url) {
+  const configured = apiFlag ? { url: checkApiUrl(apiFlag, ctx.global.insecure), source: 'flag' as const } : configuredApiUrl(ctx);
+  if (!configured) {
     throw new UserError('No API to log in to.', {
       hint: 'Pass --api https://your-catty-api, or just run `catty new`: the embedded local control plane needs no login.',
       exitCode: ExitCode.usage,
     });
   }
-  const api = new ApiClient(ctx, url, null);
+  const { url, source } = configured;
+  const api = new ApiClient(ctx, url, null, source);
   const device = await api.call(routes.deviceCode);
   print(ctx.stderr, `To log in, open ${device.verification_uri} and enter the code: ${ctx.colors.bold(device.user_code)}`);
   print(ctx.stderr, `(or open ${device.verification_uri_complete})`);
@@ -49,14 +51,10 @@ export async function login(ctx: Context, apiFlag: string | undefined): Promise<
     });
     if (status === 200) {
       const tokens = TokenResponse.parse(json);
-      saveCredentials(ctx, {
-        version: 1,
-        apiUrl: url,
-        accessToken: tokens.access_token,
-        refreshToken: tokens.refresh_token,
-        expiresAt: new Date(Date.now() + tokens.expires_in * 1000).toISOString(),
-      });
-      print(ctx.stderr, `Logged in to ${url}.`);
+      const saved: Tokens = { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, expiresAt: new Date(Date.now() + tokens.expires_in * 1000).toISOString() };
+      saveCredentials(ctx, { version: 1, apiUrl: url, ...saved });
+      const email = await whoAmI(ctx, url, source, saved);
+      print(ctx.stderr, `Logged in to ${url}${email === null ? '' : ` as ${escapeForTerminal(email)}`}.`);
       return ExitCode.ok;
     }
     const pending = DeviceTokenError.safeParse(json);
@@ -79,4 +77,22 @@ export async function login(ctx: Context, apiFlag: string | undefined): Promise<
     }
   }
   throw new UserError('The login code expired.', { hint: 'Run `catty login` again.' });
+}
+
+/** The account the new login belongs to (GET /v1/me); null when the API does not say — the
+ * login itself succeeded, so that is no reason to fail. */
+async function whoAmI(ctx: Context, url: string, source: ApiUrlSource, first: Tokens): Promise<string | null> {
+  let current = first;
+  const store: TokenStore = {
+    get: () => current,
+    save: (tokens) => {
+      current = tokens;
+      saveCredentials(ctx, { version: 1, apiUrl: url, ...tokens });
+    },
+  };
+  try {
+    return (await new ApiClient(ctx, url, store, source).call(routes.me)).email;
+  } catch {
+    return null;
+  }
 }

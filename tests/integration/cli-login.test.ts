@@ -59,6 +59,7 @@ describe('catty login / logout', () => {
     const { run, code, completeUrl } = await loginRun(home);
     await approve(completeUrl, code, 'approve');
     expect(await run.code).toBe(0);
+    expect(run.stderr.text).toContain(`Logged in to ${api.url} as ${api.email}.`);
     const file = path.join(home, 'credentials.json');
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     expect(fs.statSync(home).mode & 0o777).toBe(0o700);

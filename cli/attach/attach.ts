@@ -39,6 +39,9 @@ export interface EndedSession {
 }
 
 const SIGNALS = ['SIGTERM', 'SIGHUP', 'SIGINT'] as const;
+/** DECSC / DECRC: the cursor (and its attributes) saved and put back. */
+const SAVE_CURSOR = '\x1b7';
+const RESTORE_CURSOR = '\x1b8';
 const STDOUT_DRAIN_TIMEOUT_MS = 10_000;
 const SIGNAL_NUMBERS: Record<(typeof SIGNALS)[number], number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
@@ -72,20 +75,27 @@ export async function attach(ctx: Context, options: AttachOptions): Promise<numb
     status(line);
     terminal.leave(belowScreen);
   };
+  /**
+   * The reconnect banner, drawn over the row the cursor is on and erased (`null`) as soon as the
+   * stream resumes — left there, it stayed over the agent's prompt row after the session was
+   * back. The cursor is saved and restored around both, so the agent's output continues where
+   * the agent left the cursor. What the banner covered on that row comes back with the agent's
+   * next redraw of it.
+   */
   const status = (line: string | null) => {
     if (line === null) {
-      if (statusShown) ctx.stderr.write('\r\x1b[K');
+      if (statusShown) ctx.stderr.write(`${SAVE_CURSOR}\r\x1b[K${RESTORE_CURSOR}`);
       statusShown = false;
       return;
     }
-    ctx.stderr.write(`\r\x1b[K${line}`);
+    ctx.stderr.write(`${SAVE_CURSOR}\r\x1b[K${line}${RESTORE_CURSOR}`);
     statusShown = true;
   };
 
   try {
     let failingSince: number | null = null;
     for (let attempt = 0; ; attempt++) {
-      const end: ConnectionEnd = detachRequested ? { kind: 'detach' } : await runOnce(ctx, options, state);
+      const end: ConnectionEnd = detachRequested ? { kind: 'detach' } : await runOnce(ctx, options, state, () => status(null));
       if (end.kind === 'dropped' && end.helloSeen) failingSince = null;
       switch (end.kind) {
         case 'exit':
@@ -218,7 +228,8 @@ export class PendingInput {
   }
 }
 
-async function runOnce(ctx: Context, options: AttachOptions, state: AttachState): Promise<ConnectionEnd> {
+/** One connection; `resumed` runs when the session greets it, before any of its output. */
+async function runOnce(ctx: Context, options: AttachOptions, state: AttachState, resumed: () => void): Promise<ConnectionEnd> {
   const url = connectUrlFor(options.connectUrl, { offset: state.offset, ...terminalSize(ctx) });
   const connection = new Connection(url, options.connectToken, {
     output: (bytes) => {
@@ -234,6 +245,7 @@ async function runOnce(ctx: Context, options: AttachOptions, state: AttachState)
     },
     onDrain: (listener) => ctx.stdout.once('drain', listener),
     hello: (hello) => {
+      resumed();
       const had = state.offset;
       if (hello.screen !== undefined) {
         ctx.stdout.write('\x1b[H\x1b[2J');

@@ -110,6 +110,28 @@ describe('catty under a real terminal', () => {
     expectSaneTerminal(run.output());
   });
 
+  it('clears the reconnect banner once the session is back; the agent continues at its cursor', async () => {
+    const clients: FakeClient[] = [];
+    const run = underPty((c) => {
+      clients.push(c);
+      if (clients.length > 1) return; // the reconnect is greeted below, once the banner shows
+      c.hello(0);
+      c.output('agent> typed');
+      void c.flush().then(() => c.cut());
+    });
+    await run.waitForScreen('reconnecting');
+    const second = await waitFor(() => clients[1], 'the reconnect', { timeoutMs: 20_000 });
+    second.hello('agent> typed'.length); // an exact resume: nothing was missed
+    second.output('!');
+    // The banner's row is blank again, and the agent's next byte lands where its cursor was.
+    const screen = await run.waitForScreen(/^ {12}!$/m, 10_000);
+    expect(screen).not.toContain('reconnecting');
+    expect(screen).not.toContain('connection lost');
+    run.write('\x1d');
+    await run.exited;
+    expect(run.output()).toContain('rc=0');
+  });
+
   it('picks a session with the arrow keys when connect gets no label', async () => {
     api.addSession({ label: 'second-pick-0007' });
     try {

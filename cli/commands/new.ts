@@ -9,6 +9,7 @@ import { UserError } from '../../session-runtime/wire/errors.js';
 import { formatBytes, spinner } from '../output.js';
 import { saveManifest, saveRecord } from '../sessions/store.js';
 import { SecretStore, defaultSecretStoreOptions } from '../secrets/store.js';
+import { warnIfClaudeHasNoKey } from '../secrets/claude-key.js';
 import { walkWorkspace } from '../packer/walk.js';
 import { DEFAULT_MAX_UPLOAD_MB, uploadWorkspace } from '../packer/upload.js';
 import { createProgress } from '../packer/progress.js';
@@ -65,6 +66,7 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
   }
   // Everything that can fail locally fails before a machine is started.
   const secrets = opts.secrets ? new SecretStore(defaultSecretStoreOptions(ctx)).all() : {};
+  warnIfClaudeHasNoKey(ctx, opts, Object.keys(secrets));
   // The walk and finding the API (maybe starting the local control plane) overlap.
   const [walk, api] = await Promise.all([opts.upload ? walkWorkspace(ctx.cwd, { ignoreGit: !opts.git }) : null, resolveApi(ctx)]);
   const body: CreateSessionRequest = { agent: opts.agent, upload: opts.upload };

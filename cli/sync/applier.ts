@@ -21,7 +21,7 @@ import type { FileChangeMessage, FileChunkMessage, FileSkippedMessage } from '..
 import { DEFAULT_MAX_SYNC_FILE_BYTES } from '../../session-runtime/wire/protocol.js';
 import type { ManifestStore } from '../sessions/store.js';
 import { SyncReport } from './report.js';
-import { Refusal, TempFile, checkParents, checkRemotePath, conflictPath, localState } from './local-fs.js';
+import { Refusal, TempFile, checkParents, checkRemotePath, checkTarget, conflictPath, localState } from './local-fs.js';
 
 /** Queued (base64) bytes above which the socket is paused, and below which it is resumed. */
 const HIGH_WATER_BYTES = 32 * 1024 * 1024;
@@ -42,10 +42,8 @@ interface Transfer {
   id: number;
   rel: string;
   msg: FileChangeMessage;
-  /** null when the transfer was refused: its chunks are read and dropped. */
+  /** null when the transfer was refused or has nothing to change: its chunks are read and dropped. */
   temp: TempFile | null;
-  target: string | null;
-  conflict: boolean;
   next: number;
 }
 
@@ -285,15 +283,18 @@ export class SyncApplier {
   }
 
   async #startTransfer(msg: FileChangeMessage): Promise<void> {
-    const transfer: Transfer = { id: msg.transfer ?? -1, rel: msg.path, msg, temp: null, target: null, conflict: false, next: 0 };
+    const transfer: Transfer = { id: msg.transfer ?? -1, rel: msg.path, msg, temp: null, next: 0 };
     this.#transfer = transfer;
     if (msg.transfer === undefined) throw new Refusal('a chunked write without a transfer id');
     const expected = this.#expected(msg);
-    const dest = await this.#destination(msg.path, expected);
-    if (!dest) return;
-    transfer.target = dest.target;
-    transfer.conflict = dest.conflict;
-    transfer.temp = await TempFile.create(dest.target);
+    const target = checkRemotePath(this.#o.root, msg.path);
+    const base = this.#o.manifest.get(msg.path);
+    if (base && sameVersion(base, expected)) return; // the session's version is the base
+    // Refused before anything is received: a linked parent, a link or directory at the target.
+    await checkParents(this.#o.root, target, true);
+    await checkTarget(target);
+    // What to do with it is decided once it is all here (#destination).
+    transfer.temp = await TempFile.create(target);
   }
 
   async #chunk(msg: FileChunkMessage): Promise<void> {
@@ -315,10 +316,18 @@ export class SyncApplier {
     }
     if (!last) return;
     this.#transfer = null;
-    if (!transfer.temp || !transfer.target) return;
+    const temp = transfer.temp;
+    if (!temp) return;
     const expected = this.#expected(transfer.msg);
-    await transfer.temp.commit(transfer.target, expected);
-    this.#written(transfer.rel, expected, transfer.conflict);
+    // Decided now, not when the transfer started: the user may have edited or deleted the file
+    // while the chunks came (50 MiB take seconds). The conflict copy's directory is the temp's.
+    const dest = await this.#destination(transfer.rel, expected).catch(async (error: unknown) => {
+      await temp.discard();
+      throw error;
+    });
+    if (!dest) return temp.discard();
+    await temp.commit(dest.target, expected);
+    this.#written(transfer.rel, expected, dest.conflict);
   }
 
   async #abandonTransfer(why: string): Promise<void> {

@@ -4,6 +4,7 @@
  * (temp file in the same directory → fsync → rename), setting only the exec bit.
  */
 import crypto from 'node:crypto';
+import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isGitPath, relativePathProblem, resolveInside } from '../../session-runtime/wire/safe-path.js';
@@ -55,16 +56,23 @@ export type LocalState = { kind: 'absent' } | { kind: 'file'; sha256: string; ex
 
 /** What is at `target` now; refuses links, directories and special files. */
 export async function localState(target: string): Promise<LocalState> {
+  const stat = await checkTarget(target);
+  if (!stat) return { kind: 'absent' };
+  return { kind: 'file', sha256: await sha256File(target), executable: (stat.mode & 0o100) !== 0 };
+}
+
+/** lstats `target`: null when absent; refuses links, directories and special files. */
+export async function checkTarget(target: string): Promise<Stats | null> {
   let stat;
   try {
     stat = await fs.lstat(target);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
   if (stat.isSymbolicLink()) throw new Refusal('the local path is a symlink');
   if (!stat.isFile()) throw new Refusal('the local path is not a regular file');
-  return { kind: 'file', sha256: await sha256File(target), executable: (stat.mode & 0o100) !== 0 };
+  return stat;
 }
 
 export async function sha256File(file: string): Promise<string> {

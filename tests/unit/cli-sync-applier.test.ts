@@ -137,6 +137,23 @@ describe('SyncApplier', () => {
     expect(fs.readFileSync(path.join(root, 'app.catty-conflict-l-1.ts'), 'utf8')).toBe('session version');
   });
 
+  it('a chunked write is decided when its last chunk is in: a file the user edits meanwhile is kept', async () => {
+    const { a, root, manifest, report } = applier();
+    fs.writeFileSync(path.join(root, 'big.bin'), 'uploaded');
+    manifest.set('big.bin', { sha256: sha('uploaded'), executable: false });
+    const content = 'the session version, in two chunks';
+    a.handle({ type: 'file_change', path: 'big.bin', action: 'write', executable: false, size: content.length, sha256: sha(content), chunks: 2, transfer: 7 });
+    a.handle({ type: 'file_chunk', transfer: 7, index: 0, data: Buffer.from(content.slice(0, 10)).toString('base64') });
+    await a.idle();
+    fs.writeFileSync(path.join(root, 'big.bin'), 'edited while the chunks came');
+    a.handle({ type: 'file_chunk', transfer: 7, index: 1, data: Buffer.from(content.slice(10)).toString('base64') });
+    await a.close();
+    expect(fs.readFileSync(path.join(root, 'big.bin'), 'utf8')).toBe('edited while the chunks came');
+    expect(fs.readFileSync(path.join(root, 'big.catty-conflict-l-1.bin'), 'utf8')).toBe(content);
+    expect(report.conflicts).toEqual(['big.bin']);
+    expect(fs.readdirSync(root).filter((n) => n.includes('catty-tmp'))).toEqual([]);
+  });
+
   it('names conflict copies <name>.catty-conflict-<label><.ext>', () => {
     expect(conflictPath('/p/src/app.ts', 'x-1')).toBe('/p/src/app.catty-conflict-x-1.ts');
     expect(conflictPath('/p/Makefile', 'x-1')).toBe('/p/Makefile.catty-conflict-x-1');

@@ -30,9 +30,12 @@ export class SyncSender {
    * Nothing acknowledges file messages, and a cut connection loses what was in flight. So for
    * every path sent, remember the output log's end at that moment: a client that later resumes
    * from an offset past it has received an output byte written after the message — on the same
-   * ordered stream — hence the message too. Every other path is sent again (latest content;
-   * a repeat is harmless) when the next client enables sync. Found by the soak.
-   * Bounded by the number of distinct paths changed between two connections.
+   * ordered stream — hence the message too. Every other path is sent again (latest content)
+   * when the next client enables sync: the runtime cannot know what that client has (a new
+   * `catty connect` brings no offset, and may run on another laptop). The CLI's base manifest
+   * decides: a version equal to its base is nothing to do, whatever the user did to the file
+   * since (the three-way rule, cli/sync/applier.ts). Found by the soak. Bounded by the number of
+   * distinct paths sent since a client last resumed past them.
    */
   readonly #unconfirmed = new Map<string, number>();
   #position: () => number = () => 0;

@@ -3,20 +3,22 @@
  * bin.ts calls process.exit.
  *   catty-api [--listen H:P] [--data-dir D] [--public-url U] [--provisioner local|docker]
  *             [--config FILE] [--local-credentials FILE]
- *   catty-api users add <email> [--password-stdin]
+ *   catty-api users add <email> [--password-stdin] | list [--json] | remove <email>
+ *                   | reset-password <email> [--password-stdin]
  */
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { CONFIG_HELP, loadConfig, type ConfigFlags } from './config.js';
 import { UserError, reportError } from '../session-runtime/wire/errors.js';
+import { escapeForTerminal } from '../session-runtime/wire/safe-path.js';
 import { EXIT_DATA_DIR_BUSY } from './contract/schemas.js';
 import { writeLocalCredentials } from './local-credentials.js';
 import { acquirePidLock } from './pid-lock.js';
 import { createLogger } from './logger.js';
 import { promptHidden, readPasswordStdin } from './password-prompt.js';
 import { startApi } from './server.js';
-import { createUser } from './services/users.js';
-import { openDb } from './state/db.js';
+import { createUser, listAccounts, removeUser, resetPassword } from './services/users.js';
+import { openDb, type Db } from './state/db.js';
 import { mkdirSync } from 'node:fs';
 
 interface ServeFlags extends ConfigFlags {
@@ -64,18 +66,59 @@ class DataDirBusy extends UserError {
   }
 }
 
-export async function addUser(flags: ConfigFlags & { passwordStdin?: boolean }, email: string): Promise<number> {
+/** Runs `work` on the data directory's database (beside a serving API: SQLite's lock is shared). */
+async function withDb(flags: ConfigFlags, work: (db: Db) => Promise<number> | number): Promise<number> {
   const config = loadConfig(flags);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const password = flags.passwordStdin ? await readPasswordStdin() : await promptHidden(`Password for ${email}: `);
   const db = openDb(join(config.dataDir, 'catty.db'));
   try {
-    const user = await createUser({ db, now: () => Date.now() }, email, password);
-    process.stdout.write(`created ${user.email} (${user.id})\n`);
-    return 0;
+    return await work(db);
   } finally {
     db.close();
   }
+}
+
+type PasswordFlags = ConfigFlags & { passwordStdin?: boolean };
+const readPassword = (flags: PasswordFlags, email: string) => (flags.passwordStdin ? readPasswordStdin() : promptHidden(`Password for ${email}: `));
+const now = () => Date.now();
+
+export function addUser(flags: PasswordFlags, email: string): Promise<number> {
+  return withDb(flags, async (db) => {
+    const user = await createUser({ db, now }, email, await readPassword(flags, email));
+    process.stdout.write(`created ${user.email} (${user.id})\n`);
+    return 0;
+  });
+}
+
+export function listUsers(flags: ConfigFlags & { json?: boolean }): Promise<number> {
+  return withDb(flags, (db) => {
+    const accounts = listAccounts(db);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(accounts, null, 2)}\n`);
+      return 0;
+    }
+    const rows = accounts.map((a) => [a.email, a.createdAt.slice(0, 10), `${a.sessions} (${a.running} running)`, a.id]);
+    const widths = [5, 7, 8].map((w, i) => Math.max(w, ...rows.map((r) => r[i]!.length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i < widths.length ? c.padEnd(widths[i]!) : c)).join('  ');
+    process.stdout.write([line(['EMAIL', 'CREATED', 'SESSIONS', 'ID']), ...rows.map(line)].map((l) => `${escapeForTerminal(l)}\n`).join(''));
+    return 0;
+  });
+}
+
+export function resetUserPassword(flags: PasswordFlags, email: string): Promise<number> {
+  return withDb(flags, async (db) => {
+    const { user, signedOut } = await resetPassword({ db, now }, email, await readPassword(flags, email));
+    process.stdout.write(`new password set for ${user.email}; ${signedOut} login${signedOut === 1 ? '' : 's'} signed out\n`);
+    return 0;
+  });
+}
+
+export function removeUserCommand(flags: ConfigFlags, email: string): Promise<number> {
+  return withDb(flags, (db) => {
+    const user = removeUser({ db }, email);
+    process.stdout.write(`removed ${user.email} (${user.id})\n`);
+    return 0;
+  });
 }
 
 const configOptions = (cmd: Command) =>
@@ -98,11 +141,29 @@ export async function main(argv: string[]): Promise<number> {
       result = serve(opts);
     });
   const users = program.command('users').description('manage accounts');
+  const globals = () => program.opts<ConfigFlags>();
   configOptions(users.command('add <email>'))
     .description('create an account (password from a hidden prompt, or --password-stdin)')
     .option('--password-stdin', 'read the password from stdin')
-    .action((email: string, opts: ConfigFlags & { passwordStdin?: boolean }) => {
-      result = addUser({ ...program.opts<ConfigFlags>(), ...opts }, email);
+    .action((email: string, opts: PasswordFlags) => {
+      result = addUser({ ...globals(), ...opts }, email);
+    });
+  configOptions(users.command('list'))
+    .description('list the accounts and how many sessions each has')
+    .option('--json', 'print a JSON array')
+    .action((opts: ConfigFlags & { json?: boolean }) => {
+      result = listUsers({ ...globals(), ...opts });
+    });
+  configOptions(users.command('reset-password <email>'))
+    .description('set a new password (hidden prompt, or --password-stdin) and sign the account out everywhere')
+    .option('--password-stdin', 'read the password from stdin')
+    .action((email: string, opts: PasswordFlags) => {
+      result = resetUserPassword({ ...globals(), ...opts }, email);
+    });
+  configOptions(users.command('remove <email>'))
+    .description('remove an account; refused while it has sessions (they keep machines and snapshots)')
+    .action((email: string, opts: ConfigFlags) => {
+      result = removeUserCommand({ ...globals(), ...opts }, email);
     });
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -11,6 +11,12 @@ import { onCleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { routes } from '../../api/contract/routes.js';
+import { verifyPassword } from '../../api/auth/passwords.js';
+import { issueTokenPair, userForAccessToken } from '../../api/auth/tokens.js';
+import type { Config } from '../../api/config.js';
+import { iso, openDb } from '../../api/state/db.js';
+import { insertSession } from '../../api/state/sessions.js';
+import { userByEmail } from '../../api/state/users.js';
 
 function baseEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, CATTY_DATA_DIR: dataDir, CATTY_API_LISTEN: '127.0.0.1:0', ...extra };
@@ -56,6 +62,53 @@ describe('catty-api users add', () => {
     expect(add('short@example.com', 'short').stderr).toMatch(/at least 8/);
     const db = readFileSync(join(dataDir, 'catty.db')).toString('latin1');
     expect(db).not.toContain('long-enough-pw');
+  });
+});
+
+describe('catty-api users list / reset-password / remove', () => {
+  it('lists accounts, resets a password signing the account out, and removes only an account without sessions', async () => {
+    const dataDir = tempDir('api-users');
+    const users = (args: string[], input = '') => spawnSync(process.execPath, [API_BIN, 'users', ...args], { env: baseEnv(dataDir), input, encoding: 'utf8' });
+    expect(users(['add', 'a@example.com', '--password-stdin'], 'first-password\n').status).toBe(0);
+    expect(users(['add', 'b@example.com', '--password-stdin'], 'first-password\n').status).toBe(0);
+    // a@ is logged in somewhere; b@ has a session running.
+    const db = openDb(join(dataDir, 'catty.db'));
+    const deps = { db, now: () => Date.now(), config: { accessTokenTtlSec: 3600, refreshTokenTtlSec: 86_400 } as Config };
+    const a = userByEmail(db, 'a@example.com')!;
+    const b = userByEmail(db, 'b@example.com')!;
+    const login = issueTokenPair(deps, a.id);
+    const at = iso(Date.now());
+    insertSession(db, { id: 's-b', owner_id: b.id, label: 'calm-otter-0001', status: 'running', agent: 'shell', provisioner: 'local', connect_token_enc: null, ttl_sec: 3600, created_at: at, last_activity_at: at });
+
+    const listed = users(['list', '--json']);
+    expect(listed.status).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      { id: a.id, email: 'a@example.com', createdAt: a.created_at, sessions: 0, running: 0 },
+      { id: b.id, email: 'b@example.com', createdAt: b.created_at, sessions: 1, running: 1 },
+    ]);
+    expect(users(['list']).stdout).toMatch(/^EMAIL +CREATED +SESSIONS +ID\n[\s\S]*b@example\.com +\d{4}-\d\d-\d\d +1 \(1 running\)/);
+
+    const reset = users(['reset-password', 'A@example.com', '--password-stdin'], 'second-password\n');
+    expect(reset.status, reset.stderr).toBe(0);
+    expect(reset.stdout).toContain('new password set for a@example.com; 1 login signed out');
+    expect(userForAccessToken(deps, login.access_token)).toBeNull();
+    expect(await verifyPassword('second-password', userByEmail(db, 'a@example.com')!.password_hash)).toBe(true);
+    expect(users(['reset-password', 'a@example.com', '--password-stdin'], 'short\n').status).toBe(2);
+
+    // Refused while a session runs (this command cannot stop its machine), naming it.
+    const refused = users(['remove', 'b@example.com']);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('b@example.com still has 1 session (1 running): calm-otter-0001');
+    expect(refused.stderr).toContain('catty stop LABEL --delete');
+    expect(userByEmail(db, 'b@example.com')).toBeDefined();
+
+    const removed = users(['remove', 'a@example.com']);
+    expect(removed.status, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain(`removed a@example.com (${a.id})`);
+    expect(userByEmail(db, 'a@example.com')).toBeUndefined();
+    expect(db.prepare('SELECT COUNT(*) AS n FROM tokens WHERE user_id = ?').get(a.id)).toEqual({ n: 0 });
+    expect(users(['remove', 'a@example.com']).stderr).toContain('no account for a@example.com');
+    db.close();
   });
 });
 

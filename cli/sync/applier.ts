@@ -3,7 +3,9 @@
  * order, off the terminal's path: `handle()` only queues (coalescing queued whole-file changes
  * to the same path), and one async worker applies them. When queued content passes
  * HIGH_WATER_BYTES the owner is asked to pause the socket, and resumed below LOW_WATER_BYTES —
- * so a flood costs bounded memory and keystrokes keep flowing.
+ * so a flood costs bounded memory and keystrokes keep flowing. What a change does to a file is
+ * the three-way rule against the base manifest (#destination, #delete): a message is a claim
+ * about the session's version, never an order to overwrite what the user changed.
  *
  * Whole-file writes to unrelated paths are applied up to WRITE_CONCURRENCY at a time: each is
  * some eight file-system calls ending in an fsync and a rename, and a burst of small files waits
@@ -246,7 +248,7 @@ export class SyncApplier {
       return null;
     }
     const copy = conflictPath(target, this.#o.label);
-    await localState(copy); // refuses a symlink or directory squatting on the conflict name
+    await checkTarget(copy); // refuses a symlink or directory squatting on the conflict name
     return { target: copy, conflict: true };
   }
 

@@ -59,7 +59,6 @@ export async function main(argv: string[], input: ContextInput = {}): Promise<nu
     .option('--insecure', 'allow a plain-http API URL that is not loopback')
     .option('--debug', 'print stack traces of unexpected errors')
     .option('-V, --version', 'print the version (as `catty version`)')
-    .addHelpText('after', HELP_FOOTER)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -67,6 +66,7 @@ export async function main(argv: string[], input: ContextInput = {}): Promise<nu
       writeErr: (s) => stderr.write(s),
     });
   registerCommands(program, run);
+  program.addHelpText('after', HELP_FOOTER); // after the examples
 
   try {
     await program.parseAsync(argv, { from: 'user' });

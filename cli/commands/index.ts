@@ -1,4 +1,5 @@
-/** Every command, registered in the order `catty --help` lists them. */
+/** Every command, registered in the order `catty --help` lists them, with its examples; an unknown
+ * one gets a suggestion only when it looks like a typo. */
 import type { Command } from 'commander';
 import type { Runner } from '../context.js';
 import * as newCmd from './new.js';
@@ -12,9 +13,13 @@ import * as server from './server.js';
 import * as login from './login.js';
 import * as logout from './logout.js';
 import * as version from './version.js';
+import { addExamples } from './examples.js';
+import { suggestCommands } from './suggest.js';
 
 export function registerCommands(program: Command, run: Runner): void {
   for (const command of [newCmd, connect, list, stop, download, logs, secrets, server, login, logout, version]) {
     command.register(program, run);
   }
+  addExamples(program);
+  suggestCommands(program);
 }

@@ -27,28 +27,46 @@ export function register(program: Command, run: Runner): void {
     );
   server
     .command('status')
-    .description('print its URL, pid and sessions')
-    .action(run(async (ctx) => status(ctx)));
+    .description('print its URL, pid and sessions (exit 1 when it is not running)')
+    .option('--json', 'print {running, url, pid, answering, sessions: {total, running}, log} as JSON')
+    .action(run(async (ctx, opts: { json?: boolean }) => status(ctx, opts.json === true)));
 }
 
-async function status(ctx: Context): Promise<number> {
+interface Status {
+  running: boolean;
+  url?: string;
+  pid?: number;
+  /** Whether it answered the question about its sessions (in 5 s). */
+  answering?: boolean;
+  /** null when it did not answer (or not with a session list). */
+  sessions?: { total: number; running: number } | null;
+  log: string;
+}
+
+async function readStatus(ctx: Context): Promise<Status> {
+  const log = localPaths(ctx.home).log;
   const creds = readLocalServer(ctx);
-  if (!creds) {
-    print(ctx.stdout, `Not running. (log: ${localPaths(ctx.home).log})`);
-    return ExitCode.error;
-  }
-  let sessions = 'unknown';
+  if (!creds) return { running: false, log };
+  const status: Status = { running: true, url: creds.apiUrl, pid: creds.pid, answering: false, sessions: null, log };
   try {
     const api = createApiClient({ baseUrl: creds.apiUrl, transport: ctx.http, token: () => creds.accessToken });
     const { json } = await api.send(routes.listSessions, { signal: AbortSignal.timeout(5_000) });
+    status.answering = true;
     const parsed = routes.listSessions.response.safeParse(json);
-    if (parsed.success) {
-      const running = parsed.data.sessions.filter((s) => s.status === 'running').length;
-      sessions = `${parsed.data.sessions.length} (${running} running)`;
-    }
+    if (parsed.success) status.sessions = { total: parsed.data.sessions.length, running: parsed.data.sessions.filter((s) => s.status === 'running').length };
   } catch {
-    sessions = 'not answering';
+    // not answering: said as such
   }
-  print(ctx.stdout, `url:      ${creds.apiUrl}\npid:      ${creds.pid}\nsessions: ${sessions}\nlog:      ${localPaths(ctx.home).log}`);
-  return ExitCode.ok;
+  return status;
+}
+
+async function status(ctx: Context, json: boolean): Promise<number> {
+  const s = await readStatus(ctx);
+  if (json) print(ctx.stdout, JSON.stringify(s, null, 2));
+  else if (!s.running) print(ctx.stdout, `Not running. (log: ${s.log})`);
+  else {
+    const sessions = s.sessions ? `${s.sessions.total} (${s.sessions.running} running)` : s.answering ? 'unknown' : 'not answering';
+    print(ctx.stdout, `url:      ${s.url}\npid:      ${s.pid}\nsessions: ${sessions}\nlog:      ${s.log}`);
+  }
+  return s.running ? ExitCode.ok : ExitCode.error;
 }

@@ -1,3 +1,4 @@
+/** `catty version [--json]` (and `catty --version`). */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -8,10 +9,13 @@ export function register(program: Command, run: Runner): void {
   program
     .command('version')
     .description('print the catty version')
+    .option('--json', 'print {version, protocol, node} as JSON')
     .action(
-      run(async (ctx) => {
+      run(async (ctx, opts: { json?: boolean }) => {
         const pkg = JSON.parse(fs.readFileSync(path.join(ctx.packageRoot, 'package.json'), 'utf8')) as { version?: string };
-        print(ctx.stdout, `catty ${pkg.version ?? 'unknown'} (protocol ${PROTOCOL_VERSION}, node ${process.version})`);
+        const version = pkg.version ?? 'unknown';
+        if (opts.json) print(ctx.stdout, JSON.stringify({ version, protocol: PROTOCOL_VERSION, node: process.version }, null, 2));
+        else print(ctx.stdout, `catty ${version} (protocol ${PROTOCOL_VERSION}, node ${process.version})`);
       }),
     );
 }

@@ -54,4 +54,10 @@ describe('logout and the local control plane', () => {
     expect(after.code, after.stderr).toBe(0);
     expect(JSON.parse(after.stdout)).toEqual([]);
   }, 90_000);
+
+  it('server status --json describes it for scripts', async () => {
+    const status = await catty('server', 'status', '--json');
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ running: true, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), pid: expect.any(Number), answering: true, sessions: { total: 0, running: 0 } });
+  }, 30_000);
 });

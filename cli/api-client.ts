@@ -73,7 +73,7 @@ export class ApiClient {
       // but "not logged in" is only true of an API that answers: ask it something harmless
       // first, so an unreachable one is reported as unreachable.
       await this.#client.send(routes.health, { signal: AbortSignal.timeout(REACH_TIMEOUT_MS) });
-      throw notLoggedIn(this.baseUrl, this.source);
+      throw this.source === 'local' ? localTokenRefused(this.baseUrl) : notLoggedIn(this.baseUrl, this.source);
     }
     try {
       return await attempt();
@@ -141,7 +141,8 @@ function notLoggedIn(baseUrl: string, source: ApiUrlSource): UserError {
   return new UserError(`Not logged in to ${baseUrl}.`, { hint, exitCode: ExitCode.notLoggedIn });
 }
 
-/** The local control plane refused the tokens it wrote itself (revoked, or expired unused). */
+/** The local control plane refused the tokens it wrote itself (revoked, or expired unused), or
+ * its credentials file went away. */
 function localTokenRefused(baseUrl: string): UserError {
   return new UserError(`The local control plane at ${baseUrl} did not accept its own token.`, {
     hint: 'Restart it to get a fresh one: `catty server stop && catty server start` (running sessions keep running).',

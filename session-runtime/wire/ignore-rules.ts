@@ -3,7 +3,8 @@
  * watcher and its snapshots take their ignore rules from. A leaf module.
  *
  * - Upload and sync-back honour every `.gitignore` (nested ones too, with negations), a
- *   `.cattyignore` at any level, and DEFAULT_IGNORES.
+ *   `.cattyignore` at any level, and DEFAULT_IGNORES; the upload also the `.gitignore` files
+ *   above the project inside its repository (`outer`, found by the CLI's packer).
  * - Snapshots keep everything but dependency and cache folders (SNAPSHOT_EXCLUDES): they are
  *   the recovery copy of the workspace, `.git` included.
  */
@@ -14,7 +15,8 @@ import ignore, { type Ignore } from 'ignore';
 /** Dependency and cache folders: never uploaded, synced back or snapshotted. */
 export const DEPENDENCY_DIRS = ['node_modules', '.venv', 'venv', '__pycache__'] as const;
 
-/** Default ignore rules (gitignore syntax) applied before any `.gitignore`. */
+/** Default ignore rules (gitignore syntax) applied before any `.gitignore`; name patterns only
+ * (no `/` but a trailing one): IgnoreRules tests them on a path's last segment. */
 export const DEFAULT_IGNORES = [
   ...DEPENDENCY_DIRS.map((dir) => `${dir}/`),
   '*.pyc',
@@ -38,6 +40,15 @@ export function snapshotExcludes(rel: string): boolean {
 export interface IgnoreOptions {
   /** Whether `.git/` itself is ignored (the packer with --no-git, the watcher always). */
   ignoreGit: boolean;
+  /** Rules of `.gitignore` files above the root (the packer, inside a repository), shallowest first. */
+  outer?: readonly OuterIgnoreRules[];
+}
+
+/** The rules of one `.gitignore` above the root, which apply to paths relative to its directory. */
+export interface OuterIgnoreRules {
+  rules: Ignore;
+  /** The root's path from that directory (POSIX, not empty): `app` for `../.gitignore`. */
+  prefix: string;
 }
 
 /**
@@ -70,8 +81,17 @@ export class IgnoreRules {
     const segments = rel.split('/');
     if (this.#options.ignoreGit && segments[0] === '.git') return true;
     const candidate = isDir ? `${rel}/` : rel;
-    let ignored = this.#base.ignores(candidate);
-    // Deeper rule files override shallower ones, as in git.
+    // The defaults are name patterns: tested on the last segment alone, so that a directory
+    // they match but a rule file re-includes (`!node_modules/` in .cattyignore) brings back its
+    // files too — tested on the whole path, the default would still catch them via the parent.
+    const name = segments[segments.length - 1] ?? '';
+    let ignored = this.#base.ignores(isDir ? `${name}/` : name);
+    // Deeper rule files override shallower ones, as in git: the ones above the root first.
+    for (const outer of this.#options.outer ?? []) {
+      const verdict = outer.rules.test(`${outer.prefix}/${candidate}`);
+      if (verdict.ignored) ignored = true;
+      else if (verdict.unignored) ignored = false;
+    }
     for (let depth = 0; depth < segments.length; depth++) {
       const dirRel = segments.slice(0, depth).join('/');
       const rules = this.#rulesFor(dirRel);

@@ -1,4 +1,4 @@
-/** A progress bar on stderr (cli-progress) when it is a TTY; silent otherwise. */
+/** Progress on stderr when it is a TTY (a cli-progress bar, or a counting spinner); silent otherwise. */
 import type { OutputStream } from '../context.js';
 import { formatBytes } from '../output.js';
 
@@ -34,5 +34,31 @@ export async function createProgress(stream: OutputStream, label: string, totalB
   return {
     update: (value) => bar.update(Math.min(value, totalBytes), fields(value)),
     stop: () => bar.stop(),
+  };
+}
+
+/**
+ * A spinner line with a count for work of unknown length (the walk): drawn on a TTY only, and
+ * only once the work has taken `afterMs` — a quick walk leaves no trace. `stop` clears it.
+ */
+export function countSpinner(stream: OutputStream, render: () => string, afterMs = 300): { stop(): void } {
+  if (!stream.isTTY) return { stop: () => undefined };
+  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let frame = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const draw = () => stream.write(`\r\x1b[K${frames[frame++ % frames.length]} ${render()}`);
+  const start = setTimeout(() => {
+    draw();
+    timer = setInterval(draw, 100);
+    timer.unref();
+  }, afterMs);
+  start.unref();
+  return {
+    stop: () => {
+      clearTimeout(start);
+      if (timer === undefined) return;
+      clearInterval(timer);
+      stream.write('\r\x1b[K');
+    },
   };
 }

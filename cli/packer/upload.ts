@@ -10,10 +10,10 @@ import { RuntimePath, UploadResult } from '../../session-runtime/wire/protocol.j
 import { ErrorBody } from '../../session-runtime/wire/errors.js';
 import { explainSystemError } from '../errors.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
-import { formatBytes } from '../output.js';
 import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';
 import type { ManifestEntry } from '../sessions/store.js';
-import { largestFiles, type WalkResult } from './walk.js';
+import type { WalkResult } from './walk.js';
+import { capError } from './errors.js';
 import { zipFiles } from './zip.js';
 import type { Progress } from './progress.js';
 
@@ -33,6 +33,8 @@ export interface UploadOptions {
 export interface UploadOutcome {
   manifest: Map<string, ManifestEntry>;
   zipBytes: number;
+  /** Files that vanished or became unreadable after the walk, left out. */
+  skipped: string[];
   result: UploadResult;
 }
 
@@ -89,7 +91,7 @@ export async function uploadWorkspace(walk: WalkResult, options: UploadOptions):
   if (res.statusCode !== 200) throw runtimeRefused(res.statusCode ?? 0, body);
   const parsed = UploadResult.safeParse(safeJson(body));
   if (!parsed.success) throw new UserError('The session runtime sent an unexpected answer to the upload.');
-  return { manifest, zipBytes, result: parsed.data };
+  return { manifest, zipBytes, skipped: job.skipped, result: parsed.data };
 }
 
 /** A non-200 answer while we are still sending: a refusal (stop sending, report it). */
@@ -107,15 +109,6 @@ function runtimeRefused(status: number, body: string): UserError {
 function uploadFailed(error: unknown): UserError {
   const explained = explainSystemError(error);
   return new UserError(`The upload failed: ${explained?.message ?? (error as Error).message}`, { cause: error });
-}
-
-function capError(walk: WalkResult, maxBytes: number): UserError {
-  const biggest = largestFiles(walk.files, 5)
-    .map((f) => `    ${formatBytes(f.size).padStart(10)}  ${escapeForTerminal(f.rel)}`)
-    .join('\n');
-  return new UserError(`The workspace is larger than the upload cap of ${formatBytes(maxBytes)} (compressed). Largest files:\n${biggest}`, {
-    hint: 'Add them to .cattyignore (or .gitignore), use --no-git, or raise the cap with --max-upload-mb / CATTY_MAX_UPLOAD_MB.',
-  });
 }
 
 async function readBody(res: http.IncomingMessage): Promise<string> {

@@ -14,8 +14,9 @@ import { Readable, Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { ManifestEntry } from '../sessions/store.js';
-import type { WalkEntry } from './walk.js';
+import { isSkippableFsError, type WalkEntry } from './walk.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
+import { tooManyFilesError } from './errors.js';
 import {
   MAX_ENTRIES,
   METHOD_DEFLATE,
@@ -58,6 +59,8 @@ export interface ZipProgress {
 
 export interface ZipJob {
   stream: Readable;
+  /** Files that vanished or became unreadable after the walk: left out (filled as it goes). */
+  skipped: string[];
   /** path → sha256/exec of every file, once all of them are in the archive. */
   manifest: Promise<Map<string, ManifestEntry>>;
   abort(): void;
@@ -71,10 +74,17 @@ interface Prepared {
   sha256: string;
 }
 
-async function prepareSmall(file: WalkEntry): Promise<Prepared> {
+/** null: the file vanished or became unreadable since the walk (skipped, like the walk does). */
+async function prepareSmall(file: WalkEntry): Promise<Prepared | null> {
   // A synchronous read: for small, usually cached files it costs less than four thread-pool
   // round trips (open/fstat/read/close) that would also compete with the deflaters.
-  const raw = fs.readFileSync(file.abs);
+  let raw: Buffer;
+  try {
+    raw = fs.readFileSync(file.abs);
+  } catch (error) {
+    if (isSkippableFsError(error)) return null;
+    throw error;
+  }
   const store = isStoredExtension(file.rel) || raw.length < 64;
   const data = store ? raw : await deflateRaw(raw, { level: DEFLATE_LEVEL });
   // Keep whichever is smaller: incompressible data is stored.
@@ -89,18 +99,19 @@ async function prepareSmall(file: WalkEntry): Promise<Prepared> {
 }
 
 export function zipFiles(files: WalkEntry[], onProgress?: (progress: ZipProgress) => void): ZipJob {
-  if (files.length >= MAX_ENTRIES) throw new UserError(`Too many files to upload (${files.length}; at most ${MAX_ENTRIES - 1}).`, { hint: 'Ignore some in .cattyignore.' });
+  if (files.length >= MAX_ENTRIES) throw tooManyFilesError(files.length);
   const manifest = new Map<string, ManifestEntry>();
   let resolveManifest!: (m: Map<string, ManifestEntry>) => void;
   let rejectManifest!: (e: unknown) => void;
   const manifestPromise = new Promise<Map<string, ManifestEntry>>((res, rej) => ((resolveManifest = res), (rejectManifest = rej)));
   manifestPromise.catch(() => undefined);
   const controller = new AbortController();
+  const skipped: string[] = [];
 
   async function* generate(): AsyncGenerator<Buffer> {
     const when = dosDateTime(new Date());
     const records: EntryRecord[] = [];
-    const pending: Array<Promise<Prepared> | null> = [];
+    const pending: Array<Promise<Prepared | null> | null> = [];
     let offset = 0;
     let bytesRead = 0;
     const start = (i: number) => {
@@ -120,6 +131,10 @@ export function zipFiles(files: WalkEntry[], onProgress?: (progress: ZipProgress
       start(i + PIPELINE_DEPTH);
       if (ready) {
         const p = await ready;
+        if (!p) {
+          skipped.push(file.rel);
+          continue;
+        }
         const record: EntryRecord = { name, method: p.method, crc32: p.crc32, compressedSize: p.data.length, size: p.size, offset, mode, streamed: false };
         const header = localHeader(record, when);
         records.push(record);
@@ -129,6 +144,15 @@ export function zipFiles(files: WalkEntry[], onProgress?: (progress: ZipProgress
         yield p.data;
         bytesRead += p.size;
       } else {
+        // Opened before its header is written, so a file gone since the walk can still be left out.
+        let fd: number;
+        try {
+          fd = fs.openSync(file.abs, 'r');
+        } catch (error) {
+          if (!isSkippableFsError(error)) throw error;
+          skipped.push(file.rel);
+          continue;
+        }
         const stored = isStoredExtension(file.rel);
         const record: EntryRecord = { name, method: stored ? METHOD_STORE : METHOD_DEFLATE, crc32: 0, compressedSize: 0, size: 0, offset, mode, streamed: true };
         if (stored) record.storedSize = file.size;
@@ -148,7 +172,7 @@ export function zipFiles(files: WalkEntry[], onProgress?: (progress: ZipProgress
         });
         // A stored entry promised file.size bytes in its header: read no more (a file that grew
         // since the walk goes up as it was then, like tar), and fail below if it shrank.
-        const source = fs.createReadStream(file.abs, { highWaterMark: 256 * 1024, ...(stored ? { end: file.size - 1 } : {}) });
+        const source = fs.createReadStream(file.abs, { fd, highWaterMark: 256 * 1024, ...(stored ? { end: file.size - 1 } : {}) });
         source.on('error', (error) => tap.destroy(error));
         let body: Readable = source.pipe(tap);
         if (record.method === METHOD_DEFLATE) {
@@ -156,9 +180,14 @@ export function zipFiles(files: WalkEntry[], onProgress?: (progress: ZipProgress
           tap.on('error', (error) => deflate.destroy(error));
           body = tap.pipe(deflate);
         }
-        for await (const chunk of body as AsyncIterable<Buffer>) {
-          record.compressedSize += chunk.length;
-          yield chunk;
+        try {
+          for await (const chunk of body as AsyncIterable<Buffer>) {
+            record.compressedSize += chunk.length;
+            yield chunk;
+          }
+        } finally {
+          // An abort ends the loop early: close the file too (pipe does not propagate it back).
+          source.destroy();
         }
         record.crc32 = crc;
         if (stored && record.size !== file.size) throw new UserError(`${file.rel} changed while it was being uploaded (${file.size} bytes when listed, ${record.size} when read); try again.`);
@@ -189,6 +218,7 @@ export function zipFiles(files: WalkEntry[], onProgress?: (progress: ZipProgress
   stream.on('close', () => rejectManifest(new Error('zip stream closed early')));
   return {
     stream,
+    skipped,
     manifest: manifestPromise,
     abort: () => {
       controller.abort();

@@ -6,12 +6,14 @@ import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { ExitCode } from '../errors.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
-import { formatBytes, spinner } from '../output.js';
-import { saveManifest, saveRecord } from '../sessions/store.js';
+import { spinner } from '../output.js';
+import { removeRecord, saveManifest, saveRecord } from '../sessions/store.js';
 import { SecretStore, defaultSecretStoreOptions } from '../secrets/store.js';
 import { warnIfClaudeHasNoKey } from '../secrets/claude-key.js';
-import { walkWorkspace } from '../packer/walk.js';
+import { prepareUpload } from '../packer/prepare.js';
 import { DEFAULT_MAX_UPLOAD_MB, uploadWorkspace } from '../packer/upload.js';
+import { uploadSummary } from '../packer/summary.js';
+import { WHOLE_DIR_FLAG, confirmWholeDir } from '../packer/whole-dir.js';
 import { createProgress } from '../packer/progress.js';
 import { terminalSize } from '../attach/terminal.js';
 import { DEFAULT_DETACH_KEY, parseDetachKey } from '../attach/detach-key.js';
@@ -31,6 +33,7 @@ interface NewOptions {
   detach?: boolean;
   detachKey?: number;
   maxUploadMb?: number;
+  yes?: boolean;
 }
 
 export function register(program: Command, run: Runner): void {
@@ -51,6 +54,7 @@ export function register(program: Command, run: Runner): void {
     .option('--detach', 'create and upload, print the label, do not attach')
     .option('--detach-key <key>', 'detach key, like ctrl-x (default ctrl-])', parseDetachKey)
     .option('--max-upload-mb <n>', `upload cap in MiB, compressed (default $CATTY_MAX_UPLOAD_MB or ${DEFAULT_MAX_UPLOAD_MB})`, parsePositiveInt)
+    .option(WHOLE_DIR_FLAG, 'upload this directory without asking, even when it is your home directory or /')
     .action(run(async (ctx, opts: NewOptions) => newSession(ctx, opts)));
 }
 
@@ -67,8 +71,10 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
   // Everything that can fail locally fails before a machine is started.
   const secrets = opts.secrets ? new SecretStore(defaultSecretStoreOptions(ctx)).all() : {};
   warnIfClaudeHasNoKey(ctx, opts, Object.keys(secrets));
+  if (opts.upload) await confirmWholeDir(ctx, opts.yes === true);
+  const maxBytes = maxUploadBytes(ctx, opts.maxUploadMb);
   // The walk and finding the API (maybe starting the local control plane) overlap.
-  const [walk, api] = await Promise.all([opts.upload ? walkWorkspace(ctx.cwd, { ignoreGit: !opts.git }) : null, resolveApi(ctx)]);
+  const [prepared, api] = await Promise.all([opts.upload ? prepareUpload(ctx, { git: opts.git, maxBytes }) : null, resolveApi(ctx)]);
   const body: CreateSessionRequest = { agent: opts.agent, upload: opts.upload };
   if (opts.cmd) body.cmd = opts.cmd;
   if (opts.ttl !== undefined) body.ttlSec = opts.ttl;
@@ -84,8 +90,8 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
   saveRecord(ctx, { label: session.label, id: session.id, apiUrl: api.baseUrl, localDir: ctx.cwd, createdAt: session.createdAt });
   print(ctx.stderr, `Session ${ctx.colors.bold(session.label)} is up.`);
 
-  if (walk) {
-    const skipped = walk.skippedSymlinks.length + walk.skippedSpecial.length;
+  if (prepared) {
+    const { walk } = prepared;
     const progress = await createProgress(ctx.stderr, 'Uploading', walk.totalBytes);
     // Ctrl-C (or SIGTERM) during the upload stops it and the machine waiting for it.
     const cancel = new AbortController();
@@ -97,22 +103,19 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
         connectUrl: session.connectUrl,
         connectToken: session.connectToken,
         ...terminalSize(ctx),
-        maxBytes: maxUploadBytes(ctx, opts.maxUploadMb),
+        maxBytes,
         progress,
         signal: cancel.signal,
       });
       progress.stop();
       saveManifest(ctx, session.label, outcome.manifest);
-      print(
-        ctx.stderr,
-        `Uploaded ${walk.files.length} files (${formatBytes(walk.totalBytes)}, ${formatBytes(outcome.zipBytes)} zipped) in ${((Date.now() - started) / 1000).toFixed(1)} s` +
-          (skipped > 0 ? `; skipped ${walk.skippedSymlinks.length} symlinks and ${walk.skippedSpecial.length} special files.` : '.'),
-      );
+      print(ctx.stderr, uploadSummary(prepared, outcome, Date.now() - started));
     } catch (error) {
       progress.stop();
-      // Do not leave a machine waiting for an upload that will never come.
-      await api.call(routes.stop, { params: { ref: session.label } }).catch(() => undefined);
-      if (cancel.signal.aborted) throw new UserError(`Cancelled; session ${session.label} was stopped.`, { exitCode: 130 });
+      // A session without its files is of no use: remove it (machine and all), not only stop it.
+      await api.call(routes.deleteSession, { params: { ref: session.label } }).catch(() => undefined);
+      removeRecord(ctx, session.label);
+      if (cancel.signal.aborted) throw new UserError(`Cancelled; session ${session.label} was removed.`, { exitCode: 130 });
       throw error;
     } finally {
       for (const s of CANCEL_SIGNALS) ctx.proc.off(s, onSignal);

@@ -1,4 +1,7 @@
-/** `catty new` against a fake API + fake runtime: request body, upload, records, cap, cleanup. */
+/**
+ * `catty new` against a fake API + fake runtime: request body, upload, records, cleanup. What is
+ * uploaded and what is asked first (cap, home directory, git) is in cli-new-upload.test.ts.
+ */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -72,17 +75,7 @@ describe('catty new', () => {
     expect(api.state.created.at(-1)).not.toHaveProperty('secrets');
   });
 
-  it('refuses a workspace over the cap, names the largest paths, and stops the session', async () => {
-    const dir = project();
-    fs.writeFileSync(path.join(dir, 'model-weights.bin'), crypto.randomBytes(3 * 1024 * 1024));
-    const { code, stderr } = await newIn(dir, ['--detach'], { CATTY_MAX_UPLOAD_MB: '1' });
-    expect(code).toBe(1);
-    expect(stderr).toContain('model-weights.bin');
-    expect(stderr).toContain('.cattyignore');
-    expect(api.state.sessions.at(-1)?.status).toBe('stopped');
-  });
-
-  it('Ctrl-C during the upload stops it and the session (exit 130)', async () => {
+  it('Ctrl-C during the upload stops it and removes the session (exit 130)', async () => {
     const stalled = await FakeRuntime.start({ stallUpload: true });
     const saved = api.state.connectUrl;
     api.state.connectUrl = stalled.url;
@@ -98,7 +91,11 @@ describe('catty new', () => {
       run.proc.emit('SIGINT');
       expect(await run.code).toBe(130);
       expect(run.stderr.text).toContain('Cancelled');
-      expect(api.state.sessions.at(-1)?.status).toBe('stopped');
+      const label = /Session (\S+) is up/.exec(run.stderr.text)?.[1];
+      expect(label).toBeDefined();
+      expect(api.state.requests).toContain(`DELETE /v1/sessions/${label}`);
+      expect(api.state.sessions.some((s) => s.label === label)).toBe(false);
+      expect(fs.existsSync(path.join(home, 'sessions', `${label}.json`))).toBe(false);
       expect(run.proc.listenerCount('SIGINT')).toBe(0);
     } finally {
       api.state.connectUrl = saved;

@@ -6,7 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { saveCredentials } from '../../cli/config.js';
+import { createContext } from '../../cli/context.js';
 import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { elapse } from '../helpers/wait.js';
 import { runCatty } from './harness.js';
@@ -54,6 +57,26 @@ describe('logout and the local control plane', () => {
     expect(after.code, after.stderr).toBe(0);
     expect(JSON.parse(after.stdout)).toEqual([]);
   }, 90_000);
+
+  it("takes back the local tokens an earlier version kept in credentials.json (the newer ones)", async () => {
+    const localFile = path.join(cattyHome, 'local', 'credentials.json');
+    const live = JSON.parse(fs.readFileSync(localFile, 'utf8')) as { apiUrl: string; accessToken: string; refreshToken: string; accessTokenExpiresAt: string };
+    // What an earlier version left: the live pair in credentials.json (marked local), a used one
+    // in the server's file.
+    saveCredentials(createContext({ env: { CATTY_HOME: cattyHome } }, { insecure: false, debug: false }, REPO_ROOT), {
+      version: 1,
+      apiUrl: live.apiUrl,
+      accessToken: live.accessToken,
+      refreshToken: live.refreshToken,
+      expiresAt: live.accessTokenExpiresAt,
+      local: true,
+    });
+    fs.writeFileSync(localFile, JSON.stringify({ ...live, accessToken: 'cat_at_used', refreshToken: 'cat_rt_used' }));
+    const after = await catty('ls', '--json');
+    expect(after.code, after.stderr).toBe(0);
+    expect(fs.existsSync(path.join(cattyHome, 'credentials.json'))).toBe(false);
+    expect(JSON.parse(fs.readFileSync(localFile, 'utf8'))).not.toMatchObject({ refreshToken: 'cat_rt_used' });
+  }, 30_000);
 
   it('server status --json describes it for scripts', async () => {
     const status = await catty('server', 'status', '--json');

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import ignore from 'ignore';
 import { describe, expect, it } from 'vitest';
 import { IgnoreRules, snapshotExcludes } from '../../session-runtime/wire/ignore-rules.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -37,6 +38,25 @@ describe('IgnoreRules', () => {
     expect(rules.ignores('.git', true)).toBe(false);
     expect(new IgnoreRules(root, { ignoreGit: true }).ignores('.git/config', false)).toBe(true);
     expect(rules.ignoresWithAncestors('build/out/a.js', false)).toBe(true);
+  });
+
+  it('a rule file re-includes a default-ignored directory with its files (`!node_modules/`)', () => {
+    const root = tree({ '.cattyignore': '!node_modules/\n!.env\n' });
+    const rules = new IgnoreRules(root, { ignoreGit: false });
+    expect(rules.ignores('node_modules', true)).toBe(false);
+    expect(rules.ignoresWithAncestors('node_modules/pkg/index.js', false)).toBe(false);
+    expect(rules.ignores('.env', false)).toBe(false);
+    expect(rules.ignores('node_modules/pkg/m.pyc', false)).toBe(true);
+  });
+
+  it('layers outer .gitignore rules (relative to their own directory) under the root\'s own files', () => {
+    const root = tree({ '.gitignore': '!keep.log\n' });
+    const outer = [{ rules: ignore().add('*.log\n/app/top.txt\n/top.txt\n'), prefix: 'app' }];
+    const rules = new IgnoreRules(root, { ignoreGit: false, outer });
+    expect(rules.ignores('x.log', false)).toBe(true);
+    expect(rules.ignores('keep.log', false)).toBe(false);
+    expect(rules.ignores('top.txt', false)).toBe(true);
+    expect(rules.ignores('app/top.txt', false)).toBe(false);
   });
 
   it('sees a rule file change after invalidate', () => {

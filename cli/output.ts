@@ -22,6 +22,9 @@ export function table(header: string[], rows: string[][]): string {
   return tableLines(header, rows).join('\n');
 }
 
+/** "1 file", "3 files"; `nouns` for an irregular plural. */
+export const plural = (n: number, noun: string, nouns = `${noun}s`): string => `${n} ${n === 1 ? noun : nouns}`;
+
 /** "3m", "2h", "5d" from milliseconds. */
 export function formatAge(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));

@@ -8,7 +8,7 @@ import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { ExitCode } from '../errors.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
-import { formatBytes } from '../output.js';
+import { formatBytes, plural } from '../output.js';
 import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';
 import type { Extracted } from '../download/extract.js';
 import { createProgress } from '../packer/progress.js';
@@ -78,7 +78,6 @@ export async function download(ctx: Context, label: string, destArg: string | un
 /** Links listed in the summary at most; the rest are counted. */
 const MAX_LISTED_LINKS = 20;
 
-const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 function extractedSummary(x: Extracted, createdAt: string, dest: string): string {
   const links = x.links.length > 0 ? ` and ${plural(x.links.length, 'symlink')}` : '';

@@ -1,13 +1,12 @@
 /** The lines `catty new` prints once the upload is done. */
 import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';
-import { formatBytes } from '../output.js';
+import { formatBytes, plural } from '../output.js';
 import { includeLine, type PreparedUpload } from './prepare.js';
 import type { UploadOutcome } from './upload.js';
 
 /** Tracked files named at most; the rest are counted. */
 const MAX_NAMED = 5;
 
-export const plural = (n: number, noun: string, nouns = `${noun}s`) => `${n} ${n === 1 ? noun : nouns}`;
 
 export function uploadSummary(prepared: PreparedUpload, outcome: UploadOutcome, elapsedMs: number): string {
   const { walk } = prepared;

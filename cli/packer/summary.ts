@@ -7,7 +7,6 @@ import type { UploadOutcome } from './upload.js';
 /** Tracked files named at most; the rest are counted. */
 const MAX_NAMED = 5;
 
-
 export function uploadSummary(prepared: PreparedUpload, outcome: UploadOutcome, elapsedMs: number): string {
   const { walk } = prepared;
   const uploaded = walk.files.length - outcome.skipped.length;

@@ -66,6 +66,8 @@ export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 export interface Refusal {
   allow: false;
   reason: RefusalReason;
+  /** The target's host, normalised. */
+  host: string;
   /** One line: what was refused and why (the 403's first line, the log's message). */
   message: string;
   /** One line: the flag that would allow it. */
@@ -97,13 +99,14 @@ export function checkEgressTarget(policy: NetworkPolicy, rawHost: string, port: 
 
   const otherPort = trusted || policy.allow.some((rule) => matches(rule.host, host));
   if (otherPort) {
-    return refusal('port-not-allowed', `${target}: port ${port} is not allowed for ${host.host} by this session's network policy`, `Allow it with: catty new --allow ${target}`);
+    return refusal('port-not-allowed', host.host, `${target}: port ${port} is not allowed for ${host.host} by this session's network policy`, `Allow it with: catty new --allow ${target}`);
   }
   if (policy.preset === 'none') {
-    return refusal('net-none', `${target}: this session has no network (--net none)`, `Allow this host with: catty new --net none --allow ${allowSpelling(host, port)} (or use --net trusted)`);
+    return refusal('net-none', host.host, `${target}: this session has no network (--net none)`, `Allow this host with: catty new --net none --allow ${allowSpelling(host, port)} (or use --net trusted)`);
   }
   return refusal(
     'not-allowed',
+    host.host,
     `${target}: ${host.host} is not in this session's network policy (--net ${policy.preset})`,
     `Allow it with: catty new --allow ${allowSpelling(host, port)} (or every public host: --net full)`,
   );
@@ -126,7 +129,7 @@ export function decideEgress(policy: NetworkPolicy, rawHost: string, port: numbe
       if (kind === 'public') continue;
       const target = hostPort(host.host, port);
       const what = host.kind === 'ip' ? `${address} is ${describe(kind)}` : `${host.host} resolves to ${address}, ${describe(kind)}`;
-      return refusal('private-address', `${target}: ${what}; such addresses are reached only when named`, `Allow it with: catty new --allow ${allowSpelling(host, port)}`);
+      return refusal('private-address', host.host, `${target}: ${what}; such addresses are reached only when named`, `Allow it with: catty new --allow ${allowSpelling(host, port)}`);
     }
   }
   return { allow: true, host, port, named, addresses: candidates };
@@ -157,8 +160,8 @@ function matches(ruleHost: string, host: Host): boolean {
   return ruleHost === host.host;
 }
 
-function refusal(reason: RefusalReason, message: string, hint: string): Refusal {
-  return { allow: false, reason, message, hint };
+function refusal(reason: RefusalReason, host: string, message: string, hint: string): Refusal {
+  return { allow: false, reason, host, message, hint };
 }
 
 /** `host:port`, IPv6 in brackets. */

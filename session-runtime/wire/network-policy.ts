@@ -129,7 +129,9 @@ export function decideEgress(policy: NetworkPolicy, rawHost: string, port: numbe
       if (kind === 'public') continue;
       const target = hostPort(host.host, port);
       const what = host.kind === 'ip' ? `${address} is ${describe(kind)}` : `${host.host} resolves to ${address}, ${describe(kind)}`;
-      return refusal('private-address', host.host, `${target}: ${what}; such addresses are reached only when named`, `Allow it with: catty new --allow ${allowSpelling(host, port)}`);
+      // An unspecified address cannot be named (it is no destination); its loopback can.
+      const allowAs: Host = kind === 'unspecified' && host.kind === 'ip' ? { kind: 'ip', host: host.host.includes(':') ? '::1' : '127.0.0.1' } : host;
+      return refusal('private-address', host.host, `${target}: ${what}; such addresses are reached only when named`, `Allow it with: catty new --allow ${allowSpelling(allowAs, port)}`);
     }
   }
   return { allow: true, host, port, named, addresses: candidates };

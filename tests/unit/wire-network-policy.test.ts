@@ -289,6 +289,8 @@ describe('the decision', () => {
       [policy('none'), 'api.anthropic.com', 443, PUBLIC, /no network \(--net none\).*\n.*--allow api\.anthropic\.com/],
       [policy('full'), 'evil.example', 443, ['127.0.0.1'], /evil\.example resolves to 127\.0\.0\.1, a loopback address.*\n.*--allow evil\.example\n/],
       [policy('full'), '[::1]', 8080, [], /::1 is a loopback address.*\n.*--allow \[::1\]:8080/],
+      [policy('full'), '0.0.0.0', 8080, [], /0\.0\.0\.0 is an unspecified address.*\n.*--allow 127\.0\.0\.1:8080/],
+      [policy('full'), '[::]', 443, [], /--allow \[::1\]\n/],
     ];
     for (const [p, host, port, addresses, body] of cases) {
       const decision = decideEgress(p, host, port, addresses);

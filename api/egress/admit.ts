@@ -32,7 +32,8 @@ export async function admit(ctx: SessionContext, method: string, host: string, p
 
 /** Records a refusal and returns the 403 that says how to allow it. */
 export function refuse(ctx: SessionContext, method: string, port: number, refusal: Refusal): Admission {
-  ctx.log.add({ time: new Date().toISOString(), method: method.slice(0, 32), host: refusal.host, port, reason: refusal.reason, message: refusal.message });
+  const address = refusal.address === undefined ? {} : { address: refusal.address };
+  ctx.log.add({ time: new Date().toISOString(), method: method.slice(0, 32), host: refusal.host, port, reason: refusal.reason, ...address, message: refusal.message });
   return { ok: false, status: 403, body: refusalBody(refusal) };
 }
 

@@ -68,6 +68,8 @@ export interface Refusal {
   reason: RefusalReason;
   /** The target's host, normalised. */
   host: string;
+  /** For `private-address`: the address refused (for the log only, see decideEgress). */
+  address?: string;
   /** One line: what was refused and why (the 403's first line, the log's message). */
   message: string;
   /** One line: the flag that would allow it. */
@@ -128,10 +130,12 @@ export function decideEgress(policy: NetworkPolicy, rawHost: string, port: numbe
       const kind = classifyIp(address);
       if (kind === 'public') continue;
       const target = hostPort(host.host, port);
-      const what = host.kind === 'ip' ? `${address} is ${describe(kind)}` : `${host.host} resolves to ${address}, ${describe(kind)}`;
+      // The address of a name stays out of the message (the 403 goes to the sandbox, and under
+      // --net full it would tell an agent what any internal name resolves to); the log has it.
+      const what = host.kind === 'ip' ? `${address} is ${describe(kind)}` : `${host.host} resolves to ${describe(kind)}`;
       // An unspecified address cannot be named (it is no destination); its loopback can.
       const allowAs: Host = kind === 'unspecified' && host.kind === 'ip' ? { kind: 'ip', host: host.host.includes(':') ? '::1' : '127.0.0.1' } : host;
-      return refusal('private-address', host.host, `${target}: ${what}; such addresses are reached only when named`, `Allow it with: catty new --allow ${allowSpelling(allowAs, port)}`);
+      return { ...refusal('private-address', host.host, `${target}: ${what}; such addresses are reached only when named`, `Allow it with: catty new --allow ${allowSpelling(allowAs, port)}`), address };
     }
   }
   return { allow: true, host, port, named, addresses: candidates };
@@ -151,6 +155,8 @@ export const EgressRefusal = z.strictObject({
   host: z.string().check(z.maxLength(MAX_HOST_CHARS)),
   port,
   reason: z.enum(REFUSAL_REASONS),
+  /** For `private-address`: the address the host resolved to (or is). */
+  address: z.optional(z.string().check(z.maxLength(45))),
   message: z.string().check(z.maxLength(1024)),
 });
 export type EgressRefusal = z.infer<typeof EgressRefusal>;

@@ -157,7 +157,7 @@ describe('egress proxy', () => {
       const socketPath = await notNamed.open('s1', policy('full', `*.test:${upstream.port}`));
       const answer = await viaProxy(socketPath, 'http://model.test/v1/messages');
       expect(answer.status).toBe(403);
-      expect(answer.body).toContain('gw.test resolves to 127.0.0.1');
+      expect(answer.body).toContain('gw.test resolves to a loopback address');
       expect(upstream.seen).toEqual([]);
 
       const outside = startEgress({ resolver, injector: injector({ host: '127.0.0.1', port: upstream.port, tls: false }) });

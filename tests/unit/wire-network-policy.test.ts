@@ -287,7 +287,7 @@ describe('the decision', () => {
       [policy('trusted'), 'example.com', 8080, PUBLIC, /catty new --allow example\.com:8080/],
       [policy('trusted'), 'github.com', 22, PUBLIC, /port 22 is not allowed.*\n.*--allow github\.com:22/],
       [policy('none'), 'api.anthropic.com', 443, PUBLIC, /no network \(--net none\).*\n.*--allow api\.anthropic\.com/],
-      [policy('full'), 'evil.example', 443, ['127.0.0.1'], /evil\.example resolves to 127\.0\.0\.1, a loopback address.*\n.*--allow evil\.example\n/],
+      [policy('full'), 'evil.example', 443, ['127.0.0.1'], /evil\.example resolves to a loopback address.*\n.*--allow evil\.example\n/],
       [policy('full'), '[::1]', 8080, [], /::1 is a loopback address.*\n.*--allow \[::1\]:8080/],
       [policy('full'), '0.0.0.0', 8080, [], /0\.0\.0\.0 is an unspecified address.*\n.*--allow 127\.0\.0\.1:8080/],
       [policy('full'), '[::]', 443, [], /--allow \[::1\]\n/],
@@ -297,5 +297,9 @@ describe('the decision', () => {
       if (decision.allow || decision.reason === 'malformed') throw new Error(`${host} was not refused`);
       expect(refusalBody(decision)).toMatch(body);
     }
+    // What a name resolves to is for the log, not for the sandbox.
+    const hidden = decideEgress(policy('full'), 'db.corp.example', 443, ['93.184.215.14', '10.1.2.3']);
+    expect(hidden).toMatchObject({ allow: false, reason: 'private-address', address: '10.1.2.3' });
+    if (!hidden.allow && hidden.reason !== 'malformed') expect(refusalBody(hidden)).not.toContain('10.1.2.3');
   });
 });

@@ -29,6 +29,9 @@ export interface MachineSpec {
    * CATTY_SNAPSHOT_INTERVAL_MS, CATTY_MAX_UPLOAD_BYTES), passed to the runtime's environment
    * as they are. Optional; added by the API engineer. */
   runtimeEnv?: Record<string, string>;
+  /** Host directory holding this session's egress proxy socket (EGRESS_SOCKET_NAME), bound at
+   * MACHINE_EGRESS_DIR inside; absent: the machine gets no egress proxy. */
+  egressDir?: string;
 }
 
 /** What every machine of one API shares: a spare started ahead must have been given the same. */

@@ -37,7 +37,20 @@ export const RuntimeEnv = {
   maxSyncFileBytes: 'CATTY_MAX_SYNC_FILE_BYTES',
   /** A snapshot PUT with no traffic for this long is abandoned and retried (default 60 s). */
   storageTimeoutMs: 'CATTY_STORAGE_TIMEOUT_MS',
+  /** The host's egress proxy for this session, a Unix socket path inside the machine; the
+   * runtime bridges the agent's loopback proxy port to it. Unset: no egress proxy. */
+  egressSocket: 'CATTY_EGRESS_SOCKET',
 } as const;
+
+/**
+ * Where a machine's sockets appear inside it (issue 20). The provisioner binds a host directory
+ * of the machine's own at MACHINE_RUN_DIR (the runtime listens there: `CATTY_LISTEN=unix:…`)
+ * and the session's egress directory at MACHINE_EGRESS_DIR (the proxy's socket).
+ */
+export const MACHINE_RUN_DIR = '/run/catty';
+export const MACHINE_RUNTIME_SOCKET = `${MACHINE_RUN_DIR}/runtime.sock`;
+export const MACHINE_EGRESS_DIR = '/run/catty-egress';
+export const EGRESS_SOCKET_NAME = 'proxy.sock';
 
 /** The line `catty-session` prints on stdout once it accepts connections. */
 export const READY_LINE_PREFIX = 'catty-session listening on ';

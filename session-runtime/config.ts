@@ -9,11 +9,12 @@ import path from 'node:path';
 import * as z from './wire/zod.js';
 import { DEFAULT_MAX_SYNC_FILE_BYTES } from './wire/protocol.js';
 import { RuntimeEnv } from './wire/runtime-env.js';
+import { parseListenAddress, type ListenAddress } from './wire/runtime-address.js';
 
 export interface RuntimeConfig {
   workspace: string;
-  host: string;
-  port: number;
+  /** Where the HTTP server listens: TCP, or a Unix socket (wire/runtime-address.ts). */
+  listen: ListenAddress;
   connectToken: string;
   agentCmd: string[];
   agentEnv: Record<string, string>;
@@ -56,17 +57,16 @@ function numberOf(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
   return parsed.data;
 }
 
-export function parseListen(text: string): { host: string; port: number } {
-  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
-  const port = Number(match?.[2]);
-  if (!match || port > 65535) throw new ConfigError(`${RuntimeEnv.listen} must be host:port, got "${text}"`);
-  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+export function parseListen(text: string): ListenAddress {
+  const address = parseListenAddress(text);
+  if (!address) throw new ConfigError(`${RuntimeEnv.listen} must be host:port or unix:/absolute/path (at most 107 bytes), got "${text}"`);
+  return address;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
   const connectToken = env[RuntimeEnv.connectToken];
   if (!connectToken) throw new ConfigError(`${RuntimeEnv.connectToken} is required`);
-  const { host, port } = parseListen(env[RuntimeEnv.listen] || '0.0.0.0:8080');
+  const listen = parseListen(env[RuntimeEnv.listen] || '0.0.0.0:8080');
   const agentCmdText = env[RuntimeEnv.agentCmd];
   const agentCmd = agentCmdText
     ? jsonOf(z.array(z.string()).check(z.minLength(1)), RuntimeEnv.agentCmd, agentCmdText)
@@ -77,8 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
   const machineToken = env[RuntimeEnv.machineToken];
   return {
     workspace: path.resolve(env[RuntimeEnv.workspace] || '/workspace'),
-    host,
-    port,
+    listen,
     connectToken,
     agentCmd,
     agentEnv,

@@ -3,6 +3,7 @@
  * shutdown. `startRuntime` returns once the server listens; `stop` is idempotent and bounded.
  */
 import fs from 'node:fs/promises';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ensureAgentHome } from './agent-home.js';
 import { spawnPtyAgent, type AgentExit, type SpawnAgent } from './agent.js';
@@ -11,6 +12,7 @@ import type { RuntimeConfig } from './config.js';
 import { createHttpServer } from './http-server.js';
 import { DEFAULT_COLS, DEFAULT_ROWS } from './wire/protocol.js';
 import { READY_LINE_PREFIX } from './wire/runtime-env.js';
+import { formatReadyAddress, type ListenAddress } from './wire/runtime-address.js';
 import { Session } from './session.js';
 import { Snapshotter } from './snapshots.js';
 
@@ -20,7 +22,8 @@ export const FINAL_SNAPSHOT_BUDGET_MS = 20_000;
 export const AGENT_GRACE_MS = 3_000;
 
 export interface RuntimeHandle {
-  url: string;
+  /** What the ready line names: `http://HOST:PORT` or `unix:PATH`. */
+  address: string;
   readyLine: string;
   session: Session;
   /** Resolves when the runtime should exit (agent exited and the linger ended, or stop()). */
@@ -53,13 +56,7 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
 
   // Snapshots on request only once the workspace is in place (the agent started), like the schedule's.
   const server = createHttpServer(session, config.connectToken, () => (snapshots && session.health().agent !== 'waiting' ? snapshots.snapshotNow() : null));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const address = await listen(server, config.listen);
 
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
@@ -112,5 +109,28 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
   };
 
   if (config.noUpload) await session.startAgent(DEFAULT_COLS, DEFAULT_ROWS);
-  return { url, readyLine: `${READY_LINE_PREFIX}${url}`, session, done, stop };
+  return { address, readyLine: `${READY_LINE_PREFIX}${address}`, session, done, stop };
+}
+
+/** Listens where the config says; resolves with the address the ready line names. */
+async function listen(server: http.Server, where: ListenAddress): Promise<string> {
+  // A socket file left by an earlier runtime of this machine would fail the bind (EADDRINUSE).
+  if (where.kind === 'unix') await removeStaleSocket(where.path);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    if (where.kind === 'unix') server.listen(where.path, () => resolve());
+    else server.listen(where.port, where.host, () => resolve());
+  });
+  if (where.kind === 'unix') {
+    // Its directory is private already (the provisioner's, 0700); the socket is too.
+    await fs.chmod(where.path, 0o600);
+    return formatReadyAddress(where);
+  }
+  const bound = server.address() as AddressInfo;
+  return formatReadyAddress({ kind: 'tcp', host: bound.address, port: bound.port });
+}
+
+async function removeStaleSocket(path: string): Promise<void> {
+  const st = await fs.lstat(path).catch(() => null);
+  if (st?.isSocket()) await fs.unlink(path);
 }

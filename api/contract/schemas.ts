@@ -106,6 +106,9 @@ export type Session = z.infer<typeof Session>;
 export const ConnectInfo = z.object({
   /** Base URL of the session runtime (or of the API relaying to it): `/upload`, `/connect`, … */
   connectUrl: z.string(),
+  /** The runtime's Unix socket on the API's host (the embedded local mode): connect there, with
+   * connectUrl naming the paths (its host is only the Host header). Absent: connect to the URL. */
+  socketPath: z.optional(z.string()),
   connectToken: z.string(),
 });
 export type ConnectInfo = z.infer<typeof ConnectInfo>;

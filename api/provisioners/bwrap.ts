@@ -2,20 +2,23 @@
  * The bubblewrap sandbox for one local session (SECURITY.md 37): a user namespace mapped to
  * uid/gid 1000 with every capability dropped, private mount/pid/ipc/uts(/cgroup) namespaces,
  * the system read-only, only this session's own directories writable, nothing of the API's data
- * dir or $CATTY_HOME visible. The network namespace is shared: the runtime listens on the host's
- * loopback. No --die-with-parent: the machine must outlive an API restart (--new-session instead
+ * dir or $CATTY_HOME visible; the machine's run directory bound at MACHINE_RUN_DIR, where the
+ * runtime listens on a Unix socket. The network namespace is still the host's. No --die-with-parent: the machine must outlive an API restart (--new-session instead
  * keeps it off the API's terminal). The environment is not on this command line (it would show
  * in `ps`): bwrap is spawned with exactly the runtime's environment and passes it on.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { MACHINE_RUN_DIR } from '../../session-runtime/wire/runtime-env.js';
 
 export interface SandboxPaths {
   /** Host directories bound writable at /workspace, /tmp and /home/agent. */
   workspace: string;
   tmp: string;
   home: string;
+  /** The machine's own run directory (0700), bound at MACHINE_RUN_DIR: the runtime's socket. */
+  run: string;
   /** Generated /etc/passwd and /etc/group naming the sandbox user. */
   passwdFile: string;
   groupFile: string;
@@ -61,6 +64,8 @@ export function bwrapArgs(paths: SandboxPaths, argv: string[]): string[] {
     '--bind', paths.tmp, '/tmp',
     '--bind', paths.home, SANDBOX_HOME,
     '--bind', paths.workspace, SANDBOX_WORKSPACE,
+    // Nothing of the host's /run (its D-Bus, Docker and other sockets) is there: only this.
+    '--bind', paths.run, MACHINE_RUN_DIR,
   );
   // Mounted after the private /tmp and home, which would otherwise hide a checkout or a node
   // that lives under them (a clone in /tmp, nvm in a home directory).

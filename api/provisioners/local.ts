@@ -1,8 +1,10 @@
 /**
  * The local provisioner: each machine is a detached `catty-session` process (stdio to a log
  * file, never a pipe to the API, so it outlives an API restart), in `<data dir>/machines/<id>/`
- * with its own workspace, sandboxed by bubblewrap when available (bwrap.ts). Each machine's
- * pids and URL are kept in machine.json so a restarted API can find and stop it.
+ * with its own workspace, sandboxed by bubblewrap when available (bwrap.ts). Its runtime listens
+ * on a Unix socket in the machine's own run directory (`run/runtime.sock`; MACHINE_RUN_DIR
+ * inside), never on a port. Each machine's pids and socket are kept in machine.json so a
+ * restarted API can find, reach and stop it.
  *
  * With `spare`, one sandboxed machine is started ahead and waits for its session's settings
  * (local-spare.ts): a start then skips bubblewrap's and Node's start.
@@ -10,7 +12,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LauncherEnv, READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
+import { LauncherEnv, MACHINE_RUNTIME_SOCKET, READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
+import { MAX_SOCKET_PATH_BYTES, SOCKET_BASE_URL, UNIX_LISTEN_PREFIX } from '../../session-runtime/wire/runtime-address.js';
+import { usageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { packageRoot, runtimeBinPath } from '../package-root.js';
 import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_WORKSPACE } from './bwrap.js';
@@ -38,6 +42,13 @@ export interface LocalProvisionerOptions {
 
 const MACHINE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const POLL_MS = 50;
+/** A session id (api/crypto.ts newId): the length a machine directory's name has. */
+const SESSION_ID_CHARS = 24;
+
+/** The machine's run directory (0700; bound at MACHINE_RUN_DIR inside) and the runtime's socket
+ * in it, as the host sees them. */
+const runDir = (dir: string): string => join(dir, 'run');
+const hostRuntimeSocket = (dir: string): string => join(runDir(dir), 'runtime.sock');
 
 export class LocalProvisioner implements Provisioner {
   readonly kind = 'local' as const;
@@ -59,6 +70,15 @@ export class LocalProvisioner implements Provisioner {
     this.machinesDir = join(options.dataDir, 'machines');
     this.launcher = join(this.root, 'dist', 'session-runtime', 'launcher.js');
     this.runtimeArgv = { index: 1, value: this.launcher };
+    // The host reaches each runtime through <machine dir>/run/runtime.sock: the path must fit a
+    // sockaddr_un, or no session could ever be reached. Said now, not at the first session.
+    const longest = hostRuntimeSocket(join(this.machinesDir, 'x'.repeat(SESSION_ID_CHARS)));
+    if (Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
+      throw usageError(
+        `the data directory ${options.dataDir} is too deep for the sessions' sockets (${longest} would be ${Buffer.byteLength(longest)} bytes; Linux allows ${MAX_SOCKET_PATH_BYTES})`,
+        'Set CATTY_DATA_DIR to a shorter path.',
+      );
+    }
     const mode = options.sandbox ?? 'auto';
     const found = mode === 'none' ? null : findBwrap();
     const problem = found ? bwrapProblem(found) : null;
@@ -101,12 +121,14 @@ export class LocalProvisioner implements Provisioner {
 
   /** Creates the machine's directories and spawns its launcher, which then waits on stdin. */
   private spawnMachine(dir: string, shared: SharedMachineSettings): ChildProcess {
-    const paths = { workspace: join(dir, 'workspace'), tmp: join(dir, 'tmp'), home: join(dir, 'home'), passwdFile: join(dir, 'passwd'), groupFile: join(dir, 'group') };
+    const paths = { workspace: join(dir, 'workspace'), tmp: join(dir, 'tmp'), home: join(dir, 'home'), run: runDir(dir), passwdFile: join(dir, 'passwd'), groupFile: join(dir, 'group') };
     mkdirSync(dir, { mode: 0o700 });
-    for (const d of [paths.workspace, paths.tmp, paths.home]) mkdirSync(d, { mode: 0o700 });
+    for (const d of [paths.workspace, paths.tmp, paths.home, paths.run]) mkdirSync(d, { mode: 0o700 });
+    // A sandboxed runtime listens at the same path inside every machine (a spare is started
+    // before its directory gets its final name; bwrap bound the directory, which keeps it).
     const inside = this.bwrap
-      ? { workspace: SANDBOX_WORKSPACE, home: SANDBOX_HOME, tmp: '/tmp' }
-      : { workspace: paths.workspace, home: paths.home, tmp: paths.tmp };
+      ? { workspace: SANDBOX_WORKSPACE, home: SANDBOX_HOME, tmp: '/tmp', socket: MACHINE_RUNTIME_SOCKET }
+      : { workspace: paths.workspace, home: paths.home, tmp: paths.tmp, socket: hostRuntimeSocket(dir) };
     const env: Record<string, string> = {
       ...(shared.runtimeEnv ?? {}),
       PATH: `${join(this.root, 'node_modules', '.bin')}:/usr/local/bin:/usr/bin:/bin`,
@@ -117,7 +139,7 @@ export class LocalProvisioner implements Provisioner {
       HOME: inside.home,
       TMPDIR: inside.tmp,
       [RuntimeEnv.workspace]: inside.workspace,
-      [RuntimeEnv.listen]: '127.0.0.1:0',
+      [RuntimeEnv.listen]: `${UNIX_LISTEN_PREFIX}${inside.socket}`,
       [RuntimeEnv.agentHome]: inside.home,
       [RuntimeEnv.apiUrl]: shared.apiUrl,
       ...(this.options.nice ? { [LauncherEnv.nice]: String(this.options.nice) } : {}),
@@ -152,7 +174,7 @@ export class LocalProvisioner implements Provisioner {
   private async handOver(machineId: string, dir: string, child: ChildProcess, spec: MachineSpec, abort?: AbortSignal): Promise<Machine> {
     const pid = child.pid;
     if (pid === undefined) throw new Error('could not spawn the session runtime');
-    const record: MachineRecord = { sessionId: spec.sessionId, pid, runtimePid: this.bwrap ? null : pid, runtimeUrl: null, sandbox: this.bwrap ? 'bwrap' : 'none', startedAt: new Date().toISOString() };
+    const record: MachineRecord = { sessionId: spec.sessionId, pid, runtimePid: this.bwrap ? null : pid, runtimeUrl: null, runtimeSocket: null, sandbox: this.bwrap ? 'bwrap' : 'none', startedAt: new Date().toISOString() };
     writeMachineRecord(dir, record);
     const sessionEnv: Record<string, string> = {
       [RuntimeEnv.connectToken]: spec.connectToken,
@@ -164,15 +186,19 @@ export class LocalProvisioner implements Provisioner {
     // The pipe closes right after: nothing ties the machine to this process.
     child.stdin!.end(JSON.stringify(sessionEnv));
     try {
-      const url = await waitForReadyLine(join(dir, 'runtime.log'), READY_LINE_PREFIX, {
+      const address = await waitForReadyLine(join(dir, 'runtime.log'), READY_LINE_PREFIX, {
         timeoutMs: this.options.readyTimeoutMs ?? 15_000,
         abort,
         exited: () => !isRunning(child),
       });
-      record.runtimeUrl = url;
+      const expected = `${UNIX_LISTEN_PREFIX}${this.bwrap ? MACHINE_RUNTIME_SOCKET : hostRuntimeSocket(dir)}`;
+      if (address !== expected) throw new Error(`the session runtime listens on ${address}, not on ${expected}`);
+      // Inside the sandbox the socket is at MACHINE_RUNTIME_SOCKET; here, in the run directory.
+      record.runtimeUrl = SOCKET_BASE_URL;
+      record.runtimeSocket = hostRuntimeSocket(dir);
       if (this.bwrap) record.runtimePid = await this.findRuntimePid(pid);
       writeMachineRecord(dir, record);
-      return { machineId, runtimeUrl: url };
+      return { machineId, runtimeUrl: record.runtimeUrl, runtimeSocket: record.runtimeSocket };
     } catch (err) {
       await this.stop(machineId, { graceMs: 0 });
       throw err;
@@ -210,7 +236,7 @@ export class LocalProvisioner implements Provisioner {
       await terminateThenKill(record.runtimePid ?? record.pid, () => this.alivePids(record), { graceMs: options.graceMs });
     }
     // The log stays for `catty logs` forensics; everything else of the machine goes.
-    for (const entry of ['workspace', 'tmp', 'home', 'passwd', 'group', 'machine.json']) rmSync(join(dir, entry), { recursive: true, force: true });
+    for (const entry of ['workspace', 'tmp', 'home', 'run', 'passwd', 'group', 'machine.json']) rmSync(join(dir, entry), { recursive: true, force: true });
   }
 
   async isAlive(machineId: string): Promise<boolean> {
@@ -231,7 +257,7 @@ export class LocalProvisioner implements Provisioner {
       if (!MACHINE_ID.test(name)) continue;
       const record = readMachineRecord(join(this.machinesDir, name));
       if (!record) continue;
-      out.push({ machineId: name, sessionId: record.sessionId, runtimeUrl: record.runtimeUrl ?? '', alive: await this.isAlive(name) });
+      out.push({ machineId: name, sessionId: record.sessionId, runtimeUrl: record.runtimeUrl ?? '', ...(record.runtimeSocket ? { runtimeSocket: record.runtimeSocket } : {}), alive: await this.isAlive(name) });
     }
     return out;
   }

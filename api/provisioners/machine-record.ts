@@ -10,6 +10,8 @@ const MachineRecord = z.object({
   /** The runtime's own pid (inside bwrap a grandchild); null until found. */
   runtimePid: z.nullable(z.int()),
   runtimeUrl: z.nullable(z.string()),
+  /** The runtime's Unix socket as the host reaches it; absent in records of runtimes on TCP. */
+  runtimeSocket: z.optional(z.nullable(z.string())),
   sandbox: z.enum(['bwrap', 'none']),
   startedAt: z.string(),
 });
@@ -31,7 +33,7 @@ export function readMachineRecord(dir: string): MachineRecord | null {
 }
 
 /**
- * Polls the log until a line starts with `prefix`; returns the rest (the URL). Every 10 ms for
+ * Polls the log until a line starts with `prefix`; returns the rest (the runtime's address). Every 10 ms for
  * the first READY_FAST_POLL_MS (a runtime is ready in ~150 ms, and each poll is one small read:
  * a 50 ms period cost a session start 25 ms on average), every 50 ms after that.
  */

@@ -40,8 +40,12 @@ export type SharedMachineSettings = Pick<MachineSpec, 'apiUrl' | 'runtimeEnv'>;
 export interface Machine {
   /** Provisioner-specific id (a pid, a container id). */
   machineId: string;
-  /** Base URL of the runtime as reachable from the API host, e.g. http://127.0.0.1:43121. */
+  /** Base URL of the runtime as reachable from the API host, e.g. http://127.0.0.1:43121
+   * (SOCKET_BASE_URL when it is reached through `runtimeSocket`). */
   runtimeUrl: string;
+  /** The runtime's Unix socket on the API host (local machines: in the machine's directory);
+   * absent: TCP to runtimeUrl. */
+  runtimeSocket?: string;
 }
 
 export interface MachineInfo extends Machine {

@@ -4,13 +4,15 @@
  * token the API keeps sealed for that session.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
 import { decrypt } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { bearer } from '../middleware/auth.js';
+import { rowEndpoint } from '../services/runtime-client.js';
 import { sessionById } from '../state/sessions.js';
 
 export type RelayAuth =
-  | { ok: true; runtimeUrl: string; connectToken: string }
+  | { ok: true; runtime: RuntimeEndpoint; connectToken: string }
   | { ok: false; status: 401 | 404 | 409; code: string; message: string };
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
@@ -23,8 +25,9 @@ function tokenMatches(given: string, expected: string): boolean {
 export function authorizeRelay(deps: Pick<Deps, 'db' | 'key'>, sessionId: string, authorization: string | undefined): RelayAuth {
   const row = sessionById(deps.db, sessionId);
   if (!row || row.deleted) return { ok: false, status: 404, code: 'not_found', message: 'no such session' };
+  const runtime = rowEndpoint(row);
   // An ended session's token is gone (endSession clears it): nothing to compare against.
-  if (row.status !== 'running' || !row.connect_token_enc || !row.runtime_url) {
+  if (row.status !== 'running' || !row.connect_token_enc || !runtime) {
     return { ok: false, status: 409, code: 'session_ended', message: `the session is ${row.status}` };
   }
   const given = bearer(authorization);
@@ -32,5 +35,5 @@ export function authorizeRelay(deps: Pick<Deps, 'db' | 'key'>, sessionId: string
   if (given === null || !tokenMatches(given, expected)) {
     return { ok: false, status: 401, code: 'unauthorized', message: 'missing or wrong connect token' };
   }
-  return { ok: true, runtimeUrl: row.runtime_url, connectToken: expected };
+  return { ok: true, runtime, connectToken: expected };
 }

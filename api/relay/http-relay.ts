@@ -9,6 +9,7 @@
 import http from 'node:http';
 import type { Logger } from '../logger.js';
 import type { ErrorBody } from '../../session-runtime/wire/errors.js';
+import type { RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
 
 /** The runtime's socket may stay silent this long (it extracts a big upload before answering)
  * before the relay gives up with a 504. */
@@ -27,8 +28,8 @@ export function sendJsonError(res: http.ServerResponse, status: number, code: st
 }
 
 export interface HttpRelayTarget {
-  /** The runtime's base URL, e.g. http://127.0.0.1:41234 */
-  runtimeUrl: string;
+  /** The runtime's base URL (e.g. http://127.0.0.1:41234), and its socket when it has one. */
+  runtime: RuntimeEndpoint;
   connectToken: string;
   /** `/upload?cols=…` or `/logs`: the runtime's path and the client's query, unchanged. */
   pathAndQuery: string;
@@ -37,7 +38,7 @@ export interface HttpRelayTarget {
 export function relayHttp(req: http.IncomingMessage, res: http.ServerResponse, target: HttpRelayTarget, logger: Logger): void {
   const headers: http.OutgoingHttpHeaders = { authorization: `Bearer ${target.connectToken}` };
   for (const name of FORWARDED_REQUEST_HEADERS) if (req.headers[name] !== undefined) headers[name] = req.headers[name];
-  const upstream = http.request(new URL(target.pathAndQuery, target.runtimeUrl), { method: req.method, headers });
+  const upstream = http.request(new URL(target.pathAndQuery, target.runtime.url), { method: req.method, headers, socketPath: target.runtime.socketPath });
   let answered = false;
 
   const fail = (status: number, code: string, message: string, err?: unknown): void => {

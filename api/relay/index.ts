@@ -48,7 +48,7 @@ export function createRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'>, pairOptio
           sendJsonError(res, auth.status, auth.code, auth.message);
           return void req.resume();
         }
-        relayHttp(req, res, { runtimeUrl: auth.runtimeUrl, connectToken: auth.connectToken, pathAndQuery: `/${target.op}${url.search}` }, deps.logger.child({ sessionId: target.sessionId }));
+        relayHttp(req, res, { runtime: auth.runtime, connectToken: auth.connectToken, pathAndQuery: `/${target.op}${url.search}` }, deps.logger.child({ sessionId: target.sessionId }));
       };
     },
     onUpgrade: (req, socket, head) => upgrades.onUpgrade(req, socket, head),

@@ -7,6 +7,8 @@
  */
 import type { Config } from '../config.js';
 import { fillPath, RELAY_PREFIX } from '../contract/routes.js';
+import type { ConnectInfo } from '../contract/schemas.js';
+import type { RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
 
 export type RelayOp = 'upload' | 'logs' | 'connect';
 
@@ -25,9 +27,10 @@ export function matchRelayPath(pathname: string): RelayTarget | null {
   return { sessionId: match[1]!, op: match[2] as RelayOp };
 }
 
-/** The base URL a client uses for a session's runtime: the API's relay when a public URL is
- * configured (a deployment), else the runtime's own URL (the embedded local mode, where the
- * runtime listens on the laptop's loopback and a relay would only add a hop). */
-export function clientConnectUrl(config: Pick<Config, 'publicUrl'>, sessionId: string, runtimeUrl: string): string {
-  return config.publicUrl ? `${config.publicUrl}${fillPath(RELAY_PREFIX, { id: sessionId })}` : runtimeUrl;
+/** Where a client reaches a session's runtime: the API's relay when a public URL is configured
+ * (a deployment), else the runtime itself — its socket on this host (the embedded local mode,
+ * where the CLI runs beside the API and a relay would only add a hop), or its URL. */
+export function clientConnectInfo(config: Pick<Config, 'publicUrl'>, sessionId: string, runtime: RuntimeEndpoint): Pick<ConnectInfo, 'connectUrl' | 'socketPath'> {
+  if (config.publicUrl) return { connectUrl: `${config.publicUrl}${fillPath(RELAY_PREFIX, { id: sessionId })}` };
+  return runtime.socketPath ? { connectUrl: runtime.url, socketPath: runtime.socketPath } : { connectUrl: runtime.url };
 }

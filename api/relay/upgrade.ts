@@ -8,6 +8,7 @@
  * runtime is a 502 (which the CLI treats as transient and retries).
  */
 import http from 'node:http';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Deps } from '../deps.js';
@@ -62,9 +63,12 @@ export function createUpgradeRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'>, pa
     if (!auth.ok) return refuseJson(socket, auth.status, auth.code, auth.message);
 
     const log = deps.logger.child({ sessionId: target.sessionId });
-    const upstreamUrl = new URL(`/connect${url.search}`, auth.runtimeUrl);
+    const upstreamUrl = new URL(`/connect${url.search}`, auth.runtime.url);
     upstreamUrl.protocol = upstreamUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+    const socketPath = auth.runtime.socketPath;
     const upstream = new WebSocket(upstreamUrl, {
+      // Through the runtime's Unix socket when it has one (ws takes no socketPath option).
+      ...(socketPath ? { createConnection: () => net.createConnection(socketPath) } : {}),
       headers: { authorization: `Bearer ${auth.connectToken}` },
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,

@@ -5,9 +5,10 @@ import type { ConnectInfo } from '../contract/schemas.js';
 import { decrypt } from '../crypto.js';
 import type { AppEnv, Deps } from '../deps.js';
 import { conflict, HttpError, notFound } from '../errors.js';
-import { clientConnectUrl } from '../relay/paths.js';
+import { clientConnectInfo } from '../relay/paths.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { createSession } from '../services/create.js';
+import { requestRuntime, rowEndpoint } from '../services/runtime-client.js';
 import { deleteSession, stopAndEnd } from '../services/lifecycle.js';
 import { listOwned, ownedSession, sessionById, toSession, type SessionRow } from '../state/sessions.js';
 import { latestRecorded } from '../state/snapshots.js';
@@ -18,6 +19,10 @@ import { registrar, reply } from './register.js';
 const DOWNLOAD_URL_TTL_SEC = 300;
 /** A running runtime gets this long to answer GET /logs. */
 const LOGS_TIMEOUT_MS = 5000;
+/** The runtime answers the last 64 KiB of its output; anything much longer is not its answer. */
+const MAX_LOGS_BYTES = 1024 * 1024;
+/** POST /snapshot answers a small JSON object (its outcome is read from the snapshots table). */
+const MAX_SNAPSHOT_ANSWER_BYTES = 64 * 1024;
 /**
  * A running runtime gets this long to take a fresh snapshot for a download (a 100 MB workspace
  * takes ~7 s here); past it, the latest stored one is served.
@@ -35,8 +40,9 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
   };
 
   const connectInfo = (row: SessionRow): ConnectInfo => {
-    if (row.status !== 'running' || !row.connect_token_enc || !row.runtime_url) throw conflict('session_ended', `session ${row.label} is ${row.status}`);
-    return { connectUrl: clientConnectUrl(deps.config, row.id, row.runtime_url), connectToken: decrypt(deps.key, row.connect_token_enc, `connect:${row.id}`) };
+    const runtime = rowEndpoint(row);
+    if (row.status !== 'running' || !row.connect_token_enc || !runtime) throw conflict('session_ended', `session ${row.label} is ${row.status}`);
+    return { ...clientConnectInfo(deps.config, row.id, runtime), connectToken: decrypt(deps.key, row.connect_token_enc, `connect:${row.id}`) };
   };
 
   on(routes.createSession, async (c) => {
@@ -67,14 +73,15 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
    * row) before it answers. Any failure leaves the latest stored snapshot to be served.
    */
   const snapshotNow = async (row: SessionRow): Promise<void> => {
-    if (row.status !== 'running' || !row.runtime_url || !row.connect_token_enc) return;
+    const runtime = rowEndpoint(row);
+    if (row.status !== 'running' || !runtime || !row.connect_token_enc) return;
     const { connectToken } = connectInfo(row);
     try {
-      const res = await fetch(`${row.runtime_url}${RuntimePath.snapshot}`, { method: 'POST', headers: { authorization: `Bearer ${connectToken}` }, signal: AbortSignal.timeout(SNAPSHOT_NOW_TIMEOUT_MS) });
-      await res.body?.cancel(); // the outcome shows in the snapshots table; an untrusted body is not read
+      // The outcome shows in the snapshots table; the untrusted answer is only capped and dropped.
+      const res = await requestRuntime(runtime, RuntimePath.snapshot, { method: 'POST', headers: { authorization: `Bearer ${connectToken}` }, timeoutMs: SNAPSHOT_NOW_TIMEOUT_MS, maxBytes: MAX_SNAPSHOT_ANSWER_BYTES });
       // 409: the runtime takes no snapshots yet (its upload has not come), a normal case.
       if (res.status === 409) deps.logger.info({ sessionId: row.id }, 'runtime takes no snapshots yet');
-      else if (!res.ok) deps.logger.warn({ sessionId: row.id, status: res.status }, 'runtime refused POST /snapshot');
+      else if (res.status !== 200) deps.logger.warn({ sessionId: row.id, status: res.status }, 'runtime refused POST /snapshot');
     } catch (err) {
       deps.logger.warn({ sessionId: row.id, err }, 'runtime did not answer POST /snapshot');
     }
@@ -96,12 +103,13 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
 
   on(routes.logs, async (c) => {
     const row = find(c.get('userId'), c.req.param('ref'));
-    if (row.status === 'running' && row.runtime_url && row.connect_token_enc) {
+    const runtime = rowEndpoint(row);
+    if (row.status === 'running' && runtime && row.connect_token_enc) {
       const { connectToken } = connectInfo(row);
       try {
         // The API reaches the runtime directly, never through its own relay.
-        const res = await fetch(`${row.runtime_url}${RuntimePath.logs}`, { headers: { authorization: `Bearer ${connectToken}` }, signal: AbortSignal.timeout(LOGS_TIMEOUT_MS) });
-        if (res.ok) return reply(c, routes.logs, { data: Buffer.from(await res.arrayBuffer()).toString('base64') });
+        const res = await requestRuntime(runtime, RuntimePath.logs, { headers: { authorization: `Bearer ${connectToken}` }, timeoutMs: LOGS_TIMEOUT_MS, maxBytes: MAX_LOGS_BYTES });
+        if (res.status === 200) return reply(c, routes.logs, { data: res.body.toString('base64') });
         deps.logger.warn({ sessionId: row.id, status: res.status }, 'runtime refused GET /logs');
       } catch (err) {
         deps.logger.warn({ sessionId: row.id, err }, 'runtime did not answer GET /logs');

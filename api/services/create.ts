@@ -3,12 +3,13 @@ import type { CreateSessionRequest, CreatedSession } from '../contract/schemas.j
 import { encrypt, newId, newToken, sha256Hex } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { HttpError } from '../errors.js';
-import { clientConnectUrl } from '../relay/paths.js';
+import { clientConnectInfo } from '../relay/paths.js';
 import { iso } from '../state/db.js';
 import { countLive, insertSession, labelTaken, sessionById, toSession, updateSession } from '../state/sessions.js';
 import { insertToken } from '../state/tokens.js';
 import { agentCommand } from './agent-cmd.js';
 import { waitForHealthy } from './health.js';
+import { machineEndpoint } from './runtime-client.js';
 import { uniqueLabel } from './labels.js';
 import { markEnded } from './lifecycle.js';
 
@@ -67,21 +68,22 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
       abort,
     );
     machineId = machine.machineId;
-    updateSession(deps.db, id, { machine_id: machine.machineId, runtime_url: machine.runtimeUrl });
+    updateSession(deps.db, id, { machine_id: machine.machineId, runtime_url: machine.runtimeUrl, runtime_socket: machine.runtimeSocket ?? null });
+    const runtime = machineEndpoint(machine);
     // An agent that exits at once can end the session (its exit callback) before /healthz is
     // seen: that is a session that ran and stopped, not a failed start.
     const starting = () => sessionById(deps.db, id)?.status === 'provisioning';
-    if (!(await waitForHealthy(machine.runtimeUrl, deps.config.healthTimeoutMs, undefined, starting))) {
+    if (!(await waitForHealthy(runtime, deps.config.healthTimeoutMs, undefined, starting))) {
       const row = sessionById(deps.db, id);
       if (row && row.status !== 'provisioning') {
         log.info({ status: row.status }, 'session ended before it was seen healthy');
-        return { ...toSession(row), connectUrl: clientConnectUrl(deps.config, id, machine.runtimeUrl), connectToken };
+        return { ...toSession(row), ...clientConnectInfo(deps.config, id, runtime), connectToken };
       }
       throw new Error(`the session runtime did not become healthy within ${deps.config.healthTimeoutMs} ms`);
     }
     if (starting()) updateSession(deps.db, id, { status: 'running', last_activity_at: iso(deps.now()) });
-    log.info({ machineId, runtimeUrl: machine.runtimeUrl }, 'session running');
-    return { ...toSession(sessionById(deps.db, id)!), connectUrl: clientConnectUrl(deps.config, id, machine.runtimeUrl), connectToken };
+    log.info({ machineId, runtime }, 'session running');
+    return { ...toSession(sessionById(deps.db, id)!), ...clientConnectInfo(deps.config, id, runtime), connectToken };
   } catch (err) {
     log.error({ err }, 'session failed to start');
     if (machineId) await deps.provisioner.stop(machineId, { graceMs: FAILED_START_GRACE_MS }).catch(() => undefined);

@@ -1,14 +1,19 @@
 /** Waits until a runtime's /healthz answers 200, polling; false on timeout, on abort, or as
  * soon as `stillWanted` says the wait is pointless (the session ended meanwhile). */
 import { Health, RuntimePath } from '../../session-runtime/wire/protocol.js';
+import type { RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
+import { requestRuntime } from './runtime-client.js';
 
-export async function waitForHealthy(runtimeUrl: string, timeoutMs: number, signal?: AbortSignal, stillWanted: () => boolean = () => true): Promise<boolean> {
+/** /healthz answers a small JSON object. */
+const MAX_HEALTH_BYTES = 64 * 1024;
+
+export async function waitForHealthy(runtime: RuntimeEndpoint, timeoutMs: number, signal?: AbortSignal, stillWanted: () => boolean = () => true): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let delayMs = 25;
   while (Date.now() < deadline && !signal?.aborted && stillWanted()) {
     try {
-      const res = await fetch(`${runtimeUrl}${RuntimePath.health}`, { signal: AbortSignal.timeout(Math.min(2000, Math.max(1, deadline - Date.now()))) });
-      if (res.ok && Health.safeParse(await res.json()).success) return true;
+      const res = await requestRuntime(runtime, RuntimePath.health, { timeoutMs: Math.min(2000, Math.max(1, deadline - Date.now())), maxBytes: MAX_HEALTH_BYTES });
+      if (res.status === 200 && Health.safeParse(JSON.parse(res.body.toString('utf8'))).success) return true;
     } catch {
       // not listening yet
     }

@@ -71,4 +71,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX snapshots_session ON snapshots(session_id, recorded, created_at);
   `,
+  // 2: the runtime's Unix socket on the API host (local machines), beside its base URL
+  `
+  ALTER TABLE sessions ADD COLUMN runtime_socket TEXT;
+  `,
 ];

@@ -12,6 +12,8 @@ export interface SessionRow {
   connect_token_enc: string | null;
   machine_id: string | null;
   runtime_url: string | null;
+  /** The runtime's Unix socket on this host; null: TCP to runtime_url (Docker, older rows). */
+  runtime_socket: string | null;
   ttl_sec: number;
   created_at: string;
   last_activity_at: string;
@@ -25,7 +27,7 @@ export interface SessionRow {
 /** Statuses whose machine may still exist. */
 export const LIVE_STATUSES: readonly SessionStatus[] = ['provisioning', 'running'];
 
-export function insertSession(db: Db, row: Omit<SessionRow, 'deleted' | 'final_logs' | 'exit_code' | 'ended_at' | 'detail' | 'machine_id' | 'runtime_url'>): void {
+export function insertSession(db: Db, row: Omit<SessionRow, 'deleted' | 'final_logs' | 'exit_code' | 'ended_at' | 'detail' | 'machine_id' | 'runtime_url' | 'runtime_socket'>): void {
   db.prepare(
     `INSERT INTO sessions (id, owner_id, label, status, agent, provisioner, connect_token_enc, ttl_sec, created_at, last_activity_at)
      VALUES (@id, @owner_id, @label, @status, @agent, @provisioner, @connect_token_enc, @ttl_sec, @created_at, @last_activity_at)`,

@@ -18,6 +18,8 @@ import { describeDetachKey } from './detach-key.js';
 export interface AttachOptions {
   label: string;
   connectUrl: string;
+  /** The runtime's Unix socket on this machine, when it is reached through one. */
+  socketPath?: string;
   connectToken: string;
   detachKey: number;
   autoReconnect: boolean;
@@ -267,7 +269,7 @@ async function runOnce(ctx: Context, options: AttachOptions, state: AttachState,
       connection.sendInput(state.pending.take());
     },
     file: (msg) => options.sync?.handle(msg),
-  });
+  }, options.socketPath);
   state.current = connection;
   const pressure = (paused: boolean) => connection.setExternalPause(paused);
   options.sync?.setPressureListener(pressure);

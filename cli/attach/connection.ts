@@ -3,6 +3,7 @@
  * ways, dispatches control messages, and resolves with how it ended. The reconnect loop
  * (attach.ts) decides what to do next.
  */
+import net from 'node:net';
 import WebSocket from 'ws';
 import {
   CloseCode,
@@ -51,9 +52,12 @@ export class Connection {
   #lastSeen = Date.now();
   readonly #timer: NodeJS.Timeout;
 
-  constructor(url: string, token: string, hooks: ConnectionHooks) {
+  /** `socketPath`: the runtime's Unix socket (`url` then only names the path and Host). */
+  constructor(url: string, token: string, hooks: ConnectionHooks, socketPath?: string) {
     this.ended = new Promise((resolve) => (this.#resolve = resolve));
     this.ws = new WebSocket(url, {
+      // ws takes no socketPath option; its connection factory can be given instead.
+      ...(socketPath ? { createConnection: () => net.createConnection(socketPath) } : {}),
       headers: { authorization: `Bearer ${token}` },
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,

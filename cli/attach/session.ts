@@ -20,6 +20,8 @@ export const DEFAULT_RECONNECT_TIMEOUT_MS = 60_000;
 export interface AttachSessionOptions {
   label: string;
   connectUrl: string;
+  /** The runtime's Unix socket on this machine, when it is reached through one. */
+  socketPath?: string;
   connectToken: string;
   record: SessionRecord | null;
   syncBack: boolean;
@@ -59,6 +61,7 @@ export async function attachSession(ctx: Context, o: AttachSessionOptions): Prom
     return await attach(ctx, {
       label: o.label,
       connectUrl: o.connectUrl,
+      socketPath: o.socketPath,
       connectToken: o.connectToken,
       detachKey: o.detachKey,
       autoReconnect: o.autoReconnect,

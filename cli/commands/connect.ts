@@ -12,6 +12,7 @@ import { fetchSessions, sessionRows } from './list.js';
 import { fetchLogs } from '../sessions/logs.js';
 import { DEFAULT_DETACH_KEY, parseDetachKey } from '../attach/detach-key.js';
 import { parseLabel } from './options.js';
+import { runtimeTarget } from '../sessions/runtime-target.js';
 
 interface ConnectOptions {
   syncBack: boolean;
@@ -55,7 +56,7 @@ export async function connect(ctx: Context, labelArg: string | undefined, opts: 
   const { attachSession } = await import('../attach/session.js');
   return attachSession(ctx, {
     label,
-    connectUrl: info.connectUrl,
+    ...runtimeTarget(api.baseUrl, info),
     connectToken: info.connectToken,
     record: loadRecord(ctx, label),
     syncBack: opts.syncBack,

@@ -18,6 +18,7 @@ import { createProgress } from '../packer/progress.js';
 import { terminalSize } from '../attach/terminal.js';
 import { DEFAULT_DETACH_KEY, parseDetachKey } from '../attach/detach-key.js';
 import { parseDurationSec, parsePositiveInt } from './options.js';
+import { runtimeTarget } from '../sessions/runtime-target.js';
 
 const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
@@ -89,6 +90,7 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
   }
   saveRecord(ctx, { label: session.label, id: session.id, apiUrl: api.baseUrl, localDir: ctx.cwd, createdAt: session.createdAt });
   print(ctx.stderr, `Session ${ctx.colors.bold(session.label)} is up.`);
+  const runtime = runtimeTarget(api.baseUrl, session);
 
   if (prepared) {
     const { walk } = prepared;
@@ -100,7 +102,7 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
     try {
       const started = Date.now();
       const outcome = await uploadWorkspace(walk, {
-        connectUrl: session.connectUrl,
+        ...runtime,
         connectToken: session.connectToken,
         ...terminalSize(ctx),
         maxBytes,
@@ -131,7 +133,7 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
   const { attachSession } = await import('../attach/session.js');
   return attachSession(ctx, {
     label: session.label,
-    connectUrl: session.connectUrl,
+    ...runtime,
     connectToken: session.connectToken,
     record: { label: session.label, id: session.id, apiUrl: api.baseUrl, localDir: ctx.cwd, createdAt: session.createdAt },
     syncBack: opts.syncBack,

@@ -21,6 +21,8 @@ export const DEFAULT_MAX_UPLOAD_MB = 100;
 
 export interface UploadOptions {
   connectUrl: string;
+  /** The runtime's Unix socket on this machine (the embedded control plane's sessions). */
+  socketPath?: string;
   connectToken: string;
   cols: number;
   rows: number;
@@ -58,6 +60,7 @@ export async function uploadWorkspace(walk: WalkResult, options: UploadOptions):
   url.searchParams.set('rows', String(options.rows));
   const request = (url.protocol === 'https:' ? https : http).request(url, {
     method: 'POST',
+    socketPath: options.socketPath,
     headers: { authorization: `Bearer ${options.connectToken}`, 'content-type': 'application/zip' },
   });
   const response = new Promise<http.IncomingMessage>((resolve, reject) => {

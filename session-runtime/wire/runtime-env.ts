@@ -8,7 +8,7 @@
 export const RuntimeEnv = {
   /** Workspace directory (default /workspace). */
   workspace: 'CATTY_WORKSPACE',
-  /** `host:port` (default 0.0.0.0:8080; port 0 picks a free one). */
+  /** `host:port` (default 0.0.0.0:8080; port 0 picks a free one) or `unix:PATH` (./runtime-address.ts). */
   listen: 'CATTY_LISTEN',
   /** Bearer token for upload, connect, logs and snapshot (required). */
   connectToken: 'CATTY_CONNECT_TOKEN',

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedSession } from '../../api/contract/schemas.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { RouteError } from '../../api/contract/client.js';
-import { TestClient, floodBytes, sha256 } from '../helpers/runtime.js';
+import { TestClient, floodBytes, sessionWs, sha256 } from '../helpers/runtime.js';
 import { waitFor } from '../helpers/wait.js';
 import { routes } from '../../api/contract/routes.js';
 
@@ -23,13 +23,12 @@ afterAll(async () => {
 // 20,000 records of "<15-digit n>|" in 200 bursts ~0.1 s apart (printf is a shell builtin).
 const RECORDS = 20_000;
 const STREAM = `for b in $(seq 0 199); do for i in $(seq $((b*100)) $((b*100+99))); do printf '%015d|' $i; done; sleep 0.1; done; echo > streamed.txt; sleep 600`;
-const wsOf = (url: string): string => url.replace(/^http/, 'ws');
 
 describe('API restart under load', () => {
   it('three sessions streaming through three API restarts: running, connections intact, output byte-exact, reconnectable', async () => {
     const sessions: CreatedSession[] = [];
     for (let i = 0; i < 3; i++) sessions.push(await api.client.call(routes.createSession, { body: { cmd: STREAM, upload: false } }));
-    const clients = sessions.map((s) => new TestClient({ wsUrl: wsOf(s.connectUrl), token: s.connectToken }));
+    const clients = sessions.map((s) => new TestClient(sessionWs(s)));
     await Promise.all(clients.map((c) => c.opened));
     await waitFor(() => clients.every((c) => c.bytes > 0), 'output from every session', { timeoutMs: 30_000 });
     for (let r = 0; r < 3; r++) {
@@ -49,7 +48,7 @@ describe('API restart under load', () => {
       await c.drop();
       const info = await api.client.call(routes.connect, { params: { ref: s.label } });
       const half = Math.floor(expected.length / 2);
-      const again = new TestClient({ wsUrl: wsOf(info.connectUrl), token: info.connectToken }, { offset: half });
+      const again = new TestClient(sessionWs(info), { offset: half });
       await again.opened;
       await waitFor(() => again.bytes >= expected.length - half, 'the replay', { timeoutMs: 30_000 });
       expect(sha256(again.output().subarray(0, expected.length - half))).toBe(sha256(expected.subarray(half)));

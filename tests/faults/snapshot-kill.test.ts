@@ -14,7 +14,7 @@ import { type TestApi } from '../helpers/api.js';
 import { RouteError } from '../../api/contract/client.js';
 import type { FaultProxy } from '../helpers/fault-proxy.js';
 import { startApiWithFaultyStorage, type FaultyStorageApi } from '../helpers/faulty-storage.js';
-import { TestClient } from '../helpers/runtime.js';
+import { runtimeFetch, sessionWs, TestClient } from '../helpers/runtime.js';
 import { waitFor } from '../helpers/wait.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 import { routes } from '../../api/contract/routes.js';
@@ -41,11 +41,11 @@ describe('runtime killed mid-upload', () => {
   it('kill -9 with a snapshot PUT half sent → the previous snapshot is still the latest and downloads intact (sha256)', async () => {
     const s = await api.client.call(routes.createSession, { body: { cmd: 'exec bash --norc --noprofile -i' } });
     const zip = buildZip([{ name: 'v1.txt', data: 'version one\n' }]);
-    expect((await fetch(`${s.connectUrl}/upload`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) })).status).toBe(200);
+    expect((await runtimeFetch(s, '/upload', { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) })).status).toBe(200);
     const first = await waitFor(() => latest(s.label), 'the first snapshot', { timeoutMs: 30_000, everyMs: 100 });
     proxy.throttle(1024 * 1024);
     const sentBefore = proxy.stats().bytesToUpstream;
-    const c = new TestClient({ wsUrl: s.connectUrl.replace(/^http/, 'ws'), token: s.connectToken });
+    const c = new TestClient(sessionWs(s));
     await c.opened;
     // 4 MB of random bytes: the tarball stays ~4 MB, four seconds at 1 MB/s.
     c.send(Buffer.from('head -c 4000000 /dev/urandom > big.bin; echo DONE-$((1+1))\r'));

@@ -14,6 +14,8 @@ export interface FakeApiState {
   sessions: Session[];
   /** Where created sessions' runtimes live. */
   connectUrl: string;
+  /** Handed out beside connectUrl when set: the runtime's Unix socket. */
+  socketPath?: string;
   connectToken: string;
   download: DownloadInfo | null;
   logs: Buffer;
@@ -102,7 +104,7 @@ export class FakeApi {
           detail: null,
         };
         s.sessions.push(created);
-        const answer: CreatedSession = { ...created, connectUrl: s.connectUrl, connectToken: s.connectToken };
+        const answer: CreatedSession = { ...created, connectUrl: s.connectUrl, ...(s.socketPath ? { socketPath: s.socketPath } : {}), connectToken: s.connectToken };
         return json(201, answer);
       }
       case 'getSession':
@@ -115,7 +117,7 @@ export class FakeApi {
         return json(200, session);
       case 'connect':
         if (session!.status !== 'running') return error(409, 'not_running', 'the session is not running');
-        return json(200, { connectUrl: s.connectUrl, connectToken: s.connectToken });
+        return json(200, { connectUrl: s.connectUrl, ...(s.socketPath ? { socketPath: s.socketPath } : {}), connectToken: s.connectToken });
       case 'download':
         return s.download ? json(200, s.download) : error(404, 'no_snapshot', 'no snapshot yet');
       case 'logs':

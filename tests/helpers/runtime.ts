@@ -5,11 +5,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { RuntimePath, SnapshotResult, parseRuntimeMessage, type RuntimeMessage } from '../../session-runtime/wire/protocol.js';
 import { READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS } from '../../session-runtime/wire/runtime-env.js';
+import { endpointOfReadyAddress } from '../../session-runtime/wire/runtime-address.js';
 import { FIXTURE_AGENTS, RUNTIME_BIN } from './paths.js';
 import { elapse, waitFor } from './wait.js';
 
@@ -21,6 +24,8 @@ export function agentCmd(fixture: string, ...args: string[]): string {
 export interface RuntimeProcess {
   url: string;
   wsUrl: string;
+  /** Set when it listens on a Unix socket (`url` then only names the paths). */
+  socketPath?: string;
   token: string;
   workspace: string;
   /** Temp dir holding the workspace and anything else this runtime owns (removed by stop). */
@@ -40,6 +45,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long to wait for the ready line. */
   timeoutMs?: number;
+  /** `unix`: listen on a Unix socket in its temp dir (CATTY_LISTEN=unix:PATH), not 127.0.0.1:0. */
+  listen?: 'tcp' | 'unix';
 }
 
 export async function startRuntime(options: StartOptions = {}): Promise<RuntimeProcess> {
@@ -50,7 +57,7 @@ export async function startRuntime(options: StartOptions = {}): Promise<RuntimeP
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     CATTY_WORKSPACE: workspace,
-    CATTY_LISTEN: '127.0.0.1:0',
+    CATTY_LISTEN: options.listen === 'unix' ? `unix:${path.join(dir, 'runtime.sock')}` : '127.0.0.1:0',
     CATTY_CONNECT_TOKEN: token,
     CATTY_AGENT_HOME: path.join(dir, 'home'),
     CATTY_AGENT_CMD: agentCmd('echo.mjs'),
@@ -64,16 +71,18 @@ export async function startRuntime(options: StartOptions = {}): Promise<RuntimeP
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const url = await Promise.race([
-    waitFor(() => new RegExp(`^${READY_LINE_PREFIX}(http://\\S+)$`, 'm').exec(out)?.[1], 'the ready line', { timeoutMs: options.timeoutMs ?? 20_000, everyMs: 10 }),
+  const address = await Promise.race([
+    waitFor(() => new RegExp(`^${READY_LINE_PREFIX}((?:http|unix):\\S+)$`, 'm').exec(out)?.[1], 'the ready line', { timeoutMs: options.timeoutMs ?? 20_000, everyMs: 10 }),
     exited.then((code) => {
       throw new Error(`catty-session exited (${code}) before ready: ${err}`);
     }),
   ]);
+  const { url, socketPath } = endpointOfReadyAddress(address);
   let stopped: Promise<number | null> | null = null;
   return {
     url,
     wsUrl: url.replace(/^http/, 'ws'),
+    ...(socketPath ? { socketPath } : {}),
     token,
     workspace,
     dir,
@@ -94,9 +103,42 @@ export async function startRuntime(options: StartOptions = {}): Promise<RuntimeP
   };
 }
 
+/**
+ * Where a test reaches a runtime: a runtime of its own (`url`), or a session's as the API hands
+ * it out (`connectUrl`, and `socketPath` when the runtime listens on a Unix socket).
+ */
+export type RuntimeTarget = { url: string; socketPath?: string } | { connectUrl: string; socketPath?: string };
+
+/**
+ * `fetch` for a runtime, through its Unix socket when it has one (the global fetch cannot use a
+ * socket). Rejects, as fetch does, when nothing listens there.
+ */
+export function runtimeFetch(target: RuntimeTarget, pathAndQuery: string, init: { method?: string; headers?: Record<string, string>; body?: Uint8Array | string } = {}): Promise<Response> {
+  const base = 'url' in target ? target.url : target.connectUrl;
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base.replace(/\/+$/, '')}${pathAndQuery}`, { method: init.method ?? 'GET', headers: init.headers, socketPath: target.socketPath }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
+        resolve(new Response(new Uint8Array(Buffer.concat(chunks)), { status: res.statusCode ?? 0, headers }));
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+/** What TestClient needs to open `/connect` of a session's runtime, from the API's connect info. */
+export function sessionWs(info: { connectUrl: string; socketPath?: string; connectToken: string }): { wsUrl: string; token: string; socketPath?: string } {
+  return { wsUrl: info.connectUrl.replace(/^http/, 'ws'), token: info.connectToken, ...(info.socketPath ? { socketPath: info.socketPath } : {}) };
+}
+
 /** POSTs a zip body to /upload. */
 export async function upload(rt: RuntimeProcess, body: Buffer, query = ''): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${rt.url}/upload${query}`, {
+  const res = await runtimeFetch(rt, `/upload${query}`, {
     method: 'POST',
     headers: rt.headers({ 'content-type': 'application/zip' }),
     body: new Uint8Array(body),
@@ -115,8 +157,8 @@ export async function upload(rt: RuntimeProcess, body: Buffer, query = ''): Prom
  * POST /snapshot: a snapshot now, queued behind a running one. Its answer is a barrier: once it
  * says `unchanged`, the latest stored snapshot holds the workspace as it is.
  */
-export async function snapshotNow(rt: Pick<RuntimeProcess, 'url' | 'headers'>): Promise<SnapshotResult['outcome']> {
-  const res = await fetch(`${rt.url}${RuntimePath.snapshot}`, { method: 'POST', headers: rt.headers() });
+export async function snapshotNow(rt: Pick<RuntimeProcess, 'url' | 'socketPath' | 'headers'>): Promise<SnapshotResult['outcome']> {
+  const res = await runtimeFetch(rt, RuntimePath.snapshot, { method: 'POST', headers: rt.headers() });
   if (!res.ok) throw new Error(`POST /snapshot: ${res.status} ${await res.text()}`);
   return SnapshotResult.parse(await res.json()).outcome;
 }
@@ -134,10 +176,16 @@ export class TestClient {
   /** Set when the upgrade was refused: the HTTP status. */
   rejectedStatus: number | null = null;
 
-  constructor(rt: Pick<RuntimeProcess, 'wsUrl' | 'token'>, query: { offset?: number; cols?: number; rows?: number } = {}, token = rt.token) {
+  /** `rt.socketPath`: open it through the runtime's Unix socket (`wsUrl` names the path). */
+  constructor(rt: Pick<RuntimeProcess, 'wsUrl' | 'token'> & { socketPath?: string }, query: { offset?: number; cols?: number; rows?: number } = {}, token = rt.token) {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
-    this.ws = new WebSocket(`${rt.wsUrl}/connect?${params}`, { headers: { authorization: `Bearer ${token}` }, maxPayload: 64 * 1024 * 1024 });
+    const socketPath = rt.socketPath;
+    this.ws = new WebSocket(`${rt.wsUrl}/connect?${params}`, {
+      headers: { authorization: `Bearer ${token}` },
+      maxPayload: 64 * 1024 * 1024,
+      ...(socketPath ? { createConnection: () => net.createConnection(socketPath) } : {}),
+    });
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
       this.ws.once('unexpected-response', (_req, res) => {

@@ -14,6 +14,7 @@ import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { routes } from '../../api/contract/routes.js';
 import { sessionLogs } from '../helpers/api.js';
+import { runtimeFetch } from '../helpers/runtime.js';
 
 const it = testWithApi({ runtimeEnv: { CATTY_SNAPSHOT_INTERVAL_MS: '1500', CATTY_API_HEARTBEAT_INTERVAL_MS: '1000' } });
 // The schedule's first snapshot would come after 200 s: any snapshot there is the download's.
@@ -24,9 +25,10 @@ describe('session lifecycle against real runtimes', () => {
   it('create → upload → snapshot recorded → stop → download tarball whose sha256 matches', async ({ api }) => {
     const s = await api.client.call(routes.createSession, { body: { cmd: 'echo started; sleep 600' } });
     expect(s.status).toBe('running');
-    expect(s.connectUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // Reached through its Unix socket in the machine's own directory; the URL only names paths.
+    expect(s).toMatchObject({ connectUrl: 'http://localhost', socketPath: join(api.dataDir, 'machines', s.id, 'run', 'runtime.sock') });
     const zip = buildZip([{ name: 'hello.txt', data: 'hello from the laptop\n' }, { name: 'src/main.py', data: 'print(1)\n', deflate: true }]);
-    const up = await fetch(`${s.connectUrl}/upload?cols=80&rows=24`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: zip });
+    const up = await runtimeFetch(s, '/upload?cols=80&rows=24', { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: zip });
     expect(up.status).toBe(200);
 
     const info = await waitFor(async () => {
@@ -44,7 +46,7 @@ describe('session lifecycle against real runtimes', () => {
     expect((await api.client.call(routes.getSession, { params: { ref: s.id } })).status).toBe('stopped');
     await expect(api.client.call(routes.connect, { params: { ref: s.label } })).rejects.toMatchObject({ status: 409, code: 'session_ended' });
     // the connect token died with the runtime
-    await expect(fetch(`${s.connectUrl}/healthz`)).rejects.toThrow();
+    await expect(runtimeFetch(s, '/healthz')).rejects.toThrow();
 
     const files = await snapshotFiles(await api.client.call(routes.download, { params: { ref: s.label } }));
     expect(files.get('hello.txt')).toBe('hello from the laptop\n');
@@ -87,7 +89,7 @@ describe('download of a running session', () => {
   slowTest('takes a snapshot now, so it holds what the workspace holds; an unchanged workspace stores none', async ({ api: slow }) => {
     const s = await slow.client.call(routes.createSession, { body: { cmd: 'echo from the agent > agent.txt; sleep 600' } });
     const zip = buildZip([{ name: 'hello.txt', data: 'hello from the laptop\n' }]);
-    const up = await fetch(`${s.connectUrl}/upload?cols=80&rows=24`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: zip });
+    const up = await runtimeFetch(s, '/upload?cols=80&rows=24', { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: zip });
     expect(up.status).toBe(200);
 
     // Each download asks for a snapshot; the agent writes agent.txt right after the upload. The

@@ -1,14 +1,15 @@
 /** The local provisioner on its own, with and without bubblewrap, spawning real runtimes. */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../api/logger.js';
 import { bwrapProblem, findBwrap } from '../../api/provisioners/bwrap.js';
 import { LAUNCHER_WAITING_LINE } from '../../session-runtime/wire/runtime-env.js';
 import { LocalProvisioner } from '../../api/provisioners/local.js';
-import type { MachineSpec } from '../../api/provisioners/types.js';
+import type { Machine, MachineSpec } from '../../api/provisioners/types.js';
 import { killMachines } from '../helpers/api.js';
+import { runtimeFetch } from '../helpers/runtime.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
@@ -38,6 +39,9 @@ function processWithArg(arg: string): number | null {
   return null;
 }
 
+/** Where the API reaches a machine's runtime: its socket in the machine's own directory. */
+const endpoint = (machine: Machine) => ({ url: machine.runtimeUrl, socketPath: machine.runtimeSocket });
+
 function spec(sessionId: string): MachineSpec {
   return {
     sessionId,
@@ -61,14 +65,18 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     const s = spec(randomBytes(6).toString('hex'));
     const machine = await provisioner.start(s);
     expect(machine.machineId).toBe(s.sessionId);
-    const health = await fetch(`${machine.runtimeUrl}/healthz`);
+    // The runtime listens on a Unix socket in the machine's own 0700 run directory, not on TCP.
+    expect(machine.runtimeSocket).toBe(join(dataDir, 'machines', s.sessionId, 'run', 'runtime.sock'));
+    expect(statSync(join(dataDir, 'machines', s.sessionId, 'run')).mode & 0o777).toBe(0o700);
+    expect(lstatSync(machine.runtimeSocket!).isSocket()).toBe(true);
+    const health = await runtimeFetch(endpoint(machine), '/healthz');
     expect(health.status).toBe(200);
-    const logs = await fetch(`${machine.runtimeUrl}/logs`, { headers: { authorization: `Bearer ${s.connectToken}` } });
+    const logs = await runtimeFetch(endpoint(machine), '/logs', { headers: { authorization: `Bearer ${s.connectToken}` } });
     expect(logs.status).toBe(200);
     expect(await provisioner.isAlive(machine.machineId)).toBe(true);
     // a second provisioner (a restarted API) finds it from disk
     const again = new LocalProvisioner({ dataDir, logger: silentLogger(), sandbox: mode });
-    expect(await again.list()).toEqual([{ machineId: s.sessionId, sessionId: s.sessionId, runtimeUrl: machine.runtimeUrl, alive: true }]);
+    expect(await again.list()).toEqual([{ machineId: s.sessionId, sessionId: s.sessionId, runtimeUrl: machine.runtimeUrl, runtimeSocket: machine.runtimeSocket, alive: true }]);
     const started = Date.now();
     await again.stop(machine.machineId, { graceMs: 10_000 });
     // SIGTERM is enough: the runtime exits well before the grace ends
@@ -76,7 +84,8 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     expect(await provisioner.isAlive(machine.machineId)).toBe(false);
     expect(existsSync(join(dataDir, 'machines', s.sessionId, 'workspace'))).toBe(false);
     expect(await provisioner.list()).toEqual([]);
-    await expect(fetch(`${machine.runtimeUrl}/healthz`)).rejects.toThrow();
+    await expect(runtimeFetch(endpoint(machine), '/healthz')).rejects.toThrow();
+    expect(existsSync(join(dataDir, 'machines', s.sessionId, 'run'))).toBe(false);
     // idempotent
     await again.stop(machine.machineId, { graceMs: 1000 });
   });
@@ -94,7 +103,7 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     const runtimeNice = Number(readFileSync(`/proc/${record.runtimePid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
     expect(runtimeNice).toBe(7);
     const text = await waitFor(async () => {
-      const logs = await (await fetch(`${machine.runtimeUrl}/logs`, { headers: { authorization: `Bearer ${s.connectToken}` } })).text();
+      const logs = await (await runtimeFetch(endpoint(machine), '/logs', { headers: { authorization: `Bearer ${s.connectToken}` } })).text();
       return logs.includes('agent-nice=') && logs;
     }, "the agent's niceness in its log", { timeoutMs: 10_000, everyMs: 50 });
     expect(text).toContain('agent-nice=7');
@@ -148,7 +157,9 @@ describe.each(modes)('local provisioner (sandbox: %s)', (mode, available) => {
     expect(existsSync(join(machinesDir, spare.dir))).toBe(false);
     expect(existsSync(join(machinesDir, s.sessionId, 'spare'))).toBe(false);
     // The session's own token and agent settings reached it; the first session's token does not work.
-    const logs = (token: string): Promise<Response> => fetch(`${machine.runtimeUrl}/logs`, { headers: { authorization: `Bearer ${token}` } });
+    // Its socket is in the directory as renamed: bwrap bound the run directory, not its path.
+    expect(machine.runtimeSocket).toBe(join(machinesDir, s.sessionId, 'run', 'runtime.sock'));
+    const logs = (token: string): Promise<Response> => runtimeFetch(endpoint(machine), '/logs', { headers: { authorization: `Bearer ${token}` } });
     expect((await logs(first.connectToken)).status).toBe(401);
     const text = await waitFor(async () => {
       const tail = await (await logs(s.connectToken)).text();

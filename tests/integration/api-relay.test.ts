@@ -14,7 +14,7 @@ import { saveLogin } from '../helpers/credentials.js';
 import { freeLoopbackPort } from '../helpers/loopback.js';
 import { FIXTURE_AGENTS } from '../helpers/paths.js';
 import { PtyProcess } from '../helpers/pty.js';
-import { TestClient, floodBytes, peakRssKiB, rssKiB, sha256 } from '../helpers/runtime.js';
+import { TestClient, floodBytes, peakRssKiB, rssKiB, runtimeFetch, sha256 } from '../helpers/runtime.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { elapse, waitFor } from '../helpers/wait.js';
@@ -64,12 +64,20 @@ async function sessionWith(agent: string, args: string[] = [], attach = false) {
   return { ...s, client };
 }
 
-const runtimeOf = (id: string) => JSON.parse(readFileSync(join(api.dataDir, 'machines', id, 'machine.json'), 'utf8')) as { runtimeUrl: string; runtimePid: number };
+/** The runtime itself, as the API reaches it (its socket in the machine's directory), and its pid. */
+const runtimeOf = (id: string) => {
+  const record = JSON.parse(readFileSync(join(api.dataDir, 'machines', id, 'machine.json'), 'utf8')) as { runtimeUrl: string; runtimeSocket: string; runtimePid: number };
+  return { url: record.runtimeUrl, socketPath: record.runtimeSocket, runtimePid: record.runtimePid };
+};
+/** What TestClient needs to open the runtime's own /connect, past the relay. */
+const directWs = (id: string, token: string) => ({ wsUrl: runtimeOf(id).url.replace(/^http/, 'ws'), socketPath: runtimeOf(id).socketPath, token });
 
 describe('the API relays upload, logs and connect', () => {
   it('hands out a connectUrl on the API, and relays a streamed upload with the runtime’s answers', async () => {
     const s = await api.client.call(routes.createSession, { body: { cmd: 'exec node echo.mjs' } });
     expect(s.connectUrl).toBe(`${api.url}/v1/sessions/${s.id}/runtime`);
+    // The runtime's socket is the API host's business: a laptop reaching the API gets none.
+    expect(s.socketPath).toBeUndefined();
     expect((await api.client.call(routes.connect, { params: { ref: s.label } })).connectUrl).toBe(s.connectUrl);
     const zip = buildZip([{ name: 'echo.mjs', data: fixture('echo.mjs') }, { name: 'big.bin', data: BIG_FILE }]);
 
@@ -87,7 +95,7 @@ describe('the API relays upload, logs and connect', () => {
     // The runtime's own refusal passes through with its status and body. (A small body: the
     // runtime closes right after refusing, so a big one races its answer, relayed or not.)
     const again = await fetch(`${s.connectUrl}/upload`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(tiny) });
-    const direct = await fetch(`${runtimeOf(s.id).runtimeUrl}/upload`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(tiny) });
+    const direct = await runtimeFetch(runtimeOf(s.id), '/upload', { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(tiny) });
     expect(again.status).toBe(409);
     expect(again.status).toBe(direct.status);
     expect(await again.json()).toEqual(await direct.json());
@@ -193,7 +201,7 @@ describe('the API relays upload, logs and connect', () => {
   it('answers 502 (transient for the CLI) when a running session’s runtime is unreachable', async () => {
     const s = await sessionWith('echo.mjs');
     process.kill(runtimeOf(s.id).runtimePid, 'SIGKILL');
-    await waitFor(async () => (await fetch(`${runtimeOf(s.id).runtimeUrl}/healthz`).catch(() => null)) === null, 'the runtime to be gone');
+    await waitFor(async () => (await runtimeFetch(runtimeOf(s.id), '/healthz').catch(() => null)) === null, 'the runtime to be gone');
     const c = new TestClient(wsOf(s));
     await expect(c.opened).rejects.toThrow();
     expect(c.rejectedStatus).toBe(502);
@@ -291,7 +299,7 @@ describe('the cost of the relay (measured, printed)', () => {
   /** MiB/s from the upload's answer (the agent starts) to the last byte, attached first. */
   async function floodRate(direct: boolean, records: number): Promise<number> {
     const s = await api.client.call(routes.createSession, { body: { cmd: `exec node flood.mjs ${records}` } });
-    const c = new TestClient(direct ? { wsUrl: runtimeOf(s.id).runtimeUrl.replace(/^http/, 'ws'), token: s.connectToken } : wsOf(s));
+    const c = new TestClient(direct ? directWs(s.id, s.connectToken) : wsOf(s));
     await c.opened;
     expect((await uploadChunked(s.connectUrl, s.connectToken, buildZip([{ name: 'flood.mjs', data: fixture('flood.mjs') }]))).status).toBe(200);
     const started = performance.now();
@@ -302,7 +310,7 @@ describe('the cost of the relay (measured, printed)', () => {
     return rate;
   }
 
-  async function echoLatencyMs(base: { wsUrl: string; token: string }, rounds: number): Promise<number> {
+  async function echoLatencyMs(base: { wsUrl: string; token: string; socketPath?: string }, rounds: number): Promise<number> {
     const c = new TestClient(base);
     await c.opened;
     await c.waitForText('READY');
@@ -320,7 +328,7 @@ describe('the cost of the relay (measured, printed)', () => {
   }
 
   /** MiB/s of a replay of `bytes` already in the runtime's log: the transport alone. */
-  async function replayRate(base: { wsUrl: string; token: string }, bytes: number): Promise<number> {
+  async function replayRate(base: { wsUrl: string; token: string; socketPath?: string }, bytes: number): Promise<number> {
     const c = new TestClient(base, { offset: 0 });
     const started = performance.now();
     await c.opened;
@@ -337,7 +345,7 @@ describe('the cost of the relay (measured, printed)', () => {
       const res = await fetch(`${s.connectUrl}/logs`, { headers: { authorization: `Bearer ${s.connectToken}` } });
       return Buffer.from(await res.arrayBuffer()).toString('latin1').endsWith(`${String(records - 1).padStart(15, '0')}|`);
     }, 'the flood to finish', { timeoutMs: 60_000, everyMs: 100 });
-    const direct = { wsUrl: runtimeOf(s.id).runtimeUrl.replace(/^http/, 'ws'), token: s.connectToken };
+    const direct = directWs(s.id, s.connectToken);
     const best = { relay: 0, direct: 0 };
     for (let i = 0; i < 3; i++) {
       best.direct = Math.max(best.direct, await replayRate(direct, records * 16));
@@ -355,7 +363,7 @@ describe('the cost of the relay (measured, printed)', () => {
 
     const echo = await sessionWith('echo.mjs');
     const relayMs = await echoLatencyMs(wsOf(echo), 200);
-    const directMs = await echoLatencyMs({ wsUrl: runtimeOf(echo.id).runtimeUrl.replace(/^http/, 'ws'), token: echo.connectToken }, 200);
+    const directMs = await echoLatencyMs(directWs(echo.id, echo.connectToken), 200);
     console.log(
       `relay cost: flood ${relayRate.toFixed(1)} MiB/s via the API vs ${directRate.toFixed(1)} MiB/s direct; ` +
         `echo median ${relayMs.toFixed(2)} ms via the API vs ${directMs.toFixed(2)} ms direct`,

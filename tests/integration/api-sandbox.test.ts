@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { testWithApi } from '../helpers/fixtures.js';
+import { runtimeFetch } from '../helpers/runtime.js';
 import { waitFor } from '../helpers/wait.js';
 import { routes } from '../../api/contract/routes.js';
 
@@ -23,7 +24,7 @@ describe('inactivity TTL', () => {
     expect(ended.detail).toMatch(/no activity for 10 s/);
     const started = Date.parse(s.createdAt);
     expect(Date.parse(ended.endedAt!) - started).toBeGreaterThanOrEqual(10_000);
-    await expect(fetch(`${s.connectUrl}/healthz`)).rejects.toThrow();
+    await expect(runtimeFetch(s, '/healthz')).rejects.toThrow();
   }, 60_000);
 });
 

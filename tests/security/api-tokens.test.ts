@@ -3,6 +3,7 @@
  * dependencies (tests/helpers/api-fakes.ts, an injectable clock); the cross-user and
  * stopped-session checks also run against the built catty-api with real runtimes.
  */
+import net from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, MAX_BODY_BYTES } from '../../api/app.js';
@@ -37,9 +38,13 @@ async function errorsSetup() {
 }
 
 /** Opens the runtime's /connect with a connect token: 'open', or why not. */
-function tryConnect(connectUrl: string, token: string): Promise<string> {
+function tryConnect(info: { connectUrl: string; socketPath?: string; connectToken: string }): Promise<string> {
+  const socketPath = info.socketPath;
   return new Promise((resolve) => {
-    const ws = new WebSocket(`${connectUrl.replace(/^http/, 'ws')}/connect`, { headers: { authorization: `Bearer ${token}` } });
+    const ws = new WebSocket(`${info.connectUrl.replace(/^http/, 'ws')}/connect`, {
+      headers: { authorization: `Bearer ${info.connectToken}` },
+      ...(socketPath ? { createConnection: () => net.createConnection(socketPath) } : {}),
+    });
     const timer = setTimeout(() => {
       ws.terminate();
       resolve('timeout');
@@ -246,10 +251,10 @@ describe('SECURITY.md 26–27 (built catty-api, real runtimes)', () => {
   it('27: the connect token of a stopped session is refused (API 409, runtime gone)', async () => {
     const s = await api.client.call(routes.createSession, { body: { cmd: 'sleep 600', upload: false } });
     const info = await api.client.call(routes.connect, { params: { ref: s.label } });
-    expect(await tryConnect(info.connectUrl, info.connectToken)).toBe('open');
+    expect(await tryConnect(info)).toBe('open');
     await api.client.call(routes.stop, { params: { ref: s.label } });
     await expect(api.client.call(routes.connect, { params: { ref: s.label } })).rejects.toMatchObject({ status: 409 });
-    const after = await tryConnect(info.connectUrl, info.connectToken);
+    const after = await tryConnect(info);
     expect(after).not.toBe('open');
     expect(after).not.toBe('timeout');
   });

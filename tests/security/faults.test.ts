@@ -14,7 +14,7 @@ import { type TestApi } from '../helpers/api.js';
 import { RouteError } from '../../api/contract/client.js';
 import type { FaultProxy } from '../helpers/fault-proxy.js';
 import { startApiWithFaultyStorage, type FaultyStorageApi } from '../helpers/faulty-storage.js';
-import { TestClient } from '../helpers/runtime.js';
+import { runtimeFetch, sessionWs, TestClient } from '../helpers/runtime.js';
 import { waitFor } from '../helpers/wait.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 import { routes } from '../../api/contract/routes.js';
@@ -54,9 +54,9 @@ async function fetchSnapshot(info: DownloadInfo): Promise<string> {
 async function startShellSession(files: Record<string, string>): Promise<{ s: CreatedSession; c: TestClient }> {
   const s = await api.client.call(routes.createSession, { body: { cmd: SHELL } });
   const zip = buildZip(Object.entries(files).map(([name, data]) => ({ name, data })));
-  const up = await fetch(`${s.connectUrl}/upload`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) });
+  const up = await runtimeFetch(s, '/upload', { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) });
   expect(up.status).toBe(200);
-  const c = new TestClient({ wsUrl: s.connectUrl.replace(/^http/, 'ws'), token: s.connectToken });
+  const c = new TestClient(sessionWs(s));
   await c.opened;
   return { s, c };
 }
@@ -97,7 +97,7 @@ describe('SECURITY.md 34–36: faults', () => {
   it('35: the API restarted while sessions run → they keep running and reconnect; a machine that died meanwhile is marked lost', async () => {
     const survivor = await api.client.call(routes.createSession, { body: { cmd: SHELL, upload: false } });
     const victim = await api.client.call(routes.createSession, { body: { cmd: 'sleep 600', upload: false } });
-    const c1 = new TestClient({ wsUrl: survivor.connectUrl.replace(/^http/, 'ws'), token: survivor.connectToken });
+    const c1 = new TestClient(sessionWs(survivor));
     await c1.opened;
     await shell(c1, 'echo before-restart', 1);
     const oldPid = api.pid;
@@ -119,8 +119,8 @@ describe('SECURITY.md 34–36: faults', () => {
     expect(c1.closeCode).toBeNull();
     await c1.drop();
     const info = await api.client.call(routes.connect, { params: { ref: survivor.label } });
-    expect(info).toEqual({ connectUrl: survivor.connectUrl, connectToken: survivor.connectToken });
-    const c2 = new TestClient({ wsUrl: info.connectUrl.replace(/^http/, 'ws'), token: info.connectToken }, { offset: c1.bytes });
+    expect(info).toEqual({ connectUrl: survivor.connectUrl, socketPath: survivor.socketPath, connectToken: survivor.connectToken });
+    const c2 = new TestClient(sessionWs(info), { offset: c1.bytes });
     await c2.opened;
     expect((await waitFor(() => c2.hello(), 'hello')).offset).toBe(c1.bytes);
     await shell(c2, 'echo after-restart', 2);

@@ -18,6 +18,7 @@ import { startTestApi, type TestApi, sessionLogs } from '../helpers/api.js';
 import { RouteError } from '../../api/contract/client.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { buildZip } from '../helpers/runtime-zip.js';
+import { runtimeFetch } from '../helpers/runtime.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { routes } from '../../api/contract/routes.js';
@@ -82,7 +83,7 @@ describe.each(['local', 'docker'] as const)('SECURITY.md 37: isolation (%s provi
       { name: 'probe.mjs', data: PROBE },
       { name: 'probe-config.b64', data: Buffer.from(JSON.stringify(config)).toString('base64') },
     ]);
-    const up = await fetch(`${s.connectUrl}/upload`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) });
+    const up = await runtimeFetch(s, '/upload', { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) });
     expect(up.status).toBe(200);
     const out = await waitFor(async () => {
       const text = (await sessionLogs(api.client, s.label)).toString();

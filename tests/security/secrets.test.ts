@@ -16,6 +16,7 @@ import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { buildZip } from '../helpers/runtime-zip.js';
+import { runtimeFetch } from '../helpers/runtime.js';
 import { routes } from '../../api/contract/routes.js';
 
 /** Every regular file under `dir` (symlinks not followed). */
@@ -124,7 +125,7 @@ describe('SECURITY.md 32 (built catty-api, real runtime, embedded S3)', () => {
       secrets: { MY_TOKEN: secret },
     } });
     const zip = buildZip([{ name: 'README.md', data: '# project\n' }]);
-    const up = await fetch(`${s.connectUrl}/upload`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) });
+    const up = await runtimeFetch(s, '/upload', { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) });
     expect(up.status).toBe(200);
     const out = await waitFor(async () => {
       const text = (await sessionLogs(api.client, s.label)).toString();

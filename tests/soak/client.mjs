@@ -2,11 +2,12 @@
 // expected stream as it arrives (no buffering of the whole output), applies file_change
 // messages to an in-memory tree, and drops or closes its connection at random, reconnecting
 // with its offset after a random pause.
+import net from 'node:net';
 import WebSocket from 'ws';
 import { expectedSlice } from './agent.mjs';
 
 export class SoakClient {
-  /** @param {{ sid: number, connectUrl: string, token: string, ticks: number, random: () => number }} o */
+  /** @param {{ sid: number, connectUrl: string, socketPath?: string, token: string, ticks: number, random: () => number }} o */
   constructor(o) {
     Object.assign(this, o);
     this.have = 0;
@@ -32,7 +33,12 @@ export class SoakClient {
 
   #connect() {
     const query = this.have > 0 ? `?offset=${this.have}` : '';
-    const ws = new WebSocket(`${this.connectUrl.replace(/^http/, 'ws')}/connect${query}`, { headers: { authorization: `Bearer ${this.token}` } });
+    const socketPath = this.socketPath;
+    const ws = new WebSocket(`${this.connectUrl.replace(/^http/, 'ws')}/connect${query}`, {
+      headers: { authorization: `Bearer ${this.token}` },
+      // The runtime's Unix socket, when the API hands one out (the embedded local mode).
+      ...(socketPath ? { createConnection: () => net.createConnection(socketPath) } : {}),
+    });
     this.ws = ws;
     ws.on('open', () => ws.send(JSON.stringify({ type: 'sync_back', enabled: true })));
     ws.on('message', (data, isBinary) => (isBinary ? this.#output(data) : this.#control(JSON.parse(data.toString()))));

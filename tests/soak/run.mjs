@@ -8,6 +8,7 @@
 // with a census taken before. Prints a summary; exits 1 on any loss.
 //   npm run soak -- --minutes 2 [--sessions 20]
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -95,6 +96,23 @@ async function startApi(workDir) {
 }
 
 /** Downloads and extracts the latest snapshot; returns its files (path → content) or a problem. */
+/** POSTs the zip to the session's runtime (through its Unix socket when it has one). */
+function postUpload(s, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${s.connectUrl}${RuntimePath.upload}`, {
+      method: 'POST',
+      socketPath: s.socketPath,
+      headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip', 'content-length': body.length },
+    }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 async function finalSnapshot(client, label, workDir) {
   const info = await client.call(routes.download, { params: { ref: label } });
   const body = Buffer.from(await (await fetch(info.url)).arrayBuffer());
@@ -147,11 +165,11 @@ async function main() {
   try {
     for (let sid = 0; sid < sessionCount; sid++) {
       const s = await api.client.call(routes.createSession, { body: { cmd: agentScript(sid, ticks) } });
-      const up = await fetch(`${s.connectUrl}${RuntimePath.upload}`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: await zipOf(UPLOADED) });
-      if (up.status !== 200) throw new Error(`upload to session ${sid}: ${up.status} ${await up.text()}`);
+      const up = await postUpload(s, await zipOf(UPLOADED));
+      if (up.status !== 200) throw new Error(`upload to session ${sid}: ${up.status} ${up.text}`);
       const machine = JSON.parse(fs.readFileSync(path.join(workDir, 'data', 'machines', s.id, 'machine.json'), 'utf8'));
       sessions.push({ ...s, sid, runtimePid: machine.runtimePid });
-      const client = new SoakClient({ sid, connectUrl: s.connectUrl, token: s.connectToken, ticks, random });
+      const client = new SoakClient({ sid, connectUrl: s.connectUrl, socketPath: s.socketPath, token: s.connectToken, ticks, random });
       clients.push(client);
       client.start();
       census.sample();

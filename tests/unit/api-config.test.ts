@@ -85,7 +85,7 @@ describe('connect-token sealing', () => {
 describe('bubblewrap arguments', () => {
   const ROOT = packageRoot();
   const args = bwrapArgs(
-    { workspace: '/data/machines/s1/workspace', tmp: '/data/machines/s1/tmp', home: '/data/machines/s1/home', passwdFile: '/data/machines/s1/passwd', groupFile: '/data/machines/s1/group', packageRoot: ROOT, nodePath: '/usr/bin/node' },
+    { workspace: '/data/machines/s1/workspace', tmp: '/data/machines/s1/tmp', home: '/data/machines/s1/home', run: '/data/machines/s1/run', passwdFile: '/data/machines/s1/passwd', groupFile: '/data/machines/s1/group', packageRoot: ROOT, nodePath: '/usr/bin/node' },
     ['/usr/bin/node', `${ROOT}/dist/session-runtime/bin.js`],
   );
   const joined = args.join(' ');
@@ -103,7 +103,7 @@ describe('bubblewrap arguments', () => {
 
   it('binds only this machine\'s directories writable, the package read-only, nothing else of the data dir', () => {
     const writable = args.flatMap((a, i) => (a === '--bind' ? [`${args[i + 1]}=>${args[i + 2]}`] : []));
-    expect(writable.sort()).toEqual(['/data/machines/s1/home=>/home/agent', '/data/machines/s1/tmp=>/tmp', '/data/machines/s1/workspace=>/workspace']);
+    expect(writable.sort()).toEqual(['/data/machines/s1/home=>/home/agent', '/data/machines/s1/run=>/run/catty', '/data/machines/s1/tmp=>/tmp', '/data/machines/s1/workspace=>/workspace']);
     const dataMounts = args.filter((a) => a.startsWith('/data')).filter((a) => !a.startsWith('/data/machines/s1/'));
     expect(dataMounts).toEqual([]);
     expect(joined).toContain(`--ro-bind ${ROOT}/node_modules ${ROOT}/node_modules`);
@@ -117,7 +117,7 @@ describe('bubblewrap arguments', () => {
     try {
       writeFileSync(join(checkout, 'package.json'), '{}');
       const inTmp = bwrapArgs(
-        { workspace: '/d/w', tmp: '/d/t', home: '/d/h', passwdFile: '/d/p', groupFile: '/d/g', packageRoot: checkout, nodePath: '/tmp/node-v20/bin/node' },
+        { workspace: '/d/w', tmp: '/d/t', home: '/d/h', run: '/d/r', passwdFile: '/d/p', groupFile: '/d/g', packageRoot: checkout, nodePath: '/tmp/node-v20/bin/node' },
         ['/tmp/node-v20/bin/node', `${checkout}/dist/session-runtime/bin.js`],
       );
       const at = (a: string, b: string) => inTmp.findIndex((x, i) => x === a && inTmp[i + 1] === b);

@@ -5,7 +5,7 @@ import { encrypt } from '../../api/crypto.js';
 import { authorizeRelay } from '../../api/relay/authorize.js';
 import { Forwarder, HIGH_WATER_BYTES, LOW_WATER_BYTES, type Readable, type Writable } from '../../api/relay/backpressure.js';
 import { mirrorClose } from '../../api/relay/close-codes.js';
-import { clientConnectUrl, matchRelayPath } from '../../api/relay/paths.js';
+import { clientConnectInfo, matchRelayPath } from '../../api/relay/paths.js';
 import { openDb } from '../../api/state/db.js';
 import { insertSession, updateSession } from '../../api/state/sessions.js';
 
@@ -130,9 +130,16 @@ describe('relay paths and connectUrl', () => {
       expect(matchRelayPath(p)).toBeNull();
     }
   });
-  it('points at the API only when a public URL is configured', () => {
-    expect(clientConnectUrl({ publicUrl: 'https://catty.example.com' }, 'abc', 'http://10.0.0.5:8080')).toBe('https://catty.example.com/v1/sessions/abc/runtime');
-    expect(clientConnectUrl({ publicUrl: null }, 'abc', 'http://127.0.0.1:41234')).toBe('http://127.0.0.1:41234');
+  it('points at the API only when a public URL is configured; else at the runtime, through its socket when it has one', () => {
+    const relay = { connectUrl: 'https://catty.example.com/v1/sessions/abc/runtime' };
+    expect(clientConnectInfo({ publicUrl: 'https://catty.example.com' }, 'abc', { url: 'http://10.0.0.5:8080' })).toEqual(relay);
+    // The socket is the API host's: a laptop reaching the API through its public URL never gets it.
+    expect(clientConnectInfo({ publicUrl: 'https://catty.example.com' }, 'abc', { url: 'http://localhost', socketPath: '/data/machines/abc/run/runtime.sock' })).toEqual(relay);
+    expect(clientConnectInfo({ publicUrl: null }, 'abc', { url: 'http://127.0.0.1:41234' })).toEqual({ connectUrl: 'http://127.0.0.1:41234' });
+    expect(clientConnectInfo({ publicUrl: null }, 'abc', { url: 'http://localhost', socketPath: '/data/machines/abc/run/runtime.sock' })).toEqual({
+      connectUrl: 'http://localhost',
+      socketPath: '/data/machines/abc/run/runtime.sock',
+    });
   });
 });
 
@@ -150,7 +157,9 @@ describe('relay authorization', () => {
 
   it('accepts the running session’s connect token and gives the runtime to forward to', () => {
     const { db, key, token, id } = setup();
-    expect(authorizeRelay({ db, key }, id, `Bearer ${token}`)).toEqual({ ok: true, runtimeUrl: 'http://127.0.0.1:9999', connectToken: token });
+    expect(authorizeRelay({ db, key }, id, `Bearer ${token}`)).toEqual({ ok: true, runtime: { url: 'http://127.0.0.1:9999' }, connectToken: token });
+    updateSession(db, id, { runtime_url: 'http://localhost', runtime_socket: '/data/machines/a1b2c3/run/runtime.sock' });
+    expect(authorizeRelay({ db, key }, id, `Bearer ${token}`)).toEqual({ ok: true, runtime: { url: 'http://localhost', socketPath: '/data/machines/a1b2c3/run/runtime.sock' }, connectToken: token });
   });
 
   it('refuses a wrong or missing token (401), an unknown session (404), an ended one (409)', () => {

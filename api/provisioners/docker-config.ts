@@ -35,11 +35,17 @@ export interface DockerProvisionerOptions {
   startTimeoutMs?: number;
   /** An existing client (tests); otherwise one is created from `socketPath`/DOCKER_HOST. */
   docker?: Docker;
+  /**
+   * Whose containers these are (docker-control-plane.ts): only containers labelled with this id
+   * are listed. Default: the id kept in `config.dataDir`; without one, a new id per provisioner.
+   */
+  controlPlane?: string;
   /** Where `CATTY_DOCKER_*` settings are read from (default process.env); explicit options win. */
   env?: Record<string, string | undefined>;
   logger?: Pick<Logger, 'info' | 'warn'>;
-  /** The API's config, as api/server.ts passes it; unused (runtime knobs arrive per MachineSpec). */
-  config?: unknown;
+  /** The API's config, as api/server.ts passes it: its data directory keeps the control plane
+   * id (runtime knobs arrive per MachineSpec). */
+  config?: { dataDir?: string };
 }
 
 const MiB = 1024 * 1024;

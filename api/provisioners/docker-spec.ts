@@ -15,6 +15,8 @@ export const Label = {
   label: 'catty.label',
   /** Where the API reaches the runtime (host networking: a loopback port fixed at creation). */
   runtimeUrl: 'catty.runtime-url',
+  /** The control plane that made it (docker-control-plane.ts): an engine may serve several. */
+  controlPlane: 'catty.control-plane',
 } as const;
 
 /** Port the runtime listens on inside its own network namespace (non-host network modes). */
@@ -43,6 +45,8 @@ export interface ContainerPlan {
   runtimeEnv: Record<string, string>;
   /** host:port the runtime listens on: 127.0.0.1:<free port> with host networking. */
   listen: string;
+  /** The id of the control plane starting it (Label.controlPlane). */
+  controlPlane: string;
 }
 
 // Session ids become container and volume names, which Docker restricts to this alphabet.
@@ -58,9 +62,11 @@ export function volumeName(sessionId: string): string {
   return `catty-ws-${sessionId}`;
 }
 
-export function sessionLabels(spec: MachineSpec): Record<string, string> {
+/** Labels of a session's container and volume; `controlPlane`: whose they are. */
+export function sessionLabels(spec: MachineSpec, controlPlane: string): Record<string, string> {
   return {
     [Label.managed]: 'true',
+    [Label.controlPlane]: controlPlane,
     [Label.sessionId]: spec.sessionId,
     [Label.owner]: spec.ownerId,
     [Label.label]: spec.label,
@@ -89,7 +95,7 @@ export function runtimeEnvList(spec: MachineSpec, plan: ContainerPlan): string[]
 }
 
 export function containerOptions(spec: MachineSpec, plan: ContainerPlan): Docker.ContainerCreateOptions {
-  const labels = sessionLabels(spec);
+  const labels = sessionLabels(spec, plan.controlPlane);
   if (plan.networkMode === 'host') labels[Label.runtimeUrl] = `http://${plan.listen}`;
   const { limits } = plan;
   return {

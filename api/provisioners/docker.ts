@@ -6,12 +6,13 @@
  * runtime listens on its own free loopback port; with any other network mode it listens on
  * :8080 in its own namespace and the API reaches it at the container's address on that network.
  *
- * Containers and volumes carry `catty.*` labels so `list()` finds them again after an API restart.
- * The machine id is the container name (`catty-session-<sessionId>`), so `stop` stays idempotent
+ * Containers and volumes carry `catty.*` labels so `list()` finds them again after an API restart
+ * — this control plane's only (docker-control-plane.ts): the engine may be shared. The machine id is the container name (`catty-session-<sessionId>`), so `stop` stays idempotent
  * even when the container is already gone and only the volume is left.
  */
 import Docker from 'dockerode';
 import { dockerOptionsFromEnv, type DockerProvisionerOptions } from './docker-config.js';
+import { controlPlaneIdIn, newControlPlaneId } from './docker-control-plane.js';
 import {
   CONTAINER_PORT,
   Label,
@@ -43,10 +44,13 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
   const networkMode = options.networkMode ?? 'host';
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  // The engine may serve other control planes too: only what this one started is its business.
+  const dataDir = options.config?.dataDir;
+  const controlPlane = options.controlPlane ?? (dataDir ? controlPlaneIdIn(dataDir) : newControlPlaneId());
   // Ports handed out recently, so two starts racing each other never get the same one.
   const recentPorts = new Set<number>();
   let closed = false;
-  options.logger?.info({ image, networkMode, runtime: options.runtime ?? 'default', limits }, 'docker provisioner ready');
+  options.logger?.info({ image, networkMode, runtime: options.runtime ?? 'default', limits, controlPlane }, 'docker provisioner ready');
 
   async function pickPort(): Promise<number> {
     for (let attempt = 0; attempt < 20; attempt++) {
@@ -121,10 +125,11 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
         limits,
         runtimeEnv: options.runtimeEnv ?? {},
         listen,
+        controlPlane,
       });
       try {
         signal?.throwIfAborted();
-        await docker.createVolume({ Name: volume, Labels: sessionLabels(spec) });
+        await docker.createVolume({ Name: volume, Labels: sessionLabels(spec, controlPlane) });
         const container = await docker.createContainer(create);
         await container.start();
         const info = await pollUntil(
@@ -176,7 +181,8 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
     },
 
     async list(): Promise<MachineInfo[]> {
-      const containers = await docker.listContainers({ all: true, filters: { label: [`${Label.managed}=true`] } });
+      // Another control plane's containers are not ours to reconcile (docker-control-plane.ts).
+      const containers = await docker.listContainers({ all: true, filters: { label: [`${Label.managed}=true`, `${Label.controlPlane}=${controlPlane}`] } });
       return containers
         .filter((c) => c.Labels[Label.sessionId])
         .map((c) => ({

@@ -16,7 +16,7 @@ const spec: MachineSpec = {
   upload: false,
   runtimeEnv: { CATTY_SNAPSHOT_INTERVAL_MS: '5000', CATTY_CONNECT_TOKEN: 'spoofed' },
 };
-const plan = { image: 'img', networkMode: 'host', runtime: 'runsc', limits: DEFAULT_LIMITS, runtimeEnv: {}, listen: '127.0.0.1:4000' };
+const plan = { image: 'img', networkMode: 'host', runtime: 'runsc', limits: DEFAULT_LIMITS, runtimeEnv: {}, listen: '127.0.0.1:4000', controlPlane: 'cp1' };
 
 describe('docker container spec', () => {
   it('builds a hardened container with the runtime environment', () => {
@@ -43,7 +43,7 @@ describe('docker container spec', () => {
       Memory: DEFAULT_LIMITS.memoryBytes,
       PidsLimit: DEFAULT_LIMITS.pidsLimit,
     });
-    expect(options.Labels).toMatchObject({ 'catty.session-id': 's1', 'catty.runtime-url': 'http://127.0.0.1:4000' });
+    expect(options.Labels).toMatchObject({ 'catty.session-id': 's1', 'catty.runtime-url': 'http://127.0.0.1:4000', 'catty.control-plane': 'cp1' });
   });
 
   it('refuses session ids Docker cannot use as names', () => {

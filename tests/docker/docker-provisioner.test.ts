@@ -177,10 +177,14 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
       ran++;
     });
 
-    it('lists the container by label and reports it alive', async () => {
+    it('lists the container by label and reports it alive — to its own control plane only', async () => {
       const listed = (await provisioner.list()).find((m) => m.sessionId === spec.sessionId);
       expect(listed).toEqual({ machineId: machine.machineId, runtimeUrl: machine.runtimeUrl, sessionId: spec.sessionId, alive: true });
       expect(await provisioner.isAlive(machine.machineId)).toBe(true);
+      // Another API on this engine must not take it for an orphan of its own (and stop it).
+      const other = createDockerProvisioner({ image: SESSION_IMAGE, controlPlane: 'another-control-plane' });
+      expect((await other.list()).some((m) => m.sessionId === spec.sessionId)).toBe(false);
+      await other.close();
       ran++;
     });
 

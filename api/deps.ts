@@ -2,6 +2,7 @@
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Provisioner } from './provisioners/types.js';
+import type { SessionEgress } from './services/egress.js';
 import type { Db } from './state/db.js';
 import type { ObjectStorage } from './storage/types.js';
 
@@ -11,6 +12,8 @@ export interface Deps {
   /** The at-rest key for connect tokens. */
   key: Buffer;
   provisioner: Provisioner;
+  /** Each session's egress proxy listener and its refusals. */
+  egress: SessionEgress;
   storage: ObjectStorage;
   logger: Logger;
   /** Milliseconds since the epoch; tests move it. */

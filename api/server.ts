@@ -1,7 +1,8 @@
 /**
  * Starts the control plane: state, storage (configured S3 or the embedded server), provisioner,
- * reconciliation, the HTTP server and the sweeper. `close()` stops them in reverse order and
- * leaves the machines running (they outlive the API).
+ * the sessions' egress proxy, reconciliation, the HTTP server and the sweeper. `close()` stops
+ * them in reverse order and leaves the machines running (they outlive the API; their egress
+ * directories stay for the next start to listen in again).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,7 @@ import type { Logger } from './logger.js';
 import { LocalProvisioner } from './provisioners/local.js';
 import type { Provisioner } from './provisioners/types.js';
 import { createRelay } from './relay/index.js';
+import { createSessionEgress } from './services/egress.js';
 import { reconcile } from './services/reconcile.js';
 import { startSweeper } from './services/sweeper.js';
 import { openDb } from './state/db.js';
@@ -67,12 +69,16 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
   // Loud on purpose, and on stderr even when logs go to a file.
   if (provisioner instanceof LocalProvisioner && provisioner.warning) process.stderr.write(`catty-api: WARNING: ${provisioner.warning}\n`);
 
+  // One egress proxy for every session, in this process for now (services/egress.ts).
+  const egress = createSessionEgress({ dataDir: config.dataDir, db, logger });
+
   let boundUrl = '';
   const deps: Deps = {
     config,
     db,
     key,
     provisioner,
+    egress,
     storage,
     logger,
     now: () => Date.now(),
@@ -127,6 +133,7 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
       });
       // Bounded: in-flight machine stops get the grace they were given, no more.
       await Promise.race([Promise.allSettled([...deps.background]), new Promise((r) => setTimeout(r, config.stopGraceMs + 3000).unref())]);
+      await egress.shutdown();
       await provisioner.close();
       await storage.close();
       await embedded?.close();

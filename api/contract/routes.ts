@@ -22,6 +22,7 @@ import {
   LogsResponse,
   LogsUpload,
   Me,
+  NetLog,
   Ok,
   PresignRequest,
   PresignResponse,
@@ -72,6 +73,8 @@ export const routes = {
   /** 404 `no_snapshot` when there is none yet. */
   download: route({ method: 'GET', path: '/v1/sessions/:ref/download', auth: 'user', request: null, response: DownloadInfo }),
   logs: route({ method: 'GET', path: '/v1/sessions/:ref/logs', auth: 'user', request: null, response: LogsResponse }),
+  /** The requests its egress proxy refused (`catty logs --net`). */
+  netLog: route({ method: 'GET', path: '/v1/sessions/:ref/net-log', auth: 'user', request: null, response: NetLog }),
 
   // --- session machines: callbacks ---
   presign: route({ method: 'POST', path: '/v1/runtime/snapshots/presign', auth: 'machine', request: PresignRequest, response: PresignResponse }),

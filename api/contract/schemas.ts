@@ -8,6 +8,7 @@
  */
 import * as z from '../../session-runtime/wire/zod.js';
 import { ErrorBody } from '../../session-runtime/wire/errors.js';
+import { EgressRefusal, NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 
 /** Every error answer: the one error body of the seam (session-runtime/wire/errors.ts). */
 export const ApiError = ErrorBody;
@@ -82,6 +83,8 @@ export const CreateSessionRequest = z.strictObject({
   secrets: z.optional(z.record(SecretName, z.string().check(z.maxLength(64 * 1024)))),
   /** Whether the session waits for an upload before starting the agent. */
   upload: z._default(z.boolean(), true),
+  /** Where the session may connect (`catty new --net/--allow`); absent: the `trusted` preset. */
+  network: z.optional(NetworkPolicy),
 });
 export type CreateSessionRequest = z.input<typeof CreateSessionRequest>;
 
@@ -100,6 +103,8 @@ export const Session = z.object({
   ttlSec: z.int(),
   /** Why it failed or ended, for people. */
   detail: z.nullable(z.string()),
+  /** Its network policy; absent for a session created before policies existed. */
+  network: z.optional(NetworkPolicy),
 });
 export type Session = z.infer<typeof Session>;
 
@@ -135,6 +140,12 @@ export const LogsResponse = z.object({
   data: z.string(),
 });
 export type LogsResponse = z.infer<typeof LogsResponse>;
+
+export const NetLog = z.object({
+  /** The session's refused requests (the newest 500 at most), newest last. */
+  refusals: z.array(EgressRefusal),
+});
+export type NetLog = z.infer<typeof NetLog>;
 
 // --- runtime callbacks -----------------------------------------------------------------------
 

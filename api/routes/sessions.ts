@@ -117,4 +117,6 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
     }
     return reply(c, routes.logs, { data: row.final_logs ?? '' });
   });
+
+  on(routes.netLog, (c) => reply(c, routes.netLog, { refusals: deps.egress.refusals(find(c.get('userId'), c.req.param('ref')).id) }));
 }

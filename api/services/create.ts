@@ -1,5 +1,6 @@
 /** POST /v1/sessions: limit, label, machine, health wait; a failed start cleans up after itself. */
 import type { CreateSessionRequest, CreatedSession } from '../contract/schemas.js';
+import { DEFAULT_NETWORK_PRESET, type NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 import { encrypt, newId, newToken, sha256Hex } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { HttpError } from '../errors.js';
@@ -24,6 +25,7 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
   const connectToken = newToken('cat_ct');
   const machineToken = newToken('cat_mt');
   const ttlSec = request.ttlSec ?? deps.config.defaultTtlSec;
+  const network: NetworkPolicy = request.network ?? { preset: DEFAULT_NETWORK_PRESET, allow: [] };
 
   // Check and insert in one transaction so concurrent creates cannot both pass the limit.
   const label = deps.db.transaction(() => {
@@ -42,6 +44,7 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
       ttl_sec: ttlSec,
       created_at: iso(now),
       last_activity_at: iso(now),
+      network: JSON.stringify(network),
     });
     insertToken(deps.db, { hash: sha256Hex(machineToken), kind: 'machine', user_id: ownerId, session_id: id, expires_at: null, created_at: iso(now) });
     return label;
@@ -51,6 +54,8 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
   let machineId: string | null = null;
   try {
     const abort = AbortSignal.timeout(deps.config.healthTimeoutMs);
+    // Listening before the machine starts: the agent's first request finds the proxy there.
+    const egressDir = await deps.egress.open(id, network);
     const machine = await deps.provisioner.start(
       {
         sessionId: id,
@@ -64,6 +69,7 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
         agentEnv: { ...(request.secrets ?? {}) },
         upload: request.upload,
         runtimeEnv: deps.config.runtimeEnv,
+        egressDir,
       },
       abort,
     );

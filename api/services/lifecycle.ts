@@ -7,6 +7,7 @@ import type { SessionStatus } from '../contract/schemas.js';
 import type { Deps } from '../deps.js';
 import { iso } from '../state/db.js';
 import { endSession, sessionById, updateSession, type SessionRow } from '../state/sessions.js';
+import { deleteRefusals } from '../state/egress-refusals.js';
 import { allSnapshots, deleteSnapshotRow } from '../state/snapshots.js';
 import { revokeSessionTokens } from '../state/tokens.js';
 
@@ -53,6 +54,8 @@ export function markEnded(deps: Deps, sessionId: string, options: EndOptions): b
   const ended = endSession(deps.db, sessionId, { status: options.status, ended_at: iso(deps.now()), detail: options.detail, exit_code: options.exitCode ?? null });
   // Connect and machine tokens die with the session.
   revokeSessionTokens(deps.db, sessionId);
+  // So does its way out (the machine is gone, or its caller stops it).
+  track(deps, deps.egress.close(sessionId));
   if (ended) deps.logger.info({ sessionId, status: options.status, detail: options.detail }, 'session ended');
   return ended;
 }
@@ -69,6 +72,9 @@ export async function deleteSession(deps: Deps, row: SessionRow): Promise<void> 
   if (row.status === 'running' || row.status === 'provisioning') {
     await stopAndEnd(deps, row.id, { status: 'stopped', detail: 'deleted' });
   }
+  // Closed (its last refusals written) before they go with the rest.
+  await deps.egress.close(row.id);
+  deleteRefusals(deps.db, row.id);
   for (const snap of allSnapshots(deps.db, row.id)) {
     await deps.storage.delete(snap.key);
     deleteSnapshotRow(deps.db, snap.key);

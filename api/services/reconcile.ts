@@ -1,10 +1,12 @@
 /**
  * On API start: the records and the machines must agree. A session marked live whose machine is
  * gone ended while we were away (`stopped`, "machine lost"); one still `provisioning` never got
- * its health check (`failed`, machine stopped); a machine no live session owns is stopped.
+ * its health check (`failed`, machine stopped); a machine no live session owns is stopped. The
+ * sessions kept get their egress listeners again, at the paths their machines bound.
  */
 import type { Deps } from '../deps.js';
-import { liveSessions } from '../state/sessions.js';
+import type { NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
+import { liveSessions, sessionPolicy } from '../state/sessions.js';
 import { markEnded, stopAndEnd } from './lifecycle.js';
 
 export interface ReconcileReport {
@@ -19,6 +21,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   const machines = await deps.provisioner.list();
   const live = liveSessions(deps.db);
   const owned = new Set<string>();
+  const egress: Array<{ id: string; policy: NetworkPolicy }> = [];
   for (const s of live) {
     if (s.status === 'provisioning') {
       await stopAndEnd(deps, s.id, { status: 'failed', detail: 'the API restarted while the session was starting', graceMs: 2000 });
@@ -28,11 +31,14 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     if (s.machine_id && (await deps.provisioner.isAlive(s.machine_id))) {
       owned.add(s.machine_id);
       report.kept.push(s.id);
+      const policy = sessionPolicy(s);
+      if (policy) egress.push({ id: s.id, policy });
     } else {
       markEnded(deps, s.id, { status: 'stopped', detail: 'machine lost' });
       report.lost.push(s.id);
     }
   }
+  await deps.egress.restore(egress);
   for (const m of machines) {
     if (owned.has(m.machineId)) continue;
     deps.logger.warn({ machineId: m.machineId, sessionId: m.sessionId }, 'stopping a machine no running session owns');

@@ -75,4 +75,21 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE sessions ADD COLUMN runtime_socket TEXT;
   `,
+  // 3: each session's network policy (JSON; NULL before policies existed) and the requests its
+  // egress proxy refused (`catty logs --net`), numbered per session, the newest 500 kept
+  `
+  ALTER TABLE sessions ADD COLUMN network TEXT;
+  CREATE TABLE egress_refusals (
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    seq INTEGER NOT NULL,
+    time TEXT NOT NULL,
+    method TEXT NOT NULL,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    address TEXT,
+    message TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+  );
+  `,
 ];

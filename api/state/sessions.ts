@@ -1,5 +1,6 @@
 /** Session rows. The connect token is stored sealed (AES-256-GCM, see crypto.ts). */
 import type { Session, SessionStatus } from '../contract/schemas.js';
+import { NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 import type { Db } from './db.js';
 
 export interface SessionRow {
@@ -22,16 +23,20 @@ export interface SessionRow {
   detail: string | null;
   final_logs: string | null;
   deleted: number;
+  /** The network policy as JSON (NetworkPolicy); null for sessions from before policies. */
+  network: string | null;
 }
 
 /** Statuses whose machine may still exist. */
 export const LIVE_STATUSES: readonly SessionStatus[] = ['provisioning', 'running'];
 
-export function insertSession(db: Db, row: Omit<SessionRow, 'deleted' | 'final_logs' | 'exit_code' | 'ended_at' | 'detail' | 'machine_id' | 'runtime_url' | 'runtime_socket'>): void {
+type NewSessionRow = Omit<SessionRow, 'deleted' | 'final_logs' | 'exit_code' | 'ended_at' | 'detail' | 'machine_id' | 'runtime_url' | 'runtime_socket' | 'network'> & Partial<Pick<SessionRow, 'network'>>;
+
+export function insertSession(db: Db, row: NewSessionRow): void {
   db.prepare(
-    `INSERT INTO sessions (id, owner_id, label, status, agent, provisioner, connect_token_enc, ttl_sec, created_at, last_activity_at)
-     VALUES (@id, @owner_id, @label, @status, @agent, @provisioner, @connect_token_enc, @ttl_sec, @created_at, @last_activity_at)`,
-  ).run(row);
+    `INSERT INTO sessions (id, owner_id, label, status, agent, provisioner, connect_token_enc, ttl_sec, created_at, last_activity_at, network)
+     VALUES (@id, @owner_id, @label, @status, @agent, @provisioner, @connect_token_enc, @ttl_sec, @created_at, @last_activity_at, @network)`,
+  ).run({ ...row, network: row.network ?? null });
 }
 
 export function updateSession(db: Db, id: string, fields: Partial<Omit<SessionRow, 'id' | 'owner_id'>>): void {
@@ -77,7 +82,13 @@ export function liveSessions(db: Db): SessionRow[] {
   return db.prepare("SELECT * FROM sessions WHERE status IN ('provisioning', 'running')").all() as SessionRow[];
 }
 
+/** The row's network policy; null when it has none (a session from before policies). */
+export function sessionPolicy(row: SessionRow): NetworkPolicy | null {
+  return row.network === null ? null : NetworkPolicy.parse(JSON.parse(row.network));
+}
+
 export function toSession(row: SessionRow): Session {
+  const network = sessionPolicy(row);
   return {
     id: row.id,
     label: row.label,
@@ -90,5 +101,6 @@ export function toSession(row: SessionRow): Session {
     exitCode: row.exit_code,
     ttlSec: row.ttl_sec,
     detail: row.detail,
+    ...(network ? { network } : {}),
   };
 }

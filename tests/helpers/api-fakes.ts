@@ -17,6 +17,8 @@ import { issueTokenPair } from '../../api/auth/tokens.js';
 import { createApiClient, type ApiClient } from '../../api/contract/client.js';
 import { fillPath, routes, type PathParams, type Route } from '../../api/contract/routes.js';
 import type { CreateSessionRequest } from '../../api/contract/schemas.js';
+import type { SessionEgress } from '../../api/services/egress.js';
+import type { EgressRefusal, NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 import { createUser } from '../../api/services/users.js';
 import { closeServer, listenLoopback } from './loopback.js';
 
@@ -98,9 +100,38 @@ export class MemoryStorage implements ObjectStorage {
   async close() {}
 }
 
+/** Egress listeners as records: which sessions have one open, with which policy. */
+export class MemoryEgress implements SessionEgress {
+  readonly opened = new Map<string, NetworkPolicy>();
+  readonly closed: string[] = [];
+  readonly restored: string[] = [];
+  readonly refused = new Map<string, EgressRefusal[]>();
+  async open(sessionId: string, policy: NetworkPolicy): Promise<string> {
+    this.opened.set(sessionId, policy);
+    return `/nonexistent/egress/${sessionId}`;
+  }
+  async close(sessionId: string): Promise<void> {
+    this.opened.delete(sessionId);
+    this.closed.push(sessionId);
+  }
+  async restore(running: ReadonlyArray<{ id: string; policy: NetworkPolicy }>): Promise<void> {
+    for (const { id, policy } of running) {
+      this.opened.set(id, policy);
+      this.restored.push(id);
+    }
+  }
+  refusals(sessionId: string): EgressRefusal[] {
+    return this.refused.get(sessionId) ?? [];
+  }
+  async shutdown(): Promise<void> {
+    this.opened.clear();
+  }
+}
+
 export interface TestDeps extends Deps {
   provisioner: FakeProvisioner;
   storage: MemoryStorage;
+  egress: MemoryEgress;
   clock: { ms: number };
 }
 
@@ -113,6 +144,7 @@ export function makeTestDeps(overrides: Partial<Config> = {}): TestDeps {
     key: randomBytes(32),
     provisioner: new FakeProvisioner(),
     storage: new MemoryStorage(),
+    egress: new MemoryEgress(),
     logger: silentLogger(),
     now: () => clock.ms,
     clock,

@@ -1,7 +1,8 @@
 /**
  * The agent's environment: built from nothing, never inherited. Only a minimal PATH/TERM/LANG/
  * HOME/SHELL plus CATTY_AGENT_ENV reach the agent — never CATTY_* or the runtime's own
- * variables (tokens, storage credentials).
+ * variables (tokens, storage credentials) — and, with an egress proxy, the variables that send
+ * its HTTP(S) through the runtime's bridge (egress-bridge.ts).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,17 @@ export interface AgentEnvInput {
   agentEnv: Record<string, string>;
   home: string;
   isRoot: boolean;
+  /** The egress bridge's URL (`http://127.0.0.1:PORT`); absent: no proxy variables. */
+  proxyUrl?: string | null;
 }
+
+/**
+ * What HTTP clients read: curl, git, pip, npm, Go and Claude Code honour these (the lowercase
+ * forms first, for most). Node's own fetch and http do not, unless NODE_USE_ENV_PROXY=1 (recent
+ * Node 22 and 24 releases; older ones ignore it). Loopback stays direct: a server the agent runs is its own.
+ */
+const PROXY_VARIABLES = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'] as const;
+const NO_PROXY = 'localhost,127.0.0.1,::1';
 
 export function buildAgentEnv(input: AgentEnvInput): Record<string, string> {
   const bundledBin = path.join(packageRoot(), 'node_modules', '.bin');
@@ -42,6 +53,12 @@ export function buildAgentEnv(input: AgentEnvInput): Record<string, string> {
     // The runtime's own names never reach the agent, even if a caller tries to pass them.
     if (name.startsWith('CATTY_')) continue;
     env[name] = value;
+  }
+  if (input.proxyUrl) {
+    // Ours over the user's: the proxy is the machine's only way out, another would lead nowhere.
+    for (const name of PROXY_VARIABLES) env[name] = input.proxyUrl;
+    env.NO_PROXY = env.no_proxy = NO_PROXY;
+    env.NODE_USE_ENV_PROXY = '1';
   }
   return env;
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as z from './wire/zod.js';
 import { DEFAULT_MAX_SYNC_FILE_BYTES } from './wire/protocol.js';
 import { RuntimeEnv } from './wire/runtime-env.js';
-import { parseListenAddress, type ListenAddress } from './wire/runtime-address.js';
+import { MAX_SOCKET_PATH_BYTES, parseListenAddress, type ListenAddress } from './wire/runtime-address.js';
 
 export interface RuntimeConfig {
   workspace: string;
@@ -29,6 +29,8 @@ export interface RuntimeConfig {
   apiHeartbeatIntervalMs: number;
   maxSyncFileBytes: number;
   storageTimeoutMs: number;
+  /** The host's egress proxy (a Unix socket inside the machine); null: the agent gets no proxy. */
+  egressSocket: string | null;
 }
 
 export class ConfigError extends Error {
@@ -91,7 +93,17 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     apiHeartbeatIntervalMs: numberOf(env, RuntimeEnv.apiHeartbeatIntervalMs, 30_000),
     maxSyncFileBytes: numberOf(env, RuntimeEnv.maxSyncFileBytes, DEFAULT_MAX_SYNC_FILE_BYTES),
     storageTimeoutMs: numberOf(env, RuntimeEnv.storageTimeoutMs, 60_000),
+    egressSocket: socketPathOf(env, RuntimeEnv.egressSocket),
   };
+}
+
+function socketPathOf(env: NodeJS.ProcessEnv, name: string): string | null {
+  const value = env[name];
+  if (value === undefined || value === '') return null;
+  if (!path.isAbsolute(value) || value.includes('\0') || Buffer.byteLength(value) > MAX_SOCKET_PATH_BYTES) {
+    throw new ConfigError(`${name} must be the absolute path of a Unix socket (at most ${MAX_SOCKET_PATH_BYTES} bytes)`);
+  }
+  return value;
 }
 
 /** A private directory outside the workspace for temp files (upload spool, snapshots). */

@@ -9,6 +9,7 @@ import { ensureAgentHome } from './agent-home.js';
 import { spawnPtyAgent, type AgentExit, type SpawnAgent } from './agent.js';
 import { httpCallbacks, type ApiCallbacks } from './callbacks.js';
 import type { RuntimeConfig } from './config.js';
+import { startEgressBridge } from './egress-bridge.js';
 import { createHttpServer } from './http-server.js';
 import { DEFAULT_COLS, DEFAULT_ROWS } from './wire/protocol.js';
 import { READY_LINE_PREFIX } from './wire/runtime-env.js';
@@ -42,12 +43,15 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
   const log = deps.log ?? (() => undefined);
   await fs.mkdir(config.workspace, { recursive: true });
   const agentHome = await ensureAgentHome(config.agentHome);
+  // Before the agent can start: its environment names the bridge's port.
+  const egress = config.egressSocket ? await startEgressBridge({ socketPath: config.egressSocket }) : null;
   const session = new Session({
     config,
     agentHome,
     spawnAgent: deps.spawnAgent ?? spawnPtyAgent,
     runtimeEnv: deps.env,
     isRoot: typeof process.getuid === 'function' && process.getuid() === 0,
+    proxyUrl: egress?.url ?? null,
     log,
   });
   const api = deps.callbacks !== undefined ? deps.callbacks : config.api ? httpCallbacks(config.api.url, config.api.machineToken) : null;
@@ -102,6 +106,7 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
         if (api && exit) await quiet(api.exit({ code: exit.code, signal: exit.signal }));
       }
       await session.close(reason);
+      await egress?.close();
       server.closeAllConnections();
       resolveDone();
     })();

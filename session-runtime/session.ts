@@ -27,6 +27,8 @@ export interface SessionDeps {
   spawnAgent: SpawnAgent;
   runtimeEnv: NodeJS.ProcessEnv;
   isRoot: boolean;
+  /** The egress bridge's URL for the agent's proxy variables; absent: none. */
+  proxyUrl?: string | null;
   /** Operator log (the runtime's stdout): phase timings of the upload. */
   log?: (line: string) => void;
 }
@@ -116,7 +118,7 @@ export class Session {
     if (!baseline) await scanned;
     await this.#seeded;
     this.relay.resize(cols, rows);
-    const env = buildAgentEnv({ runtimeEnv: this.deps.runtimeEnv, agentEnv: config.agentEnv, home: this.deps.agentHome, isRoot: this.deps.isRoot });
+    const env = buildAgentEnv({ runtimeEnv: this.deps.runtimeEnv, agentEnv: config.agentEnv, home: this.deps.agentHome, isRoot: this.deps.isRoot, proxyUrl: this.deps.proxyUrl });
     try {
       this.#agent = this.deps.spawnAgent({ argv: config.agentCmd, cwd: config.workspace, env, cols, rows });
     } catch (err) {

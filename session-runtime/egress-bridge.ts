@@ -1,0 +1,114 @@
+/**
+ * The agent's way out (issue 20, item 4): a TCP listener on the machine's loopback that forwards
+ * each connection, byte for byte, to the host's egress proxy through its Unix socket
+ * (CATTY_EGRESS_SOCKET, bound into the sandbox). The agent finds it through HTTP_PROXY and the
+ * rest (agent-env.ts) and speaks HTTP proxy to it (absolute-form requests, CONNECT); the proxy
+ * applies the session's policy. The bridge decides nothing: inside the machine's own network
+ * namespace this port is the machine's alone, and whatever comes through meets the policy.
+ *
+ * Bounded: at most maxConnections at once (more are closed at accept); each direction is a pipe,
+ * which pauses the reading side while the other's buffer is full; a connection with no traffic
+ * for idleTimeoutMs is closed (longer than the proxy's own idle limit: the proxy decides). When
+ * the proxy cannot be reached (its API restarting), the client is answered 502 saying so.
+ */
+import net from 'node:net';
+
+export interface EgressBridgeOptions {
+  /** The proxy's socket inside the machine. */
+  socketPath: string;
+  /** Default 127.0.0.1, port 0 (a free one). */
+  host?: string;
+  port?: number;
+  /** Default 256, the proxy's own limit per session. */
+  maxConnections?: number;
+  /** Default 15 min. */
+  idleTimeoutMs?: number;
+}
+
+export interface EgressBridge {
+  /** `http://127.0.0.1:PORT`: what the agent's proxy variables name. */
+  readonly url: string;
+  connections(): number;
+  /** Stops accepting and ends every connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_CONNECTIONS = 256;
+const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000;
+const UNREACHABLE_LINGER_MS = 2_000;
+
+export async function startEgressBridge(options: EgressBridgeOptions): Promise<EgressBridge> {
+  const pairs = new Set<net.Socket>();
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  // Half-open on both sides: a client that has sent its request may still be reading the answer.
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
+    pairs.add(client);
+    client.once('close', () => pairs.delete(client));
+    forward(client, options.socketPath, idleTimeoutMs);
+  });
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as net.AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    connections: () => pairs.size,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Each client's connection to the proxy goes with it (forward()).
+        for (const client of pairs) client.destroy();
+      });
+      return closing;
+    },
+  };
+}
+
+/** Joins one accepted client (paused) to a new connection to the proxy. */
+function forward(client: net.Socket, socketPath: string, idleTimeoutMs: number): void {
+  const upstream = net.connect({ path: socketPath, allowHalfOpen: true });
+  let connected = false;
+  const destroyBoth = (): void => {
+    client.destroy();
+    upstream.destroy();
+  };
+  // Activity in either direction is a read or a write on the client.
+  client.setTimeout(idleTimeoutMs, destroyBoth);
+  client.on('error', destroyBoth);
+  // Nobody is left to answer: the proxy's side goes.
+  client.on('close', () => upstream.destroy());
+  // The proxy is done: the client gets the bytes still queued for it (the pipe ended it after
+  // them), then its side goes too; at once when the proxy's side broke.
+  upstream.on('close', (hadError) => {
+    if (!connected) return; // answered below
+    if (hadError || client.writableFinished) client.destroy();
+    else client.once('finish', () => client.destroy());
+  });
+  upstream.once('connect', () => {
+    connected = true;
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.resume();
+  });
+  upstream.on('error', (error: NodeJS.ErrnoException) => {
+    if (connected || client.destroyed) return destroyBoth();
+    // Read and drop what the client sent (unread bytes would turn our close into a reset).
+    client.resume();
+    client.end(unreachable(error.code ?? error.message));
+    // Then a little time for the client to close its side, not the whole idle timeout.
+    client.setTimeout(UNREACHABLE_LINGER_MS);
+  });
+}
+
+function unreachable(why: string): string {
+  const body = `catty: egress: the session's network proxy is not reachable (${why}); requests fail until it is back.\n`;
+  return `HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}

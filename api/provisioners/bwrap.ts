@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { MACHINE_RUN_DIR } from '../../session-runtime/wire/runtime-env.js';
+import { MACHINE_EGRESS_DIR, MACHINE_RUN_DIR } from '../../session-runtime/wire/runtime-env.js';
 
 export interface SandboxPaths {
   /** Host directories bound writable at /workspace, /tmp and /home/agent. */
@@ -26,6 +26,8 @@ export interface SandboxPaths {
   packageRoot: string;
   /** The node binary. */
   nodePath: string;
+  /** The session's egress directory (the proxy's socket), bound read-only at MACHINE_EGRESS_DIR. */
+  egressDir?: string;
 }
 
 export const SANDBOX_UID = 1000;
@@ -67,6 +69,8 @@ export function bwrapArgs(paths: SandboxPaths, argv: string[]): string[] {
     // Nothing of the host's /run (its D-Bus, Docker and other sockets) is there: only this.
     '--bind', paths.run, MACHINE_RUN_DIR,
   );
+  // The directory, not the socket: a proxy that listens again (a restarted API) is seen at once.
+  if (paths.egressDir) args.push('--ro-bind', paths.egressDir, MACHINE_EGRESS_DIR);
   // Mounted after the private /tmp and home, which would otherwise hide a checkout or a node
   // that lives under them (a clone in /tmp, nvm in a home directory).
   // node outside /usr (nvm, a tarball install): its directory, read-only.

@@ -4,10 +4,15 @@
  * waits on a stdin pipe for the session's settings (the one pipe kept to the API, until then; it
  * exits when that closes empty). A start renames its directory to the session's — bwrap bound
  * the directories by inode — and hands the settings over (local.ts).
+ *
+ * The egress directory is the session's (the API listens in it before the machine starts), yet a
+ * spare must have one bound when it starts, before any session exists; nor can it be shown the
+ * API's whole egress directory (every session's socket). So a spare binds an empty directory of
+ * its own, and a start makes that directory the session's (adoptEgressDir).
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAUNCHER_WAITING_LINE } from '../../session-runtime/wire/runtime-env.js';
 import type { Logger } from '../logger.js';
@@ -38,6 +43,31 @@ const SPARE_DELAY_MS = 1_000;
 /** How long a start waits for a spare that is still starting (one is ready in ~300 ms here). */
 const SPARE_WAIT_MS = 1_000;
 const SPARE_POLL_MS = 10;
+
+/** The egress directory a spare machine binds (at MACHINE_EGRESS_DIR) until its session comes. */
+export const spareEgressDir = (dir: string): string => join(dir, 'egress');
+
+/**
+ * Makes a spare's egress directory the session's: what the API put in the session's directory
+ * (the proxy's socket, listening) moves into the spare's, which then takes the session
+ * directory's name, replacing the emptied one (rename(2) replaces an empty directory). The
+ * sandbox's bind follows the spare's directory (an inode); a socket keeps listening under its
+ * new name (connect() finds it by its inode), and at the same path as before, so the API closes
+ * or reopens it there as it would any other. Undone when a step fails.
+ */
+export function adoptEgressDir(spareDir: string, sessionDir: string): void {
+  const moved: string[] = [];
+  try {
+    for (const name of existsSync(sessionDir) ? readdirSync(sessionDir) : []) {
+      renameSync(join(sessionDir, name), join(spareDir, name));
+      moved.push(name);
+    }
+    renameSync(spareDir, sessionDir);
+  } catch (err) {
+    for (const name of moved) renameSync(join(spareDir, name), join(sessionDir, name));
+    throw err;
+  }
+}
 
 const spareKey = (spec: SharedMachineSettings): string => JSON.stringify([spec.apiUrl, spec.runtimeEnv ?? {}]);
 
@@ -82,6 +112,9 @@ export class SpareMachine {
     // rename would replace an empty directory: refuse an existing one, as mkdir does.)
     try {
       if (existsSync(dir)) throw new Error(`machine directory ${dir} already exists`);
+      // A session without egress leaves the spare's directory empty; the bind shows nothing.
+      if (spec.egressDir) adoptEgressDir(spareEgressDir(spare.dir), spec.egressDir);
+      else rmdirSync(spareEgressDir(spare.dir));
       renameSync(spare.dir, dir);
     } catch (err) {
       void this.discard(spare);

@@ -8,17 +8,21 @@
  *
  * With `spare`, one sandboxed machine is started ahead and waits for its session's settings
  * (local-spare.ts): a start then skips bubblewrap's and Node's start.
+ *
+ * Egress: the session's egress directory (MachineSpec.egressDir, where the API's proxy listens)
+ * is bound read-only at MACHINE_EGRESS_DIR, and the runtime is told its socket
+ * (CATTY_EGRESS_SOCKET) with the session's settings. (The Docker provisioner does not yet.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LauncherEnv, MACHINE_RUNTIME_SOCKET, READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
+import { EGRESS_SOCKET_NAME, LauncherEnv, MACHINE_EGRESS_DIR, MACHINE_RUNTIME_SOCKET, READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
 import { MAX_SOCKET_PATH_BYTES, SOCKET_BASE_URL, UNIX_LISTEN_PREFIX } from '../../session-runtime/wire/runtime-address.js';
 import { usageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { packageRoot, runtimeBinPath } from '../package-root.js';
 import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_WORKSPACE } from './bwrap.js';
-import { SpareMachine } from './local-spare.js';
+import { SpareMachine, spareEgressDir } from './local-spare.js';
 import { readMachineRecord, waitForReadyLine, writeMachineRecord, type MachineRecord } from './machine-record.js';
 import { findDescendant, isOurProcess, isRunning, terminateThenKill } from './processes.js';
 import type { Machine, MachineInfo, MachineSpec, Provisioner, SharedMachineSettings } from './types.js';
@@ -98,7 +102,8 @@ export class LocalProvisioner implements Provisioner {
       machinesDir: this.machinesDir,
       logger: options.logger,
       enabled: options.spare === true && this.bwrap !== null,
-      spawn: (dir, shared) => this.spawnMachine(dir, shared),
+      // A spare has an egress directory of its own; its session's takes it over (local-spare.ts).
+      spawn: (dir, shared) => this.spawnMachine(dir, shared, spareEgressDir(dir)),
     });
   }
 
@@ -112,7 +117,7 @@ export class LocalProvisioner implements Provisioner {
     const dir = this.dir(machineId);
     mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
     try {
-      const child = (await this.spare.claim(spec, dir, abort)) ?? this.spawnMachine(dir, spec);
+      const child = (await this.spare.claim(spec, dir, abort)) ?? this.spawnMachine(dir, spec, spec.egressDir);
       return await this.handOver(machineId, dir, child, spec, abort);
     } finally {
       this.spare.schedule(spec);
@@ -120,7 +125,7 @@ export class LocalProvisioner implements Provisioner {
   }
 
   /** Creates the machine's directories and spawns its launcher, which then waits on stdin. */
-  private spawnMachine(dir: string, shared: SharedMachineSettings): ChildProcess {
+  private spawnMachine(dir: string, shared: SharedMachineSettings, egressDir: string | undefined): ChildProcess {
     const paths = { workspace: join(dir, 'workspace'), tmp: join(dir, 'tmp'), home: join(dir, 'home'), run: runDir(dir), passwdFile: join(dir, 'passwd'), groupFile: join(dir, 'group') };
     mkdirSync(dir, { mode: 0o700 });
     for (const d of [paths.workspace, paths.tmp, paths.home, paths.run]) mkdirSync(d, { mode: 0o700 });
@@ -151,7 +156,8 @@ export class LocalProvisioner implements Provisioner {
         const { passwd, group } = passwdFor('/bin/bash');
         writeFileSync(paths.passwdFile, passwd, { mode: 0o644 });
         writeFileSync(paths.groupFile, group, { mode: 0o644 });
-        const args = bwrapArgs({ ...paths, packageRoot: this.root, nodePath: process.execPath }, [process.execPath, this.launcher, this.bin]);
+        if (egressDir) mkdirSync(egressDir, { recursive: true, mode: 0o700 });
+        const args = bwrapArgs({ ...paths, packageRoot: this.root, nodePath: process.execPath, egressDir }, [process.execPath, this.launcher, this.bin]);
         child = spawn(this.bwrap, args, { env, detached: true, stdio: ['pipe', logFd, logFd] });
       } else {
         child = spawn(process.execPath, [this.launcher, this.bin], { env, cwd: paths.workspace, detached: true, stdio: ['pipe', logFd, logFd] });
@@ -182,6 +188,7 @@ export class LocalProvisioner implements Provisioner {
       [RuntimeEnv.agentCmd]: JSON.stringify(spec.agentCmd),
       [RuntimeEnv.agentEnv]: JSON.stringify(spec.agentEnv),
       ...(spec.upload ? {} : { [RuntimeEnv.noUpload]: '1' }),
+      ...(spec.egressDir ? { [RuntimeEnv.egressSocket]: this.bwrap ? `${MACHINE_EGRESS_DIR}/${EGRESS_SOCKET_NAME}` : join(spec.egressDir, EGRESS_SOCKET_NAME) } : {}),
     };
     // The pipe closes right after: nothing ties the machine to this process.
     child.stdin!.end(JSON.stringify(sessionEnv));

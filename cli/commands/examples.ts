@@ -19,6 +19,12 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ['catty new --agent shell', 'a shell instead'],
     ['catty new --detach --ttl 2h', 'start it, print its label, stop after 2 h idle'],
     ["catty new --cmd 'npm test' --no-sync-back", 'run a command, keep the local files as they are'],
+    ['catty new --allow api.example.com,*.corp.example:8443', 'reach these too, beyond the trusted hosts'],
+    ['catty new --net none', 'no network at all'],
+  ],
+  logs: [
+    ['catty logs brave-otter-1234', 'its last terminal output'],
+    ['catty logs brave-otter-1234 --net', 'the requests its network policy refused'],
   ],
   connect: [
     ['catty connect', 'pick one of the running sessions'],

@@ -22,6 +22,12 @@ export async function fetchSessions(ctx: Context): Promise<Session[]> {
   return [...sessions].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
 }
 
+/** The NET column: the preset, and how many hosts --allow added (`trusted`, `none+2`). */
+export function networkLabel(network: Session['network']): string {
+  if (!network) return '-';
+  return network.allow.length > 0 ? `${network.preset}+${network.allow.length}` : network.preset;
+}
+
 export function sessionRows(sessions: Session[], now = Date.now()): string[][] {
   return sessions.map((s) => [s.label, s.status, formatAge(now - Date.parse(s.createdAt)), s.provisioner].map(escapeForTerminal));
 }
@@ -36,5 +42,6 @@ export async function list(ctx: Context, json: boolean): Promise<void> {
     print(ctx.stderr, 'No sessions. Start one with `catty new`.');
     return;
   }
-  print(ctx.stdout, table(['LABEL', 'STATUS', 'AGE', 'PROVISIONER'], sessionRows(sessions)));
+  const rows = sessionRows(sessions).map((row, i) => [...row, networkLabel(sessions[i]?.network)]);
+  print(ctx.stdout, table(['LABEL', 'STATUS', 'AGE', 'PROVISIONER', 'NET'], rows));
 }

@@ -1,7 +1,8 @@
-/** `catty logs <label>`: the session's last terminal output. */
+/** `catty logs <label> [--net]`: the session's last terminal output, or its refused requests. */
 import type { Command } from 'commander';
-import type { Context, Runner } from '../context.js';
+import { print, type Context, type Runner } from '../context.js';
 import { fetchLogs } from '../sessions/logs.js';
+import { fetchNetLog, refusalLine } from '../sessions/net-log.js';
 import { BELOW_SCREEN, LEAVE_SEQUENCE } from '../attach/terminal.js';
 import { replayableOutput } from '../terminal-replay.js';
 import { parseLabel } from './options.js';
@@ -11,7 +12,17 @@ export function register(program: Command, run: Runner): void {
     .command('logs')
     .description("print a session's last terminal output")
     .argument('<label>', 'session label', parseLabel)
-    .action(run(async (ctx, label: string) => logs(ctx, label)));
+    .option('--net', 'print the network requests its policy refused instead (oldest first)')
+    .action(run(async (ctx, label: string, opts: { net?: boolean }) => (opts.net ? netLogs(ctx, label) : logs(ctx, label))));
+}
+
+export async function netLogs(ctx: Context, label: string): Promise<void> {
+  const refusals = await fetchNetLog(ctx, label);
+  if (refusals.length === 0) {
+    print(ctx.stderr, `No refused network requests for ${label}.`);
+    return;
+  }
+  for (const refusal of refusals) print(ctx.stdout, refusalLine(refusal));
 }
 
 /**

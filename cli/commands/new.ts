@@ -6,6 +6,8 @@ import { print, type Context, type Runner } from '../context.js';
 import { resolveApi } from '../api.js';
 import { ExitCode } from '../errors.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
+import { parseAllowList } from '../../session-runtime/wire/network-allow.js';
+import { DEFAULT_NETWORK_PRESET, parseNetworkPreset, type NetworkPolicy, type NetworkPreset } from '../../session-runtime/wire/network-policy.js';
 import { spinner } from '../output.js';
 import { removeRecord, saveManifest, saveRecord } from '../sessions/store.js';
 import { SecretStore, defaultSecretStoreOptions } from '../secrets/store.js';
@@ -35,6 +37,9 @@ interface NewOptions {
   detachKey?: number;
   maxUploadMb?: number;
   yes?: boolean;
+  net: NetworkPreset;
+  /** Each --allow as given (parsed together: one rule per host). */
+  allow?: string[];
 }
 
 export function register(program: Command, run: Runner): void {
@@ -55,6 +60,8 @@ export function register(program: Command, run: Runner): void {
     .option('--detach', 'create and upload, print the label, do not attach')
     .option('--detach-key <key>', 'detach key, like ctrl-x (default ctrl-])', parseDetachKey)
     .option('--max-upload-mb <n>', `upload cap in MiB, compressed (default $CATTY_MAX_UPLOAD_MB or ${DEFAULT_MAX_UPLOAD_MB})`, parsePositiveInt)
+    .option('--net <preset>', 'network: none, trusted (model APIs, package registries, git hosts) or full', parseNetworkPreset, DEFAULT_NETWORK_PRESET)
+    .option('--allow <hosts>', 'also reach HOST[:PORT][,…] (a name, *.suffix or an IP; no port: 80 and 443); repeatable', (value: string, previous: string[] = []) => [...previous, value])
     .option(WHOLE_DIR_FLAG, 'upload this directory without asking, even when it is your home directory or /')
     .action(run(async (ctx, opts: NewOptions) => newSession(ctx, opts)));
 }
@@ -70,6 +77,7 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
     throw new UserError('--ttl must be between 10s and 30d.', { exitCode: ExitCode.usage });
   }
   // Everything that can fail locally fails before a machine is started.
+  const network: NetworkPolicy = { preset: opts.net, allow: parseAllowList(opts.allow ?? []) };
   const secrets = opts.secrets ? new SecretStore(defaultSecretStoreOptions(ctx)).all() : {};
   warnIfClaudeHasNoKey(ctx, opts, Object.keys(secrets));
   if (opts.upload) await confirmWholeDir(ctx, opts.yes === true);
@@ -80,6 +88,8 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
   if (opts.cmd) body.cmd = opts.cmd;
   if (opts.ttl !== undefined) body.ttlSec = opts.ttl;
   if (Object.keys(secrets).length > 0) body.secrets = secrets;
+  // The default is the API's too: left out, the request also suits an API older than policies.
+  if (network.preset !== DEFAULT_NETWORK_PRESET || network.allow.length > 0) body.network = network;
 
   const spin = spinner(ctx.stderr, 'Starting a session machine…');
   let session: CreatedSession;

@@ -103,6 +103,45 @@ describe('catty new', () => {
     }
   });
 
+  it('--net and --allow: parsed by the seam and sent as the policy; the default (trusted, nothing added) is left to the API', async () => {
+    const dir = project();
+    expect((await newIn(dir, ['--detach', '--no-upload'])).code).toBe(0);
+    expect(api.state.created.at(-1)).not.toHaveProperty('network');
+    const run = await newIn(dir, ['--detach', '--no-upload', '--net', 'none', '--allow', 'Registry.NPMjs.org,*.corp.example:8443', '--allow', '[::1]:8080', '--allow', 'registry.npmjs.org:8443']);
+    expect(run.code).toBe(0);
+    expect(api.state.created.at(-1)).toMatchObject({
+      network: {
+        preset: 'none',
+        allow: [
+          { host: 'registry.npmjs.org', ports: [80, 443, 8443] },
+          { host: '*.corp.example', ports: [8443] },
+          { host: '::1', ports: [8080] },
+        ],
+      },
+    });
+    expect((await newIn(dir, ['--detach', '--no-upload', '--net', 'full'])).code).toBe(0);
+    expect(api.state.created.at(-1)).toMatchObject({ network: { preset: 'full', allow: [] } });
+  });
+
+  it('exits 2 for a bad --net or --allow with the seam\'s message, before any session is asked for', async () => {
+    const before = api.state.created.length;
+    const cases: Array<[string[], RegExp]> = [
+      [['--net', 'open'], /--net: "open" is not a network preset[\s\S]*--net none, --net trusted \(the default\) or --net full/],
+      [['--allow', 'https://example.com'], /--allow: "https:\/\/example.com" is not a host to allow: give the host, not a URL/],
+      [['--allow', 'example.com:99999'], /--allow: "example.com:99999" is not a host to allow: port 99999 is out of range/],
+      [['--allow', 'a.example,,b.example'], /--allow: "" is not a host to allow: the entry is empty/],
+      [['--allow', '*'], /to allow every public host, use --net full/],
+      [['--allow', '127.1'], /write the address in full \(127\.0\.0\.1\)/],
+    ];
+    for (const [flags, message] of cases) {
+      const run = await newIn(project(), ['--detach', ...flags]);
+      expect(run.code, flags.join(' ')).toBe(2);
+      expect(run.stderr, flags.join(' ')).toMatch(message);
+      expect(run.stderr).not.toMatch(/Session .* is up/);
+    }
+    expect(api.state.created.length).toBe(before);
+  });
+
   it('exits 2 for a bad --ttl', async () => {
     expect((await newIn(project(), ['--ttl', 'forever'])).code).toBe(2);
     expect((await newIn(project(), ['--ttl', '2s'])).code).toBe(2);

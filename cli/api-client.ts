@@ -6,6 +6,7 @@
  */
 import { createApiClient, RouteError, UnexpectedAnswer, type Answer, type ApiClient as ContractClient, type CallArgs } from '../api/contract/client.js';
 import { routes, type ResponseOf, type Route } from '../api/contract/routes.js';
+import { SANDBOX_UNAVAILABLE } from '../api/contract/schemas.js';
 import type { Context } from './context.js';
 import type { ApiUrlSource } from './config.js';
 import { ApiRequestError, ExitCode, explainSystemError } from './errors.js';
@@ -98,6 +99,7 @@ export class ApiClient {
 
   #explain(error: unknown, sessionRef: string | undefined): unknown {
     if (error instanceof RouteError && error.status === 401 && this.source === 'local') return localTokenRefused(this.baseUrl);
+    if (error instanceof RouteError && this.source === 'local' && error.code === SANDBOX_UNAVAILABLE) return localSandboxMissing(error);
     if (error instanceof RouteError) return errorFor(error.status, error.body, this.baseUrl, sessionRef === undefined ? undefined : `Session "${sessionRef}"`);
     if (error instanceof UnexpectedAnswer) {
       return new UserError(`The API at ${this.baseUrl} sent an unexpected answer (${error.status}).`, {
@@ -133,6 +135,16 @@ function reachHint(baseUrl: string, source: ApiUrlSource): string {
       throw new Error(`unknown API URL source ${String(never)}`);
     }
   }
+}
+
+/** The local control plane refuses sessions without a sandbox: its message says why and what
+ * opting out costs; how to act on it is the CLI's to say (the control plane reads its settings
+ * when it starts). */
+function localSandboxMissing(error: RouteError): UserError {
+  const body = ErrorBody.parse(error.body);
+  return new ApiRequestError(error.status, body.error.code, body.error.message, {
+    hint: 'After installing it, restart the local control plane: `catty server stop`. To run without isolation anyway: `catty server stop`, then `CATTY_LOCAL_SANDBOX=none catty new`.',
+  });
 }
 
 function notLoggedIn(baseUrl: string, source: ApiUrlSource): UserError {

@@ -2,10 +2,9 @@
  * The runtime's calls to the API (the contract's machine routes, with the machine token),
  * through the API's typed client (api/contract/client.ts) over node:http.
  */
-import http from 'node:http';
-import https from 'node:https';
 import { createApiClient, RouteError, type Transport } from '../api/contract/client.js';
 import { routes, type RequestOf, type ResponseOf } from '../api/contract/routes.js';
+import { direct, type Outbound } from './outbound.js';
 
 export class CallbackError extends Error {
   override name = 'CallbackError';
@@ -34,13 +33,12 @@ const MAX_ANSWER_BYTES = 1024 * 1024;
  * resident memory at once, which alone broke the runtime's 100 MB budget (found by the soak;
  * tests/integration/runtime-memory.test.ts).
  */
-const nodeTransport: Transport = (url, request) =>
+const nodeTransport = (send: Outbound): Transport => (url, request) =>
   new Promise((resolve, reject) => {
     const target = new URL(url);
-    const lib = target.protocol === 'https:' ? https : http;
     const headers: Record<string, string | number> = { ...request.headers };
     if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
-    const req = lib.request(target, { method: request.method, headers }, (res) => {
+    const req = send(target, { method: request.method, headers }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -59,8 +57,9 @@ const nodeTransport: Transport = (url, request) =>
     req.end(request.body);
   });
 
-export function httpCallbacks(apiUrl: string, machineToken: string): ApiCallbacks {
-  const api = createApiClient({ baseUrl: apiUrl, transport: nodeTransport, token: () => machineToken });
+/** `send`: the runtime's route out of its machine (outbound.ts). */
+export function httpCallbacks(apiUrl: string, machineToken: string, send: Outbound = direct): ApiCallbacks {
+  const api = createApiClient({ baseUrl: apiUrl, transport: nodeTransport(send), token: () => machineToken });
   /** Every failure is a CallbackError, with the status when there was an answer. */
   const checked = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
     try {

@@ -21,6 +21,8 @@ export interface RuntimeConfig {
   /** null: create a fresh private directory at start. */
   agentHome: string | null;
   api: { url: string; machineToken: string } | null;
+  /** The socket the runtime's own requests leave the machine through; null: straight out. */
+  callbackSocket: string | null;
   noUpload: boolean;
   maxUploadBytes: number;
   snapshotIntervalMs: number;
@@ -85,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     agentEnv,
     agentHome: env[RuntimeEnv.agentHome] ? path.resolve(env[RuntimeEnv.agentHome]!) : null,
     api: apiUrl && machineToken ? { url: apiUrl.replace(/\/+$/, ''), machineToken } : null,
+    callbackSocket: env[RuntimeEnv.callbackSocket] || null,
     noUpload: env[RuntimeEnv.noUpload] === '1' || env[RuntimeEnv.noUpload] === 'true',
     maxUploadBytes: numberOf(env, RuntimeEnv.maxUploadBytes, 1024 ** 3),
     snapshotIntervalMs: numberOf(env, RuntimeEnv.snapshotIntervalMs, 30_000),

@@ -11,6 +11,7 @@ import { httpCallbacks, type ApiCallbacks } from './callbacks.js';
 import type { RuntimeConfig } from './config.js';
 import { startEgressBridge } from './egress-bridge.js';
 import { createHttpServer } from './http-server.js';
+import { outboundFor } from './outbound.js';
 import { DEFAULT_COLS, DEFAULT_ROWS } from './wire/protocol.js';
 import { READY_LINE_PREFIX } from './wire/runtime-env.js';
 import { formatReadyAddress, type ListenAddress } from './wire/runtime-address.js';
@@ -54,8 +55,9 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
     proxyUrl: egress?.url ?? null,
     log,
   });
-  const api = deps.callbacks !== undefined ? deps.callbacks : config.api ? httpCallbacks(config.api.url, config.api.machineToken) : null;
-  const snapshots = api ? new Snapshotter(config.workspace, api, config.snapshotIntervalMs, log, config.storageTimeoutMs) : null;
+  const send = outboundFor(config.callbackSocket);
+  const api = deps.callbacks !== undefined ? deps.callbacks : config.api ? httpCallbacks(config.api.url, config.api.machineToken, send) : null;
+  const snapshots = api ? new Snapshotter(config.workspace, api, config.snapshotIntervalMs, log, config.storageTimeoutMs, send) : null;
   const quiet = (p: Promise<unknown>): Promise<void> => p.then(() => undefined, (err: Error) => log(`callback failed: ${err.message}`));
 
   // Snapshots on request only once the workspace is in place (the agent started), like the schedule's.

@@ -7,9 +7,8 @@
  * a bounded budget and otherwise wait for the next tick; they never touch the terminal.
  */
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import type { ApiCallbacks } from './callbacks.js';
+import { direct, type Outbound } from './outbound.js';
 import type { SnapshotResult } from './wire/protocol.js';
 import { buildSnapshot, treeFingerprint, type SnapshotFile } from './snapshot-archive.js';
 
@@ -27,11 +26,9 @@ export const DEFAULT_STORAGE_TIMEOUT_MS = 60_000;
  * without a reset would otherwise hold the snapshot chain forever (found by
  * tests/faults/storage.test.ts, black hole case).
  */
-export function putFile(url: string, headers: Record<string, string>, file: string, size: number, signal: AbortSignal, idleTimeoutMs = DEFAULT_STORAGE_TIMEOUT_MS): Promise<void> {
+export function putFile(url: string, headers: Record<string, string>, file: string, size: number, signal: AbortSignal, idleTimeoutMs = DEFAULT_STORAGE_TIMEOUT_MS, send: Outbound = direct): Promise<void> {
   return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const lib = target.protocol === 'https:' ? https : http;
-    const req = lib.request(target, { method: 'PUT', headers: { ...headers, 'content-length': String(size) }, signal }, (res) => {
+    const req = send(new URL(url), { method: 'PUT', headers: { ...headers, 'content-length': String(size) }, signal }, (res) => {
       res.resume();
       res.on('end', () => {
         const status = res.statusCode ?? 0;
@@ -61,6 +58,8 @@ export class Snapshotter {
     private readonly intervalMs: number,
     private readonly log: (line: string) => void = () => undefined,
     private readonly storageTimeoutMs = DEFAULT_STORAGE_TIMEOUT_MS,
+    /** The runtime's route out of its machine (outbound.ts). */
+    private readonly send: Outbound = direct,
   ) {}
 
   /** Starts the schedule (call once the workspace is in place). */
@@ -136,7 +135,7 @@ export class Snapshotter {
     for (let attempt = 1; ; attempt++) {
       try {
         const { key, url, headers } = await this.api.presign({ size: snap.size });
-        await putFile(url, headers, snap.file, snap.size, this.#abort.signal, this.storageTimeoutMs);
+        await putFile(url, headers, snap.file, snap.size, this.#abort.signal, this.storageTimeoutMs, this.send);
         await this.api.reportSnapshot({ key, size: snap.size, sha256: snap.sha256 });
         return;
       } catch (err) {

@@ -119,6 +119,9 @@ export const ConnectInfo = z.object({
 export type ConnectInfo = z.infer<typeof ConnectInfo>;
 
 export const CreatedSession = z.extend(Session, ConnectInfo.shape);
+
+/** The error code of a create the provisioner refuses outright (local: no working sandbox). */
+export const SANDBOX_UNAVAILABLE = 'sandbox_unavailable';
 export type CreatedSession = z.infer<typeof CreatedSession>;
 
 export const SessionList = z.object({ sessions: z.array(Session) });

@@ -3,9 +3,10 @@
  * uid/gid 1000 with every capability dropped, private mount/pid/ipc/uts(/cgroup) namespaces,
  * the system read-only, only this session's own directories writable, nothing of the API's data
  * dir or $CATTY_HOME visible; the machine's run directory bound at MACHINE_RUN_DIR, where the
- * runtime listens on a Unix socket. The network namespace is still the host's. No --die-with-parent: the machine must outlive an API restart (--new-session instead
- * keeps it off the API's terminal). The environment is not on this command line (it would show
- * in `ps`): bwrap is spawned with exactly the runtime's environment and passes it on.
+ * runtime listens on a Unix socket; a network namespace of its own (SECURITY.md 38, 39). No
+ * --die-with-parent: the machine must outlive an API restart (--new-session instead keeps it off
+ * the API's terminal). The environment is not on this command line (it would show in `ps`):
+ * bwrap is spawned with exactly the runtime's environment and passes it on.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
@@ -55,6 +56,10 @@ export function bwrapArgs(paths: SandboxPaths, argv: string[]): string[] {
   const args = [
     '--unshare-user', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID),
     '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    // A network namespace of its own: a loopback and nothing of the host's — no listener on any
+    // of its addresses, no abstract Unix socket (X11, D-Bus). Out only through the sockets bound
+    // in below (the runtime's own route, the egress proxy).
+    '--unshare-net',
     '--cap-drop', 'ALL', '--new-session', '--hostname', 'catty',
   ];
   for (const dir of SYSTEM_DIRS) bindSystemPath(args, dir);
@@ -103,10 +108,10 @@ export function findBwrap(pathEnv = process.env.PATH ?? ''): string | null {
   return null;
 }
 
-/** bwrap can exist yet fail (no unprivileged user namespaces in a container): try it once.
- * Returns null when it works, else why not. */
+/** bwrap can exist yet fail (no unprivileged user or network namespaces in a container): try
+ * it once with the namespaces a session gets. Returns null when it works, else why not. */
 export function bwrapProblem(bwrap: string): string | null {
-  const res = spawnSync(bwrap, ['--unshare-user', '--uid', String(SANDBOX_UID), '--unshare-pid', '--cap-drop', 'ALL', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--', 'true'], { encoding: 'utf8', timeout: 10_000 });
+  const res = spawnSync(bwrap, ['--unshare-user', '--uid', String(SANDBOX_UID), '--unshare-pid', '--unshare-net', '--cap-drop', 'ALL', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--', 'true'], { encoding: 'utf8', timeout: 10_000 });
   if (res.status === 0) return null;
   return (res.stderr || res.error?.message || `exit ${res.status}`).trim().split('\n')[0] ?? 'unknown error';
 }

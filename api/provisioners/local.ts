@@ -16,11 +16,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EGRESS_SOCKET_NAME, LauncherEnv, MACHINE_EGRESS_DIR, MACHINE_RUNTIME_SOCKET, READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
+import { EGRESS_SOCKET_NAME, LauncherEnv, MACHINE_CALLBACK_SOCKET, MACHINE_EGRESS_DIR, MACHINE_RUNTIME_SOCKET, READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
 import { MAX_SOCKET_PATH_BYTES, SOCKET_BASE_URL, UNIX_LISTEN_PREFIX } from '../../session-runtime/wire/runtime-address.js';
 import { usageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { packageRoot, runtimeBinPath } from '../package-root.js';
+import { openCallbackGateway, type CallbackGateway } from './callback-gateway.js';
 import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_WORKSPACE } from './bwrap.js';
 import { SpareMachine, spareEgressDir } from './local-spare.js';
 import { readMachineRecord, waitForReadyLine, writeMachineRecord, type MachineRecord } from './machine-record.js';
@@ -53,12 +54,16 @@ const SESSION_ID_CHARS = 24;
  * in it, as the host sees them. */
 const runDir = (dir: string): string => join(dir, 'run');
 const hostRuntimeSocket = (dir: string): string => join(runDir(dir), 'runtime.sock');
+/** The host's end of a sandboxed machine's own route out (callback-gateway.ts). */
+const hostCallbackSocket = (dir: string): string => join(runDir(dir), 'callback.sock');
 
 export class LocalProvisioner implements Provisioner {
   readonly kind = 'local' as const;
   readonly sandboxed: boolean;
-  /** Set when sessions run without a sandbox: the operator must hear about it. */
+  /** Set when sessions run without a sandbox, or are refused: the operator must hear about it. */
   readonly warning: string | null = null;
+  /** Set when no session may start: no working bubblewrap, and no explicit opt-out. */
+  readonly refusal: string | null = null;
   private readonly root: string;
   private readonly bin: string;
   private readonly launcher: string;
@@ -67,6 +72,8 @@ export class LocalProvisioner implements Provisioner {
   /** How the runtime's own process looks in /proc: `node <launcher> <bin>`. */
   private readonly runtimeArgv: { index: number; value: string };
   private readonly spare: SpareMachine;
+  /** Each sandboxed machine's route out, by machine id (open while this API runs). */
+  private readonly gateways = new Map<string, Promise<CallbackGateway>>();
 
   constructor(private readonly options: LocalProvisionerOptions) {
     this.root = options.packageRoot ?? packageRoot();
@@ -90,9 +97,14 @@ export class LocalProvisioner implements Provisioner {
     this.bwrap = found && !problem ? found : null;
     this.sandboxed = this.bwrap !== null;
     if (!this.sandboxed && mode !== 'none') {
-      this.warning = found
-        ? `bubblewrap is installed but cannot sandbox here (${problem}): local sessions run WITHOUT isolation.`
-        : 'bubblewrap (bwrap) is not installed: local sessions run WITHOUT isolation. Install the bubblewrap package.';
+      // Unsandboxed only when asked for by name: by default a missing sandbox is an error the
+      // user sees on `catty new`, with what opting out would cost.
+      const why = found ? `bubblewrap is installed but cannot sandbox here (${problem})` : 'bubblewrap (bwrap) is not installed';
+      this.refusal =
+        `local sessions need a working bubblewrap sandbox, and ${why}. Install bubblewrap (the bubblewrap package), or opt out with ` +
+        'CATTY_LOCAL_SANDBOX=none to run sessions WITHOUT isolation: the agent would then act as you, read and write all your files ' +
+        "(SSH keys, other projects, other sessions, catty's own data) and reach your network and every service on this machine.";
+      this.warning = `${why}: local sessions are refused. Install bubblewrap, or set CATTY_LOCAL_SANDBOX=none to run them WITHOUT isolation.`;
       options.logger.warn(this.warning);
     } else if (mode === 'none') {
       this.warning = 'CATTY_LOCAL_SANDBOX=none: local sessions run WITHOUT isolation.';
@@ -113,6 +125,7 @@ export class LocalProvisioner implements Provisioner {
   }
 
   async start(spec: MachineSpec, abort?: AbortSignal): Promise<Machine> {
+    if (this.refusal) throw new Error(this.refusal);
     const machineId = spec.sessionId;
     const dir = this.dir(machineId);
     mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
@@ -147,6 +160,8 @@ export class LocalProvisioner implements Provisioner {
       [RuntimeEnv.listen]: `${UNIX_LISTEN_PREFIX}${inside.socket}`,
       [RuntimeEnv.agentHome]: inside.home,
       [RuntimeEnv.apiUrl]: shared.apiUrl,
+      // Its own network: the runtime's callbacks and snapshot PUTs leave through the host's socket.
+      ...(this.bwrap ? { [RuntimeEnv.callbackSocket]: MACHINE_CALLBACK_SOCKET } : {}),
       ...(this.options.nice ? { [LauncherEnv.nice]: String(this.options.nice) } : {}),
     };
     const logFd = openSync(join(dir, 'runtime.log'), 'a', 0o600);
@@ -180,8 +195,13 @@ export class LocalProvisioner implements Provisioner {
   private async handOver(machineId: string, dir: string, child: ChildProcess, spec: MachineSpec, abort?: AbortSignal): Promise<Machine> {
     const pid = child.pid;
     if (pid === undefined) throw new Error('could not spawn the session runtime');
-    const record: MachineRecord = { sessionId: spec.sessionId, pid, runtimePid: this.bwrap ? null : pid, runtimeUrl: null, runtimeSocket: null, sandbox: this.bwrap ? 'bwrap' : 'none', startedAt: new Date().toISOString() };
+    const record: MachineRecord = { sessionId: spec.sessionId, pid, runtimePid: this.bwrap ? null : pid, runtimeUrl: null, runtimeSocket: null, apiUrl: spec.apiUrl, sandbox: this.bwrap ? 'bwrap' : 'none', startedAt: new Date().toISOString() };
     writeMachineRecord(dir, record);
+    // Listening before the runtime starts: its first callback finds the way out open.
+    if (this.bwrap) await this.openGateway(machineId, dir, spec.apiUrl).catch(async (err: unknown) => {
+      await this.stop(machineId, { graceMs: 0 });
+      throw err;
+    });
     const sessionEnv: Record<string, string> = {
       [RuntimeEnv.connectToken]: spec.connectToken,
       [RuntimeEnv.machineToken]: spec.machineToken,
@@ -242,6 +262,7 @@ export class LocalProvisioner implements Provisioner {
       // SIGTERM the runtime itself (bwrap does not forward signals): it takes a final snapshot.
       await terminateThenKill(record.runtimePid ?? record.pid, () => this.alivePids(record), { graceMs: options.graceMs });
     }
+    await this.closeGateway(machineId);
     // The log stays for `catty logs` forensics; everything else of the machine goes.
     for (const entry of ['workspace', 'tmp', 'home', 'run', 'passwd', 'group', 'machine.json']) rmSync(join(dir, entry), { recursive: true, force: true });
   }
@@ -264,12 +285,38 @@ export class LocalProvisioner implements Provisioner {
       if (!MACHINE_ID.test(name)) continue;
       const record = readMachineRecord(join(this.machinesDir, name));
       if (!record) continue;
-      out.push({ machineId: name, sessionId: record.sessionId, runtimeUrl: record.runtimeUrl ?? '', ...(record.runtimeSocket ? { runtimeSocket: record.runtimeSocket } : {}), alive: await this.isAlive(name) });
+      const alive = await this.isAlive(name);
+      // A restarted API: the machines it keeps need their route out again.
+      if (alive && record.sandbox === 'bwrap' && record.apiUrl) await this.openGateway(name, join(this.machinesDir, name), record.apiUrl).catch((err: unknown) => this.options.logger.error({ err, machineId: name }, 'could not reopen a machine’s route out'));
+      out.push({ machineId: name, sessionId: record.sessionId, runtimeUrl: record.runtimeUrl ?? '', ...(record.runtimeSocket ? { runtimeSocket: record.runtimeSocket } : {}), alive });
     }
     return out;
   }
 
+  /** Opens the machine's route out unless it is open (a socket left by an API that died goes). */
+  private openGateway(machineId: string, dir: string, apiUrl: string): Promise<CallbackGateway> {
+    let opening = this.gateways.get(machineId);
+    if (!opening) {
+      const path = hostCallbackSocket(dir);
+      opening = (async () => {
+        rmSync(path, { force: true });
+        return openCallbackGateway(path, apiUrl, this.options.logger.child({ machineId }));
+      })();
+      this.gateways.set(machineId, opening);
+      opening.catch(() => this.gateways.delete(machineId));
+    }
+    return opening;
+  }
+
+  private async closeGateway(machineId: string): Promise<void> {
+    const opening = this.gateways.get(machineId);
+    this.gateways.delete(machineId);
+    await (await opening?.catch(() => null))?.close();
+  }
+
+  /** The spare goes, and this API's ends of the machines' routes out (the machines stay). */
   async close(): Promise<void> {
     await this.spare.close();
+    await Promise.all([...this.gateways.keys()].map((id) => this.closeGateway(id)));
   }
 }

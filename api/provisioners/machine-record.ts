@@ -12,6 +12,8 @@ const MachineRecord = z.object({
   runtimeUrl: z.nullable(z.string()),
   /** The runtime's Unix socket as the host reaches it; absent in records of runtimes on TCP. */
   runtimeSocket: z.optional(z.nullable(z.string())),
+  /** The API the machine calls back (CATTY_API_URL): a restarted API reopens its route out. */
+  apiUrl: z.optional(z.string()),
   sandbox: z.enum(['bwrap', 'none']),
   startedAt: z.string(),
 });

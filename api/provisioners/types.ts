@@ -64,6 +64,9 @@ export interface Provisioner {
   isAlive(machineId: string): Promise<boolean>;
   /** Every machine this provisioner still knows of, for reconciliation on API start. */
   list(): Promise<MachineInfo[]>;
+  /** Why this provisioner starts no session at all (local: no working sandbox, and no opt-out);
+   * the API answers it before creating anything. Absent or null: it starts sessions. */
+  readonly refusal?: string | null;
   /** Optional: work ahead of the next start() (the local provisioner starts a spare machine). */
   prepare?(shared: SharedMachineSettings): void;
   /** Releases provisioner resources (not the machines: they outlive an API restart). */

@@ -1,5 +1,5 @@
 /** POST /v1/sessions: limit, label, machine, health wait; a failed start cleans up after itself. */
-import type { CreateSessionRequest, CreatedSession } from '../contract/schemas.js';
+import { SANDBOX_UNAVAILABLE, type CreateSessionRequest, type CreatedSession } from '../contract/schemas.js';
 import { DEFAULT_NETWORK_PRESET, type NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 import { encrypt, newId, newToken, sha256Hex } from '../crypto.js';
 import type { Deps } from '../deps.js';
@@ -25,6 +25,8 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
   const connectToken = newToken('cat_ct');
   const machineToken = newToken('cat_mt');
   const ttlSec = request.ttlSec ?? deps.config.defaultTtlSec;
+  // Refused before anything exists: no row, no label, no machine.
+  if (deps.provisioner.refusal) throw new HttpError(503, SANDBOX_UNAVAILABLE, deps.provisioner.refusal);
   const network: NetworkPolicy = request.network ?? { preset: DEFAULT_NETWORK_PRESET, allow: [] };
 
   // Check and insert in one transaction so concurrent creates cannot both pass the limit.

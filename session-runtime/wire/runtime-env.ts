@@ -40,6 +40,9 @@ export const RuntimeEnv = {
   /** The host's egress proxy for this session, a Unix socket path inside the machine; the
    * runtime bridges the agent's loopback proxy port to it. Unset: no egress proxy. */
   egressSocket: 'CATTY_EGRESS_SOCKET',
+  /** A Unix socket inside the machine through which the runtime's own requests (API callbacks,
+   * snapshot PUTs) leave it, asked as of a proxy; unset: straight to their hosts. */
+  callbackSocket: 'CATTY_CALLBACK_SOCKET',
 } as const;
 
 /**
@@ -49,6 +52,8 @@ export const RuntimeEnv = {
  */
 export const MACHINE_RUN_DIR = '/run/catty';
 export const MACHINE_RUNTIME_SOCKET = `${MACHINE_RUN_DIR}/runtime.sock`;
+/** The host's end of the runtime's own route out (CATTY_CALLBACK_SOCKET), beside its socket. */
+export const MACHINE_CALLBACK_SOCKET = `${MACHINE_RUN_DIR}/callback.sock`;
 export const MACHINE_EGRESS_DIR = '/run/catty-egress';
 export const EGRESS_SOCKET_NAME = 'proxy.sock';
 

@@ -90,13 +90,14 @@ describe('bubblewrap arguments', () => {
   );
   const joined = args.join(' ');
 
-  it('maps to an unprivileged uid, drops capabilities, unshares, survives the API', () => {
+  it('maps to an unprivileged uid, drops capabilities, unshares (its network too), survives the API', () => {
     expect(joined).toContain('--unshare-user --uid 1000 --gid 1000');
     expect(joined).toContain('--cap-drop ALL');
-    for (const ns of ['--unshare-pid', '--unshare-ipc', '--unshare-uts']) expect(args).toContain(ns);
+    for (const ns of ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net']) expect(args).toContain(ns);
     expect(args).toContain('--new-session');
     expect(args).not.toContain('--die-with-parent');
-    expect(args).not.toContain('--unshare-net');
+    // nothing of the host's /run (its D-Bus, Docker, X11 sockets): only the machine's run dir
+    expect(args.filter((a) => a.startsWith('/run'))).toEqual(['/run/catty']);
     // the environment is passed through bwrap's own env, never on its command line
     expect(args).not.toContain('--setenv');
   });

@@ -7,6 +7,8 @@ import type { CreatedSession, DownloadInfo, Session } from '../../api/contract/s
 import { saveLogin } from './credentials.js';
 import { closeServer, listenLoopback } from './loopback.js';
 import { matchRoute } from './routes.js';
+import { afterAll, beforeAll } from 'vitest';
+import { FakeRuntime } from './fake-runtime.js';
 
 export interface FakeApiState {
   accessToken: string;
@@ -142,4 +144,21 @@ export class FakeApi {
 /** Logs the CLI whose $CATTY_HOME is `home` in to `api` (with its current tokens). */
 export function loginTo(home: string, api: FakeApi): void {
   saveLogin(home, { apiUrl: api.url, accessToken: api.state.accessToken, refreshToken: api.state.refreshToken });
+}
+
+/**
+ * A fake API whose sessions point at a fake runtime, for the calling test file: both start before
+ * its first test and close after its last. Read `.api` and `.runtime` inside the tests.
+ */
+export function useFakeSession(): { api: FakeApi; runtime: FakeRuntime } {
+  const pair = {} as { api: FakeApi; runtime: FakeRuntime };
+  beforeAll(async () => {
+    pair.runtime = await FakeRuntime.start();
+    pair.api = await FakeApi.start({ connectUrl: pair.runtime.url, connectToken: pair.runtime.token });
+  });
+  afterAll(async () => {
+    await pair.runtime?.close();
+    await pair.api?.close();
+  });
+  return pair;
 }

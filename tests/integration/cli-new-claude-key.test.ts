@@ -2,29 +2,19 @@
  * `catty new` says, before the session starts, when Claude Code would open at "Not logged in"
  * (issue 19, item 9): no credential among the secrets it sends. A warning; the session starts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
-import { FakeRuntime } from '../helpers/fake-runtime.js';
+import { describe, expect, it } from 'vitest';
+import { loginTo, useFakeSession } from '../helpers/cli-fake-api.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-let api: FakeApi;
-let runtime: FakeRuntime;
-beforeAll(async () => {
-  runtime = await FakeRuntime.start();
-  api = await FakeApi.start({ connectUrl: runtime.url, connectToken: runtime.token });
-});
-afterAll(async () => {
-  await runtime.close();
-  await api.close();
-});
+const fake = useFakeSession();
 
 /** `catty new --detach --no-upload <args>` with these secrets stored. */
 async function newWith(secrets: Record<string, string>, args: string[] = []) {
   const home = tempDir('claude-key');
-  loginTo(home, api);
+  loginTo(home, fake.api);
   for (const [name, value] of Object.entries(secrets)) expect((await runCli(['secrets', 'set', name, value], { home })).code).toBe(0);
-  const result = await runCli(['new', '--detach', '--no-upload', ...args], { home, env: { CATTY_API_URL: api.url } });
+  const result = await runCli(['new', '--detach', '--no-upload', ...args], { home, env: { CATTY_API_URL: fake.api.url } });
   expect(result.code, result.stderr).toBe(0);
   return result.stderr;
 }

@@ -10,22 +10,13 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
+import { describe, expect, it } from 'vitest';
+import { loginTo, useFakeSession } from '../helpers/cli-fake-api.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-let api: FakeApi;
-let runtime: FakeRuntime;
-beforeAll(async () => {
-  runtime = await FakeRuntime.start();
-  api = await FakeApi.start({ connectUrl: runtime.url, connectToken: runtime.token });
-});
-afterAll(async () => {
-  await runtime.close();
-  await api.close();
-});
+const fake = useFakeSession();
 
 function write(root: string, files: Record<string, string | Buffer>): void {
   for (const [rel, content] of Object.entries(files)) {
@@ -37,16 +28,16 @@ function write(root: string, files: Record<string, string | Buffer>): void {
 /** `catty new --detach ...args` in `dir`; `home` doubles as $HOME unless `userHome` is given. */
 async function newIn(dir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) {
   const home = tempDir('new-home');
-  loginTo(home, api);
-  const before = { created: api.state.created.length, uploads: runtime.uploads.length };
-  const result = await runCli(['new', '--detach', ...args], { home, cwd: dir, env: { CATTY_API_URL: api.url, ...env } });
+  loginTo(home, fake.api);
+  const before = { created: fake.api.state.created.length, uploads: fake.runtime.uploads.length };
+  const result = await runCli(['new', '--detach', ...args], { home, cwd: dir, env: { CATTY_API_URL: fake.api.url, ...env } });
   const label = result.code === 0 ? (result.stdout.trim().split('\n').at(-1) as string) : null;
   return {
     ...result,
     home,
     label,
-    machinesAsked: api.state.created.length - before.created,
-    uploads: runtime.uploads.length - before.uploads,
+    machinesAsked: fake.api.state.created.length - before.created,
+    uploads: fake.runtime.uploads.length - before.uploads,
     uploaded: () => Object.keys((JSON.parse(fs.readFileSync(path.join(home, 'sessions', `${label}.manifest.json`), 'utf8')) as { files: object }).files).sort(),
   };
 }
@@ -74,8 +65,8 @@ describe('catty new: the upload cap (item 5)', () => {
 
   it('removes a session whose upload fails: not left behind in `catty list`', async () => {
     const refusing = await FakeRuntime.start({ uploadStatus: 500 });
-    const saved = api.state.connectUrl;
-    api.state.connectUrl = refusing.url;
+    const saved = fake.api.state.connectUrl;
+    fake.api.state.connectUrl = refusing.url;
     try {
       const dir = tempDir('new');
       write(dir, { 'a.txt': 'a' });
@@ -84,12 +75,12 @@ describe('catty new: the upload cap (item 5)', () => {
       expect(run.stderr).toContain('refused the upload');
       const label = /Session (\S+) is up/.exec(run.stderr)?.[1];
       expect(label).toBeDefined();
-      expect(api.state.requests).toContain(`DELETE /v1/sessions/${label}`);
-      const list = await runCli(['list', '--json'], { home: run.home, env: { CATTY_API_URL: api.url } });
+      expect(fake.api.state.requests).toContain(`DELETE /v1/sessions/${label}`);
+      const list = await runCli(['list', '--json'], { home: run.home, env: { CATTY_API_URL: fake.api.url } });
       expect((JSON.parse(list.stdout) as Array<{ label: string }>).map((s) => s.label)).not.toContain(label);
       expect(fs.existsSync(path.join(run.home, 'sessions', `${label}.json`))).toBe(false);
     } finally {
-      api.state.connectUrl = saved;
+      fake.api.state.connectUrl = saved;
       await refusing.close();
     }
   });
@@ -110,8 +101,8 @@ describe('catty new: a home or root directory, vanishing files (item 6)', () => 
     const userHome = tempDir('user-home');
     write(userHome, { 'notes.txt': 'mine' });
     const cattyHome = path.join(userHome, '.catty');
-    loginTo(cattyHome, api);
-    const result = await runCli(['new', '--detach', '--yes'], { home: cattyHome, cwd: userHome, env: { CATTY_API_URL: api.url, HOME: userHome } });
+    loginTo(cattyHome, fake.api);
+    const result = await runCli(['new', '--detach', '--yes'], { home: cattyHome, cwd: userHome, env: { CATTY_API_URL: fake.api.url, HOME: userHome } });
     expect(result.code, result.stderr).toBe(0);
     const label = result.stdout.trim().split('\n').at(-1) as string;
     const manifest = JSON.parse(fs.readFileSync(path.join(cattyHome, 'sessions', `${label}.manifest.json`), 'utf8')) as { files: object };

@@ -5,28 +5,19 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeApi, loginTo } from '../helpers/cli-fake-api.js';
+import { describe, expect, it } from 'vitest';
+import { loginTo, useFakeSession } from '../helpers/cli-fake-api.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 
-let api: FakeApi;
-let runtime: FakeRuntime;
-beforeAll(async () => {
-  runtime = await FakeRuntime.start();
-  api = await FakeApi.start({ connectUrl: runtime.url, connectToken: runtime.token });
-});
-afterAll(async () => {
-  await runtime.close();
-  await api.close();
-});
+const fake = useFakeSession();
 
 async function newIn(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const home = tempDir('new-home');
-  loginTo(home, api);
-  return { home, ...(await runCli(['new', ...args], { home, cwd: dir, env: { CATTY_API_URL: api.url, ...env } })) };
+  loginTo(home, fake.api);
+  return { home, ...(await runCli(['new', ...args], { home, cwd: dir, env: { CATTY_API_URL: fake.api.url, ...env } })) };
 }
 
 function project(): string {
@@ -40,12 +31,12 @@ function project(): string {
 describe('catty new', () => {
   it('--detach: sends the request, uploads, records, prints the label as the last stdout line', async () => {
     const dir = project();
-    const before = runtime.uploads.length;
+    const before = fake.runtime.uploads.length;
     const { home, code, stdout } = await newIn(dir, ['--detach', '--agent', 'shell', '--cmd', 'make test', '--ttl', '45m']);
     expect(code).toBe(0);
     const label = stdout.trim().split('\n').at(-1) as string;
-    expect(api.state.created.at(-1)).toEqual({ agent: 'shell', upload: true, cmd: 'make test', ttlSec: 2700 });
-    expect(runtime.uploads.length).toBe(before + 1);
+    expect(fake.api.state.created.at(-1)).toEqual({ agent: 'shell', upload: true, cmd: 'make test', ttlSec: 2700 });
+    expect(fake.runtime.uploads.length).toBe(before + 1);
     expect(fs.existsSync(path.join(home, 'sessions', `${label}.json`))).toBe(true);
     const manifest = JSON.parse(fs.readFileSync(path.join(home, 'sessions', `${label}.manifest.json`), 'utf8')) as { files: Record<string, unknown> };
     expect(Object.keys(manifest.files).sort()).toEqual(['.git/HEAD', 'a.txt']);
@@ -57,34 +48,34 @@ describe('catty new', () => {
     const label = noGit.stdout.trim().split('\n').at(-1) as string;
     const manifest = JSON.parse(fs.readFileSync(path.join(noGit.home, 'sessions', `${label}.manifest.json`), 'utf8')) as { files: Record<string, unknown> };
     expect(Object.keys(manifest.files)).toEqual(['a.txt']);
-    const before = runtime.uploads.length;
+    const before = fake.runtime.uploads.length;
     const noUpload = await newIn(dir, ['--detach', '--no-upload']);
     expect(noUpload.code).toBe(0);
-    expect(runtime.uploads.length).toBe(before);
-    expect(api.state.created.at(-1)).toMatchObject({ upload: false });
+    expect(fake.runtime.uploads.length).toBe(before);
+    expect(fake.api.state.created.at(-1)).toMatchObject({ upload: false });
   });
 
   it('sends secrets unless --no-secrets', async () => {
     const dir = project();
     const home = tempDir('new-home');
-    loginTo(home, api);
+    loginTo(home, fake.api);
     expect((await runCli(['secrets', 'set', 'GH_TOKEN', 'ghp_x'], { home })).code).toBe(0);
-    expect((await runCli(['new', '--detach'], { home, cwd: dir, env: { CATTY_API_URL: api.url } })).code).toBe(0);
-    expect(api.state.created.at(-1)).toMatchObject({ secrets: { GH_TOKEN: 'ghp_x' } });
-    expect((await runCli(['new', '--detach', '--no-secrets'], { home, cwd: dir, env: { CATTY_API_URL: api.url } })).code).toBe(0);
-    expect(api.state.created.at(-1)).not.toHaveProperty('secrets');
+    expect((await runCli(['new', '--detach'], { home, cwd: dir, env: { CATTY_API_URL: fake.api.url } })).code).toBe(0);
+    expect(fake.api.state.created.at(-1)).toMatchObject({ secrets: { GH_TOKEN: 'ghp_x' } });
+    expect((await runCli(['new', '--detach', '--no-secrets'], { home, cwd: dir, env: { CATTY_API_URL: fake.api.url } })).code).toBe(0);
+    expect(fake.api.state.created.at(-1)).not.toHaveProperty('secrets');
   });
 
   it('Ctrl-C during the upload stops it and removes the session (exit 130)', async () => {
     const stalled = await FakeRuntime.start({ stallUpload: true });
-    const saved = api.state.connectUrl;
-    api.state.connectUrl = stalled.url;
+    const saved = fake.api.state.connectUrl;
+    fake.api.state.connectUrl = stalled.url;
     try {
       const dir = project();
       fs.writeFileSync(path.join(dir, 'big.bin'), crypto.randomBytes(8 * 1024 * 1024));
       const home = tempDir('new-home');
-      loginTo(home, api);
-      const run = startCli(['new', '--detach'], { home, cwd: dir, env: { CATTY_API_URL: api.url } });
+      loginTo(home, fake.api);
+      const run = startCli(['new', '--detach'], { home, cwd: dir, env: { CATTY_API_URL: fake.api.url } });
       run.stdin.end();
       await waitFor(() => stalled.uploadQuery, 'upload started', { timeoutMs: 20_000 });
       await waitFor(() => run.proc.listenerCount('SIGINT') > 0, 'handler', { timeoutMs: 20_000 });
@@ -93,12 +84,12 @@ describe('catty new', () => {
       expect(run.stderr.text).toContain('Cancelled');
       const label = /Session (\S+) is up/.exec(run.stderr.text)?.[1];
       expect(label).toBeDefined();
-      expect(api.state.requests).toContain(`DELETE /v1/sessions/${label}`);
-      expect(api.state.sessions.some((s) => s.label === label)).toBe(false);
+      expect(fake.api.state.requests).toContain(`DELETE /v1/sessions/${label}`);
+      expect(fake.api.state.sessions.some((s) => s.label === label)).toBe(false);
       expect(fs.existsSync(path.join(home, 'sessions', `${label}.json`))).toBe(false);
       expect(run.proc.listenerCount('SIGINT')).toBe(0);
     } finally {
-      api.state.connectUrl = saved;
+      fake.api.state.connectUrl = saved;
       await stalled.close();
     }
   });
@@ -106,10 +97,10 @@ describe('catty new', () => {
   it('--net and --allow: parsed by the seam and sent as the policy; the default (trusted, nothing added) is left to the API', async () => {
     const dir = project();
     expect((await newIn(dir, ['--detach', '--no-upload'])).code).toBe(0);
-    expect(api.state.created.at(-1)).not.toHaveProperty('network');
+    expect(fake.api.state.created.at(-1)).not.toHaveProperty('network');
     const run = await newIn(dir, ['--detach', '--no-upload', '--net', 'none', '--allow', 'Registry.NPMjs.org,*.corp.example:8443', '--allow', '[::1]:8080', '--allow', 'registry.npmjs.org:8443']);
     expect(run.code).toBe(0);
-    expect(api.state.created.at(-1)).toMatchObject({
+    expect(fake.api.state.created.at(-1)).toMatchObject({
       network: {
         preset: 'none',
         allow: [
@@ -120,11 +111,11 @@ describe('catty new', () => {
       },
     });
     expect((await newIn(dir, ['--detach', '--no-upload', '--net', 'full'])).code).toBe(0);
-    expect(api.state.created.at(-1)).toMatchObject({ network: { preset: 'full', allow: [] } });
+    expect(fake.api.state.created.at(-1)).toMatchObject({ network: { preset: 'full', allow: [] } });
   });
 
   it('exits 2 for a bad --net or --allow with the seam\'s message, before any session is asked for', async () => {
-    const before = api.state.created.length;
+    const before = fake.api.state.created.length;
     const cases: Array<[string[], RegExp]> = [
       [['--net', 'open'], /--net: "open" is not a network preset[\s\S]*--net none, --net trusted \(the default\) or --net full/],
       [['--allow', 'https://example.com'], /--allow: "https:\/\/example.com" is not a host to allow: give the host, not a URL/],
@@ -139,7 +130,7 @@ describe('catty new', () => {
       expect(run.stderr, flags.join(' ')).toMatch(message);
       expect(run.stderr).not.toMatch(/Session .* is up/);
     }
-    expect(api.state.created.length).toBe(before);
+    expect(fake.api.state.created.length).toBe(before);
   });
 
   it('exits 2 for a bad --ttl', async () => {

@@ -100,7 +100,9 @@ export class ApiClient {
   #explain(error: unknown, sessionRef: string | undefined): unknown {
     if (error instanceof RouteError && error.status === 401 && this.source === 'local') return localTokenRefused(this.baseUrl);
     if (error instanceof RouteError && this.source === 'local' && error.code === SANDBOX_UNAVAILABLE) return localSandboxMissing(error);
-    if (error instanceof RouteError) return errorFor(error.status, error.body, this.baseUrl, sessionRef === undefined ? undefined : `Session "${sessionRef}"`);
+    if (error instanceof RouteError) {
+      return errorFor(error.status, error.body, this.baseUrl, sessionRef === undefined ? undefined : `Session "${sessionRef}"`, loginHint(this.baseUrl, this.source));
+    }
     if (error instanceof UnexpectedAnswer) {
       return new UserError(`The API at ${this.baseUrl} sent an unexpected answer (${error.status}).`, {
         hint: 'Is this a catty API of the same version? Try `catty version` and check the URL.',
@@ -147,9 +149,13 @@ function localSandboxMissing(error: RouteError): UserError {
   });
 }
 
+/** `catty login` alone would not log in to a URL given with --api. */
+function loginHint(baseUrl: string, source: ApiUrlSource): string {
+  return source === 'flag' ? `Run \`catty login --api ${baseUrl}\`.` : 'Run `catty login`.';
+}
+
 function notLoggedIn(baseUrl: string, source: ApiUrlSource): UserError {
-  // `catty login` alone would not log in to a URL given with --api.
-  const hint = source === 'flag' ? `Run \`catty login --api ${baseUrl}\`.` : 'Run `catty login`.';
+  const hint = loginHint(baseUrl, source);
   return new UserError(`Not logged in to ${baseUrl}.`, { hint, exitCode: ExitCode.notLoggedIn });
 }
 
@@ -164,12 +170,12 @@ function localTokenRefused(baseUrl: string): UserError {
 
 /** A non-2xx answer as the user's error: 401 → not logged in; for a session (`notFound`), 404
  * → not found (or what else was missing) and 409 → ended, both exit 4. */
-export function errorFor(status: number, json: unknown, baseUrl: string, notFound?: string): ApiRequestError {
+export function errorFor(status: number, json: unknown, baseUrl: string, notFound?: string, login = 'Run `catty login`.'): ApiRequestError {
   const body = ErrorBody.safeParse(json);
   const code = body.success ? body.data.error.code : `http_${status}`;
   const message = body.success ? body.data.error.message : `The API answered ${status}.`;
   if (status === 401) {
-    return new ApiRequestError(status, code, `Not logged in to ${baseUrl} (${message})`, { hint: 'Run `catty login`.', exitCode: ExitCode.notLoggedIn });
+    return new ApiRequestError(status, code, `Not logged in to ${baseUrl} (${message})`, { hint: login, exitCode: ExitCode.notLoggedIn });
   }
   if (status === 404 && notFound) {
     // A 404 of something else than the session (`no_snapshot`) says what in its message.

@@ -51,4 +51,13 @@ describe('an API that answers, without a login to it', () => {
     // Asked only whether it answers: no request with a body (a new session's secrets) went out.
     expect(api.state.requests).toEqual(['GET /healthz']);
   });
+
+  it('a token it refuses, for a URL given with --api: exits 3 and names the login for that URL', async () => {
+    const home = tempDir('hints');
+    saveLogin(home, { apiUrl: api.url, accessToken: 'expired-access', refreshToken: 'expired-refresh' });
+    const result = await runCli(['--api', api.url, 'ls'], { home });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`Not logged in to ${api.url}`);
+    expect(result.stderr).toContain(`catty login --api ${api.url}`);
+  });
 });

@@ -14,7 +14,7 @@ export const ExitCode = {
   connectionLost: 255,
 } as const;
 
-/** Thrown by the API client for a response that carries an ApiError body. */
+/** Thrown by the API client for a response that carries an ErrorBody. */
 export class ApiRequestError extends UserError {
   readonly status: number;
   readonly code: string;

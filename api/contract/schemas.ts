@@ -4,15 +4,11 @@
  * and the session runtime (for its callbacks). It imports nothing of ours but the seam
  * (session-runtime/wire/).
  *
- * Which route takes and answers which of these is the route table, ./routes.ts.
+ * Which route takes and answers which of these is the route table, ./routes.ts. Error answers
+ * are the seam's one ErrorBody (session-runtime/wire/errors.ts).
  */
 import * as z from '../../session-runtime/wire/zod.js';
-import { ErrorBody } from '../../session-runtime/wire/errors.js';
 import { EgressRefusal, NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
-
-/** Every error answer: the one error body of the seam (session-runtime/wire/errors.ts). */
-export const ApiError = ErrorBody;
-export type ApiError = ErrorBody;
 
 export const Ok = z.object({ ok: z.literal(true) });
 

@@ -23,7 +23,7 @@ export function authRoutes(app: Hono<AppEnv>, deps: Deps): void {
 
   on(routes.deviceCode, (c) => reply(c, routes.deviceCode, startDeviceAuthorization(deps)));
 
-  // The one route whose errors follow RFC 8628 §3.5 rather than ApiError.
+  // The one route whose errors follow RFC 8628 §3.5 rather than the ErrorBody every other route answers with.
   on(routes.deviceToken, async (c) => {
     let body: DeviceTokenRequest;
     try {

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, MAX_BODY_BYTES } from '../../api/app.js';
 import { decideDeviceCode } from '../../api/auth/device.js';
 import { issueTokenPair } from '../../api/auth/tokens.js';
-import { ApiError, CreatedSession, DeviceCodeResponse, SessionList } from '../../api/contract/schemas.js';
+import { CreatedSession, DeviceCodeResponse, SessionList } from '../../api/contract/schemas.js';
+import { ErrorBody } from '../../session-runtime/wire/errors.js';
 import { createUser } from '../../api/services/users.js';
 import { call, makeTestDeps, appWithMachines, appWithTwoUsers, page } from '../helpers/api-fakes.js';
 import { routes, type Route } from '../../api/contract/routes.js';
@@ -131,7 +132,7 @@ describe('SECURITY.md 26–29 (in-process API)', () => {
   });
 
 
-  it('28: malformed JSON, wrong types and unknown fields → 400 ApiError on every JSON route', async () => {
+  it('28: malformed JSON, wrong types and unknown fields → 400 ErrorBody on every JSON route', async () => {
     const { app, token, machineToken } = await errorsSetup();
     const cases: [string, Route<string, z.ZodMiniType, z.ZodMiniType>, unknown[]][] = [
       ['user', routes.refresh, [{}, { refresh_token: 5 }, { refresh_token: 'x', extra: true }]],
@@ -151,7 +152,7 @@ describe('SECURITY.md 26–29 (in-process API)', () => {
       for (const body of [...bodies, '{not json']) {
         const res = await call(app, route, typeof body === 'string' && body.startsWith('{') ? { token: auth, rawBody: body } : { token: auth, body });
         expect(res.status, `${route.path} ${JSON.stringify(body).slice(0, 60)}`).toBe(400);
-        expect(ApiError.parse(res.body).error.code).toBe('invalid_request');
+        expect(ErrorBody.parse(res.body).error.code).toBe('invalid_request');
       }
     }
   });

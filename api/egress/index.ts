@@ -11,11 +11,14 @@
  */
 import type { EgressRefusal, NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 import { DEFAULT_LIMITS, type EgressLimits } from './context.js';
+import { NO_CREDENTIALS, type SessionCredentials } from './credentials.js';
 import { noInjection, type HeaderInjector } from './injector.js';
 import { openSessionListener, type SessionListener } from './listener.js';
 import { systemResolver, type Resolver } from './resolver.js';
 
 export type { EgressLimits } from './context.js';
+export type { InjectRule, ModelCredentials, SessionCredentials } from './credentials.js';
+export { NO_CREDENTIALS } from './credentials.js';
 export type { HeaderInjector, PlainRequest, Rewrite } from './injector.js';
 export type { Resolver } from './resolver.js';
 export { staticResolver, systemResolver } from './resolver.js';
@@ -33,8 +36,9 @@ export interface EgressProxyOptions {
 }
 
 export interface EgressProxy {
-  /** Starts the session's listener at `socketPath` (its directory: ours, 0700). */
-  open(sessionId: string, socketPath: string, policy: NetworkPolicy): Promise<void>;
+  /** Starts the session's listener at `socketPath` (its directory: ours, 0700), holding the
+   * session's credentials in memory (used by item 5's injector; not yet). */
+  open(sessionId: string, socketPath: string, policy: NetworkPolicy, credentials?: SessionCredentials): Promise<void>;
   setPolicy(sessionId: string, policy: NetworkPolicy): void;
   refusals(sessionId: string): EgressRefusal[];
   stats(sessionId: string): ReturnType<SessionListener['stats']> | undefined;
@@ -54,7 +58,8 @@ export function createEgressProxy(options: EgressProxyOptions = {}): EgressProxy
   };
 
   return {
-    async open(sessionId, socketPath, policy) {
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- the injector (item 5) takes them
+    async open(sessionId, socketPath, policy, credentials: SessionCredentials = NO_CREDENTIALS) {
       if (listeners.has(sessionId) || opening.has(sessionId)) throw new Error(`egress: session ${sessionId} already has a listener`);
       opening.add(sessionId);
       try {

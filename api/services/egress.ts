@@ -15,15 +15,15 @@ import { join } from 'node:path';
 import { EGRESS_SOCKET_NAME } from '../../session-runtime/wire/runtime-env.js';
 import { MAX_SOCKET_PATH_BYTES } from '../../session-runtime/wire/runtime-address.js';
 import type { EgressRefusal, NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
-import { createEgressProxy, type EgressProxyOptions } from '../egress/index.js';
+import { createEgressProxy, type EgressProxyOptions, type SessionCredentials } from '../egress/index.js';
 import type { Logger } from '../logger.js';
 import type { Db } from '../state/db.js';
 import { appendRefusals, listRefusals, REFUSALS_KEPT } from '../state/egress-refusals.js';
 import { LIVE_STATUSES, sessionById } from '../state/sessions.js';
 
 export interface SessionEgress {
-  /** Opens the session's listener; returns the directory to bind into its machine. */
-  open(sessionId: string, policy: NetworkPolicy): Promise<string>;
+  /** Opens the session's listener with its credentials; returns the directory to bind into its machine. */
+  open(sessionId: string, policy: NetworkPolicy, credentials?: SessionCredentials): Promise<string>;
   /** Closes the listener, writes its last refusals and removes its directory. Idempotent. */
   close(sessionId: string): Promise<void>;
   /**
@@ -91,14 +91,14 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
   });
 
   const dirOf = (sessionId: string): string => join(root, sessionId);
-  const listen = async (sessionId: string, policy: NetworkPolicy): Promise<string> => {
+  const listen = async (sessionId: string, policy: NetworkPolicy, credentials?: SessionCredentials): Promise<string> => {
     const dir = dirOf(sessionId);
     const socketPath = join(dir, EGRESS_SOCKET_NAME);
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
       throw new Error(`the egress socket path ${socketPath} is longer than a Unix socket allows (${MAX_SOCKET_PATH_BYTES} bytes): use a shorter CATTY_DATA_DIR`);
     }
     // The proxy creates the session's directory 0700 inside ours, also 0700.
-    await proxy.open(sessionId, socketPath, policy);
+    await proxy.open(sessionId, socketPath, policy, credentials);
     return dir;
   };
 

@@ -63,7 +63,8 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
     embedded = await startEmbeddedS3(config.dataDir);
     logger.info({ endpoint: embedded.endpoint }, 'embedded S3 server started');
   }
-  const storage = createS3Storage({ ...config.s3, endpoint: embedded?.endpoint ?? config.s3.endpoint, forcePathStyle: embedded ? true : config.s3.forcePathStyle });
+  // The embedded server takes only its own data directory's key (storage/embedded-s3.ts).
+  const storage = createS3Storage(embedded ? { ...config.s3, endpoint: embedded.endpoint, forcePathStyle: true, ...embedded.credentials } : config.s3);
   await storage.ensureBucket();
   const provisioner = options.provisioner ?? (await makeProvisioner(config, logger));
   // Loud on purpose, and on stderr even when logs go to a file.

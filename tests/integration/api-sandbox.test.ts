@@ -2,8 +2,10 @@
  * TTL expiry and forged snapshot reports against the real S3 server. The bubblewrap isolation
  * test (SECURITY.md 37) is in tests/security/isolation.test.ts.
  */
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { testWithApi } from '../helpers/fixtures.js';
@@ -51,10 +53,14 @@ describe('forged snapshot reports', () => {
     const presign = (await (await post('snapshots/presign', { size: 10 })).json()) as { key: string; url: string };
     const noObject = await post('snapshots', { key: presign.key, size: 10, sha256 });
     expect(noObject.status).toBe(400);
-    // an object of 4 bytes where 10 were presigned (the embedded S3 does not enforce the signed
-    // length; the HEAD check catches it)
-    const put = await fetch(presign.url, { method: 'PUT', body: 'tiny' });
-    expect(put.ok).toBe(true);
+    // 4 bytes where 10 were presigned: the embedded S3 refuses them (the length is signed); an
+    // object of another size stored there anyway (with the storage's own key, as a store that
+    // ignored the signed length would keep it) is caught by the HEAD check
+    expect((await fetch(presign.url, { method: 'PUT', body: 'tiny' })).status).toBe(403);
+    const storageUrl = new URL(presign.url);
+    const s3 = new S3Client({ region: 'us-east-1', endpoint: storageUrl.origin, forcePathStyle: true, credentials: JSON.parse(readFileSync(join(api.dataDir, 's3-credentials.json'), 'utf8')) });
+    await s3.send(new PutObjectCommand({ Bucket: storageUrl.pathname.split('/')[1], Key: presign.key, Body: 'tiny' }));
+    s3.destroy();
     const wrongSize = await post('snapshots', { key: presign.key, size: 10, sha256 });
     expect(wrongSize.status).toBe(400);
     expect(((await wrongSize.json()) as { error: { message: string } }).error.message).toMatch(/different size/);

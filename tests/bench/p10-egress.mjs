@@ -3,8 +3,8 @@
 // it), plain HTTP and inside a CONNECT tunnel; and 200 small HTTPS requests, each a fresh
 // CONNECT + TLS handshake + GET. Baseline, in the same run: the same from the client directly.
 // The upstream server is a process of its own too, so the three parties do not share a loop.
-// Not in run.mjs yet (the proxy is not wired to sessions). Usage:
-//   npm run build && node tests/bench/p10-egress.mjs [path to the egress module]
+// Part of `npm run bench` (run.mjs; `npm run bench -- P10` alone). To try another build of the
+// proxy: npm run build && node tests/bench/p10-egress.mjs [path to the egress module]
 //
 // Measured here (2 shared cores): direct 1.0–1.3 GB/s; through the proxy 470–540 MB/s plain
 // (0.45×) and ~610 MB/s CONNECT (0.5–0.7×); the proxy's CPU per 100 MB is 140–160 ms plain and

@@ -16,6 +16,7 @@ import { p4 } from './p4-upload.mjs';
 import { p5 } from './p5-sync.mjs';
 import { p6 } from './p6-snapshot.mjs';
 import { p7 } from './p7-scale.mjs';
+import { p10 } from './p10-egress.mjs';
 
 const wanted = new Set(process.argv.slice(2).map((a) => a.toUpperCase()));
 const selected = (id) => wanted.size === 0 || wanted.has(id);
@@ -32,6 +33,8 @@ const metrics = [
   ['P5', () => p5(installation)],
   ['P6', () => p6(needTree().root)],
   ['P7', () => p7(installation)],
+  // P8 (shared mode) and P9 (resume) are not benched yet.
+  ['P10', () => p10()],
 ];
 
 const results = {};

@@ -34,6 +34,12 @@ export default tseslint.config(
   { files: ['cli/**'], rules: importsOnly(API_ONLY_CONTRACT, RUNTIME_ONLY_WIRE) },
   { files: ['api/**'], ignores: ['api/contract/**'], rules: importsOnly(NOT_CLI, RUNTIME_ONLY_WIRE) },
   {
+    // catty-node: the egress proxy, its own code, the seam and a few leaf utilities; nothing of
+    // the API's services, state or routes (it runs without them).
+    files: ['api/node/**'],
+    rules: importsOnly(['^\\.\\./(?!egress/|logger\\.js$|pid-lock\\.js$|package-root\\.js$|\\.\\./session-runtime/wire/)', 'catty-node imports only api/egress/, api/node/, the seam and leaf utilities (logger, pid-lock, package-root).']),
+  },
+  {
     files: ['api/contract/**'],
     rules: importsOnly(['^\\.\\./(?!\\.\\./session-runtime/wire/)', 'The API\'s contract imports only the seam (session-runtime/wire/).']),
   },

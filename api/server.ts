@@ -1,8 +1,8 @@
 /**
  * Starts the control plane: state, storage (configured S3 or the embedded server), provisioner,
- * the sessions' egress proxy, reconciliation, the HTTP server and the sweeper. `close()` stops
- * them in reverse order and leaves the machines running (they outlive the API; their egress
- * directories stay for the next start to listen in again).
+ * the sessions' egress (catty-node, found or started), reconciliation, the HTTP server and the
+ * sweeper. `close()` stops them in reverse order and leaves the machines and catty-node running
+ * (they outlive the API; the next start finds them).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +33,8 @@ export interface RunningApi {
 export interface StartOptions {
   /** Overrides the configured provisioner (tests, the docker provisioner's wiring). */
   provisioner?: Provisioner;
+  /** catty-node's server in this process instead of its own (tests that do not care; never the default). */
+  inProcessNode?: boolean;
 }
 
 async function makeProvisioner(config: Config, logger: Logger): Promise<Provisioner> {
@@ -70,8 +72,9 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
   // Loud on purpose, and on stderr even when logs go to a file.
   if (provisioner instanceof LocalProvisioner && provisioner.warning) process.stderr.write(`catty-api: WARNING: ${provisioner.warning}\n`);
 
-  // One egress proxy for every session, in this process for now (services/egress.ts).
-  const egress = createSessionEgress({ dataDir: config.dataDir, db, logger });
+  // One egress proxy for every session, in catty-node: a process of its own that outlives us.
+  const egress = createSessionEgress({ dataDir: config.dataDir, db, logger, logLevel: config.logLevel, inProcessNode: options.inProcessNode });
+  await egress.start();
 
   let boundUrl = '';
   const deps: Deps = {

@@ -118,5 +118,5 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
     return reply(c, routes.logs, { data: row.final_logs ?? '' });
   });
 
-  on(routes.netLog, (c) => reply(c, routes.netLog, { refusals: deps.egress.refusals(find(c.get('userId'), c.req.param('ref')).id) }));
+  on(routes.netLog, async (c) => reply(c, routes.netLog, { refusals: await deps.egress.refusals(find(c.get('userId'), c.req.param('ref')).id) }));
 }

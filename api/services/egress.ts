@@ -1,39 +1,50 @@
 /**
- * Each session's way out (issue 20, item 4): catty-api runs ONE egress proxy (api/egress/) and
- * opens a listener per session at `<dataDir>/egress/<sessionId>/proxy.sock` with the session's
- * policy. The provisioner binds that DIRECTORY into the machine (MachineSpec.egressDir), never
- * the socket file: a restarted API listens again at the same path in the same directory, and the
- * machine's bind still shows it (SECURITY.md 35). Refusals are kept in the database for
- * `catty logs --net`, at most one write a second however fast they come.
+ * Each session's way out (issue 20, items 2 and 4), as the API sees it: the egress proxy runs in
+ * catty-node (api/node/), a process of its own that outlives the API (SECURITY.md 35); this is
+ * its client. The API finds the node through its control socket (`<dataDir>/node/control.sock`)
+ * or starts one, opens each session's listener there (the node answers with the directory to
+ * bind into the machine, `<dataDir>/node/egress/<id>/`), and keeps in memory what it asked for:
+ * each session's policy and credentials.
  *
- * In-process for now: while catty-api is down, a session's requests fail (the runtime's bridge
- * answers 502). A host-side process of its own (`catty-node`, issue 20 item 2) will hold the
- * listeners and policies across API restarts; this module is what moves there.
+ * The API watches the node (a long-lived stream): when it ends, the node is gone — the API starts
+ * another and opens every session again in the same directories (a machine's bind follows the
+ * directory), with its policy and the credentials it holds. Meanwhile agents get connection
+ * errors (the runtime's bridge answers 502); the terminal and sync-back do not go through here.
+ * After an API restart it has no credentials: the node kept them; only if the node is gone too
+ * does a session reopen without them (a warning names it).
+ *
+ * Refusals (`catty logs --net`) wait in the node until the API has written them to the database
+ * and acknowledged them, so an API killed at any moment loses none; the watch says when some
+ * are waiting (written at most once per `flushMs`, the first after a quiet period at once).
  */
-import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { EGRESS_SOCKET_NAME } from '../../session-runtime/wire/runtime-env.js';
-import { MAX_SOCKET_PATH_BYTES } from '../../session-runtime/wire/runtime-address.js';
 import type { EgressRefusal, NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
-import { createEgressProxy, type EgressProxyOptions, type SessionCredentials } from '../egress/index.js';
+import { MAX_SOCKET_PATH_BYTES } from '../../session-runtime/wire/runtime-address.js';
+import { EGRESS_SOCKET_NAME } from '../../session-runtime/wire/runtime-env.js';
+import { NO_CREDENTIALS, type SessionCredentials } from '../egress/index.js';
 import type { Logger } from '../logger.js';
+import { NodeCallError } from '../node/client.js';
+import { nodeRoutes } from '../node/contract.js';
+import { connectOrStartNode, type NodeConnection } from '../node/launch.js';
+import { egressRootOf, nodeDirOf } from '../node/paths.js';
 import type { Db } from '../state/db.js';
-import { appendRefusals, listRefusals, REFUSALS_KEPT } from '../state/egress-refusals.js';
-import { LIVE_STATUSES, sessionById } from '../state/sessions.js';
+import { appendRefusals, listRefusals } from '../state/egress-refusals.js';
 
 export interface SessionEgress {
+  /** Finds or starts the node and starts watching it (also done by the first call that needs it). */
+  start(): Promise<void>;
   /** Opens the session's listener with its credentials; returns the directory to bind into its machine. */
   open(sessionId: string, policy: NetworkPolicy, credentials?: SessionCredentials): Promise<string>;
-  /** Closes the listener, writes its last refusals and removes its directory. Idempotent. */
+  /** Closes the listener (the node removes its directory) and writes its last refusals. Idempotent. */
   close(sessionId: string): Promise<void>;
   /**
-   * After an API start: listeners again for the sessions still running, at their old paths;
-   * the directories of sessions no longer live are removed.
+   * After an API start: the node keeps listening for the sessions still running (or listens
+   * again, at their old paths, if it was replaced); every other session it holds is closed.
    */
   restore(running: ReadonlyArray<{ id: string; policy: NetworkPolicy }>): Promise<void>;
-  /** The session's refusals, newest last (those not yet written included). */
-  refusals(sessionId: string): EgressRefusal[];
-  /** API shutdown: listeners close, refusals are written, directories stay for the next start. */
+  /** The session's refusals, newest last (those still waiting in the node included). */
+  refusals(sessionId: string): Promise<EgressRefusal[]>;
+  /** API shutdown: stops watching and writes the refusals waiting. The node and its listeners stay. */
   shutdown(): Promise<void>;
 }
 
@@ -41,100 +52,214 @@ export interface SessionEgressOptions {
   dataDir: string;
   db: Db;
   logger: Logger;
-  proxy?: Omit<EgressProxyOptions, 'onRefusal'>;
+  /** The node's log level (default: info). */
+  logLevel?: string;
+  /** Run the node's server in this process, behind the same client (tests that do not care). */
+  inProcessNode?: boolean;
   /** Refusals are written at most once in this period (default 1 s), those between together. */
   flushMs?: number;
+  /** Backoff bounds for starting a node again after it died (default 250 ms … 10 s). */
+  restartDelayMs?: { first: number; max: number };
+}
+
+interface Wanted {
+  policy: NetworkPolicy;
+  /** Unknown after an API restart (the node has them, if it still runs). */
+  credentials?: SessionCredentials;
+  /** What the node said, when the API does not hold the credentials itself. */
+  nodeHadCredentials?: boolean;
 }
 
 const FLUSH_MS = 1_000;
+/** The API's session ids (api/crypto.ts newId): 12 random bytes in hex. */
+const SESSION_ID_CHARS = 24;
 
 export function createSessionEgress(options: SessionEgressOptions): SessionEgress {
-  const root = join(options.dataDir, 'egress');
   const { db, logger } = options;
-  // Refusals not yet written, per session; each list keeps at most what the table keeps.
-  const pending = new Map<string, EgressRefusal[]>();
-  let timer: NodeJS.Timeout | null = null;
-  let lastFlushMs = 0;
+  const nodeDir = nodeDirOf(options.dataDir);
+  const log = logger.child({ component: 'egress' });
   const flushMs = options.flushMs ?? FLUSH_MS;
+  const delays = options.restartDelayMs ?? { first: 250, max: 10_000 };
+  const wanted = new Map<string, Wanted>();
+  let conn: Promise<NodeConnection> | null = null;
+  let stopped = false;
+  let unwatch: (() => void) | null = null;
 
-  const write = (sessionId: string): void => {
-    const batch = pending.get(sessionId);
-    pending.delete(sessionId);
-    if (!batch) return;
-    try {
-      appendRefusals(db, sessionId, batch);
-    } catch (err) {
-      logger.error({ err, sessionId }, 'could not record egress refusals');
-    }
-  };
-  const flush = (): void => {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    lastFlushMs = Date.now();
-    for (const sessionId of [...pending.keys()]) write(sessionId);
-  };
+  // --- the node: found or started, watched, started again when it goes ---------------------
 
-  const proxy = createEgressProxy({
-    ...options.proxy,
-    onRefusal(sessionId, refusal) {
-      const batch = pending.get(sessionId) ?? [];
-      batch.push(refusal);
-      if (batch.length > REFUSALS_KEPT) batch.shift();
-      pending.set(sessionId, batch);
-      // The first refusal after a quiet second is written at once (an API killed right after
-      // loses none); those that follow wait for the next second, written together.
-      if (timer) return;
-      const wait = lastFlushMs + flushMs - Date.now();
-      if (wait <= 0) flush();
-      else timer = setTimeout(flush, wait).unref();
-    },
-  });
-
-  const dirOf = (sessionId: string): string => join(root, sessionId);
-  const listen = async (sessionId: string, policy: NetworkPolicy, credentials?: SessionCredentials): Promise<string> => {
-    const dir = dirOf(sessionId);
-    const socketPath = join(dir, EGRESS_SOCKET_NAME);
-    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
-      throw new Error(`the egress socket path ${socketPath} is longer than a Unix socket allows (${MAX_SOCKET_PATH_BYTES} bytes): use a shorter CATTY_DATA_DIR`);
-    }
-    // The proxy creates the session's directory 0700 inside ours, also 0700.
-    await proxy.open(sessionId, socketPath, policy, credentials);
-    return dir;
+  const connect = (): Promise<NodeConnection> => {
+    // Shutting down: the node found is used, none is started.
+    if (stopped && !conn) return Promise.reject(new Error('the API is shutting down'));
+    conn ??= (async () => {
+      // Said before a node is started: no session could ever listen under a data dir this deep.
+      const longest = join(egressRootOf(nodeDir), 'x'.repeat(SESSION_ID_CHARS), EGRESS_SOCKET_NAME);
+      if (Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
+        throw new Error(`the egress socket path ${longest} is longer than a Unix socket allows (${MAX_SOCKET_PATH_BYTES} bytes): use a shorter CATTY_DATA_DIR`);
+      }
+      const found = await connectOrStartNode({ nodeDir, logger: log, logLevel: options.logLevel, inProcess: options.inProcessNode });
+      if (!found.started) log.info({ pid: found.health.pid, sessions: found.health.sessions }, 'catty-node found running');
+      watch(found);
+      return found;
+    })();
+    conn.catch(() => (conn = null));
+    return conn;
   };
 
-  return {
-    open: listen,
-    async close(sessionId) {
-      await proxy.close(sessionId);
-      write(sessionId);
-      rmSync(dirOf(sessionId), { recursive: true, force: true });
-    },
-    async restore(running) {
-      for (const { id, policy } of running) {
+  function watch(found: NodeConnection): void {
+    const handle = found.client.watch(
+      (event) => {
+        if (event.type === 'refusals') scheduleDrain();
+      },
+      (err) => {
+        if (stopped) return;
+        log.error({ err: err?.message, pid: found.health.pid }, 'catty-node is gone: sessions have no network until it is started again');
+        conn = null;
+        void recover();
+      },
+    );
+    unwatch = () => handle.close();
+  }
+
+  let recovering: Promise<void> | null = null;
+  function recover(): Promise<void> {
+    recovering ??= (async () => {
+      let delay = delays.first;
+      while (!stopped) {
         try {
-          await listen(id, policy);
+          await connect();
+          await resync();
+          log.info({ sessions: wanted.size }, 'catty-node is back: every live session listens again');
+          return;
         } catch (err) {
-          logger.error({ err, sessionId: id }, 'could not listen again for a running session: it has no egress');
+          log.error({ err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'could not start catty-node again');
+          await new Promise((r) => setTimeout(r, delay).unref());
+          delay = Math.min(delay * 2, delays.max);
         }
       }
-      let names: string[] = [];
-      try {
-        names = readdirSync(root);
-      } catch {
-        return; // no session has had one yet
+    })().finally(() => (recovering = null));
+    return recovering;
+  }
+
+  /** The node listens for exactly the sessions wanted: missing ones opened, others closed. */
+  async function resync(): Promise<void> {
+    const { client } = await connect();
+    const listed = await client.call(nodeRoutes.listSessions);
+    const held = new Map(listed.sessions.map((s) => [s.id, s]));
+    for (const id of [...held.keys(), ...listed.stale]) {
+      if (wanted.has(id)) continue;
+      await client.call(nodeRoutes.closeSession, { id }).catch((err: unknown) => log.error({ err: String(err), sessionId: id }, 'could not close a session the API no longer has'));
+    }
+    for (const [id, want] of wanted) {
+      const there = held.get(id);
+      if (there) {
+        if (want.credentials === undefined) want.nodeHadCredentials = there.credentials;
+        if (JSON.stringify(there.policy) !== JSON.stringify(want.policy)) await client.call(nodeRoutes.setPolicy, { id, body: { policy: want.policy } });
+        continue;
       }
-      for (const name of names) {
-        const row = sessionById(db, name);
-        if (!row || !LIVE_STATUSES.includes(row.status)) rmSync(join(root, name), { recursive: true, force: true });
+      if (want.credentials === undefined && want.nodeHadCredentials !== false) {
+        log.warn({ sessionId: id }, "this session's credentials are gone (both catty-api and catty-node restarted): its egress listens again with its policy only, and requests that needed a credential go without it");
+      }
+      try {
+        await client.call(nodeRoutes.openSession, { id, body: { policy: want.policy, credentials: want.credentials ?? NO_CREDENTIALS } });
+      } catch (err) {
+        if (err instanceof NodeCallError && err.status === 409) continue; // opened meanwhile
+        log.error({ err: String(err), sessionId: id }, 'could not listen again for a running session: it has no egress');
+      }
+    }
+    await drain();
+  }
+
+  // --- refusals: fetched from the node, written, then acknowledged ------------------------
+
+  async function drainOnce(): Promise<void> {
+    const { client } = await connect();
+    for (;;) {
+      const { refusals, more } = await client.call(nodeRoutes.refusals);
+      if (refusals.length === 0) return;
+      const bySession = new Map<string, EgressRefusal[]>();
+      for (const q of refusals) bySession.set(q.sessionId, [...(bySession.get(q.sessionId) ?? []), q.refusal]);
+      for (const [sessionId, batch] of bySession) {
+        try {
+          appendRefusals(db, sessionId, batch);
+        } catch (err) {
+          // A session the database does not know (deleted meanwhile): nothing to keep them for.
+          log.error({ err, sessionId }, 'could not record egress refusals');
+        }
+      }
+      await client.call(nodeRoutes.ackRefusals, { body: { upTo: refusals.at(-1)!.seq } });
+      if (!more) return;
+    }
+  }
+
+  let queued: Promise<void> | null = null;
+  let tail: Promise<void> = Promise.resolve();
+  /** One drain at a time; a call while one runs gets the next. */
+  function drain(): Promise<void> {
+    queued ??= tail.then(() => {
+      queued = null;
+      lastDrainMs = Date.now();
+      return drainOnce();
+    });
+    const mine = queued;
+    tail = mine.catch(() => undefined);
+    return mine;
+  }
+
+  let timer: NodeJS.Timeout | null = null;
+  let lastDrainMs = 0;
+  function scheduleDrain(): void {
+    if (timer) return;
+    const run = (): void => {
+      timer = null;
+      drain().catch((err: unknown) => log.error({ err: String(err) }, 'could not fetch egress refusals from catty-node'));
+    };
+    const wait = lastDrainMs + flushMs - Date.now();
+    if (wait <= 0) run();
+    else timer = setTimeout(run, wait).unref();
+  }
+
+  return {
+    async start() {
+      await connect();
+    },
+    async open(sessionId, policy, credentials) {
+      wanted.set(sessionId, { policy, credentials: credentials ?? NO_CREDENTIALS });
+      try {
+        const { client } = await connect();
+        const { egressDir } = await client.call(nodeRoutes.openSession, { id: sessionId, body: { policy, credentials: credentials ?? NO_CREDENTIALS } });
+        return egressDir;
+      } catch (err) {
+        wanted.delete(sessionId);
+        throw err;
       }
     },
-    refusals(sessionId) {
-      write(sessionId);
+    async close(sessionId) {
+      wanted.delete(sessionId);
+      try {
+        const { client } = await connect();
+        await client.call(nodeRoutes.closeSession, { id: sessionId });
+        await drain();
+      } catch (err) {
+        // The node is down: the one started next closes it (resync), its refusals still queued there.
+        log.warn({ err: String(err), sessionId }, 'could not close the session egress in catty-node now');
+      }
+    },
+    async restore(running) {
+      for (const { id, policy } of running) if (!wanted.has(id)) wanted.set(id, { policy });
+      await resync();
+    },
+    async refusals(sessionId) {
+      await drain().catch((err: unknown) => log.warn({ err: String(err) }, 'catty-node did not hand over its refusals; answering those already written'));
       return listRefusals(db, sessionId);
     },
     async shutdown() {
-      await proxy.closeAll();
-      flush();
+      if (stopped) return;
+      stopped = true;
+      if (conn) await drain().catch(() => undefined);
+      if (timer) clearTimeout(timer);
+      unwatch?.();
+      const local = await conn?.then((c) => c.local).catch(() => undefined);
+      await local?.close();
     },
   };
 }

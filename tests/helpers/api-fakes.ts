@@ -106,6 +106,7 @@ export class MemoryEgress implements SessionEgress {
   readonly closed: string[] = [];
   readonly restored: string[] = [];
   readonly refused = new Map<string, EgressRefusal[]>();
+  async start(): Promise<void> {}
   async open(sessionId: string, policy: NetworkPolicy): Promise<string> {
     this.opened.set(sessionId, policy);
     return `/nonexistent/egress/${sessionId}`;
@@ -120,7 +121,7 @@ export class MemoryEgress implements SessionEgress {
       this.restored.push(id);
     }
   }
-  refusals(sessionId: string): EgressRefusal[] {
+  async refusals(sessionId: string): Promise<EgressRefusal[]> {
     return this.refused.get(sessionId) ?? [];
   }
   async shutdown(): Promise<void> {

@@ -140,7 +140,7 @@ describe('the listeners (services/egress.ts)', () => {
     db.prepare("INSERT INTO users (id, email, password_hash, created_at) VALUES ('u', 'u@x', 'h', 'now')").run();
     const session = (id: string, status: 'running' | 'stopped' = 'running') =>
       insertSession(db, { id, owner_id: 'u', label: id, status, agent: 'shell', provisioner: 'local', connect_token_enc: null, ttl_sec: 60, created_at: 'x', last_activity_at: 'x' });
-    const egress = createSessionEgress({ dataDir, db, logger: silentLogger(), flushMs: 200 });
+    const egress = createSessionEgress({ dataDir, db, logger: silentLogger(), flushMs: 200, inProcessNode: true });
     onCleanup(() => egress.shutdown());
     return { dataDir, db, session, egress };
   }
@@ -156,23 +156,23 @@ describe('the listeners (services/egress.ts)', () => {
       socket.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n\r\n`);
     });
 
-  it('listen at <dataDir>/egress/<id>/proxy.sock in 0700 directories; refusals reach the database; close removes the directory', async () => {
+  it('listen at <dataDir>/node/egress/<id>/proxy.sock in 0700 directories; refusals reach the database; close removes the directory', async () => {
     const { dataDir, session, egress } = setup();
     session('s1');
     const dir = await egress.open('s1', policy('none'));
-    expect(dir).toBe(path.join(dataDir, 'egress', 's1'));
-    for (const d of [path.join(dataDir, 'egress'), dir]) expect(fs.statSync(d).mode & 0o777, d).toBe(0o700);
+    expect(dir).toBe(path.join(dataDir, 'node', 'egress', 's1'));
+    for (const d of [path.join(dataDir, 'node'), path.join(dataDir, 'node', 'egress'), dir]) expect(fs.statSync(d).mode & 0o777, d).toBe(0o700);
     const socketPath = path.join(dir, 'proxy.sock');
     expect(fs.lstatSync(socketPath).isSocket()).toBe(true);
     // The first refusal is written at once; those that follow within the period together.
     expect(await connectThrough(socketPath, 'api.anthropic.com:443')).toBe(403);
-    expect(egress.refusals('s1').map((r) => [r.host, r.reason])).toEqual([['api.anthropic.com', 'net-none']]);
+    expect((await egress.refusals('s1')).map((r) => [r.host, r.reason])).toEqual([['api.anthropic.com', 'net-none']]);
     expect(await connectThrough(socketPath, 'example.com:443')).toBe(403);
     expect(await connectThrough(socketPath, 'example.org:443')).toBe(403);
-    expect(egress.refusals('s1').map((r) => r.host)).toEqual(['api.anthropic.com', 'example.com', 'example.org']);
+    expect((await egress.refusals('s1')).map((r) => r.host)).toEqual(['api.anthropic.com', 'example.com', 'example.org']);
     await egress.close('s1');
     expect(fs.existsSync(dir)).toBe(false);
-    expect(egress.refusals('s1')).toHaveLength(3);
+    expect(await egress.refusals('s1')).toHaveLength(3);
     await egress.close('s1'); // idempotent
   });
 
@@ -184,21 +184,21 @@ describe('the listeners (services/egress.ts)', () => {
     await first.egress.open('ended1', policy('none'));
     const inode = fs.statSync(dir).ino;
     first.db.prepare("UPDATE sessions SET status = 'stopped' WHERE id = 'ended1'").run();
-    // The API killed: listeners gone without their cleanup (a socket file may stay behind).
+    // The API and its (in-process) node gone: listeners closed, directories left.
     await first.egress.shutdown();
 
-    const again = createSessionEgress({ dataDir: first.dataDir, db: first.db, logger: silentLogger() });
+    const again = createSessionEgress({ dataDir: first.dataDir, db: first.db, logger: silentLogger(), inProcessNode: true });
     onCleanup(() => again.shutdown());
     await again.restore([{ id: 'running1', policy: policy('none') }]);
     expect(fs.statSync(dir).ino).toBe(inode);
     expect(await connectThrough(path.join(dir, 'proxy.sock'), 'example.com:443')).toBe(403);
-    expect(fs.existsSync(path.join(first.dataDir, 'egress', 'ended1'))).toBe(false);
-    await waitFor(() => again.refusals('running1').length === 1, 'the refusal recorded');
+    expect(fs.existsSync(path.join(first.dataDir, 'node', 'egress', 'ended1'))).toBe(false);
+    await waitFor(async () => (await again.refusals('running1')).length === 1, 'the refusal recorded');
   });
 
   it('refuses a data directory whose socket paths would not fit sockaddr_un, saying which setting to change', async () => {
     const dataDir = path.join(tempDir('egress-long'), 'x'.repeat(80));
-    const egress = createSessionEgress({ dataDir, db: openDb(':memory:'), logger: silentLogger() });
+    const egress = createSessionEgress({ dataDir, db: openDb(':memory:'), logger: silentLogger(), inProcessNode: true });
     await expect(egress.open('0123456789abcdef01234567', policy('none'))).rejects.toThrow(/longer than a Unix socket allows.*CATTY_DATA_DIR/);
   });
 });

@@ -1,14 +1,15 @@
 /**
  * What every handler of one session's listener shares: the session's policy (read at each
- * decision, so a replaced policy applies to the next request), its resolver, injector, limits
- * and refusal log, and the register of open upstream connections that a new policy is checked
- * against.
+ * decision, so a replaced policy applies to the next request), its credentials and CA, resolver,
+ * limits and refusal log, and the register of open upstream connections that a new policy is
+ * checked against.
  */
 import type { Host } from '../../session-runtime/wire/host-name.js';
 import type { NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
-import type { HeaderInjector } from './injector.js';
+import type { SessionCredentials } from './credentials.js';
 import type { RefusalLog } from './refusal-log.js';
 import type { Resolver } from './resolver.js';
+import type { SessionCa } from './session-ca.js';
 
 export interface EgressLimits {
   /** Client connections open at once per session, tunnels included; more are dropped. */
@@ -50,6 +51,8 @@ export interface OpenUpstream {
   host: Host;
   port: number;
   addresses: string[];
+  /** The model route's: open under every policy (injector.ts), so a new one leaves it be. */
+  policyExempt?: boolean;
   /** Ends it (and its client side) now. */
   close(): void;
 }
@@ -58,7 +61,11 @@ export interface SessionContext {
   readonly sessionId: string;
   policy(): NetworkPolicy;
   readonly resolver: Resolver;
-  readonly injector: HeaderInjector;
+  /** What the proxy adds (injector.ts); null: this listener was opened without them (a
+   * restarted proxy, which keeps none on disk), so the model route cannot be served. */
+  readonly credentials: SessionCredentials | null;
+  /** The session's CA when it has inject rules (session-ca.ts). */
+  readonly ca: SessionCa | null;
   readonly limits: EgressLimits;
   readonly log: RefusalLog;
   /** Extra CA certificates for TLS upstreams (tests' self-signed servers); the system's otherwise. */

@@ -6,10 +6,13 @@
 
 /** The model API's credentials: the agent talks to the runtime's bridge with a placeholder key;
  * the proxy sends the request on to `baseUrl` (default https://api.anthropic.com) with one of
- * these set — `x-api-key` for an API key, `Authorization: Bearer` for an OAuth token. */
+ * these set — `x-api-key` for an API key, `Authorization: Bearer` for an OAuth or gateway token. */
 export interface ModelCredentials {
   apiKey?: string;
+  /** CLAUDE_CODE_OAUTH_TOKEN (`claude setup-token`). */
   oauthToken?: string;
+  /** ANTHROPIC_AUTH_TOKEN: a gateway's bearer token. */
+  authToken?: string;
   /** The user's own gateway (`ANTHROPIC_BASE_URL` secret); `http:` only to a loopback address. */
   baseUrl?: string;
 }
@@ -34,3 +37,8 @@ export interface SessionCredentials {
 }
 
 export const NO_CREDENTIALS: SessionCredentials = Object.freeze({ inject: [] as InjectRule[] }) as SessionCredentials;
+
+/** Whether the session has a model route at all (a key, a token, or a gateway of its own). */
+export function hasModelRoute(model: ModelCredentials | undefined): model is ModelCredentials {
+  return Boolean(model && (model.apiKey || model.oauthToken || model.authToken || model.baseUrl));
+}

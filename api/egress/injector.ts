@@ -1,45 +1,81 @@
 /**
- * The seam where credentials will be added (issue 20, item 5; not built yet): headers can only
- * be added on requests the proxy ends itself — plain HTTP requests, which is what the runtime's
- * in-sandbox bridge sends for the model API — never inside a CONNECT tunnel, which stays opaque.
+ * What the proxy adds to a session's requests, and where (issue 20, item 5; SECURITY.md 42, 43).
+ * Headers can be added only on requests the proxy ends itself, so there are two paths:
  *
- * For each plain request, after its target is parsed and before the policy decides, the proxy
- * asks the session's injector whether to rewrite it. A rewrite names the upstream the request
- * really goes to (the model API over TLS, or the user's own gateway) and the headers to set. The
- * proxy then holds the rewrite to the same rules as any request, on the upstream it names:
- * - the session's policy must allow that upstream host and port (a rewrite is no way around it);
- * - headers go over plain HTTP only to a loopback upstream the user named with `--allow` (a
- *   local test gateway); anywhere else the upstream must be TLS, verified against the name;
- * - the Host sent is the upstream's, and nothing follows redirects, so an injected header is
- *   sent to that upstream only (SECURITY.md 43).
+ * - The model route (model-route.ts): a request in origin-form (`POST /v1/messages`), which is
+ *   what arrives when the agent's ANTHROPIC_BASE_URL names the runtime's bridge (the client takes
+ *   the bridge for the server, not a proxy). It goes to the session's model upstream —
+ *   api.anthropic.com, or the user's own ANTHROPIC_BASE_URL — with the client's `x-api-key` and
+ *   `Authorization` replaced by the real credential. The route is the session's own model: it is
+ *   open under every `--net` policy when the session has model credentials (the agent could not
+ *   work otherwise), and closed (an error naming why) when it has none.
+ * - `--inject` (intercept.ts): a CONNECT to an inject rule's host:port, once the policy allowed
+ *   it, is ended by the proxy with a certificate of the session's own CA (session-ca.ts: the
+ *   machine trusts its certificate, its key stays here); each HTTP/1.1 request inside gets the
+ *   rule's header and goes on over TLS verified for that host.
+ *
+ * On both: TLS to the upstream, verified for its name (plain HTTP only when every address of the
+ * model upstream is loopback: a local gateway, the tests' scripted model); one upstream
+ * connection per request, to that host only; the Host header is the upstream's; nothing follows
+ * redirects — an added header reaches that upstream and no other.
  */
+import { normaliseHost } from '../../session-runtime/wire/host-name.js';
 import { classifyIp } from '../../session-runtime/wire/ip-address.js';
+import type { InjectRule, ModelCredentials } from './credentials.js';
 
-export interface PlainRequest {
-  sessionId: string;
-  method: string;
-  /** The normalised host of the absolute URI, and its port. */
+export const DEFAULT_MODEL_URL = 'https://api.anthropic.com';
+
+/** Where the model route sends requests: the path of each request is appended to `pathPrefix`. */
+export interface ModelUpstream {
   host: string;
   port: number;
-  path: string;
+  tls: boolean;
+  /** The base URL's path without its trailing slash ('' for the root). */
+  pathPrefix: string;
 }
 
-export interface Rewrite {
-  /** Where the request is sent instead of the URI's host:port. */
-  upstream: { host: string; port: number; tls: boolean };
-  /** Set on the forwarded request, replacing any header of the same name the client sent. */
-  headers: Record<string, string>;
+/** The model upstream a base URL names (default api.anthropic.com), or why it cannot be one. */
+export function parseModelUpstream(baseUrl: string | undefined): ModelUpstream | { problem: string } {
+  let url: URL;
+  try {
+    url = new URL(baseUrl || DEFAULT_MODEL_URL);
+  } catch {
+    return { problem: 'ANTHROPIC_BASE_URL is not a URL' };
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { problem: 'ANTHROPIC_BASE_URL must be an https:// (or, to a loopback address, http://) URL' };
+  if (url.username || url.password) return { problem: 'ANTHROPIC_BASE_URL must not hold a user name or password' };
+  if (url.search || url.hash) return { problem: 'ANTHROPIC_BASE_URL must not have a query or fragment' };
+  const host = normaliseHost(url.hostname.replace(/^\[(.*)\]$/, '$1'));
+  if ('problem' in host) return { problem: `ANTHROPIC_BASE_URL's host is malformed: ${host.problem}` };
+  const tls = url.protocol === 'https:';
+  return { host: host.host, port: url.port ? Number(url.port) : tls ? 443 : 80, tls, pathPrefix: url.pathname.replace(/\/+$/, '') };
 }
 
-export interface HeaderInjector {
-  /** null: forward the request as the client asked, adding nothing. */
-  rewrite(request: PlainRequest): Rewrite | null;
+/** Plain HTTP carries the model credential only to an upstream every address of which is loopback. */
+export function plainModelAllowed(addresses: readonly string[]): boolean {
+  return addresses.length > 0 && addresses.every((a) => classifyIp(a) === 'loopback');
 }
 
-export const noInjection: HeaderInjector = { rewrite: () => null };
+/** The client headers the model route never passes on: the real credential replaces them. */
+export const MODEL_AUTH_HEADERS = ['x-api-key', 'authorization'] as const;
 
-/** Whether injected headers may travel to these addresses without TLS: only to loopback, and
- * only when the user named the upstream (a named host is one the user meant to reach). */
-export function plainInjectionAllowed(named: boolean, addresses: readonly string[]): boolean {
-  return named && addresses.length > 0 && addresses.every((a) => classifyIp(a) === 'loopback');
+/**
+ * The credential header for a model request: of the kind the client used (its placeholder's:
+ * `x-api-key` or `Authorization`) when the session has one of that kind, else the one it has
+ * (an API key before a token).
+ */
+export function modelAuthHeaders(model: ModelCredentials, sent: { apiKey: boolean; bearer: boolean }): Record<string, string> {
+  const bearer = model.authToken ?? model.oauthToken;
+  if (sent.bearer && bearer) return { authorization: `Bearer ${bearer}` };
+  if (sent.apiKey && model.apiKey) return { 'x-api-key': model.apiKey };
+  if (model.apiKey) return { 'x-api-key': model.apiKey };
+  if (bearer) return { authorization: `Bearer ${bearer}` };
+  return {};
+}
+
+/** The headers `--inject` rules add on requests to host:port (none: the tunnel stays opaque). */
+export function injectedHeaders(rules: readonly InjectRule[], host: string, port: number): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const rule of rules) if (rule.host === host && rule.port === port) headers[rule.header.toLowerCase()] = rule.value;
+  return headers;
 }

@@ -17,9 +17,10 @@ import { NetworkPolicy, decideEgress } from '../../session-runtime/wire/network-
 import { refuse } from './admit.js';
 import type { EgressLimits, OpenUpstream, SessionContext } from './context.js';
 import { forwardRequest } from './forward.js';
-import type { HeaderInjector } from './injector.js';
+import type { SessionCredentials } from './credentials.js';
 import { createRefusalLog, type RefusalListener } from './refusal-log.js';
 import { limitConcurrency, type Resolver } from './resolver.js';
+import type { SessionCa } from './session-ca.js';
 import { answerSocket } from './responses.js';
 import { openTunnel } from './tunnel.js';
 
@@ -28,7 +29,9 @@ export interface SessionListenerOptions {
   socketPath: string;
   policy: NetworkPolicy;
   resolver: Resolver;
-  injector: HeaderInjector;
+  /** null: none were given (a restarted proxy); the model route says so. */
+  credentials: SessionCredentials | null;
+  ca: SessionCa | null;
   limits: EgressLimits;
   onRefusal?: RefusalListener;
   upstreamCa?: string;
@@ -54,7 +57,8 @@ export async function openSessionListener(options: SessionListenerOptions): Prom
     sessionId: options.sessionId,
     policy: () => policy,
     resolver: limitConcurrency(options.resolver, options.limits.maxLookups),
-    injector: options.injector,
+    credentials: options.credentials,
+    ca: options.ca,
     limits: options.limits,
     log,
     upstreamCa: options.upstreamCa,
@@ -100,6 +104,7 @@ export async function openSessionListener(options: SessionListenerOptions): Prom
     setPolicy(next) {
       policy = NetworkPolicy.parse(next);
       for (const upstream of [...upstreams]) {
+        if (upstream.policyExempt) continue;
         const decision = decideEgress(policy, upstream.host.host, upstream.port, upstream.addresses);
         if (decision.allow) continue;
         if (decision.reason !== 'malformed') refuse(ctx, upstream.method, upstream.port, decision);

@@ -2,7 +2,7 @@
  * CONNECT: an opaque tunnel to an allowed `host:port` (HTTPS, and anything else the policy
  * allows on that port). The Host header of a CONNECT is ignored: the target is the authority
  * in the request line, and that is what is judged and connected to. Nothing is added to a
- * tunnel — credentials go only on requests the proxy ends itself (injector.ts).
+ * tunnel: a host:port with `--inject` rules is not tunnelled but ended here (intercept.ts).
  *
  * Bytes flow with pipe() both ways, so a slow side pauses the other (a socket buffer or two
  * per direction, whatever the rate); a tunnel silent both ways for idleTimeoutMs is closed.
@@ -11,6 +11,8 @@ import type http from 'node:http';
 import type net from 'node:net';
 import { admit } from './admit.js';
 import type { SessionContext } from './context.js';
+import { injectedHeaders } from './injector.js';
+import { interceptTunnel } from './intercept.js';
 import { answerSocket } from './responses.js';
 import { parseConnectTarget } from './target.js';
 import { connectFirst, UpstreamError } from './upstream.js';
@@ -30,6 +32,12 @@ export async function openTunnel(ctx: SessionContext, req: http.IncomingMessage,
   const admission = await admit(ctx, 'CONNECT', target.host, target.port);
   if (!admission.ok) return answerSocket(client, admission.status, admission.body);
   const { allowed } = admission;
+  const injected = injectedHeaders(ctx.credentials?.inject ?? [], allowed.host.host, allowed.port);
+  if (ctx.ca && Object.keys(injected).length > 0) {
+    client.off('close', onGone);
+    client.setTimeout(0);
+    return interceptTunnel(ctx, ctx.ca, client, head, allowed, injected);
+  }
 
   let upstream: net.Socket;
   try {

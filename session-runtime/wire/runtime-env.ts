@@ -40,6 +40,10 @@ export const RuntimeEnv = {
   /** The host's egress proxy for this session, a Unix socket path inside the machine; the
    * runtime bridges the agent's loopback proxy port to it. Unset: no egress proxy. */
   egressSocket: 'CATTY_EGRESS_SOCKET',
+  /** With egressSocket: the session's model credentials are held by the egress proxy. A JSON
+   * array of the credential variables (MODEL_CREDENTIAL_NAMES) the agent gets a placeholder for;
+   * its ANTHROPIC_BASE_URL is then the runtime's bridge (the proxy's model route). */
+  modelRoute: 'CATTY_MODEL_ROUTE',
   /** A Unix socket inside the machine through which the runtime's own requests (API callbacks,
    * snapshot PUTs) leave it, asked as of a proxy; unset: straight to their hosts. */
   callbackSocket: 'CATTY_CALLBACK_SOCKET',
@@ -56,6 +60,17 @@ export const MACHINE_RUNTIME_SOCKET = `${MACHINE_RUN_DIR}/runtime.sock`;
 export const MACHINE_CALLBACK_SOCKET = `${MACHINE_RUN_DIR}/callback.sock`;
 export const MACHINE_EGRESS_DIR = '/run/catty-egress';
 export const EGRESS_SOCKET_NAME = 'proxy.sock';
+/** Beside the proxy's socket when the session has `--inject` rules: the certificate of the
+ * session's own CA (PEM), which the agent's TLS clients are told to trust. */
+export const EGRESS_CA_NAME = 'ca.pem';
+
+/** The model credentials Claude Code reads that the egress proxy holds instead of the machine
+ * (CATTY_MODEL_ROUTE): an API key (`x-api-key`), a `claude setup-token` OAuth token and a
+ * gateway's token (both `Authorization: Bearer`). */
+export const MODEL_CREDENTIAL_NAMES = ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'ANTHROPIC_AUTH_TOKEN'] as const;
+export type ModelCredentialName = (typeof MODEL_CREDENTIAL_NAMES)[number];
+/** The model gateway's address secret: held by the proxy too, and pointed at the bridge inside. */
+export const MODEL_BASE_URL_NAME = 'ANTHROPIC_BASE_URL';
 
 /** The line `catty-session` prints on stdout once it accepts connections. */
 export const READY_LINE_PREFIX = 'catty-session listening on ';

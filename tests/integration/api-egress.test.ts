@@ -1,12 +1,12 @@
 // The egress proxy (api/egress/) with real sockets: per-session Unix listeners, plain HTTP and
 // CONNECT to loopback servers named with --allow, header hygiene, policy replacement at run
-// time, and the injector seam the credential piece will fill. The hostile cases are in
+// time. The credentials the proxy adds are in tests/security/egress-credentials.test.ts, the hostile cases in
 // tests/security/egress-proxy.test.ts.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createEgressProxy, staticResolver, type HeaderInjector } from '../../api/egress/index.js';
+import { staticResolver } from '../../api/egress/index.js';
 import { connectVia, httpsInTunnel, policy, rawExchange, startEgress, startUpstream, viaProxy } from '../helpers/egress.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
@@ -96,7 +96,8 @@ describe('egress proxy', () => {
     const egress = startEgress({ resolver });
     const socketPath = await egress.open('s1', policy('full'));
     const cases: [string, RegExp][] = [
-      ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', /400[\s\S]*absolute http:\/\/ URI/],
+      // Origin-form (`GET /`) is the model route (tests/security/egress-credentials.test.ts).
+      ['OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n', /400[\s\S]*absolute http:\/\/ URI/],
       ['GET https://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n', /400[\s\S]*use CONNECT for https/],
       ['GET ftp://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n', /400[\s\S]*only http:\/\//],
       ['GET http://user:pw@example.com/ HTTP/1.1\r\nHost: x\r\n\r\n', /400[\s\S]*user information/],
@@ -132,60 +133,5 @@ describe('egress proxy', () => {
     expect(refusals).toEqual([`s1 CONNECT 127.0.0.1:${upstream.port} net-none`]);
     expect((await connectVia(socketPath, `127.0.0.1:${upstream.port}`)).status).toBe(403);
     expect(() => egress.proxy.setPolicy('s1', { preset: 'open' } as never)).toThrow();
-  });
-
-  describe('the injector seam', () => {
-    const injector = (upstream: { host: string; port: number; tls: boolean }): HeaderInjector => ({
-      rewrite: (request) => (request.host === 'model.test' ? { upstream, headers: { 'x-api-key': 'sk-real', Authorization: 'Bearer real' } } : null),
-    });
-
-    it('sends a rewritten request to a named loopback upstream with the headers set, replacing the client\'s', async () => {
-      const upstream = await startUpstream();
-      const egress = startEgress({ resolver, injector: injector({ host: '127.0.0.1', port: upstream.port, tls: false }) });
-      const socketPath = await egress.open('s1', policy('none', `127.0.0.1:${upstream.port}`));
-      const answer = await viaProxy(socketPath, 'http://model.test/v1/messages', { method: 'POST', body: '{}', headers: { 'x-api-key': 'placeholder', host: 'model.test' } });
-      expect(answer.status).toBe(200);
-      expect(upstream.seen[0]!.headers).toMatchObject({ 'x-api-key': 'sk-real', authorization: 'Bearer real', host: `127.0.0.1:${upstream.port}` });
-      // Other hosts are untouched.
-      await viaProxy(socketPath, `http://127.0.0.1:${upstream.port}/plain`, { headers: { 'x-api-key': 'mine' } });
-      expect(upstream.seen[1]!.headers['x-api-key']).toBe('mine');
-    });
-
-    it('refuses plain HTTP with injected headers to an upstream that is not a named loopback, and an upstream outside the policy', async () => {
-      const upstream = await startUpstream();
-      const notNamed = startEgress({ resolver: staticResolver({ 'gw.test': ['127.0.0.1'] }), injector: injector({ host: 'gw.test', port: upstream.port, tls: false }) });
-      const socketPath = await notNamed.open('s1', policy('full', `*.test:${upstream.port}`));
-      const answer = await viaProxy(socketPath, 'http://model.test/v1/messages');
-      expect(answer.status).toBe(403);
-      expect(answer.body).toContain('gw.test resolves to a loopback address');
-      expect(upstream.seen).toEqual([]);
-
-      const outside = startEgress({ resolver, injector: injector({ host: '127.0.0.1', port: upstream.port, tls: false }) });
-      const outsidePath = await outside.open('s1', policy('trusted'));
-      expect((await viaProxy(outsidePath, 'http://model.test/v1/messages')).status).toBe(403);
-      expect(upstream.seen).toEqual([]);
-    });
-
-    it('opens TLS to the upstream, verified for its name', async () => {
-      const upstream = await startUpstream({ secure: true });
-      const egress = startEgress({ resolver, injector: injector({ host: 'secure.test', port: upstream.port, tls: true }) });
-      const socketPath = await egress.open('s1', policy('none', `secure.test:${upstream.port}`));
-      const answer = await viaProxy(socketPath, 'http://model.test/v1/messages');
-      expect(answer).toMatchObject({ status: 200, body: 'hello from /v1/messages' });
-      expect(upstream.seen[0]!.headers).toMatchObject({ 'x-api-key': 'sk-real', host: `secure.test:${upstream.port}` });
-
-      // Without the test CA the certificate is not trusted: 502, nothing sent.
-      const strict = createEgressProxy({ resolver, injector: injector({ host: 'secure.test', port: upstream.port, tls: true }) });
-      const dir = tempDir('egress-strict');
-      await strict.open('s1', path.join(dir, 's.sock'), policy('none', `secure.test:${upstream.port}`));
-      try {
-        const refused = await viaProxy(path.join(dir, 's.sock'), 'http://model.test/x');
-        expect(refused.status).toBe(502);
-        expect(refused.body).toMatch(/TLS with secure.test failed/);
-        expect(upstream.seen).toHaveLength(1);
-      } finally {
-        await strict.closeAll();
-      }
-    });
   });
 });

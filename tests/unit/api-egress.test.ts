@@ -2,7 +2,7 @@
 // ring, the per-session lookup limit, and the rule for injected headers over plain HTTP.
 import { describe, expect, it } from 'vitest';
 import { endToEnd, hostHeader } from '../../api/egress/headers.js';
-import { plainInjectionAllowed } from '../../api/egress/injector.js';
+import { plainModelAllowed } from '../../api/egress/injector.js';
 import { createRefusalLog } from '../../api/egress/refusal-log.js';
 import { limitConcurrency, staticResolver, type Resolver } from '../../api/egress/resolver.js';
 import { parseConnectTarget, parseHttpTarget } from '../../api/egress/target.js';
@@ -111,13 +111,12 @@ describe('lookups per session', () => {
   });
 });
 
-describe('injected headers over plain HTTP', () => {
-  it('go only to loopback addresses of a named upstream', () => {
-    expect(plainInjectionAllowed(true, ['127.0.0.1'])).toBe(true);
-    expect(plainInjectionAllowed(true, ['127.0.0.1', '::1'])).toBe(true);
-    expect(plainInjectionAllowed(false, ['127.0.0.1'])).toBe(false);
-    expect(plainInjectionAllowed(true, ['127.0.0.1', '10.0.0.1'])).toBe(false);
-    expect(plainInjectionAllowed(true, ['93.184.215.14'])).toBe(false);
-    expect(plainInjectionAllowed(true, [])).toBe(false);
+describe('the model credential over plain HTTP', () => {
+  it('goes only to an upstream every address of which is loopback', () => {
+    expect(plainModelAllowed(['127.0.0.1'])).toBe(true);
+    expect(plainModelAllowed(['127.0.0.1', '::1'])).toBe(true);
+    expect(plainModelAllowed(['127.0.0.1', '10.0.0.1'])).toBe(false);
+    expect(plainModelAllowed(['93.184.215.14'])).toBe(false);
+    expect(plainModelAllowed([])).toBe(false);
   });
 });

@@ -1,0 +1,79 @@
+/**
+ * The model route (injector.ts): an origin-form request on a session's listener — the agent's
+ * ANTHROPIC_BASE_URL is the runtime's bridge, so Claude Code sends `POST /v1/messages` as to a
+ * server — goes to the session's model upstream with the real credential in place of the
+ * placeholder. Open under every policy while the session has model credentials; the upstream's
+ * name is resolved here and connected to by address like any other, TLS verified for the name
+ * (plain HTTP only to loopback). The answer streams back as it comes (server-sent events).
+ *
+ * Without model credentials the client gets a 401 in the Messages API's own error shape, so
+ * Claude Code shows the reason: the session was started without them, or the proxy was
+ * restarted and, keeping them in memory only, no longer has them.
+ */
+import type http from 'node:http';
+import type net from 'node:net';
+import { normaliseHost, type Host } from '../../session-runtime/wire/host-name.js';
+import type { SessionContext } from './context.js';
+import { hasModelRoute } from './credentials.js';
+import { MODEL_AUTH_HEADERS, modelAuthHeaders, parseModelUpstream, plainModelAllowed } from './injector.js';
+import { relayRequest } from './relay.js';
+import { connectFirst, startTls, UpstreamError } from './upstream.js';
+
+export const NO_MODEL_CREDENTIALS = "this session has no model credentials at the egress proxy: start it with an ANTHROPIC_API_KEY (or CLAUDE_CODE_OAUTH_TOKEN) secret — catty secrets set ANTHROPIC_API_KEY — or call another host through HTTPS_PROXY";
+export const MODEL_CREDENTIALS_LOST = "the egress proxy was restarted and no longer holds this session's model credentials (they are kept in memory only, never on disk): start a new session (catty new)";
+
+export async function forwardModelRequest(ctx: SessionContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const model = ctx.credentials?.model;
+  if (!hasModelRoute(model)) return answerModelError(req, res, 401, 'authentication_error', ctx.credentials ? NO_MODEL_CREDENTIALS : MODEL_CREDENTIALS_LOST);
+  const upstream = parseModelUpstream(model.baseUrl);
+  if ('problem' in upstream) return answerModelError(req, res, 502, 'api_error', upstream.problem);
+  const path = (req.url ?? '/').replace(/#.*$/s, '');
+  if (path.length > 8 * 1024) return answerModelError(req, res, 414, 'invalid_request_error', 'the request target is too long');
+
+  let addresses: string[];
+  const host = normaliseHost(upstream.host) as Host;
+  try {
+    addresses = host.kind === 'ip' ? [host.host] : await ctx.resolver.lookup(host.host);
+  } catch (error) {
+    return answerModelError(req, res, 502, 'api_error', `cannot resolve the model host ${host.host} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!upstream.tls && !plainModelAllowed(addresses)) {
+    return answerModelError(req, res, 502, 'api_error', `the model credentials go over plain HTTP only to a loopback address, and ${host.host} is not one: use https:// in ANTHROPIC_BASE_URL`);
+  }
+
+  const gone = new AbortController();
+  const onGone = (): void => gone.abort();
+  res.once('close', onGone);
+  let socket: net.Socket;
+  try {
+    socket = await connectFirst(addresses, upstream.port, ctx.limits.connectTimeoutMs, gone.signal);
+    if (upstream.tls) socket = await startTls(socket, host.host, ctx.upstreamCa, ctx.limits.connectTimeoutMs);
+  } catch (error) {
+    res.off('close', onGone);
+    const status = error instanceof UpstreamError ? error.status : 502;
+    return answerModelError(req, res, status, 'api_error', `the model API: ${(error as Error).message}`);
+  }
+  res.off('close', onGone);
+  if (res.destroyed) return void socket.destroy();
+  const sent = { apiKey: req.headers['x-api-key'] !== undefined, bearer: req.headers.authorization !== undefined };
+  relayRequest(ctx, req, res, socket, {
+    host,
+    port: upstream.port,
+    addresses,
+    tls: upstream.tls,
+    path: upstream.pathPrefix + path,
+    injected: modelAuthHeaders(model, sent),
+    drop: MODEL_AUTH_HEADERS,
+    policyExempt: true,
+  });
+}
+
+/** An error as the Messages API words one (`{type:"error", error:{type, message}}`), from catty. */
+function answerModelError(req: http.IncomingMessage, res: http.ServerResponse, status: number, type: string, message: string): void {
+  const body = JSON.stringify({ type: 'error', error: { type, message: `catty: ${message}` } });
+  if (res.headersSent) return void res.destroy();
+  res.shouldKeepAlive = false;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.end(body);
+  if (!req.complete) res.once('finish', () => req.socket.destroySoon());
+}

@@ -1,7 +1,8 @@
 /**
  * Starts the built `catty-api` (dist/api/bin.js) on 127.0.0.1:0 with a temp data dir, creates a
  * user, logs it in through the real device flow (the /device page's forms, over HTTP), and
- * returns a typed client. As a fixture that closes it after the file: `testWithApi(options)`
+ * returns a typed client. The API starts its catty-node (detached: it outlives the API, as it
+ * would a restart); close() kills it with the machines. As a fixture that closes it after the file: `testWithApi(options)`
  * (tests/helpers/fixtures.ts); or `const api = await startTestApi(); ... await api.close();`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { createApiClient, type ApiClient } from '../../api/contract/client.js';
 import { routes } from '../../api/contract/routes.js';
 import type { TokenResponse } from '../../api/contract/schemas.js';
+import { nodeDirOf, pidFileOf } from '../../api/node/paths.js';
 import { API_BIN } from './paths.js';
 import { waitFor } from './wait.js';
 
@@ -42,11 +44,15 @@ export interface TestApi {
   token: string;
   /** Another account, logged in. */
   addUser(email: string, password?: string): Promise<ApiClient>;
-  /** SIGKILLs the API (machines keep running) and starts a new one on the same data dir. */
+  /** SIGKILLs the API (machines and catty-node keep running); restart() starts it again. */
+  kill(): Promise<void>;
+  /** SIGKILLs the API (unless it is down already) and starts a new one on the same data dir. */
   restart(): Promise<void>;
   /** The API's stderr so far (pino JSON lines). */
   output(): string;
-  /** Stops the API and every machine it started; removes the data dir. Idempotent. */
+  /** The pid of its catty-node (null when none runs). */
+  nodePid(): number | null;
+  /** Stops the API, its catty-node and every machine it started; removes the data dir. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -103,8 +109,21 @@ export async function deviceLogin(url: string, email: string, password: string):
   );
 }
 
-/** Kills every machine recorded under `<dataDir>/machines` (SIGKILL; tests clean up hard). */
+/** The pid of the catty-node serving `dataDir` (its pid file), if one runs. */
+export function nodePid(dataDir: string): number | null {
+  try {
+    const pid = Number.parseInt(readFileSync(pidFileOf(nodeDirOf(dataDir)), 'utf8'), 10);
+    // Only a live catty-node: a pid file outlives a SIGKILLed node, and its pid may be reused.
+    return Number.isInteger(pid) && /node\/bin\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1')) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Kills every machine recorded under `<dataDir>/machines` and the data dir's catty-node (SIGKILL; tests clean up hard). */
 export function killMachines(dataDir: string): void {
+  const node = nodePid(dataDir);
+  if (node !== null) process.kill(node, 'SIGKILL');
   const dir = join(dataDir, 'machines');
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir)) {
@@ -176,14 +195,19 @@ export async function startTestApi(options: StartTestApiOptions = {}): Promise<T
       addUserCli(env, otherEmail, otherPassword);
       return testClient(url, (await deviceLogin(url, otherEmail, otherPassword)).access_token);
     },
-    async restart() {
+    async kill() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGKILL');
       await exited;
+    },
+    async restart() {
+      await api.kill();
       url = await launch();
       api.client = testClient(url, tokens.access_token);
     },
     output: () => stderr,
+    nodePid: () => nodePid(dataDir),
     async close() {
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));

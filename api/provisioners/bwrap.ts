@@ -7,6 +7,12 @@
  * --die-with-parent: the machine must outlive an API restart (--new-session instead keeps it off
  * the API's terminal). The environment is not on this command line (it would show in `ps`):
  * bwrap is spawned with exactly the runtime's environment and passes it on.
+ *
+ * The runtime's memory is not the agent's (SECURITY.md 37): the runtime runs an execute-only node
+ * (exec-only-node.ts), bound read-only at SANDBOX_RUNTIME_NODE, which makes it non-dumpable; and
+ * it is the sandbox's pid 1 (--as-pid-1), because bwrap's own reaper there is dumpable and holds
+ * the runtime's environment. The price, as in the Docker image: orphans the agent leaves are not
+ * reaped until the session ends.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
@@ -29,11 +35,15 @@ export interface SandboxPaths {
   nodePath: string;
   /** The session's egress directory (the proxy's socket), bound read-only at MACHINE_EGRESS_DIR. */
   egressDir?: string;
+  /** The runtime's execute-only node (exec-only-node.ts), bound read-only at SANDBOX_RUNTIME_NODE. */
+  runtimeNode?: string;
 }
 
 export const SANDBOX_UID = 1000;
 export const SANDBOX_WORKSPACE = '/workspace';
 export const SANDBOX_HOME = '/home/agent';
+/** Where the runtime's execute-only node is inside (a file on the sandbox's own root). */
+export const SANDBOX_RUNTIME_NODE = '/run/runtime-node';
 
 /** Top-level system paths: bound read-only, or re-created as the symlinks they are (merged /usr). */
 const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
@@ -56,6 +66,8 @@ export function bwrapArgs(paths: SandboxPaths, argv: string[]): string[] {
   const args = [
     '--unshare-user', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID),
     '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    // No reaper: bwrap's would be a dumpable process holding the runtime's environment.
+    '--as-pid-1',
     // A network namespace of its own: a loopback and nothing of the host's — no listener on any
     // of its addresses, no abstract Unix socket (X11, D-Bus). Out only through the sockets bound
     // in below (the runtime's own route, the egress proxy).
@@ -76,6 +88,7 @@ export function bwrapArgs(paths: SandboxPaths, argv: string[]): string[] {
   );
   // The directory, not the socket: a proxy that listens again (a restarted API) is seen at once.
   if (paths.egressDir) args.push('--ro-bind', paths.egressDir, MACHINE_EGRESS_DIR);
+  if (paths.runtimeNode) args.push('--ro-bind', paths.runtimeNode, SANDBOX_RUNTIME_NODE);
   // Mounted after the private /tmp and home, which would otherwise hide a checkout or a node
   // that lives under them (a clone in /tmp, nvm in a home directory).
   // node outside /usr (nvm, a tarball install): its directory, read-only.

@@ -12,6 +12,9 @@
  * Egress: the session's egress directory (MachineSpec.egressDir, where the API's proxy listens)
  * is bound read-only at MACHINE_EGRESS_DIR, and the runtime is told its socket
  * (CATTY_EGRESS_SOCKET) with the session's settings. (The Docker provisioner does not yet.)
+ *
+ * Sandboxed, the runtime runs an execute-only copy of node (exec-only-node.ts, made once per node
+ * binary in the data directory): the agent, the same uid, cannot read its memory or environment.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +25,8 @@ import { usageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { packageRoot, runtimeBinPath } from '../package-root.js';
 import { openCallbackGateway, type CallbackGateway } from './callback-gateway.js';
-import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_WORKSPACE } from './bwrap.js';
+import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_RUNTIME_NODE, SANDBOX_WORKSPACE } from './bwrap.js';
+import { execOnlyNode } from './exec-only-node.js';
 import { SpareMachine, spareEgressDir } from './local-spare.js';
 import { readMachineRecord, waitForReadyLine, writeMachineRecord, type MachineRecord } from './machine-record.js';
 import { findDescendant, isOurProcess, isRunning, terminateThenKill } from './processes.js';
@@ -68,6 +72,8 @@ export class LocalProvisioner implements Provisioner {
   private readonly bin: string;
   private readonly launcher: string;
   private readonly bwrap: string | null;
+  /** The runtime's execute-only node on the host (sandboxed only), or null: the ordinary one. */
+  private readonly runtimeNode: string | null = null;
   private readonly machinesDir: string;
   /** How the runtime's own process looks in /proc: `node <launcher> <bin>`. */
   private readonly runtimeArgv: { index: number; value: string };
@@ -109,6 +115,11 @@ export class LocalProvisioner implements Provisioner {
     } else if (mode === 'none') {
       this.warning = 'CATTY_LOCAL_SANDBOX=none: local sessions run WITHOUT isolation.';
       options.logger.warn(this.warning);
+    }
+    if (this.bwrap) {
+      const node = execOnlyNode(options.dataDir);
+      this.runtimeNode = node.path;
+      if (node.path === null) options.logger.warn(`${node.problem}: the agent of a local session can read its runtime's memory (the session's tokens)`);
     }
     this.spare = new SpareMachine({
       machinesDir: this.machinesDir,
@@ -172,7 +183,9 @@ export class LocalProvisioner implements Provisioner {
         writeFileSync(paths.passwdFile, passwd, { mode: 0o644 });
         writeFileSync(paths.groupFile, group, { mode: 0o644 });
         if (egressDir) mkdirSync(egressDir, { recursive: true, mode: 0o700 });
-        const args = bwrapArgs({ ...paths, packageRoot: this.root, nodePath: process.execPath, egressDir }, [process.execPath, this.launcher, this.bin]);
+        const node = this.runtimeNode ? { runtimeNode: this.runtimeNode } : {};
+        const argv = [this.runtimeNode ? SANDBOX_RUNTIME_NODE : process.execPath, this.launcher, this.bin];
+        const args = bwrapArgs({ ...paths, packageRoot: this.root, nodePath: process.execPath, egressDir, ...node }, argv);
         child = spawn(this.bwrap, args, { env, detached: true, stdio: ['pipe', logFd, logFd] });
       } else {
         child = spawn(process.execPath, [this.launcher, this.bin], { env, cwd: paths.workspace, detached: true, stdio: ['pipe', logFd, logFd] });

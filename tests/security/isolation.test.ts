@@ -3,7 +3,12 @@
  * workspace, the API's data directory or database, the user's $CATTY_HOME (secrets, key file,
  * credentials), or the runtime's own environment and memory (connect and machine tokens); it is
  * not root with capabilities. A probe (tests/fixtures/probes/isolation-probe.mjs) is uploaded
- * into the session and run as the agent; it reports everything it managed to read or write.
+ * into the session and run as the agent; it reports everything it managed to read or write. It
+ * attacks every other process in the machine — the runtime first of all, its parent here — as an
+ * attacker would: /proc/<pid>/environ, the heap and every other readable range of
+ * /proc/<pid>/maps read through /proc/<pid>/mem and through process_vm_readv, and ptrace attach;
+ * controls prove each of those works on the probe itself. (Without the runtime's execute-only
+ * node, api/provisioners/exec-only-node.ts, it finds the tokens in the runtime's memory.)
  *
  * Local provisioner: runs under bubblewrap (skips with a printed reason where bwrap cannot run).
  * Docker provisioner: runs when a Docker engine answers and the session image exists, else skips
@@ -94,6 +99,11 @@ describe.each(['local', 'docker'] as const)('SECURITY.md 37: isolation (%s provi
     expect(out).not.toMatch(/^READ /m);
     expect(out).not.toMatch(/^WROTE /m);
     expect(out).not.toContain('other-secret');
+    // It did attack the runtime, with ways that work (on itself), and got nothing.
+    expect(out).toMatch(/^TARGET \d+ \S+ runtime\r?$/m);
+    // (Docker's seccomp profile refuses process_vm_readv to everyone without CAP_SYS_PTRACE.)
+    for (const way of provisioner === 'local' ? ['mem', 'vm', 'ptrace'] : ['mem', 'ptrace']) expect(out).toMatch(new RegExp(`^CONTROL ${way} ok\\r?$`, 'm'));
+    expect(out).not.toMatch(/^(ENVIRON-READ|MEM-OPEN|VM-READ|PTRACE) /m);
     expect(out).toMatch(/^UID [1-9]\d*\r?$/m);
     expect(out).toMatch(/^CAPEFF 0000000000000000\r?$/m);
     for (const f of [...config.writes, '/etc/pwned.txt']) expect(existsSync(f), f).toBe(false);

@@ -87,9 +87,9 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
     logger,
     now: () => Date.now(),
     publicUrl: () => config.publicUrl ?? boundUrl,
-    // Local machines share the host's loopback; machines with their own network (containers)
-    // need CATTY_MACHINE_API_URL or the public URL.
-    machineApiUrl: () => config.machineApiUrl ?? (config.provisioner === 'local' ? boundUrl : (config.publicUrl ?? boundUrl)),
+    // Machines have no network: their callbacks leave through a gateway in this process
+    // (callback-gateway.ts), which forwards them to this URL.
+    machineApiUrl: () => config.machineApiUrl ?? boundUrl,
     background: new Set(),
   };
 

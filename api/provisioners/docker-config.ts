@@ -4,9 +4,11 @@
  * provisioner's alone.
  *
  *   CATTY_DOCKER_IMAGE       session image (catty-session:dev)
- *   CATTY_DOCKER_NETWORK     network for session containers (host); any other value is a Docker
- *                            network the API can reach containers on (e.g. catty-sessions)
- *   CATTY_DOCKER_RUNTIME     OCI runtime, e.g. runsc for gVisor (unset: the engine's default)
+ *   CATTY_DOCKER_RUNTIME     OCI runtime, e.g. catty-runsc for gVisor (unset: the engine's default);
+ *                            a gVisor runtime must be registered with --network=none --host-uds=all
+ *   CATTY_DOCKER_RUN_DIR     where each session container's run directory (its sockets) is made
+ *                            (<data dir>/docker); the engine binds it by this path, so when
+ *                            catty-api runs in a container it must be the same path on the host
  *   CATTY_DOCKER_MEMORY_MB   memory limit per session (2048), no extra swap
  *   CATTY_DOCKER_CPUS        CPUs per session, fractional allowed (2)
  *   CATTY_DOCKER_PIDS_LIMIT  processes per session (512)
@@ -24,10 +26,10 @@ export interface DockerProvisionerOptions {
   image?: string;
   /** Engine connection; default: DOCKER_HOST, else /var/run/docker.sock. */
   socketPath?: string;
-  /** Docker network for session containers (default `host`). */
-  networkMode?: string;
-  /** OCI runtime, e.g. `runsc` for gVisor (registered in /etc/docker/daemon.json). */
+  /** OCI runtime, e.g. `catty-runsc` for gVisor (registered in /etc/docker/daemon.json). */
   runtime?: string;
+  /** Host directory holding each machine's run directory; default `<config.dataDir>/docker`. */
+  runDir?: string;
   limits?: Partial<ContainerLimits>;
   /** Extra environment for the runtime (not the agent), e.g. CATTY_SNAPSHOT_INTERVAL_MS. */
   runtimeEnv?: Record<string, string>;
@@ -42,9 +44,9 @@ export interface DockerProvisionerOptions {
   controlPlane?: string;
   /** Where `CATTY_DOCKER_*` settings are read from (default process.env); explicit options win. */
   env?: Record<string, string | undefined>;
-  logger?: Pick<Logger, 'info' | 'warn'>;
+  logger?: Logger;
   /** The API's config, as api/server.ts passes it: its data directory keeps the control plane
-   * id (runtime knobs arrive per MachineSpec). */
+   * id and, by default, the machines' run directories (runtime knobs arrive per MachineSpec). */
   config?: { dataDir?: string };
 }
 
@@ -54,7 +56,7 @@ const positiveInt = z.coerce.number().check(z.int(), z.positive());
 
 const DockerEnv = z.object({
   CATTY_DOCKER_IMAGE: z.optional(z.string().check(z.minLength(1))),
-  CATTY_DOCKER_NETWORK: z.optional(z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'must be a Docker network name'))),
+  CATTY_DOCKER_RUN_DIR: z.optional(z.string().check(z.regex(/^\//, 'must be an absolute path'))),
   CATTY_DOCKER_RUNTIME: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.-]+$/, 'must be an OCI runtime name'))),
   CATTY_DOCKER_MEMORY_MB: z.optional(positiveInt),
   CATTY_DOCKER_CPUS: z.optional(positive),
@@ -69,6 +71,10 @@ export class DockerConfigError extends Error {
 
 /** Reads the `CATTY_DOCKER_*` variables (empty = unset); throws DockerConfigError naming the bad one. */
 export function dockerOptionsFromEnv(env: Record<string, string | undefined>): DockerProvisionerOptions {
+  // Sessions have no network of their own to choose any more (docker-spec.ts): said, not ignored.
+  if (env.CATTY_DOCKER_NETWORK) {
+    throw new DockerConfigError('CATTY_DOCKER_NETWORK is no longer read: session containers have no network (--network none) and reach the API and the internet only through their sockets; remove it');
+  }
   const present = Object.fromEntries(Object.entries(env).filter(([name, value]) => name.startsWith('CATTY_DOCKER_') && value !== ''));
   const parsed = DockerEnv.safeParse(present);
   if (!parsed.success) {
@@ -84,7 +90,7 @@ export function dockerOptionsFromEnv(env: Record<string, string | undefined>): D
   if (e.CATTY_DOCKER_HOME_MB) limits.homeBytes = e.CATTY_DOCKER_HOME_MB * MiB;
   return {
     ...(e.CATTY_DOCKER_IMAGE ? { image: e.CATTY_DOCKER_IMAGE } : {}),
-    ...(e.CATTY_DOCKER_NETWORK ? { networkMode: e.CATTY_DOCKER_NETWORK } : {}),
+    ...(e.CATTY_DOCKER_RUN_DIR ? { runDir: e.CATTY_DOCKER_RUN_DIR.replace(/(.)\/+$/, '$1') } : {}),
     ...(e.CATTY_DOCKER_RUNTIME ? { runtime: e.CATTY_DOCKER_RUNTIME } : {}),
     limits,
   };

@@ -2,10 +2,16 @@
  * The pure half of the Docker provisioner: names, labels, the runtime's environment and the
  * hardened container definition for one session. Kept free of I/O so a unit test can check the
  * hardening without a Docker engine.
+ *
+ * A session container has no network (`--network none`: a loopback of its own, nothing of the
+ * host's). Its ways in and out are Unix sockets in its run directory, a host directory bound at
+ * MACHINE_RUN_DIR: the runtime listens there, and the host's callback gateway and egress relay
+ * wait there (docker.ts).
  */
 import type Docker from 'dockerode';
 import type { MachineSpec } from './types.js';
-import { RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
+import { MACHINE_CALLBACK_SOCKET, MACHINE_RUN_DIR, MACHINE_RUNTIME_SOCKET } from '../../session-runtime/wire/runtime-env.js';
+import { machineEnv, sessionEnv } from './machine-env.js';
 
 /** Labels every catty container and volume carries; `list()` and reconciliation filter on them. */
 export const Label = {
@@ -13,18 +19,25 @@ export const Label = {
   sessionId: 'catty.session-id',
   owner: 'catty.owner',
   label: 'catty.label',
-  /** Where the API reaches the runtime (host networking: a loopback port fixed at creation). */
-  runtimeUrl: 'catty.runtime-url',
+  /** The machine's run directory on the host (its sockets: the runtime's, the gateway's). */
+  runDir: 'catty.run-dir',
+  /** The API the runtime calls back, through the gateway a restarted API opens again. */
+  apiUrl: 'catty.api-url',
+  /** The session's egress directory on the host (where the proxy listens), if it has one. */
+  egressDir: 'catty.egress-dir',
   /** The control plane that made it (docker-control-plane.ts): an engine may serve several. */
   controlPlane: 'catty.control-plane',
 } as const;
 
-/** Port the runtime listens on inside its own network namespace (non-host network modes). */
-export const CONTAINER_PORT = 8080;
 export const WORKSPACE_DIR = '/workspace';
 export const AGENT_HOME_DIR = '/home/agent';
-/** uid:gid of `agent` in Dockerfile.session. */
-export const AGENT_USER = '1000:1000';
+/** uid and gid of `agent` in Dockerfile.session: the container's user, who must be able to make
+ * the runtime's socket in the run directory and connect to the host's sockets there. */
+export const AGENT_UID = 1000;
+export const AGENT_GID = 1000;
+export const AGENT_USER = `${AGENT_UID}:${AGENT_GID}`;
+/** The egress relay's socket inside (docker-egress-relay.ts), beside the gateway's. */
+export const MACHINE_EGRESS_RELAY_SOCKET = `${MACHINE_RUN_DIR}/egress.sock`;
 
 export interface ContainerLimits {
   memoryBytes: number;
@@ -36,15 +49,14 @@ export interface ContainerLimits {
 
 export interface ContainerPlan {
   image: string;
-  networkMode: string;
   /** OCI runtime, e.g. `runsc` (gVisor); undefined = the engine's default (runc). */
   runtime: string | undefined;
   limits: ContainerLimits;
   /** Extra variables for the runtime itself (e.g. CATTY_SNAPSHOT_INTERVAL_MS); the fixed names
    * below always win over them. */
   runtimeEnv: Record<string, string>;
-  /** host:port the runtime listens on: 127.0.0.1:<free port> with host networking. */
-  listen: string;
+  /** The machine's run directory on the host (bound at MACHINE_RUN_DIR). */
+  runDir: string;
   /** The id of the control plane starting it (Label.controlPlane). */
   controlPlane: string;
 }
@@ -73,30 +85,25 @@ export function sessionLabels(spec: MachineSpec, controlPlane: string): Record<s
   };
 }
 
-/** The runtime's environment (DESIGN.md "Fixed names"). Secrets travel only inside
- * CATTY_AGENT_ENV, which the runtime hands to the agent and to nothing else. */
+/** The runtime's environment (DESIGN.md "Fixed names"), as the local provisioner gives it
+ * (machine-env.ts). Secrets travel only inside CATTY_AGENT_ENV, which the runtime hands to the
+ * agent and to nothing else. */
 export function runtimeEnvList(spec: MachineSpec, plan: ContainerPlan): string[] {
   const env: Record<string, string> = {
     ...plan.runtimeEnv,
-    ...spec.runtimeEnv,
-    CATTY_CONNECT_TOKEN: spec.connectToken,
-    CATTY_MACHINE_TOKEN: spec.machineToken,
-    CATTY_API_URL: spec.apiUrl,
-    CATTY_AGENT_CMD: JSON.stringify(spec.agentCmd),
-    CATTY_AGENT_ENV: JSON.stringify(spec.agentEnv),
-    CATTY_LISTEN: plan.listen,
-    CATTY_WORKSPACE: WORKSPACE_DIR,
-    CATTY_AGENT_HOME: AGENT_HOME_DIR,
-    // The runtime's memory budget, as the local provisioner sets it.
-    NODE_OPTIONS: RUNTIME_NODE_OPTIONS,
+    ...machineEnv(spec, { workspace: WORKSPACE_DIR, agentHome: AGENT_HOME_DIR, listenSocket: MACHINE_RUNTIME_SOCKET, callbackSocket: MACHINE_CALLBACK_SOCKET }),
+    ...sessionEnv(spec, spec.egressDir ? MACHINE_EGRESS_RELAY_SOCKET : null),
   };
-  if (!spec.upload) env[RuntimeEnv.noUpload] = '1';
   return Object.entries(env).map(([name, value]) => `${name}=${value}`);
 }
 
 export function containerOptions(spec: MachineSpec, plan: ContainerPlan): Docker.ContainerCreateOptions {
-  const labels = sessionLabels(spec, plan.controlPlane);
-  if (plan.networkMode === 'host') labels[Label.runtimeUrl] = `http://${plan.listen}`;
+  const labels = {
+    ...sessionLabels(spec, plan.controlPlane),
+    [Label.runDir]: plan.runDir,
+    [Label.apiUrl]: spec.apiUrl,
+    ...(spec.egressDir ? { [Label.egressDir]: spec.egressDir } : {}),
+  };
   const { limits } = plan;
   return {
     name: containerName(spec.sessionId),
@@ -105,9 +112,11 @@ export function containerOptions(spec: MachineSpec, plan: ContainerPlan): Docker
     WorkingDir: WORKSPACE_DIR,
     Env: runtimeEnvList(spec, plan),
     Labels: labels,
-    ...(plan.networkMode === 'host' ? {} : { ExposedPorts: { [`${CONTAINER_PORT}/tcp`]: {} } }),
+    // The image's check probes a TCP port; the API checks the runtime itself, through its socket.
+    Healthcheck: { Test: ['NONE'] },
     HostConfig: {
-      NetworkMode: plan.networkMode,
+      // A loopback of its own and nothing else: the host is reached only through the run directory.
+      NetworkMode: 'none',
       ...(plan.runtime ? { Runtime: plan.runtime } : {}),
       // No docker-init: it would hold the runtime's environment (tokens) in a process the agent
       // can read. The runtime is pid 1, non-dumpable (infra/catty-session.sh), and handles
@@ -127,9 +136,40 @@ export function containerOptions(spec: MachineSpec, plan: ContainerPlan): Docker
         // The runtime pre-seeds Claude Code's configuration here at start.
         [AGENT_HOME_DIR]: `rw,nosuid,nodev,size=${limits.homeBytes},uid=1000,gid=1000,mode=0700`,
       },
-      Mounts: [{ Type: 'volume', Source: volumeName(spec.sessionId), Target: WORKSPACE_DIR, ReadOnly: false }],
+      Mounts: [
+        { Type: 'volume', Source: volumeName(spec.sessionId), Target: WORKSPACE_DIR, ReadOnly: false },
+        { Type: 'bind', Source: plan.runDir, Target: MACHINE_RUN_DIR, ReadOnly: false },
+      ],
       RestartPolicy: { Name: 'no' },
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
     },
   };
+}
+
+/** A runtime as the engine describes it (`docker info` → Runtimes). */
+export interface EngineRuntime {
+  path?: string;
+  runtimeArgs?: string[];
+}
+
+/**
+ * Why a gVisor runtime cannot run sessions, or null (runc, or runsc registered as needed): with
+ * `--network none` Docker gives runsc no network namespace of its own, so runsc must bring its
+ * own loopback (`--network=none`), and Debian's runsc (2022) needs `--host-uds=all` for the
+ * run directory's sockets — `create` to make the runtime's, `open` to reach the host's.
+ */
+export function gvisorProblem(name: string, runtime: EngineRuntime | undefined): string | null {
+  if (!runtime) return `the engine has no OCI runtime named ${name} (register it in /etc/docker/daemon.json, see infra/README.md)`;
+  if (!/runsc/.test(runtime.path ?? '')) return null;
+  const args = (runtime.runtimeArgs ?? []).join(' ').replace(/(^|\s)-(?=\w)/g, '$1--');
+  const missing = [
+    /(^|\s)--network[= ]none(\s|$)/.test(args) ? null : '--network=none',
+    /(^|\s)--host-uds[= ]all(\s|$)/.test(args) ? null : '--host-uds=all',
+  ].filter((arg) => arg !== null);
+  if (missing.length === 0) return null;
+  return (
+    `the gVisor runtime ${name} needs ${missing.join(' and ')} in its runtimeArgs: session containers have no network ` +
+    `and reach the host through sockets in their run directory. In /etc/docker/daemon.json: ` +
+    `"runtimes": {"${name}": {"path": "${runtime.path ?? '/usr/bin/runsc'}", "runtimeArgs": ["--network=none", "--host-uds=all"]}}, then reload dockerd (SIGHUP)`
+  );
 }

@@ -1,21 +1,4 @@
-/** Small helpers for the Docker provisioner: free ports, Docker error codes, bounded polling. */
-import net from 'node:net';
-
-/** A port free on 127.0.0.1 right now (listen on port 0, read it, close). Another process can
- * take it before the container binds it; the caller avoids handing out the same port twice and
- * the API's health wait catches the rare lost race. */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
+/** Small helpers for the Docker provisioner: Docker error codes, bounded polling, log frames. */
 
 function statusOf(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null && 'statusCode' in error

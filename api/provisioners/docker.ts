@@ -2,27 +2,50 @@
  * The Docker provisioner: one hardened container per session from the image Dockerfile.session
  * builds (non-root, all capabilities dropped, no-new-privileges, read-only root, tmpfs /tmp and
  * agent home, a named volume per session at /workspace, memory/CPU/pids limits, optionally the
- * gVisor runtime). With host networking (the default here: dockerd runs without a bridge) each
- * runtime listens on its own free loopback port; with any other network mode it listens on
- * :8080 in its own namespace and the API reaches it at the container's address on that network.
+ * gVisor runtime) with no network: a loopback of its own and nothing of the host's (issue 20).
+ *
+ * Like a sandboxed local machine, each container has a run directory of its own on the host
+ * (`<run dir>/<session id>`, CATTY_DOCKER_RUN_DIR; bound at MACHINE_RUN_DIR inside): the runtime
+ * listens on `runtime.sock` there, which the API, its relay and a local CLI connect to; its own
+ * requests leave through `callback.sock` (callback-gateway.ts); the agent's through `egress.sock`
+ * (docker-egress-relay.ts) to the session's egress proxy. The container's user (AGENT_UID) must
+ * make the runtime's socket there and reach the others, so a root API gives it the directory and
+ * the sockets, and once the runtime listens takes the directory back (root-owned, 0711): the
+ * agent, the same uid as the runtime, can then neither replace a socket there nor plant a link
+ * the API would follow. An API that is neither root nor that uid cannot share sockets with the
+ * container and refuses to start sessions, saying so.
  *
  * Containers and volumes carry `catty.*` labels so `list()` finds them again after an API restart
- * — this control plane's only (docker-control-plane.ts): the engine may be shared. The machine id is the container name (`catty-session-<sessionId>`), so `stop` stays idempotent
+ * — this control plane's only (docker-control-plane.ts): the engine may be shared — and the run
+ * directory, API URL and egress directory each machine's routes are opened again with. The
+ * machine id is the container name (`catty-session-<sessionId>`), so `stop` stays idempotent
  * even when the container is already gone and only the volume is left.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import Docker from 'dockerode';
+import { EGRESS_SOCKET_NAME } from '../../session-runtime/wire/runtime-env.js';
+import { MAX_SOCKET_PATH_BYTES, SOCKET_BASE_URL } from '../../session-runtime/wire/runtime-address.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { openCallbackGateway, type CallbackGateway } from './callback-gateway.js';
 import { dockerOptionsFromEnv, type DockerProvisionerOptions } from './docker-config.js';
 import { controlPlaneIdIn, newControlPlaneId } from './docker-control-plane.js';
+import { openEgressRelay, type EgressRelay } from './docker-egress-relay.js';
 import {
-  CONTAINER_PORT,
+  AGENT_GID,
+  AGENT_UID,
   Label,
   containerName,
   containerOptions,
+  gvisorProblem,
   sessionLabels,
   volumeName,
+  MACHINE_EGRESS_RELAY_SOCKET,
   type ContainerLimits,
+  type EngineRuntime,
 } from './docker-spec.js';
-import { demuxLogs, freeLoopbackPort, isConflict, isNotFound, isNotModified, pollUntil } from './docker-util.js';
+import { demuxLogs, isConflict, isNotFound, isNotModified, pollUntil } from './docker-util.js';
+import { runDirSockets } from './machine-env.js';
 import type { Machine, MachineInfo, MachineSpec, Provisioner } from './types.js';
 
 export const DEFAULT_LIMITS: ContainerLimits = {
@@ -35,34 +58,51 @@ export const DEFAULT_LIMITS: ContainerLimits = {
 
 const REMOVE_RETRY_MS = 200;
 const REMOVE_ATTEMPTS = 25;
+/** The longest machine id's name in the run directory: a session id (api/crypto.ts newId). */
+const SESSION_ID_CHARS = 24;
+
+/** A machine's routes out, open while this API runs. */
+interface Routes {
+  gateway: CallbackGateway;
+  relay: EgressRelay | null;
+}
+
+/** Why this API cannot share sockets with the session containers, or null. */
+function ownershipProblem(): string | null {
+  const uid = process.getuid?.();
+  if (uid === undefined || uid === 0 || uid === AGENT_UID) return null;
+  return (
+    `the Docker provisioner shares Unix sockets with each session container, whose user is uid ${AGENT_UID}, ` +
+    `and catty-api runs as uid ${uid}: run catty-api as root, or as uid ${AGENT_UID} (the API image does)`
+  );
+}
 
 export function createDockerProvisioner(explicit: DockerProvisionerOptions = {}): Provisioner {
   const fromEnv = dockerOptionsFromEnv(explicit.env ?? process.env);
   const options: DockerProvisionerOptions = { ...fromEnv, ...explicit, limits: { ...fromEnv.limits, ...explicit.limits } };
   const docker = options.docker ?? new Docker(options.socketPath ? { socketPath: options.socketPath } : undefined);
   const image = options.image ?? 'catty-session:dev';
-  const networkMode = options.networkMode ?? 'host';
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  const logger: Logger = options.logger ?? silentLogger();
   // The engine may serve other control planes too: only what this one started is its business.
   const dataDir = options.config?.dataDir;
   const controlPlane = options.controlPlane ?? (dataDir ? controlPlaneIdIn(dataDir) : newControlPlaneId());
-  // Ports handed out recently, so two starts racing each other never get the same one.
-  const recentPorts = new Set<number>();
-  let closed = false;
-  options.logger?.info({ image, networkMode, runtime: options.runtime ?? 'default', limits, controlPlane }, 'docker provisioner ready');
-
-  async function pickPort(): Promise<number> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const port = await freeLoopbackPort();
-      if (!recentPorts.has(port)) {
-        recentPorts.add(port);
-        if (recentPorts.size > 1024) recentPorts.delete(recentPorts.values().next().value!);
-        return port;
-      }
-    }
-    throw new Error('could not find a free loopback port');
+  const runRoot = options.runDir ?? (dataDir ? path.join(dataDir, 'docker') : null);
+  if (!runRoot) throw new Error('the Docker provisioner needs a directory for the machines’ sockets (runDir, or config.dataDir)');
+  const longest = runDirSockets(path.join(runRoot, `catty-session-${'x'.repeat(SESSION_ID_CHARS)}`)).runtime;
+  if (Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
+    throw new Error(`the run directory ${runRoot} is too deep for the sessions' sockets (${longest} would be ${Buffer.byteLength(longest)} bytes; Linux allows ${MAX_SOCKET_PATH_BYTES}): set CATTY_DOCKER_RUN_DIR (or CATTY_DATA_DIR) to a shorter path`);
   }
+  const asRoot = process.getuid?.() === 0;
+  const refusal = ownershipProblem();
+  if (refusal) logger.warn(refusal);
+  const routes = new Map<string, Promise<Routes>>();
+  let runtimeChecked: Promise<void> | null = null;
+  let closed = false;
+  logger.info({ image, runtime: options.runtime ?? 'default', limits, controlPlane, runRoot }, 'docker provisioner ready');
+
+  const runDirOf = (machineId: string): string => path.join(runRoot, machineId);
 
   async function ensureImage(): Promise<void> {
     try {
@@ -73,12 +113,70 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
     }
   }
 
-  function runtimeUrlOf(info: Docker.ContainerInspectInfo | Docker.ContainerInfo): string {
-    const labels = 'Config' in info ? info.Config.Labels : info.Labels;
-    const fixed = labels[Label.runtimeUrl];
-    if (fixed) return fixed;
-    const ip = info.NetworkSettings.Networks[networkMode]?.IPAddress;
-    return ip ? `http://${ip}:${CONTAINER_PORT}` : '';
+  /** A gVisor runtime registered with the host's network would undo the isolation: refused. */
+  function checkRuntime(): Promise<void> {
+    const name = options.runtime;
+    if (!name) return Promise.resolve();
+    runtimeChecked ??= (async () => {
+      const info = (await docker.info()) as { Runtimes?: Record<string, EngineRuntime> };
+      const problem = gvisorProblem(name, info.Runtimes?.[name]);
+      if (problem) throw new Error(problem);
+    })();
+    runtimeChecked.catch(() => (runtimeChecked = null));
+    return runtimeChecked;
+  }
+
+  /** A fresh run directory the container's user can make its socket in. */
+  function makeRunDir(dir: string): void {
+    fs.mkdirSync(runRoot!, { recursive: true, mode: 0o700 });
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { mode: 0o700 });
+    if (asRoot) fs.chownSync(dir, AGENT_UID, AGENT_GID);
+  }
+
+  /** Once the runtime listens: the directory becomes root's, entered but not changed by the container. */
+  function lockRunDir(dir: string): void {
+    if (!asRoot) return;
+    fs.chownSync(dir, 0, 0);
+    fs.chmodSync(dir, 0o711);
+  }
+
+  /** Opens the machine's gateway and egress relay in its run directory, unless they are open. */
+  function openRoutes(machineId: string, runDir: string, apiUrl: string, egressDir: string | undefined): Promise<Routes> {
+    let opening = routes.get(machineId);
+    if (!opening) {
+      opening = (async () => {
+        const log = logger.child({ machineId });
+        const give = (socket: string) => {
+          if (asRoot) fs.lchownSync(socket, AGENT_UID, AGENT_GID);
+        };
+        const gatewayPath = runDirSockets(runDir).callback;
+        fs.rmSync(gatewayPath, { force: true });
+        const gateway = await openCallbackGateway(gatewayPath, apiUrl, log);
+        give(gatewayPath);
+        let relay: EgressRelay | null = null;
+        if (egressDir) {
+          const relayPath = path.join(runDir, path.basename(MACHINE_EGRESS_RELAY_SOCKET));
+          fs.rmSync(relayPath, { force: true });
+          relay = await openEgressRelay(relayPath, path.join(egressDir, EGRESS_SOCKET_NAME), log).catch(async (err: unknown) => {
+            await gateway.close();
+            throw err;
+          });
+          give(relayPath);
+        }
+        return { gateway, relay };
+      })();
+      routes.set(machineId, opening);
+      opening.catch(() => routes.delete(machineId));
+    }
+    return opening;
+  }
+
+  async function closeRoutes(machineId: string): Promise<void> {
+    const opening = routes.get(machineId);
+    routes.delete(machineId);
+    const open = await opening?.catch(() => null);
+    await Promise.all([open?.gateway.close(), open?.relay?.close()]);
   }
 
   async function removeAll(name: string, volume: string | undefined): Promise<void> {
@@ -86,6 +184,8 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
       // 409: another stop is removing it already; the volume loop below waits for that.
       if (!isNotFound(error) && !isConflict(error)) throw error;
     });
+    await closeRoutes(name);
+    fs.rmSync(runDirOf(name), { recursive: true, force: true });
     if (!volume) return;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -109,43 +209,53 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
     }
   }
 
+  /** The socket as a socket (never a link an agent planted), or undefined while it is not there. */
+  function isListening(socket: string): boolean {
+    return fs.lstatSync(socket, { throwIfNoEntry: false })?.isSocket() ?? false;
+  }
+
   return {
     kind: 'docker',
+    refusal,
 
     async start(spec: MachineSpec, signal?: AbortSignal): Promise<Machine> {
       if (closed) throw new Error('docker provisioner is closed');
+      if (refusal) throw new Error(refusal);
       await ensureImage();
+      await checkRuntime();
       const name = containerName(spec.sessionId);
       const volume = volumeName(spec.sessionId);
-      const listen = networkMode === 'host' ? `127.0.0.1:${await pickPort()}` : `0.0.0.0:${CONTAINER_PORT}`;
-      const create = containerOptions(spec, {
-        image,
-        networkMode,
-        runtime: options.runtime,
-        limits,
-        runtimeEnv: options.runtimeEnv ?? {},
-        listen,
-        controlPlane,
-      });
+      const runDir = runDirOf(name);
+      const socket = runDirSockets(runDir).runtime;
+      const create = containerOptions(spec, { image, runtime: options.runtime, limits, runtimeEnv: options.runtimeEnv ?? {}, runDir, controlPlane });
       try {
         signal?.throwIfAborted();
+        makeRunDir(runDir);
+        // Listening before the runtime starts: its first callback finds the way out open.
+        await openRoutes(name, runDir, spec.apiUrl, spec.egressDir);
         await docker.createVolume({ Name: volume, Labels: sessionLabels(spec, controlPlane) });
-        const container = await docker.createContainer(create);
+        const container = await docker.createContainer(create).catch((error: unknown) => {
+          // The engine binds the run directory by its path on the engine's host.
+          if (/bind source path does not exist/.test(String((error as Error).message))) {
+            throw new Error(`${(error as Error).message}: the engine does not see ${runRoot}; when catty-api runs in a container, CATTY_DOCKER_RUN_DIR must be a host directory mounted at the same path (infra/README.md)`);
+          }
+          throw error;
+        });
         await container.start();
-        const info = await pollUntil(
+        await pollUntil(
           async () => {
             const state = await container.inspect();
-            if (state.State.Running) return state;
             if (state.State.Status === 'exited' || state.State.Status === 'dead') {
               const logs = await tailLogs(name);
               throw new Error(`session container exited at once (code ${state.State.ExitCode})${logs ? `:\n${logs}` : ''}`);
             }
-            return undefined;
+            return state.State.Running && isListening(socket) ? state : undefined;
           },
-          { timeoutMs: startTimeoutMs, intervalMs: 100, what: `container ${name} to run`, ...(signal ? { signal } : {}) },
+          { timeoutMs: startTimeoutMs, intervalMs: 50, what: `the runtime of ${name} to listen on ${socket}`, ...(signal ? { signal } : {}) },
         );
-        options.logger?.info({ sessionId: spec.sessionId, machineId: name, listen }, 'session container running');
-        return { machineId: name, runtimeUrl: runtimeUrlOf(info) };
+        lockRunDir(runDir);
+        logger.info({ sessionId: spec.sessionId, machineId: name, socket }, 'session container running');
+        return { machineId: name, runtimeUrl: SOCKET_BASE_URL, runtimeSocket: socket };
       } catch (error) {
         await removeAll(name, volume).catch(() => undefined);
         throw error;
@@ -183,19 +293,27 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
     async list(): Promise<MachineInfo[]> {
       // Another control plane's containers are not ours to reconcile (docker-control-plane.ts).
       const containers = await docker.listContainers({ all: true, filters: { label: [`${Label.managed}=true`, `${Label.controlPlane}=${controlPlane}`] } });
-      return containers
-        .filter((c) => c.Labels[Label.sessionId])
-        .map((c) => ({
-          machineId: (c.Names[0] ?? c.Id).replace(/^\//, ''),
-          runtimeUrl: runtimeUrlOf(c),
-          sessionId: c.Labels[Label.sessionId]!,
-          alive: c.State === 'running',
-        }));
+      const out: MachineInfo[] = [];
+      for (const c of containers) {
+        const sessionId = c.Labels[Label.sessionId];
+        const runDir = c.Labels[Label.runDir];
+        if (!sessionId || !runDir) continue;
+        const machineId = (c.Names[0] ?? c.Id).replace(/^\//, '');
+        const alive = c.State === 'running';
+        // A restarted API: the machines it keeps need their routes out again.
+        const apiUrl = c.Labels[Label.apiUrl];
+        if (alive && apiUrl) {
+          await openRoutes(machineId, runDir, apiUrl, c.Labels[Label.egressDir]).catch((err: unknown) => logger.warn({ err, machineId }, 'could not reopen a machine’s routes out'));
+        }
+        out.push({ machineId, runtimeUrl: SOCKET_BASE_URL, runtimeSocket: runDirSockets(runDir).runtime, sessionId, alive });
+      }
+      return out;
     },
 
     async close(): Promise<void> {
-      // The client keeps no open connection; machines outlive the API by design.
+      // The machines outlive the API by design; this API's ends of their routes out close.
       closed = true;
+      await Promise.all([...routes.keys()].map((id) => closeRoutes(id)));
     },
   };
 }

@@ -1,9 +1,10 @@
 /**
  * The Docker provisioner against a real engine: the session image built by
- * infra/build-session-image.sh, one container per session, upload → agent → terminal round trip,
- * the hardening the container was created with (and that it holds inside), list by label, and
- * stop removing the container and its volume — under runc, and under gVisor (runsc) when the
- * engine has it registered.
+ * infra/build-session-image.sh, one container per session with no network, reached through its
+ * runtime's socket in the machine's run directory; upload → agent → terminal round trip, the
+ * hardening the container was created with (and that it holds inside), callbacks through the
+ * gateway, list by label, and stop removing the container, its volume and its run directory —
+ * under runc, and under gVisor (catty-runsc) when the engine has it registered.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -13,14 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerProvisioner } from '../../api/provisioners/docker.js';
 import { Label } from '../../api/provisioners/docker-spec.js';
 import type { Machine, MachineSpec, Provisioner } from '../../api/provisioners/types.js';
-import { SESSION_IMAGE, buildSessionImage, probeDocker, removeLeftovers, startFakeApi } from '../helpers/docker.js';
+import { GVISOR_RUNTIME, SESSION_IMAGE, buildSessionImage, probeDocker, removeLeftovers, sessionRuntimes, startFakeApi } from '../helpers/docker.js';
 import { FIXTURE_AGENTS } from '../helpers/paths.js';
-import { TestClient } from '../helpers/runtime.js';
+import { TestClient, runtimeFetch } from '../helpers/runtime.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 
 const probe = await probeDocker('docker provisioner');
-const runtimes = probe.ok ? ['runc', ...(probe.runtimes.includes('runsc') ? ['runsc'] : [])] : [];
+const runtimes = sessionRuntimes(probe);
 const RUN_ID = `t${randomBytes(4).toString('hex')}`;
 let ran = 0;
 
@@ -53,7 +55,7 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
   });
 
   it('names the image to build when it is missing, and cleans up after a failed start', async () => {
-    const provisioner = createDockerProvisioner({ image: 'catty-session:does-not-exist' });
+    const provisioner = createDockerProvisioner({ image: 'catty-session:does-not-exist', runDir: tempDir('docker-run') });
     const spec = { sessionId: `${RUN_ID}-missing`, ownerId: 'o', label: 'l', connectToken: 'c', machineToken: 'm', apiUrl: api.url, agentCmd: ['true'], agentEnv: {}, upload: true };
     await expect(provisioner.start(spec)).rejects.toThrow(/catty-session:does-not-exist not found: build it with infra\/build-session-image\.sh/);
     // A session whose container vanished but whose volume is left: stop still removes the volume.
@@ -66,6 +68,7 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
   describe.each(runtimes)('under %s', (runtime) => {
     let provisioner: Provisioner;
     let machine: Machine;
+    const endpoint = () => ({ url: machine.runtimeUrl, socketPath: machine.runtimeSocket! });
     const spec: MachineSpec = {
       sessionId: `${RUN_ID}-${runtime}`,
       ownerId: 'owner-1',
@@ -83,6 +86,7 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
       spec.apiUrl = api.url;
       provisioner = createDockerProvisioner({
         image: SESSION_IMAGE,
+        runDir: tempDir('docker-run'),
         ...(runtime === 'runc' ? {} : { runtime }),
         runtimeEnv: { CATTY_API_HEARTBEAT_INTERVAL_MS: '1000' },
       });
@@ -92,12 +96,16 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
       await provisioner?.close();
     });
 
-    it('starts a container whose runtime answers /healthz on its own loopback port', async () => {
+    it('starts a container whose runtime answers /healthz on its socket in the run directory', async () => {
       const started = Date.now();
       machine = await provisioner.start(spec);
-      expect(machine.runtimeUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(machine.runtimeUrl).toBe('http://localhost');
+      expect(machine.runtimeSocket).toMatch(new RegExp(`/catty-session-${spec.sessionId}/runtime\\.sock$`));
+      // The runtime listens; a root API has taken the directory back (the agent cannot swap the sockets).
+      const dir = fs.statSync(path.dirname(machine.runtimeSocket!));
+      if (process.getuid?.() === 0) expect([dir.uid, dir.mode & 0o777]).toEqual([0, 0o711]);
       await waitFor(
-        () => fetch(`${machine.runtimeUrl}/healthz`).then((r) => r.ok, () => false),
+        () => runtimeFetch(endpoint(), '/healthz').then((r) => r.ok, () => false),
         '/healthz', { timeoutMs: 60_000, everyMs: 50 },
       );
       console.log(`[docker provisioner] ${runtime}: start → /healthz OK in ${Date.now() - started} ms`);
@@ -115,7 +123,8 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
       expect(info.HostConfig.Memory).toBe(2 * 1024 ** 3);
       expect(info.HostConfig.PidsLimit).toBe(512);
       expect(info.HostConfig.NanoCpus).toBeGreaterThan(0);
-      expect(info.HostConfig.NetworkMode).toBe('host');
+      expect(info.HostConfig.NetworkMode).toBe('none');
+      expect(info.Mounts.find((m) => m.Destination === '/run/catty')).toMatchObject({ Type: 'bind', Source: path.dirname(machine.runtimeSocket!), RW: true });
       expect(info.HostConfig.Runtime).toBe(runtime);
       expect(Object.keys(info.HostConfig.Tmpfs ?? {}).sort()).toEqual(['/home/agent', '/tmp']);
       expect(info.Mounts.find((m) => m.Destination === '/workspace')).toMatchObject({ Type: 'volume', Name: `catty-ws-${spec.sessionId}`, RW: true });
@@ -134,16 +143,16 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
         { name: 'hello.txt', data: 'hello from the laptop\n' },
         { name: 'probe.sh', data: PROBE_SH },
       ]);
-      const unauthorized = await fetch(`${machine.runtimeUrl}/upload`, { method: 'POST', body: new Uint8Array(zip) });
+      const unauthorized = await runtimeFetch(endpoint(), '/upload', { method: 'POST', body: new Uint8Array(zip) });
       expect(unauthorized.status).toBe(401);
-      const res = await fetch(`${machine.runtimeUrl}/upload`, {
+      const res = await runtimeFetch(endpoint(), '/upload', {
         method: 'POST',
         headers: { authorization: `Bearer ${spec.connectToken}`, 'content-type': 'application/zip' },
         body: new Uint8Array(zip),
       });
       expect(res.status).toBe(200);
 
-      const client = new TestClient({ wsUrl: machine.runtimeUrl.replace(/^http/, 'ws'), token: spec.connectToken });
+      const client = new TestClient({ wsUrl: machine.runtimeUrl.replace(/^http/, 'ws'), token: spec.connectToken, socketPath: machine.runtimeSocket! });
       try {
         await client.opened;
         await waitFor(() => client.hello(), 'hello', { timeoutMs: 15_000 });
@@ -161,7 +170,7 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
         // The runtime's environ holds the tokens; the agent must not read it (SECURITY.md 37).
         // Debian's runsc cannot exec the runtime's execute-only node, so there it can.
         const visible = /TOKEN_VISIBLE (\d+)/.exec(text)?.[1];
-        if (runtime === 'runsc' && visible !== '0') console.log(`[docker provisioner] runsc: the agent can read the runtime's environment (known limit)`);
+        if (runtime === GVISOR_RUNTIME && visible !== '0') console.log(`[docker provisioner] runsc: the agent can read the runtime's environment (known limit)`);
         else expect(visible).toBe('0');
         client.send(Buffer.from('ping-from-test\r'));
         await client.waitForText('ping-from-test', 15_000);
@@ -171,7 +180,7 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
       ran++;
     });
 
-    it('calls back the API with its machine token', async () => {
+    it('calls back the API with its machine token, through the gateway (it has no network)', async () => {
       const call = await waitFor(() => api.calls.find((c) => c.authorization === `Bearer ${spec.machineToken}`), 'a callback', { timeoutMs: 30_000, everyMs: 100 });
       expect(call.path).toMatch(/^\/v1\/runtime\//);
       ran++;
@@ -179,10 +188,10 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
 
     it('lists the container by label and reports it alive — to its own control plane only', async () => {
       const listed = (await provisioner.list()).find((m) => m.sessionId === spec.sessionId);
-      expect(listed).toEqual({ machineId: machine.machineId, runtimeUrl: machine.runtimeUrl, sessionId: spec.sessionId, alive: true });
+      expect(listed).toEqual({ machineId: machine.machineId, runtimeUrl: machine.runtimeUrl, runtimeSocket: machine.runtimeSocket, sessionId: spec.sessionId, alive: true });
       expect(await provisioner.isAlive(machine.machineId)).toBe(true);
       // Another API on this engine must not take it for an orphan of its own (and stop it).
-      const other = createDockerProvisioner({ image: SESSION_IMAGE, controlPlane: 'another-control-plane' });
+      const other = createDockerProvisioner({ image: SESSION_IMAGE, controlPlane: 'another-control-plane', runDir: tempDir('docker-run') });
       expect((await other.list()).some((m) => m.sessionId === spec.sessionId)).toBe(false);
       await other.close();
       ran++;
@@ -194,6 +203,7 @@ describe.skipIf(!probe.ok)('docker provisioner', () => {
       console.log(`[docker provisioner] ${runtime}: stop took ${Date.now() - started} ms`);
       await expect(docker.getContainer(machine.machineId).inspect()).rejects.toMatchObject({ statusCode: 404 });
       await expect(docker.getVolume(`catty-ws-${spec.sessionId}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
+      expect(fs.existsSync(path.dirname(machine.runtimeSocket!))).toBe(false);
       expect(await provisioner.isAlive(machine.machineId)).toBe(false);
       expect((await provisioner.list()).some((m) => m.sessionId === spec.sessionId)).toBe(false);
       await provisioner.stop(machine.machineId, { graceMs: 1000 });

@@ -16,6 +16,16 @@ export const SESSION_IMAGE = process.env.CATTY_SESSION_IMAGE ?? 'catty-session:d
 
 export type DockerProbe = { ok: true; docker: Docker; runtimes: string[] } | { ok: false; reason: string };
 
+/** The gVisor runtime the suite runs sessions under, as infra/README.md and .ci/run register it
+ * (runsc with --network=none --host-uds=all). */
+export const GVISOR_RUNTIME = 'catty-runsc';
+
+/** The OCI runtimes to run each Docker test under: runc, and gVisor when the engine has it. */
+export function sessionRuntimes(probe: DockerProbe): string[] {
+  if (!probe.ok) return [];
+  return ['runc', ...(probe.runtimes.includes(GVISOR_RUNTIME) ? [GVISOR_RUNTIME] : [])];
+}
+
 /** Pings the engine (DOCKER_HOST or /var/run/docker.sock). Under CI a missing engine throws. */
 export async function probeDocker(suite: string): Promise<DockerProbe> {
   const docker = new Docker();

@@ -11,7 +11,7 @@
  *
  * Egress: the session's egress directory (MachineSpec.egressDir, where the API's proxy listens)
  * is bound read-only at MACHINE_EGRESS_DIR, and the runtime is told its socket
- * (CATTY_EGRESS_SOCKET) with the session's settings. (The Docker provisioner does not yet.)
+ * (CATTY_EGRESS_SOCKET) with the session's settings (machine-env.ts: what both provisioners give).
  *
  * Sandboxed, the runtime runs an execute-only copy of node (exec-only-node.ts, made once per node
  * binary in the data directory): the agent, the same uid, cannot read its memory or environment.
@@ -19,7 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EGRESS_SOCKET_NAME, LauncherEnv, MACHINE_CALLBACK_SOCKET, MACHINE_EGRESS_DIR, MACHINE_RUNTIME_SOCKET, READY_LINE_PREFIX, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
+import { EGRESS_SOCKET_NAME, LauncherEnv, MACHINE_CALLBACK_SOCKET, MACHINE_EGRESS_DIR, MACHINE_RUNTIME_SOCKET, READY_LINE_PREFIX } from '../../session-runtime/wire/runtime-env.js';
 import { MAX_SOCKET_PATH_BYTES, SOCKET_BASE_URL, UNIX_LISTEN_PREFIX } from '../../session-runtime/wire/runtime-address.js';
 import { usageError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -28,6 +28,7 @@ import { openCallbackGateway, type CallbackGateway } from './callback-gateway.js
 import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_RUNTIME_NODE, SANDBOX_WORKSPACE } from './bwrap.js';
 import { execOnlyNode } from './exec-only-node.js';
 import { SpareMachine, spareEgressDir } from './local-spare.js';
+import { machineEnv, runDirSockets, sessionEnv } from './machine-env.js';
 import { readMachineRecord, waitForReadyLine, writeMachineRecord, type MachineRecord } from './machine-record.js';
 import { findDescendant, isOurProcess, isRunning, terminateThenKill } from './processes.js';
 import type { Machine, MachineInfo, MachineSpec, Provisioner, SharedMachineSettings } from './types.js';
@@ -57,9 +58,9 @@ const SESSION_ID_CHARS = 24;
 /** The machine's run directory (0700; bound at MACHINE_RUN_DIR inside) and the runtime's socket
  * in it, as the host sees them. */
 const runDir = (dir: string): string => join(dir, 'run');
-const hostRuntimeSocket = (dir: string): string => join(runDir(dir), 'runtime.sock');
+const hostRuntimeSocket = (dir: string): string => runDirSockets(runDir(dir)).runtime;
 /** The host's end of a sandboxed machine's own route out (callback-gateway.ts). */
-const hostCallbackSocket = (dir: string): string => join(runDir(dir), 'callback.sock');
+const hostCallbackSocket = (dir: string): string => runDirSockets(runDir(dir)).callback;
 
 export class LocalProvisioner implements Provisioner {
   readonly kind = 'local' as const;
@@ -159,20 +160,13 @@ export class LocalProvisioner implements Provisioner {
       ? { workspace: SANDBOX_WORKSPACE, home: SANDBOX_HOME, tmp: '/tmp', socket: MACHINE_RUNTIME_SOCKET }
       : { workspace: paths.workspace, home: paths.home, tmp: paths.tmp, socket: hostRuntimeSocket(dir) };
     const env: Record<string, string> = {
-      ...(shared.runtimeEnv ?? {}),
+      // Its own network: the runtime's callbacks and snapshot PUTs leave through the host's socket.
+      ...machineEnv(shared, { workspace: inside.workspace, agentHome: inside.home, listenSocket: inside.socket, callbackSocket: this.bwrap ? MACHINE_CALLBACK_SOCKET : null }),
       PATH: `${join(this.root, 'node_modules', '.bin')}:/usr/local/bin:/usr/bin:/bin`,
       LANG: 'C.UTF-8',
-      // V8 flags for the runtime's own memory budget (the agent's env is built from nothing).
-      NODE_OPTIONS: RUNTIME_NODE_OPTIONS,
       TERM: 'xterm-256color',
       HOME: inside.home,
       TMPDIR: inside.tmp,
-      [RuntimeEnv.workspace]: inside.workspace,
-      [RuntimeEnv.listen]: `${UNIX_LISTEN_PREFIX}${inside.socket}`,
-      [RuntimeEnv.agentHome]: inside.home,
-      [RuntimeEnv.apiUrl]: shared.apiUrl,
-      // Its own network: the runtime's callbacks and snapshot PUTs leave through the host's socket.
-      ...(this.bwrap ? { [RuntimeEnv.callbackSocket]: MACHINE_CALLBACK_SOCKET } : {}),
       ...(this.options.nice ? { [LauncherEnv.nice]: String(this.options.nice) } : {}),
     };
     const logFd = openSync(join(dir, 'runtime.log'), 'a', 0o600);
@@ -215,16 +209,9 @@ export class LocalProvisioner implements Provisioner {
       await this.stop(machineId, { graceMs: 0 });
       throw err;
     });
-    const sessionEnv: Record<string, string> = {
-      [RuntimeEnv.connectToken]: spec.connectToken,
-      [RuntimeEnv.machineToken]: spec.machineToken,
-      [RuntimeEnv.agentCmd]: JSON.stringify(spec.agentCmd),
-      [RuntimeEnv.agentEnv]: JSON.stringify(spec.agentEnv),
-      ...(spec.upload ? {} : { [RuntimeEnv.noUpload]: '1' }),
-      ...(spec.egressDir ? { [RuntimeEnv.egressSocket]: this.bwrap ? `${MACHINE_EGRESS_DIR}/${EGRESS_SOCKET_NAME}` : join(spec.egressDir, EGRESS_SOCKET_NAME) } : {}),
-    };
+    const egressSocket = spec.egressDir ? (this.bwrap ? `${MACHINE_EGRESS_DIR}/${EGRESS_SOCKET_NAME}` : join(spec.egressDir, EGRESS_SOCKET_NAME)) : null;
     // The pipe closes right after: nothing ties the machine to this process.
-    child.stdin!.end(JSON.stringify(sessionEnv));
+    child.stdin!.end(JSON.stringify(sessionEnv(spec, egressSocket)));
     try {
       const address = await waitForReadyLine(join(dir, 'runtime.log'), READY_LINE_PREFIX, {
         timeoutMs: this.options.readyTimeoutMs ?? 15_000,

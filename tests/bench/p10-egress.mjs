@@ -1,7 +1,9 @@
 // P10 — egress: a 100 MB download from a loopback HTTP server through a session's policy proxy
-// (api/egress/, on its Unix socket, in a process of its own as the host-side process will run
-// it), plain HTTP and inside a CONNECT tunnel; and 200 small HTTPS requests, each a fresh
-// CONNECT + TLS handshake + GET. Baseline, in the same run: the same from the client directly.
+// (api/egress/, on its Unix socket, in a process of its own as catty-node runs it), plain HTTP
+// and inside a CONNECT tunnel; and 200 small HTTPS requests, each a fresh CONNECT + TLS
+// handshake + GET. Baseline, in the same run: the same from the client directly. An agent's
+// requests cross one more hop, the runtime's byte-for-byte bridge inside the sandbox, which
+// this leaves out.
 // The upstream server is a process of its own too, so the three parties do not share a loop.
 // Part of `npm run bench` (run.mjs; `npm run bench -- P10` alone). To try another build of the
 // proxy: npm run build && node tests/bench/p10-egress.mjs [path to the egress module]

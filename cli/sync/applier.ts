@@ -18,12 +18,13 @@
  * until the writes in flight are done, then runs alone, so the order of related changes is the
  * order they were sent in.
  */
-import { rm } from 'node:fs/promises';
 import type { FileChangeMessage, FileChunkMessage, FileSkippedMessage } from '../../session-runtime/wire/protocol.js';
 import { DEFAULT_MAX_SYNC_FILE_BYTES } from '../../session-runtime/wire/protocol.js';
 import type { ManifestStore } from '../sessions/store.js';
+import { outerIgnoreRules } from '../packer/git.js';
 import { SyncReport } from './report.js';
-import { Refusal, TempFile, checkParents, checkRemotePath, checkTarget, conflictPath, localState } from './local-fs.js';
+import { Admission, isRuleFile, touchesGitShape } from './admission.js';
+import { Refusal, TempFile, checkParents, checkRemotePath, checkTarget, conflictPath, localState, removeIfUnchanged, type LocalState, type Stamp } from './local-fs.js';
 
 /** Queued (base64) bytes above which the socket is paused, and below which it is resumed. */
 const HIGH_WATER_BYTES = 32 * 1024 * 1024;
@@ -33,6 +34,10 @@ const HIGH_WATER_OPS = 20_000;
 const LOW_WATER_OPS = 5_000;
 /** Unrelated whole-file writes applied at once (see above). */
 const WRITE_CONCURRENCY = 16;
+/** Conflict copies of one file kept side by side before a write is refused. */
+const MAX_CONFLICT_COPIES = 100;
+/** Decisions taken again when the local file changes between the decision and the rename. */
+const COMMIT_ATTEMPTS = 5;
 
 type Op =
   | { kind: 'reset' }
@@ -55,11 +60,14 @@ export interface ApplierOptions {
   manifest: ManifestStore;
   report: SyncReport;
   maxFileBytes?: number;
+  /** What may be written (admission.ts); by default the upload's rules for `root`. */
+  admission?: Admission;
 }
 
 export class SyncApplier {
   readonly #o: ApplierOptions;
   readonly #maxFileBytes: number;
+  readonly #admission: Admission;
   readonly #queue: Op[] = [];
   /** Queued whole-file changes by path, for coalescing. */
   readonly #queuedByPath = new Map<string, Op & { kind: 'change' }>();
@@ -75,6 +83,7 @@ export class SyncApplier {
   constructor(options: ApplierOptions) {
     this.#o = options;
     this.#maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_SYNC_FILE_BYTES;
+    this.#admission = options.admission ?? new Admission(options.root, outerIgnoreRules(options.root));
   }
 
   handle(msg: FileChangeMessage | FileChunkMessage | FileSkippedMessage): void {
@@ -168,6 +177,9 @@ export class SyncApplier {
   /** The case-folded paths a whole-file write may create; null for an op that runs alone. */
   #concurrentKeys(op: Op): string[] | null {
     if (op.kind !== 'change' || op.msg.action !== 'write' || op.msg.chunks !== undefined || this.#transfer) return null;
+    // Alone: what decides other writes (rule files, a git dir's shape) or may be a conflict copy.
+    const rel = op.msg.path;
+    if (isRuleFile(rel) || touchesGitShape(rel) || rel.includes('.catty-conflict-')) return null;
     const fold = (rel: string): string => rel.normalize('NFC').toLowerCase();
     return [fold(op.msg.path), fold(conflictPath(op.msg.path, this.#o.label))];
   }
@@ -187,7 +199,6 @@ export class SyncApplier {
     const rel = op.kind === 'chunk' ? (this.#transfer?.rel ?? `transfer ${op.msg.transfer}`) : op.msg.path;
     const why = error instanceof Refusal ? error.message : `error: ${(error as Error).message}`;
     this.#o.report.refuse(rel, why);
-    this.#o.report.log(`refused ${rel}: ${why}`);
   }
 
   async #apply(op: Op): Promise<void> {
@@ -206,7 +217,6 @@ export class SyncApplier {
         return this.#chunk(op.msg);
       case 'skipped':
         this.#o.report.skip(op.msg.path, op.msg.reason === 'too_large' ? `too large (${op.msg.size} bytes)` : 'unreadable in the session');
-        this.#o.report.log(`skipped ${op.msg.path}: ${op.msg.reason}`);
         return;
       default: {
         const never: never = op;
@@ -221,6 +231,13 @@ export class SyncApplier {
     return { size: msg.size, sha256: msg.sha256, executable: msg.executable === true };
   }
 
+  /** The absolute target of a path from the session, once it is valid and admitted. */
+  #checkPath(rel: string): string {
+    const target = checkRemotePath(this.#o.root, rel);
+    this.#admission.check(rel);
+    return target;
+  }
+
   /**
    * Decides where a write goes, by the three-way rule (DESIGN.md "Sync-back"; the base is the
    * manifest's entry): nowhere when the session's version is the base — a version sent again (the
@@ -228,11 +245,12 @@ export class SyncApplier {
    * laptop) leaves alone what the user changed or deleted since — or is already in the file; the
    * file itself when its content is still the base's (absent here and in the base: a create); a
    * conflict copy beside it otherwise. Only content counts as a local change, not the exec bit
-   * alone: a file system may not keep it.
+   * alone: a file system may not keep it. `stamp` is the state of the destination the decision
+   * was taken on (null: nothing there), for the rename to check (#commit).
    */
-  async #destination(rel: string, announced: Version): Promise<{ target: string; conflict: boolean } | null> {
+  async #destination(rel: string, announced: Version): Promise<{ target: string; conflict: boolean; stamp: Stamp | null } | null> {
     const remote: Version = { sha256: announced.sha256, executable: announced.executable };
-    const target = checkRemotePath(this.#o.root, rel);
+    const target = this.#checkPath(rel);
     const base = this.#o.manifest.get(rel);
     if (base && sameVersion(base, remote)) return null;
     await checkParents(this.#o.root, target, true);
@@ -241,31 +259,75 @@ export class SyncApplier {
       this.#o.manifest.set(rel, remote);
       return null; // already there
     }
-    if (local.kind === 'absent' ? !base : base?.sha256 === local.sha256) return { target, conflict: false };
+    if (local.kind === 'absent' ? !base : base?.sha256 === local.sha256) return { target, conflict: false, stamp: stampOf(local) };
     if (local.kind === 'file' && local.sha256 === remote.sha256) {
       // Both sides made the same edit; only the exec bit differs: the user's file stays as it is.
       this.#o.manifest.set(rel, remote);
       return null;
     }
-    const copy = conflictPath(target, this.#o.label);
-    await checkTarget(copy); // refuses a symlink or directory squatting on the conflict name
-    return { target: copy, conflict: true };
+    return this.#conflictCopy(target, base?.sha256 ?? null);
+  }
+
+  /**
+   * Where the session's version goes beside the user's file: the first conflict-copy name that
+   * is free, or that holds what this laptop last got from the session for it (the base: the
+   * copy written last, untouched since). A copy the user edited (merging into it, say), and
+   * anything else squatting on the name — a link, a directory — is left alone: the next name is
+   * tried (`<name>.catty-conflict-<label>-2<.ext>`, …).
+   */
+  async #conflictCopy(target: string, baseSha: string | null): Promise<{ target: string; conflict: true; stamp: Stamp | null }> {
+    for (let n = 1; n <= MAX_CONFLICT_COPIES; n++) {
+      const copy = conflictPath(target, this.#o.label, n);
+      let state: LocalState;
+      try {
+        state = await localState(copy);
+      } catch (error) {
+        if (error instanceof Refusal) continue;
+        throw error;
+      }
+      if (state.kind === 'absent' || state.sha256 === baseSha) return { target: copy, conflict: true, stamp: stampOf(state) };
+    }
+    throw new Refusal(`${MAX_CONFLICT_COPIES} conflict copies of it are here already`);
   }
 
   async #writeWhole(msg: FileChangeMessage): Promise<void> {
     const expected = this.#expected(msg);
     const content = Buffer.from(msg.content ?? '', 'base64');
-    const dest = await this.#destination(msg.path, expected);
-    if (!dest) return;
-    const temp = await TempFile.create(dest.target);
+    const early = await this.#destination(msg.path, expected);
+    if (!early) return;
+    const temp = await TempFile.create(early.target);
     try {
       await temp.write(content);
+      await temp.seal(expected);
     } catch (error) {
       await temp.discard();
       throw error;
     }
-    await temp.commit(dest.target, expected);
-    this.#written(msg.path, expected, dest.conflict);
+    await this.#commit(msg.path, temp, expected);
+  }
+
+  /**
+   * Places a sealed temp file: the decision (admission and the three-way rule) is taken where
+   * the file is committed, just before the rename — not when the write started — and the rename
+   * happens only if the destination is still in the state the decision saw (TempFile.place); if
+   * the user saved in between, the decision is taken again. The temp file is in the target's
+   * directory, so a conflict copy beside it is a rename in the same directory too.
+   */
+  async #commit(rel: string, temp: TempFile, expected: Version & { size: number }): Promise<void> {
+    try {
+      for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
+        const dest = await this.#destination(rel, expected);
+        if (!dest) return await temp.discard();
+        if (await temp.place(dest.target, dest.stamp)) {
+          this.#written(rel, expected, dest.conflict);
+          return;
+        }
+      }
+      throw new Refusal('the local file kept changing while it was written');
+    } catch (error) {
+      await temp.discard();
+      throw error;
+    }
   }
 
   /**
@@ -289,13 +351,13 @@ export class SyncApplier {
     this.#transfer = transfer;
     if (msg.transfer === undefined) throw new Refusal('a chunked write without a transfer id');
     const expected = this.#expected(msg);
-    const target = checkRemotePath(this.#o.root, msg.path);
+    const target = this.#checkPath(msg.path);
     const base = this.#o.manifest.get(msg.path);
     if (base && sameVersion(base, expected)) return; // the session's version is the base
     // Refused before anything is received: a linked parent, a link or directory at the target.
     await checkParents(this.#o.root, target, true);
     await checkTarget(target);
-    // What to do with it is decided once it is all here (#destination).
+    // What to do with it is decided once it is all here (#commit).
     transfer.temp = await TempFile.create(target);
   }
 
@@ -321,15 +383,15 @@ export class SyncApplier {
     const temp = transfer.temp;
     if (!temp) return;
     const expected = this.#expected(transfer.msg);
-    // Decided now, not when the transfer started: the user may have edited or deleted the file
-    // while the chunks came (50 MiB take seconds). The conflict copy's directory is the temp's.
-    const dest = await this.#destination(transfer.rel, expected).catch(async (error: unknown) => {
+    try {
+      await temp.seal(expected);
+    } catch (error) {
       await temp.discard();
       throw error;
-    });
-    if (!dest) return temp.discard();
-    await temp.commit(dest.target, expected);
-    this.#written(transfer.rel, expected, dest.conflict);
+    }
+    // Decided now, at the rename, not when the transfer started: the user may have edited or
+    // deleted the file while the chunks came (50 MiB take seconds, at the runtime's pace).
+    await this.#commit(transfer.rel, temp, expected);
   }
 
   async #abandonTransfer(why: string): Promise<void> {
@@ -346,17 +408,17 @@ export class SyncApplier {
    * the base's; a file changed here stays, and is reported. Either way the base forgets it.
    */
   async #delete(msg: FileChangeMessage): Promise<void> {
-    const target = checkRemotePath(this.#o.root, msg.path);
+    const target = this.#checkPath(msg.path);
     const base = this.#o.manifest.get(msg.path);
     if (!base) return;
     const local = (await checkParents(this.#o.root, target, false)) ? await localState(target) : ({ kind: 'absent' } as const);
-    if (local.kind === 'file' && local.sha256 !== base.sha256) {
+    // A file saved since it was read is a change too (removeIfUnchanged).
+    if (local.kind === 'file' && (local.sha256 !== base.sha256 || !(await removeIfUnchanged(target, local.stamp)))) {
       this.#o.manifest.delete(msg.path);
       this.#o.report.keptDelete(msg.path);
       this.#o.report.log(`not deleted ${msg.path}: changed locally since the last sync`);
       return;
     }
-    if (local.kind === 'file') await rm(target);
     this.#o.manifest.delete(msg.path);
     if (local.kind === 'absent') return;
     this.#o.report.removed(msg.path);
@@ -366,6 +428,10 @@ export class SyncApplier {
 
 /** A file's version as sync-back compares it: content and exec bit. */
 type Version = { sha256: string; executable: boolean };
+
+function stampOf(state: LocalState): Stamp | null {
+  return state.kind === 'file' ? state.stamp : null;
+}
 
 function sameVersion(a: Version, b: Version): boolean {
   return a.sha256 === b.sha256 && a.executable === b.executable;

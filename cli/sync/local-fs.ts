@@ -4,7 +4,7 @@
  * (temp file in the same directory → fsync → rename), setting only the exec bit.
  */
 import crypto from 'node:crypto';
-import type { Stats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isGitPath, relativePathProblem, resolveInside } from '../../session-runtime/wire/safe-path.js';
@@ -52,20 +52,34 @@ export async function checkParents(root: string, target: string, create: boolean
   return true;
 }
 
-export type LocalState = { kind: 'absent' } | { kind: 'file'; sha256: string; executable: boolean };
+/** What identifies one state of a local file: if any of it differs, the file was changed. */
+export type Stamp = string;
 
-/** What is at `target` now; refuses links, directories and special files. */
+export type LocalState = { kind: 'absent' } | { kind: 'file'; sha256: string; executable: boolean; stamp: Stamp };
+
+/** Attempts at reading a file that keeps changing while it is hashed. */
+const HASH_ATTEMPTS = 3;
+
+/**
+ * What is at `target` now; refuses links, directories and special files. The hash is of one
+ * state of the file: its stamp is taken before and after, and it is read again if they differ.
+ */
 export async function localState(target: string): Promise<LocalState> {
-  const stat = await checkTarget(target);
-  if (!stat) return { kind: 'absent' };
-  return { kind: 'file', sha256: await sha256File(target), executable: (stat.mode & 0o100) !== 0 };
+  for (let attempt = 0; attempt < HASH_ATTEMPTS; attempt++) {
+    const stat = await checkTarget(target);
+    if (!stat) return { kind: 'absent' };
+    const sha256 = await sha256File(target);
+    const stamp = await stampOf(target);
+    if (stamp === stampFrom(stat)) return { kind: 'file', sha256, executable: (Number(stat.mode) & 0o100) !== 0, stamp };
+  }
+  throw new Refusal('the local file kept changing while it was read');
 }
 
 /** lstats `target`: null when absent; refuses links, directories and special files. */
-export async function checkTarget(target: string): Promise<Stats | null> {
+export async function checkTarget(target: string): Promise<BigIntStats | null> {
   let stat;
   try {
-    stat = await fs.lstat(target);
+    stat = await fs.lstat(target, { bigint: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
@@ -73,6 +87,27 @@ export async function checkTarget(target: string): Promise<Stats | null> {
   if (stat.isSymbolicLink()) throw new Refusal('the local path is a symlink');
   if (!stat.isFile()) throw new Refusal('the local path is not a regular file');
   return stat;
+}
+
+/** Removes `target` if it is still in the state `stamp`; false (left alone) when it changed. */
+export async function removeIfUnchanged(target: string, stamp: Stamp): Promise<boolean> {
+  if ((await stampOf(target)) !== stamp) return false;
+  await fs.rm(target);
+  return true;
+}
+
+/** The stamp of what is at `target` now; null when nothing is. */
+async function stampOf(target: string): Promise<Stamp | null> {
+  try {
+    return stampFrom(await fs.lstat(target, { bigint: true }));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+function stampFrom(stat: BigIntStats): Stamp {
+  return `${stat.dev}:${stat.ino}:${stat.mode}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
 }
 
 export async function sha256File(file: string): Promise<string> {
@@ -111,20 +146,38 @@ export class TempFile {
     while (offset < data.length) offset += (await this.#handle.write(data, offset)).bytesWritten;
   }
 
-  /** Verifies size + sha256, sets the mode (exec bit only), fsyncs and renames over `target`. */
-  async commit(target: string, expected: { size: number; sha256: string; executable: boolean }): Promise<void> {
-    try {
-      const sha = this.#hash.digest('hex');
-      if (this.size !== expected.size || sha !== expected.sha256) throw new Refusal('content does not match its announced size and sha256');
-      // Only the exec bit travels: never setuid/setgid/sticky, never an owner change.
-      await this.#handle.chmod(expected.executable ? 0o755 : 0o644);
-      await this.#handle.sync();
-      await this.#handle.close();
-      await fs.rename(this.path, target);
-    } catch (error) {
-      await this.discard();
-      throw error;
+  /** Verifies size + sha256, sets the mode (exec bit only), fsyncs and closes: ready to be placed. */
+  async seal(expected: { size: number; sha256: string; executable: boolean }): Promise<void> {
+    const sha = this.#hash.digest('hex');
+    if (this.size !== expected.size || sha !== expected.sha256) throw new Refusal('content does not match its announced size and sha256');
+    // Only the exec bit travels: never setuid/setgid/sticky, never an owner change.
+    await this.#handle.chmod(expected.executable ? 0o755 : 0o644);
+    await this.#handle.sync();
+    await this.#handle.close();
+  }
+
+  /**
+   * Puts the sealed file at `target` if what is there is still what was decided on: nothing
+   * (`null`: linked in, which fails if a file appeared — no window at all), or the file state
+   * `stamp` (checked, then renamed over: the window is between those two calls). Returns false,
+   * leaving everything as it is, when `target` changed since.
+   */
+  async place(target: string, stamp: Stamp | null): Promise<boolean> {
+    if (stamp === null) {
+      try {
+        await fs.link(this.path, target);
+        await fs.rm(this.path, { force: true });
+        return true;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') return false;
+        // A file system without hard links: the check below, then the rename.
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV' && code !== 'ENOSYS' && code !== 'EMLINK') throw error;
+      }
     }
+    if ((await stampOf(target)) !== stamp) return false;
+    await fs.rename(this.path, target);
+    return true;
   }
 
   async discard(): Promise<void> {
@@ -133,9 +186,10 @@ export class TempFile {
   }
 }
 
-/** `<dir>/<name>.catty-conflict-<label><.ext>` beside the original. */
-export function conflictPath(target: string, label: string): string {
+/** `<dir>/<name>.catty-conflict-<label><.ext>` beside the original; the n-th (n ≥ 2) is
+ * `<name>.catty-conflict-<label>-<n><.ext>`. */
+export function conflictPath(target: string, label: string, n = 1): string {
   const ext = path.extname(target);
   const base = path.basename(target, ext);
-  return path.join(path.dirname(target), `${base}.catty-conflict-${label}${ext}`);
+  return path.join(path.dirname(target), `${base}.catty-conflict-${label}${n > 1 ? `-${n}` : ''}${ext}`);
 }

@@ -5,47 +5,72 @@
  * conflict copy refreshed by a later version is one conflict. Written, deleted, refused and
  * skipped are a path's latest outcome (a file refused, then written, counts as written);
  * conflicts and kept deletes stay listed, since each left something here for the user to look at.
+ *
+ * Bounded whatever the session sends (SECURITY.md 47): the first TRACKED_MAX paths are kept
+ * with their outcome; past them an outcome is only counted (per message, so a path met again
+ * past the cap counts again, and the summary says so). Refused and skipped paths are
+ * logged one by one up to LOGGED_MAX per attach, then counted in one closing line; the log
+ * itself rotates (sync-log.ts).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';
-import { ensurePrivateDir } from '../fs-util.js';
+import { SyncLog } from './sync-log.js';
 
 const LISTED_MAX = 10;
+/** Paths kept with their outcome, and conflict and kept-delete paths kept, per attach. */
+export const TRACKED_MAX = 1000;
+/** Refused and skipped paths logged one by one per attach. */
+export const LOGGED_MAX = 1000;
 
+type Kind = 'written' | 'deleted' | 'refused' | 'skipped';
 type Outcome = { kind: 'written' } | { kind: 'deleted' } | { kind: 'refused'; why: string } | { kind: 'skipped'; why: string };
 
+/** A set that keeps its first `max` members and counts the others it is given. */
+class CappedSet {
+  readonly items = new Set<string>();
+  overflow = 0;
+  add(item: string): void {
+    if (this.items.has(item)) return;
+    if (this.items.size < TRACKED_MAX) this.items.add(item);
+    else this.overflow++;
+  }
+  get size(): number {
+    return this.items.size + this.overflow;
+  }
+}
+
 export class SyncReport {
-  /** Each path's latest outcome, in the order the paths were first met. */
+  /** Each tracked path's latest outcome, in the order the paths were first met. */
   readonly #outcomes = new Map<string, Outcome>();
-  readonly #conflicts = new Set<string>();
-  readonly #keptDeletes = new Set<string>();
-  readonly #log: fs.WriteStream | null;
+  /** Outcomes of paths past TRACKED_MAX, counted per message. */
+  readonly #overflow: Record<Kind, number> = { written: 0, deleted: 0, refused: 0, skipped: 0 };
+  readonly #conflicts = new CappedSet();
+  readonly #keptDeletes = new CappedSet();
+  readonly #log: SyncLog | null;
+  #logged = 0;
+  readonly #unlogged = { refused: 0, skipped: 0 };
 
   constructor(logFile: string | null) {
-    if (logFile) {
-      ensurePrivateDir(path.dirname(logFile));
-      this.#log = fs.createWriteStream(logFile, { flags: 'a', mode: 0o600 });
-      this.#log.on('error', () => undefined);
-    } else {
-      this.#log = null;
-    }
+    this.#log = logFile ? new SyncLog(logFile) : null;
   }
 
   wrote(rel: string): void {
-    this.#outcomes.set(rel, { kind: 'written' });
+    this.#set(rel, { kind: 'written' });
   }
 
   removed(rel: string): void {
-    this.#outcomes.set(rel, { kind: 'deleted' });
+    this.#set(rel, { kind: 'deleted' });
   }
 
+  /** Refused, and logged (the first LOGGED_MAX of this attach). */
   refuse(rel: string, why: string): void {
-    this.#outcomes.set(rel, { kind: 'refused', why });
+    this.#set(rel, { kind: 'refused', why });
+    this.#logLimited('refused', `refused ${rel}: ${why}`);
   }
 
+  /** Not sent by the session (too large, unreadable), and logged like a refusal. */
   skip(rel: string, why: string): void {
-    this.#outcomes.set(rel, { kind: 'skipped', why });
+    this.#set(rel, { kind: 'skipped', why });
+    this.#logLimited('skipped', `skipped ${rel}: ${why}`);
   }
 
   /** The user's file was kept; the session's version is beside it. */
@@ -66,14 +91,24 @@ export class SyncReport {
     return this.#count('deleted');
   }
 
+  get refusedCount(): number {
+    return this.#count('refused');
+  }
+
+  get skippedCount(): number {
+    return this.#count('skipped');
+  }
+
+  /** The conflicts kept by name (the first TRACKED_MAX). */
   get conflicts(): string[] {
-    return [...this.#conflicts];
+    return [...this.#conflicts.items];
   }
 
   get keptDeletes(): string[] {
-    return [...this.#keptDeletes];
+    return [...this.#keptDeletes.items];
   }
 
+  /** The refused paths kept with their reason (the tracked ones; refusedCount has them all). */
   get refused(): Array<{ path: string; why: string }> {
     return this.#withReason('refused');
   }
@@ -93,30 +128,45 @@ export class SyncReport {
   /** Lines for the terminal, control characters escaped (SECURITY.md 17). */
   summary(label: string, logFile: string | null): string[] {
     if (this.empty) return [];
-    const refused = this.refused;
-    const lines = [`sync-back: ${this.written} written, ${this.deleted} deleted, ${this.#conflicts.size} conflicts, ${refused.length} refused`];
-    const list = (title: string, items: string[]) => {
-      if (items.length === 0) return;
+    const past = Object.values(this.#overflow).some((n) => n > 0) ? ` (past the first ${TRACKED_MAX} files, counted per message)` : '';
+    const lines = [`sync-back: ${this.written} written, ${this.deleted} deleted, ${this.#conflicts.size} conflicts, ${this.refusedCount} refused${past}`];
+    const list = (title: string, items: string[], total: number) => {
+      if (total === 0) return;
       lines.push(`  ${title}:`);
       for (const item of items.slice(0, LISTED_MAX)) lines.push(`    ${escapeForTerminal(item)}`);
-      if (items.length > LISTED_MAX) lines.push(`    … and ${items.length - LISTED_MAX} more`);
+      const shown = Math.min(items.length, LISTED_MAX);
+      if (total > shown) lines.push(`    … and ${total - shown} more`);
     };
-    list(`conflicts (your file kept; the session's version saved as *.catty-conflict-${label}*)`, this.conflicts);
-    list('deleted in the session but changed here (kept)', this.keptDeletes);
-    list('refused', refused.map((r) => `${r.path}: ${r.why}`));
-    list('not synced', this.skipped.map((s) => `${s.path}: ${s.why}`));
+    list(`conflicts (your file kept; the session's version saved as *.catty-conflict-${label}*)`, this.conflicts, this.#conflicts.size);
+    list('deleted in the session but changed here (kept)', this.keptDeletes, this.#keptDeletes.size);
+    list('refused', this.refused.map((r) => `${r.path}: ${r.why}`), this.refusedCount);
+    list('not synced', this.skipped.map((s) => `${s.path}: ${s.why}`), this.skippedCount);
     if (logFile) lines.push(`  details: ${logFile}`);
     return lines;
   }
 
   async close(): Promise<void> {
-    const log = this.#log;
-    if (!log) return;
-    await new Promise<void>((resolve) => log.end(resolve));
+    const { refused, skipped } = this.#unlogged;
+    if (refused + skipped > 0) this.log(`… and ${refused} more refused, ${skipped} more skipped, not logged one by one`);
+    this.#log?.close();
   }
 
-  #count(kind: 'written' | 'deleted'): number {
-    let n = 0;
+  #set(rel: string, outcome: Outcome): void {
+    if (this.#outcomes.has(rel) || this.#outcomes.size < TRACKED_MAX) this.#outcomes.set(rel, outcome);
+    else this.#overflow[outcome.kind]++;
+  }
+
+  #logLimited(kind: 'refused' | 'skipped', line: string): void {
+    if (this.#logged >= LOGGED_MAX) {
+      this.#unlogged[kind]++;
+      return;
+    }
+    this.#logged++;
+    this.log(line);
+  }
+
+  #count(kind: Kind): number {
+    let n = this.#overflow[kind];
     for (const outcome of this.#outcomes.values()) if (outcome.kind === kind) n++;
     return n;
   }

@@ -90,15 +90,16 @@ describe('SECURITY.md 12: links are never followed', () => {
 
 describe('SECURITY.md 13–14: the conflict rule', () => {
   it('13: a locally edited file is kept; the remote version lands beside it as a conflict copy, and the user is told', async () => {
-    const s = h.setup({ 'src/app.ts': 'base', Makefile: 'base' }, { 'src/app.ts': 'my edit', Makefile: 'mine', '.env': 'LOCAL=1' });
-    const result = await h.connectWith(s, [write('src/app.ts', 'remote'), write('Makefile', 'remote make'), write('.env', 'REMOTE=1')]);
+    const s = h.setup({ 'src/app.ts': 'base', Makefile: 'base' }, { 'src/app.ts': 'my edit', Makefile: 'mine', 'notes.md': 'mine, never uploaded' });
+    const result = await h.connectWith(s, [write('src/app.ts', 'remote'), write('Makefile', 'remote make'), write('notes.md', 'remote notes')]);
     expect(result.code).toBe(0);
     expect(fs.readFileSync(path.join(s.local, 'src/app.ts'), 'utf8')).toBe('my edit');
     expect(fs.readFileSync(path.join(s.local, `src/app.catty-conflict-${SYNC_LABEL}.ts`), 'utf8')).toBe('remote');
     expect(fs.readFileSync(path.join(s.local, `Makefile.catty-conflict-${SYNC_LABEL}`), 'utf8')).toBe('remote make');
-    // Never uploaded (ignored .env) yet present locally: also a conflict.
-    expect(fs.readFileSync(path.join(s.local, '.env'), 'utf8')).toBe('LOCAL=1');
-    expect(fs.readFileSync(path.join(s.local, `.env.catty-conflict-${SYNC_LABEL}`), 'utf8')).toBe('REMOTE=1');
+    // Not in the base yet present locally: also a conflict. (An ignored one such as .env is
+    // refused instead: case 45.)
+    expect(fs.readFileSync(path.join(s.local, 'notes.md'), 'utf8')).toBe('mine, never uploaded');
+    expect(fs.readFileSync(path.join(s.local, `notes.catty-conflict-${SYNC_LABEL}.md`), 'utf8')).toBe('remote notes');
     expect(result.stderr).toContain('3 conflicts');
     expect(result.stderr).toContain('src/app.ts');
   });

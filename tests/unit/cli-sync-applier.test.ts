@@ -83,10 +83,10 @@ describe('SyncApplier', () => {
       releaseFirst = resolve;
       setTimeout(resolve, 2000).unref();
     });
-    const commit = TempFile.prototype.commit;
-    vi.spyOn(TempFile.prototype, 'commit').mockImplementation(async function (this: TempFile, target, expected) {
+    const place = TempFile.prototype.place;
+    vi.spyOn(TempFile.prototype, 'place').mockImplementation(async function (this: TempFile, target, stamp) {
       if (target.endsWith('first.txt')) await firstMayCommit;
-      return commit.call(this, target, expected);
+      return place.call(this, target, stamp);
     });
     vi.spyOn(report, 'log').mockImplementation((line) => {
       wrote.push(line);

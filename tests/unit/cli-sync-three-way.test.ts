@@ -14,6 +14,7 @@
  *   - no lost edit: a file the user changed since the base is not overwritten or deleted;
  *   - no resurrected file: a file the user deleted is not brought back;
  *   - no conflict copy unless both the user and the session changed the file since the base;
+ *   - a conflict copy the user edited is never replaced (the next one goes beside it);
  * and the directory is exactly what the three-way rule makes of it (model below). At the end,
  * with everything delivered, every file the user never touched holds the session's version.
  *
@@ -184,15 +185,15 @@ class Laptop {
   }
 }
 
-const copyOf = (rel: string) => conflictPath(rel, LABEL);
+const copyOf = (rel: string, n = 1) => conflictPath(rel, LABEL, n);
 
 /** What the user should have, per path: the three-way rule, written from DESIGN.md. */
 interface PathModel {
   /** The session's version this laptop last got. */
   base: Maybe;
   local: Maybe;
-  /** The conflict copy beside it. */
-  copy: Maybe;
+  /** The conflict copies beside it: [i] is the (i+1)-th name; null where there is none. */
+  copies: Maybe[];
 }
 
 function applyRule(m: PathModel, remote: Maybe): void {
@@ -206,7 +207,26 @@ function applyRule(m: PathModel, remote: Maybe): void {
   if (same(m.local, remote)) m.base = remote; // already there
   else if (sameContent(m.local, m.base)) m.local = m.base = remote; // the user left it: take the session's
   else if (m.local !== null && m.local.content === remote.content) m.base = remote; // same edit on both sides
-  else m.copy = m.base = remote; // both changed: the user's stays, the session's beside it
+  else {
+    // Both changed: the user's stays, the session's beside it — in the first copy that is free
+    // or still holds the base (the copy written last, untouched), never over another.
+    const free = m.copies.findIndex((c) => c === null || (m.base !== null && c.content === m.base.content));
+    m.copies[free === -1 ? m.copies.length : free] = remote;
+    m.base = remote;
+  }
+}
+
+/** The copies on disk, as many names as the model has and one more. */
+function readCopies(laptop: Laptop, rel: string, m: PathModel): Maybe[] {
+  const copies = Array.from({ length: m.copies.length + 1 }, (_, i) => laptop.read(copyOf(rel, i + 1)));
+  while (copies.length > 0 && copies.at(-1) === null) copies.pop();
+  return copies;
+}
+
+function trimmed(copies: Maybe[]): Maybe[] {
+  const out = [...copies];
+  while (out.length > 0 && out.at(-1) === null) out.pop();
+  return out;
 }
 
 async function runSequence(seed: number, dir: string): Promise<void> {
@@ -223,7 +243,7 @@ async function runSequence(seed: number, dir: string): Promise<void> {
   // The upload: the laptop, the session and the base agree.
   for (const rel of PATHS) {
     const version = rng.chance(0.7) ? randomVersion() : null;
-    model.set(rel, { base: version, local: version, copy: null });
+    model.set(rel, { base: version, local: version, copies: [] });
     runtime.session.set(rel, version);
     if (!version) continue;
     laptop.write(rel, version);
@@ -235,9 +255,9 @@ async function runSequence(seed: number, dir: string): Promise<void> {
     const expected: string[] = [];
     for (const [rel, m] of model) {
       if (m.local) expected.push(rel);
-      if (m.copy) expected.push(copyOf(rel));
+      m.copies.forEach((c, i) => c && expected.push(copyOf(rel, i + 1)));
       expect(laptop.read(rel), `${rel} ${when}`).toEqual(m.local);
-      expect(laptop.read(copyOf(rel)), `${copyOf(rel)} ${when}`).toEqual(m.copy);
+      expect(readCopies(laptop, rel, m), `${copyOf(rel)}… ${when}`).toEqual(trimmed(m.copies));
     }
     expect(laptop.files(), `the files ${when}`).toEqual(expected.sort());
   };
@@ -252,15 +272,15 @@ async function runSequence(seed: number, dir: string): Promise<void> {
     const rel = item.path;
     const remote = item.completes;
     const m = model.get(rel)!;
-    const before = { local: laptop.read(rel), copy: laptop.read(copyOf(rel)) };
+    const before = { local: laptop.read(rel), copies: readCopies(laptop, rel, m) };
     applier.handle(item.msg as Parameters<SyncApplier['handle']>[0]);
     await applier.idle();
-    const after = { local: laptop.read(rel), copy: laptop.read(copyOf(rel)) };
-    const what = `${rel}: session ${show(remote)}, base ${show(m.base)}, local ${show(before.local)} → ${show(after.local)}, copy ${show(before.copy)} → ${show(after.copy)}`;
+    const after = { local: laptop.read(rel), copies: readCopies(laptop, rel, m) };
+    const what = `${rel}: session ${show(remote)}, base ${show(m.base)}, local ${show(before.local)} → ${show(after.local)}, copies ${before.copies.map(show).join(',')} → ${after.copies.map(show).join(',')}`;
     if (same(remote, m.base)) expect(after, `the session's version is the base, yet something changed: ${what}`).toEqual(before);
     if (before.local === null && after.local !== null) expect(m.base, `resurrected: ${what}`).toBeNull();
     if (!same(after.local, before.local)) expect(sameContent(before.local, m.base), `lost edit: ${what}`).toBe(true);
-    if (!same(after.copy, before.copy)) expect(!sameContent(before.local, m.base) && !same(remote, m.base), `needless conflict copy: ${what}`).toBe(true);
+    if (after.copies.some((c, i) => !same(c, before.copies[i] ?? null))) expect(!sameContent(before.local, m.base) && !same(remote, m.base), `needless conflict copy: ${what}`).toBe(true);
     applyRule(m, remote);
     trace.push(`  applied ${what}`);
   };
@@ -287,10 +307,20 @@ async function runSequence(seed: number, dir: string): Promise<void> {
         touched.add(rel);
         trace.push(`local delete ${rel}`);
         return;
+      case 'edit conflict copy': {
+        // Merging by hand into a copy: it is the user's now, never replaced (a new one goes beside it).
+        const i = m.copies.findIndex((c) => c !== null);
+        if (i === -1) return;
+        const version = { content: rng.pick(CONTENTS), executable: m.copies[i]!.executable };
+        fs.writeFileSync(path.join(root, copyOf(rel, i + 1)), version.content);
+        m.copies[i] = version;
+        trace.push(`edit ${copyOf(rel, i + 1)} = ${show(version)}`);
+        return;
+      }
       case 'dismiss conflict copy':
-        fs.rmSync(path.join(root, copyOf(rel)), { force: true });
-        m.copy = null;
-        trace.push(`dismiss ${copyOf(rel)}`);
+        m.copies.forEach((_, i) => fs.rmSync(path.join(root, copyOf(rel, i + 1)), { force: true }));
+        m.copies = [];
+        trace.push(`dismiss ${copyOf(rel)}…`);
         return;
       case 'session write': {
         const version = randomVersion();
@@ -345,8 +375,8 @@ async function runSequence(seed: number, dir: string): Promise<void> {
     }
   };
 
-  const attachedActions = ['local edit', 'local delete', 'dismiss conflict copy', 'session write', 'session delete', 'send', 'send', 'deliver', 'deliver', 'deliver', 'detach', 'cut'];
-  const detachedActions = ['local edit', 'local delete', 'dismiss conflict copy', 'session write', 'session delete', 'connect', 'connect'];
+  const attachedActions = ['local edit', 'local delete', 'edit conflict copy', 'dismiss conflict copy', 'session write', 'session delete', 'send', 'send', 'deliver', 'deliver', 'deliver', 'detach', 'cut'];
+  const detachedActions = ['local edit', 'local delete', 'edit conflict copy', 'dismiss conflict copy', 'session write', 'session delete', 'connect', 'connect'];
   try {
     for (let i = 0; i < STEPS; i++) {
       await step(rng.pick(laptop.applier ? attachedActions : detachedActions));

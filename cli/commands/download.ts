@@ -1,4 +1,7 @@
-/** `catty download <label> [dest] [--format dir|tar.gz]`: the latest snapshot, verified, extracted safely. */
+/**
+ * `catty download <label> [dest] [--format dir|tar.gz]`: the latest snapshot, verified, extracted
+ * safely, its git history rebuilt on this machine from objects and refs only.
+ */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -52,6 +55,7 @@ export async function download(ctx: Context, label: string, destArg: string | un
   const tag = crypto.randomBytes(6).toString('hex');
   const tempFile = path.join(parent, `.${path.basename(dest)}.catty-download-${tag}.tar.gz`);
   const tempDir = path.join(parent, `.${path.basename(dest)}.catty-extract-${tag}`);
+  const privateDir = path.join(parent, `.${path.basename(dest)}.catty-git-${tag}`);
   const progress = await createProgress(ctx.stderr, 'Downloading', info.size);
   try {
     await fetchToFile(ctx, info.url, tempFile, info, progress);
@@ -64,31 +68,69 @@ export async function download(ctx: Context, label: string, destArg: string | un
     fs.mkdirSync(tempDir, { mode: 0o755 });
     const { extractSnapshot } = await import('../download/extract.js');
     const extracted = await extractSnapshot(tempFile, tempDir);
+    fs.mkdirSync(privateDir, { mode: 0o700 });
+    const history = await rebuildHistory(ctx, tempDir, privateDir);
     checkDestFree(dest, format);
     if (fs.existsSync(dest)) fs.rmdirSync(dest);
     fs.renameSync(tempDir, dest);
-    print(ctx.stderr, extractedSummary(extracted, info.createdAt, dest));
+    print(ctx.stderr, [extractedSummary(extracted, info.createdAt, dest), ...history].join('\n'));
   } finally {
     progress.stop();
     fs.rmSync(tempFile, { force: true });
     fs.rmSync(tempDir, { recursive: true, force: true });
+    fs.rmSync(privateDir, { recursive: true, force: true });
   }
 }
 
-/** Links listed in the summary at most; the rest are counted. */
-const MAX_LISTED_LINKS = 20;
+/**
+ * Nothing of the session's git may run here: its `.git` is moved out of the extracted tree into
+ * a private directory and only its objects and refs are imported into a new repository made by
+ * this machine's git (cli/git-import/); every other repository in the tree is dropped. Returns
+ * the summary's lines about it.
+ */
+async function rebuildHistory(ctx: Context, tree: string, privateDir: string): Promise<string[]> {
+  const { separateRepositories } = await import('../download/repositories.js');
+  const separated = separateRepositories(tree, privateDir);
+  const lines: string[] = [];
+  if (separated.embedded.length > 0) {
+    lines.push(`Left out ${plural(separated.embedded.length, 'embedded repository', 'embedded repositories')} (git here would use their config and hooks):`);
+    lines.push(...listed(separated.embedded.map((rel) => escapeForTerminal(rel))));
+  }
+  if (separated.topGitProblem) lines.push(`Left out the snapshot's .git: ${separated.topGitProblem}.`);
+  if (!separated.gitDir) return lines;
+  const { importHistory } = await import('../git-import/import.js');
+  const outcome = await importHistory(separated.gitDir, tree, ctx.env);
+  if (!outcome.ok) {
+    lines.push(`The git history could not be imported (${escapeForTerminal(outcome.why)}): the files are all here, without .git.`);
+    return lines;
+  }
+  lines.push(
+    `Rebuilt the git history here from its objects and refs: ${plural(outcome.branches.length, 'branch', 'branches')}, ${plural(outcome.tags.length, 'tag')}, HEAD on ${escapeForTerminal(outcome.head)} ` +
+      "(the session's git config, hooks and index are not kept; uncommitted changes show as unstaged).",
+  );
+  if (outcome.leftOut.length > 0) {
+    lines.push(`Left out ${plural(outcome.leftOut.length, 'ref')}:`);
+    lines.push(...listed(outcome.leftOut.map((ref) => `${escapeForTerminal(ref.name)}  (${escapeForTerminal(ref.why)})`)));
+  }
+  for (const note of outcome.notes) lines.push(`Note: ${escapeForTerminal(note)}.`);
+  return lines;
+}
 
+/** Items listed in the summary at most; the rest are counted. */
+const MAX_LISTED = 20;
+
+function listed(items: string[]): string[] {
+  const lines = items.slice(0, MAX_LISTED).map((item) => `    ${item}`);
+  if (items.length > MAX_LISTED) lines.push(`    … and ${items.length - MAX_LISTED} more`);
+  return lines;
+}
 
 function extractedSummary(x: Extracted, createdAt: string, dest: string): string {
   const links = x.links.length > 0 ? ` and ${plural(x.links.length, 'symlink')}` : '';
   const lines = [`Extracted ${plural(x.files, 'file')}${links} (${formatBytes(x.bytes)}) from the snapshot of ${createdAt} into ${dest}`];
   if (x.skippedLinks.length > 0) {
     lines.push(`Skipped ${plural(x.skippedLinks.length, 'link')} (not created, for safety):`);
-    for (const link of x.skippedLinks.slice(0, MAX_LISTED_LINKS)) {
-      const arrow = link.kind === 'hardlink' ? '=>' : '->';
-      lines.push(`    ${escapeForTerminal(link.rel)} ${arrow} ${escapeForTerminal(link.target)}  (${link.why})`);
-    }
-    if (x.skippedLinks.length > MAX_LISTED_LINKS) lines.push(`    … and ${x.skippedLinks.length - MAX_LISTED_LINKS} more`);
+    lines.push(...listed(x.skippedLinks.map((link) => `${escapeForTerminal(link.rel)} ${link.kind === 'hardlink' ? '=>' : '->'} ${escapeForTerminal(link.target)}  (${link.why})`)));
   }
   return lines.join('\n');
 }

@@ -8,7 +8,7 @@ import zlib from 'node:zlib';
 export interface TarEntry {
   name: string;
   type?: '0' | '1' | '2' | '3' | '5';
-  body?: string;
+  body?: string | Buffer;
   mode?: number;
   linkname?: string;
 }

@@ -5,7 +5,8 @@
  * file: a second one exits at once). Logs to `<DIR>/node.log`; prints one line to stdout,
  * NODE_READY_PREFIX and the socket, once it answers; nothing else ever goes to stdout (the API
  * stops reading it). With no session and no API watching for --idle-exit-ms (default 60 s) it
- * exits: there is nothing left for it to hold.
+ * exits: there is nothing left for it to hold; so it does when its control socket is removed
+ * (its data directory deleted): no API could reach it again.
  */
 import { acquirePidLock } from '../pid-lock.js';
 import { createLogger } from '../logger.js';
@@ -72,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   };
   try {
-    node = await startNodeServer({ nodeDir: dir, logger, idleExitMs, onIdle: () => shutdown('idle: no session and no API') });
+    node = await startNodeServer({ nodeDir: dir, logger, idleExitMs, onIdle: () => shutdown('idle: no session and no API'), onOrphaned: () => shutdown('orphaned: the control socket is gone') });
   } catch (err) {
     claimed.lock.release();
     throw err;

@@ -27,6 +27,7 @@ import { createRefusalQueue } from './refusal-queue.js';
 /** Refusals kept per session until the API writes them (what its table keeps). */
 const REFUSALS_PER_SESSION = 500;
 const WATCH_PING_MS = 15_000;
+const ORPHAN_CHECK_MS = 2_000;
 
 export interface NodeServerOptions {
   nodeDir: string;
@@ -35,6 +36,8 @@ export interface NodeServerOptions {
   /** With no session and no API watching for this long, `onIdle` is called (the bin exits). */
   idleExitMs?: number;
   onIdle?: () => void;
+  /** Called when the control socket is no longer ours (removed or replaced): the bin exits. */
+  onOrphaned?: () => void;
 }
 
 export interface NodeServer {
@@ -228,6 +231,15 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
   });
   fs.chmodSync(socketPath, 0o600);
   checkIdle();
+  // No one can reach a node whose socket is gone (its data directory removed, or another node
+  // took the path): it has nothing left to do.
+  const { ino } = fs.statSync(socketPath);
+  const orphanCheck = setInterval(() => {
+    if (fs.statSync(socketPath, { throwIfNoEntry: false })?.ino === ino) return;
+    logger.warn({ socketPath }, 'the control socket is gone: no API can reach this node');
+    options.onOrphaned?.();
+  }, ORPHAN_CHECK_MS);
+  orphanCheck.unref();
 
   let closing: Promise<void> | undefined;
   return {
@@ -236,12 +248,14 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     close() {
       closing ??= (async () => {
         if (idleTimer) clearTimeout(idleTimer);
+        clearInterval(orphanCheck);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const w of watchers) w.end();
         for (const s of sockets) s.destroy();
         await proxy.closeAll();
         await closed;
-        fs.rmSync(socketPath, { force: true });
+        // Only our own socket (another node may have taken the path).
+        if (fs.statSync(socketPath, { throwIfNoEntry: false })?.ino === ino) fs.rmSync(socketPath, { force: true });
       })();
       return closing;
     },

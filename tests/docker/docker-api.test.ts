@@ -2,8 +2,9 @@
  * The control plane with CATTY_PROVISIONER=docker, end to end through the built catty-api:
  * create → upload → terminal → sync-back → snapshot → API restart (the container survives and is
  * found again) → stop (container and volume removed) → download — under runc and, when the engine
- * has it, gVisor (runsc). Containers use host networking, so the API's loopback address and its
- * embedded S3 server are reachable from inside them.
+ * has it, gVisor (catty-runsc). Containers have no network: the test reaches the runtime through
+ * the socket path the API hands out (its embedded mode), the runtime calls back and uploads its
+ * snapshots through the gateway in its run directory.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -14,14 +15,14 @@ import { x as untar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { RouteError } from '../../api/contract/client.js';
-import { SESSION_IMAGE, buildSessionImage, probeDocker } from '../helpers/docker.js';
-import { TestClient } from '../helpers/runtime.js';
+import { SESSION_IMAGE, buildSessionImage, probeDocker, sessionRuntimes } from '../helpers/docker.js';
+import { TestClient, runtimeFetch, sessionWs } from '../helpers/runtime.js';
 import { waitFor } from '../helpers/wait.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 import { routes } from '../../api/contract/routes.js';
 
 const probe = await probeDocker('docker API');
-const runtimes = probe.ok ? ['runc', ...(probe.runtimes.includes('runsc') ? ['runsc'] : [])] : [];
+const runtimes = sessionRuntimes(probe);
 let ran = 0;
 
 // Writes each line it reads into the workspace, so sync-back has something to carry.
@@ -63,14 +64,15 @@ describe.skipIf(!probe.ok)('catty-api with the docker provisioner', () => {
       expect((await container.inspect()).Config.Labels).toMatchObject({ 'catty.session-id': s.id, 'catty.label': s.label });
 
       const zip = buildZip([{ name: 'hello.txt', data: 'hello from the laptop\n' }]);
-      const up = await fetch(`${s.connectUrl}/upload?cols=80&rows=24`, {
+      expect(s.socketPath).toBe(path.join(api.dataDir, 'docker', `catty-session-${s.id}`, 'runtime.sock'));
+      const up = await runtimeFetch(s, '/upload?cols=80&rows=24', {
         method: 'POST',
         headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' },
         body: new Uint8Array(zip),
       });
       expect(up.status).toBe(200);
 
-      const client = new TestClient({ wsUrl: s.connectUrl.replace(/^http/, 'ws'), token: s.connectToken });
+      const client = new TestClient(sessionWs(s));
       try {
         await client.opened;
         await client.waitForText('started', 30_000);
@@ -94,7 +96,7 @@ describe.skipIf(!probe.ok)('catty-api with the docker provisioner', () => {
       expect((await api.client.call(routes.getSession, { params: { ref: s.label } })).status).toBe('running');
       expect((await container.inspect()).State.Running).toBe(true);
       const again = await api.client.call(routes.connect, { params: { ref: s.label } });
-      expect((await fetch(`${again.connectUrl}/healthz`)).ok).toBe(true);
+      expect((await runtimeFetch(again, '/healthz')).ok).toBe(true);
 
       const stopStarted = Date.now();
       expect((await api.client.call(routes.stop, { params: { ref: s.label } })).status).toBe('stopped');

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
  * Starts `catty-session` with its secret settings (connect and machine tokens, agent command and
- * environment) read from stdin instead of the exec environment. Variables set here live only in
- * the process's heap: /proc/<pid>/environ — readable by the agent, which runs as the same uid —
- * shows just the non-secret ones. (Memory itself stays readable to a same-uid ptrace where the
- * kernel allows it; see SECURITY.md 37.)
+ * environment) read from stdin instead of the exec environment — the local provisioner's and the
+ * session image's entry point (infra/catty-session.sh) both start it so. Variables set here live
+ * only in the process's heap: /proc/<pid>/environ shows just the non-secret ones. The heap itself
+ * is kept from the agent (the same uid) by an execute-only node, which makes this process
+ * non-dumpable (api/provisioners/exec-only-node.ts; SECURITY.md 37).
  *
  * The runtime's code is loaded before the settings are read (bin.ts starts only when told), so a
  * warm spare (local.ts) — this process started ahead of a session, waiting on stdin — has done

@@ -60,6 +60,11 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
   const db = openDb(dbPath);
   for (const file of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
   const key = loadOrCreateKey(config.dataDir);
+  // One egress proxy for every session, in catty-node: a process of its own that outlives us.
+  // Found or started (~0.2 s to its ready line) while storage and the provisioner start.
+  const egress = createSessionEgress({ dataDir: config.dataDir, db, logger, logLevel: config.logLevel, inProcessNode: options.inProcessNode });
+  const egressStarted = egress.start();
+  egressStarted.catch(() => undefined); // awaited below
   let embedded: EmbeddedS3 | null = null;
   if (!config.s3.endpoint) {
     embedded = await startEmbeddedS3(config.dataDir);
@@ -71,10 +76,7 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
   const provisioner = options.provisioner ?? (await makeProvisioner(config, logger));
   // Loud on purpose, and on stderr even when logs go to a file.
   if (provisioner instanceof LocalProvisioner && provisioner.warning) process.stderr.write(`catty-api: WARNING: ${provisioner.warning}\n`);
-
-  // One egress proxy for every session, in catty-node: a process of its own that outlives us.
-  const egress = createSessionEgress({ dataDir: config.dataDir, db, logger, logLevel: config.logLevel, inProcessNode: options.inProcessNode });
-  await egress.start();
+  await egressStarted;
 
   let boundUrl = '';
   const deps: Deps = {

@@ -131,7 +131,7 @@ describe.each([
 
     expect((await cli(['stop', label])).code).toBe(0);
     // Its listener closes with it, and its directory goes.
-    await waitFor(() => !fs.existsSync(path.join(api.dataDir, 'egress', listed.id)), "the session's egress directory to go");
+    await waitFor(() => !fs.existsSync(path.join(api.dataDir, 'node', 'egress', listed.id)), "the session's egress directory to go");
   }, 120_000);
 
   it.skipIf(why !== null)(`41: --net none refuses even a trusted host and a loopback server not named; both logged, after the session ended too (${variant})`, async () => {

@@ -2,7 +2,8 @@
  * On API start: the records and the machines must agree. A session marked live whose machine is
  * gone ended while we were away (`stopped`, "machine lost"); one still `provisioning` never got
  * its health check (`failed`, machine stopped); a machine no live session owns is stopped. The
- * sessions kept get their egress listeners again, at the paths their machines bound.
+ * sessions kept keep their egress listeners in catty-node (or get them again, at the paths their
+ * machines bound, from a node started anew); the node closes every other session it holds.
  */
 import type { Deps } from '../deps.js';
 import type { NetworkPolicy } from '../../session-runtime/wire/network-policy.js';

@@ -1,5 +1,5 @@
 /**
- * catty-node's control socket as an attacker on the host would try it (SECURITY README case 46):
+ * catty-node's control socket as an attacker on the host would try it (SECURITY README case 51):
  * the built `catty-node`, a real process, on its real Unix socket. Only its owner's uid reaches
  * it (0600 in a 0700 directory; another uid is refused by the kernel); every malformed request —
  * an unknown route or method, a session id that is a path, a body that is not JSON, too large,
@@ -53,8 +53,8 @@ function raw(socketPath: string, method: string, urlPath: string, body?: string 
   });
 }
 
-describe('catty-node control socket (46)', () => {
-  it('46: reachable only by its owner — the socket 0600, its directory 0700, another uid refused', async () => {
+describe('catty-node control socket (51)', () => {
+  it('51: reachable only by its owner — the socket 0600, its directory 0700, another uid refused', async () => {
     const { dir, socket } = await startNode();
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
     const stat = fs.lstatSync(socket);
@@ -71,7 +71,7 @@ describe('catty-node control socket (46)', () => {
     expect(mine.stdout.trim()).toBe('CONNECTED');
   });
 
-  it('46: malformed requests are 4xx answers that name what is wrong and echo no value; the node keeps serving', async () => {
+  it('51: malformed requests are 4xx answers that name what is wrong and echo no value; the node keeps serving', async () => {
     const { socket, dir, pid } = await startNode();
     const put = (id: string, body: unknown) => raw(socket, 'PUT', `/v1/sessions/${id}`, typeof body === 'string' ? body : JSON.stringify(body));
     const good = { policy: policy('none'), credentials: { inject: [] } };

@@ -2,7 +2,9 @@
  * The agent's environment: built from nothing, never inherited. Only a minimal PATH/TERM/LANG/
  * HOME/SHELL plus CATTY_AGENT_ENV reach the agent — never CATTY_* or the runtime's own
  * variables (tokens, storage credentials) — and, with an egress proxy, the variables that send
- * its HTTP(S) through the runtime's bridge (egress-bridge.ts).
+ * its HTTP(S) through the runtime's bridge (egress-bridge.ts), and those of the credentials the
+ * proxy holds for it ({@link egressAgentEnv}): the model API at the bridge with a placeholder
+ * key, and the session CA of `--inject` for every TLS client.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +26,8 @@ export interface AgentEnvInput {
   isRoot: boolean;
   /** The egress bridge's URL (`http://127.0.0.1:PORT`); absent: no proxy variables. */
   proxyUrl?: string | null;
+  /** {@link egressAgentEnv}'s variables: set last, over the user's of the same name. */
+  egressEnv?: Record<string, string>;
 }
 
 /**
@@ -60,5 +64,39 @@ export function buildAgentEnv(input: AgentEnvInput): Record<string, string> {
     env.NO_PROXY = env.no_proxy = NO_PROXY;
     env.NODE_USE_ENV_PROXY = '1';
   }
+  Object.assign(env, input.egressEnv);
+  return env;
+}
+
+export interface AgentEgress {
+  /** The bridge's URL: with a model route, the agent's ANTHROPIC_BASE_URL. */
+  bridgeUrl: string;
+  /** CATTY_MODEL_ROUTE: the credential variables the agent gets a placeholder for; null: no model route. */
+  modelRoute: readonly string[] | null;
+  /** The session CA's certificate inside the machine (`--inject`); null: none. */
+  caFile: string | null;
+  /** The machine's trusted certificates plus the session CA, for OpenSSL's clients. */
+  caBundle: string | null;
+}
+
+/** What Claude Code is given instead of a credential: it starts logged in, and the proxy puts the
+ * real one in its place on the way out (api/egress/model-route.ts). Long enough for the last 20
+ * characters, by which Claude Code remembers an approved key, to be this text. */
+export const MODEL_PLACEHOLDER = 'catty-placeholder-the-egress-proxy-adds-the-real-credential';
+
+/** The variables TLS clients read for extra trusted certificates: Node's (added to its own
+ * roots), then OpenSSL's and those of curl, git, Python requests and pip (each a whole bundle). */
+const NODE_EXTRA_CA = 'NODE_EXTRA_CA_CERTS';
+const CA_BUNDLE_VARIABLES = ['SSL_CERT_FILE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'REQUESTS_CA_BUNDLE', 'PIP_CERT'] as const;
+
+/** The agent's variables for the credentials the egress proxy holds for it. */
+export function egressAgentEnv(egress: AgentEgress): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (egress.modelRoute) {
+    env.ANTHROPIC_BASE_URL = egress.bridgeUrl;
+    for (const name of egress.modelRoute) env[name] = MODEL_PLACEHOLDER;
+  }
+  if (egress.caFile) env[NODE_EXTRA_CA] = egress.caFile;
+  if (egress.caBundle) for (const name of CA_BUNDLE_VARIABLES) env[name] = egress.caBundle;
   return env;
 }

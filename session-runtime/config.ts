@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as z from './wire/zod.js';
 import { DEFAULT_MAX_SYNC_FILE_BYTES } from './wire/protocol.js';
-import { RuntimeEnv } from './wire/runtime-env.js';
+import { MODEL_CREDENTIAL_NAMES, RuntimeEnv, type ModelCredentialName } from './wire/runtime-env.js';
 import { MAX_SOCKET_PATH_BYTES, parseListenAddress, type ListenAddress } from './wire/runtime-address.js';
 
 export interface RuntimeConfig {
@@ -33,6 +33,9 @@ export interface RuntimeConfig {
   storageTimeoutMs: number;
   /** The host's egress proxy (a Unix socket inside the machine); null: the agent gets no proxy. */
   egressSocket: string | null;
+  /** CATTY_MODEL_ROUTE: the model credentials the proxy holds, which the agent gets placeholders
+   * for; null: none (the agent's own environment has whatever the user sent). */
+  modelRoute: ModelCredentialName[] | null;
 }
 
 export class ConfigError extends Error {
@@ -97,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     maxSyncFileBytes: numberOf(env, RuntimeEnv.maxSyncFileBytes, DEFAULT_MAX_SYNC_FILE_BYTES),
     storageTimeoutMs: numberOf(env, RuntimeEnv.storageTimeoutMs, 60_000),
     egressSocket: socketPathOf(env, RuntimeEnv.egressSocket),
+    modelRoute: env[RuntimeEnv.modelRoute] ? jsonOf(z.array(z.enum(MODEL_CREDENTIAL_NAMES)), RuntimeEnv.modelRoute, env[RuntimeEnv.modelRoute]!) : null,
   };
 }
 

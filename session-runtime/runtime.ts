@@ -9,7 +9,9 @@ import { ensureAgentHome } from './agent-home.js';
 import { spawnPtyAgent, type AgentExit, type SpawnAgent } from './agent.js';
 import { httpCallbacks, type ApiCallbacks } from './callbacks.js';
 import type { RuntimeConfig } from './config.js';
+import { egressAgentEnv } from './agent-env.js';
 import { startEgressBridge } from './egress-bridge.js';
+import { prepareEgressTrust } from './egress-trust.js';
 import { createHttpServer } from './http-server.js';
 import { outboundFor } from './outbound.js';
 import { DEFAULT_COLS, DEFAULT_ROWS } from './wire/protocol.js';
@@ -46,6 +48,8 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
   const agentHome = await ensureAgentHome(config.agentHome);
   // Before the agent can start: its environment names the bridge's port.
   const egress = config.egressSocket ? await startEgressBridge({ socketPath: config.egressSocket }) : null;
+  const trust = config.egressSocket ? await prepareEgressTrust(config.egressSocket, agentHome) : null;
+  const egressEnv = egress ? egressAgentEnv({ bridgeUrl: egress.url, modelRoute: config.modelRoute, caFile: trust?.caFile ?? null, caBundle: trust?.caBundle ?? null }) : {};
   const session = new Session({
     config,
     agentHome,
@@ -53,6 +57,7 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
     runtimeEnv: deps.env,
     isRoot: typeof process.getuid === 'function' && process.getuid() === 0,
     proxyUrl: egress?.url ?? null,
+    egressEnv,
     log,
   });
   const send = outboundFor(config.callbackSocket);

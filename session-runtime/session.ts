@@ -29,6 +29,8 @@ export interface SessionDeps {
   isRoot: boolean;
   /** The egress bridge's URL for the agent's proxy variables; absent: none. */
   proxyUrl?: string | null;
+  /** The variables of the credentials the egress proxy holds (agent-env.ts egressAgentEnv). */
+  egressEnv?: Record<string, string>;
   /** Operator log (the runtime's stdout): phase timings of the upload. */
   log?: (line: string) => void;
 }
@@ -58,7 +60,8 @@ export class Session {
     this.sync = new SyncSender(config.workspace, this.watcher, config.maxSyncFileBytes);
     this.relay = new Relay(DEFAULT_COLS, DEFAULT_ROWS, this.sync);
     this.started = new Promise((resolve) => (this.#markStarted = resolve));
-    this.#seeded = seedClaudeConfig(deps.agentHome, config.workspace, config.agentEnv);
+    // With the placeholder key: Claude Code approves the key it is given.
+    this.#seeded = seedClaudeConfig(deps.agentHome, config.workspace, { ...config.agentEnv, ...deps.egressEnv });
     this.#seeded.catch(() => undefined); // awaited (and reported) by startAgent
     this.#heartbeat = setInterval(() => this.#ping(), config.heartbeatIntervalMs);
     this.#heartbeat.unref();
@@ -118,7 +121,7 @@ export class Session {
     if (!baseline) await scanned;
     await this.#seeded;
     this.relay.resize(cols, rows);
-    const env = buildAgentEnv({ runtimeEnv: this.deps.runtimeEnv, agentEnv: config.agentEnv, home: this.deps.agentHome, isRoot: this.deps.isRoot, proxyUrl: this.deps.proxyUrl });
+    const env = buildAgentEnv({ runtimeEnv: this.deps.runtimeEnv, agentEnv: config.agentEnv, home: this.deps.agentHome, isRoot: this.deps.isRoot, proxyUrl: this.deps.proxyUrl, egressEnv: this.deps.egressEnv });
     try {
       this.#agent = this.deps.spawnAgent({ argv: config.agentCmd, cwd: config.workspace, env, cols, rows });
     } catch (err) {

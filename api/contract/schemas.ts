@@ -8,6 +8,7 @@
  * are the seam's one ErrorBody (session-runtime/wire/errors.ts).
  */
 import * as z from '../../session-runtime/wire/zod.js';
+import { normaliseHost } from '../../session-runtime/wire/host-name.js';
 import { EgressRefusal, NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 
 export const Ok = z.object({ ok: z.literal(true) });
@@ -65,6 +66,36 @@ export function secretNameProblem(name: string): string | null {
 }
 export const SecretName = z.string().check(z.maxLength(128), z.refine((n) => secretNameProblem(n) === null, 'invalid secret name'));
 
+/** `catty secrets set NAME --inject HOST --header NAME`: a header name the proxy may set — an
+ * HTTP token, and none the proxy owns (hop-by-hop, Host, framing). */
+const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADERS_NOT_INJECTED = ['host', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'content-length', 'content-type'];
+export function injectHeaderProblem(name: string): string | null {
+  if (name.length === 0 || name.length > 64 || !HEADER_TOKEN.test(name)) return 'is not an HTTP header name (letters, digits and - only, no spaces or line breaks)';
+  if (HEADERS_NOT_INJECTED.includes(name.toLowerCase())) return 'is a header the proxy sets itself';
+  return null;
+}
+
+/** The canonical spelling of an inject host (a name or an IP, as the seam normalises it), or why it is not one. */
+export function injectHostProblem(host: string): string | null {
+  const normalised = normaliseHost(host);
+  if ('problem' in normalised) return `is not a host: ${normalised.problem}`;
+  if (normalised.host !== host || normalised.shorthand) return 'is not in canonical form';
+  return null;
+}
+
+/** One secret the egress proxy adds as a header on requests to host:port (never in the machine). */
+export const InjectRequest = z.strictObject({
+  secret: SecretName,
+  host: z.string().check(z.maxLength(253), z.refine((h) => injectHostProblem(h) === null, 'not a canonical host name or IP')),
+  port: z.int().check(z.gte(1), z.lte(65535)),
+  header: z.string().check(z.refine((h) => injectHeaderProblem(h) === null, 'not a header the proxy may set')),
+  /** true: the header's value is `Bearer <secret>` (the default, Authorization); false: the secret as it is. */
+  bearer: z.boolean(),
+});
+export type InjectRequest = z.infer<typeof InjectRequest>;
+export const MAX_INJECT_RULES = 32;
+
 export const SessionStatus = z.enum(['provisioning', 'running', 'stopped', 'timed_out', 'failed']);
 export type SessionStatus = z.infer<typeof SessionStatus>;
 
@@ -81,6 +112,9 @@ export const CreateSessionRequest = z.strictObject({
   upload: z._default(z.boolean(), true),
   /** Where the session may connect (`catty new --net/--allow`); absent: the `trusted` preset. */
   network: z.optional(NetworkPolicy),
+  /** Secrets (each also in `secrets`) the egress proxy adds as headers instead of the agent's
+   * environment holding them; each host:port must be one the network policy allows. */
+  inject: z.optional(z.array(InjectRequest).check(z.maxLength(MAX_INJECT_RULES))),
 });
 export type CreateSessionRequest = z.input<typeof CreateSessionRequest>;
 

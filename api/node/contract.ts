@@ -26,6 +26,7 @@ const secret = z.string().check(z.minLength(1), z.maxLength(16 * 1024));
 const ModelCredentialsSchema = z.strictObject({
   apiKey: z.optional(secret),
   oauthToken: z.optional(secret),
+  authToken: z.optional(secret),
   baseUrl: z.optional(z.url().check(z.maxLength(2048))),
 });
 const InjectRuleSchema = z.strictObject({

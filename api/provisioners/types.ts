@@ -32,6 +32,10 @@ export interface MachineSpec {
   /** Host directory holding this session's egress proxy socket (EGRESS_SOCKET_NAME), bound at
    * MACHINE_EGRESS_DIR inside; absent: the machine gets no egress proxy. */
   egressDir?: string;
+  /** With egressDir: the egress proxy holds the session's model credentials; these are the
+   * variables (CATTY_MODEL_ROUTE) the agent gets placeholders for, its ANTHROPIC_BASE_URL being
+   * the runtime's bridge. Absent: no model route. */
+  modelRoute?: string[];
 }
 
 /** What every machine of one API shares: a spare started ahead must have been given the same. */

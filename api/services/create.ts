@@ -10,6 +10,7 @@ import { countLive, insertSession, labelTaken, sessionById, toSession, updateSes
 import { insertToken } from '../state/tokens.js';
 import { agentCommand } from './agent-cmd.js';
 import { waitForHealthy } from './health.js';
+import { splitSecrets } from './session-credentials.js';
 import { machineEndpoint } from './runtime-client.js';
 import { uniqueLabel } from './labels.js';
 import { markEnded } from './lifecycle.js';
@@ -28,6 +29,8 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
   // Refused before anything exists: no row, no label, no machine.
   if (deps.provisioner.refusal) throw new HttpError(503, SANDBOX_UNAVAILABLE, deps.provisioner.refusal);
   const network: NetworkPolicy = request.network ?? { preset: DEFAULT_NETWORK_PRESET, allow: [] };
+  // The model credentials and --inject secrets go to the egress proxy, never into the machine.
+  const { agentEnv, credentials, modelRoute } = splitSecrets(request, network);
 
   // Check and insert in one transaction so concurrent creates cannot both pass the limit.
   const label = deps.db.transaction(() => {
@@ -57,7 +60,7 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
   try {
     const abort = AbortSignal.timeout(deps.config.healthTimeoutMs);
     // Listening before the machine starts: the agent's first request finds the proxy there.
-    const egressDir = await deps.egress.open(id, network);
+    const egressDir = await deps.egress.open(id, network, credentials);
     const machine = await deps.provisioner.start(
       {
         sessionId: id,
@@ -68,7 +71,8 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
         apiUrl: deps.machineApiUrl(),
         agentCmd: agentCommand(request.agent, request.cmd),
         // Secrets live here only: never in the DB or a log line.
-        agentEnv: { ...(request.secrets ?? {}) },
+        agentEnv,
+        ...(modelRoute ? { modelRoute } : {}),
         upload: request.upload,
         runtimeEnv: deps.config.runtimeEnv,
         egressDir,

@@ -12,6 +12,7 @@ import { spinner } from '../output.js';
 import { removeRecord, saveManifest, saveRecord } from '../sessions/store.js';
 import { SecretStore, defaultSecretStoreOptions } from '../secrets/store.js';
 import { warnIfClaudeHasNoKey } from '../secrets/claude-key.js';
+import { injectRequests } from '../secrets/inject.js';
 import { prepareUpload } from '../packer/prepare.js';
 import { DEFAULT_MAX_UPLOAD_MB, uploadWorkspace } from '../packer/upload.js';
 import { uploadSummary } from '../packer/summary.js';
@@ -78,7 +79,10 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
   }
   // Everything that can fail locally fails before a machine is started.
   const network: NetworkPolicy = { preset: opts.net, allow: parseAllowList(opts.allow ?? []) };
-  const secrets = opts.secrets ? new SecretStore(defaultSecretStoreOptions(ctx)).all() : {};
+  const store = opts.secrets ? new SecretStore(defaultSecretStoreOptions(ctx)) : null;
+  const secrets = store ? store.all() : {};
+  // Secrets set with --inject: for hosts this session's policy must allow (exit 2 before anything starts).
+  const inject = store ? injectRequests(store.injectSettings(), Object.keys(secrets), network) : [];
   warnIfClaudeHasNoKey(ctx, opts, Object.keys(secrets));
   if (opts.upload) await confirmWholeDir(ctx, opts.yes === true);
   const maxBytes = maxUploadBytes(ctx, opts.maxUploadMb);
@@ -88,6 +92,7 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
   if (opts.cmd) body.cmd = opts.cmd;
   if (opts.ttl !== undefined) body.ttlSec = opts.ttl;
   if (Object.keys(secrets).length > 0) body.secrets = secrets;
+  if (inject.length > 0) body.inject = inject;
   // The default is the API's too: left out, the request also suits an API older than policies.
   if (network.preset !== DEFAULT_NETWORK_PRESET || network.allow.length > 0) body.network = network;
 

@@ -1,7 +1,10 @@
 /**
- * $CATTY_HOME/secrets.json (0600): {version:1, check, secrets: {NAME: {nonce, ciphertext, tag}}}.
- * `check` is a sealed constant: when it does not open, the key is not the one the file was
- * written with (another machine, or a lost key) — a clearer error than "tampered".
+ * $CATTY_HOME/secrets.json (0600): {version:1, check, secrets: {NAME: {nonce, ciphertext, tag}},
+ * inject?: {NAME: {host, port, header, bearer}}}. `check` is a sealed constant: when it does not
+ * open, the key is not the one the file was written with (another machine, or a lost key) — a
+ * clearer error than "tampered". `inject` says which secrets the session's egress proxy adds as a
+ * header for a host (`catty secrets set NAME --inject HOST`) instead of the agent's environment
+ * holding them; it is not secret (no value), so it is kept in the clear.
  */
 import * as z from '../../session-runtime/wire/zod.js';
 import { secretNameProblem } from '../../api/contract/schemas.js';
@@ -13,10 +16,20 @@ import { readJsonFile, writePrivateFileAtomic } from '../fs-util.js';
 import { Sealed, open, seal } from './crypto.js';
 import { deriveKey, fileKeySource, keychainKeySource, loadOrCreateKey, machineIdSalt, preferredKeySource, type KeySource } from './key.js';
 
+/** How a secret is injected: as `header` on requests to host:port (`Bearer <value>` when `bearer`). */
+export const InjectSetting = z.object({
+  host: z.string(),
+  port: z.int().check(z.gte(1), z.lte(65535)),
+  header: z.string(),
+  bearer: z.boolean(),
+});
+export type InjectSetting = z.infer<typeof InjectSetting>;
+
 const SecretsFile = z.object({
   version: z.literal(1),
   check: z.optional(Sealed),
   secrets: z.record(z.string(), Sealed),
+  inject: z.optional(z.record(z.string(), InjectSetting)),
 });
 type SecretsFile = z.infer<typeof SecretsFile>;
 
@@ -52,12 +65,17 @@ export class SecretStore {
     return Object.keys(this.#read().secrets).sort();
   }
 
-  set(name: string, value: string): void {
+  /** Sets the secret and how it is used: injected by the egress proxy, or (no `inject`) in the agent's environment. */
+  set(name: string, value: string, inject?: InjectSetting): void {
     validateSecretName(name);
     const file = this.#read();
     const key = this.#key(file, true);
     file.check ??= seal(key, CHECK_AAD, CHECK_TEXT);
     file.secrets[name] = seal(key, name, value);
+    const rules = { ...file.inject };
+    if (inject) rules[name] = inject;
+    else delete rules[name];
+    file.inject = rules;
     this.#write(file);
   }
 
@@ -65,8 +83,15 @@ export class SecretStore {
     const file = this.#read();
     if (!(name in file.secrets)) return false;
     delete file.secrets[name];
+    if (file.inject) delete file.inject[name];
     this.#write(file);
     return true;
+  }
+
+  /** The inject setting of each secret that has one (no value is decrypted). */
+  injectSettings(): Record<string, InjectSetting> {
+    const file = this.#read();
+    return Object.fromEntries(Object.entries(file.inject ?? {}).filter(([name]) => name in file.secrets));
   }
 
   /** Every secret, decrypted; throws (using none of them) when any fails to decrypt. */

@@ -18,7 +18,7 @@ export interface Separated {
   gitDir: string | null;
   /** Why the top `.git` was not a repository to import (a file, a link…), or null. */
   topGitProblem: string | null;
-  /** Relative paths dropped as repositories (a directory ends with `/`). */
+  /** Relative paths dropped as repositories (a directory ends with `/`; the top's HEAD says why). */
   embedded: string[];
 }
 
@@ -67,7 +67,7 @@ export function separateRepositories(root: string, privateDir: string): Separate
       const isHead = (e: fs.Dirent) => e.name.toLowerCase() === 'head';
       for (const head of entries.filter(isHead)) {
         fs.rmSync(path.join(root, head.name), { recursive: true, force: true });
-        embedded.push(head.name);
+        embedded.push(`${head.name} (the top directory's: beside objects/ or refs/, git would take the directory for a repository)`);
       }
       entries = entries.filter((e) => !isHead(e));
     }

@@ -57,7 +57,11 @@ async function download(entries: TarEntry[]): Promise<{ code: number; stderr: st
   return { code: result.code, stderr: result.stderr, cwd, dest: path.join(cwd, DOWNLOAD_LABEL) };
 }
 
-/** What a user does in a downloaded directory (and a git-aware prompt on `cd`). */
+/**
+ * What a user does in a downloaded directory (and a git-aware prompt on `cd`); it leaves the
+ * state as it was (the checkouts go to a branch and back; the commit is aborted by an empty
+ * message), so the history can be checked after it.
+ */
 function exerciseGit(dir: string): void {
   const run = (...args: string[]) => gitIn(dir, args, gitEnv);
   run('status');
@@ -70,7 +74,6 @@ function exerciseGit(dir: string): void {
   run('checkout', 'main');
   run('commit', '--allow-empty');
   run('fetch', 'origin');
-  run('checkout', '--', '.');
   run('status');
 }
 
@@ -133,9 +136,9 @@ describe('45: catty download rebuilds the history from objects and refs; nothing
   ])('45: %s runs nothing on git status/diff/log/checkout/commit/fetch; the history is there', async (_what, entries) => {
     const result = await download(entries());
     expect(result.code, result.stderr).toBe(0);
-    expectHistory(result.dest);
     exerciseGit(result.dest);
     expect(markers()).toEqual([]);
+    expectHistory(result.dest);
     expect(fs.readFileSync(path.join(result.dest, '.git/config'), 'utf8')).not.toMatch(/fsmonitor|hooksPath|sshCommand|pager|editor|external|include|filter|evil/);
   });
 
@@ -152,23 +155,34 @@ describe('45: catty download rebuilds the history from objects and refs; nothing
       }),
     );
     expect(result.code, result.stderr).toBe(0);
+    expect(gitIn(result.dest, ['log', '--all', '--format=%s'], gitEnv).stdout).not.toContain('laptop secret');
+    expect(gitIn(result.dest, ['cat-file', '-e', secret], gitEnv).code).not.toBe(0);
     expect(result.stderr).toMatch(/^ {4}refs\/heads\/laptop {2}\(its object is not in the snapshot\)$/m);
     expect(result.stderr).toContain('Note: ignored objects/info/alternates');
-    expect(gitIn(result.dest, ['cat-file', '-e', secret], gitEnv).code).not.toBe(0);
-    expect(gitIn(result.dest, ['log', '--all', '--format=%s'], gitEnv).stdout).not.toContain('laptop secret');
     expect(fs.existsSync(path.join(result.dest, '.git/objects/info/alternates'))).toBe(false);
     expectHistory(result.dest);
   });
 
-  it('45: a symlinked .git/objects (to a repository on the laptop) is never followed: no history, no .git, the files are there', async () => {
+  it('45: a symlinked .git/objects (to a repository on the laptop) is never followed: no history, no .git, the files are there, the top directory not a repository', async () => {
     const laptop = makeAgentRepo();
     const laptopObjects = path.join(laptop.dir, '.git/objects');
     const listing = () => fs.readdirSync(laptopObjects, { recursive: true }).sort();
     const before = listing();
-    const entries = withFiles(base, { '.git/objects': null });
+    // And the top directory shaped as a repository of its own, for when there is no .git.
+    const entries = withFiles(base, {
+      '.git/objects': null,
+      HEAD: 'ref: refs/heads/main\n',
+      'objects/.keep': '',
+      'refs/.keep': '',
+      config: `[core]\n\tbare = false\n\tworktree = .\n\tfsmonitor = ${mark('top')}\n`,
+    });
     entries.push({ name: '.git/objects', type: '2', linkname: laptopObjects });
     const result = await download(entries);
     expect(result.code, result.stderr).toBe(0);
+    exerciseGit(result.dest);
+    expect(markers()).toEqual([]);
+    expect(result.stderr).toContain('    HEAD (the top directory\'s: beside objects/ or refs/, git would take the directory for a repository)');
+    expect(fs.existsSync(path.join(result.dest, 'HEAD'))).toBe(false);
     expect(result.stderr).toMatch(/The git history could not be imported \(none of its 4 refs could be imported: .*not in the snapshot\)/);
     expect(fs.existsSync(path.join(result.dest, '.git'))).toBe(false);
     expect(fs.readFileSync(path.join(result.dest, 'app.txt'), 'utf8')).toBe('one\ntwo\nuncommitted\n');
@@ -217,7 +231,8 @@ describe('45: catty download rebuilds the history from objects and refs; nothing
     const swapped = withFiles(base, { [loose[0]!.name]: loose[1]!.body as Buffer });
     const second = await download(swapped);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.stderr).toMatch(/The git history could not be imported \(git fsck found problems: .*hash-path mismatch/);
+    // Found by fsck, or earlier by update-ref when a ref names it: either way, no repository.
+    expect(second.stderr).toMatch(/The git history could not be imported \(.*hash(-path)? mismatch/);
     expect(fs.existsSync(path.join(second.dest, '.git'))).toBe(false);
   });
 
@@ -237,6 +252,8 @@ describe('45: catty download rebuilds the history from objects and refs; nothing
     });
     const result = await download(hostile);
     expect(result.code, result.stderr).toBe(0);
+    for (const dir of ['vendor/lib', 'vendor/lib/src', 'vendor/linked', 'vendor/other', 'vendor/store', 'vendor']) exerciseGit(path.join(result.dest, dir));
+    expect(markers()).toEqual([]);
     expect(result.stderr).toMatch(/Left out 4 embedded repositories \(git here would use their config and hooks\):/);
     for (const rel of ['vendor/lib/.git', 'vendor/linked/.git', 'vendor/other/.Git', 'vendor/store/']) expect(result.stderr).toContain(`    ${rel}\n`);
     expect(fs.existsSync(path.join(result.dest, 'vendor/lib/.git'))).toBe(false);
@@ -245,8 +262,6 @@ describe('45: catty download rebuilds the history from objects and refs; nothing
     expect(fs.readFileSync(path.join(result.dest, 'vendor/lib/app.txt'), 'utf8')).toBe('one\ntwo\nuncommitted\n');
     expect(fs.readFileSync(path.join(result.dest, 'vendor/linked/code.txt'), 'utf8')).toBe('kept\n');
     expectHistory(result.dest);
-    for (const dir of ['vendor/lib', 'vendor/lib/src', 'vendor/linked', 'vendor/other', 'vendor']) exerciseGit(path.join(result.dest, dir));
-    expect(markers()).toEqual([]);
   });
 });
 

@@ -58,8 +58,6 @@ export interface SessionEgressOptions {
   inProcessNode?: boolean;
   /** Refusals are written at most once in this period (default 1 s), those between together. */
   flushMs?: number;
-  /** Backoff bounds for starting a node again after it died (default 250 ms … 10 s). */
-  restartDelayMs?: { first: number; max: number };
 }
 
 interface Wanted {
@@ -71,6 +69,8 @@ interface Wanted {
 }
 
 const FLUSH_MS = 1_000;
+/** Backoff between attempts to start a node again after it died. */
+const RESTART_DELAY_MS = { first: 250, max: 10_000 };
 /** The API's session ids (api/crypto.ts newId): 12 random bytes in hex. */
 const SESSION_ID_CHARS = 24;
 
@@ -79,7 +79,6 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
   const nodeDir = nodeDirOf(options.dataDir);
   const log = logger.child({ component: 'egress' });
   const flushMs = options.flushMs ?? FLUSH_MS;
-  const delays = options.restartDelayMs ?? { first: 250, max: 10_000 };
   const wanted = new Map<string, Wanted>();
   let conn: Promise<NodeConnection> | null = null;
   let stopped = false;
@@ -123,7 +122,7 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
   let recovering: Promise<void> | null = null;
   function recover(): Promise<void> {
     recovering ??= (async () => {
-      let delay = delays.first;
+      let delay = RESTART_DELAY_MS.first;
       while (!stopped) {
         try {
           await connect();
@@ -133,7 +132,7 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
         } catch (err) {
           log.error({ err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'could not start catty-node again');
           await new Promise((r) => setTimeout(r, delay).unref());
-          delay = Math.min(delay * 2, delays.max);
+          delay = Math.min(delay * 2, RESTART_DELAY_MS.max);
         }
       }
     })().finally(() => (recovering = null));

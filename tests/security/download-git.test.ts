@@ -1,5 +1,5 @@
 /**
- * SECURITY case 45 (issue 21, item 1): nothing of the session's git runs on the laptop after
+ * SECURITY case 52 (issue 21, item 1): nothing of the session's git runs on the laptop after
  * `catty download`. Snapshots carry a real history (tests/helpers/git-archive.ts: two branches,
  * two tags, packed and loose objects, an uncommitted edit) plus what a hostile agent adds — config
  * keys that name programs, hooks, includes, a filter and diff driver with the `.gitattributes`
@@ -102,8 +102,8 @@ function expectHistory(dest: string): void {
   expect(git('fsck', '--strict', '--no-dangling').trim()).toBe('');
 }
 
-describe('45: catty download rebuilds the history from objects and refs; nothing of the session\'s git runs here', () => {
-  it('45: an ordinary snapshot: commits, branches, tags, HEAD and the uncommitted edit are there, fsck clean', async () => {
+describe('52: catty download rebuilds the history from objects and refs; nothing of the session\'s git runs here', () => {
+  it('52: an ordinary snapshot: commits, branches, tags, HEAD and the uncommitted edit are there, fsck clean', async () => {
     const result = await download(base);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('Rebuilt the git history here from its objects and refs: 2 branches, 2 tags, HEAD on main');
@@ -133,7 +133,7 @@ describe('45: catty download rebuilds the history from objects and refs; nothing
           { '.gitattributes': '* filter=evil diff=evil\n', 'src/.gitattributes': '*.txt filter=evil diff=evil\n' },
         ),
     ],
-  ])('45: %s runs nothing on git status/diff/log/checkout/commit/fetch; the history is there', async (_what, entries) => {
+  ])('52: %s runs nothing on git status/diff/log/checkout/commit/fetch; the history is there', async (_what, entries) => {
     const result = await download(entries());
     expect(result.code, result.stderr).toBe(0);
     exerciseGit(result.dest);
@@ -142,7 +142,7 @@ describe('45: catty download rebuilds the history from objects and refs; nothing
     expect(fs.readFileSync(path.join(result.dest, '.git/config'), 'utf8')).not.toMatch(/fsmonitor|hooksPath|sshCommand|pager|editor|external|include|filter|evil/);
   });
 
-  it('45: alternates pointing at a repository on the laptop are ignored: none of its objects is lent, its refs are left out', async () => {
+  it('52: alternates pointing at a repository on the laptop are ignored: none of its objects is lent, its refs are left out', async () => {
     const laptop = makeAgentRepo();
     fs.writeFileSync(path.join(laptop.dir, 'secret.txt'), 'laptop secret\n');
     gitIn(laptop.dir, ['add', 'secret.txt'], gitEnv);
@@ -163,7 +163,7 @@ describe('45: catty download rebuilds the history from objects and refs; nothing
     expectHistory(result.dest);
   });
 
-  it('45: a symlinked .git/objects (to a repository on the laptop) is never followed: no history, no .git, the files are there, the top directory not a repository', async () => {
+  it('52: a symlinked .git/objects (to a repository on the laptop) is never followed: no history, no .git, the files are there, the top directory not a repository', async () => {
     const laptop = makeAgentRepo();
     const laptopObjects = path.join(laptop.dir, '.git/objects');
     const listing = () => fs.readdirSync(laptopObjects, { recursive: true }).sort();
@@ -191,7 +191,7 @@ describe('45: catty download rebuilds the history from objects and refs; nothing
     expect(listing()).toEqual(before);
   });
 
-  it('45: refs named to escape or that git refuses are left out and listed; nothing is written outside', async () => {
+  it('52: refs named to escape or that git refuses are left out and listed; nothing is written outside', async () => {
     const packed = entryText(base, '.git/packed-refs');
     const bad = ['refs/heads/../../x', 'refs/heads/a..b', 'refs/heads/x.lock', 'refs/heads/.hidden', 'refs/heads/sp ace', 'refs/remotes/origin/main', 'refs/heads/feature/deeper'];
     const result = await download(
@@ -213,7 +213,7 @@ describe('45: catty download rebuilds the history from objects and refs; nothing
     expectHistory(result.dest);
   });
 
-  it('45: objects that fail git fsck (a tree entry named .GIT, a loose object under another id) leave no .git; the files are there', async () => {
+  it('52: objects that fail git fsck (a tree entry named .GIT, a loose object under another id) leave no .git; the files are there', async () => {
     const evil = makeAgentRepo();
     const blob = gitWithInput(evil.dir, ['rev-parse', 'main:app.txt'], '');
     const dotGitTree = gitWithInput(evil.dir, ['mktree'], `100644 blob ${blob}\t.GIT\n`);
@@ -236,7 +236,7 @@ describe('45: catty download rebuilds the history from objects and refs; nothing
     expect(fs.existsSync(path.join(second.dest, '.git'))).toBe(false);
   });
 
-  it('45: embedded repositories (vendor/lib/.git, a bare-shaped directory, a gitdir: file) are not extracted, and listed', async () => {
+  it('52: embedded repositories (vendor/lib/.git, a bare-shaped directory, a gitdir: file) are not extracted, and listed', async () => {
     const nested = makeAgentRepo();
     const nestedEntries = withFiles(treeEntries(nested.dir), { '.git/config': `[core]\n\tfsmonitor = ${mark('nested')}\n\tpager = ${mark('nested-pager')}\n` });
     const entries: TarEntry[] = [...base, { name: 'vendor/', type: '5' }, { name: 'vendor/lib/', type: '5' }, ...nestedEntries.map((e) => ({ ...e, name: `vendor/lib/${e.name}` }))];

@@ -12,6 +12,8 @@ export interface FakeAnthropic {
   url: string;
   /** `METHOD path` of every request, in order. */
   requests: string[];
+  /** The headers of every request, in the same order (what reached the model API). */
+  headers: http.IncomingHttpHeaders[];
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ function streamedReply(model: string, text: string): string {
 /** `reply(n)`: the text the n-th /v1/messages request gets (from 1). */
 export async function startFakeAnthropic(reply: (n: number) => string): Promise<FakeAnthropic> {
   const requests: string[] = [];
+  const headers: http.IncomingHttpHeaders[] = [];
   let messages = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -41,6 +44,7 @@ export async function startFakeAnthropic(reply: (n: number) => string): Promise<
     req.on('end', () => {
       const route = `${req.method} ${(req.url ?? '').split('?')[0]}`;
       requests.push(route);
+      headers.push(req.headers);
       if (route !== 'POST /v1/messages') {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: 'not offered by the fake' } }));
@@ -67,5 +71,5 @@ export async function startFakeAnthropic(reply: (n: number) => string): Promise<
     });
   });
   const { url } = await listenLoopback(server);
-  return { url, requests, close: () => closeServer(server) };
+  return { url, requests, headers, close: () => closeServer(server) };
 }

@@ -136,7 +136,7 @@ describe('credentials stay outside a real session (local provisioner, bubblewrap
 
   const cli = (argv: string[], cwd?: string) => runCli(argv, { home, cwd, env: { CATTY_API_URL: api.url } });
 
-  it.skipIf(why !== null)('42/45/46: the scripted model gets the real key and the inject host the real token, while the machine holds placeholders only — no process, file, log or snapshot has them', async () => {
+  it.skipIf(why !== null)('42/53/54: the scripted model gets the real key and the inject host the real token, while the machine holds placeholders only — no process, file, log or snapshot has them', async () => {
     const upstream = await startUpstream({ secure: true });
     expect((await cli(['secrets', 'set', 'ANTHROPIC_API_KEY', KEY])).code).toBe(0);
     expect((await cli(['secrets', 'set', 'ANTHROPIC_BASE_URL', fake.url])).code).toBe(0);

@@ -1,5 +1,5 @@
 /**
- * SECURITY.md 42 and 43 (and README cases 45, 46) against the egress proxy itself: the
+ * SECURITY.md 42 and 43 (and README cases 53, 54) against the egress proxy itself: the
  * credentials it adds on the way out so the machine never holds them (issue 20, item 5). The
  * model route — an origin-form request, which is what the runtime's bridge passes on when the
  * agent's ANTHROPIC_BASE_URL names it — and `--inject`, a CONNECT the proxy ends with the
@@ -59,7 +59,7 @@ async function httpsThrough(socketPath: string, authority: string, servername: s
 }
 
 describe('SECURITY.md 42: the model route adds the real credential; the client never needs it', () => {
-  it('42/45: a placeholder x-api-key becomes the real key at a loopback upstream, with its Host and path, under --net none', async () => {
+  it('42/53: a placeholder x-api-key becomes the real key at a loopback upstream, with its Host and path, under --net none', async () => {
     const upstream = await startUpstream();
     const { socketPath } = await session(policy('none'), { model: { apiKey: KEY, baseUrl: `http://127.0.0.1:${upstream.port}/gateway/` }, inject: [] });
     const answer = await modelRequest(socketPath, { 'x-api-key': PLACEHOLDER, authorization: 'Bearer also-a-placeholder', host: 'evil.test' });
@@ -72,7 +72,7 @@ describe('SECURITY.md 42: the model route adds the real credential; the client n
     expect(JSON.stringify(seen.headers)).not.toContain('placeholder');
   });
 
-  it('45: an OAuth token goes as Authorization: Bearer, over TLS verified for the name; an untrusted certificate gets a 502 and nothing is sent', async () => {
+  it('53: an OAuth token goes as Authorization: Bearer, over TLS verified for the name; an untrusted certificate gets a 502 and nothing is sent', async () => {
     const upstream = await startUpstream({ secure: true });
     const creds: SessionCredentials = { model: { oauthToken: 'oauth-REAL-token', baseUrl: `https://secure.test:${upstream.port}` }, inject: [] };
     const { socketPath } = await session(policy('none'), creds);
@@ -88,14 +88,14 @@ describe('SECURITY.md 42: the model route adds the real credential; the client n
     expect(upstream.seen).toHaveLength(1);
   });
 
-  it('45: plain HTTP carries the credential only to a loopback upstream', async () => {
+  it('53: plain HTTP carries the credential only to a loopback upstream', async () => {
     const { socketPath } = await session(policy('full'), { model: { apiKey: KEY, baseUrl: 'http://lan.test:8080' }, inject: [] });
     const answer = await modelRequest(socketPath, { 'x-api-key': PLACEHOLDER });
     expect(answer.status).toBe(502);
     expect(answer.body).toContain('plain HTTP only to a loopback address');
   });
 
-  it('45: server-sent events flow through as they come, not when the response ends', async () => {
+  it('53: server-sent events flow through as they come, not when the response ends', async () => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     const upstream = await startUpstream({
@@ -122,7 +122,7 @@ describe('SECURITY.md 42: the model route adds the real credential; the client n
     expect(received.join('')).toContain('message_stop');
   });
 
-  it('45: a redirect is passed back, not followed: the key reaches the model upstream only', async () => {
+  it('53: a redirect is passed back, not followed: the key reaches the model upstream only', async () => {
     const elsewhere = await startUpstream();
     const upstream = await startUpstream({ handler: (_req, res) => res.writeHead(307, { location: `http://127.0.0.1:${elsewhere.port}/steal` }).end() });
     const { socketPath } = await session(policy('full', `127.0.0.1:${elsewhere.port}`), { model: { apiKey: KEY, baseUrl: `http://127.0.0.1:${upstream.port}` }, inject: [] });
@@ -135,7 +135,7 @@ describe('SECURITY.md 42: the model route adds the real credential; the client n
     expect(elsewhere.seen[0]!.headers['x-api-key']).toBe(PLACEHOLDER);
   });
 
-  it('45: without model credentials the route answers why in the API\'s error shape: none given, or lost with a restarted proxy', async () => {
+  it('53: without model credentials the route answers why in the API\'s error shape: none given, or lost with a restarted proxy', async () => {
     const none = await session(policy('trusted'), { inject: [] });
     const answer = await modelRequest(none.socketPath, { 'x-api-key': PLACEHOLDER });
     expect(answer.status).toBe(401);
@@ -157,7 +157,7 @@ describe('SECURITY.md 42, 43: --inject ends TLS with the session CA and adds the
     return { upstream, ...s, ca: fs.readFileSync(path.join(s.dir, EGRESS_CA_NAME), 'utf8') };
   }
 
-  it('42/46: the header is added inside the tunnel, the client\'s own replaced, Host always the target\'s; the CA is public, its key is not written', async () => {
+  it('42/54: the header is added inside the tunnel, the client\'s own replaced, Host always the target\'s; the CA is public, its key is not written', async () => {
     const { upstream, socketPath, dir, ca } = await injectSession();
     const answer = await httpsThrough(socketPath, `secure.test:${upstream.port}`, 'secure.test', ca, '/repos?x=1', { authorization: 'Bearer placeholder', host: 'other.test' });
     expect(answer).toMatchObject({ status: 200, body: 'hello from /repos?x=1' });
@@ -222,7 +222,7 @@ describe('SECURITY.md 42, 43: --inject ends TLS with the session CA and adds the
 
 // A model-route connection is the session's own: a new policy does not cut it.
 describe('the model route and policy changes', () => {
-  it('45: a stream in flight survives a policy change to none', async () => {
+  it('53: a stream in flight survives a policy change to none', async () => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     const upstream = await startUpstream({

@@ -41,13 +41,21 @@ class ImportFailed extends Error {}
  */
 export async function importHistory(source: string, workTree: string, env: NodeJS.ProcessEnv): Promise<ImportOutcome> {
   const gitDir = path.join(workTree, '.git');
-  if (fs.existsSync(gitDir)) return { ok: false, why: `${gitDir} already exists` };
+  if (lstatOrNull(gitDir)) return { ok: false, why: `${gitDir} already exists` };
   try {
     return await build(readGitSource(source), workTree, gitDir, env);
   } catch (error) {
     fs.rmSync(gitDir, { recursive: true, force: true });
     if (error instanceof ImportFailed || error instanceof SourceProblem) return { ok: false, why: error.message };
     return { ok: false, why: `unexpected error: ${(error as Error).message}` };
+  }
+}
+
+function lstatOrNull(file: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(file);
+  } catch {
+    return null;
   }
 }
 

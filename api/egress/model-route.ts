@@ -8,7 +8,9 @@
  *
  * Without model credentials the client gets a 401 in the Messages API's own error shape, so
  * Claude Code shows the reason: the session was started without them, or the proxy was
- * restarted and, keeping them in memory only, no longer has them.
+ * restarted and, keeping them in memory only, no longer has them (catty-node reopens such a
+ * session with empty credentials, so that text names both; a listener opened with none at all
+ * names the restart alone).
  */
 import type http from 'node:http';
 import type net from 'node:net';
@@ -19,7 +21,7 @@ import { MODEL_AUTH_HEADERS, modelAuthHeaders, parseModelUpstream, plainModelAll
 import { relayRequest } from './relay.js';
 import { connectFirst, startTls, UpstreamError } from './upstream.js';
 
-export const NO_MODEL_CREDENTIALS = "this session has no model credentials at the egress proxy: start it with an ANTHROPIC_API_KEY (or CLAUDE_CODE_OAUTH_TOKEN) secret — catty secrets set ANTHROPIC_API_KEY — or call another host through HTTPS_PROXY";
+export const NO_MODEL_CREDENTIALS = "this session has no model credentials at the egress proxy: it was started without an ANTHROPIC_API_KEY (or CLAUDE_CODE_OAUTH_TOKEN) secret, or the proxy lost them in a restart (they are kept in memory only, never on disk) — set one (catty secrets set ANTHROPIC_API_KEY) and start a new session (catty new)";
 export const MODEL_CREDENTIALS_LOST = "the egress proxy was restarted and no longer holds this session's model credentials (they are kept in memory only, never on disk): start a new session (catty new)";
 
 export async function forwardModelRequest(ctx: SessionContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * Which paths sync-back may touch on the laptop, decided here before anything is written
- * (SECURITY.md 11, 45, 46). A session machine is treated as hostile, so a path it names must
+ * (SECURITY.md 11, 46, 47). A session machine is treated as hostile, so a path it names must
  * pass three rules of the laptop's, not the runtime's:
  *
  * - Never git's: no `.git` segment — in any case, and in the spellings a laptop's file system
@@ -78,22 +78,24 @@ export class Admission {
   check(rel: string): void {
     const segments = rel.split('/');
     if (segments.some(isDotGit)) throw new Refusal('.git is never written by sync-back');
-    this.#checkGitShape(segments);
     if (isDependencyPath(segments)) throw new Refusal('a dependency or cache folder: never written by sync-back');
+    this.#checkGitShape(segments);
     for (let depth = 0; depth < segments.length; depth++) this.#refresh(segments.slice(0, depth).join('/'));
     if (this.#rules.ignoresWithAncestors(rel, false)) throw new Refusal('ignored (.gitignore, .cattyignore or catty\'s defaults): never written by sync-back');
   }
 
   /**
    * For each directory `d` on the path: refused when `d` already has a git dir's shape, or when
-   * the path's next segment is a marker that would give it one.
+   * the path's next segment is a marker that would give it one. Without a HEAD (there, or as the
+   * next segment) there is no shape: one lstat per directory.
    */
   #checkGitShape(segments: string[]): void {
     for (let depth = 0; depth < segments.length; depth++) {
       const dirRel = segments.slice(0, depth).join('/');
+      const next = markerOf(segments[depth] as string);
+      if (next !== 'head' && !exists(path.join(this.#root, dirRel, 'HEAD'))) continue;
       const present = this.#markersIn(dirRel);
       if (isGitDirShape(present)) throw new Refusal(`${dirRel || 'the directory'} looks like a git repository (HEAD, objects, refs): never written into by sync-back`);
-      const next = markerOf(segments[depth] as string);
       if (next) {
         present.add(next);
         if (isGitDirShape(present)) throw new Refusal(`would make ${dirRel || 'the directory'} look like a git repository (HEAD, objects, refs): refused`);
@@ -103,17 +105,8 @@ export class Admission {
 
   /** The markers present in a directory (any kind of entry; a missing directory has none). */
   #markersIn(dirRel: string): Set<Marker> {
-    const present = new Set<Marker>();
     const dir = path.join(this.#root, dirRel);
-    for (const name of ['HEAD', 'objects', 'refs', 'commondir'] as const) {
-      try {
-        fs.lstatSync(path.join(dir, name));
-        present.add(name.toLowerCase() as Marker);
-      } catch {
-        // absent (or the directory is): not a marker here
-      }
-    }
-    return present;
+    return new Set(GIT_DIR_MARKERS.filter((marker) => exists(path.join(dir, marker === 'head' ? 'HEAD' : marker))));
   }
 
   /** Drops the cached rules of `dirRel` when one of its rule files changed since they were read. */
@@ -129,6 +122,16 @@ export class Admission {
     if (this.#seen.get(dirRel) === stamp) return;
     this.#seen.set(dirRel, stamp);
     this.#rules.invalidate(dirRel);
+  }
+}
+
+/** Whether anything (of any kind, a link too) is at `file`. */
+function exists(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -5,7 +5,11 @@
  * HIGH_WATER_BYTES the owner is asked to pause the socket, and resumed below LOW_WATER_BYTES —
  * so a flood costs bounded memory and keystrokes keep flowing. What a change does to a file is
  * the three-way rule against the base manifest (#destination, #delete): a message is a claim
- * about the session's version, never an order to overwrite what the user changed.
+ * about the session's version, never an order to overwrite what the user changed. Before that,
+ * every path passes admission.ts (SECURITY.md 46, 47: nothing ignored, nothing of git's); the
+ * decision is taken again where the file is committed, just before the rename, which happens
+ * only if the destination is still what the decision saw (49); a conflict copy the user touched
+ * is never replaced (50).
  *
  * Whole-file writes to unrelated paths are applied up to WRITE_CONCURRENCY at a time: each is
  * some eight file-system calls ending in an fsync and a rename, and a burst of small files waits
@@ -14,7 +18,8 @@
  * 6 alternating pairs: median 2.33 s four at a time, 1.89 s sixteen — won 5 of 6). "Unrelated" is
  * decided on case-folded paths, so a case-insensitive disk cannot merge two of them: not the
  * same path, neither inside the other, and neither one's conflict copy the other. Everything
- * else — deletes, chunked transfers, skips, resets, and a write related to one in flight — waits
+ * else — deletes, chunked transfers, skips, resets, a write related to one in flight, and a
+ * write that decides others (a rule file, a git dir's marker) or may be a conflict copy — waits
  * until the writes in flight are done, then runs alone, so the order of related changes is the
  * order they were sent in.
  */

@@ -6,7 +6,7 @@
  * skipped are a path's latest outcome (a file refused, then written, counts as written);
  * conflicts and kept deletes stay listed, since each left something here for the user to look at.
  *
- * Bounded whatever the session sends (SECURITY.md 47): the first TRACKED_MAX paths are kept
+ * Bounded whatever the session sends (SECURITY.md 48): the first TRACKED_MAX paths are kept
  * with their outcome; past them an outcome is only counted (per message, so a path met again
  * past the cap counts again, and the summary says so). Refused and skipped paths are
  * logged one by one up to LOGGED_MAX per attach, then counted in one closing line; the log

@@ -1,5 +1,5 @@
 /**
- * The per-session sync log, `$CATTY_HOME/logs/<label>.log`, bounded (SECURITY.md 47): what the
+ * The per-session sync log, `$CATTY_HOME/logs/<label>.log`, bounded (SECURITY.md 48): what the
  * session machine sends decides how many lines there are, so the file rotates — past
  * MAX_LOG_BYTES it becomes `<label>.log.1` (replacing the older one) and a new file starts —
  * and the lines wait in a small buffer written synchronously when full (a stream's own buffer

@@ -1,8 +1,9 @@
 /**
  * Issue 19, item 2: real Claude Code in a Docker session must outlive a detach. The session is
  * created through the API with the docker provisioner and reached through its relay (the
- * deployment path); Claude Code talks to a scripted Messages API on loopback (the container
- * shares the host's network). One prompt, its answer on screen, a detach — and then, while
+ * deployment path); Claude Code talks to a scripted Messages API on loopback, through the
+ * runtime's bridge and the session's egress proxy, which holds the key (the container has no
+ * network). One prompt, its answer on screen, a detach — and then, while
  * nobody is attached, a second control plane starts on the same Docker engine, as a test run or
  * a second deployment on that host does. For 90 s the session must stay `running` and its agent
  * alive (polled; the wait ends at the first sign of an exit); then a reattach gets an answer to a
@@ -12,6 +13,7 @@
  * engine as its own, and on start stopped each one none of its sessions owned — another control
  * plane's too. The runtime's stop hangs up the agent (SIGHUP), and Claude Code exits 129 on it.
  */
+import path from 'node:path';
 import xterm from '@xterm/headless';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +24,7 @@ import { startTestApi, type TestApi } from '../helpers/api.js';
 import { SESSION_IMAGE, buildSessionImage, probeDocker } from '../helpers/docker.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
 import { freeLoopbackPort } from '../helpers/loopback.js';
-import { TestClient } from '../helpers/runtime.js';
+import { TestClient, runtimeFetch } from '../helpers/runtime.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -118,9 +120,9 @@ describe.skipIf(!probe.ok)('real Claude Code in a Docker session, detached', () 
     // The detach: the client's WebSocket closes (Ctrl-] in the CLI), the relay closes upstream.
     await first.close();
 
-    // The runtime itself, where the agent's state is (host networking: a loopback port).
+    // The runtime itself, where the agent's state is (its socket in the machine's run directory).
     const container = docker.getContainer(`catty-session-${s.id}`);
-    const runtimeUrl = (await container.inspect()).Config.Labels[Label.runtimeUrl];
+    const runtime = { url: 'http://localhost', socketPath: path.join((await container.inspect()).Config.Labels[Label.runDir]!, 'runtime.sock') };
     const detachedAt = Date.now();
 
     // What a test run or a second deployment on this engine does: a catty-api with the docker
@@ -133,7 +135,7 @@ describe.skipIf(!probe.ok)('real Claude Code in a Docker session, detached', () 
         const after = `${Date.now() - detachedAt} ms after the detach`;
         const session = await api.client.call(routes.getSession, { params: { ref: s.label } });
         if (session.status !== 'running') throw new Error(`the session ended ${after}: ${session.status}, ${session.detail ?? ''}`);
-        const health = await fetch(`${runtimeUrl}/healthz`).then(
+        const health = await runtimeFetch(runtime, '/healthz').then(
           async (res) => Health.parse(await res.json()),
           async (err: Error) => {
             const state = await container.inspect().then((info) => info.State.Status, () => 'removed');

@@ -19,8 +19,10 @@
  *   built-in ones, every `.gitignore` and `.cattyignore` in the directory, the `.gitignore`
  *   files above it in its repository) as the laptop's files say at the time of the write: a
  *   rule file is read again when its inode, size or mtime changed, so a `.gitignore` the session
- *   wrote counts from the moment it is here — as git sees it, which keeps every file sync-back
- *   writes visible to `git status`. Beneath the rules a floor no rule file lowers: dependency
+ *   wrote counts from the moment it is here — as git sees it: what a `.gitignore` of the
+ *   session's stops ignoring shows in `git status`. `.cattyignore` is never written or deleted:
+ *   its `!` rules can bring back what git ignores, out of `git status`'s sight, so only the user
+ *   changes it. Beneath the rules a floor no rule file lowers: dependency
  *   and cache folders (`node_modules`, `.venv`, `venv`, `__pycache__`, `*.pyc`) are never
  *   written, even when a negation re-includes them for the upload — they run code without
  *   review (a `.pth` file in site-packages, a package's index.js).
@@ -29,6 +31,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEPENDENCY_DIRS, IGNORE_FILES, IgnoreRules, type OuterIgnoreRules } from '../../session-runtime/wire/ignore-rules.js';
 import { Refusal } from './local-fs.js';
+
+/** catty's own rule file: it can re-include what git ignores, so the session never changes it. */
+const CATTY_RULE_FILE = '.cattyignore';
 
 /** Entries whose presence makes a directory a git dir to git's discovery (lower case). */
 const GIT_DIR_MARKERS = ['head', 'objects', 'refs', 'commondir'] as const;
@@ -79,6 +84,7 @@ export class Admission {
     const segments = rel.split('/');
     if (segments.some(isDotGit)) throw new Refusal('.git is never written by sync-back');
     if (isDependencyPath(segments)) throw new Refusal('a dependency or cache folder: never written by sync-back');
+    if (folded(segments.at(-1) ?? '') === CATTY_RULE_FILE) throw new Refusal(`${CATTY_RULE_FILE} decides what sync-back writes: never written by sync-back`);
     this.#checkGitShape(segments);
     for (let depth = 0; depth < segments.length; depth++) this.#refresh(segments.slice(0, depth).join('/'));
     if (this.#rules.ignoresWithAncestors(rel, false)) throw new Refusal('ignored (.gitignore, .cattyignore or catty\'s defaults): never written by sync-back');

@@ -79,6 +79,18 @@ describe('SECURITY.md 46: ignored paths are never written', () => {
     expect(result.stderr).toMatch(/3 written, 0 deleted, 0 conflicts, 1 refused/);
   });
 
+  it('46: .cattyignore is never written nor deleted (its negations could bring back what git ignores, out of sight)', async () => {
+    const s = h.setup({ '.cattyignore': 'secret.txt\n', 'sub/.cattyignore': 'x\n' }, { '.gitignore': 'dist/\n', '.cattyignore': 'secret.txt\n', 'sub/.cattyignore': 'x\n' });
+    const result = await h.connectWith(s, [write('.CattyIgnore', '!dist/\n'), write('.cattyignore', '!dist/\n'), { type: 'file_change', path: 'sub/.cattyignore', action: 'delete' }, write('dist/cli/bin.js', 'payload')]);
+    expect(result.code).toBe(0);
+    expect(read(s.local, '.cattyignore')).toBe('secret.txt\n');
+    expect(read(s.local, 'sub/.cattyignore')).toBe('x\n');
+    expect(fs.existsSync(path.join(s.local, 'dist'))).toBe(false);
+    expect(fs.existsSync(path.join(s.local, '.CattyIgnore'))).toBe(false);
+    expect(result.stderr).toMatch(/4 refused/);
+    expect(result.stderr).toContain('.cattyignore decides what sync-back writes');
+  });
+
   it('46: a remote delete of an ignored path is refused too', async () => {
     const s = h.setup({ '.env': 'A=1' }, { '.env': 'A=1' });
     const result = await h.connectWith(s, [{ type: 'file_change', path: '.env', action: 'delete' }]);

@@ -69,7 +69,7 @@ function exerciseGit(dir: string): void {
   run('diff', 'HEAD');
   run('log', '--all', '-p', '--oneline');
   // A pager only runs on a terminal: util-linux `script` gives git one.
-  spawnSync('script', ['-qec', 'git log --all', '/dev/null'], { cwd: dir, env: gitEnv, stdio: 'ignore', timeout: 30_000 });
+  for (const command of ['git log --all', 'git branch']) spawnSync('script', ['-qec', command, '/dev/null'], { cwd: dir, env: gitEnv, stdio: 'ignore', timeout: 30_000 });
   run('checkout', 'feature');
   run('checkout', 'main');
   run('commit', '--allow-empty');
@@ -174,7 +174,7 @@ describe('52: catty download rebuilds the history from objects and refs; nothing
       HEAD: 'ref: refs/heads/main\n',
       'objects/.keep': '',
       'refs/.keep': '',
-      config: `[core]\n\tbare = false\n\tworktree = .\n\tfsmonitor = ${mark('top')}\n`,
+      config: `[core]\n\tpager = ${mark('top')}\n`,
     });
     entries.push({ name: '.git/objects', type: '2', linkname: laptopObjects });
     const result = await download(entries);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import ignore from 'ignore';
 import type { Context } from '../context.js';
 import { DEFAULT_IGNORES } from '../../session-runtime/wire/ignore-rules.js';
+import { leavesRoot } from '../../session-runtime/wire/safe-path.js';
 import { outerIgnoreRules, trackedFiles } from './git.js';
 import { checkUploadFits } from './preflight.js';
 import { countSpinner } from './progress.js';
@@ -46,7 +47,7 @@ export async function prepareUpload(ctx: Context, options: { git: boolean; maxBy
 /** $CATTY_HOME (credentials, secrets, their key) never goes into a session, even from a home directory. */
 function cattyHomeInside(ctx: Context): string[] {
   const back = path.relative(realpathOr(ctx.cwd), realpathOr(ctx.home));
-  if (back === '' || back.startsWith('..') || path.isAbsolute(back)) return [];
+  if (back === '' || leavesRoot(back)) return [];
   return [back.split(path.sep).join('/')];
 }
 

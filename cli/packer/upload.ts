@@ -67,13 +67,18 @@ export async function uploadWorkspace(walk: WalkResult, options: UploadOptions):
     request.on('response', resolve);
     request.on('error', reject);
   });
-  response.catch(() => undefined);
+  // The answer's body is read once, here: a refusal is reported from it whether it comes while
+  // we are still sending or after (two readers of one stream left the second with nothing, and
+  // the user with a bare "HTTP 400" instead of the runtime's reason).
+  const answer = response.then(async (res) => ({ status: res.statusCode ?? 0, body: await readBody(res) }));
+  answer.catch(() => undefined);
   const onAbort = () => {
     job.abort();
     request.destroy(new Error('upload cancelled'));
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  const early = response.then((res) => (res.statusCode === 200 ? new Promise<never>(() => undefined) : earlyAnswer(res)));
+  // A non-200 answer while we are still sending is a refusal: stop sending, report it.
+  const early = answer.then(({ status, body }) => (status === 200 ? new Promise<never>(() => undefined) : Promise.reject(runtimeRefused(status, body))));
   early.catch(() => undefined);
   try {
     await Promise.race([pipeline(job.stream, counter, request), early]);
@@ -87,20 +92,13 @@ export async function uploadWorkspace(walk: WalkResult, options: UploadOptions):
   }
   options.signal?.removeEventListener('abort', onAbort);
   const manifest = await job.manifest;
-  const res = await response.catch((error: unknown) => {
+  const { status, body } = await answer.catch((error: unknown) => {
     throw uploadFailed(error);
   });
-  const body = await readBody(res);
-  if (res.statusCode !== 200) throw runtimeRefused(res.statusCode ?? 0, body);
+  if (status !== 200) throw runtimeRefused(status, body);
   const parsed = UploadResult.safeParse(safeJson(body));
   if (!parsed.success) throw new UserError('The session runtime sent an unexpected answer to the upload.');
   return { manifest, zipBytes, skipped: job.skipped, result: parsed.data };
-}
-
-/** A non-200 answer while we are still sending: a refusal (stop sending, report it). */
-async function earlyAnswer(res: http.IncomingMessage): Promise<never> {
-  const body = await readBody(res);
-  throw runtimeRefused(res.statusCode ?? 0, body);
 }
 
 function runtimeRefused(status: number, body: string): UserError {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Context } from '../context.js';
 import { ExitCode } from '../errors.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
+import { leavesRoot } from '../../session-runtime/wire/safe-path.js';
 import { realpathOr } from './walk.js';
 
 /** The flag that uploads such a directory without asking. */
@@ -19,7 +20,7 @@ export function wholeDirKind(dir: string, env: NodeJS.ProcessEnv): string | null
   const home = realpathOr(env.HOME || os.homedir());
   if (real === home) return 'your home directory';
   const back = path.relative(real, home);
-  if (back !== '' && !back.startsWith('..') && !path.isAbsolute(back)) return 'a directory holding your home directory';
+  if (back !== '' && !leavesRoot(back)) return 'a directory holding your home directory';
   return null;
 }
 

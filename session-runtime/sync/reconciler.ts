@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
+import { leavesRoot } from '../wire/safe-path.js';
 
 /** A directory is reconciled once it had no event for this long... */
 const RECONCILE_QUIET_MS = 200;
@@ -139,7 +140,7 @@ export class DirectoryReconciler {
     if (!watcher) return;
     const known = watcher._watched.get(dir);
     const relDir = this.options.rel(dir);
-    if (relDir.startsWith('..')) return;
+    if (leavesRoot(relDir)) return;
     let selfReported = this.#selfReported.get(dir);
     const names = new Set<string>();
     let missed = 0;

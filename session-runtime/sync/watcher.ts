@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { DEPENDENCY_DIRS } from '../wire/ignore-rules.js';
+import { leavesRoot } from '../wire/safe-path.js';
 import { DirectoryReconciler } from './reconciler.js';
 
 /** Per-path quiet period before a change is considered complete. */
@@ -220,7 +221,7 @@ export class WorkspaceWatcher {
   /** `fromEvent`: an event from chokidar (it counts for `settle`'s quiet period). */
   #touch(abs: string, fromEvent = true): void {
     const rel = this.#rel(abs);
-    if (rel === '' || rel.startsWith('..')) return;
+    if (rel === '' || leavesRoot(rel)) return;
     this.changeCount += 1;
     if (fromEvent) this.#lastEventAtMs = Date.now();
     const prior = this.#timers.get(rel);

@@ -11,6 +11,11 @@
  * stops, the caller removes everything it created (`rollback`) and extracts the spooled archive
  * the ordinary way, which gives the authoritative answer (and the usual error for a hostile
  * archive). So an upload is still accepted or refused whole, on the same terms as before.
+ *
+ * An entry whose sizes come after its data (a data descriptor) is held to the compression-ratio
+ * cap while it inflates: bytes written against compressed bytes the inflater has taken, checked
+ * before each write. A bomb stops after about RATIO_MIN_BYTES written (the ordinary path then
+ * refuses it from the central directory, before writing anything), not at the end of its data.
  */
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
@@ -18,7 +23,7 @@ import zlib from 'node:zlib';
 import { SMALL_ENTRY_BYTES, type ExtractResult } from './extract.js';
 import { WorkspaceWriter, decodeEntry, writeAll } from './workspace-writer.js';
 import { NotStreamable, ZipStreamReader, type CentralRecord, type LocalEntry, type ZipRecord } from './zip-stream.js';
-import { NameClaims, checkCompressionRatio, checkEntryName, entryKind, type ZipLimits } from './zip-plan.js';
+import { NameClaims, checkCompressionRatio, checkEntryName, entryKind, isMacMetadata, overRatio, type ZipLimits } from './zip-plan.js';
 
 export type StreamOutcome = { ok: true; result: ExtractResult } | { ok: false; reason: string };
 
@@ -30,7 +35,8 @@ const DISQUALIFYING_EXTRA_IDS = new Set([0x7075, 0x0001]);
 interface Streamed {
   local: LocalEntry;
   rel: string;
-  kind: 'file' | 'dir';
+  /** `skip`: macOS metadata, read and never written. */
+  kind: 'file' | 'dir' | 'skip';
   /** '' for a directory. */
   abs: string;
   crc32: number;
@@ -125,16 +131,18 @@ export class StreamExtractor extends Writable {
     if (local.method !== 0 && local.method !== 8) throw new NotStreamable(`compression method ${local.method}`);
     // Non-UTF-8 names are CP437 to the ordinary reader; plain ASCII reads the same either way.
     if (!(local.flags & FLAG_UTF8) && local.name.some((byte) => byte >= 0x80)) throw new NotStreamable('non-UTF-8 name');
+    // Only the central directory tells whether a backslash is a separator (zip-plan.ts).
+    if (local.name.includes(0x5c)) throw new NotStreamable('a backslash in a name');
     const name = local.name.toString('utf8');
-    const kind = name.endsWith('/') ? 'dir' : 'file';
     const rel = checkEntryName(name, this.limits);
-    this.#claims.claimWithParents(rel, kind);
+    const kind = isMacMetadata(rel) ? 'skip' : name.endsWith('/') ? 'dir' : 'file';
     let abs = '';
+    if (kind !== 'skip') this.#claims.claimWithParents(rel, kind);
     if (kind === 'dir') this.#writer.ensureDir(rel);
-    else abs = this.#writer.prepareFile(rel);
+    else if (kind === 'file') abs = this.#writer.prepareFile(rel);
     const entry: Streamed = { local, rel, kind, abs, crc32: 0, compressedSize: 0, size: 0 };
     this.#streamed.push(entry);
-    if (kind === 'dir') return;
+    if (kind !== 'file') return;
     const budget = this.limits.maxTotalBytes - this.#totalBytes;
     if (!local.described) {
       checkCompressionRatio(rel, local.size, local.compressedSize, this.limits);
@@ -182,6 +190,7 @@ export class StreamExtractor extends Writable {
     this.#sink = null;
     const entry = this.#streamed[this.#streamed.length - 1] as Streamed;
     Object.assign(entry, { crc32: end.crc32 >>> 0, compressedSize: end.compressedSize, size: end.size });
+    if (entry.kind === 'skip') return;
     if (!sink) {
       if (end.size !== 0) throw new NotStreamable(`directory "${entry.rel}" has data`);
       return;
@@ -212,6 +221,10 @@ export class StreamExtractor extends Writable {
   #writeOut(sink: FileSink, out: Buffer): void {
     sink.written += out.length;
     if (sink.written > sink.limit) throw new NotStreamable(`"${sink.entry.rel}" is larger than declared`);
+    // The inflater's bytesWritten: compressed bytes it has consumed so far (not merely been given).
+    if (sink.entry.local.described && overRatio(sink.written, sink.inflater?.bytesWritten ?? sink.written, this.limits)) {
+      throw new NotStreamable(`"${sink.entry.rel}" expands past the compression-ratio cap`);
+    }
     sink.crc = zlib.crc32(out, sink.crc);
     writeAll(sink.fd as number, out);
   }
@@ -234,8 +247,8 @@ export class StreamExtractor extends Writable {
       if (DISQUALIFYING_EXTRA_IDS.has(record.extra.readUInt16LE(at))) throw new NotStreamable('unicode-path or zip64 extra field');
     }
     const { kind, executable } = entryKind(record, local.name.toString('utf8'));
-    if (kind !== entry.kind) throw new NotStreamable(`"${entry.rel}" is a ${kind} in the central directory`);
-    if (executable) this.#executables.push(entry.abs);
+    if (entry.kind !== 'skip' && kind !== entry.kind) throw new NotStreamable(`"${entry.rel}" is a ${kind} in the central directory`);
+    if (executable && entry.kind === 'file') this.#executables.push(entry.abs);
   }
 
   #finish(entries: number): void {

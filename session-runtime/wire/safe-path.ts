@@ -44,9 +44,19 @@ export function resolveInside(root: string, rel: string): string | null {
   const base = path.resolve(root);
   const target = path.resolve(base, rel);
   const back = path.relative(base, target);
-  if (back === '' || back.startsWith('..') || path.isAbsolute(back)) return null;
-  if (back.split(path.sep)[0] === '..') return null;
+  if (back === '' || leavesRoot(back)) return null;
   return target;
+}
+
+/**
+ * Whether `back`, a result of `path.relative(root, p)`, names a place outside `root`: absolute
+ * (another drive), or `..` as its whole first segment. The one test of it in the code base: a
+ * name that merely starts with two dots (`..prettierrc-old`, `...`) is inside.
+ */
+export function leavesRoot(back: string): boolean {
+  if (path.isAbsolute(back)) return true;
+  const first = back.split(/[\\/]/, 1)[0];
+  return first === '..';
 }
 
 /** The key under which two paths count as the same file on a case-insensitive or
@@ -55,9 +65,22 @@ export function collisionKey(rel: string): string {
   return rel.normalize('NFC').toLowerCase();
 }
 
-/** Makes a name safe to print: control characters (and DEL, and C1 controls) become escapes,
- * so a hostile file name cannot inject terminal escape sequences (SECURITY.md 17). */
+/**
+ * Every character that can mislead someone reading a terminal: C0 and C1 controls and DEL (escape
+ * sequences), the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) and
+ * marks (U+200E, U+200F, U+061C) that reorder what is shown, the zero-width characters (U+200B–
+ * U+200D, U+2060, U+FEFF, U+180E) that hide a difference, and the line and paragraph separators
+ * (U+2028, U+2029) that some terminals and logs break lines on.
+ */
+// eslint-disable-next-line no-control-regex
+const MISLEADING = /[\u0000-\u001f\u007f-\u009f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]/g;
+
+/** Makes a name safe to print: each character above becomes a visible escape (`\x1b`,
+ * `\u{202e}`), so a hostile file name can neither inject escape sequences nor pass for another
+ * name (SECURITY.md 17). */
 export function escapeForTerminal(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(MISLEADING, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
 }

@@ -28,6 +28,12 @@ export class SyncLog {
     this.file = file;
     this.#maxBytes = maxBytes;
     ensurePrivateDir(path.dirname(file));
+    // Opened now: the file exists from the start of the attach, as the summary's "details" says.
+    try {
+      this.#open();
+    } catch {
+      this.#failed = true;
+    }
   }
 
   write(line: string): void {

@@ -63,6 +63,8 @@ export async function download(ctx: Context, label: string, destArg: string | un
     if (format === 'tar.gz') {
       fs.renameSync(tempFile, dest);
       print(ctx.stderr, `Saved ${formatBytes(info.size)} snapshot (${info.createdAt}) to ${dest}`);
+      // The archive is the machine's bytes as stored: its .git (config, hooks) is the agent's.
+      print(ctx.stderr, "It is the session's archive as it is: do not run git in an extracted .git from it (`catty download` without --format rebuilds the history safely).");
       return;
     }
     fs.mkdirSync(tempDir, { mode: 0o755 });

@@ -63,6 +63,8 @@ describe('catty download', () => {
     expect(result.code).toBe(0);
     expect(fs.readFileSync(path.join(result.cwd, 'snap.tar.gz')).equals(archive)).toBe(true);
     expect(fs.readdirSync(result.cwd)).toEqual(['snap.tar.gz']);
+    // The archive is the machine's own: the user is told not to trust its .git.
+    expect(result.stderr).toContain('do not run git in an extracted .git');
   });
 
   it('exits 4 when there is no snapshot', async () => {

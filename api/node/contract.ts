@@ -56,7 +56,19 @@ export const Health = z.strictObject({
 });
 export type Health = z.infer<typeof Health>;
 
-export const OpenSession = z.strictObject({ policy: NetworkPolicy, credentials: SessionCredentialsSchema });
+/** A uid a session's machine may run as on the host: not root, below the kernel's (uid_t)-1. */
+export const MachineUidSchema = z.int().check(z.gte(1), z.lte(0x7fff_fffe));
+export const OpenSession = z.strictObject({
+  policy: NetworkPolicy,
+  credentials: SessionCredentialsSchema,
+  /**
+   * The uid the session's machine runs as on the host, when it is not the node's (a Docker
+   * container's user): the node gives it the proxy's socket and lets it through the session's
+   * directory (0711; the CA certificate 0644), nothing more. Absent: the node's own uid (a
+   * bubblewrap sandbox maps it).
+   */
+  machineUid: z.optional(MachineUidSchema),
+});
 export const Opened = z.strictObject({
   /** The directory holding the session's proxy.sock, to bind into its machine. */
   egressDir: z.string(),

@@ -3,6 +3,8 @@
  * each session's policy and credentials in memory (never logged, never written), each session's
  * egress directory under `<nodeDir>/egress/`, and the refusals the API has not yet written. The
  * control API is ./contract.ts on `<nodeDir>/control.sock` (0600 in the node's 0700 directory).
+ * A machine running as another uid (a Docker container's user) is let into its own session's
+ * directory only: its socket, its CA certificate (shareSessionDir).
  *
  * It lives in a process of its own so that an API restart leaves every session's way out
  * listening (SECURITY.md 35). It never removes a live session's directory: a machine's bind
@@ -15,7 +17,7 @@ import { join } from 'node:path';
 import type net from 'node:net';
 import { ErrorBody } from '../../session-runtime/wire/errors.js';
 import type { NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
-import { EGRESS_SOCKET_NAME } from '../../session-runtime/wire/runtime-env.js';
+import { EGRESS_CA_NAME, EGRESS_SOCKET_NAME } from '../../session-runtime/wire/runtime-env.js';
 import { MAX_SOCKET_PATH_BYTES } from '../../session-runtime/wire/runtime-address.js';
 import type * as z from '../../session-runtime/wire/zod.js';
 import { createEgressProxy, type EgressProxyOptions, type SessionCredentials } from '../egress/index.js';
@@ -70,6 +72,36 @@ export function ensurePrivateDir(dir: string): void {
   }
 }
 
+/** A session directory left by an earlier node (ours, inside our 0700 tree) goes back to 0700:
+ * the proxy makes its socket only in a directory closed to others. */
+function closeSessionDir(dir: string): void {
+  const stat = fs.lstatSync(dir, { throwIfNoEntry: false });
+  if (stat?.isDirectory() && stat.uid === process.getuid?.()) fs.chmodSync(dir, 0o700);
+}
+
+/**
+ * Lets a machine that runs as another uid (a Docker container's user) use the session's
+ * directory, bound into it read-only, and nothing more: the proxy's socket becomes that uid's
+ * (0600: connecting needs write permission on it), the directory 0711 (entered, not listed),
+ * the CA's certificate stays 0644 (public). Other users of the host are still kept out by the
+ * egress root above it (0700).
+ */
+function shareSessionDir(dir: string, uid: number): void {
+  if (uid === process.getuid?.()) return;
+  const socketPath = join(dir, EGRESS_SOCKET_NAME);
+  try {
+    fs.lchownSync(socketPath, uid, -1);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM') throw err;
+    throw new NodeError(400, 'cannot_share', `catty-node runs as uid ${process.getuid?.()} and cannot give the session's egress socket to uid ${uid}: run it as root or as uid ${uid}`);
+  }
+  fs.chmodSync(socketPath, 0o600);
+  const ca = join(dir, EGRESS_CA_NAME);
+  if (fs.lstatSync(ca, { throwIfNoEntry: false })?.isFile()) fs.chmodSync(ca, 0o644);
+  fs.chmodSync(dir, 0o711);
+}
+
 export async function startNodeServer(options: NodeServerOptions): Promise<NodeServer> {
   const { nodeDir, logger } = options;
   ensurePrivateDir(nodeDir);
@@ -113,7 +145,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
   const handlers: { [K in keyof typeof nodeRoutes]: (id: string | undefined, body: unknown) => Promise<unknown> | unknown } = {
     health: () => ({ protocol: NODE_PROTOCOL, pid: process.pid, instance, sessions: held.size }),
     async openSession(id, body) {
-      const { policy, credentials } = body as z.output<typeof nodeRoutes.openSession.request>;
+      const { policy, credentials, machineUid } = body as z.output<typeof nodeRoutes.openSession.request>;
       if (held.has(id!)) throw new NodeError(409, 'conflict', `session ${id} already has a listener`);
       const dir = dirOf(id!);
       const socketPath = join(dir, EGRESS_SOCKET_NAME);
@@ -122,14 +154,18 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       }
       held.set(id!, { policy, credentials });
       try {
+        // A directory an earlier node shared (0711) is closed again while the socket is made.
+        closeSessionDir(dir);
         await proxy.open(id!, socketPath, policy, credentials);
+        if (machineUid !== undefined) shareSessionDir(dir, machineUid);
       } catch (err) {
         held.delete(id!);
+        await proxy.close(id!);
         throw err;
       }
       checkIdle();
       // Whether it has credentials, never what they are.
-      logger.info({ sessionId: id, model: credentials.model !== undefined, injectRules: credentials.inject.length }, 'session egress opened');
+      logger.info({ sessionId: id, model: credentials.model !== undefined, injectRules: credentials.inject.length, machineUid }, 'session egress opened');
       return { egressDir: dir };
     },
     setPolicy(id, body) {

@@ -71,6 +71,10 @@ export interface Provisioner {
   /** Why this provisioner starts no session at all (local: no working sandbox, and no opt-out);
    * the API answers it before creating anything. Absent or null: it starts sessions. */
   readonly refusal?: string | null;
+  /** The uid its machines run as on the host when it is not the API's (Docker: the image's
+   * user), so that catty-node gives each session's egress socket to it. Absent: the API's own
+   * (bubblewrap maps it to the sandbox's user). */
+  readonly machineUid?: number;
   /** Optional: work ahead of the next start() (the local provisioner starts a spare machine). */
   prepare?(shared: SharedMachineSettings): void;
   /** Releases provisioner resources (not the machines: they outlive an API restart). */

@@ -60,7 +60,7 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
   try {
     const abort = AbortSignal.timeout(deps.config.healthTimeoutMs);
     // Listening before the machine starts: the agent's first request finds the proxy there.
-    const egressDir = await deps.egress.open(id, network, credentials);
+    const egressDir = await deps.egress.open(id, network, credentials, deps.provisioner.machineUid);
     const machine = await deps.provisioner.start(
       {
         sessionId: id,

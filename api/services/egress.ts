@@ -3,8 +3,9 @@
  * catty-node (api/node/), a process of its own that outlives the API (SECURITY.md 35); this is
  * its client. The API finds the node through its control socket (`<dataDir>/node/control.sock`)
  * or starts one, opens each session's listener there (the node answers with the directory to
- * bind into the machine, `<dataDir>/node/egress/<id>/`), and keeps in memory what it asked for:
- * each session's policy and credentials.
+ * bind into the machine, `<dataDir>/node/egress/<id>/`, given to the machine's uid when the
+ * provisioner's machines run as another: Provisioner.machineUid), and keeps in memory what it
+ * asked for: each session's policy, credentials and machine uid.
  *
  * The API watches the node (a long-lived stream): when it ends, the node is gone — the API starts
  * another and opens every session again in the same directories (a machine's bind follows the
@@ -33,15 +34,19 @@ import { appendRefusals, listRefusals } from '../state/egress-refusals.js';
 export interface SessionEgress {
   /** Finds or starts the node and starts watching it (also done by the first call that needs it). */
   start(): Promise<void>;
-  /** Opens the session's listener with its credentials; returns the directory to bind into its machine. */
-  open(sessionId: string, policy: NetworkPolicy, credentials?: SessionCredentials): Promise<string>;
+  /**
+   * Opens the session's listener with its credentials; returns the directory to bind into its
+   * machine. `machineUid`: the uid the machine runs as when it is not the node's (a Docker
+   * container's user), to whom the node gives the directory's socket.
+   */
+  open(sessionId: string, policy: NetworkPolicy, credentials?: SessionCredentials, machineUid?: number): Promise<string>;
   /** Closes the listener (the node removes its directory) and writes its last refusals. Idempotent. */
   close(sessionId: string): Promise<void>;
   /**
    * After an API start: the node keeps listening for the sessions still running (or listens
    * again, at their old paths, if it was replaced); every other session it holds is closed.
    */
-  restore(running: ReadonlyArray<{ id: string; policy: NetworkPolicy }>): Promise<void>;
+  restore(running: ReadonlyArray<{ id: string; policy: NetworkPolicy; machineUid?: number }>): Promise<void>;
   /** The session's refusals, newest last (those still waiting in the node included). */
   refusals(sessionId: string): Promise<EgressRefusal[]>;
   /** API shutdown: stops watching and writes the refusals waiting. The node and its listeners stay. */
@@ -66,7 +71,12 @@ interface Wanted {
   credentials?: SessionCredentials;
   /** What the node said, when the API does not hold the credentials itself. */
   nodeHadCredentials?: boolean;
+  /** The machine's uid, when the node must give it the socket (open()). */
+  machineUid?: number;
 }
+
+/** The node's open request for what is wanted (no credentials held: a restarted API's session). */
+const openBody = (want: Wanted) => ({ policy: want.policy, credentials: want.credentials ?? NO_CREDENTIALS, machineUid: want.machineUid });
 
 const FLUSH_MS = 1_000;
 /** Backoff between attempts to start a node again after it died. */
@@ -159,7 +169,7 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
         log.warn({ sessionId: id }, "this session's credentials are gone (both catty-api and catty-node restarted): its egress listens again with its policy only, and requests that needed a credential go without it");
       }
       try {
-        await client.call(nodeRoutes.openSession, { id, body: { policy: want.policy, credentials: want.credentials ?? NO_CREDENTIALS } });
+        await client.call(nodeRoutes.openSession, { id, body: openBody(want) });
       } catch (err) {
         if (err instanceof NodeCallError && err.status === 409) continue; // opened meanwhile
         log.error({ err: String(err), sessionId: id }, 'could not listen again for a running session: it has no egress');
@@ -221,11 +231,12 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
     async start() {
       await connect();
     },
-    async open(sessionId, policy, credentials) {
-      wanted.set(sessionId, { policy, credentials: credentials ?? NO_CREDENTIALS });
+    async open(sessionId, policy, credentials, machineUid) {
+      const want: Wanted = { policy, credentials: credentials ?? NO_CREDENTIALS, machineUid };
+      wanted.set(sessionId, want);
       try {
         const { client } = await connect();
-        const { egressDir } = await client.call(nodeRoutes.openSession, { id: sessionId, body: { policy, credentials: credentials ?? NO_CREDENTIALS } });
+        const { egressDir } = await client.call(nodeRoutes.openSession, { id: sessionId, body: openBody(want) });
         return egressDir;
       } catch (err) {
         wanted.delete(sessionId);
@@ -244,7 +255,7 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
       }
     },
     async restore(running) {
-      for (const { id, policy } of running) if (!wanted.has(id)) wanted.set(id, { policy });
+      for (const { id, policy, machineUid } of running) if (!wanted.has(id)) wanted.set(id, { policy, machineUid });
       await resync();
     },
     async refusals(sessionId) {

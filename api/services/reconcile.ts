@@ -22,7 +22,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   const machines = await deps.provisioner.list();
   const live = liveSessions(deps.db);
   const owned = new Set<string>();
-  const egress: Array<{ id: string; policy: NetworkPolicy }> = [];
+  const egress: Array<{ id: string; policy: NetworkPolicy; machineUid?: number }> = [];
   for (const s of live) {
     if (s.status === 'provisioning') {
       await stopAndEnd(deps, s.id, { status: 'failed', detail: 'the API restarted while the session was starting', graceMs: 2000 });
@@ -33,7 +33,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
       owned.add(s.machine_id);
       report.kept.push(s.id);
       const policy = sessionPolicy(s);
-      if (policy) egress.push({ id: s.id, policy });
+      if (policy) egress.push({ id: s.id, policy, machineUid: deps.provisioner.machineUid });
     } else {
       markEnded(deps, s.id, { status: 'stopped', detail: 'machine lost' });
       report.lost.push(s.id);

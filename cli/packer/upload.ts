@@ -84,10 +84,15 @@ export async function uploadWorkspace(walk: WalkResult, options: UploadOptions):
     await Promise.race([pipeline(job.stream, counter, request), early]);
   } catch (error) {
     job.abort();
-    request.destroy();
+    if (overCap || options.signal?.aborted) request.destroy();
     if (overCap) throw capError(walk, options.maxBytes);
     if (options.signal?.aborted) throw new UserError('Upload cancelled.', { exitCode: 130 });
     if (error instanceof UserError) throw error;
+    // Sending failed (EPIPE, ECONNRESET): a refusal answered mid-body (too large, through the
+    // API's relay) closes the connection under the request. Its answer, when it came, says why.
+    const refusal = await settledWithin(early, REFUSAL_WAIT_MS);
+    request.destroy();
+    if (refusal instanceof UserError) throw refusal;
     throw uploadFailed(error);
   }
   options.signal?.removeEventListener('abort', onAbort);
@@ -99,6 +104,16 @@ export async function uploadWorkspace(walk: WalkResult, options: UploadOptions):
   const parsed = UploadResult.safeParse(safeJson(body));
   if (!parsed.success) throw new UserError('The session runtime sent an unexpected answer to the upload.');
   return { manifest, zipBytes, skipped: job.skipped, result: parsed.data };
+}
+
+/** How long a failed send waits for the runtime's answer (its reason) before reporting the failure. */
+const REFUSAL_WAIT_MS = 2_000;
+
+/** What `promise` rejected with within `ms`, or null (it resolved, or had not settled). */
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  return Promise.race([promise.then(() => null, (error: unknown) => error), timeout]).finally(() => clearTimeout(timer));
 }
 
 function runtimeRefused(status: number, body: string): UserError {

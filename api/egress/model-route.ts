@@ -70,12 +70,22 @@ export async function forwardModelRequest(ctx: SessionContext, req: http.Incomin
   });
 }
 
-/** An error as the Messages API words one (`{type:"error", error:{type, message}}`), from catty. */
+/**
+ * An error as the Messages API words one (`{type:"error", error:{type, message}}`), from catty.
+ * A 4xx is final: `x-should-retry: false` (the API's own header, which Claude Code and the SDKs
+ * obey) has the client show it at once — without it Claude Code retries a 401 ten times, for
+ * minutes, before the reason reaches the screen. A 5xx (an upstream not reachable now) may pass.
+ */
 function answerModelError(req: http.IncomingMessage, res: http.ServerResponse, status: number, type: string, message: string): void {
   const body = JSON.stringify({ type: 'error', error: { type, message: `catty: ${message}` } });
   if (res.headersSent) return void res.destroy();
   res.shouldKeepAlive = false;
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+    ...(status < 500 ? { 'x-should-retry': 'false' } : {}),
+  });
   res.end(body);
   if (!req.complete) res.once('finish', () => req.socket.destroySoon());
 }

@@ -1,32 +1,86 @@
-/** Password guessing on the /device page: after `maxFailures` wrong passwords for one email
- * within `windowMs`, further attempts are refused until the window has passed. In memory: a
- * restart forgets, which is fine for a brake on online guessing. */
-export class LoginThrottle {
-  private readonly failures = new Map<string, number[]>();
+/**
+ * The brake on password guessing at the /device sign-in. Each attempt is taken — checked and
+ * counted in one write transaction (BEGIN IMMEDIATE: one writer at a time, across every API
+ * process on the database) — before the password is checked, so parallel guesses cannot all
+ * get past a check made before any of them failed: at most `perAccount` passwords are tried for
+ * one account and `perAddress` from one client address per window, however many arrive at once.
+ *
+ * Keyed per account (the email as the sign-in looks it up, known or not) and per client address
+ * (an IPv6 client by its /64, which one machine usually has whole). Counters live in the database
+ * (api/state/login-throttle.ts) until their window passes; attempts on other emails never touch
+ * an account's row, so no flood clears a block. A right password clears its account's count and
+ * gives the address its attempt back.
+ */
+import { createHash } from 'node:crypto';
+import { parseIp } from '../../session-runtime/wire/ip-address.js';
+import { iso, type Db } from '../state/db.js';
+import { clearAttempts, countAttempt, purgeThrottle, throttleRow, uncountAttempt } from '../state/login-throttle.js';
 
+export interface ThrottleLimits {
+  perAccount: number;
+  perAddress: number;
+  windowMs: number;
+}
+
+export const DEFAULT_THROTTLE_LIMITS: ThrottleLimits = {
+  perAccount: 10,
+  // Higher: people behind one NAT share an address.
+  perAddress: 100,
+  windowMs: 15 * 60 * 1000,
+};
+
+export type Taken = { ok: true } | { ok: false; retryAfterMs: number };
+
+export class LoginThrottle {
   constructor(
-    private readonly maxFailures = 10,
-    private readonly windowMs = 15 * 60 * 1000,
+    private readonly db: Db,
+    private readonly limits: ThrottleLimits = DEFAULT_THROTTLE_LIMITS,
   ) {}
 
-  private recent(key: string, nowMs: number): number[] {
-    const kept = (this.failures.get(key) ?? []).filter((t) => nowMs - t < this.windowMs);
-    if (kept.length === 0) this.failures.delete(key);
-    else this.failures.set(key, kept);
-    return kept;
+  /** Takes one attempt for `email` from `address`, or refuses when either has none left. */
+  take(email: string, address: string, nowMs: number): Taken {
+    const keys: [string, number][] = [
+      [accountKey(email), this.limits.perAccount],
+      [addressKey(address), this.limits.perAddress],
+    ];
+    const now = iso(nowMs);
+    return this.db
+      .transaction((): Taken => {
+        purgeThrottle(this.db, now);
+        let retryAfterMs = 0;
+        for (const [key, limit] of keys) {
+          const row = throttleRow(this.db, key);
+          if (row && row.attempts >= limit) retryAfterMs = Math.max(retryAfterMs, Date.parse(row.window_ends_at) - nowMs);
+        }
+        if (retryAfterMs > 0) return { ok: false, retryAfterMs };
+        for (const [key] of keys) countAttempt(this.db, key, iso(nowMs + this.limits.windowMs));
+        return { ok: true };
+      })
+      .immediate();
   }
 
-  blocked(key: string, nowMs: number): boolean {
-    return this.recent(key, nowMs).length >= this.maxFailures;
+  /** The password was right: the account starts again, the address gets its attempt back. */
+  succeeded(email: string, address: string): void {
+    this.db
+      .transaction(() => {
+        clearAttempts(this.db, accountKey(email));
+        uncountAttempt(this.db, addressKey(address));
+      })
+      .immediate();
   }
+}
 
-  fail(key: string, nowMs: number): void {
-    this.failures.set(key, [...this.recent(key, nowMs), nowMs]);
-    // Bound memory against a flood of distinct emails.
-    if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
-  }
+const hashKey = (kind: string, value: string): string => createHash('sha256').update(`${kind}\0${value}`).digest('hex');
 
-  succeed(key: string): void {
-    this.failures.delete(key);
-  }
+function accountKey(email: string): string {
+  return hashKey('account', email);
+}
+
+/** An IPv4 address as it is (an IPv4-mapped IPv6 one too), an IPv6 one by its /64. */
+function addressKey(address: string): string {
+  const bytes = parseIp(address);
+  if (!bytes) return hashKey('address', address);
+  const mapped = bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  if (bytes.length === 4 || mapped) return hashKey('address', Array.from(bytes.subarray(-4)).join('.'));
+  return hashKey('address6', Buffer.from(bytes.subarray(0, 8)).toString('hex'));
 }

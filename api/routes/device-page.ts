@@ -4,10 +4,11 @@
  * token: before sign-in a double-submit cookie, after it the token stored with the web session.
  */
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { decideDeviceCode, normalizeUserCode, type DecideResult } from '../auth/device.js';
-import { verifyPassword } from '../auth/passwords.js';
+import { NO_ACCOUNT_HASH, verifyPassword } from '../auth/passwords.js';
 import { LoginThrottle } from '../auth/throttle.js';
 import { constantTimeEqual, sha256Hex } from '../crypto.js';
 import type { AppEnv, Deps } from '../deps.js';
@@ -25,7 +26,7 @@ const cookieOptions = (secure: boolean) => ({ httpOnly: true, sameSite: 'Strict'
 
 export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const throttle = new LoginThrottle();
+  const throttle = new LoginThrottle(deps.db);
   const secure = () => deps.publicUrl().startsWith('https:');
 
   app.use('*', async (c, next) => {
@@ -67,16 +68,21 @@ export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
       return c.html(page('Sign in to catty', signInForm({ code, csrf: loginCsrf(c), error: 'Your sign-in form expired. Please try again.' })), 403);
     }
     const email = field('email').trim().toLowerCase().slice(0, 320);
-    if (throttle.blocked(email, deps.now())) {
-      return c.html(page('Sign in to catty', signInForm({ code, csrf: cookieCsrf, error: 'Too many failed sign-ins. Try again in 15 minutes.' })), 429);
+    const address = clientAddress(c);
+    // Taken before the password is checked (and counted as a failure unless it is right).
+    const taken = throttle.take(email, address, deps.now());
+    if (!taken.ok) {
+      const minutes = Math.max(1, Math.ceil(taken.retryAfterMs / 60_000));
+      c.header('Retry-After', String(Math.ceil(taken.retryAfterMs / 1000)));
+      return c.html(page('Sign in to catty', signInForm({ code, csrf: cookieCsrf, error: `Too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.` })), 429);
     }
     const user = userByEmail(deps.db, email);
-    const passwordOk = user ? await verifyPassword(field('password').slice(0, 1024), user.password_hash) : false;
+    // An unknown email costs a real verification too: the answer's timing does not tell.
+    const passwordOk = await verifyPassword(field('password').slice(0, 1024), user?.password_hash ?? NO_ACCOUNT_HASH);
     if (!user || !passwordOk) {
-      throttle.fail(email, deps.now());
       return c.html(page('Sign in to catty', signInForm({ code, csrf: cookieCsrf, error: 'Wrong email or password.' })), 401);
     }
-    throttle.succeed(email);
+    throttle.succeeded(email, address);
     const token = randomBytes(32).toString('base64url');
     const now = deps.now();
     insertWebSession(deps.db, { hash: sha256Hex(token), user_id: user.id, csrf: randomBytes(18).toString('base64url'), expires_at: iso(now + WEB_SESSION_TTL_MS), created_at: iso(now) });
@@ -100,6 +106,12 @@ export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
   });
 
   return app;
+}
+
+/** The peer's address (node's socket; not a forwarded header, which any client can write). */
+function clientAddress(c: Context<AppEnv>): string {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return incoming?.socket.remoteAddress ?? 'unknown';
 }
 
 const TITLES: Record<DecideResult, string> = {

@@ -92,4 +92,14 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (session_id, seq)
   );
   `,
+  // 4: the sign-in throttle's counters (api/auth/throttle.ts), shared by every API replica:
+  // attempts per account and per client address (keys are hashes), until the window ends
+  `
+  CREATE TABLE login_throttle (
+    key TEXT PRIMARY KEY,
+    attempts INTEGER NOT NULL,
+    window_ends_at TEXT NOT NULL
+  );
+  CREATE INDEX login_throttle_window ON login_throttle(window_ends_at);
+  `,
 ];

@@ -1,5 +1,5 @@
 /**
- * Security case 52 (issue 21, item 8): ordinary zips are accepted, read as Info-ZIP's unzip reads
+ * Security case 55 (issue 21, item 8): ordinary zips are accepted, read as Info-ZIP's unzip reads
  * them, while the hostile ones of cases 1–8 stay refused. Each archive is made by a real tool
  * here (python3 zipfile's writestr and write, Info-ZIP zip, 7-Zip, jar when a JDK is installed)
  * or laid out as macOS's Archive Utility and Windows writers lay them out, and POSTed to the
@@ -63,8 +63,8 @@ const FILES = { 'src/main.py': 'print("hi")\n', 'run.sh': '#!/bin/sh\necho run\n
 const expected = (exec: boolean) =>
   new Map(Object.entries(FILES).map(([rel, data]) => [rel, { data, exec: exec && rel === 'run.sh' }]));
 
-describe('52: ordinary zips are accepted (issue 21, item 8)', () => {
-  it("52: python3 zipfile's writestr (mode 0o600, no file-type bits) — files, directories by their slash, dotted and CJK names", async ({ startRuntime }) => {
+describe('55: ordinary zips are accepted (issue 21, item 8)', () => {
+  it("55: python3 zipfile's writestr (mode 0o600, no file-type bits) — files, directories by their slash, dotted and CJK names", async ({ startRuntime }) => {
     const rt = await startRuntime();
     const out = path.join(tempDir('interop'), 'w.zip');
     python(
@@ -90,7 +90,7 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
     expect(fs.statSync(path.join(rt.workspace, 'empty-dir')).isDirectory()).toBe(true);
   });
 
-  it('52: python3 zipfile.write, Info-ZIP zip, 7-Zip and jar of one project — the exec bit kept where the tool records it', async ({ startRuntime }) => {
+  it('55: python3 zipfile.write, Info-ZIP zip, 7-Zip and jar of one project — the exec bit kept where the tool records it', async ({ startRuntime }) => {
     const src = project(FILES, ['run.sh']);
     const work = tempDir('interop');
     const names = Object.keys(FILES);
@@ -104,7 +104,7 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
     const tools: Record<string, string> = { 'python write': 'python3', zip: 'zip', '7z': '7z', jar: 'jar' };
     for (const [name, keepsExec, make] of makers) {
       if (!has(tools[name]!)) {
-        console.log(`52: ${name}: ${tools[name]} is not installed here; skipped`);
+        console.log(`55: ${name}: ${tools[name]} is not installed here; skipped`);
         continue;
       }
       make();
@@ -115,7 +115,7 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
     }
   });
 
-  it("52: macOS Archive Utility's __MACOSX/ and ._* AppleDouble entries are skipped, the rest extracted", async ({ startRuntime }) => {
+  it("55: macOS Archive Utility's __MACOSX/ and ._* AppleDouble entries are skipped, the rest extracted", async ({ startRuntime }) => {
     const rt = await startRuntime();
     const appleDouble = Buffer.concat([Buffer.from([0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00]), Buffer.alloc(74)]);
     const zip = buildZip([
@@ -132,7 +132,7 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
     expect(fs.readdirSync(rt.workspace)).toEqual(['proj']);
   });
 
-  it('52: backslashes separate directories in a Windows-made zip; in a Unix-made one they are refused', async ({ startRuntime }) => {
+  it('55: backslashes separate directories in a Windows-made zip; in a Unix-made one they are refused', async ({ startRuntime }) => {
     const out = path.join(tempDir('interop'), 'win.zip');
     python(
       `import sys, zipfile
@@ -159,7 +159,7 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
     }
   });
 
-  it('52: a name that merely starts with ".." is inside; ".." as a whole segment is not', () => {
+  it('55: a name that merely starts with ".." is inside; ".." as a whole segment is not', () => {
     for (const name of DOTTED) {
       expect(leavesRoot(name), name).toBe(false);
       expect(resolveInside('/workspace', name), name).toBe(`/workspace/${name}`);
@@ -167,7 +167,7 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
     for (const back of ['..', '../x', '../..', '/etc', '..\\x']) expect(leavesRoot(back), back).toBe(true);
   });
 
-  it('52: dotted names and the 80-character CJK name come back through sync-back', async ({ startRuntime }) => {
+  it('55: dotted names and the 80-character CJK name come back through sync-back', async ({ startRuntime }) => {
     const rt = await startRuntime({ env: { CATTY_NO_UPLOAD: '1', CATTY_AGENT_CMD: agentCmd('echo.mjs') } });
     const c = new TestClient(rt);
     await c.opened;

@@ -1,5 +1,5 @@
 /**
- * Security case 53 (issue 21, item 9): the compression-ratio cap holds while an entry streams,
+ * Security case 56 (issue 21, item 9): the compression-ratio cap holds while an entry streams,
  * also when its sizes come only after its data (a data descriptor). A ~200 KiB zip of 200 MiB of
  * zeros, written by python3's zipfile to a pipe (as any producer writing to a stream does: flag
  * bit 3, signed descriptors), is POSTed to the built catty-session with an upload cap far above
@@ -41,8 +41,8 @@ z.close()`,
   );
 }
 
-describe('53: the ratio cap while streaming (issue 21, item 9)', () => {
-  it('53: a data-descriptor bomb is refused after about RATIO_MIN_BYTES written, not after its 200 MiB', async ({ startRuntime }) => {
+describe('56: the ratio cap while streaming (issue 21, item 9)', () => {
+  it('56: a data-descriptor bomb is refused after about RATIO_MIN_BYTES written, not after its 200 MiB', async ({ startRuntime }) => {
     const zip = pythonStreamedZip(['zeros.bin'], 200);
     // What the case is about: small on the wire, the sizes only in descriptors after the data.
     expect(zip.length).toBeLessThan(400 * 1024);
@@ -57,13 +57,13 @@ describe('53: the ratio cap while streaming (issue 21, item 9)', () => {
     const written = bytesWritten(pid) - before;
     expect(res.status, JSON.stringify(res.json)).toBe(400);
     expect((res.json as { error: { code: string } }).error.code).toBe('zip_bomb');
-    console.log(`53: ${zip.length} bytes uploaded; the runtime wrote ${written} bytes before refusing it`);
+    console.log(`56: ${zip.length} bytes uploaded; the runtime wrote ${written} bytes before refusing it`);
     // The spooled upload, the entry up to the cap (RATIO_MIN_BYTES and one inflated chunk), the logs.
     expect(written).toBeLessThan(zip.length + RATIO_MIN_BYTES + 2 * MiB);
     expect(fs.readdirSync(rt.workspace)).toEqual([]);
   });
 
-  it('53: the same producer within the cap streams through (an honest described entry is not refused)', async ({ startRuntime }) => {
+  it('56: the same producer within the cap streams through (an honest described entry is not refused)', async ({ startRuntime }) => {
     const text = execFileSync(
       'python3',
       [

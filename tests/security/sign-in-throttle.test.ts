@@ -1,5 +1,5 @@
 /**
- * Security case 55 (issue 21, item 7): the /device sign-in's brake on password guessing, through
+ * Security case 58 (issue 21, item 7): the /device sign-in's brake on password guessing, through
  * the built catty-api over HTTP. Parallel guesses are counted before any password is checked
  * (at most 10 per account, 100 per client address, per 15 minutes); a flood of failures on
  * other emails never clears a blocked account; an unknown email costs what a known one does.
@@ -49,8 +49,8 @@ async function signInClient(api: TestApi, from: string) {
 const count = (answers: Answer[], status: number) => answers.filter((a) => a.status === status).length;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-describe('55: the sign-in throttle (issue 21, item 7)', () => {
-  it('55: 200 parallel guesses at one account: 10 are checked, 190 refused; then even the right password waits', async ({ api }) => {
+describe('58: the sign-in throttle (issue 21, item 7)', () => {
+  it('58: 200 parallel guesses at one account: 10 are checked, 190 refused; then even the right password waits', async ({ api }) => {
     const client = await signInClient(api, '127.0.0.2');
     const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => client.login(api.email, `guess-${i}`)));
     expect({ checked: count(answers, 401), refused: count(answers, 429) }).toEqual({ checked: 10, refused: 190 });
@@ -62,14 +62,14 @@ describe('55: the sign-in throttle (issue 21, item 7)', () => {
     other.close();
   });
 
-  it('55: 200 parallel guesses at 200 unknown emails from one address: 100 are checked', async ({ api }) => {
+  it('58: 200 parallel guesses at 200 unknown emails from one address: 100 are checked', async ({ api }) => {
     const client = await signInClient(api, '127.0.0.4');
     const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => client.login(`nobody-${i}@example.com`, 'guess')));
     expect({ checked: count(answers, 401), refused: count(answers, 429) }).toEqual({ checked: 100, refused: 100 });
     client.close();
   }, 60_000);
 
-  it('55: 2,000 failures on unknown emails never clear a blocked account (10,001 on the database below)', async ({ api }) => {
+  it('58: 2,000 failures on unknown emails never clear a blocked account (10,001 on the database below)', async ({ api }) => {
     const victim = 'victim@example.com';
     await api.addUser(victim, 'victim password 1');
     const attacker = await signInClient(api, '127.0.0.5');
@@ -96,7 +96,7 @@ describe('55: the sign-in throttle (issue 21, item 7)', () => {
     for (const c of [elsewhere, attacker]) c.close();
   }, 120_000);
 
-  it('55: an unknown email takes as long to refuse as a wrong password for a known one (medians of 21, within 1.5×)', async ({ api }) => {
+  it('58: an unknown email takes as long to refuse as a wrong password for a known one (medians of 21, within 1.5×)', async ({ api }) => {
     const email = 'timed@example.com';
     await api.addUser(email, 'timed password 1');
     const client = await signInClient(api, '127.0.0.6');
@@ -113,14 +113,14 @@ describe('55: the sign-in throttle (issue 21, item 7)', () => {
       unknown.push(nobody.ms);
     }
     const [k, u] = [median(known), median(unknown)];
-    console.log(`55: median ${k.toFixed(1)} ms for a known email, ${u.toFixed(1)} ms for an unknown one`);
+    console.log(`58: median ${k.toFixed(1)} ms for a known email, ${u.toFixed(1)} ms for an unknown one`);
     expect(Math.max(k, u) / Math.min(k, u)).toBeLessThan(1.5);
     client.close();
   }, 60_000);
 });
 
-describe('55: the throttle keeps its counts in the database', () => {
-  it('55: two API processes on one database share the count, and no number of other keys evicts one', () => {
+describe('58: the throttle keeps its counts in the database', () => {
+  it('58: two API processes on one database share the count, and no number of other keys evicts one', () => {
     const file = `${process.env.TMPDIR ?? '/tmp'}/catty-throttle-${process.pid}-${Date.now()}.db`;
     const [a, b] = [openDb(file), openDb(file)];
     const [one, two] = [new LoginThrottle(a), new LoginThrottle(b)];

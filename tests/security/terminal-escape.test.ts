@@ -1,5 +1,5 @@
 /**
- * Security case 54 (issue 21, item 10, and the refused upload of item 8): what reaches the
+ * Security case 57 (issue 21, item 10, and the refused upload of item 8): what reaches the
  * terminal never carries a character that can mislead its reader, and a refused upload says why.
  * escapeForTerminal is checked class by class; then the built `catty new` uploads a project the
  * real catty-session refuses, directly and through the API's relay: two names that collide once
@@ -23,7 +23,7 @@ import { tempDir } from '../helpers/temp-dir.js';
 
 const hex = (code: number) => code.toString(16);
 
-describe('54: escapeForTerminal escapes every misleading control (issue 21, item 10)', () => {
+describe('57: escapeForTerminal escapes every misleading control (issue 21, item 10)', () => {
   const classes: [string, number[]][] = [
     ['C0 controls', Array.from({ length: 0x20 }, (_, i) => i)],
     ['DEL and the C1 controls', Array.from({ length: 0x21 }, (_, i) => 0x7f + i)],
@@ -37,7 +37,7 @@ describe('54: escapeForTerminal escapes every misleading control (issue 21, item
     ['word joiner U+2060', [0x2060]],
   ];
   for (const [name, codes] of classes) {
-    it(`54: ${name}`, () => {
+    it(`57: ${name}`, () => {
       for (const code of codes) {
         const c = String.fromCharCode(code);
         const escaped = escapeForTerminal(`a${c}b`);
@@ -47,7 +47,7 @@ describe('54: escapeForTerminal escapes every misleading control (issue 21, item
     });
   }
 
-  it('54: printable text, other scripts and emoji pass unchanged', () => {
+  it('57: printable text, other scripts and emoji pass unchanged', () => {
     for (const text of ['plain.txt', 'café', '漢字.md', 'שלום', 'مرحبا', '👩‍💻', 'a\\u{202e}b']) {
       // (ZWJ inside the emoji is escaped: it is one of the zero-width characters.)
       expect(escapeForTerminal(text)).toBe(text.replace('\u200d', '\\u{200d}'));
@@ -55,7 +55,7 @@ describe('54: escapeForTerminal escapes every misleading control (issue 21, item
   });
 });
 
-describe('54: catty new prints the runtime’s reason for a refused upload', () => {
+describe('57: catty new prints the runtime’s reason for a refused upload', () => {
   let rt: RuntimeProcess;
   let relay: http.Server;
   let relayUrl: string;
@@ -89,7 +89,7 @@ describe('54: catty new prints the runtime’s reason for a refused upload', () 
   }
 
   for (const viaRelay of [false, true]) {
-    it(`54: a collision refused after the body${viaRelay ? ', through the relay' : ''}: the reason, the override escaped`, async () => {
+    it(`57: a collision refused after the body${viaRelay ? ', through the relay' : ''}: the reason, the override escaped`, async () => {
       const stderr = await catttyNew({ 'Read\u202eme.md': 'one', 'READ\u202eME.md': 'two' }, viaRelay);
       expect(stderr).toMatch(/collides with/);
       expect(stderr).toContain('\\u{202e}');
@@ -97,7 +97,7 @@ describe('54: catty new prints the runtime’s reason for a refused upload', () 
     });
   }
 
-  it('54: refused mid-body (too large) through the relay, which closes the connection under the request: the reason', async () => {
+  it('57: refused mid-body (too large) through the relay, which closes the connection under the request: the reason', async () => {
     const stderr = await catttyNew({ 'weights.bin': randomBytes(3 * 1024 * 1024) }, true);
     expect(stderr).toContain('The upload is larger than 1048576 bytes');
   });

@@ -4,14 +4,15 @@
  * hardening without a Docker engine.
  *
  * A session container has no network (`--network none`: a loopback of its own, nothing of the
- * host's). Its ways in and out are Unix sockets in its run directory, a host directory bound at
- * MACHINE_RUN_DIR: the runtime listens there, and the host's callback gateway and egress relay
- * wait there (docker.ts).
+ * host's). Its ways in and out are Unix sockets: in its run directory, a host directory bound at
+ * MACHINE_RUN_DIR, the runtime listens and the host's callback gateway waits (docker.ts); the
+ * session's egress directory, where catty-node's proxy listens, is bound read-only at
+ * MACHINE_EGRESS_DIR, as a local sandbox binds it.
  */
 import type Docker from 'dockerode';
 import type { MachineSpec } from './types.js';
-import { MACHINE_CALLBACK_SOCKET, MACHINE_RUN_DIR, MACHINE_RUNTIME_SOCKET } from '../../session-runtime/wire/runtime-env.js';
-import { machineEnv, sessionEnv } from './machine-env.js';
+import { MACHINE_CALLBACK_SOCKET, MACHINE_EGRESS_DIR, MACHINE_RUN_DIR, MACHINE_RUNTIME_SOCKET } from '../../session-runtime/wire/runtime-env.js';
+import { MACHINE_EGRESS_SOCKET, machineEnv, sessionEnv } from './machine-env.js';
 
 /** Labels every catty container and volume carries; `list()` and reconciliation filter on them. */
 export const Label = {
@@ -23,8 +24,6 @@ export const Label = {
   runDir: 'catty.run-dir',
   /** The API the runtime calls back, through the gateway a restarted API opens again. */
   apiUrl: 'catty.api-url',
-  /** The session's egress directory on the host (where the proxy listens), if it has one. */
-  egressDir: 'catty.egress-dir',
   /** The control plane that made it (docker-control-plane.ts): an engine may serve several. */
   controlPlane: 'catty.control-plane',
 } as const;
@@ -32,12 +31,11 @@ export const Label = {
 export const WORKSPACE_DIR = '/workspace';
 export const AGENT_HOME_DIR = '/home/agent';
 /** uid and gid of `agent` in Dockerfile.session: the container's user, who must be able to make
- * the runtime's socket in the run directory and connect to the host's sockets there. */
+ * the runtime's socket in the run directory and connect to the host's sockets (catty-node gives
+ * it the session's egress socket: Provisioner.machineUid). */
 export const AGENT_UID = 1000;
 export const AGENT_GID = 1000;
 export const AGENT_USER = `${AGENT_UID}:${AGENT_GID}`;
-/** The egress relay's socket inside (docker-egress-relay.ts), beside the gateway's. */
-export const MACHINE_EGRESS_RELAY_SOCKET = `${MACHINE_RUN_DIR}/egress.sock`;
 
 export interface ContainerLimits {
   memoryBytes: number;
@@ -92,7 +90,7 @@ export function runtimeEnvList(spec: MachineSpec, plan: ContainerPlan): string[]
   const env: Record<string, string> = {
     ...plan.runtimeEnv,
     ...machineEnv(spec, { workspace: WORKSPACE_DIR, agentHome: AGENT_HOME_DIR, listenSocket: MACHINE_RUNTIME_SOCKET, callbackSocket: MACHINE_CALLBACK_SOCKET }),
-    ...sessionEnv(spec, spec.egressDir ? MACHINE_EGRESS_RELAY_SOCKET : null),
+    ...sessionEnv(spec, spec.egressDir ? MACHINE_EGRESS_SOCKET : null),
   };
   return Object.entries(env).map(([name, value]) => `${name}=${value}`);
 }
@@ -102,7 +100,6 @@ export function containerOptions(spec: MachineSpec, plan: ContainerPlan): Docker
     ...sessionLabels(spec, plan.controlPlane),
     [Label.runDir]: plan.runDir,
     [Label.apiUrl]: spec.apiUrl,
-    ...(spec.egressDir ? { [Label.egressDir]: spec.egressDir } : {}),
   };
   const { limits } = plan;
   return {
@@ -112,7 +109,9 @@ export function containerOptions(spec: MachineSpec, plan: ContainerPlan): Docker
     WorkingDir: WORKSPACE_DIR,
     Env: runtimeEnvList(spec, plan),
     Labels: labels,
-    // The image's check probes a TCP port; the API checks the runtime itself, through its socket.
+    // No health check, whatever the image says: the engine would run it inside the container with
+    // this environment (the session's tokens), readable by the agent. The API checks the runtime
+    // itself, through its socket.
     Healthcheck: { Test: ['NONE'] },
     HostConfig: {
       // A loopback of its own and nothing else: the host is reached only through the run directory.
@@ -139,6 +138,8 @@ export function containerOptions(spec: MachineSpec, plan: ContainerPlan): Docker
       Mounts: [
         { Type: 'volume', Source: volumeName(spec.sessionId), Target: WORKSPACE_DIR, ReadOnly: false },
         { Type: 'bind', Source: plan.runDir, Target: MACHINE_RUN_DIR, ReadOnly: false },
+        // The directory, not the socket: a catty-node started again listens in it, and is seen.
+        ...(spec.egressDir ? [{ Type: 'bind' as const, Source: spec.egressDir, Target: MACHINE_EGRESS_DIR, ReadOnly: true }] : []),
       ],
       RestartPolicy: { Name: 'no' },
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },

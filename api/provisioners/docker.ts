@@ -7,30 +7,30 @@
  * Like a sandboxed local machine, each container has a run directory of its own on the host
  * (`<run dir>/<session id>`, CATTY_DOCKER_RUN_DIR; bound at MACHINE_RUN_DIR inside): the runtime
  * listens on `runtime.sock` there, which the API, its relay and a local CLI connect to; its own
- * requests leave through `callback.sock` (callback-gateway.ts); the agent's through `egress.sock`
- * (docker-egress-relay.ts) to the session's egress proxy. The container's user (AGENT_UID) must
- * make the runtime's socket there and reach the others, so a root API gives it the directory and
- * the sockets, and once the runtime listens takes the directory back (root-owned, 0711): the
- * agent, the same uid as the runtime, can then neither replace a socket there nor plant a link
- * the API would follow. An API that is neither root nor that uid cannot share sockets with the
- * container and refuses to start sessions, saying so.
+ * requests leave through `callback.sock` (callback-gateway.ts). The agent's leave through the
+ * session's egress directory, bound read-only at MACHINE_EGRESS_DIR as bubblewrap binds it:
+ * catty-node listens there, gives the socket to the container's user (machineUid) and outlives
+ * an API restart, so the agent's way out needs nothing of this process. The container's user
+ * (AGENT_UID) must make the runtime's socket in the run directory and reach the gateway's, so a
+ * root API gives it the directory and the socket, and once the runtime listens takes the
+ * directory back (root-owned, 0711): the agent, the same uid as the runtime, can then neither
+ * replace a socket there nor plant a link the API would follow. An API that is neither root nor
+ * that uid cannot share sockets with the container and refuses to start sessions, saying so.
  *
  * Containers and volumes carry `catty.*` labels so `list()` finds them again after an API restart
  * — this control plane's only (docker-control-plane.ts): the engine may be shared — and the run
- * directory, API URL and egress directory each machine's routes are opened again with. The
+ * directory and API URL each machine's route out is opened again with. The
  * machine id is the container name (`catty-session-<sessionId>`), so `stop` stays idempotent
  * even when the container is already gone and only the volume is left.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
-import { EGRESS_SOCKET_NAME } from '../../session-runtime/wire/runtime-env.js';
 import { MAX_SOCKET_PATH_BYTES, SOCKET_BASE_URL } from '../../session-runtime/wire/runtime-address.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { openCallbackGateway, type CallbackGateway } from './callback-gateway.js';
 import { dockerOptionsFromEnv, type DockerProvisionerOptions } from './docker-config.js';
 import { controlPlaneIdIn, newControlPlaneId } from './docker-control-plane.js';
-import { openEgressRelay, type EgressRelay } from './docker-egress-relay.js';
 import {
   AGENT_GID,
   AGENT_UID,
@@ -40,7 +40,6 @@ import {
   gvisorProblem,
   sessionLabels,
   volumeName,
-  MACHINE_EGRESS_RELAY_SOCKET,
   type ContainerLimits,
   type EngineRuntime,
 } from './docker-spec.js';
@@ -60,12 +59,6 @@ const REMOVE_RETRY_MS = 200;
 const REMOVE_ATTEMPTS = 25;
 /** The longest machine id's name in the run directory: a session id (api/crypto.ts newId). */
 const SESSION_ID_CHARS = 24;
-
-/** A machine's routes out, open while this API runs. */
-interface Routes {
-  gateway: CallbackGateway;
-  relay: EgressRelay | null;
-}
 
 /** Why this API cannot share sockets with the session containers, or null. */
 function ownershipProblem(): string | null {
@@ -97,7 +90,8 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
   const asRoot = process.getuid?.() === 0;
   const refusal = ownershipProblem();
   if (refusal) logger.warn(refusal);
-  const routes = new Map<string, Promise<Routes>>();
+  /** Each machine's route out (its callback gateway), open while this API runs. */
+  const routes = new Map<string, Promise<CallbackGateway>>();
   let runtimeChecked: Promise<void> | null = null;
   let closed = false;
   logger.info({ image, runtime: options.runtime ?? 'default', limits, controlPlane, runRoot }, 'docker provisioner ready');
@@ -141,30 +135,16 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
     fs.chmodSync(dir, 0o711);
   }
 
-  /** Opens the machine's gateway and egress relay in its run directory, unless they are open. */
-  function openRoutes(machineId: string, runDir: string, apiUrl: string, egressDir: string | undefined): Promise<Routes> {
+  /** Opens the machine's callback gateway in its run directory, unless it is open. */
+  function openRoute(machineId: string, runDir: string, apiUrl: string): Promise<CallbackGateway> {
     let opening = routes.get(machineId);
     if (!opening) {
       opening = (async () => {
-        const log = logger.child({ machineId });
-        const give = (socket: string) => {
-          if (asRoot) fs.lchownSync(socket, AGENT_UID, AGENT_GID);
-        };
         const gatewayPath = runDirSockets(runDir).callback;
         fs.rmSync(gatewayPath, { force: true });
-        const gateway = await openCallbackGateway(gatewayPath, apiUrl, log);
-        give(gatewayPath);
-        let relay: EgressRelay | null = null;
-        if (egressDir) {
-          const relayPath = path.join(runDir, path.basename(MACHINE_EGRESS_RELAY_SOCKET));
-          fs.rmSync(relayPath, { force: true });
-          relay = await openEgressRelay(relayPath, path.join(egressDir, EGRESS_SOCKET_NAME), log).catch(async (err: unknown) => {
-            await gateway.close();
-            throw err;
-          });
-          give(relayPath);
-        }
-        return { gateway, relay };
+        const gateway = await openCallbackGateway(gatewayPath, apiUrl, logger.child({ machineId }));
+        if (asRoot) fs.lchownSync(gatewayPath, AGENT_UID, AGENT_GID);
+        return gateway;
       })();
       routes.set(machineId, opening);
       opening.catch(() => routes.delete(machineId));
@@ -172,11 +152,10 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
     return opening;
   }
 
-  async function closeRoutes(machineId: string): Promise<void> {
+  async function closeRoute(machineId: string): Promise<void> {
     const opening = routes.get(machineId);
     routes.delete(machineId);
-    const open = await opening?.catch(() => null);
-    await Promise.all([open?.gateway.close(), open?.relay?.close()]);
+    await (await opening?.catch(() => null))?.close();
   }
 
   async function removeAll(name: string, volume: string | undefined): Promise<void> {
@@ -184,7 +163,7 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
       // 409: another stop is removing it already; the volume loop below waits for that.
       if (!isNotFound(error) && !isConflict(error)) throw error;
     });
-    await closeRoutes(name);
+    await closeRoute(name);
     fs.rmSync(runDirOf(name), { recursive: true, force: true });
     if (!volume) return;
     for (let attempt = 1; ; attempt++) {
@@ -217,6 +196,7 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
   return {
     kind: 'docker',
     refusal,
+    machineUid: AGENT_UID,
 
     async start(spec: MachineSpec, signal?: AbortSignal): Promise<Machine> {
       if (closed) throw new Error('docker provisioner is closed');
@@ -232,12 +212,15 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
         signal?.throwIfAborted();
         makeRunDir(runDir);
         // Listening before the runtime starts: its first callback finds the way out open.
-        await openRoutes(name, runDir, spec.apiUrl, spec.egressDir);
+        await openRoute(name, runDir, spec.apiUrl);
         await docker.createVolume({ Name: volume, Labels: sessionLabels(spec, controlPlane) });
         const container = await docker.createContainer(create).catch((error: unknown) => {
-          // The engine binds the run directory by its path on the engine's host.
+          // The engine binds the run and egress directories by their paths on the engine's host.
           if (/bind source path does not exist/.test(String((error as Error).message))) {
-            throw new Error(`${(error as Error).message}: the engine does not see ${runRoot}; when catty-api runs in a container, CATTY_DOCKER_RUN_DIR must be a host directory mounted at the same path (infra/README.md)`);
+            throw new Error(
+              `${(error as Error).message}: the engine does not see ${runRoot}${spec.egressDir ? ` or ${spec.egressDir}` : ''}; when catty-api runs in a container, ` +
+                'CATTY_DOCKER_RUN_DIR and CATTY_DATA_DIR must be host directories mounted at the same paths (infra/README.md)',
+            );
           }
           throw error;
         });
@@ -300,10 +283,10 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
         if (!sessionId || !runDir) continue;
         const machineId = (c.Names[0] ?? c.Id).replace(/^\//, '');
         const alive = c.State === 'running';
-        // A restarted API: the machines it keeps need their routes out again.
+        // A restarted API: the machines it keeps need their route out again (their egress is catty-node's).
         const apiUrl = c.Labels[Label.apiUrl];
         if (alive && apiUrl) {
-          await openRoutes(machineId, runDir, apiUrl, c.Labels[Label.egressDir]).catch((err: unknown) => logger.warn({ err, machineId }, 'could not reopen a machine’s routes out'));
+          await openRoute(machineId, runDir, apiUrl).catch((err: unknown) => logger.warn({ err, machineId }, 'could not reopen a machine’s route out'));
         }
         out.push({ machineId, runtimeUrl: SOCKET_BASE_URL, runtimeSocket: runDirSockets(runDir).runtime, sessionId, alive });
       }
@@ -313,7 +296,7 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
     async close(): Promise<void> {
       // The machines outlive the API by design; this API's ends of their routes out close.
       closed = true;
-      await Promise.all([...routes.keys()].map((id) => closeRoutes(id)));
+      await Promise.all([...routes.keys()].map((id) => closeRoute(id)));
     },
   };
 }

@@ -7,7 +7,7 @@
  * side of a machine's run directory (MACHINE_RUN_DIR inside): the sockets it holds.
  */
 import { join } from 'node:path';
-import { RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
+import { EGRESS_SOCKET_NAME, MACHINE_EGRESS_DIR, RUNTIME_NODE_OPTIONS, RuntimeEnv } from '../../session-runtime/wire/runtime-env.js';
 import { UNIX_LISTEN_PREFIX } from '../../session-runtime/wire/runtime-address.js';
 import type { MachineSpec, SharedMachineSettings } from './types.js';
 
@@ -17,6 +17,10 @@ export const runDirSockets = (runDir: string): { runtime: string; callback: stri
   /** The host's end of the machine's own route out (callback-gateway.ts). */
   callback: join(runDir, 'callback.sock'),
 });
+
+/** The egress proxy's socket inside a machine that binds the session's egress directory at
+ * MACHINE_EGRESS_DIR (a sandboxed local machine, a container): CATTY_EGRESS_SOCKET. */
+export const MACHINE_EGRESS_SOCKET = `${MACHINE_EGRESS_DIR}/${EGRESS_SOCKET_NAME}`;
 
 /** Paths as the runtime sees them, inside its machine. */
 export interface MachinePaths {

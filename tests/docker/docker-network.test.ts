@@ -7,9 +7,10 @@
  *   host TCP port, listeners on 127.0.0.1, 127.0.0.2 and every address, UDP, the host's abstract
  *   sockets (one this test binds) and socket paths (another session's runtime's among them);
  *   and the runtime's route out tried as the agent;
- * - 40: tests/fixtures/agents/egress-probe.mjs through $HTTPS_PROXY: a loopback HTTPS server
- *   named with --allow answers; example.com gets a 403 naming the host and the flag, logged for
- *   the session's net log (`catty logs --net`);
+ * - 40: tests/fixtures/agents/egress-probe.mjs through $HTTPS_PROXY (catty-node's socket in the
+ *   session's egress directory, bound read-only): a loopback HTTPS server named with --allow
+ *   answers; example.com gets a 403 naming the host and the flag, logged for the session's net
+ *   log (`catty logs --net`);
  * - 41: --net none refuses a trusted host and an unnamed loopback server.
  */
 import fs from 'node:fs';
@@ -119,10 +120,12 @@ describe.skipIf(!probe.ok)('SECURITY.md 38–41 in Docker sessions', () => {
       expect(out).not.toMatch(/^ABSTRACT-CONNECTED /m);
       expect(out).not.toMatch(/^VISIBLE /m);
       for (const l of targets!.listeners.filter((x) => x.port === 0)) expect(l.hits, l.what).toBe(0);
-      // Its own sockets (runtime, gateway, egress relay) are there — the probe reached each — in a
-      // directory a root API made unreadable to the container once the runtime listened.
+      // Its own sockets (runtime, gateway) are there — the probe reached each — in a directory a
+      // root API made unreadable to the container once the runtime listened; and the egress
+      // proxy's, in the session's egress directory (entered, not listed).
       const sockets = [...out.matchAll(/^SOCKET (\S+)\r?$/gm)].map((m) => m[1]!);
-      for (const p of sockets) expect(p, 'a socket file inside the container').toMatch(/^\/run\/catty\/(runtime|callback|egress)\.sock$/);
+      for (const p of sockets) expect(p, 'a socket file inside the container').toMatch(/^\/run\/catty\/(runtime|callback)\.sock$|^\/run\/catty-egress\/proxy\.sock$/);
+      expect(out).toMatch(/^EGRESS-DIR \(unlisted: EACCES\)\r?$/m);
       expect((await runtimeFetch(other, '/healthz')).status).toBe(200);
     });
 

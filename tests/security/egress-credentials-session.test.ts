@@ -11,7 +11,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bwrapProblem, findBwrap } from '../../api/provisioners/bwrap.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
@@ -19,6 +18,7 @@ import { runCli } from '../helpers/cli.js';
 import { saveLogin } from '../helpers/credentials.js';
 import { startUpstream, testCert } from '../helpers/egress.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
+import { filesHolding, foundInProcess, processTree } from '../helpers/leak-scan.js';
 import { FIXTURE_AGENTS } from '../helpers/paths.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
@@ -29,90 +29,6 @@ const GH = 'ghp_REAL-injected-token-7d41c9a0e2';
 const bwrap = findBwrap();
 const why = !bwrap ? 'bubblewrap (bwrap) is not installed' : bwrapProblem(bwrap);
 if (why) console.log(`[security] 42/43 in a session skipped: ${why}`);
-
-/** Every process under `root` (its descendants too). */
-function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch {
-      // gone
-    }
-  }
-  const all: number[] = [];
-  const walk = (pid: number): void => {
-    all.push(pid);
-    for (const child of children.get(pid) ?? []) walk(child);
-  };
-  walk(root);
-  return all;
-}
-
-/** Where `needle` is in the process: its environment, command line, or any readable memory range. */
-function foundInProcess(pid: number, needle: string): string[] {
-  const hits: string[] = [];
-  const bytes = Buffer.from(needle);
-  for (const part of ['environ', 'cmdline']) {
-    try {
-      if (fs.readFileSync(`/proc/${pid}/${part}`).includes(bytes)) hits.push(`${pid} ${part}`);
-    } catch {
-      // gone
-    }
-  }
-  let maps = '';
-  try {
-    maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
-  } catch {
-    return hits;
-  }
-  let fd: number;
-  try {
-    fd = fs.openSync(`/proc/${pid}/mem`, 'r');
-  } catch (error) {
-    throw new Error(`cannot read the memory of ${pid} (${(error as NodeJS.ErrnoException).code}): the test needs to`);
-  }
-  try {
-    for (const line of maps.split('\n')) {
-      const m = /^([0-9a-f]+)-([0-9a-f]+) r/.exec(line);
-      if (!m || line.includes('[vvar]')) continue;
-      const start = BigInt(`0x${m[1]}`);
-      const size = Number(BigInt(`0x${m[2]}`) - start);
-      if (size > 512 * 1024 * 1024) continue;
-      const buffer = Buffer.alloc(size);
-      try {
-        fs.readSync(fd, buffer, 0, size, start);
-      } catch {
-        continue;
-      }
-      if (buffer.includes(bytes)) hits.push(`${pid} memory ${line.trim()}`);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return hits;
-}
-
-/** Files under `root` holding `needle` as they are or, gzipped, once inflated (snapshots). */
-function filesHolding(root: string, needle: string): string[] {
-  const hits: string[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      const abs = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(abs);
-      else if (entry.isFile()) {
-        let data = fs.readFileSync(abs);
-        if (data[0] === 0x1f && data[1] === 0x8b) data = zlib.gunzipSync(data);
-        if (data.includes(needle)) hits.push(abs);
-      }
-    }
-  };
-  walk(root);
-  return hits;
-}
 
 describe('credentials stay outside a real session (local provisioner, bubblewrap)', () => {
   let api: TestApi;

@@ -28,7 +28,7 @@ describe('docker container spec', () => {
       CATTY_MACHINE_TOKEN: 'mt',
       CATTY_LISTEN: 'unix:/run/catty/runtime.sock',
       CATTY_CALLBACK_SOCKET: '/run/catty/callback.sock',
-      CATTY_EGRESS_SOCKET: '/run/catty/egress.sock',
+      CATTY_EGRESS_SOCKET: '/run/catty-egress/proxy.sock',
       CATTY_API_URL: 'http://127.0.0.1:8787',
       CATTY_WORKSPACE: '/workspace',
       CATTY_AGENT_HOME: '/home/agent',
@@ -51,12 +51,15 @@ describe('docker container spec', () => {
     });
     expect(options.ExposedPorts).toBeUndefined();
     expect(options.HostConfig?.Mounts).toContainEqual({ Type: 'bind', Source: '/data/docker/catty-session-s1', Target: '/run/catty', ReadOnly: false });
+    // The egress directory as bubblewrap binds it: read-only, the directory (a restarted node is seen).
+    expect(options.HostConfig?.Mounts).toContainEqual({ Type: 'bind', Source: '/data/egress/s1', Target: '/run/catty-egress', ReadOnly: true });
+    // No health check: the engine would run it inside with the session's environment.
+    expect(options.Healthcheck).toEqual({ Test: ['NONE'] });
     expect(options.Labels).toMatchObject({
       'catty.session-id': 's1',
       'catty.control-plane': 'cp1',
       'catty.run-dir': '/data/docker/catty-session-s1',
       'catty.api-url': 'http://127.0.0.1:8787',
-      'catty.egress-dir': '/data/egress/s1',
     });
   });
 

@@ -134,7 +134,8 @@ export class TempFile {
   }
 
   static async create(target: string): Promise<TempFile> {
-    const file = path.join(path.dirname(target), `.${path.basename(target).slice(0, 200)}.catty-tmp-${crypto.randomBytes(6).toString('hex')}`);
+    // The name's first bytes help a user who finds a leftover; cut by bytes, as NAME_MAX counts.
+    const file = path.join(path.dirname(target), `.${clipBytes(path.basename(target), 64)}.catty-tmp-${crypto.randomBytes(6).toString('hex')}`);
     const handle = await fs.open(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     return new TempFile(file, handle);
   }
@@ -189,7 +190,26 @@ export class TempFile {
 /** `<dir>/<name>.catty-conflict-<label><.ext>` beside the original; the n-th (n ≥ 2) is
  * `<name>.catty-conflict-<label>-<n><.ext>`. */
 export function conflictPath(target: string, label: string, n = 1): string {
-  const ext = path.extname(target);
-  const base = path.basename(target, ext);
-  return path.join(path.dirname(target), `${base}.catty-conflict-${label}${n > 1 ? `-${n}` : ''}${ext}`);
+  let ext = path.extname(target);
+  if (Buffer.byteLength(ext) > 32) ext = '';
+  const suffix = `.catty-conflict-${label}${n > 1 ? `-${n}` : ''}${ext}`;
+  // A name near the 255-byte limit still gets a copy: its base is cut (by bytes) to make room.
+  const base = clipBytes(path.basename(target, ext), NAME_MAX_BYTES - Buffer.byteLength(suffix));
+  return path.join(path.dirname(target), `${base}${suffix}`);
+}
+
+const NAME_MAX_BYTES = 255;
+
+/** The longest prefix of `s` of at most `max` UTF-8 bytes that ends on a whole character. */
+export function clipBytes(s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s;
+  let out = '';
+  let bytes = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > max) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
 }

@@ -73,6 +73,26 @@ describe('SyncApplier', () => {
     expect(fs.readdirSync(path.join(root, 'd0/sub0')).filter((n) => n.includes('catty-tmp'))).toEqual([]);
   });
 
+  it('writes a name near the 255-byte limit (80 CJK characters), and its conflict copy (case 55)', async () => {
+    const { a, root, report } = applier();
+    const name = `${'漢'.repeat(80)}.txt`; // 244 bytes
+    write(a, name, 'first');
+    await a.close();
+    expect(fs.readFileSync(path.join(root, name), 'utf8')).toBe('first');
+    // The user edits it; the session writes it too: the session's version goes to a copy.
+    const second = applier();
+    fs.writeFileSync(path.join(second.root, name), 'the user');
+    second.manifest.set(name, { sha256: sha('base'), executable: false });
+    write(second.a, name, 'the session');
+    await second.a.close();
+    const copies = fs.readdirSync(second.root).filter((n) => n.includes('.catty-conflict-'));
+    expect(copies).toHaveLength(1);
+    expect(Buffer.byteLength(copies[0]!)).toBeLessThanOrEqual(255);
+    expect(fs.readFileSync(path.join(second.root, copies[0]!), 'utf8')).toBe('the session');
+    expect(fs.readFileSync(path.join(second.root, name), 'utf8')).toBe('the user');
+    expect(report.written).toBe(1);
+  });
+
   it('writes unrelated files at once: one queued behind a write in flight does not wait for it', async () => {
     const { a, root, report } = applier();
     const wrote: string[] = [];

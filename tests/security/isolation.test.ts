@@ -12,7 +12,10 @@
  *
  * Local provisioner: runs under bubblewrap (skips with a printed reason where bwrap cannot run).
  * Docker provisioner: runs when a Docker engine answers and the session image exists, else skips
- * with a printed reason.
+ * with a printed reason — under runc, and under gVisor (catty-runsc) when the engine has it. Two
+ * checks differ there, because gVisor does: it refuses a child attaching its parent (the probe's
+ * ptrace control), and the runtime's environ is readable (the ordinary node runs it: Debian's
+ * gVisor cannot exec the execute-only one) — so the probe must read it and find no token there.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,8 +37,16 @@ const PROBE = readFileSync(join(REPO_ROOT, 'tests/fixtures/probes/isolation-prob
 const SESSION_IMAGE = process.env.CATTY_SESSION_IMAGE ?? 'catty-session:dev';
 
 
-/** Why the sandbox for `provisioner` cannot run here, or null when it can. */
-function unavailable(provisioner: 'local' | 'docker'): string | null {
+const GVISOR_RUNTIME = 'catty-runsc';
+
+interface Sandbox {
+  provisioner: 'local' | 'docker';
+  /** The OCI runtime of a Docker session (undefined: the engine's default, runc). */
+  runtime?: typeof GVISOR_RUNTIME;
+}
+
+/** Why the sandbox cannot run here, or null when it can. */
+function unavailable({ provisioner, runtime }: Sandbox): string | null {
   if (provisioner === 'local') {
     const bwrap = findBwrap();
     if (!bwrap) return 'bubblewrap (bwrap) is not installed';
@@ -48,12 +59,24 @@ function unavailable(provisioner: 'local' | 'docker'): string | null {
     if (engine.status !== 0) return 'no Docker engine answers';
     return `the session image ${SESSION_IMAGE} is not built (scripts build it; the Docker suite does too)`;
   }
+  if (runtime) {
+    const runtimes = spawnSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8', timeout: 20_000 });
+    if (!Object.keys(JSON.parse(runtimes.stdout || '{}') as object).includes(runtime)) return `the engine has no runtime ${runtime} (infra/README.md registers it)`;
+  }
   return null;
 }
 
-describe.each(['local', 'docker'] as const)('SECURITY.md 37: isolation (%s provisioner)', (provisioner) => {
-  const why = unavailable(provisioner);
-  if (why) console.log(`[security] 37 (${provisioner}) skipped: ${why}`);
+const SANDBOXES: Array<[string, Sandbox]> = [
+  ['local', { provisioner: 'local' }],
+  ['docker', { provisioner: 'docker' }],
+  [`docker, ${GVISOR_RUNTIME}`, { provisioner: 'docker', runtime: GVISOR_RUNTIME }],
+];
+
+describe.each(SANDBOXES)('SECURITY.md 37: isolation (%s)', (name, sandbox) => {
+  const { provisioner } = sandbox;
+  const gvisor = sandbox.runtime === GVISOR_RUNTIME;
+  const why = unavailable(sandbox);
+  if (why) console.log(`[security] 37 (${name}) skipped: ${why}`);
   let api: TestApi;
   let home: string;
   beforeAll(async () => {
@@ -64,14 +87,14 @@ describe.each(['local', 'docker'] as const)('SECURITY.md 37: isolation (%s provi
     for (const f of ['secrets.enc', 'secret.key', 'credentials.json']) writeFileSync(join(home, f), `${HOME_CANARY}\n`, { mode: 0o600 });
     api = await startTestApi({
       dataDir: join(home, 'local', 'data'),
-      env: { CATTY_PROVISIONER: provisioner, CATTY_TEST_CANARY: API_CANARY, CATTY_HOME: home, HOME: home },
+      env: { CATTY_PROVISIONER: provisioner, ...(sandbox.runtime ? { CATTY_DOCKER_RUNTIME: sandbox.runtime } : {}), CATTY_TEST_CANARY: API_CANARY, CATTY_HOME: home, HOME: home },
     });
   }, 120_000);
   afterAll(async () => {
     await api?.close();
   });
 
-  it.skipIf(why !== null)(`37: the agent cannot reach another session, the API's data, $CATTY_HOME or the runtime's tokens; no capabilities (${provisioner})`, async () => {
+  it.skipIf(why !== null)(`37: the agent cannot reach another session, the API's data, $CATTY_HOME or the runtime's tokens; no capabilities (${name})`, async () => {
     const other = await api.client.call(routes.createSession, { body: { cmd: 'echo other-secret > /workspace/secret.txt; sleep 600', upload: false } });
     const otherWorkspace = join(api.dataDir, 'machines', other.id, 'workspace');
     if (provisioner === 'local') await waitFor(() => existsSync(join(otherWorkspace, 'secret.txt')), 'the other workspace file', { timeoutMs: 60_000, everyMs: 100 });
@@ -94,16 +117,23 @@ describe.each(['local', 'docker'] as const)('SECURITY.md 37: isolation (%s provi
       const text = (await sessionLogs(api.client, s.label)).toString();
       return text.includes('PROBE-DONE') && text;
     }, 'the probe to finish', { timeoutMs: 120_000, everyMs: 100 });
-    console.log(`37 (${provisioner}) probe:\n${out.trim()}`);
+    console.log(`37 (${name}) probe:\n${out.trim()}`);
     expect(out).not.toMatch(/FOUND \d+ IN/);
     expect(out).not.toMatch(/^READ /m);
     expect(out).not.toMatch(/^WROTE /m);
     expect(out).not.toContain('other-secret');
     // It did attack the runtime, with ways that work (on itself), and got nothing.
-    expect(out).toMatch(/^TARGET \d+ \S+ runtime\r?$/m);
-    // (Docker's seccomp profile refuses process_vm_readv to everyone without CAP_SYS_PTRACE.)
-    for (const way of provisioner === 'local' ? ['mem', 'vm', 'ptrace'] : ['mem', 'ptrace']) expect(out).toMatch(new RegExp(`^CONTROL ${way} ok\\r?$`, 'm'));
-    expect(out).not.toMatch(/^(ENVIRON-READ|MEM-OPEN|VM-READ|PTRACE) /m);
+    const runtimePid = /^TARGET (\d+) \S+ runtime\r?$/m.exec(out)?.[1];
+    expect(runtimePid).toBeDefined();
+    // (Docker's seccomp profile refuses process_vm_readv to everyone without CAP_SYS_PTRACE;
+    // gVisor refuses a child attaching its parent, the probe's ptrace control.)
+    for (const way of provisioner === 'local' ? ['mem', 'vm', 'ptrace'] : gvisor ? ['mem'] : ['mem', 'ptrace']) expect(out).toMatch(new RegExp(`^CONTROL ${way} ok\\r?$`, 'm'));
+    if (gvisor) {
+      // The runtime's environ is read there, and holds no token (no FOUND above): the runtime got
+      // its settings on stdin (infra/catty-session.sh).
+      expect([...out.matchAll(/^ENVIRON-READ (\d+) /gm)].map((m) => m[1])).toEqual([runtimePid]);
+      expect(out).not.toMatch(/^(MEM-OPEN|VM-READ|PTRACE) /m);
+    } else expect(out).not.toMatch(/^(ENVIRON-READ|MEM-OPEN|VM-READ|PTRACE) /m);
     expect(out).toMatch(/^UID [1-9]\d*\r?$/m);
     expect(out).toMatch(/^CAPEFF 0000000000000000\r?$/m);
     for (const f of [...config.writes, '/etc/pwned.txt']) expect(existsSync(f), f).toBe(false);

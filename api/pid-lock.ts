@@ -19,8 +19,9 @@ export interface PidLock {
 
 export type PidLockResult = { lock: PidLock } | { heldBy: number };
 
-/** Whether `pid` is a live process that is (as far as this OS shows) a catty-api. */
-export function liveApiProcess(pid: number): boolean {
+/** Whether `pid` is a live process whose command line (as far as this OS shows) matches
+ * `program`: on Linux a reused pid belongs to some other program. */
+export function liveProcessOf(pid: number, program: RegExp): boolean {
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
   try {
     process.kill(pid, 0);
@@ -28,13 +29,14 @@ export function liveApiProcess(pid: number): boolean {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   try {
-    // Linux: a reused pid belongs to some other program. catty-api runs as `node …/api/bin.js`
-    // or through its `catty-api` bin link.
-    return /api\/bin\.js|catty-api/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+    return program.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
   } catch {
     return true; // no /proc here: a live pid is all we can know
   }
 }
+
+/** A live catty-api: `node …/api/bin.js` or its `catty-api` bin link. */
+export const liveApiProcess = (pid: number): boolean => liveProcessOf(pid, /api\/bin\.js|catty-api/);
 
 function readPid(file: string): number | null {
   try {

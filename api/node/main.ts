@@ -8,30 +8,17 @@
  * exits: there is nothing left for it to hold; so it does when its control socket is removed
  * (its data directory deleted): no API could reach it again.
  */
-import { acquirePidLock } from '../pid-lock.js';
+import { acquirePidLock, liveProcessOf } from '../pid-lock.js';
 import { createLogger } from '../logger.js';
 import { NODE_READY_PREFIX } from './contract.js';
 import { logFileOf, pidFileOf } from './paths.js';
 import { ensurePrivateDir, startNodeServer } from './server.js';
-import fs from 'node:fs';
 
 const DEFAULT_IDLE_EXIT_MS = 60_000;
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** A live catty-node (not a reused pid). */
-function liveNodeProcess(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return /node\/bin\.js|catty-node/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
-  } catch {
-    return true;
-  }
-}
+const liveNodeProcess = (pid: number): boolean => liveProcessOf(pid, /node\/bin\.js|catty-node/);
 
 function parseArgs(argv: string[]): { dir: string; logLevel: string; idleExitMs: number } {
   const flags = new Map<string, string>();

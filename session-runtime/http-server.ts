@@ -2,11 +2,12 @@
  * HTTP routes and the WebSocket upgrade. Thin: each route parses and authenticates, then calls
  * the session.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerMatches } from './auth.js';
-import { MAX_FRAME_BYTES, RuntimePath, type SnapshotResult } from './wire/protocol.js';
+import { DEFAULT_MAX_GIT_BUNDLE_BYTES, GIT_BUNDLE_CONTENT_TYPE, MAX_FRAME_BYTES, RuntimePath, type SnapshotResult } from './wire/protocol.js';
 import type { ErrorBody } from './wire/errors.js';
 import type { Session } from './session.js';
 import type { SnapshotOutcome } from './snapshots.js';
@@ -62,6 +63,8 @@ const HEALTH = `GET ${RuntimePath.health}`;
 const UPLOAD = `POST ${RuntimePath.upload}`;
 const LOGS = `GET ${RuntimePath.logs}`;
 const SNAPSHOT = `POST ${RuntimePath.snapshot}`;
+const GIT_BUNDLE = `GET ${RuntimePath.gitBundle}`;
+const GIT_STATUS = { no_git: 404, no_branches: 409, too_large: 413, failed: 500 } as const;
 
 /**
  * `snapshotNow`: takes a snapshot now, or null when this session takes none (no API to store
@@ -79,7 +82,7 @@ export function createHttpServer(session: Session, connectToken: string, snapsho
     const url = new URL(req.url ?? '/', 'http://runtime');
     const route = `${req.method} ${url.pathname}`;
     if (route === HEALTH) return sendJson(res, 200, session.health());
-    if (route !== UPLOAD && route !== LOGS && route !== SNAPSHOT) return sendError(res, 404, 'not_found', 'No such route');
+    if (route !== UPLOAD && route !== LOGS && route !== SNAPSHOT && route !== GIT_BUNDLE) return sendError(res, 404, 'not_found', 'No such route');
     if (!bearerMatches(req, connectToken)) {
       res.setHeader('connection', 'close');
       return sendError(res, 401, 'unauthorized', 'Missing or wrong connect token');
@@ -88,6 +91,20 @@ export function createHttpServer(session: Session, connectToken: string, snapsho
       const tail = session.logTail();
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': tail.length });
       return void res.end(tail);
+    }
+    if (route === GIT_BUNDLE) {
+      const max = intParam(url, 'max', 1, Number.MAX_SAFE_INTEGER);
+      if (max === null) return sendError(res, 400, 'invalid_request', 'max must be a positive integer');
+      return session.gitBundle(max ?? DEFAULT_MAX_GIT_BUNDLE_BYTES, async (bundle) => {
+        if (bundle.kind !== 'ok') return sendError(res, GIT_STATUS[bundle.kind], bundle.kind, bundle.message);
+        res.writeHead(200, { 'content-type': GIT_BUNDLE_CONTENT_TYPE, 'content-length': bundle.size });
+        await new Promise<void>((resolve) => {
+          const stream = fs.createReadStream(bundle.file);
+          stream.on('error', () => res.destroy());
+          res.on('close', resolve);
+          stream.pipe(res);
+        }).finally(() => bundle.dispose());
+      });
     }
     if (route === SNAPSHOT) {
       const taking = snapshotNow();

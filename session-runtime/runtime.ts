@@ -22,6 +22,8 @@ import { Snapshotter } from './snapshots.js';
 
 /** Time the final snapshot may take on stop. */
 export const FINAL_SNAPSHOT_BUDGET_MS = 20_000;
+/** Time a git bundle being sent may hold the end of the session. */
+export const GIT_BUNDLE_BUDGET_MS = 60_000;
 /** Time the agent gets after SIGHUP before SIGKILL. */
 export const AGENT_GRACE_MS = 3_000;
 
@@ -91,6 +93,8 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
     void (async () => {
       if (snapshots) await snapshots.final(FINAL_SNAPSHOT_BUDGET_MS);
       await sendLogs();
+      // A client that saw the exit asks for the agent's branches: the machine stays until it has them.
+      await session.gitIdle(GIT_BUNDLE_BUDGET_MS);
       if (api) await quiet(api.exit({ code: exit.code, signal: exit.signal }));
       if (!stopping) {
         linger = setTimeout(() => void stop('session ended'), config.exitLingerMs);

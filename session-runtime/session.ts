@@ -9,12 +9,15 @@ import { seedClaudeConfig } from './agent-home.js';
 import { buildAgentEnv } from './agent-env.js';
 import type { AgentExit, AgentProcess, SpawnAgent } from './agent.js';
 import { wsClientSocket } from './client-socket.js';
-import type { RuntimeConfig } from './config.js';
+import { tempRoot, type RuntimeConfig } from './config.js';
+import { bundleBranches, type BranchBundle } from './git-bundle.js';
 import { DEFAULT_COLS, DEFAULT_ROWS, type Health, type UploadResult } from './wire/protocol.js';
 import { Relay } from './relay.js';
 import { SyncSender } from './sync/sender.js';
 import { WorkspaceWatcher, type Baseline } from './sync/watcher.js';
 import { receiveUpload } from './upload/receive.js';
+import { receiveSnapshot } from './snapshot-restore.js';
+import { isSnapshotMediaType } from './wire/restore.js';
 import { escapeForTerminal } from './wire/safe-path.js';
 import { UploadRejected } from './upload/zip-plan.js';
 
@@ -44,6 +47,8 @@ export class Session {
   #sockets = new Set<WebSocket>();
   #heartbeat: NodeJS.Timeout | null = null;
   #closed = false;
+  /** Git bundles being made or sent: the end of the session waits for them (bounded). */
+  readonly #gitTransfers = new Set<Promise<unknown>>();
   /** Resolves when the agent has been started (after the upload, or at once with no upload). */
   readonly started: Promise<void>;
   #markStarted!: () => void;
@@ -93,7 +98,9 @@ export class Session {
     }
     this.#uploadState = 'receiving';
     try {
-      const report = await receiveUpload(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes });
+      // A resumed or forked session's workspace comes as its snapshot (sent by the API), not a zip.
+      const receive = isSnapshotMediaType(req.headers['content-type']) ? receiveSnapshot : receiveUpload;
+      const report = await receive(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes });
       this.#uploadState = 'done';
       const agentStartMs = performance.now();
       // No size with the upload: keep what an attached client asked for (80x24 otherwise).
@@ -158,6 +165,28 @@ export class Session {
     ws.on('error', () => undefined);
     if (query.cols && query.rows && !this.relay.exit) this.relay.resize(query.cols, query.rows);
     void this.relay.attach(socket, query.offset);
+  }
+
+  /**
+   * The agent's branches as a bundle (git-bundle.ts). `sent`: settles when the caller is done
+   * with the file; until then (and while the bundle is made) `gitIdle` waits for it.
+   */
+  gitBundle(maxBytes: number, sent: (bundle: BranchBundle) => Promise<void>): Promise<void> {
+    const transfer = bundleBranches(this.deps.config.workspace, tempRoot(), maxBytes, this.deps.runtimeEnv.PATH).then(sent);
+    const tracked = transfer.catch(() => undefined).finally(() => this.#gitTransfers.delete(tracked));
+    this.#gitTransfers.add(tracked);
+    return transfer;
+  }
+
+  /** Resolves once no git bundle is being made or sent (or after `maxMs`): the machine may go. */
+  async gitIdle(maxMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    while (this.#gitTransfers.size > 0 && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())));
+      await Promise.race([Promise.all(this.#gitTransfers), timeout]);
+      clearTimeout(timer);
+    }
   }
 
   /** Agent still running? Stop it politely, then for sure. */

@@ -12,6 +12,7 @@ import { SyncReport } from '../sync/report.js';
 import { routes } from '../../api/contract/routes.js';
 import { resolveApi } from '../api.js';
 import { fetchLogs } from '../sessions/logs.js';
+import { ExitCode } from '../errors.js';
 import { attach, type EndedSession } from './attach.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 
@@ -58,7 +59,7 @@ export async function attachSession(ctx: Context, o: AttachSessionOptions): Prom
     ctx.stderr.write(`catty: no local directory is recorded for ${o.label} on this machine; sync-back is off.\n`);
   }
   try {
-    return await attach(ctx, {
+    const code = await attach(ctx, {
       label: o.label,
       connectUrl: o.connectUrl,
       socketPath: o.socketPath,
@@ -70,6 +71,14 @@ export async function attachSession(ctx: Context, o: AttachSessionOptions): Prom
       sync,
       endedProbe: () => endedSession(ctx, o.label),
     });
+    // Detached, or the agent exited (its machine waits for this): the agent's branches come home.
+    // Not when the runtime is lost or gone: there is nobody to ask.
+    if (o.record && code !== ExitCode.connectionLost && code !== ExitCode.sessionGone) {
+      const { bringCommitsHome } = await import('../git-import/come-home.js');
+      const result = await bringCommitsHome({ label: o.label, connectUrl: o.connectUrl, socketPath: o.socketPath, connectToken: o.connectToken, localDir: o.record.localDir }, ctx.env);
+      ctx.stderr.write(`${result.line}\n`);
+    }
+    return code;
   } finally {
     if (sync && report) {
       await sync.close();

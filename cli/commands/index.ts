@@ -7,6 +7,9 @@ import * as connect from './connect.js';
 import * as list from './list.js';
 import * as stop from './stop.js';
 import * as download from './download.js';
+import * as resume from './resume.js';
+import * as fork from './fork.js';
+import * as gitCmd from './git.js';
 import * as logs from './logs.js';
 import * as secrets from './secrets/index.js';
 import * as server from './server.js';
@@ -17,7 +20,7 @@ import { addExamples } from './examples.js';
 import { suggestCommands } from './suggest.js';
 
 export function registerCommands(program: Command, run: Runner): void {
-  for (const command of [newCmd, connect, list, stop, download, logs, secrets, server, login, logout, version]) {
+  for (const command of [newCmd, connect, list, stop, resume, fork, download, gitCmd, logs, secrets, server, login, logout, version]) {
     command.register(program, run);
   }
   addExamples(program);

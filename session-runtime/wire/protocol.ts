@@ -13,6 +13,7 @@
  * - `GET  /logs`                         → the last output bytes (`application/octet-stream`)
  * - `POST /snapshot`                     takes a snapshot now (serialised with the schedule's) and
  *                                        answers once it is stored and reported; → {@link SnapshotResult}
+ * - `GET  /git-bundle?max=N`               the agent's branches as a git bundle (see "Git" below)
  * - `WS   /connect?offset=N&cols=C&rows=R`
  *     binary frames, client → runtime: keystrokes for the PTY
  *     binary frames, runtime → client: terminal output, contiguous from the offset in `hello`
@@ -31,6 +32,7 @@ export const RuntimePath = {
   logs: '/logs',
   snapshot: '/snapshot',
   connect: '/connect',
+  gitBundle: '/git-bundle',
 } as const;
 
 /** WebSocket close codes. 4000 and 4001 tell a client not to reconnect. */
@@ -172,6 +174,20 @@ export type ExitMessage = z.infer<typeof ExitMessage>;
 export type FileChangeMessage = z.infer<typeof FileChangeMessage>;
 export type FileChunkMessage = z.infer<typeof FileChunkMessage>;
 export type FileSkippedMessage = z.infer<typeof FileSkippedMessage>;
+
+// ---------------------------------------------------------------------------------------------
+// Git: the agent's commits coming home (issue 23)
+//
+// `GET /git-bundle?max=N` (connect token): `git bundle create --branches` of the workspace's
+// repository, every branch the agent has and all their history (no prerequisites), as
+// `application/x-git-bundle` with a Content-Length. Refusals are an ErrorBody: 404 `no_git`
+// (the workspace has no repository: a project that is not one, or uploaded with --no-git),
+// 409 `no_branches` (no commit yet), 413 `too_large` (the bundle is over `max` bytes). The
+// CLI treats the bundle as hostile input (its own cap, a quarantine repository, fsck).
+
+/** A bundle larger than this is refused unless the client asks for another cap. */
+export const DEFAULT_MAX_GIT_BUNDLE_BYTES = 512 * 1024 * 1024;
+export const GIT_BUNDLE_CONTENT_TYPE = 'application/x-git-bundle';
 
 // ---------------------------------------------------------------------------------------------
 // HTTP bodies

@@ -17,6 +17,7 @@ import {
   DeviceTokenRequest,
   DownloadInfo,
   ExitReport,
+  ForkRequest,
   Heartbeat,
   LogoutRequest,
   LogsResponse,
@@ -27,6 +28,8 @@ import {
   PresignRequest,
   PresignResponse,
   RefreshRequest,
+  ResumedSession,
+  ResumeRequest,
   Session,
   SessionList,
   SnapshotReport,
@@ -73,6 +76,12 @@ export const routes = {
   /** 404 `no_snapshot` when there is none yet. */
   download: route({ method: 'GET', path: '/v1/sessions/:ref/download', auth: 'user', request: null, response: DownloadInfo }),
   logs: route({ method: 'GET', path: '/v1/sessions/:ref/logs', auth: 'user', request: null, response: LogsResponse }),
+  /** A new machine for an ended session from its snapshot, new tokens; a running one is only
+   * connected to. 409 `snapshot_corrupt` when the chosen snapshot fails its checksum, 404
+   * `no_snapshot` when there is none. */
+  resume: route({ method: 'POST', path: '/v1/sessions/:ref/resume', auth: 'user', request: ResumeRequest, response: ResumedSession }),
+  /** A new session from a session's latest snapshot (a running one snapshots first). */
+  fork: route({ method: 'POST', path: '/v1/sessions/:ref/fork', auth: 'user', request: ForkRequest, response: ResumedSession, status: 201 }),
   /** The requests its egress proxy refused (`catty logs --net`). */
   netLog: route({ method: 'GET', path: '/v1/sessions/:ref/net-log', auth: 'user', request: null, response: NetLog }),
 

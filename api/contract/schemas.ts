@@ -135,6 +135,8 @@ export const Session = z.object({
   detail: z.nullable(z.string()),
   /** Its network policy; absent for a session created before policies existed. */
   network: z.optional(NetworkPolicy),
+  /** Ended, with a snapshot to start again from (`catty resume`); absent from older APIs. */
+  resumable: z.optional(z.boolean()),
 });
 export type Session = z.infer<typeof Session>;
 
@@ -153,6 +155,41 @@ export const CreatedSession = z.extend(Session, ConnectInfo.shape);
 /** The error code of a create the provisioner refuses outright (local: no working sandbox). */
 export const SANDBOX_UNAVAILABLE = 'sandbox_unavailable';
 export type CreatedSession = z.infer<typeof CreatedSession>;
+
+/** Which of a session's recorded snapshots a resume or fork starts from: the newest, or the one
+ * before it (when the newest fails its checksum). */
+export const SnapshotChoice = z.enum(['latest', 'previous']);
+export type SnapshotChoice = z.infer<typeof SnapshotChoice>;
+
+/** The error code of a resume or fork whose chosen snapshot fails its checksum (409). */
+export const SNAPSHOT_CORRUPT = 'snapshot_corrupt';
+
+/** `catty resume`: the secrets again (the API never stores them), and which snapshot. */
+export const ResumeRequest = z.strictObject({
+  secrets: CreateSessionRequest.shape.secrets,
+  inject: CreateSessionRequest.shape.inject,
+  snapshot: z._default(SnapshotChoice, 'latest'),
+});
+export type ResumeRequest = z.input<typeof ResumeRequest>;
+
+/** A label the user picks (`catty fork --label`): what the generated ones look like, loosely. */
+export const USER_LABEL_PATTERN = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$/;
+export const UserLabel = z.string().check(z.maxLength(60), z.regex(USER_LABEL_PATTERN, 'a label is lower-case words joined by hyphens, like my-fork-1'));
+
+/** `catty fork`: like a resume, into a new session with its own label. */
+export const ForkRequest = z.strictObject({
+  ...ResumeRequest.shape,
+  label: z.optional(UserLabel),
+});
+export type ForkRequest = z.input<typeof ForkRequest>;
+
+/** A resumed or forked session: as created, plus whether it was already running (a resume of a
+ * running session only attaches) and when its snapshot was taken. */
+export const ResumedSession = z.extend(CreatedSession, {
+  alreadyRunning: z.boolean(),
+  snapshotAt: z.nullable(z.string()),
+});
+export type ResumedSession = z.infer<typeof ResumedSession>;
 
 export const SessionList = z.object({ sessions: z.array(Session) });
 export type SessionList = z.infer<typeof SessionList>;

@@ -17,7 +17,7 @@
  * binary in the data directory): the agent, the same uid, cannot read its memory or environment.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EGRESS_SOCKET_NAME, LauncherEnv, MACHINE_CALLBACK_SOCKET, MACHINE_EGRESS_DIR, MACHINE_RUNTIME_SOCKET, READY_LINE_PREFIX } from '../../session-runtime/wire/runtime-env.js';
 import { MAX_SOCKET_PATH_BYTES, SOCKET_BASE_URL, UNIX_LISTEN_PREFIX } from '../../session-runtime/wire/runtime-address.js';
@@ -141,6 +141,7 @@ export class LocalProvisioner implements Provisioner {
     const machineId = spec.sessionId;
     const dir = this.dir(machineId);
     mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
+    retireEndedMachine(dir);
     try {
       const child = (await this.spare.claim(spec, dir, abort)) ?? this.spawnMachine(dir, spec, spec.egressDir);
       return await this.handOver(machineId, dir, child, spec, abort);
@@ -319,4 +320,16 @@ export class LocalProvisioner implements Provisioner {
     await this.spare.close();
     await Promise.all([...this.gateways.keys()].map((id) => this.closeGateway(id)));
   }
+}
+
+/**
+ * A resumed session's machine has its id again (`catty resume`): the ended machine left only
+ * its log (stop keeps it), which moves to `<id>.previous.log` so the new machine's directory is
+ * made afresh and its ready line is the only one read. A directory with a machine record is a
+ * machine that may still run, and is left for start to refuse.
+ */
+function retireEndedMachine(dir: string): void {
+  if (!existsSync(dir) || readMachineRecord(dir)) return;
+  if (existsSync(join(dir, 'runtime.log'))) renameSync(join(dir, 'runtime.log'), `${dir}.previous.log`);
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -10,6 +10,7 @@ import { jsonBody } from '../middleware/json-body.js';
 import { createSession } from '../services/create.js';
 import { requestRuntime, rowEndpoint } from '../services/runtime-client.js';
 import { deleteSession, stopAndEnd } from '../services/lifecycle.js';
+import { forkSession, resumeSession, withResumable } from '../services/resume.js';
 import { listOwned, ownedSession, sessionById, toSession, type SessionRow } from '../state/sessions.js';
 import { latestRecorded } from '../state/snapshots.js';
 import { RuntimePath } from '../../session-runtime/wire/protocol.js';
@@ -50,9 +51,9 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
     return reply(c, routes.createSession, await createSession(deps, c.get('userId'), body));
   });
 
-  on(routes.listSessions, (c) => reply(c, routes.listSessions, { sessions: listOwned(deps.db, c.get('userId')).map(toSession) }));
+  on(routes.listSessions, (c) => reply(c, routes.listSessions, { sessions: withResumable(deps, c.get('userId'), listOwned(deps.db, c.get('userId'))) }));
 
-  on(routes.getSession, (c) => reply(c, routes.getSession, toSession(find(c.get('userId'), c.req.param('ref')))));
+  on(routes.getSession, (c) => reply(c, routes.getSession, withResumable(deps, c.get('userId'), [find(c.get('userId'), c.req.param('ref'))])[0]!));
 
   on(routes.connect, (c) => reply(c, routes.connect, connectInfo(find(c.get('userId'), c.req.param('ref')))));
 
@@ -99,6 +100,19 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
       createdAt: snap.created_at,
       expiresIn: DOWNLOAD_URL_TTL_SEC,
     });
+  });
+
+  on(routes.resume, async (c) => {
+    const body = await jsonBody(c, routes.resume.request);
+    const userId = c.get('userId');
+    const connect = (row: SessionRow) => ({ ...toSession(row), ...connectInfo(row), alreadyRunning: true, snapshotAt: null });
+    return reply(c, routes.resume, await resumeSession(deps, userId, find(userId, c.req.param('ref')), body, connect));
+  });
+
+  on(routes.fork, async (c) => {
+    const body = await jsonBody(c, routes.fork.request);
+    const userId = c.get('userId');
+    return reply(c, routes.fork, await forkSession(deps, userId, find(userId, c.req.param('ref')), body, snapshotNow));
   });
 
   on(routes.logs, async (c) => {

@@ -10,7 +10,8 @@ import { countLive, insertSession, labelTaken, sessionById, toSession, updateSes
 import { insertToken } from '../state/tokens.js';
 import { agentCommand } from './agent-cmd.js';
 import { waitForHealthy } from './health.js';
-import { splitSecrets } from './session-credentials.js';
+import { splitSecrets, type SplitSecrets } from './session-credentials.js';
+import { sendSnapshot } from './snapshot-send.js';
 import { machineEndpoint } from './runtime-client.js';
 import { uniqueLabel } from './labels.js';
 import { markEnded } from './lifecycle.js';
@@ -20,7 +21,20 @@ type Parsed = Required<Pick<CreateSessionRequest, 'agent' | 'upload'>> & Omit<Cr
 /** Grace for a machine that never became healthy: nothing worth snapshotting yet. */
 const FAILED_START_GRACE_MS = 2000;
 
-export async function createSession(deps: Deps, ownerId: string, request: Parsed): Promise<CreatedSession> {
+/** How a resumed or forked session gets its workspace: a verified snapshot the API sends. */
+export interface RestoreFrom {
+  /** The snapshot's tar.gz in a private temp file, its checksum already checked. */
+  file: string;
+  size: number;
+}
+
+export interface CreateOptions {
+  /** The label (`catty fork --label`); absent: a generated one. */
+  label?: string;
+  restore?: RestoreFrom;
+}
+
+export async function createSession(deps: Deps, ownerId: string, request: Parsed, options: CreateOptions = {}): Promise<CreatedSession> {
   const now = deps.now();
   const id = newId();
   const connectToken = newToken('cat_ct');
@@ -30,14 +44,13 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
   if (deps.provisioner.refusal) throw new HttpError(503, SANDBOX_UNAVAILABLE, deps.provisioner.refusal);
   const network: NetworkPolicy = request.network ?? { preset: DEFAULT_NETWORK_PRESET, allow: [] };
   // The model credentials and --inject secrets go to the egress proxy, never into the machine.
-  const { agentEnv, credentials, modelRoute } = splitSecrets(request, network);
+  const secrets = splitSecrets(request, network);
 
   // Check and insert in one transaction so concurrent creates cannot both pass the limit.
   const label = deps.db.transaction(() => {
-    if (countLive(deps.db, ownerId) >= deps.config.maxSessionsPerUser) {
-      throw new HttpError(429, 'limit_reached', `you already have ${deps.config.maxSessionsPerUser} running sessions; stop one first (catty stop <label>)`);
-    }
-    const label = uniqueLabel((l) => labelTaken(deps.db, ownerId, l));
+    checkLiveLimit(deps, ownerId);
+    if (options.label !== undefined && labelTaken(deps.db, ownerId, options.label)) throw new HttpError(409, 'label_taken', `you already have a session labelled ${options.label}`);
+    const label = options.label ?? uniqueLabel((l) => labelTaken(deps.db, ownerId, l));
     insertSession(deps.db, {
       id,
       owner_id: ownerId,
@@ -50,11 +63,49 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
       created_at: iso(now),
       last_activity_at: iso(now),
       network: JSON.stringify(network),
+      cmd: request.cmd ?? null,
     });
     insertToken(deps.db, { hash: sha256Hex(machineToken), kind: 'machine', user_id: ownerId, session_id: id, expires_at: null, created_at: iso(now) });
     return label;
   })();
 
+  return launchMachine(deps, { id, ownerId, label, network, connectToken, machineToken }, {
+    agentCmd: agentCommand(request.agent, request.cmd),
+    secrets,
+    upload: request.upload,
+    ...(options.restore ? { restore: options.restore } : {}),
+  });
+}
+
+/** Refuses a start past the owner's limit of live sessions (call inside the transaction that adds one). */
+export function checkLiveLimit(deps: Deps, ownerId: string): void {
+  if (countLive(deps.db, ownerId) >= deps.config.maxSessionsPerUser) {
+    throw new HttpError(429, 'limit_reached', `you already have ${deps.config.maxSessionsPerUser} running sessions; stop one first (catty stop <label>)`);
+  }
+}
+
+/** A session row in `provisioning` with its tokens: who it is and where it may connect. */
+export interface Starting {
+  id: string;
+  ownerId: string;
+  label: string;
+  network: NetworkPolicy;
+  connectToken: string;
+  machineToken: string;
+}
+
+export interface LaunchSpec {
+  agentCmd: string[];
+  secrets: SplitSecrets;
+  upload: boolean;
+  restore?: RestoreFrom;
+}
+
+/** Starts the machine of a `provisioning` row (new, resumed or forked) and waits until it is
+ * healthy — and, restoring, until it has its workspace; a failed start ends the row `failed`. */
+export async function launchMachine(deps: Deps, session: Starting, spec: LaunchSpec): Promise<CreatedSession> {
+  const { id, ownerId, label, network, connectToken, machineToken } = session;
+  const { agentEnv, credentials, modelRoute } = spec.secrets;
   const log = deps.logger.child({ sessionId: id, label });
   let machineId: string | null = null;
   try {
@@ -69,11 +120,11 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
         connectToken,
         machineToken,
         apiUrl: deps.machineApiUrl(),
-        agentCmd: agentCommand(request.agent, request.cmd),
+        agentCmd: spec.agentCmd,
         // Secrets live here only: never in the DB or a log line.
         agentEnv,
         ...(modelRoute ? { modelRoute } : {}),
-        upload: request.upload,
+        upload: spec.upload || spec.restore !== undefined,
         runtimeEnv: deps.config.runtimeEnv,
         egressDir,
       },
@@ -93,8 +144,9 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
       }
       throw new Error(`the session runtime did not become healthy within ${deps.config.healthTimeoutMs} ms`);
     }
+    if (spec.restore) await sendSnapshot(runtime, connectToken, spec.restore);
     if (starting()) updateSession(deps.db, id, { status: 'running', last_activity_at: iso(deps.now()) });
-    log.info({ machineId, runtime }, 'session running');
+    log.info({ machineId, runtime, restored: spec.restore !== undefined }, 'session running');
     return { ...toSession(sessionById(deps.db, id)!), ...clientConnectInfo(deps.config, id, runtime), connectToken };
   } catch (err) {
     log.error({ err }, 'session failed to start');

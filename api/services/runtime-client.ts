@@ -20,6 +20,8 @@ export interface RuntimeRequestOptions {
   timeoutMs: number;
   /** A longer answer fails the request. */
   maxBytes: number;
+  /** A request body (sent with the headers given, which should say its length). */
+  body?: NodeJS.ReadableStream;
 }
 
 export const machineEndpoint = (machine: Machine): RuntimeEndpoint =>
@@ -51,6 +53,7 @@ export function requestRuntime(endpoint: RuntimeEndpoint, path: string, options:
     const timer = setTimeout(() => req.destroy(new Error(`the runtime did not answer ${path} within ${options.timeoutMs} ms`)), options.timeoutMs);
     req.on('close', () => clearTimeout(timer));
     req.on('error', reject);
-    req.end();
+    if (options.body) options.body.on('error', (err: Error) => req.destroy(err)).pipe(req);
+    else req.end();
   });
 }

@@ -102,4 +102,9 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX login_throttle_window ON login_throttle(window_ends_at);
   `,
+  // 5: the command line a session runs instead of its agent (`catty new --cmd`), so `catty
+  // resume` and `catty fork` start the same one; NULL: the agent itself
+  `
+  ALTER TABLE sessions ADD COLUMN cmd TEXT;
+  `,
 ];

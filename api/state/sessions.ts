@@ -25,18 +25,20 @@ export interface SessionRow {
   deleted: number;
   /** The network policy as JSON (NetworkPolicy); null for sessions from before policies. */
   network: string | null;
+  /** `catty new --cmd`'s command line (run by sh -c); null: the agent itself. */
+  cmd: string | null;
 }
 
 /** Statuses whose machine may still exist. */
 export const LIVE_STATUSES: readonly SessionStatus[] = ['provisioning', 'running'];
 
-type NewSessionRow = Omit<SessionRow, 'deleted' | 'final_logs' | 'exit_code' | 'ended_at' | 'detail' | 'machine_id' | 'runtime_url' | 'runtime_socket' | 'network'> & Partial<Pick<SessionRow, 'network'>>;
+type NewSessionRow = Omit<SessionRow, 'deleted' | 'final_logs' | 'exit_code' | 'ended_at' | 'detail' | 'machine_id' | 'runtime_url' | 'runtime_socket' | 'network' | 'cmd'> & Partial<Pick<SessionRow, 'network' | 'cmd'>>;
 
 export function insertSession(db: Db, row: NewSessionRow): void {
   db.prepare(
-    `INSERT INTO sessions (id, owner_id, label, status, agent, provisioner, connect_token_enc, ttl_sec, created_at, last_activity_at, network)
-     VALUES (@id, @owner_id, @label, @status, @agent, @provisioner, @connect_token_enc, @ttl_sec, @created_at, @last_activity_at, @network)`,
-  ).run({ ...row, network: row.network ?? null });
+    `INSERT INTO sessions (id, owner_id, label, status, agent, provisioner, connect_token_enc, ttl_sec, created_at, last_activity_at, network, cmd)
+     VALUES (@id, @owner_id, @label, @status, @agent, @provisioner, @connect_token_enc, @ttl_sec, @created_at, @last_activity_at, @network, @cmd)`,
+  ).run({ ...row, network: row.network ?? null, cmd: row.cmd ?? null });
 }
 
 export function updateSession(db: Db, id: string, fields: Partial<Omit<SessionRow, 'id' | 'owner_id'>>): void {

@@ -27,6 +27,17 @@ export function latestRecorded(db: Db, sessionId: string): SnapshotRow | undefin
   return db.prepare('SELECT * FROM snapshots WHERE session_id = ? AND recorded = 1 ORDER BY created_at DESC, key DESC LIMIT 1').get(sessionId) as SnapshotRow | undefined;
 }
 
+/** A session's recorded snapshots, newest first. */
+export function recordedNewestFirst(db: Db, sessionId: string): SnapshotRow[] {
+  return db.prepare('SELECT * FROM snapshots WHERE session_id = ? AND recorded = 1 ORDER BY created_at DESC, key DESC').all(sessionId) as SnapshotRow[];
+}
+
+/** Which of an owner's sessions have at least one recorded snapshot. */
+export function sessionsWithSnapshots(db: Db, ownerId: string): Set<string> {
+  const rows = db.prepare('SELECT DISTINCT s.session_id AS id FROM snapshots s JOIN sessions o ON o.id = s.session_id WHERE o.owner_id = ? AND s.recorded = 1').all(ownerId) as { id: string }[];
+  return new Set(rows.map((r) => r.id));
+}
+
 /** Recorded snapshots beyond the newest `keep`, oldest first. */
 export function recordedBeyond(db: Db, sessionId: string, keep: number): SnapshotRow[] {
   // Sliced here rather than with LIMIT/OFFSET, whose "no limit" spelling differs between engines.

@@ -1,4 +1,5 @@
-/** `catty list|ls [--json]`: every session not deleted, newest first. */
+/** `catty list|ls [--json]`: every session not deleted, newest first; an ended one with a
+ * snapshot to start again from says so (`stopped (resumable)`, `resumable: true`). */
 import type { Command } from 'commander';
 import { routes } from '../../api/contract/routes.js';
 import type { Session } from '../../api/contract/schemas.js';
@@ -28,14 +29,19 @@ export function networkLabel(network: Session['network']): string {
   return network.allow.length > 0 ? `${network.preset}+${network.allow.length}` : network.preset;
 }
 
+/** The STATUS column: the status, marked when `catty resume` can start it again. */
+export function statusLabel(session: Session): string {
+  return session.resumable === true ? `${session.status} (resumable)` : session.status;
+}
+
 export function sessionRows(sessions: Session[], now = Date.now()): string[][] {
-  return sessions.map((s) => [s.label, s.status, formatAge(now - Date.parse(s.createdAt)), s.provisioner].map(escapeForTerminal));
+  return sessions.map((s) => [s.label, statusLabel(s), formatAge(now - Date.parse(s.createdAt)), s.provisioner].map(escapeForTerminal));
 }
 
 export async function list(ctx: Context, json: boolean): Promise<void> {
   const sessions = await fetchSessions(ctx);
   if (json) {
-    print(ctx.stdout, JSON.stringify(sessions, null, 2));
+    print(ctx.stdout, JSON.stringify(sessions.map((s) => ({ ...s, resumable: s.resumable === true })), null, 2));
     return;
   }
   if (sessions.length === 0) {

@@ -38,7 +38,7 @@ export async function confirmWholeDir(ctx: Context, yes: boolean): Promise<void>
 }
 
 /** One key, no Enter needed: y or Y is yes, anything else (Enter, n, Ctrl-C, Ctrl-D) is no. */
-async function askYesNo(ctx: Context, question: string): Promise<boolean> {
+export async function askYesNo(ctx: Context, question: string): Promise<boolean> {
   const { stdin, stderr } = ctx;
   const wasRaw = stdin.isRaw === true;
   stdin.setRawMode?.(true);

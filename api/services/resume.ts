@@ -1,0 +1,180 @@
+/**
+ * `catty resume` and `catty fork` (issue 23, items 2–3): a session starts again from a snapshot
+ * of one that ran. Resume gives the same session (label, policy, command) a new machine and new
+ * tokens — the old ones were revoked when it ended and stay dead (SECURITY.md 27); fork makes a
+ * new session with the source's policy and command. Either way the chosen snapshot is read back
+ * from storage and checked against the sha256 the old machine reported before anything starts:
+ * one that fails is never used — the caller is told to choose the previous one instead. The
+ * secrets come with the request again (the API never stores them).
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { SNAPSHOT_CORRUPT, type ForkRequest, type ResumedSession, type ResumeRequest, type Session, type SnapshotChoice } from '../contract/schemas.js';
+import { encrypt, newToken, sha256Hex } from '../crypto.js';
+import type { Deps } from '../deps.js';
+import { conflict, HttpError } from '../errors.js';
+import { iso } from '../state/db.js';
+import { LIVE_STATUSES, sessionById, sessionPolicy, toSession, updateSession, type SessionRow } from '../state/sessions.js';
+import { recordedNewestFirst, sessionsWithSnapshots, type SnapshotRow } from '../state/snapshots.js';
+import { insertToken, revokeSessionTokens } from '../state/tokens.js';
+import { DEFAULT_NETWORK_PRESET, type NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
+import { agentCommand } from './agent-cmd.js';
+import { checkLiveLimit, createSession, launchMachine, type RestoreFrom } from './create.js';
+import { splitSecrets } from './session-credentials.js';
+
+/** Presigned GETs the API reads its own snapshots through. */
+const READ_URL_TTL_SEC = 300;
+
+interface Verified extends RestoreFrom {
+  createdAt: string;
+  cleanup(): Promise<void>;
+}
+
+type Parsed<T> = T & { snapshot: SnapshotChoice };
+
+/** Each session with `resumable`: ended, and a snapshot to start again from. */
+export function withResumable(deps: Deps, ownerId: string, rows: SessionRow[]): Session[] {
+  const withSnapshots = sessionsWithSnapshots(deps.db, ownerId);
+  return rows.map((row) => ({ ...toSession(row), resumable: !LIVE_STATUSES.includes(row.status) && withSnapshots.has(row.id) }));
+}
+
+export async function resumeSession(deps: Deps, ownerId: string, row: SessionRow, request: Parsed<ResumeRequest>, connect: (row: SessionRow) => ResumedSession): Promise<ResumedSession> {
+  // A running session is attached to, not started twice.
+  if (row.status === 'running') return connect(row);
+  if (row.status === 'provisioning') throw conflict('session_starting', `session ${row.label} is starting; connect to it in a moment (catty connect ${row.label})`);
+  const network = policyOf(row);
+  // Refused before anything changes: a bad secret or inject rule, a snapshot that fails its checksum.
+  const secrets = splitSecrets(request, network);
+  const snap = await verifiedSnapshot(deps, row, request.snapshot);
+  try {
+    const connectToken = newToken('cat_ct');
+    const machineToken = newToken('cat_mt');
+    deps.db.transaction(() => {
+      const now = sessionById(deps.db, row.id);
+      if (!now || now.deleted || LIVE_STATUSES.includes(now.status)) throw conflict('session_starting', `session ${row.label} was started again meanwhile`);
+      checkLiveLimit(deps, ownerId);
+      // The old machine's tokens were revoked when it ended; this makes sure of it.
+      revokeSessionTokens(deps.db, row.id);
+      const at = iso(deps.now());
+      updateSession(deps.db, row.id, {
+        status: 'provisioning',
+        connect_token_enc: encrypt(deps.key, connectToken, `connect:${row.id}`),
+        machine_id: null,
+        runtime_url: null,
+        runtime_socket: null,
+        ended_at: null,
+        exit_code: null,
+        detail: null,
+        last_activity_at: at,
+      });
+      insertToken(deps.db, { hash: sha256Hex(machineToken), kind: 'machine', user_id: ownerId, session_id: row.id, expires_at: null, created_at: at });
+    })();
+    deps.logger.info({ sessionId: row.id, snapshot: snap.createdAt }, 'resuming session');
+    const created = await launchMachine(deps, { id: row.id, ownerId, label: row.label, network, connectToken, machineToken }, {
+      agentCmd: agentCommand(row.agent, row.cmd ?? undefined),
+      secrets,
+      upload: true,
+      restore: snap,
+    });
+    return { ...created, alreadyRunning: false, snapshotAt: snap.createdAt };
+  } finally {
+    await snap.cleanup();
+  }
+}
+
+export async function forkSession(deps: Deps, ownerId: string, source: SessionRow, request: Parsed<ForkRequest>, snapshotNow: (row: SessionRow) => Promise<void>): Promise<ResumedSession> {
+  // A running source first stores what its workspace holds now.
+  await snapshotNow(source);
+  const network = policyOf(source);
+  splitSecrets(request, network);
+  const snap = await verifiedSnapshot(deps, source, request.snapshot);
+  try {
+    const created = await createSession(
+      deps,
+      ownerId,
+      {
+        agent: source.agent,
+        ...(source.cmd !== null ? { cmd: source.cmd } : {}),
+        ttlSec: source.ttl_sec,
+        network,
+        ...(request.secrets ? { secrets: request.secrets } : {}),
+        ...(request.inject ? { inject: request.inject } : {}),
+        upload: true,
+      },
+      { ...(request.label !== undefined ? { label: request.label } : {}), restore: snap },
+    );
+    return { ...created, alreadyRunning: false, snapshotAt: snap.createdAt };
+  } finally {
+    await snap.cleanup();
+  }
+}
+
+function policyOf(row: SessionRow): NetworkPolicy {
+  return sessionPolicy(row) ?? { preset: DEFAULT_NETWORK_PRESET, allow: [] };
+}
+
+/**
+ * The chosen snapshot, read from storage into a private temp file and checked against its
+ * recorded size and sha256. 404 `no_snapshot` when there is none; 409 `snapshot_corrupt` when it
+ * fails the check (or is gone), naming the previous one when there is one.
+ */
+export async function verifiedSnapshot(deps: Deps, row: SessionRow, choice: SnapshotChoice): Promise<Verified> {
+  const recorded = recordedNewestFirst(deps.db, row.id).filter((s) => s.size !== null && s.sha256 !== null);
+  const index = choice === 'latest' ? 0 : 1;
+  const snap = recorded[index];
+  if (!snap) {
+    if (recorded.length === 0) throw new HttpError(404, 'no_snapshot', `session ${row.label} has no snapshot to start from`);
+    throw new HttpError(404, 'no_snapshot', `session ${row.label} has no snapshot before the newest one`);
+  }
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'catty-resume-'));
+  const cleanup = (): Promise<void> => fsp.rm(dir, { recursive: true, force: true });
+  const file = path.join(dir, 'snapshot.tar.gz');
+  try {
+    const problem = await readChecked(deps, snap, file);
+    if (problem) {
+      deps.logger.warn({ sessionId: row.id, key: snap.key, problem }, 'snapshot fails its check');
+      const which = index === 0 ? 'newest snapshot' : 'snapshot before the newest';
+      const offer = index === 0 && recorded[1] ? `; start from the one before it (taken ${recorded[1].created_at}) with --snapshot previous` : '; there is no earlier snapshot to start from';
+      throw new HttpError(409, SNAPSHOT_CORRUPT, `the ${which} of ${row.label} (taken ${snap.created_at}) ${problem} and was not used${offer}`);
+    }
+    return { file, size: snap.size!, createdAt: snap.created_at, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** Copies the object into `file`, hashing it; the problem with it, or null when it matches. */
+async function readChecked(deps: Deps, snap: SnapshotRow, file: string): Promise<string | null> {
+  const res = await fetch(await deps.storage.presignGet(snap.key, READ_URL_TTL_SEC));
+  if (res.status === 404) return 'is missing from storage';
+  if (!res.ok || !res.body) throw new Error(`storage answered ${res.status} for a snapshot`);
+  const hash = createHash('sha256');
+  let size = 0;
+  const expected = snap.size!;
+  let tooLong = false;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      // More than recorded is already a mismatch: stop reading.
+      if (size > expected) {
+        tooLong = true;
+        return done(new Error('longer than recorded'));
+      }
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), meter, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+  } catch (err) {
+    if (!tooLong) throw err;
+  }
+  if (size !== expected) return `fails its checksum (${tooLong ? 'more than' : size} bytes stored, ${expected} recorded)`;
+  return hash.digest('hex') === snap.sha256 ? null : 'fails its checksum';
+}

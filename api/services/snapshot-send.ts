@@ -1,0 +1,27 @@
+/**
+ * Gives a resumed or forked session's new machine its workspace: the verified snapshot, sent
+ * by the API to the runtime's one `POST /upload` as SNAPSHOT_MEDIA_TYPE. The API, not the CLI,
+ * sends it: the bytes go storage → API → machine without a round trip through the laptop, and
+ * only after the API checked them against the checksum the old machine reported.
+ */
+import fs from 'node:fs';
+import { DEFAULT_COLS, DEFAULT_ROWS, RuntimePath } from '../../session-runtime/wire/protocol.js';
+import type { RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
+import { SNAPSHOT_MEDIA_TYPE } from '../../session-runtime/wire/restore.js';
+import { requestRuntime } from './runtime-client.js';
+
+/** The send and the runtime's extraction, at most (a large workspace on a slow disk). */
+const RESTORE_TIMEOUT_MS = 10 * 60_000;
+/** The runtime answers a small JSON object (or an error body). */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+export async function sendSnapshot(runtime: RuntimeEndpoint, connectToken: string, snapshot: { file: string; size: number }): Promise<void> {
+  const res = await requestRuntime(runtime, `${RuntimePath.upload}?cols=${DEFAULT_COLS}&rows=${DEFAULT_ROWS}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${connectToken}`, 'content-type': SNAPSHOT_MEDIA_TYPE, 'content-length': String(snapshot.size) },
+    body: fs.createReadStream(snapshot.file),
+    timeoutMs: RESTORE_TIMEOUT_MS,
+    maxBytes: MAX_ANSWER_BYTES,
+  });
+  if (res.status !== 200) throw new Error(`the new machine refused the snapshot (HTTP ${res.status}): ${res.body.toString('utf8').slice(0, 300)}`);
+}

@@ -1,0 +1,137 @@
+/**
+ * A resumed or forked session's workspace: the snapshot tar.gz its API sends to `POST /upload`
+ * (Content-Type SNAPSHOT_MEDIA_TYPE). The API checked the archive's sha256 against the one the
+ * old machine reported, but the old machine made the archive, so it is hostile input here as
+ * much as a zip is (security README case 59): the body is capped and spooled to a private temp
+ * file, then read entry by entry with node-tar's parser only (never its extractor) and written
+ * through the upload's WorkspaceWriter — every name checked like a zip entry's, directories
+ * made one level at a time and never through a link, files created exclusively (a repeated
+ * name is refused), regular files and directories only (links and devices are skipped and
+ * counted), the entry count and the uncompressed total capped. Accepted or refused whole: a
+ * refusal removes everything written.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { UploadLimits, UploadReport } from './upload/receive.js';
+import { WorkspaceWriter, writeAll } from './upload/workspace-writer.js';
+import { DEFAULT_ZIP_LIMITS, UploadRejected, checkEntryName } from './upload/zip-plan.js';
+
+export interface RestoreReport extends UploadReport {
+  /** Entries not written: symlinks, hard links, devices (a workspace holds files and directories). */
+  skipped: number;
+}
+
+export async function receiveSnapshot(req: IncomingMessage, workspace: string, limits: UploadLimits): Promise<RestoreReport> {
+  const startedMs = performance.now();
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'catty-restore-'));
+  const file = path.join(dir, 'snapshot.tar.gz');
+  try {
+    await spoolCapped(req, file, limits.maxBytes);
+    const receivedMs = performance.now() - startedMs;
+    const writer = new WorkspaceWriter(workspace);
+    try {
+      const result = await restoreArchive(file, writer, limits.maxBytes);
+      return { ...result, receivedMs, extractedMs: performance.now() - startedMs - receivedMs, fallbackReason: null };
+    } catch (err) {
+      await writer.rollback();
+      if (err instanceof UploadRejected) throw err;
+      throw new UploadRejected('corrupt_snapshot', `The snapshot could not be read: ${(err as Error).message}`);
+    }
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function spoolCapped(req: IncomingMessage, file: string, maxBytes: number): Promise<void> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new UploadRejected('too_large', `The snapshot is larger than ${maxBytes} bytes`, 413);
+  let seen = 0;
+  const cap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > maxBytes) return done(new UploadRejected('too_large', `The snapshot is larger than ${maxBytes} bytes`, 413));
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(req, cap, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+  } catch (err) {
+    if (err instanceof UploadRejected) throw err;
+    throw new UploadRejected('upload_interrupted', `The snapshot body could not be read: ${(err as Error).message}`);
+  }
+}
+
+/** Entry types written; anything else (links, devices, fifos) is skipped. */
+const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+
+async function restoreArchive(file: string, writer: WorkspaceWriter, maxTotalBytes: number): Promise<Omit<UploadReport, 'receivedMs' | 'extractedMs' | 'fallbackReason'> & { skipped: number }> {
+  const tar = await import('tar');
+  const paths: string[] = [];
+  let entries = 0;
+  let bytes = 0;
+  let skipped = 0;
+  let failure: Error | null = null;
+  let openFd: number | null = null;
+  // A refusal stops the read at once: a bomb is not inflated to its end.
+  const abort = new AbortController();
+  const fail = (err: unknown): void => {
+    failure ??= err as Error;
+    abort.abort();
+  };
+  const closeOpen = (): void => {
+    if (openFd !== null) fs.closeSync(openFd);
+    openFd = null;
+  };
+  const parser = new tar.Parser({
+    strict: true,
+    onReadEntry: (entry) => {
+      if (failure) return void entry.resume();
+      try {
+        entries += 1;
+        if (entries > DEFAULT_ZIP_LIMITS.maxEntries) throw new UploadRejected('too_many_entries', `The snapshot has more than ${DEFAULT_ZIP_LIMITS.maxEntries} entries`);
+        const rel = checkEntryName(entry.path, DEFAULT_ZIP_LIMITS);
+        if (entry.type === 'Directory') {
+          writer.ensureDir(rel);
+          return void entry.resume();
+        }
+        if (!FILE_TYPES.has(entry.type)) {
+          skipped += 1;
+          return void entry.resume();
+        }
+        const executable = ((entry.mode ?? 0) & 0o100) !== 0;
+        const fd = writer.create(writer.prepareFile(rel), executable ? 0o755 : 0o644);
+        openFd = fd;
+        paths.push(rel);
+        entry.on('data', (chunk: Buffer) => {
+          if (failure) return;
+          bytes += chunk.length;
+          try {
+            if (bytes > maxTotalBytes) throw new UploadRejected('too_large', `The snapshot holds more than ${maxTotalBytes} bytes`, 413);
+            writeAll(fd, chunk);
+          } catch (err) {
+            fail(err);
+          }
+        });
+        entry.on('end', closeOpen);
+      } catch (err) {
+        fail(err);
+        entry.resume();
+      }
+    },
+  });
+  try {
+    await pipeline(fs.createReadStream(file), parser as unknown as NodeJS.WritableStream, { signal: abort.signal });
+  } catch (err) {
+    if (!failure) throw err;
+  } finally {
+    closeOpen();
+  }
+  if (failure) throw failure;
+  return { files: paths.length, bytes, paths, skipped };
+}

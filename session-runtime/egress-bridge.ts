@@ -6,10 +6,17 @@
  * applies the session's policy. The bridge decides nothing: inside the machine's own network
  * namespace this port is the machine's alone, and whatever comes through meets the policy.
  *
- * Bounded: at most maxConnections at once (more are closed at accept); each direction is a pipe,
- * which pauses the reading side while the other's buffer is full; a connection with no traffic
- * for idleTimeoutMs is closed (longer than the proxy's own idle limit: the proxy decides). When
+ * Bounded: at most maxConnections at once (more are closed at accept); each direction pauses
+ * its reading side while the other's write is pending; a connection with no traffic for
+ * idleTimeoutMs is closed (longer than the proxy's own idle limit: the proxy decides). When
  * the proxy cannot be reached (its API restarting), the client is answered 502 saying so.
+ *
+ * Every agent download crosses here, so the proxy's side is read the cheapest way node offers
+ * (as api/egress/read-relay.ts does; the runtime may not import it): into one buffer of the
+ * connection's own (net's onread), each read written on to the client as it is, reading stopped
+ * while that write is pending (the buffer is its only copy). A pipe() allocates 64 KiB per
+ * read and costs about three times the CPU per byte. The client's side, accepted by the
+ * server, reads as a stream and is piped.
  */
 import net from 'node:net';
 
@@ -36,6 +43,8 @@ export interface EgressBridge {
 const DEFAULT_MAX_CONNECTIONS = 256;
 const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000;
 const UNREACHABLE_LINGER_MS = 2_000;
+/** The proxy's bytes are read up to this much at a time; pages no read reaches stay unused. */
+const READ_BUFFER_BYTES = 1024 * 1024;
 
 export async function startEgressBridge(options: EgressBridgeOptions): Promise<EgressBridge> {
   const pairs = new Set<net.Socket>();
@@ -74,7 +83,21 @@ export async function startEgressBridge(options: EgressBridgeOptions): Promise<E
 
 /** Joins one accepted client (paused) to a new connection to the proxy. */
 function forward(client: net.Socket, socketPath: string, idleTimeoutMs: number): void {
-  const upstream = net.connect({ path: socketPath, allowHalfOpen: true });
+  let writes = 0;
+  const onread = {
+    buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+    callback(count: number, buffer: Buffer): boolean {
+      const write = ++writes;
+      client.write(buffer.subarray(0, count), () => {
+        // Only the last write can be the one waited for; earlier ones' callbacks come late.
+        if (write === writes && !upstream.readableFlowing) upstream.resume();
+      });
+      if (client.writableLength === 0) return true;
+      upstream.pause();
+      return false;
+    },
+  };
+  const upstream = net.connect({ path: socketPath, allowHalfOpen: true, onread });
   let connected = false;
   const destroyBoth = (): void => {
     client.destroy();
@@ -92,10 +115,12 @@ function forward(client: net.Socket, socketPath: string, idleTimeoutMs: number):
     if (hadError || client.writableFinished) client.destroy();
     else client.once('finish', () => client.destroy());
   });
+  // The proxy's end of its bytes, after the last of them (writes stay in order).
+  upstream.once('end', () => client.end());
   upstream.once('connect', () => {
     connected = true;
     client.pipe(upstream);
-    upstream.pipe(client);
+    upstream.resume();
     client.resume();
   });
   upstream.on('error', (error: NodeJS.ErrnoException) => {

@@ -7,6 +7,7 @@
 import type { Host } from '../../session-runtime/wire/host-name.js';
 import type { NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 import type { SessionCredentials } from './credentials.js';
+import { READ_RELAY_BYTES } from './read-relay.js';
 import type { RefusalLog } from './refusal-log.js';
 import type { Resolver } from './resolver.js';
 import type { SessionCa } from './session-ca.js';
@@ -29,6 +30,9 @@ export interface EgressLimits {
   maxLookups: number;
   /** Refusals kept in memory per session. */
   refusalLogSize: number;
+  /** Each tunnel's read buffer for the upstream's bytes (read-relay.ts): at most this much of
+   * its download is held here at a time. */
+  relayBufferBytes: number;
 }
 
 export const DEFAULT_LIMITS: EgressLimits = {
@@ -42,6 +46,7 @@ export const DEFAULT_LIMITS: EgressLimits = {
   resolveTimeoutMs: 5_000,
   maxLookups: 2,
   refusalLogSize: 200,
+  relayBufferBytes: READ_RELAY_BYTES,
 };
 
 /** An upstream connection in use, with what it was allowed for. */

@@ -4,8 +4,10 @@
  * in the request line, and that is what is judged and connected to. Nothing is added to a
  * tunnel: a host:port with `--inject` rules is not tunnelled but ended here (intercept.ts).
  *
- * Bytes flow with pipe() both ways, so a slow side pauses the other (a socket buffer or two
- * per direction, whatever the rate); a tunnel silent both ways for idleTimeoutMs is closed.
+ * Bytes flow so that a slow side pauses the other, whatever the rates: upstream to client (the
+ * download, P10's 100 MB) through read-relay.ts, reads into one buffer of the tunnel's own; client
+ * to upstream with pipe() (node's server made the client socket, so it reads as a stream). A
+ * tunnel silent both ways for idleTimeoutMs is closed.
  */
 import type http from 'node:http';
 import type net from 'node:net';
@@ -14,6 +16,7 @@ import type { SessionContext } from './context.js';
 import { injectedHeaders } from './injector.js';
 import { interceptTunnel } from './intercept.js';
 import { answerSocket } from './responses.js';
+import { createReadRelay } from './read-relay.js';
 import { parseConnectTarget } from './target.js';
 import { connectFirst, UpstreamError } from './upstream.js';
 
@@ -39,9 +42,10 @@ export async function openTunnel(ctx: SessionContext, req: http.IncomingMessage,
     return interceptTunnel(ctx, ctx.ca, client, head, allowed, injected);
   }
 
+  const download = createReadRelay(ctx.limits.relayBufferBytes);
   let upstream: net.Socket;
   try {
-    upstream = await connectFirst(allowed.addresses, allowed.port, ctx.limits.connectTimeoutMs, gone.signal);
+    upstream = await connectFirst(allowed.addresses, allowed.port, ctx.limits.connectTimeoutMs, gone.signal, download.onread);
   } catch (error) {
     const status = error instanceof UpstreamError ? error.status : 502;
     return answerSocket(client, status, `catty: egress: ${(error as Error).message}\n`);
@@ -76,5 +80,5 @@ export async function openTunnel(ctx: SessionContext, req: http.IncomingMessage,
   client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   if (head.length > 0) upstream.write(head);
   client.pipe(upstream);
-  upstream.pipe(client);
+  download.start(upstream, client);
 }

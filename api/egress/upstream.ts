@@ -17,13 +17,14 @@ export class UpstreamError extends Error {
   }
 }
 
-/** The first of `addresses` that accepts a connection on `port`. */
-export async function connectFirst(addresses: readonly string[], port: number, timeoutMs: number, signal: AbortSignal): Promise<net.Socket> {
+/** The first of `addresses` that accepts a connection on `port`; `onread`: read into a buffer
+ * of the caller's (read-relay.ts) instead of as a stream. */
+export async function connectFirst(addresses: readonly string[], port: number, timeoutMs: number, signal: AbortSignal, onread?: net.OnReadOpts): Promise<net.Socket> {
   let last: UpstreamError | undefined;
   for (const address of addresses) {
     if (signal.aborted) break;
     try {
-      return await connectOne(address, port, timeoutMs, signal);
+      return await connectOne(address, port, timeoutMs, signal, onread);
     } catch (error) {
       last = error as UpstreamError;
     }
@@ -31,10 +32,10 @@ export async function connectFirst(addresses: readonly string[], port: number, t
   throw last ?? new UpstreamError('the client went away', 502);
 }
 
-function connectOne(address: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<net.Socket> {
+function connectOne(address: string, port: number, timeoutMs: number, signal: AbortSignal, onread: net.OnReadOpts | undefined): Promise<net.Socket> {
   if (net.isIP(address) === 0) return Promise.reject(new UpstreamError(`${address} is not an address`, 502));
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: address, port, noDelay: true });
+    const socket = net.connect({ host: address, port, noDelay: true, onread });
     const fail = (error: UpstreamError): void => {
       cleanup();
       socket.destroy();

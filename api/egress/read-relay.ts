@@ -1,0 +1,76 @@
+/**
+ * The cheapest way node offers to carry bytes from a socket we open to another one: the source
+ * reads into one buffer of its own (net's `onread`, given when the socket is created) and each
+ * read is written on to the sink as it is — no buffer allocated per read, no stream between the
+ * two, reads of up to the buffer's size rather than node's 64 KiB.
+ *
+ * Measured for P10 (100 MB, 2 cores): `source.pipe(sink)` costs ~110 ms of the relay's CPU per
+ * 100 MB, a third of it the collector freeing a fresh 64 KiB buffer per read; this ~40 ms,
+ * as a blocking read/write relay in C does on the same machine.
+ *
+ * Backpressure: the buffer is the only copy of what a pending write holds, so while the sink
+ * has any of it unsent the source reads nothing (node's readStop; the kernel's buffers fill
+ * and the sender is held up), and reads again once that write is done. So at most one buffer
+ * per direction is held, whatever the rates.
+ */
+import type net from 'node:net';
+
+/** Default size: reads of 1 MiB carried P10 at the C relay's cost; 256 KiB cost half again. */
+export const READ_RELAY_BYTES = 1024 * 1024;
+
+/** Where the bytes go: a socket, or a response (whose writableLength counts its socket's). */
+export interface RelaySink {
+  write(chunk: Buffer, done: (error?: Error | null) => void): boolean;
+  readonly writableLength: number;
+}
+
+export interface ReadRelay {
+  /** For `net.connect({ ..., onread })`: the source's buffer and what each read does. */
+  readonly onread: { buffer: Buffer; callback: (bytes: number, buffer: Buffer) => boolean };
+  /** Starts writing reads to `sink`; bytes that came before are written first. */
+  start(source: net.Socket, sink: RelaySink): void;
+}
+
+export function createReadRelay(bytes: number = READ_RELAY_BYTES): ReadRelay {
+  // allocUnsafe: only what a read filled is ever written on. Pages no read reaches are never
+  // made resident: an idle or slow tunnel costs its largest read, not the whole buffer
+  // (measured: 200 buffers of 1 MiB, 16 KiB read into each, +5 MB RSS).
+  const buffer = Buffer.allocUnsafe(bytes);
+  let source: net.Socket | null = null;
+  let sink: RelaySink | null = null;
+  // A read before start() (a server that speaks first, should its bytes come that soon): kept,
+  // and reading stops until start().
+  let early: Buffer | null = null;
+  let writes = 0;
+
+  const forward = (chunk: Buffer): boolean => {
+    const write = ++writes;
+    sink!.write(chunk, () => {
+      // Only the last write can be the one waited for; earlier ones' callbacks come late.
+      if (write === writes && !source!.readableFlowing) source!.resume();
+    });
+    if (sink!.writableLength === 0) return true;
+    source!.pause();
+    return false;
+  };
+
+  return {
+    onread: {
+      buffer,
+      callback(count, filled) {
+        if (!sink) {
+          early = Buffer.from(filled.subarray(0, count));
+          return false;
+        }
+        return forward(filled.subarray(0, count));
+      },
+    },
+    start(from, to) {
+      source = from;
+      sink = to;
+      const pending = early;
+      early = null;
+      if (pending === null || forward(pending)) from.resume();
+    },
+  };
+}

@@ -6,9 +6,11 @@
  * file, then read entry by entry with node-tar's parser only (never its extractor) and written
  * through the upload's WorkspaceWriter — every name checked like a zip entry's, directories
  * made one level at a time and never through a link, files created exclusively (a repeated
- * name is refused), regular files and directories only (links and devices are skipped and
- * counted), the entry count and the uncompressed total capped. Accepted or refused whole: a
- * refusal removes everything written.
+ * name is refused), regular files and directories, and symlinks whose target stays inside the
+ * workspace made only after every file (so nothing is ever written through one; an entry under
+ * a link refuses the snapshot) — other links, hard links and devices are skipped and counted —
+ * the entry count and the uncompressed total capped. Accepted or refused whole: a refusal
+ * removes everything written.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -21,6 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import type { UploadLimits, UploadReport } from './upload/receive.js';
 import { WorkspaceWriter, writeAll } from './upload/workspace-writer.js';
 import { DEFAULT_ZIP_LIMITS, UploadRejected, checkEntryName } from './upload/zip-plan.js';
+import { resolveInside } from './wire/safe-path.js';
 
 export interface RestoreReport extends UploadReport {
   /** Entries not written: symlinks, hard links, devices (a workspace holds files and directories). */
@@ -36,7 +39,7 @@ export async function receiveSnapshot(req: IncomingMessage, workspace: string, l
     const receivedMs = performance.now() - startedMs;
     const writer = new WorkspaceWriter(workspace);
     try {
-      const result = await restoreArchive(file, writer, limits.maxBytes);
+      const result = await restoreArchive(file, workspace, writer, limits.maxBytes);
       return { ...result, receivedMs, extractedMs: performance.now() - startedMs - receivedMs, fallbackReason: null };
     } catch (err) {
       await writer.rollback();
@@ -67,15 +70,60 @@ async function spoolCapped(req: IncomingMessage, file: string, maxBytes: number)
   }
 }
 
-/** Entry types written; anything else (links, devices, fifos) is skipped. */
+/** Entry types written as files; symlinks are made last; anything else (hard links, devices, fifos) is skipped. */
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 
-async function restoreArchive(file: string, writer: WorkspaceWriter, maxTotalBytes: number): Promise<Omit<UploadReport, 'receivedMs' | 'extractedMs' | 'fallbackReason'> & { skipped: number }> {
+interface Link {
+  rel: string;
+  target: string;
+}
+
+/** Whether a link at `rel` to `target` names a place inside the workspace (read as written, not followed). */
+function staysInside(workspace: string, rel: string, target: string): boolean {
+  if (target === '' || path.isAbsolute(target) || target.includes('\0')) return false;
+  return resolveInside(workspace, path.posix.join(path.posix.dirname(rel), target)) !== null;
+}
+
+/** Whether one of `rel`'s parents is a link named earlier in the archive. */
+function underLink(rel: string, linkNames: Set<string>): boolean {
+  for (let slash = rel.indexOf('/'); slash !== -1; slash = rel.indexOf('/', slash + 1)) {
+    if (linkNames.has(rel.slice(0, slash))) return true;
+  }
+  return false;
+}
+
+/** Makes the links (after every file and directory); on a failure removes the ones it made. */
+function makeLinks(workspace: string, writer: WorkspaceWriter, links: Link[]): number {
+  const made: string[] = [];
+  let skipped = 0;
+  try {
+    for (const link of links) {
+      if (!staysInside(workspace, link.rel, link.target)) {
+        skipped += 1;
+        continue;
+      }
+      // Its parents are real directories (prepareFile refuses a link among them).
+      const abs = writer.prepareFile(link.rel);
+      fs.symlinkSync(link.target, abs);
+      made.push(abs);
+    }
+  } catch (err) {
+    for (const abs of made) fs.rmSync(abs, { force: true });
+    throw err;
+  }
+  return skipped;
+}
+
+async function restoreArchive(file: string, workspace: string, writer: WorkspaceWriter, maxTotalBytes: number): Promise<Omit<UploadReport, 'receivedMs' | 'extractedMs' | 'fallbackReason'> & { skipped: number }> {
   const tar = await import('tar');
   const paths: string[] = [];
   let entries = 0;
   let bytes = 0;
   let skipped = 0;
+  const links: Link[] = [];
+  const linkNames = new Set<string>();
+  /** Every directory an entry so far is under: a link named like one refuses the snapshot. */
+  const parents = new Set<string>();
   let failure: Error | null = null;
   let openFd: number | null = null;
   // A refusal stops the read at once: a bomb is not inflated to its end.
@@ -96,8 +144,16 @@ async function restoreArchive(file: string, writer: WorkspaceWriter, maxTotalByt
         entries += 1;
         if (entries > DEFAULT_ZIP_LIMITS.maxEntries) throw new UploadRejected('too_many_entries', `The snapshot has more than ${DEFAULT_ZIP_LIMITS.maxEntries} entries`);
         const rel = checkEntryName(entry.path, DEFAULT_ZIP_LIMITS);
+        if (underLink(rel, linkNames)) throw new UploadRejected('unsafe_path', `"${rel.slice(0, 200)}" is under a symlink`);
+        if (entry.type === 'SymbolicLink' && parents.has(rel)) throw new UploadRejected('unsafe_path', `the symlink "${rel.slice(0, 200)}" is over a directory`);
+        for (let slash = rel.indexOf('/'); slash !== -1; slash = rel.indexOf('/', slash + 1)) parents.add(rel.slice(0, slash));
         if (entry.type === 'Directory') {
           writer.ensureDir(rel);
+          return void entry.resume();
+        }
+        if (entry.type === 'SymbolicLink') {
+          links.push({ rel, target: entry.linkpath ?? '' });
+          linkNames.add(rel);
           return void entry.resume();
         }
         if (!FILE_TYPES.has(entry.type)) {
@@ -133,5 +189,6 @@ async function restoreArchive(file: string, writer: WorkspaceWriter, maxTotalByt
     closeOpen();
   }
   if (failure) throw failure;
+  skipped += makeLinks(workspace, writer, links);
   return { files: paths.length, bytes, paths, skipped };
 }

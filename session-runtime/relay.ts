@@ -98,6 +98,9 @@ export class Relay {
   /** Set at agent exit while the last file changes are being flushed; `exit` waits for it. */
   #exitFlush: Promise<void> | null = null;
   readonly #exitListeners: ((exit: AgentExit) => void)[] = [];
+  /** The client that asked (`git_home`) to fetch the agent's branches at its exit. */
+  #gitHomeSocket: ClientSocket | null = null;
+  #gitWantedAtExit = false;
 
   constructor(
     cols: number,
@@ -117,6 +120,10 @@ export class Relay {
   }
   get exit(): AgentExit | null {
     return this.#exit;
+  }
+  /** Whether the client attached when the agent exited will ask for its branches. */
+  get gitWantedAtExit(): boolean {
+    return this.#gitWantedAtExit;
   }
   get clientCount(): number {
     return this.#client ? 1 : 0;
@@ -206,6 +213,11 @@ export class Relay {
         return;
       case 'sync_back':
         this.sync?.setChannel(message.enabled ? socket : null, this.#client?.resumeOffset);
+        return;
+      case 'git_home':
+        this.#gitHomeSocket = message.enabled ? socket : null;
+        // Attached after the agent exited (it exits at once): this client is the one at its end.
+        if (this.#exit && message.enabled) this.#gitWantedAtExit = true;
         return;
       default: {
         const never: never = message;
@@ -341,6 +353,7 @@ export class Relay {
 
   #onAgentExit(exit: AgentExit): void {
     this.#exit = exit;
+    this.#gitWantedAtExit = this.#client !== null && this.#client.socket === this.#gitHomeSocket;
     this.#paused = false;
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = null;

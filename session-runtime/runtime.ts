@@ -24,6 +24,8 @@ import { Snapshotter } from './snapshots.js';
 export const FINAL_SNAPSHOT_BUDGET_MS = 20_000;
 /** Time a git bundle being sent may hold the end of the session. */
 export const GIT_BUNDLE_BUDGET_MS = 60_000;
+/** Time the client that asked to fetch the agent's branches at its exit has to send its request. */
+export const GIT_REQUEST_WAIT_MS = 15_000;
 /** Time the agent gets after SIGHUP before SIGKILL. */
 export const AGENT_GRACE_MS = 3_000;
 
@@ -94,7 +96,7 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
       if (snapshots) await snapshots.final(FINAL_SNAPSHOT_BUDGET_MS);
       await sendLogs();
       // A client that saw the exit asks for the agent's branches: the machine stays until it has them.
-      await session.gitIdle(GIT_BUNDLE_BUDGET_MS);
+      await session.gitIdle(GIT_BUNDLE_BUDGET_MS, GIT_REQUEST_WAIT_MS);
       if (api) await quiet(api.exit({ code: exit.code, signal: exit.signal }));
       if (!stopping) {
         linger = setTimeout(() => void stop('session ended'), config.exitLingerMs);

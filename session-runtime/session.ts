@@ -49,6 +49,8 @@ export class Session {
   #closed = false;
   /** Git bundles being made or sent: the end of the session waits for them (bounded). */
   readonly #gitTransfers = new Set<Promise<unknown>>();
+  #gitRequestedAfterExit = false;
+  #gitRequestWaiters: (() => void)[] = [];
   /** Resolves when the agent has been started (after the upload, or at once with no upload). */
   readonly started: Promise<void>;
   #markStarted!: () => void;
@@ -172,15 +174,29 @@ export class Session {
    * with the file; until then (and while the bundle is made) `gitIdle` waits for it.
    */
   gitBundle(maxBytes: number, sent: (bundle: BranchBundle) => Promise<void>): Promise<void> {
+    if (this.relay.exit) this.#gitRequestedAfterExit = true;
     const transfer = bundleBranches(this.deps.config.workspace, tempRoot(), maxBytes, this.deps.runtimeEnv.PATH).then(sent);
     const tracked = transfer.catch(() => undefined).finally(() => this.#gitTransfers.delete(tracked));
     this.#gitTransfers.add(tracked);
+    for (const wake of this.#gitRequestWaiters.splice(0)) wake();
     return transfer;
   }
 
-  /** Resolves once no git bundle is being made or sent (or after `maxMs`): the machine may go. */
-  async gitIdle(maxMs: number): Promise<void> {
+  /**
+   * Resolves once no git bundle is being made or sent (or after `maxMs`): the machine may go.
+   * When the client attached at the agent's exit said it would ask (`git_home`), first waits
+   * up to `requestWaitMs` for its request to come.
+   */
+  async gitIdle(maxMs: number, requestWaitMs: number): Promise<void> {
     const deadline = Date.now() + maxMs;
+    if (this.relay.gitWantedAtExit && !this.#gitRequestedAfterExit) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.#gitRequestWaiters.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(requestWaitMs, maxMs)))),
+      ]);
+      clearTimeout(timer);
+    }
     while (this.#gitTransfers.size > 0 && Date.now() < deadline) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())));

@@ -28,6 +28,8 @@ export interface AttachOptions {
   backoff?: BackoffOptions;
   /** null: sync-back off. */
   sync: SyncApplier | null;
+  /** The agent's branches will be fetched when it exits: the runtime is asked to wait for that. */
+  gitHome?: boolean;
   /** Asks the API whether the session has ended, for when its runtime cannot be reached (an
    * agent that exits at once takes its machine with it before the first connect). */
   endedProbe?: () => Promise<EndedSession | null>;
@@ -266,6 +268,7 @@ async function runOnce(ctx: Context, options: AttachOptions, state: AttachState,
         if (had !== undefined) options.sync.reconnected();
         connection.send({ type: 'sync_back', enabled: true });
       }
+      if (options.gitHome) connection.send({ type: 'git_home', enabled: true });
       connection.sendInput(state.pending.take());
     },
     file: (msg) => options.sync?.handle(msg),

@@ -13,6 +13,7 @@ import { routes } from '../../api/contract/routes.js';
 import { resolveApi } from '../api.js';
 import { fetchLogs } from '../sessions/logs.js';
 import { ExitCode } from '../errors.js';
+import { localGitDir } from '../git-import/come-home.js';
 import { attach, type EndedSession } from './attach.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 
@@ -69,6 +70,7 @@ export async function attachSession(ctx: Context, o: AttachSessionOptions): Prom
       reconnectTimeoutMs: envMs(ctx.env, 'CATTY_RECONNECT_TIMEOUT_MS', DEFAULT_RECONNECT_TIMEOUT_MS),
       backoff: { baseMs: envMs(ctx.env, 'CATTY_RECONNECT_BASE_MS', DEFAULT_BACKOFF.baseMs), maxMs: DEFAULT_BACKOFF.maxMs },
       sync,
+      gitHome: o.record !== null && localGitDir(o.record.localDir) !== null,
       endedProbe: () => endedSession(ctx, o.label),
     });
     // Detached, or the agent exited (its machine waits for this): the agent's branches come home.

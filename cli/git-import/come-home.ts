@@ -67,7 +67,8 @@ export async function bringCommitsHome(target: ComeHomeTarget, env: NodeJS.Proce
     const names = outcome.branches.map((b) => `catty/${label}/${escapeForTerminal(b)}`);
     const shown = names.length > 4 ? `${names.slice(0, 4).join(', ')} and ${names.length - 4} more` : names.join(', ');
     const left = outcome.leftOut.length > 0 ? `; left out ${outcome.leftOut.map((l) => `${escapeForTerminal(l.name)} (${escapeForTerminal(l.why)})`).slice(0, 3).join(', ')}` : '';
-    return { ok: true, line: `catty: the agent's branches are in your repository: ${shown} (git log ${names[0] ?? ''})${left}` };
+    const example = `catty/${label}/${escapeForTerminal(outcome.branches.includes('main') ? 'main' : (outcome.branches[0] ?? ''))}`;
+    return { ok: true, line: `catty: the agent's branches are in your repository: ${shown} (git log ${example})${left}` };
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }

@@ -75,7 +75,15 @@ export const SyncBackMessage = z.strictObject({
   enabled: z.boolean(),
 });
 
-export const ClientMessage = z.discriminatedUnion('type', [ResizeMessage, SyncBackMessage]);
+/** Issue 23 (see "Git" below): the client brings the agent's branches home when the agent
+ * exits, so the runtime holds the end of the session until this client's `GET /git-bundle`
+ * has come and been answered (bounded). Off until a client asks. */
+export const GitHomeMessage = z.strictObject({
+  type: z.literal('git_home'),
+  enabled: z.boolean(),
+});
+
+export const ClientMessage = z.discriminatedUnion('type', [ResizeMessage, SyncBackMessage, GitHomeMessage]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 /**
  * Issue 23, item 1 through the built binaries: the embedded control plane, a real sandboxed
  * session and a scripted agent that commits (two commits on main, one on a new branch). After a
- * detach, and after the agent exits by itself, `git log catty/<label>/<branch>` in the project
+ * detach, after the agent exits by itself, and on `catty stop`, `git log catty/<label>/<branch>` in the project
  * shows the agent's commits with its messages and author; the user's branches, HEAD, index and
  * untracked file are as they were and `git fsck --strict` is clean. A `--no-git` session gets a
  * one-line note.
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanGitEnv, cleanGitHome, gitIn } from '../helpers/git-archive.js';
 import { PtyProcess } from '../helpers/pty.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 import { runCatty } from './harness.js';
 
 const AUTHOR = 'Agent Smith <agent@session.example>';
@@ -100,6 +101,19 @@ describe("the agent's commits come home", () => {
     expectAgentCommits(label2);
     expect(userState()).toEqual(before);
   }, 240_000);
+
+  it('on catty stop of a detached session', async () => {
+    const before = userState();
+    const started = await runCatty(['new', '--detach', '--cmd', 'sh agent.sh stay'], { cwd: project, env });
+    expect(started.code, started.stderr).toBe(0);
+    const label = started.stdout.trim().split('\n').pop() ?? '';
+    await waitFor(async () => (await runCatty(['logs', label], { cwd: project, env })).stdout.includes('COMMITS DONE'), 'the agent to commit', { timeoutMs: 60_000 });
+    const stop = await runCatty(['stop', label], { cwd: project, env });
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(stop.stderr).toContain(`catty/${label}/main`);
+    expectAgentCommits(label);
+    expect(userState()).toEqual(before);
+  }, 120_000);
 
   it('a session uploaded with --no-git gets a one-line note', async () => {
     const session = PtyProcess.catty(['new', '--no-git', '--cmd', 'echo NO GIT HERE'], { cwd: project, env });

@@ -4,15 +4,17 @@
  * the end-to-end headers only and the target's Host (headers.ts), and its answer streamed back.
  * An origin-form request (`POST /v1/messages`) is the model route instead (model-route.ts).
  *
- * One upstream connection per request, never pooled (relay.ts). The client's connection to the
- * proxy may stay open for its next request (node's keep-alive), judged afresh.
+ * One upstream connection per request, never pooled, the answer's body read raw into the
+ * exchange's buffer (plain-exchange.ts). The client's connection to the proxy may stay open for
+ * its next request (node's keep-alive), judged afresh.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type net from 'node:net';
 import { admit } from './admit.js';
 import type { SessionContext } from './context.js';
 import { forwardModelRequest } from './model-route.js';
-import { relayRequest } from './relay.js';
+import { exchangePlain } from './plain-exchange.js';
+import { createReadRelay } from './read-relay.js';
 import { answerRequest } from './responses.js';
 import { parseHttpTarget } from './target.js';
 import { connectFirst, UpstreamError } from './upstream.js';
@@ -29,9 +31,10 @@ export async function forwardRequest(ctx: SessionContext, req: http.IncomingMess
   const gone = new AbortController();
   const onGone = (): void => gone.abort();
   res.once('close', onGone);
+  const answer = createReadRelay(ctx.limits.relayBufferBytes);
   let socket: net.Socket;
   try {
-    socket = await connectFirst(allowed.addresses, allowed.port, ctx.limits.connectTimeoutMs, gone.signal);
+    socket = await connectFirst(allowed.addresses, allowed.port, ctx.limits.connectTimeoutMs, gone.signal, answer.onread);
   } catch (error) {
     res.off('close', onGone);
     const status = error instanceof UpstreamError ? error.status : 502;
@@ -39,5 +42,5 @@ export async function forwardRequest(ctx: SessionContext, req: http.IncomingMess
   }
   res.off('close', onGone);
   if (res.destroyed) return void socket.destroy();
-  relayRequest(ctx, req, res, socket, { ...allowed, tls: false, path: target.path, injected: {} });
+  exchangePlain(ctx, req, res, socket, answer, { ...allowed, tls: false, path: target.path, injected: {} });
 }

@@ -27,8 +27,11 @@ export interface RelaySink {
 export interface ReadRelay {
   /** For `net.connect({ ..., onread })`: the source's buffer and what each read does. */
   readonly onread: { buffer: Buffer; callback: (bytes: number, buffer: Buffer) => boolean };
-  /** Starts writing reads to `sink`; bytes that came before are written first. */
-  start(source: net.Socket, sink: RelaySink): void;
+  /** Starts handing reads to `consume` (default: pass each on whole); a read that came before
+   * is handed over first. */
+  start(source: net.Socket, sink: RelaySink, consume?: (chunk: Buffer) => void): void;
+  /** Writes `part` of the read being consumed (a view of the buffer, or a copy) to the sink. */
+  pass(part: Buffer): void;
 }
 
 export function createReadRelay(bytes: number = READ_RELAY_BYTES): ReadRelay {
@@ -38,18 +41,26 @@ export function createReadRelay(bytes: number = READ_RELAY_BYTES): ReadRelay {
   const buffer = Buffer.allocUnsafe(bytes);
   let source: net.Socket | null = null;
   let sink: RelaySink | null = null;
+  let consume: (chunk: Buffer) => void = () => undefined;
   // A read before start() (a server that speaks first, should its bytes come that soon): kept,
   // and reading stops until start().
   let early: Buffer | null = null;
   let writes = 0;
+  let passed = false;
 
-  const forward = (chunk: Buffer): boolean => {
+  const pass = (part: Buffer): void => {
+    passed = true;
     const write = ++writes;
-    sink!.write(chunk, () => {
+    sink!.write(part, () => {
       // Only the last write can be the one waited for; earlier ones' callbacks come late.
       if (write === writes && !source!.readableFlowing) source!.resume();
     });
-    if (sink!.writableLength === 0) return true;
+  };
+  /** Hands `chunk` over; false (reading stops) while what was passed of it is not all sent. */
+  const handle = (chunk: Buffer): boolean => {
+    passed = false;
+    consume(chunk);
+    if (!passed || sink!.writableLength === 0) return true;
     source!.pause();
     return false;
   };
@@ -62,15 +73,17 @@ export function createReadRelay(bytes: number = READ_RELAY_BYTES): ReadRelay {
           early = Buffer.from(filled.subarray(0, count));
           return false;
         }
-        return forward(filled.subarray(0, count));
+        return handle(filled.subarray(0, count));
       },
     },
-    start(from, to) {
+    start(from, to, reads = pass) {
       source = from;
       sink = to;
+      consume = reads;
       const pending = early;
       early = null;
-      if (pending === null || forward(pending)) from.resume();
+      if (pending === null || handle(pending)) from.resume();
     },
+    pass,
   };
 }

@@ -135,6 +135,8 @@ export const Session = z.object({
   detail: z.nullable(z.string()),
   /** Its network policy; absent for a session created before policies existed. */
   network: z.optional(NetworkPolicy),
+  /** `catty new --cmd`'s command line, run instead of the agent; absent: the agent itself. */
+  cmd: z.optional(z.string()),
   /** Ended, with a snapshot to start again from (`catty resume`); absent from older APIs. */
   resumable: z.optional(z.boolean()),
 });

@@ -175,6 +175,6 @@ async function readChecked(deps: Deps, snap: SnapshotRow, file: string): Promise
   } catch (err) {
     if (!tooLong) throw err;
   }
-  if (size !== expected) return `fails its checksum (${tooLong ? 'more than' : size} bytes stored, ${expected} recorded)`;
+  if (size !== expected) return `fails its checksum (${tooLong ? `more than ${expected}` : size} bytes stored, ${expected} recorded)`;
   return hash.digest('hex') === snap.sha256 ? null : 'fails its checksum';
 }

@@ -104,5 +104,6 @@ export function toSession(row: SessionRow): Session {
     ttlSec: row.ttl_sec,
     detail: row.detail,
     ...(network ? { network } : {}),
+    ...(row.cmd !== null ? { cmd: row.cmd } : {}),
   };
 }

@@ -40,7 +40,7 @@ export function secretsFor(ctx: Context, source: Session, sendSecrets: boolean):
   const secrets = store ? store.all() : {};
   const network = source.network ?? { preset: DEFAULT_NETWORK_PRESET, allow: [] };
   const inject = store ? injectRequests(store.injectSettings(), Object.keys(secrets), network) : [];
-  warnIfClaudeHasNoKey(ctx, { agent: source.agent, secrets: sendSecrets }, Object.keys(secrets));
+  warnIfClaudeHasNoKey(ctx, { agent: source.agent, ...(source.cmd !== undefined ? { cmd: source.cmd } : {}), secrets: sendSecrets }, Object.keys(secrets));
   return { ...(Object.keys(secrets).length > 0 ? { secrets } : {}), ...(inject.length > 0 ? { inject } : {}) };
 }
 

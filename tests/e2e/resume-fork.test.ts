@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../api/contract/routes.js';
 import { LocalCredentials } from '../../api/contract/schemas.js';
 import { testClient } from '../helpers/api.js';
+import { PtyProcess } from '../helpers/pty.js';
 import { processTree } from '../helpers/leak-scan.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
@@ -153,7 +154,7 @@ function storedSnapshots(sessionId: string): string[] {
   return found.sort();
 }
 
-describe('catty resume and catty fork', () => {
+describe('catty resume and catty fork', { timeout: 120_000 }, () => {
   let label = '';
   let sessionId = '';
 
@@ -204,7 +205,8 @@ describe('catty resume and catty fork', () => {
     expect(stored.length).toBeGreaterThanOrEqual(2);
     // One byte of the newest object flipped, as a storage fault or an attacker would.
     const newest = stored.at(-1)!;
-    const bytes = fs.readFileSync(newest);
+    const original = fs.readFileSync(newest);
+    const bytes = Buffer.from(original);
     const middle = bytes.length >> 1;
     bytes[middle] = bytes[middle]! ^ 0xff;
     fs.writeFileSync(newest, bytes);
@@ -215,9 +217,30 @@ describe('catty resume and catty fork', () => {
     expect(refused.stderr).toContain('--snapshot previous');
     expect((await listed(label))?.status).toBe('stopped');
 
+    // On a terminal it asks; no starts nothing.
+    const asked = PtyProcess.catty(['resume', label, '--detach', '--no-secrets'], { cwd: project, env });
+    await asked.waitForScreen('Start from the previous snapshot? [y/N]', 60_000);
+    asked.write('n');
+    expect(await asked.waitForExit()).not.toBe(0);
+    expect((await listed(label))?.status).toBe('stopped');
+
     const previous = await catty(['resume', label, '--detach', '--no-secrets', '--snapshot', 'previous']);
     expect(previous.code, previous.stderr).toBe(0);
     await waitFor(async () => /FOUND=from-the-first-machine[\s\S]*MARK=/.test(await logsOf(label)), 'the run from the previous snapshot', { timeoutMs: 30_000 });
+
+    // Once more, with yes on the terminal: the one tampered with is mended (it is the previous
+    // one now) and the newest, from this run, is tampered with instead.
+    await ok(['stop', label]);
+    fs.writeFileSync(newest, original);
+    const latest = storedSnapshots(sessionId).at(-1)!;
+    expect(latest).not.toBe(newest);
+    fs.writeFileSync(latest, Buffer.concat([fs.readFileSync(latest), Buffer.from('trailing')]));
+    const yes = PtyProcess.catty(['resume', label, '--detach', '--no-secrets'], { cwd: project, env });
+    await yes.waitForScreen('Start from the previous snapshot? [y/N]', 60_000);
+    yes.write('y');
+    expect(await yes.waitForExit()).toBe(0);
+    expect((await listed(label))?.status).toBe('running');
+    await waitFor(async () => /PREVIOUS_RUNS=2/.test(await logsOf(label)), "the run from the mended snapshot (the first resumed run's)", { timeoutMs: 30_000 });
   });
 
   it('forks a running session twice; each fork keeps its own files', async () => {

@@ -121,6 +121,11 @@ export class Relay {
   get exit(): AgentExit | null {
     return this.#exit;
   }
+  /** The agent's branches may have moved: tells the attached client if it said `git_home`. */
+  gitMoved(): void {
+    const client = this.#client;
+    if (client && client.sentOffset !== null && client.socket === this.#gitHomeSocket && !this.#exit) client.socket.sendMessage({ type: 'git_moved' });
+  }
   /** Whether the client attached when the agent exited will ask for its branches. */
   get gitWantedAtExit(): boolean {
     return this.#gitWantedAtExit;

@@ -11,6 +11,7 @@ import type { AgentExit, AgentProcess, SpawnAgent } from './agent.js';
 import { wsClientSocket } from './client-socket.js';
 import { tempRoot, type RuntimeConfig } from './config.js';
 import { bundleBranches, type BranchBundle } from './git-bundle.js';
+import { watchGitRefs, type GitWatch } from './git-watch.js';
 import { DEFAULT_COLS, DEFAULT_ROWS, type Health, type UploadResult } from './wire/protocol.js';
 import { Relay } from './relay.js';
 import { SyncSender } from './sync/sender.js';
@@ -50,6 +51,7 @@ export class Session {
   /** Git bundles being made or sent: the end of the session waits for them (bounded). */
   readonly #gitTransfers = new Set<Promise<unknown>>();
   #gitRequestedAfterExit = false;
+  #gitWatch: GitWatch | null = null;
   #gitRequestWaiters: (() => void)[] = [];
   /** Resolves when the agent has been started (after the upload, or at once with no upload). */
   readonly started: Promise<void>;
@@ -143,6 +145,7 @@ export class Session {
       return;
     }
     this.relay.setAgent(this.#agent);
+    this.#gitWatch = watchGitRefs(config.workspace, () => this.relay.gitMoved());
     this.#markStarted();
   }
 
@@ -220,6 +223,7 @@ export class Session {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#gitWatch?.close();
     this.relay.closeAll(reason);
     for (const ws of this.#sockets) ws.close(4001, reason);
     await this.watcher.close();

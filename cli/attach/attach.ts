@@ -30,6 +30,8 @@ export interface AttachOptions {
   sync: SyncApplier | null;
   /** The agent's branches will be fetched when it exits: the runtime is asked to wait for that. */
   gitHome?: boolean;
+  /** The runtime says the agent's branches moved (only with gitHome). */
+  onGitMoved?: () => void;
   /** Asks the API whether the session has ended, for when its runtime cannot be reached (an
    * agent that exits at once takes its machine with it before the first connect). */
   endedProbe?: () => Promise<EndedSession | null>;
@@ -272,6 +274,7 @@ async function runOnce(ctx: Context, options: AttachOptions, state: AttachState,
       connection.sendInput(state.pending.take());
     },
     file: (msg) => options.sync?.handle(msg),
+    gitMoved: () => options.onGitMoved?.(),
   }, options.socketPath);
   state.current = connection;
   const pressure = (paused: boolean) => connection.setExternalPause(paused);

@@ -31,6 +31,8 @@ export interface ConnectionHooks {
   hello(hello: HelloMessage): void;
   /** file_change / file_chunk / file_skipped */
   file(msg: Extract<RuntimeMessage, { type: 'file_change' | 'file_chunk' | 'file_skipped' }>): void;
+  /** The agent's branches may have moved (only after `git_home`). */
+  gitMoved?(): void;
 }
 
 /** Silence after which the peer counts as dead (we ping every PING_INTERVAL_MS). */
@@ -124,6 +126,9 @@ export class Connection {
       case 'file_chunk':
       case 'file_skipped':
         hooks.file(msg);
+        return;
+      case 'git_moved':
+        hooks.gitMoved?.();
         return;
       default: {
         const never: never = msg;

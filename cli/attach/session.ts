@@ -59,6 +59,8 @@ export async function attachSession(ctx: Context, o: AttachSessionOptions): Prom
   } else if (o.syncBack) {
     ctx.stderr.write(`catty: no local directory is recorded for ${o.label} on this machine; sync-back is off.\n`);
   }
+  const target = o.record && { label: o.label, connectUrl: o.connectUrl, socketPath: o.socketPath, connectToken: o.connectToken, localDir: o.record.localDir };
+  const whileAttached = target ? new GitFollower(() => import('../git-import/come-home.js').then((m) => m.bringCommitsHome(target, ctx.env))) : null;
   try {
     const code = await attach(ctx, {
       label: o.label,
@@ -71,13 +73,15 @@ export async function attachSession(ctx: Context, o: AttachSessionOptions): Prom
       backoff: { baseMs: envMs(ctx.env, 'CATTY_RECONNECT_BASE_MS', DEFAULT_BACKOFF.baseMs), maxMs: DEFAULT_BACKOFF.maxMs },
       sync,
       gitHome: o.record !== null && localGitDir(o.record.localDir) !== null,
+      onGitMoved: () => whileAttached?.kick(),
       endedProbe: () => endedSession(ctx, o.label),
     });
     // Detached, or the agent exited (its machine waits for this): the agent's branches come home.
     // Not when the runtime is lost or gone: there is nobody to ask.
-    if (o.record && code !== ExitCode.connectionLost && code !== ExitCode.sessionGone) {
+    await whileAttached?.idle();
+    if (target && code !== ExitCode.connectionLost && code !== ExitCode.sessionGone) {
       const { bringCommitsHome } = await import('../git-import/come-home.js');
-      const result = await bringCommitsHome({ label: o.label, connectUrl: o.connectUrl, socketPath: o.socketPath, connectToken: o.connectToken, localDir: o.record.localDir }, ctx.env);
+      const result = await bringCommitsHome(target, ctx.env);
       ctx.stderr.write(`${result.line}\n`);
     }
     return code;
@@ -87,5 +91,38 @@ export async function attachSession(ctx: Context, o: AttachSessionOptions): Prom
       await report.close();
       for (const line of report.summary(o.label, logFile)) ctx.stderr.write(`${line}\n`);
     }
+  }
+}
+
+/**
+ * While attached: the agent's branches are fetched each time the runtime says they moved, one
+ * fetch at a time (a move during a fetch makes one more after it). Silent: the terminal is the
+ * agent's; the line comes at detach or exit.
+ */
+class GitFollower {
+  #running: Promise<unknown> | null = null;
+  #again = false;
+
+  constructor(private readonly fetchOnce: () => Promise<unknown>) {}
+
+  kick(): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.fetchOnce()
+      .catch(() => undefined)
+      .finally(() => {
+        this.#running = null;
+        if (this.#again) {
+          this.#again = false;
+          this.kick();
+        }
+      });
+  }
+
+  async idle(): Promise<void> {
+    this.#again = false;
+    while (this.#running) await this.#running;
   }
 }

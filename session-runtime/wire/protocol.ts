@@ -168,6 +168,12 @@ export const FileSkippedMessage = z.strictObject({
   reason: z.enum(['too_large', 'unreadable']),
 });
 
+/** Issue 23: to the client that said `git_home`, while attached: the agent's branches may have
+ * moved (a commit, a new branch); the client fetches `GET /git-bundle` when it likes. */
+export const GitMovedMessage = z.strictObject({
+  type: z.literal('git_moved'),
+});
+
 export const RuntimeMessage = z.discriminatedUnion('type', [
   HelloMessage,
   ExitMessage,
@@ -175,6 +181,7 @@ export const RuntimeMessage = z.discriminatedUnion('type', [
   FileChangeMessage,
   FileChunkMessage,
   FileSkippedMessage,
+  GitMovedMessage,
 ]);
 export type RuntimeMessage = z.infer<typeof RuntimeMessage>;
 export type HelloMessage = z.infer<typeof HelloMessage>;

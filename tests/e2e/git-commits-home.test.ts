@@ -1,7 +1,8 @@
 /**
  * Issue 23, item 1 through the built binaries: the embedded control plane, a real sandboxed
  * session and a scripted agent that commits (two commits on main, one on a new branch). After a
- * detach, after the agent exits by itself, and on `catty stop`, `git log catty/<label>/<branch>` in the project
+ * while attached (the refs moved), after a detach, after the agent exits by itself, and on
+ * `catty stop`, `git log catty/<label>/<branch>` in the project
  * shows the agent's commits with its messages and author; the user's branches, HEAD, index and
  * untracked file are as they were and `git fsck --strict` is clean. A `--no-git` session gets a
  * one-line note.
@@ -85,6 +86,9 @@ describe("the agent's commits come home", () => {
     const first = PtyProcess.catty(['new', '--cmd', 'sh agent.sh stay'], { cwd: project, env });
     await first.waitForScreen('COMMITS DONE', 60_000);
     const label = await newestLabel();
+    // While attached: the runtime sees the refs move and the CLI fetches, before any detach.
+    await waitFor(() => gitIn(project, ['rev-parse', '-q', '--verify', `refs/remotes/catty/${label}/agent/feature`], gitEnv).code === 0, 'the branches to come home while attached', { timeoutMs: 20_000 });
+    expect(first.output()).not.toContain(`catty/${label}/main`);
     first.write('\x1d');
     expect(await first.waitForExit(60_000)).toBe(0);
     expect(first.output()).toContain(`catty/${label}/main`);

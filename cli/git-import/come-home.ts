@@ -2,8 +2,9 @@
  * Brings a session's branches home: asks its runtime for a bundle (`GET /git-bundle`), reads it
  * into a private temp file under a size cap the CLI enforces itself (the runtime is not trusted
  * to), and hands it to bundle.ts. Called while attached (when the runtime says the branches
- * moved), on detach, at the session's end, by `catty stop` and by `catty git`. Every outcome is one line for the user: a project that is not a repository, or a
- * session without one, is a note, never an error.
+ * moved), on detach, at the session's end, by `catty stop` and by `catty git`. Every outcome
+ * is one line for the user: a project that is not a repository, or a session without one, is a
+ * note, never an error.
  */
 import fs from 'node:fs';
 import http from 'node:http';

@@ -1,5 +1,6 @@
 /**
- * The HTTP half of the relay: `POST upload` and `GET logs`, streamed with node:http both ways.
+ * The HTTP half of the relay: `POST upload`, `GET logs` and `GET git-bundle`, streamed with
+ * node:http both ways.
  *
  * No buffering: the client's body is piped into the runtime's request (`pipe` pauses the
  * client's socket whenever the runtime's socket is full, so the API holds at most a socket

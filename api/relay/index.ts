@@ -26,7 +26,7 @@ export interface Relay {
   close(): Promise<void>;
 }
 
-const METHOD_OF = { upload: 'POST', logs: 'GET' } as const;
+const METHOD_OF = { upload: 'POST', logs: 'GET', 'git-bundle': 'GET' } as const;
 
 export function createRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'>, pairOptions: PairOptions = {}): Relay {
   const upgrades = createUpgradeRelay(deps, pairOptions);

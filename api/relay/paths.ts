@@ -2,15 +2,15 @@
  * Where the relay lives in the API's URL space, and the `connectUrl` the API hands out.
  *
  * In a deployment the laptop reaches only the API, so the runtime's routes are mirrored under
- * `/v1/sessions/<id>/runtime`: the CLI appends `/upload` and `/connect` to `connectUrl` as it
- * does for a runtime's own URL, and never knows the difference.
+ * `/v1/sessions/<id>/runtime`: the CLI appends `/upload`, `/logs`, `/git-bundle` and `/connect` to
+ * `connectUrl` as it does for a runtime's own URL, and never knows the difference.
  */
 import type { Config } from '../config.js';
 import { fillPath, RELAY_PREFIX } from '../contract/routes.js';
 import type { ConnectInfo } from '../contract/schemas.js';
 import type { RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
 
-export type RelayOp = 'upload' | 'logs' | 'connect';
+export type RelayOp = 'upload' | 'logs' | 'git-bundle' | 'connect';
 
 export interface RelayTarget {
   sessionId: string;
@@ -18,7 +18,7 @@ export interface RelayTarget {
 }
 
 /** Session ids are `newId()`: 24 hex chars. Anything else is not a relay path. */
-const RELAY_PATH = new RegExp(`^${RELAY_PREFIX.replace(':id', '([0-9a-f]{1,64})')}/(upload|logs|connect)$`);
+const RELAY_PATH = new RegExp(`^${RELAY_PREFIX.replace(':id', '([0-9a-f]{1,64})')}/(upload|logs|git-bundle|connect)$`);
 
 /** Matches `<RELAY_PREFIX>/<op>`; null for every other path. */
 export function matchRelayPath(pathname: string): RelayTarget | null {

@@ -108,6 +108,11 @@ describe('the API relays upload, logs and connect', () => {
     }, 'READY in the relayed logs');
     expect(logs).toContain('READY');
     expect((await fetch(`${s.connectUrl}/logs`, { method: 'DELETE', headers: { authorization: `Bearer ${s.connectToken}` } })).status).toBe(405);
+    // The agent's branches (catty git): relayed like logs; a workspace without .git is the runtime's 404.
+    const bundle = await fetch(`${s.connectUrl}/git-bundle?max=1000`, { headers: { authorization: `Bearer ${s.connectToken}` } });
+    expect(bundle.status).toBe(404);
+    expect(await bundle.json()).toMatchObject({ error: { code: 'no_git' } });
+    expect((await fetch(`${s.connectUrl}/git-bundle`, { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}` } })).status).toBe(405);
     await api.client.call(routes.stop, { params: { ref: s.label } });
   });
 

@@ -44,6 +44,7 @@ export function exchangePlain(ctx: SessionContext, req: http.IncomingMessage, re
   const untrack = ctx.track({ method: req.method ?? 'GET', host: out.host, port: out.port, addresses: out.addresses, close });
   // Something went wrong: a clean answer while none has begun, else the client's side cut.
   const fail = (status: 502 | 504, why: string): void => {
+    if (done) return;
     done = true;
     untrack();
     socket.destroy();
@@ -87,9 +88,16 @@ export function exchangePlain(ctx: SessionContext, req: http.IncomingMessage, re
     if (!done) reader.read(chunk);
   });
 
-  socket.write(head);
+  // Latin-1, as node's client wrote them: header values may hold obs-text, one byte each.
+  socket.write(head, 'latin1');
   if (chunkedUp) sendChunked(req, socket);
   else req.pipe(socket, { end: false });
+  // The upstream gone (its answer complete, or not): what the client still sends is read and
+  // dropped, so its connection reaches its next request.
+  socket.once('close', () => {
+    req.unpipe(socket);
+    req.resume();
+  });
 }
 
 /** The request line and headers, or the code of what node would have refused. */

@@ -8,11 +8,15 @@
 // Part of `npm run bench` (run.mjs; `npm run bench -- P10` alone). To try another build of the
 // proxy: npm run build && node tests/bench/p10-egress.mjs [path to the egress module]
 //
-// Measured here (2 shared cores): direct 1.0–1.3 GB/s; through the proxy 470–540 MB/s plain
-// (0.45×) and ~610 MB/s CONNECT (0.5–0.7×); the proxy's CPU per 100 MB is 140–160 ms plain and
-// 80–100 ms CONNECT, so alone it would relay ~1 GB/s: the ratio is three busy processes sharing
-// two cores. A bare `client.pipe(upstream)` relay in node gets 0.45–0.8× the same way. Small
-// HTTPS requests (fresh CONNECT + TLS each): +0.9–1.0 ms at p50.
+// Measured here (2 shared cores, load 3–5 from other runs): direct 0.75–1.6 GB/s (the client
+// and the server each ~1 core); through the proxy 0.64–0.78× CONNECT and 0.66–0.69× plain, the
+// proxy's CPU 40–50 ms per 100 MB either way (it reads into one 1 MiB buffer per connection:
+// api/egress/read-relay.ts; before, 130–170 ms CONNECT and 240–260 ms plain through node's
+// streams and HTTP client, 0.43–0.46× and 0.29–0.37×). What is left is the hop itself: a third
+// busy process on two cores and two more copies per byte. A blocking read/write relay in C
+// with a 1 MiB buffer gets 0.75× here in the same runs; only splice(2), which node does not
+// offer, gets past 0.8× (0.85×). Small HTTPS requests (fresh CONNECT + TLS each): +0.9–1.1 ms
+// at p50.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -132,9 +136,10 @@ export async function p10({ egressModule = path.join(ROOT, 'dist/api/egress/inde
     children.push(proxy.proc);
     await proxy.firstLine;
 
-    // Warm both paths (JIT, page cache of nothing: the body is generated).
+    // Warm every path (JIT, page cache of nothing: the body is generated).
     await timed(directBig(ports));
     await timed(proxiedBig(ports, socketPath));
+    await timed(tunnelledBig(ports, socketPath));
     const big = { direct: [], plain: [], tunnel: [], proxyCpuMs: { plain: [], tunnel: [] } };
     const proxyCpuMs = () => {
       const { user, sys } = cpuSeconds(proxy.proc.pid);

@@ -11,7 +11,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { staticResolver } from '../../api/egress/index.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { policy, startEgress, startUpstream } from '../helpers/egress.js';
+import { policy, rawExchange, startEgress, startUpstream } from '../helpers/egress.js';
 import { listenLoopback } from '../helpers/loopback.js';
 
 /** A raw upstream: reads a request head, writes `answer(path)` in pieces (a tick apart), then ends. */
@@ -165,6 +165,18 @@ describe('61: plain HTTP answers read raw', () => {
       if (typeof got === 'string') expect(got, path).toBe('ECONNRESET');
       else expect(got, path).toMatchObject({ status: 200, complete: false });
     }
+  });
+
+  it('a header value with obs-text goes up byte for byte (Latin-1, as node\'s client sent it)', async () => {
+    const upstream = await startUpstream();
+    const { socketPath } = await proxyFor(upstream.port);
+    const request = Buffer.concat([
+      Buffer.from(`GET http://127.0.0.1:${upstream.port}/latin HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Latin: caf`),
+      Buffer.from([0xe9]),
+      Buffer.from('\r\n\r\n'),
+    ]);
+    expect(await rawExchange(socketPath, request)).toMatch(/^HTTP\/1\.1 200 /);
+    expect(upstream.seen[0]!.headers['x-latin']).toBe('caf\u00e9');
   });
 
   it('24 MiB with a Content-Length reach a slow reader intact, and the connection serves the next request', async () => {

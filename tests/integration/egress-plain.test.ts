@@ -167,6 +167,26 @@ describe('61: plain HTTP answers read raw', () => {
     }
   });
 
+  it('an upstream that answers before the upload ends: the client gets that answer, and its next request is served', async () => {
+    const port = await scripted((path) => ({ pieces: [path === '/upload' ? 'HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!' : 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext'] }));
+    const { socketPath, agent } = await proxyFor(port);
+    const body = Buffer.alloc(4 * 1024 * 1024, 120);
+    const first = await new Promise<Got>((resolve, reject) => {
+      const req = http.request({ socketPath, path: `http://127.0.0.1:${port}/upload`, method: 'POST', agent, headers: { 'content-length': body.length } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), complete: res.complete, reused: false }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(first).toMatchObject({ status: 413, complete: true });
+    expect(first.body.toString()).toBe('big!');
+    const next = await get(socketPath, `http://127.0.0.1:${port}/next`, agent);
+    expect(next.status).toBe(200);
+    expect(next.body.toString()).toBe('next');
+  });
+
   it('a header value with obs-text goes up byte for byte (Latin-1, as node\'s client sent it)', async () => {
     const upstream = await startUpstream();
     const { socketPath } = await proxyFor(upstream.port);

@@ -104,7 +104,7 @@ export class Session {
     try {
       // A resumed or forked session's workspace comes as its snapshot (sent by the API), not a zip.
       const receive = isSnapshotMediaType(req.headers['content-type']) ? receiveSnapshot : receiveUpload;
-      const report = await receive(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes });
+      const report = await receive(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes, agentHome: this.deps.agentHome });
       this.#uploadState = 'done';
       const agentStartMs = performance.now();
       // No size with the upload: keep what an attached client asked for (80x24 otherwise).

@@ -11,6 +11,10 @@
  * a link refuses the snapshot) — other links, hard links and devices are skipped and counted —
  * the entry count and the uncompressed total capped. Accepted or refused whole: a refusal
  * removes everything written.
+ *
+ * A snapshot with the agent's state (Claude Code's transcripts) carries it as a second archive
+ * at the end of the body (its length in AGENT_STATE_BYTES_HEADER), restored the same way under
+ * the agent's home, in AGENT_STATE_DIR only.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -23,6 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import type { UploadLimits, UploadReport } from './upload/receive.js';
 import { WorkspaceWriter, writeAll } from './upload/workspace-writer.js';
 import { DEFAULT_ZIP_LIMITS, UploadRejected, checkEntryName } from './upload/zip-plan.js';
+import { AGENT_STATE_BYTES_HEADER, AGENT_STATE_DIR } from './wire/restore.js';
 import { resolveInside } from './wire/safe-path.js';
 
 export interface RestoreReport extends UploadReport {
@@ -30,19 +35,43 @@ export interface RestoreReport extends UploadReport {
   skipped: number;
 }
 
-export async function receiveSnapshot(req: IncomingMessage, workspace: string, limits: UploadLimits): Promise<RestoreReport> {
+export interface RestoreLimits extends UploadLimits {
+  /** The agent's home: where the agent state part (AGENT_STATE_BYTES_HEADER) goes, under AGENT_STATE_DIR. */
+  agentHome?: string;
+}
+
+/** The agent part's length from its header: null when absent; refused when not a length within the body. */
+function agentPartBytes(req: IncomingMessage, bodyBytes: number): number | null {
+  const raw = req.headers[AGENT_STATE_BYTES_HEADER];
+  if (raw === undefined) return null;
+  if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw) || Number(raw) >= bodyBytes) throw new UploadRejected('invalid_request', `${AGENT_STATE_BYTES_HEADER} must be a length shorter than the body`);
+  return Number(raw);
+}
+
+export async function receiveSnapshot(req: IncomingMessage, workspace: string, limits: RestoreLimits): Promise<RestoreReport> {
   const startedMs = performance.now();
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'catty-restore-'));
   const file = path.join(dir, 'snapshot.tar.gz');
   try {
     await spoolCapped(req, file, limits.maxBytes);
     const receivedMs = performance.now() - startedMs;
+    const bodyBytes = (await fsp.stat(file)).size;
+    const agentBytes = agentPartBytes(req, bodyBytes);
+    const workspaceEnd = bodyBytes - (agentBytes ?? 0);
     const writer = new WorkspaceWriter(workspace);
+    const agentRoot = agentBytes && limits.agentHome ? path.join(limits.agentHome, AGENT_STATE_DIR) : null;
+    const agentWriter = agentRoot ? new WorkspaceWriter(agentRoot) : null;
     try {
-      const result = await restoreArchive(file, workspace, writer, limits.maxBytes);
+      const result = await restoreArchive({ file, start: 0, end: workspaceEnd }, workspace, writer, limits.maxBytes);
+      if (agentRoot && agentWriter) {
+        await fsp.mkdir(agentRoot, { recursive: true, mode: 0o700 });
+        const agent = await restoreArchive({ file, start: workspaceEnd, end: bodyBytes }, agentRoot, agentWriter, limits.maxBytes);
+        result.skipped += agent.skipped;
+      }
       return { ...result, receivedMs, extractedMs: performance.now() - startedMs - receivedMs, fallbackReason: null };
     } catch (err) {
       await writer.rollback();
+      await agentWriter?.rollback();
       if (err instanceof UploadRejected) throw err;
       throw new UploadRejected('corrupt_snapshot', `The snapshot could not be read: ${(err as Error).message}`);
     }
@@ -114,7 +143,14 @@ function makeLinks(workspace: string, writer: WorkspaceWriter, links: Link[]): n
   return skipped;
 }
 
-async function restoreArchive(file: string, workspace: string, writer: WorkspaceWriter, maxTotalBytes: number): Promise<Omit<UploadReport, 'receivedMs' | 'extractedMs' | 'fallbackReason'> & { skipped: number }> {
+/** Bytes [start, end) of a file. */
+interface Range {
+  file: string;
+  start: number;
+  end: number;
+}
+
+async function restoreArchive(range: Range, workspace: string, writer: WorkspaceWriter, maxTotalBytes: number): Promise<Omit<UploadReport, 'receivedMs' | 'extractedMs' | 'fallbackReason'> & { skipped: number }> {
   const tar = await import('tar');
   const paths: string[] = [];
   let entries = 0;
@@ -182,7 +218,8 @@ async function restoreArchive(file: string, workspace: string, writer: Workspace
     },
   });
   try {
-    await pipeline(fs.createReadStream(file), parser as unknown as NodeJS.WritableStream, { signal: abort.signal });
+    if (range.end <= range.start) throw new UploadRejected('corrupt_snapshot', 'The snapshot is empty');
+    await pipeline(fs.createReadStream(range.file, { start: range.start, end: range.end - 1 }), parser as unknown as NodeJS.WritableStream, { signal: abort.signal });
   } catch (err) {
     if (!failure) throw err;
   } finally {

@@ -5,12 +5,18 @@
  * before the archive reads the tree, so a file written in between makes the next fingerprint
  * differ from a tree the archive already held). Failures retry with exponential backoff inside
  * a bounded budget and otherwise wait for the next tick; they never touch the terminal.
+ *
+ * With an agent-state directory (Claude Code's transcripts, session-runtime/agent-state.ts) each
+ * snapshot also stores that directory as its own object beside the workspace's (presigned as
+ * part `agent`, reported with it), so `catty resume` brings the conversation back while
+ * `catty download` — which serves only the workspace object — never includes it.
  */
 import fs from 'node:fs';
 import type { ApiCallbacks } from './callbacks.js';
 import { direct, type Outbound } from './outbound.js';
 import type { SnapshotResult } from './wire/protocol.js';
 import { buildSnapshot, treeFingerprint, type SnapshotFile } from './snapshot-archive.js';
+import type { SnapshotReport } from '../api/contract/schemas.js';
 
 export type SnapshotOutcome = SnapshotResult['outcome'];
 
@@ -60,6 +66,8 @@ export class Snapshotter {
     private readonly storageTimeoutMs = DEFAULT_STORAGE_TIMEOUT_MS,
     /** The runtime's route out of its machine (outbound.ts). */
     private readonly send: Outbound = direct,
+    /** The agent's own state kept beside each snapshot; null: none. */
+    private readonly agentStateRoot: string | null = null,
   ) {}
 
   /** Starts the schedule (call once the workspace is in place). */
@@ -98,25 +106,29 @@ export class Snapshotter {
 
   async #once(): Promise<SnapshotOutcome> {
     if (this.#abort.signal.aborted) return 'failed';
-    const fingerprint = await treeFingerprint(this.root);
+    const fingerprint = (await treeFingerprint(this.root)) + (this.agentStateRoot ? await treeFingerprint(this.agentStateRoot) : '');
     if (fingerprint === this.#lastFingerprint) {
       this.stats.unchanged += 1;
       return 'unchanged';
     }
     let snap: SnapshotFile | null = null;
+    let agent: SnapshotFile | null = null;
     try {
       const startedMs = performance.now();
       snap = await buildSnapshot(this.root);
       if (!snap) return 'empty';
-      if (snap.sha256 === this.#lastSha256) {
+      // No agent state yet (not Claude Code, or no conversation): no part.
+      agent = this.agentStateRoot && fs.existsSync(this.agentStateRoot) ? await buildSnapshot(this.agentStateRoot) : null;
+      const combined = snap.sha256 + (agent?.sha256 ?? '');
+      if (combined === this.#lastSha256) {
         this.#lastFingerprint = fingerprint;
         this.stats.unchanged += 1;
         return 'unchanged';
       }
       const archivedMs = performance.now();
-      await this.#uploadWithRetry(snap);
+      await this.#uploadWithRetry(snap, agent);
       this.#lastFingerprint = fingerprint;
-      this.#lastSha256 = snap.sha256;
+      this.#lastSha256 = combined;
       this.stats.uploaded += 1;
       const doneMs = performance.now();
       this.log(`snapshot uploaded: ${snap.size} bytes, archived in ${Math.round(archivedMs - startedMs)} ms${snap.reads > 1 ? ` (${snap.reads} reads: files changed under the first)` : ''}, stored in ${Math.round(doneMs - archivedMs)} ms`);
@@ -127,16 +139,24 @@ export class Snapshotter {
       return 'failed';
     } finally {
       await snap?.cleanup();
+      await agent?.cleanup();
     }
   }
 
-  async #uploadWithRetry(snap: SnapshotFile): Promise<void> {
+  /** Presigns and PUTs one archive; its part of the report. */
+  async #store(file: SnapshotFile, part: 'workspace' | 'agent'): Promise<{ key: string; size: number; sha256: string }> {
+    const { key, url, headers } = await this.api.presign(part === 'agent' ? { size: file.size, part } : { size: file.size });
+    await putFile(url, headers, file.file, file.size, this.#abort.signal, this.storageTimeoutMs, this.send);
+    return { key, size: file.size, sha256: file.sha256 };
+  }
+
+  async #uploadWithRetry(snap: SnapshotFile, agent: SnapshotFile | null): Promise<void> {
     let delayMs = FIRST_BACKOFF_MS;
     for (let attempt = 1; ; attempt++) {
       try {
-        const { key, url, headers } = await this.api.presign({ size: snap.size });
-        await putFile(url, headers, snap.file, snap.size, this.#abort.signal, this.storageTimeoutMs, this.send);
-        await this.api.reportSnapshot({ key, size: snap.size, sha256: snap.sha256 });
+        const report: SnapshotReport = await this.#store(snap, 'workspace');
+        if (agent) report.agent = await this.#store(agent, 'agent');
+        await this.api.reportSnapshot(report);
         return;
       } catch (err) {
         if (attempt >= MAX_ATTEMPTS || this.#abort.signal.aborted) throw err;

@@ -224,6 +224,9 @@ export type NetLog = z.infer<typeof NetLog>;
 export const PresignRequest = z.strictObject({
   /** Exact size of the snapshot that will be PUT: signed into the URL as Content-Length. */
   size: z.int().check(z.positive()),
+  /** `agent`: the agent's own state beside the workspace (Claude Code's transcripts), kept apart
+   * so `catty download` never serves it; absent: the workspace. */
+  part: z.optional(z.enum(['workspace', 'agent'])),
 });
 export type PresignRequest = z.infer<typeof PresignRequest>;
 
@@ -237,10 +240,15 @@ export const PresignResponse = z.object({
 });
 export type PresignResponse = z.infer<typeof PresignResponse>;
 
-export const SnapshotReport = z.strictObject({
+const StoredPart = z.strictObject({
   key: z.string().check(z.minLength(1), z.maxLength(512)),
   size: z.int().check(z.positive()),
   sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+});
+
+export const SnapshotReport = z.extend(StoredPart, {
+  /** The agent's state stored beside it (a key presigned with part `agent`). */
+  agent: z.optional(StoredPart),
 });
 export type SnapshotReport = z.infer<typeof SnapshotReport>;
 

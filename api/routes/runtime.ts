@@ -12,7 +12,7 @@ import { jsonBody } from '../middleware/json-body.js';
 import { stopAndEnd, track } from '../services/lifecycle.js';
 import { iso } from '../state/db.js';
 import { sessionById, updateSession } from '../state/sessions.js';
-import { deleteSnapshotRow, mintSnapshot, recordedBeyond, recordSnapshot, snapshotByKey } from '../state/snapshots.js';
+import { agentKeyMinted, deleteSnapshotRow, mintAgentKey, mintSnapshot, recordAgentPart, recordedBeyond, recordSnapshot, snapshotByKey } from '../state/snapshots.js';
 import { registrar, reply } from './register.js';
 
 /** Presigned PUTs live this long: long enough for a big snapshot on a slow link. */
@@ -26,12 +26,15 @@ export function runtimeRoutes(app: Hono<AppEnv>, deps: Deps): void {
   const on = registrar(app, deps);
 
   on(routes.presign, async (c) => {
-    const { size } = await jsonBody(c, routes.presign.request);
+    const { size, part } = await jsonBody(c, routes.presign.request);
     if (size > MAX_SNAPSHOT_BYTES) throw new HttpError(413, 'payload_too_large', `snapshots are limited to ${MAX_SNAPSHOT_BYTES} bytes`);
     const sessionId = c.get('sessionId');
     const now = iso(deps.now());
-    const key = `sessions/${sessionId}/snapshots/${now.replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.tar.gz`;
-    mintSnapshot(deps.db, { key, session_id: sessionId, expected_size: size, created_at: now });
+    const stem = `sessions/${sessionId}/snapshots/${now.replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}`;
+    // The agent's state is its own object, never a snapshot row: downloads serve only workspaces.
+    const key = part === 'agent' ? `${stem}.agent.tar.gz` : `${stem}.tar.gz`;
+    if (part === 'agent') mintAgentKey(deps.db, { key, session_id: sessionId, expected_size: size, created_at: now });
+    else mintSnapshot(deps.db, { key, session_id: sessionId, expected_size: size, created_at: now });
     const put = await deps.storage.presignPut(key, size, PUT_URL_TTL_SEC);
     return reply(c, routes.presign, { key, url: put.url, headers: put.headers });
   });
@@ -45,10 +48,19 @@ export function runtimeRoutes(app: Hono<AppEnv>, deps: Deps): void {
     if (minted.expected_size !== report.size) throw badRequest(`size ${report.size} differs from the presigned size ${minted.expected_size}`);
     const head = await deps.storage.head(report.key);
     if (!head || head.size !== report.size) throw badRequest('the stored object is missing or has a different size');
+    if (report.agent) {
+      const agent = agentKeyMinted(deps.db, report.agent.key);
+      if (!agent || agent.session_id !== sessionId) throw badRequest('the agent state key was not minted for this session');
+      if (agent.expected_size !== report.agent.size) throw badRequest(`agent state size ${report.agent.size} differs from the presigned size ${agent.expected_size}`);
+      const agentHead = await deps.storage.head(report.agent.key);
+      if (!agentHead || agentHead.size !== report.agent.size) throw badRequest('the stored agent state is missing or has a different size');
+    }
     recordSnapshot(deps.db, report.key, report.size, report.sha256, iso(deps.now()));
+    if (report.agent) recordAgentPart(deps.db, report.key, report.agent);
     // Keep the newest N; objects are immutable, so older ones simply go.
     for (const old of recordedBeyond(deps.db, sessionId, deps.config.snapshotsKept)) {
       await deps.storage.delete(old.key);
+      if (old.agent_key) await deps.storage.delete(old.agent_key);
       deleteSnapshotRow(deps.db, old.key);
     }
     return reply(c, routes.reportSnapshot, { ok: true });

@@ -11,7 +11,7 @@ import { insertToken } from '../state/tokens.js';
 import { agentCommand } from './agent-cmd.js';
 import { waitForHealthy } from './health.js';
 import { splitSecrets, type SplitSecrets } from './session-credentials.js';
-import { sendSnapshot } from './snapshot-send.js';
+import { sendSnapshot, type RestoreFrom } from './snapshot-send.js';
 import { machineEndpoint } from './runtime-client.js';
 import { uniqueLabel } from './labels.js';
 import { markEnded } from './lifecycle.js';
@@ -21,17 +21,12 @@ type Parsed = Required<Pick<CreateSessionRequest, 'agent' | 'upload'>> & Omit<Cr
 /** Grace for a machine that never became healthy: nothing worth snapshotting yet. */
 const FAILED_START_GRACE_MS = 2000;
 
-/** How a resumed or forked session gets its workspace: a verified snapshot the API sends. */
-export interface RestoreFrom {
-  /** The snapshot's tar.gz in a private temp file, its checksum already checked. */
-  file: string;
-  size: number;
-}
-
 export interface CreateOptions {
   /** The label (`catty fork --label`); absent: a generated one. */
   label?: string;
   restore?: RestoreFrom;
+  /** The agent's command instead of the request's (a fork continuing Claude Code's conversation). */
+  agentCmd?: string[];
 }
 
 export async function createSession(deps: Deps, ownerId: string, request: Parsed, options: CreateOptions = {}): Promise<CreatedSession> {
@@ -70,7 +65,7 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
   })();
 
   return launchMachine(deps, { id, ownerId, label, network, connectToken, machineToken }, {
-    agentCmd: agentCommand(request.agent, request.cmd),
+    agentCmd: options.agentCmd ?? agentCommand(request.agent, request.cmd),
     secrets,
     upload: request.upload,
     ...(options.restore ? { restore: options.restore } : {}),

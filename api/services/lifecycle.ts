@@ -77,6 +77,7 @@ export async function deleteSession(deps: Deps, row: SessionRow): Promise<void> 
   deleteRefusals(deps.db, row.id);
   for (const snap of allSnapshots(deps.db, row.id)) {
     await deps.storage.delete(snap.key);
+    if (snap.agent_key) await deps.storage.delete(snap.agent_key);
     deleteSnapshotRow(deps.db, snap.key);
   }
   updateSession(deps.db, row.id, { deleted: 1, final_logs: null });

@@ -20,11 +20,12 @@ import type { Deps } from '../deps.js';
 import { conflict, HttpError } from '../errors.js';
 import { iso } from '../state/db.js';
 import { LIVE_STATUSES, sessionById, sessionPolicy, toSession, updateSession, type SessionRow } from '../state/sessions.js';
-import { recordedNewestFirst, sessionsWithSnapshots, type SnapshotRow } from '../state/snapshots.js';
+import { recordedNewestFirst, sessionsWithSnapshots } from '../state/snapshots.js';
 import { insertToken, revokeSessionTokens } from '../state/tokens.js';
 import { DEFAULT_NETWORK_PRESET, type NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 import { agentCommand } from './agent-cmd.js';
-import { checkLiveLimit, createSession, launchMachine, type RestoreFrom } from './create.js';
+import { checkLiveLimit, createSession, launchMachine } from './create.js';
+import type { RestoreFrom } from './snapshot-send.js';
 import { splitSecrets } from './session-credentials.js';
 
 /** Presigned GETs the API reads its own snapshots through. */
@@ -76,7 +77,7 @@ export async function resumeSession(deps: Deps, ownerId: string, row: SessionRow
     })();
     deps.logger.info({ sessionId: row.id, snapshot: snap.createdAt }, 'resuming session');
     const created = await launchMachine(deps, { id: row.id, ownerId, label: row.label, network, connectToken, machineToken }, {
-      agentCmd: agentCommand(row.agent, row.cmd ?? undefined),
+      agentCmd: restartCommand(row, snap),
       secrets,
       upload: true,
       restore: snap,
@@ -106,12 +107,21 @@ export async function forkSession(deps: Deps, ownerId: string, source: SessionRo
         ...(request.inject ? { inject: request.inject } : {}),
         upload: true,
       },
-      { ...(request.label !== undefined ? { label: request.label } : {}), restore: snap },
+      { ...(request.label !== undefined ? { label: request.label } : {}), restore: snap, agentCmd: restartCommand(source, snap) },
     );
     return { ...created, alreadyRunning: false, snapshotAt: snap.createdAt };
   } finally {
     await snap.cleanup();
   }
+}
+
+/**
+ * The command a session starts again with: its own, and Claude Code with `--continue` when the
+ * snapshot brought its conversation back (without one, `--continue` would only stop it).
+ */
+function restartCommand(row: Pick<SessionRow, 'agent' | 'cmd'>, snap: RestoreFrom): string[] {
+  const command = agentCommand(row.agent, row.cmd ?? undefined);
+  return row.agent === 'claude' && row.cmd === null && snap.agent ? [...command, '--continue'] : command;
 }
 
 function policyOf(row: SessionRow): NetworkPolicy {
@@ -134,15 +144,17 @@ export async function verifiedSnapshot(deps: Deps, row: SessionRow, choice: Snap
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'catty-resume-'));
   const cleanup = (): Promise<void> => fsp.rm(dir, { recursive: true, force: true });
   const file = path.join(dir, 'snapshot.tar.gz');
+  const agentFile = path.join(dir, 'agent.tar.gz');
   try {
-    const problem = await readChecked(deps, snap, file);
+    // The agent's state is part of the snapshot: either failing its check fails the snapshot.
+    const problem = (await readChecked(deps, { key: snap.key, size: snap.size!, sha256: snap.sha256! }, file)) ?? (snap.agent_key ? await readChecked(deps, { key: snap.agent_key, size: snap.agent_size!, sha256: snap.agent_sha256! }, agentFile) : null);
     if (problem) {
       deps.logger.warn({ sessionId: row.id, key: snap.key, problem }, 'snapshot fails its check');
       const which = index === 0 ? 'newest snapshot' : 'snapshot before the newest';
       const offer = index === 0 && recorded[1] ? `; start from the one before it (taken ${recorded[1].created_at}) with --snapshot previous` : '; there is no earlier snapshot to start from';
       throw new HttpError(409, SNAPSHOT_CORRUPT, `the ${which} of ${row.label} (taken ${snap.created_at}) ${problem} and was not used${offer}`);
     }
-    return { file, size: snap.size!, createdAt: snap.created_at, cleanup };
+    return { file, size: snap.size!, ...(snap.agent_key ? { agent: { file: agentFile, size: snap.agent_size! } } : {}), createdAt: snap.created_at, cleanup };
   } catch (err) {
     await cleanup();
     throw err;
@@ -150,13 +162,13 @@ export async function verifiedSnapshot(deps: Deps, row: SessionRow, choice: Snap
 }
 
 /** Copies the object into `file`, hashing it; the problem with it, or null when it matches. */
-async function readChecked(deps: Deps, snap: SnapshotRow, file: string): Promise<string | null> {
+async function readChecked(deps: Deps, snap: { key: string; size: number; sha256: string }, file: string): Promise<string | null> {
   const res = await fetch(await deps.storage.presignGet(snap.key, READ_URL_TTL_SEC));
   if (res.status === 404) return 'is missing from storage';
   if (!res.ok || !res.body) throw new Error(`storage answered ${res.status} for a snapshot`);
   const hash = createHash('sha256');
   let size = 0;
-  const expected = snap.size!;
+  const expected = snap.size;
   let tooLong = false;
   const meter = new Transform({
     transform(chunk: Buffer, _enc, done) {

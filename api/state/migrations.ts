@@ -107,4 +107,17 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE sessions ADD COLUMN cmd TEXT;
   `,
+  // 6: the agent's own state beside a snapshot (Claude Code's transcripts, never credentials):
+  // its object on the workspace snapshot's row once reported, and the keys minted for it until then
+  `
+  ALTER TABLE snapshots ADD COLUMN agent_key TEXT;
+  ALTER TABLE snapshots ADD COLUMN agent_size INTEGER;
+  ALTER TABLE snapshots ADD COLUMN agent_sha256 TEXT;
+  CREATE TABLE agent_state_keys (
+    key TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    expected_size INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  `,
 ];

@@ -9,6 +9,31 @@ export interface SnapshotRow {
   sha256: string | null;
   recorded: number;
   created_at: string;
+  /** The agent's own state beside it (session-runtime/agent-state.ts); null: none. */
+  agent_key: string | null;
+  agent_size: number | null;
+  agent_sha256: string | null;
+}
+
+/** What a report says of the agent's state part. */
+export interface AgentPart {
+  key: string;
+  size: number;
+  sha256: string;
+}
+
+export function mintAgentKey(db: Db, row: { key: string; session_id: string; expected_size: number; created_at: string }): void {
+  db.prepare('INSERT INTO agent_state_keys (key, session_id, expected_size, created_at) VALUES (@key, @session_id, @expected_size, @created_at)').run(row);
+}
+
+export function agentKeyMinted(db: Db, key: string): { session_id: string; expected_size: number } | undefined {
+  return db.prepare('SELECT session_id, expected_size FROM agent_state_keys WHERE key = ?').get(key) as { session_id: string; expected_size: number } | undefined;
+}
+
+/** Records the agent part on its workspace snapshot's row; its minted key is used up. */
+export function recordAgentPart(db: Db, snapshotKey: string, part: AgentPart): void {
+  db.prepare('UPDATE snapshots SET agent_key = ?, agent_size = ?, agent_sha256 = ? WHERE key = ?').run(part.key, part.size, part.sha256, snapshotKey);
+  db.prepare('DELETE FROM agent_state_keys WHERE key = ?').run(part.key);
 }
 
 export function mintSnapshot(db: Db, row: Pick<SnapshotRow, 'key' | 'session_id' | 'expected_size' | 'created_at'>): void {

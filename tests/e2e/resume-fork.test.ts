@@ -3,13 +3,17 @@
  * local control plane, real bubblewrap machines, snapshots in its embedded storage. A session's
  * agent (a shell script that travels with the project) counts its runs in the workspace and
  * leaves a file; stopped and resumed, the new machine's agent finds both — with new tokens, the
- * old connect and machine tokens refused (SECURITY.md 27). A newest snapshot tampered with in
+ * old connect and machine tokens refused (SECURITY.md 27) — and the marker it left in its home
+ * where Claude Code keeps its transcripts (kept as its own object, without the credential beside
+ * it, and out of `catty download`). A newest snapshot tampered with in
  * storage is refused, naming --snapshot previous, and the previous one starts. Two forks of one
  * session each keep their own files.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../api/contract/routes.js';
 import { LocalCredentials } from '../../api/contract/schemas.js';
@@ -26,7 +30,14 @@ n=$(cat runs.txt 2>/dev/null | wc -l | tr -d ' ')
 echo run >> runs.txt
 echo "PREVIOUS_RUNS=$n"
 [ -f made.txt ] && echo "FOUND=$(cat made.txt)"
-[ "$n" = 0 ] && echo from-the-first-machine > made.txt
+[ -f "$HOME/.claude/projects/-workspace/marker.txt" ] && echo "HOME_FOUND=$(cat "$HOME/.claude/projects/-workspace/marker.txt")"
+if [ "$n" = 0 ]; then
+  echo from-the-first-machine > made.txt
+  # The agent's own state (where Claude Code keeps its transcripts), and a credential beside it.
+  mkdir -p "$HOME/.claude/projects/-workspace"
+  echo conversation-1 > "$HOME/.claude/projects/-workspace/marker.txt"
+  echo credential-canary > "$HOME/.claude/.credentials.json"
+fi
 mark=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \\n')
 echo "$mark" > "mark-$mark.txt"
 echo "MARK=$mark"
@@ -123,6 +134,13 @@ async function liveMachineToken(url: string, candidates: Set<string>): Promise<s
   return null;
 }
 
+/** The entry names of a stored tar.gz (read with the system's tar). */
+function tarNames(file: string): string[] {
+  const listed = spawnSync('tar', ['-tzf', file], { encoding: 'utf8' });
+  if (listed.status !== 0) throw new Error(`tar -tzf failed: ${listed.stderr}`);
+  return listed.stdout.split('\n').filter(Boolean).map((name) => name.replace(/^\.\//, '').replace(/\/$/, ''));
+}
+
 /** GET /logs on a runtime through its Unix socket with `token`: the status. */
 function runtimeStatus(socketPath: string, token: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -140,14 +158,15 @@ async function heartbeatStatus(url: string, machineToken: string): Promise<numbe
   return res.status;
 }
 
-/** The stored objects of a session's snapshots, newest last (s3rver keeps one file per object). */
-function storedSnapshots(sessionId: string): string[] {
+/** The stored objects of a session's workspace snapshots (or, `agent`, of its agent state parts),
+ * newest last (s3rver keeps one file per object). */
+function storedSnapshots(sessionId: string, part: 'workspace' | 'agent' = 'workspace'): string[] {
   const found: string[] = [];
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const abs = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(abs);
-      else if (abs.includes(sessionId) && entry.name.endsWith('._S3rver_object')) found.push(abs);
+      else if (abs.includes(sessionId) && entry.name.endsWith('._S3rver_object') && entry.name.includes('.agent.tar.gz') === (part === 'agent')) found.push(abs);
     }
   };
   walk(path.join(dataDir, 's3'));
@@ -177,7 +196,17 @@ describe('catty resume and catty fork', { timeout: 120_000 }, () => {
     expect(resumed.code, `${resumed.stderr}\n${fs.readFileSync(path.join(home, '.catty', 'local', 'api.log'), 'utf8').slice(-3000)}`).toBe(0);
     expect(resumed.stdout.trim()).toBe(label);
     expect(resumed.stderr).toContain('resumed from its snapshot');
-    await waitFor(async () => /PREVIOUS_RUNS=1[\s\S]*FOUND=from-the-first-machine/.test(await logsOf(label)), 'the resumed run', { timeoutMs: 30_000 });
+    await waitFor(async () => /PREVIOUS_RUNS=1[\s\S]*FOUND=from-the-first-machine[\s\S]*HOME_FOUND=conversation-1/.test(await logsOf(label)), 'the resumed run', { timeoutMs: 30_000 });
+    // The agent's state is its own object beside the workspace's: the transcript, never the credential.
+    const agentParts = storedSnapshots(sessionId, 'agent');
+    expect(agentParts.length).toBeGreaterThan(0);
+    for (const part of agentParts) {
+      expect(tarNames(part)).toContain('-workspace/marker.txt');
+      const tar = zlib.gunzipSync(fs.readFileSync(part));
+      expect(tar.includes('conversation-1')).toBe(true);
+      expect(tar.includes('credential-canary')).toBe(false);
+    }
+    for (const snapshot of storedSnapshots(sessionId)) expect(tarNames(snapshot).filter((name) => name.includes('marker.txt') || name.includes('.claude'))).toEqual([]);
     expect(await listed(label)).toMatchObject({ status: 'running', resumable: false });
     // The same session, not a new one; the local record kept.
     expect((await client.call(routes.getSession, { params: { ref: label } })).id).toBe(sessionId);
@@ -264,6 +293,8 @@ describe('catty resume and catty fork', { timeout: 120_000 }, () => {
       const dest = path.join(home, `dl-${fork}`);
       await ok(['download', fork, dest]);
       trees.set(fork, fs.readdirSync(dest).sort());
+      // `catty download` is the workspace only: none of the agent's state.
+      expect(fs.readdirSync(dest)).not.toContain('.claude');
       expect(fs.readFileSync(path.join(dest, 'made.txt'), 'utf8')).toBe('from-the-first-machine\n');
     }
     const [one, two] = forks.map((f) => trees.get(f)!);

@@ -13,6 +13,7 @@ import { staticResolver } from '../../api/egress/index.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { policy, rawExchange, startEgress, startUpstream } from '../helpers/egress.js';
 import { listenLoopback } from '../helpers/loopback.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A raw upstream: reads a request head, writes `answer(path)` in pieces (a tick apart), then ends. */
 async function scripted(answer: (path: string) => { pieces: (string | Buffer)[]; end?: boolean }): Promise<number> {
@@ -68,6 +69,8 @@ function get(socketPath: string, url: string, agent: http.Agent | false, method 
     req.end();
   });
 }
+
+const sha = (data: Buffer): string => crypto.createHash('sha256').update(data).digest('hex');
 
 async function proxyFor(...ports: number[]): Promise<{ socketPath: string; agent: http.Agent }> {
   const egress = startEgress({ resolver: staticResolver({}), limits: { maxHeaderBytes: 4096 } });
@@ -185,6 +188,53 @@ describe('61: plain HTTP answers read raw', () => {
     const next = await get(socketPath, `http://127.0.0.1:${port}/next`, agent);
     expect(next.status).toBe(200);
     expect(next.body.toString()).toBe('next');
+  });
+
+  it('an answer done upstream but not yet sent to its slow client keeps its buffer from the next exchange', async () => {
+    const bodies = { '/a': crypto.randomBytes(6 * 1024 * 1024), '/b': crypto.randomBytes(6 * 1024 * 1024) };
+    const upstream = await startUpstream({
+      handler: (req, res) => {
+        const body = bodies[req.url as '/a' | '/b'];
+        res.writeHead(200, { 'content-length': body.length });
+        res.end(body);
+      },
+    });
+    const egress = startEgress({ resolver: staticResolver({}) });
+    const socketPath = await egress.open('s1', policy('none', `127.0.0.1:${upstream.port}`));
+    const fetchAll = (path: string, onNearEnd?: (res: http.IncomingMessage) => void): Promise<Buffer> =>
+      new Promise((resolve, reject) => {
+        http
+          .get({ socketPath, path: `http://127.0.0.1:${upstream.port}${path}`, agent: false }, (res) => {
+            const chunks: Buffer[] = [];
+            let got = 0;
+            res.on('data', (c: Buffer) => {
+              chunks.push(c);
+              got += c.length;
+              if (onNearEnd && got >= 6 * 1024 * 1024 - 768 * 1024) {
+                onNearEnd(res);
+                onNearEnd = undefined;
+              }
+            });
+            res.on('end', () => resolve(Buffer.concat(chunks)));
+          })
+          .on('error', reject);
+      });
+    // /a's client stops 768 KiB before the end; once the proxy has read all of /a (its upstream
+    // released) — the last of it waiting in a write to that client — /b runs to its end.
+    let b: Promise<Buffer> | undefined;
+    const a = fetchAll('/a', (res) => {
+      res.pause();
+      b = (async () => {
+        await waitFor(() => egress.proxy.stats('s1')!.upstreams === 0, "the proxy to be done with /a's upstream");
+        const got = await fetchAll('/b');
+        res.resume();
+        return got;
+      })();
+    });
+    const gotA = await a;
+    const gotB = await b!;
+    expect(sha(gotB)).toBe(sha(bodies['/b']));
+    expect(sha(gotA)).toBe(sha(bodies['/a']));
   });
 
   it('a header value with obs-text goes up byte for byte (Latin-1, as node\'s client sent it)', async () => {

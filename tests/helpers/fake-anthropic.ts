@@ -14,6 +14,8 @@ export interface FakeAnthropic {
   requests: string[];
   /** The headers of every request, in the same order (what reached the model API). */
   headers: http.IncomingHttpHeaders[];
+  /** The body of every request, in the same order (a resumed conversation's earlier turns). */
+  bodies: string[];
   close(): Promise<void>;
 }
 
@@ -37,6 +39,7 @@ function streamedReply(model: string, text: string): string {
 export async function startFakeAnthropic(reply: (n: number) => string): Promise<FakeAnthropic> {
   const requests: string[] = [];
   const headers: http.IncomingHttpHeaders[] = [];
+  const bodies: string[] = [];
   let messages = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -45,6 +48,7 @@ export async function startFakeAnthropic(reply: (n: number) => string): Promise<
       const route = `${req.method} ${(req.url ?? '').split('?')[0]}`;
       requests.push(route);
       headers.push(req.headers);
+      bodies.push(Buffer.concat(chunks).toString('utf8'));
       if (route !== 'POST /v1/messages') {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: 'not offered by the fake' } }));
@@ -71,5 +75,5 @@ export async function startFakeAnthropic(reply: (n: number) => string): Promise<
     });
   });
   const { url } = await listenLoopback(server);
-  return { url, requests, headers, close: () => closeServer(server) };
+  return { url, requests, headers, bodies, close: () => closeServer(server) };
 }

@@ -21,8 +21,10 @@ import { tarGz, type TarEntry } from '../helpers/tar-raw.js';
 const CAP = 4 * 1024 * 1024;
 const start = (startRuntime: (o: object) => Promise<RuntimeProcess>) => startRuntime({ env: { CATTY_AGENT_CMD: agentCmd('echo.mjs'), CATTY_MAX_UPLOAD_BYTES: String(CAP) } });
 
-async function restore(rt: RuntimeProcess, body: Buffer): Promise<{ status: number; code: string | undefined; text: string }> {
-  const res = await runtimeFetch(rt, '/upload', { method: 'POST', headers: rt.headers({ 'content-type': 'application/gzip' }), body: new Uint8Array(body) });
+async function restore(rt: RuntimeProcess, body: Buffer, agentPart?: Buffer | { bytes: string }): Promise<{ status: number; code: string | undefined; text: string }> {
+  const agent = agentPart instanceof Buffer ? agentPart : null;
+  const extra: Record<string, string> = agentPart ? { 'x-catty-agent-state-bytes': agent ? String(agent.length) : (agentPart as { bytes: string }).bytes } : {};
+  const res = await runtimeFetch(rt, '/upload', { method: 'POST', headers: rt.headers({ 'content-type': 'application/gzip', ...extra }), body: new Uint8Array(agent ? Buffer.concat([body, agent]) : body) });
   const text = await res.text();
   let code: string | undefined;
   try {
@@ -104,6 +106,32 @@ describe('case 60: a snapshot restored into a new machine is hostile input', () 
     expect(fs.statSync(path.join(rt.workspace, 'src/app.ts')).mode & 0o777).toBe(0o755);
     for (const gone of ['root', 'parent', 'deep/er/out', 'hard', 'dev']) expect(fs.existsSync(path.join(rt.workspace, gone))).toBe(false);
     expect(outside(rt)).toEqual([]);
+  });
+
+  it('restores the agent state part under the agent home only; a hostile one refuses the whole snapshot', async ({ startRuntime }) => {
+    const transcripts = (rt: RuntimeProcess) => path.join(rt.dir, 'home', '.claude', 'projects');
+    const workspace = tarGz([{ name: 'ok.txt', body: 'fine\n' }]);
+    // Hostile parts: each refused, nothing of the workspace or the home kept.
+    const hostile: Array<Buffer | { bytes: string }> = [
+      tarGz([{ name: '../../.bashrc', body: 'evil\n' }]),
+      tarGz([{ name: '../settings.json', body: '{}' }]),
+      tarGz([{ name: 'up', type: '2', linkname: '../..' }, { name: 'up/.credentials.json', body: 'x' }]),
+      zlib.gzipSync(Buffer.from('not a tar '.repeat(100))),
+      { bytes: '999999' },
+      { bytes: '-1' },
+    ];
+    const rt = await start(startRuntime);
+    for (const agent of hostile) {
+      const res = await restore(rt, workspace, agent);
+      expect(res.status, res.text).toBe(400);
+      expect(tree(rt.workspace)).toEqual([]);
+      expect(fs.existsSync(path.join(rt.dir, '.bashrc'))).toBe(false);
+      if (fs.existsSync(transcripts(rt))) expect(tree(transcripts(rt))).toEqual([]);
+    }
+    const good = await restore(rt, workspace, tarGz([{ name: '-workspace/', type: '5' }, { name: '-workspace/t.jsonl', body: '{"turn":1}\n' }]));
+    expect(good.status, good.text).toBe(200);
+    expect(tree(rt.workspace)).toEqual(['ok.txt']);
+    expect(fs.readFileSync(path.join(transcripts(rt), '-workspace/t.jsonl'), 'utf8')).toBe('{"turn":1}\n');
   });
 
   it('refuses a gzip bomb past the cap without inflating it to the end, and leaves nothing', async ({ startRuntime }) => {

@@ -151,7 +151,7 @@ describe.each([
     const netLog = await cli(['logs', label, '--net']);
     expect(netLog.stdout).toMatch(/CONNECT {2}api\.anthropic\.com:443: this session has no network \(--net none\)/);
     expect(netLog.stdout).toContain(`CONNECT  127.0.0.1:${upstream.port}: this session has no network (--net none)`);
-    expect((await cli(['list'])).stdout).toMatch(new RegExp(`^${label}\\s+stopped\\s+\\S+\\s+local\\s+none$`, 'm'));
+    expect((await cli(['list'])).stdout).toMatch(new RegExp(`^${label}\\s+stopped \\(resumable\\)\\s+\\S+\\s+local\\s+none$`, 'm'));
   }, 120_000);
 
   it.skipIf(why !== null || spare !== '1')('35: a restarted API (SIGKILL) listens again where the machine looks: the running agent reaches its allowed host again', async () => {

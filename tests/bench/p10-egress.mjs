@@ -8,15 +8,15 @@
 // Part of `npm run bench` (run.mjs; `npm run bench -- P10` alone). To try another build of the
 // proxy: npm run build && node tests/bench/p10-egress.mjs [path to the egress module]
 //
-// Measured here (2 shared cores, load 3–5 from other runs): direct 0.75–1.6 GB/s (the client
-// and the server each ~1 core); through the proxy 0.64–0.78× CONNECT and 0.66–0.69× plain, the
-// proxy's CPU 40–50 ms per 100 MB either way (it reads into one 1 MiB buffer per connection:
-// api/egress/read-relay.ts; before, 130–170 ms CONNECT and 240–260 ms plain through node's
-// streams and HTTP client, 0.43–0.46× and 0.29–0.37×). What is left is the hop itself: a third
-// busy process on two cores and two more copies per byte. A blocking read/write relay in C
-// with a 1 MiB buffer gets 0.75× here in the same runs; only splice(2), which node does not
-// offer, gets past 0.8× (0.85×). Small HTTPS requests (fresh CONNECT + TLS each): +0.9–1.1 ms
-// at p50.
+// Measured here (2 cores shared with other runs, load 2.8–3.1), old and new proxy alternated:
+// direct 0.8–1.6 GB/s (the client ~1 core, the server ~0.3); through the proxy 0.58–0.74× plain
+// (median 0.65) and 0.64–0.79× CONNECT (0.72), the proxy's CPU 40–60 ms per 100 MB either way —
+// it reads into one 1 MiB buffer per connection (api/egress/read-relay.ts), where node's streams
+// and HTTP client took 230–280 ms plain and 140–180 CONNECT (0.25–0.34×, 0.40–0.54×). What is
+// left is the hop: a third busy process on two cores and two more copies per byte. A blocking
+// read/write relay in C with a 1 MiB buffer gets 0.74–0.80× in the same harness; only splice(2),
+// which node does not offer, passes 0.8× (0.82–0.92×). Small HTTPS requests (fresh CONNECT + TLS
+// each): +0.8–1.7 ms at p50.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';

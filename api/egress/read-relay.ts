@@ -4,9 +4,9 @@
  * read is written on to the sink as it is — no buffer allocated per read, no stream between the
  * two, reads of up to the buffer's size rather than node's 64 KiB.
  *
- * Measured for P10 (100 MB, 2 cores): `source.pipe(sink)` costs ~110 ms of the relay's CPU per
- * 100 MB, a third of it the collector freeing a fresh 64 KiB buffer per read; this ~40 ms,
- * as a blocking read/write relay in C does on the same machine.
+ * Measured for P10 (100 MB, 2 cores): `source.pipe(sink)` costs 80–110 ms of the relay's CPU
+ * per 100 MB, a third of it the collector freeing a fresh 64 KiB buffer per read; this 40–60 ms,
+ * near a blocking read/write relay in C on the same machine (30 ms).
  *
  * Backpressure: the buffer is the only copy of what a pending write holds, so while the sink
  * has any of it unsent the source reads nothing (node's readStop; the kernel's buffers fill

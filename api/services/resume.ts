@@ -26,8 +26,11 @@ import { DEFAULT_NETWORK_PRESET, type NetworkPolicy } from '../../session-runtim
 import { agentCommand } from './agent-cmd.js';
 import { checkLiveLimit, createSession, launchMachine } from './create.js';
 import type { RestoreFrom } from './snapshot-send.js';
+import { markEnded } from './lifecycle.js';
 import { splitSecrets } from './session-credentials.js';
 
+/** An old machine still found at resume gets this long to stop (it can store nothing: its token is dead). */
+const OLD_MACHINE_GRACE_MS = 1000;
 /** Presigned GETs the API reads its own snapshots through. */
 const READ_URL_TTL_SEC = 300;
 
@@ -45,9 +48,15 @@ export function withResumable(deps: Deps, ownerId: string, rows: SessionRow[]): 
 }
 
 export async function resumeSession(deps: Deps, ownerId: string, row: SessionRow, request: Parsed<ResumeRequest>, connect: (row: SessionRow) => ResumedSession): Promise<ResumedSession> {
-  // A running session is attached to, not started twice.
-  if (row.status === 'running') return connect(row);
   if (row.status === 'provisioning') throw conflict('session_starting', `session ${row.label} is starting; connect to it in a moment (catty connect ${row.label})`);
+  if (row.status === 'running') {
+    // A running session is attached to, not started twice — unless its machine is gone.
+    if (row.machine_id && (await deps.provisioner.isAlive(row.machine_id))) return connect(row);
+    markEnded(deps, row.id, { status: 'stopped', detail: 'machine lost' });
+    row = sessionById(deps.db, row.id)!;
+  }
+  // Whatever is left of the old machine goes first (its tokens are already revoked).
+  if (row.machine_id) await deps.provisioner.stop(row.machine_id, { graceMs: OLD_MACHINE_GRACE_MS }).catch((err: unknown) => deps.logger.warn({ err, sessionId: row.id }, 'clearing the old machine failed'));
   const network = policyOf(row);
   // Refused before anything changes: a bad secret or inject rule, a snapshot that fails its checksum.
   const secrets = splitSecrets(request, network);

@@ -307,4 +307,19 @@ describe('catty resume and catty fork', { timeout: 120_000 }, () => {
     expect(record.localDir).toBe(project);
     await ok(['stop', label]);
   });
+
+  it('resumes a lost session: its machine killed while the API still counts it running', async () => {
+    await ok(['resume', label, '--detach', '--no-secrets']);
+    await waitFor(async () => /MARK=/.test(await logsOf(label)), 'the resumed run', { timeoutMs: 30_000 });
+    const record = JSON.parse(fs.readFileSync(path.join(dataDir, 'machines', sessionId, 'machine.json'), 'utf8')) as { pid: number };
+    const pids = processTree(record.pid);
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    await waitFor(() => pids.every((pid) => !fs.existsSync(`/proc/${pid}`) || fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')), 'the machine to die');
+    const resumed = await catty(['resume', label, '--detach', '--no-secrets']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('resumed from its snapshot');
+    await waitFor(async () => /MARK=/.test(await logsOf(label)), 'the run after the lost one', { timeoutMs: 30_000 });
+    expect((await listed(label))?.status).toBe('running');
+    await ok(['stop', label]);
+  });
 });

@@ -36,11 +36,15 @@ export async function forwardRequest(ctx: SessionContext, req: http.IncomingMess
   try {
     socket = await connectFirst(allowed.addresses, allowed.port, ctx.limits.connectTimeoutMs, gone.signal, answer.onread);
   } catch (error) {
+    answer.release();
     res.off('close', onGone);
     const status = error instanceof UpstreamError ? error.status : 502;
     return answerRequest(req, res, status, `catty: egress: ${(error as Error).message}\n`);
   }
   res.off('close', onGone);
-  if (res.destroyed) return void socket.destroy();
+  if (res.destroyed) {
+    answer.release();
+    return void socket.destroy();
+  }
   exchangePlain(ctx, req, res, socket, answer, { ...allowed, tls: false, path: target.path, injected: {} });
 }

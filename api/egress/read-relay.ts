@@ -25,7 +25,21 @@ export const READ_RELAY_BYTES = 1024 * 1024;
 const SPARE_MAX = 4;
 const spare: Buffer[] = [];
 
-function takeBuffer(bytes: number): Buffer {
+// A read can fill the whole buffer (a fast sender, a slow reader), so large buffers are a budget
+// of the host's, not the session's: at most LARGE_MAX of them are out at once across every
+// session's relays; beyond it a relay reads into SMALL_BYTES (node's own read size), slower but
+// bounded. Without it an agent holding 256 slow downloads (the per-session limit) would pin
+// 256 MiB of the host's memory, several sessions more.
+const LARGE_MAX = 64;
+const SMALL_BYTES = 64 * 1024;
+let largeOut = 0;
+
+/** Buffers larger than SMALL_BYTES currently held by relays (for tests). */
+export const largeBuffersOut = (): number => largeOut;
+
+function takeBuffer(wanted: number): Buffer {
+  const bytes = wanted > SMALL_BYTES && largeOut >= LARGE_MAX ? SMALL_BYTES : wanted;
+  if (bytes > SMALL_BYTES) largeOut++;
   const found = spare.findIndex((b) => b.length === bytes);
   // allocUnsafe: only what a read filled is ever written on. Pages no read reaches are never
   // made resident: an idle or slow tunnel costs its largest read, not the whole buffer
@@ -47,6 +61,9 @@ export interface ReadRelay {
   start(source: net.Socket, sink: RelaySink, consume?: (chunk: Buffer) => void): void;
   /** Writes `part` of the read being consumed (a view of the buffer, or a copy) to the sink. */
   pass(part: Buffer): void;
+  /** The relay will not be started (the connection failed or its client went): its buffer
+   * goes back. Nothing once started (its source's close gives the buffer back). */
+  release(): void;
 }
 
 export function createReadRelay(bytes: number = READ_RELAY_BYTES): ReadRelay {
@@ -63,8 +80,12 @@ export function createReadRelay(bytes: number = READ_RELAY_BYTES): ReadRelay {
   // every write of it is done. A write whose callback never comes keeps it: the collector's.
   let unfinished = 0;
   let sourceClosed = false;
+  let returned = false;
   const giveBack = (): void => {
-    if (sourceClosed && unfinished === 0 && spare.length < SPARE_MAX && !spare.includes(buffer)) spare.push(buffer);
+    if (!sourceClosed || unfinished !== 0 || returned) return;
+    returned = true;
+    if (buffer.length > SMALL_BYTES) largeOut--;
+    if (spare.length < SPARE_MAX) spare.push(buffer);
   };
 
   const pass = (part: Buffer): void => {
@@ -111,5 +132,10 @@ export function createReadRelay(bytes: number = READ_RELAY_BYTES): ReadRelay {
       if (pending === null || handle(pending)) from.resume();
     },
     pass,
+    release() {
+      if (source) return;
+      sourceClosed = true;
+      giveBack();
+    },
   };
 }

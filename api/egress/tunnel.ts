@@ -47,11 +47,15 @@ export async function openTunnel(ctx: SessionContext, req: http.IncomingMessage,
   try {
     upstream = await connectFirst(allowed.addresses, allowed.port, ctx.limits.connectTimeoutMs, gone.signal, download.onread);
   } catch (error) {
+    download.release();
     const status = error instanceof UpstreamError ? error.status : 502;
     return answerSocket(client, status, `catty: egress: ${(error as Error).message}\n`);
   }
   client.off('close', onGone);
-  if (client.destroyed) return void upstream.destroy();
+  if (client.destroyed) {
+    download.release();
+    return void upstream.destroy();
+  }
 
   const close = (): void => {
     client.destroy();

@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { staticResolver } from '../../api/egress/index.js';
+import { largeBuffersOut } from '../../api/egress/read-relay.js';
 import { startEgressBridge } from '../../session-runtime/egress-bridge.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { policy, startEgress } from '../helpers/egress.js';
@@ -117,6 +118,30 @@ describe('egress byte relays', () => {
     const lastByteAt = performance.now();
     await waitFor(() => closedAt > 0 && upstreamClosed, 'the silent tunnel to be closed, both sides');
     expect(closedAt - lastByteAt).toBeGreaterThanOrEqual(idleTimeoutMs - 150);
+  });
+
+  it('large read buffers are a host budget: 80 stalled downloads hold at most 64, and every one goes back — failed connects too', async () => {
+    // A server that sends 4 MiB to each connection at once, to clients that read nothing.
+    const body = crypto.randomBytes(4 * 1024 * 1024);
+    const port = await speaker(body);
+    const closed = net.createServer();
+    const { port: deadPort } = await listenLoopback(closed);
+    await new Promise((resolve) => closed.close(resolve));
+    const egress = startEgress({ resolver: staticResolver({}), limits: { maxConnections: 256 } });
+    const socketPath = await egress.open('s1', policy('none', `127.0.0.1:${port},127.0.0.1:${deadPort}`));
+    const before = largeBuffersOut();
+    // Refused upstreams (nothing listens there): each relay made for them is given back.
+    for (let i = 0; i < 20; i++) await expect(tunnelTo(socketPath, `127.0.0.1:${deadPort}`)).rejects.toThrow(/HTTP\/1.1 502/);
+    expect(largeBuffersOut()).toBe(before);
+    const tunnels = await Promise.all(Array.from({ length: 80 }, () => tunnelTo(socketPath, `127.0.0.1:${port}`)));
+    await waitFor(() => egress.proxy.stats('s1')!.upstreams === 80, 'every upstream connected');
+    expect(largeBuffersOut() - before).toBe(64);
+    for (const t of tunnels) t.destroy();
+    await waitFor(() => egress.proxy.stats('s1')!.upstreams === 0, 'the upstreams to be released');
+    await waitFor(() => largeBuffersOut() === before, () => `large buffers back to ${before}, ${largeBuffersOut()} out`);
+    // And a fresh download gets a large buffer again, every byte through.
+    const { data } = await readSlowly(await tunnelTo(socketPath, `127.0.0.1:${port}`));
+    expect(sha(data.subarray(12))).toBe(sha(body));
   });
 
   it('the bridge carries 24 MiB from the proxy to a slow reader, every byte in order, then the end', async () => {

@@ -1,5 +1,7 @@
 /** `catty list|ls [--json]`: every session not deleted, newest first; an ended one with a
- * snapshot to start again from says so (`stopped (resumable)`, `resumable: true`). */
+ * snapshot to start again from says so (`stopped (resumable)`, `resumable: true`). --json adds
+ * `branches`: the agent's branches that came home to the session's local repository here (read
+ * with git, so only for --json: the table stays one API call). */
 import type { Command } from 'commander';
 import { routes } from '../../api/contract/routes.js';
 import type { Session } from '../../api/contract/schemas.js';
@@ -41,7 +43,9 @@ export function sessionRows(sessions: Session[], now = Date.now()): string[][] {
 export async function list(ctx: Context, json: boolean): Promise<void> {
   const sessions = await fetchSessions(ctx);
   if (json) {
-    print(ctx.stdout, JSON.stringify(sessions.map((s) => ({ ...s, resumable: s.resumable === true })), null, 2));
+    const { branchesHome } = await import('../sessions/branches.js');
+    const branches = await Promise.all(sessions.map((s) => branchesHome(ctx, s.label)));
+    print(ctx.stdout, JSON.stringify(sessions.map((s, i) => ({ ...s, resumable: s.resumable === true, branches: branches[i] })), null, 2));
     return;
   }
   if (sessions.length === 0) {

@@ -65,7 +65,7 @@ export async function connect(ctx: Context, labelArg: string | undefined, opts: 
   });
 }
 
-/** A stopped or timed-out session: its last output and how to get the files. */
+/** A stopped or timed-out session: its last output, how to start it again when it can be, and how to get the files. */
 async function showEnded(ctx: Context, session: Session): Promise<number> {
   const logs = await fetchLogs(ctx, session.label).catch(() => Buffer.alloc(0));
   if (logs.length > 0) {
@@ -74,6 +74,7 @@ async function showEnded(ctx: Context, session: Session): Promise<number> {
     print(ctx.stderr, '\n--- end ---');
   }
   print(ctx.stderr, `Session ${session.label} is ${session.status}${session.detail ? ` (${session.detail})` : ''}.`);
+  if (session.resumable === true) print(ctx.stderr, `Pick it up where it left off with: catty resume ${session.label}`);
   print(ctx.stderr, `Get its files with: catty download ${session.label}`);
   return ExitCode.sessionGone;
 }

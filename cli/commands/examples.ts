@@ -31,6 +31,19 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ['catty connect brave-otter-1234', 'attach by label'],
     ['catty connect brave-otter-1234 --detach-key ctrl-x', 'when Ctrl-] is taken'],
   ],
+  resume: [
+    ['catty resume brave-otter-1234', 'a new machine from its latest snapshot; attach to it'],
+    ['catty resume brave-otter-1234 --detach', 'start it again, do not attach'],
+    ['catty resume brave-otter-1234 --snapshot previous', 'from the snapshot before the latest'],
+  ],
+  fork: [
+    ['catty fork brave-otter-1234 --label try-2', 'a second attempt from its latest snapshot'],
+    ['git diff catty/brave-otter-1234/main catty/try-2/main', 'compare what the two committed'],
+  ],
+  git: [
+    ['catty git brave-otter-1234', "the agent's commits, now, as catty/brave-otter-1234/<branch>"],
+    ['git log catty/brave-otter-1234/main', 'read them; your own branches stay as they are'],
+  ],
   download: [
     ['catty download brave-otter-1234', 'into ./brave-otter-1234'],
     ['catty download brave-otter-1234 ~/recovered', 'into a directory of your choice'],

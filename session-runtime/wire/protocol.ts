@@ -9,7 +9,11 @@
  *
  * Transport:
  * - `GET  /healthz`                      → {@link Health}
- * - `POST /upload?cols=C&rows=R`         raw `application/zip` body, once; → {@link UploadResult}
+ * - `POST /upload?cols=C&rows=R`         raw `application/zip` body (the CLI's workspace), once;
+ *                                        → {@link UploadResult}. For `catty resume`/`fork` the API
+ *                                        sends instead an `application/gzip` body: the verified
+ *                                        snapshot's tar.gz, then the agent state part, whose length
+ *                                        the `x-catty-agent-state-bytes` header gives (see restore.ts)
  * - `GET  /logs`                         → the last output bytes (`application/octet-stream`)
  * - `POST /snapshot`                     takes a snapshot now (serialised with the schedule's) and
  *                                        answers once it is stored and reported; → {@link SnapshotResult}

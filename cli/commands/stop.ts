@@ -26,7 +26,7 @@ export async function stop(ctx: Context, label: string, del: boolean): Promise<v
     print(ctx.stderr, `Deleted ${label}.`);
     return;
   }
-  print(ctx.stderr, `Stopped ${label} (${session.status}). Get its files with \`catty download ${label}\`.`);
+  print(ctx.stderr, `Stopped ${label} (${session.status}). Go on with \`catty resume ${label}\`, or get its files with \`catty download ${label}\`.`);
 }
 
 /** The agent's branches come home before its machine goes (a note when that cannot be). */

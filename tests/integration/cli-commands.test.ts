@@ -126,7 +126,11 @@ describe('catty against the real API and runtime', () => {
     const created = await cli(['new', '--detach', '--cmd', 'echo generated > gen.txt; echo gen-done; sleep 60'], dir);
     const label = created.stdout.trim().split('\n').at(-1) as string;
     await waitFor(async () => (await cli(['logs', label])).stdout.includes('gen-done'), 'agent wrote gen.txt', { timeoutMs: 30_000 });
-    expect((await cli(['stop', label])).code).toBe(0);
+    const stopped = await cli(['stop', label]);
+    expect(stopped.code).toBe(0);
+    // What to do next: go on, or take the files.
+    expect(stopped.stderr).toContain(`catty resume ${label}`);
+    expect(stopped.stderr).toContain(`catty download ${label}`);
     const out = tempDir('dl');
     const dest = path.join(out, 'restored');
     const dl = await waitFor(async () => {

@@ -173,6 +173,15 @@ function storedSnapshots(sessionId: string, part: 'workspace' | 'agent' = 'works
   return found.sort();
 }
 
+/** Gone, or a zombie not yet reaped (read once: it may be reaped between two reads). */
+function deadOrZombie(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return true;
+  }
+}
+
 describe('catty resume and catty fork', { timeout: 120_000 }, () => {
   let label = '';
   let sessionId = '';
@@ -314,7 +323,7 @@ describe('catty resume and catty fork', { timeout: 120_000 }, () => {
     const record = JSON.parse(fs.readFileSync(path.join(dataDir, 'machines', sessionId, 'machine.json'), 'utf8')) as { pid: number };
     const pids = processTree(record.pid);
     for (const pid of pids) process.kill(pid, 'SIGKILL');
-    await waitFor(() => pids.every((pid) => !fs.existsSync(`/proc/${pid}`) || fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')), 'the machine to die');
+    await waitFor(() => pids.every(deadOrZombie), 'the machine to die');
     const resumed = await catty(['resume', label, '--detach', '--no-secrets']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain('resumed from its snapshot');

@@ -6,21 +6,20 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { onCleanup } from '../helpers/cleanup.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { runCatty } from './harness.js';
 
-const homes: Array<{ home: string; env: NodeJS.ProcessEnv }> = [];
+/** A user with a home of their own; the control plane a test starts there is stopped when the
+ * test ends — before the home goes (later cleanups run first), or its pid file goes with it and
+ * the API and its catty-node outlive the test. */
 function user(env: NodeJS.ProcessEnv): { home: string; env: NodeJS.ProcessEnv } {
   const home = tempDir('warn-home');
   const made = { home, env: { HOME: home, CATTY_HOME: path.join(home, '.catty'), ...env } };
-  homes.push(made);
+  onCleanup(() => runCatty(['server', 'stop'], { cwd: home, env: made.env }).catch(() => undefined));
   return made;
 }
-
-afterAll(async () => {
-  for (const { home, env } of homes) await runCatty(['server', 'stop'], { cwd: home, env }).catch(() => undefined);
-});
 
 describe('the embedded control plane without a sandbox', () => {
   it('CATTY_LOCAL_SANDBOX=none: `catty server start` repeats the warning about running without isolation', async () => {

@@ -142,9 +142,15 @@ async function listenPrivately(server: http.Server, socketPath: string): Promise
     throw new Error(`egress: ${dir} must be a directory of this user closed to others (0700) to hold a proxy socket`);
   }
   // A socket left by a previous proxy goes; anything else at the path is not ours to remove.
+  await listenPrivateSocket(server, socketPath);
+}
+
+/** Listens at `socketPath` (0600), replacing a socket a dead owner left there (the caller owns
+ * the path: its directory is its own); anything else at the path is an error. */
+export async function listenPrivateSocket(server: net.Server, socketPath: string): Promise<void> {
   const existing = fs.lstatSync(socketPath, { throwIfNoEntry: false });
   if (existing) {
-    if (!existing.isSocket()) throw new Error(`egress: ${socketPath} exists and is not a socket`);
+    if (!existing.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
     fs.rmSync(socketPath);
   }
   await new Promise<void>((resolve, reject) => {

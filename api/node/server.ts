@@ -25,6 +25,7 @@ import type { Logger } from '../logger.js';
 import { MAX_BODY_BYTES, NODE_PROTOCOL, SessionIdSchema, WATCH_PATH, nodeRoutes, type NodeRoute, type WatchEvent } from './contract.js';
 import { controlSocketOf, egressRootOf } from './paths.js';
 import { createRefusalQueue } from './refusal-queue.js';
+import { listenPrivateSocket } from '../egress/listener.js';
 
 /** Refusals kept per session until the API writes them (what its table keeps). */
 const REFUSALS_PER_SESSION = 500;
@@ -253,19 +254,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
 
   const socketPath = controlSocketOf(nodeDir);
   // The caller holds the node's pid lock: a socket left here is a dead node's.
-  const existing = fs.lstatSync(socketPath, { throwIfNoEntry: false });
-  if (existing) {
-    if (!existing.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
-    fs.rmSync(socketPath);
-  }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  fs.chmodSync(socketPath, 0o600);
+  await listenPrivateSocket(server, socketPath);
   checkIdle();
   // No one can reach a node whose socket is gone (its data directory removed, or another node
   // took the path): it has nothing left to do.

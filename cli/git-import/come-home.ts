@@ -16,6 +16,7 @@ import { ErrorBody } from '../../session-runtime/wire/errors.js';
 import { escapeForTerminal } from '../../session-runtime/wire/safe-path.js';
 import { importBundle, REMOTE_PREFIX } from './bundle.js';
 import { refNameProblem } from './refs.js';
+import { readBody } from '../packer/upload.js';
 
 export interface ComeHomeTarget {
   label: string;
@@ -97,7 +98,7 @@ function download(target: ComeHomeTarget, maxBytes: number, file: string): Promi
     request.on('error', (error) => finish({ kind: 'refused', line: `the session could not be reached (${escapeForTerminal(error.message)})` }));
     request.on('response', (res) => {
       if (res.statusCode !== 200) {
-        void readSmall(res).then((body) => finish(refusal(res.statusCode ?? 0, body, maxBytes)));
+        void readBody(res).then((body) => finish(refusal(res.statusCode ?? 0, body, maxBytes)));
         return;
       }
       const declared = Number(res.headers['content-length']);
@@ -144,12 +145,3 @@ function refusal(status: number, body: string, maxBytes: number): Download {
   return { kind: 'refused', line: escapeForTerminal(parsed?.error.message ?? `HTTP ${status}`) };
 }
 
-async function readSmall(res: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of res) {
-    total += (chunk as Buffer).length;
-    if (total <= 64 * 1024) chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}

@@ -127,7 +127,8 @@ function uploadFailed(error: unknown): UserError {
   return new UserError(`The upload failed: ${explained?.message ?? (error as Error).message}`, { cause: error });
 }
 
-async function readBody(res: http.IncomingMessage): Promise<string> {
+/** An answer's body as text, its first 64 KiB (the rest is read and dropped). */
+export async function readBody(res: http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of res) {

@@ -70,29 +70,51 @@ export async function startEmbeddedS3(dataDir: string): Promise<EmbeddedS3> {
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   chmodSync(directory, 0o700);
   const credentials = loadOrCreateS3Credentials(dataDir);
+  const served = await serveS3({ host: '127.0.0.1', port: 0, directory, credentials });
+  return { ...served, credentials };
+}
+
+export interface ServeS3Options {
+  host: string;
+  port: number;
+  /** s3rver's files (buckets are directories). */
+  directory: string;
+  /** The one key every request must be signed with. */
+  credentials: S3Credentials;
+  /** Answer `GET <healthPath>` unsigned with 200 (the standalone server's health check). */
+  healthPath?: string;
+}
+
+/** s3rver behind the SigV4 check, on host:port; also what `catty-api s3-server` runs. */
+export async function serveS3(options: ServeS3Options): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const { credentials } = options;
   // s3rver's key registry is its module's, shared by the process: the well-known key goes, ours
   // comes (s3rver looks a V4 request's key id up there after our check, which alone decides).
   AWSAccount.DUMMY_ACCOUNT.revokeAccessKey(WELL_KNOWN_KEY_ID);
   AWSAccount.DUMMY_ACCOUNT.createKeyPair(credentials.accessKeyId, credentials.secretAccessKey);
 
-  const s3rver = new S3rver({ directory, silent: true, vhostBuckets: false });
+  const s3rver = new S3rver({ directory: options.directory, silent: true, vhostBuckets: false });
   const handle = s3rver.callback();
   const server = http.createServer((req, res) => {
+    if (options.healthPath && req.method === 'GET' && req.url === options.healthPath) {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
     const verdict = verifySigV4({ method: req.method ?? '', url: req.url ?? '', headers: req.headersDistinct }, credentials, Date.now());
     if (!verdict.ok) return refuse(res, verdict.code, verdict.message);
     void handle(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(options.port, options.host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
-    credentials,
+    endpoint: `http://${host}:${address.port}`,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

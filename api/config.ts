@@ -8,12 +8,17 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as z from '../session-runtime/wire/zod.js';
 import { usageError } from './errors.js';
+import { readSealingKeys, sharedModeRefusal, type SealingKeys } from './shared-mode.js';
 
 const HostPort = z.string().check(z.regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'));
 
 /** The file's shape (every key optional; same names as the env vars, camelCased). */
 const FileConfig = z.strictObject({
   listen: z.optional(HostPort),
+  mode: z.optional(z.enum(['single', 'shared'])),
+  databaseUrl: z.optional(z.string().check(z.minLength(1))),
+  secretKeyFile: z.optional(z.string().check(z.minLength(1))),
+  secretKeyPreviousFile: z.optional(z.string().check(z.minLength(1))),
   publicUrl: z.optional(z.url()),
   machineApiUrl: z.optional(z.url()),
   dataDir: z.optional(z.string().check(z.minLength(1))),
@@ -58,6 +63,19 @@ export interface S3Config {
 }
 
 export interface Config {
+  /**
+   * `single` (default): one catty-api. `shared`: one of several replicas on one Postgres behind a
+   * load balancer (shared-mode.ts lists what that needs; refused at start without it).
+   */
+  mode: 'single' | 'shared';
+  /** postgres://… (shared by replicas), or null: SQLite in the data directory. */
+  databaseUrl: string | null;
+  /**
+   * The at-rest key (connect tokens, the key canary) from CATTY_SECRET_KEY(_FILE), and the one
+   * it replaces during a rotation; null: `<dataDir>/secret.key` (single mode only). Printed or
+   * serialised, it shows as `[redacted]`.
+   */
+  sealingKeys: SealingKeys | null;
   listenHost: string;
   listenPort: number;
   /** The URL users' browsers and CLIs reach; null: derived from the bound address. When set,
@@ -192,11 +210,23 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   const publicUrl = flags.publicUrl ?? envStr(env, 'CATTY_PUBLIC_URL') ?? file.publicUrl ?? null;
   const s3f = file.s3 ?? {};
   const endpoint = envStr(env, 'CATTY_S3_ENDPOINT') ?? s3f.endpoint ?? null;
+  const mode = envStr(env, 'CATTY_MODE') ?? file.mode ?? 'single';
+  if (mode !== 'single' && mode !== 'shared') throw usageError(`CATTY_MODE must be single or shared, got "${mode}"`);
+  const sealingKeys = readSealingKeys(env, file);
+  const databaseUrl = envStr(env, 'CATTY_DATABASE_URL') ?? file.databaseUrl ?? null;
+  const machineApiUrl = (envStr(env, 'CATTY_MACHINE_API_URL') ?? file.machineApiUrl ?? null)?.replace(/\/+$/, '') ?? null;
+  const refusal = mode === 'shared' ? sharedModeRefusal({ databaseUrl, sealingKeys, s3Endpoint: endpoint, publicUrl, provisioner }) : null;
+  if (refusal) throw refusal;
   return {
+    mode,
+    databaseUrl,
+    sealingKeys,
     listenHost: listen.slice(0, colon),
     listenPort,
     publicUrl: publicUrl ? publicUrl.replace(/\/+$/, '') : null,
-    machineApiUrl: (envStr(env, 'CATTY_MACHINE_API_URL') ?? file.machineApiUrl ?? null)?.replace(/\/+$/, '') ?? null,
+    // Shared mode: machines call back through the load balancer (any replica), never the
+    // address of the one that started them, which may be gone.
+    machineApiUrl: machineApiUrl ?? (mode === 'shared' ? (publicUrl?.replace(/\/+$/, '') ?? null) : null),
     dataDir: flags.dataDir ?? envStr(env, 'CATTY_DATA_DIR') ?? file.dataDir ?? join(homedir(), '.catty', 'api'),
     provisioner,
     localSandbox: parseSandbox(envStr(env, 'CATTY_LOCAL_SANDBOX') ?? file.localSandbox ?? 'auto'),
@@ -233,4 +263,5 @@ export const CONFIG_HELP = `Configuration: flags > CATTY_* environment > config 
   CATTY_PROVISIONER local|docker   CATTY_LOCAL_SANDBOX auto|bwrap|none   CATTY_LOCAL_NICE (10)   CATTY_LOCAL_SPARE (1)   CATTY_S3_ENDPOINT (none: embedded S3)   CATTY_S3_REGION
   CATTY_S3_BUCKET   CATTY_S3_ACCESS_KEY_ID   CATTY_S3_SECRET_ACCESS_KEY   CATTY_S3_FORCE_PATH_STYLE
   CATTY_MAX_SESSIONS_PER_USER (25)   CATTY_DEFAULT_TTL_SEC (7200)   CATTY_SNAPSHOTS_KEPT (10)
-  CATTY_RUNTIME_ENV (JSON of CATTY_* knobs for every runtime)   CATTY_LOG_FILE   CATTY_LOG_LEVEL`;
+  CATTY_RUNTIME_ENV (JSON of CATTY_* knobs for every runtime)   CATTY_LOG_FILE   CATTY_LOG_LEVEL
+  CATTY_MODE single|shared   CATTY_DATABASE_URL (none: SQLite)   CATTY_SECRET_KEY[_FILE]   CATTY_SECRET_KEY_PREVIOUS[_FILE]`;

@@ -54,8 +54,10 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
   const agentHome = await ensureAgentHome(config.agentHome);
   // Before the agent can start: its environment names the bridge's port.
   const egress = config.egressSocket ? await startEgressBridge({ socketPath: config.egressSocket }) : null;
-  const trust = config.egressSocket ? await prepareEgressTrust(config.egressSocket, agentHome) : null;
-  const egressEnv = egress ? egressAgentEnv({ bridgeUrl: egress.url, modelRoute: config.modelRoute, caFile: trust?.caFile ?? null, caBundle: trust?.caBundle ?? null }) : {};
+  const egressEnv = egress ? egressAgentEnv({ bridgeUrl: egress.url, modelRoute: config.modelRoute, caFile: null, caBundle: null }) : {};
+  // The session CA (--inject) is read when the agent starts, once the proxy's socket is there: a
+  // Swarm machine's node makes it (and ca.pem) only after this runtime listens (its attach).
+  const egressReady = egress && config.egressSocket ? egressWhenReady(config.egressSocket, agentHome, egress.url, config.modelRoute, log) : undefined;
   const session = new Session({
     config,
     agentHome,
@@ -64,6 +66,7 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
     isRoot: typeof process.getuid === 'function' && process.getuid() === 0,
     proxyUrl: egress?.url ?? null,
     egressEnv,
+    ...(egressReady ? { egressReady } : {}),
     log,
   });
   const send = outboundFor(config.callbackSocket);
@@ -129,8 +132,32 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
     return stopping;
   };
 
-  if (config.noUpload) await session.startAgent(DEFAULT_COLS, DEFAULT_ROWS);
+  if (config.noUpload) {
+    const starting = session.startAgent(DEFAULT_COLS, DEFAULT_ROWS);
+    // Waiting for the egress socket must not hold the ready line: a Swarm node makes the socket
+    // once this runtime listens.
+    if (egressReady) starting.catch((err: Error) => log(`the agent did not start: ${err.message}`));
+    else await starting;
+  }
   return { address, readyLine: `${READY_LINE_PREFIX}${address}`, session, done, stop };
+}
+
+/** How long the agent's start waits for the egress proxy's socket to appear. */
+export const EGRESS_SOCKET_WAIT_MS = 60_000;
+
+/** The agent's egress variables once the proxy's socket exists (at once where it was there
+ * before the runtime: local and Docker machines), the session CA's among them. */
+async function egressWhenReady(socket: string, agentHome: string, bridgeUrl: string, modelRoute: RuntimeConfig['modelRoute'], log: (line: string) => void): Promise<Record<string, string>> {
+  const deadline = Date.now() + EGRESS_SOCKET_WAIT_MS;
+  while (!(await fs.lstat(socket).then((st) => st.isSocket(), () => false))) {
+    if (Date.now() >= deadline) {
+      log(`the egress proxy's socket ${socket} did not appear within ${EGRESS_SOCKET_WAIT_MS} ms: the agent starts without its CA`);
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  const trust = await prepareEgressTrust(socket, agentHome);
+  return egressAgentEnv({ bridgeUrl, modelRoute, caFile: trust?.caFile ?? null, caBundle: trust?.caBundle ?? null });
 }
 
 /** Listens where the config says; resolves with the address the ready line names. */

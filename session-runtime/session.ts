@@ -35,6 +35,9 @@ export interface SessionDeps {
   proxyUrl?: string | null;
   /** The variables of the credentials the egress proxy holds (agent-env.ts egressAgentEnv). */
   egressEnv?: Record<string, string>;
+  /** Those variables as the agent gets them, once the proxy's socket is there (with the session
+   * CA's); the agent's start waits for it. Absent: egressEnv. */
+  egressReady?: Promise<Record<string, string>>;
   /** Operator log (the runtime's stdout): phase timings of the upload. */
   log?: (line: string) => void;
 }
@@ -131,8 +134,10 @@ export class Session {
     const scanned = this.watcher.start(() => this.sync.kick(), baseline);
     if (!baseline) await scanned;
     await this.#seeded;
+    const egressEnv = this.deps.egressReady ? await this.deps.egressReady : this.deps.egressEnv;
+    if (this.#agent || this.#closed) return;
     this.relay.resize(cols, rows);
-    const env = buildAgentEnv({ runtimeEnv: this.deps.runtimeEnv, agentEnv: config.agentEnv, home: this.deps.agentHome, isRoot: this.deps.isRoot, proxyUrl: this.deps.proxyUrl, egressEnv: this.deps.egressEnv });
+    const env = buildAgentEnv({ runtimeEnv: this.deps.runtimeEnv, agentEnv: config.agentEnv, home: this.deps.agentHome, isRoot: this.deps.isRoot, proxyUrl: this.deps.proxyUrl, egressEnv });
     try {
       this.#agent = this.deps.spawnAgent({ argv: config.agentCmd, cwd: config.workspace, env, cols, rows });
     } catch (err) {

@@ -34,10 +34,11 @@ export default tseslint.config(
   { files: ['cli/**'], rules: importsOnly(API_ONLY_CONTRACT, RUNTIME_ONLY_WIRE) },
   { files: ['api/**'], ignores: ['api/contract/**'], rules: importsOnly(NOT_CLI, RUNTIME_ONLY_WIRE) },
   {
-    // catty-node: the egress proxy, its own code, the seam and a few leaf utilities; nothing of
-    // the API's services, state or routes (it runs without them).
+    // catty-node: the egress proxy, its own code, the seam, the API's wire contract (its callback
+    // gateway admits the runtime routes and reads presign answers) and a few leaf utilities;
+    // nothing of the API's services, state or routes (it runs without them, on other hosts).
     files: ['api/node/**'],
-    rules: importsOnly(['^\\.\\./(?!egress/|logger\\.js$|pid-lock\\.js$|package-root\\.js$|\\.\\./session-runtime/wire/)', 'catty-node imports only api/egress/, api/node/, the seam and leaf utilities (logger, pid-lock, package-root).']),
+    rules: importsOnly(['^\\.\\./(?!egress/|contract/|logger\\.js$|pid-lock\\.js$|package-root\\.js$|\\.\\./session-runtime/wire/)', 'catty-node imports only api/egress/, api/node/, api/contract/, the seam and leaf utilities (logger, pid-lock, package-root).']),
   },
   {
     files: ['api/contract/**'],

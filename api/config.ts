@@ -47,6 +47,8 @@ const FileConfig = z.strictObject({
   healthTimeoutMs: z.optional(z.int().check(z.positive())),
   stopGraceMs: z.optional(z.int().check(z.nonnegative())),
   runtimeEnv: z.optional(z.record(z.string().check(z.regex(/^CATTY_[A-Z0-9_]+$/)), z.string())),
+  nodeTlsDir: z.optional(z.string().check(z.minLength(1))),
+  nodePort: z.optional(z.int().check(z.gte(1), z.lte(65535))),
   logFile: z.optional(z.string()),
   logLevel: z.optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
 });
@@ -117,6 +119,11 @@ export interface Config {
   stopGraceMs: number;
   /** Extra `CATTY_*` knobs passed to every runtime (e.g. CATTY_SNAPSHOT_INTERVAL_MS). */
   runtimeEnv: Record<string, string>;
+  /** Cluster nodes (catty-node --listen-tls): the directory holding ca.pem, api.pem and
+   * api-key.pem (`catty-node certs --api`); null: no cluster nodes. */
+  nodeTlsDir: string | null;
+  /** The port every cluster node's catty-node listens on (7443). */
+  nodePort: number;
   /** null: logs go to stderr. */
   logFile: string | null;
   logLevel: string;
@@ -146,6 +153,11 @@ function envBool(env: Env, name: string): boolean | undefined {
   if (raw === '1' || raw === 'true') return true;
   if (raw === '0' || raw === 'false') return false;
   throw usageError(`${name} must be 1 or 0 (true or false), got ${JSON.stringify(raw)}`);
+}
+
+function parseNodePort(value: number): number {
+  if (value < 1 || value > 65535) throw usageError(`CATTY_NODE_PORT must be between 1 and 65535, got ${value}`);
+  return value;
 }
 
 function parseNice(value: number): number {
@@ -252,6 +264,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     healthTimeoutMs: envInt(env, 'CATTY_HEALTH_TIMEOUT_MS') ?? file.healthTimeoutMs ?? 20_000,
     stopGraceMs: envInt(env, 'CATTY_STOP_GRACE_MS') ?? file.stopGraceMs ?? 20_000,
     runtimeEnv: parseRuntimeEnv(envStr(env, 'CATTY_RUNTIME_ENV')) ?? file.runtimeEnv ?? {},
+    nodeTlsDir: envStr(env, 'CATTY_NODE_TLS_DIR') ?? file.nodeTlsDir ?? null,
+    nodePort: parseNodePort(envInt(env, 'CATTY_NODE_PORT') ?? file.nodePort ?? 7443),
     logFile: envStr(env, 'CATTY_LOG_FILE') ?? file.logFile ?? null,
     logLevel: envStr(env, 'CATTY_LOG_LEVEL') ?? file.logLevel ?? 'info',
   };
@@ -264,4 +278,5 @@ export const CONFIG_HELP = `Configuration: flags > CATTY_* environment > config 
   CATTY_S3_BUCKET   CATTY_S3_ACCESS_KEY_ID   CATTY_S3_SECRET_ACCESS_KEY   CATTY_S3_FORCE_PATH_STYLE
   CATTY_MAX_SESSIONS_PER_USER (25)   CATTY_DEFAULT_TTL_SEC (7200)   CATTY_SNAPSHOTS_KEPT (10)
   CATTY_RUNTIME_ENV (JSON of CATTY_* knobs for every runtime)   CATTY_LOG_FILE   CATTY_LOG_LEVEL
+  CATTY_NODE_TLS_DIR (cluster nodes: ca.pem, api.pem, api-key.pem)   CATTY_NODE_PORT (7443)
   CATTY_MODE single|shared   CATTY_DATABASE_URL (none: SQLite)   CATTY_SECRET_KEY[_FILE]   CATTY_SECRET_KEY_PREVIOUS[_FILE]`;

@@ -4,7 +4,7 @@
  * of the host is reachable over TCP — through the host's socket bound into the machine
  * (CATTY_CALLBACK_SOCKET), asked as a proxy is asked: plain HTTP in absolute form, HTTPS through
  * a CONNECT tunnel with TLS end to end. The host side admits only the API's runtime routes and
- * the snapshot uploads it presigned (api/provisioners/callback-gateway.ts).
+ * the snapshot uploads it presigned (api/node/callback-gateway.ts).
  *
  * node:http(s) only, never the global fetch: the first fetch loads undici, ~20 MB of resident
  * memory (see callbacks.ts).

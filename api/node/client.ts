@@ -1,11 +1,14 @@
 /**
- * The API's side of catty-node's control socket: typed calls from the route table
+ * The API's side of catty-node's control API: typed calls from the route table
  * (./contract.ts; answers parsed, never cast) and the watch stream. Each call is one HTTP
- * request over the Unix socket with a deadline; a node that is not there rejects at once
- * (ENOENT or ECONNREFUSED), which is how the API learns it must start one.
+ * request with a deadline, over a transport: the host's node's Unix socket (a node that is not
+ * there rejects at once, ENOENT or ECONNREFUSED, which is how the API learns it must start
+ * one), or mutual TLS to a cluster node (./remote.ts).
  */
 import http from 'node:http';
+import https from 'node:https';
 import { ErrorBody } from '../../session-runtime/wire/errors.js';
+import type { EndpointTls } from '../../session-runtime/wire/runtime-address.js';
 import { WATCH_PATH, WatchEvent, fillId, type NodeRoute, type RequestOf, type ResponseOf } from './contract.js';
 
 const CALL_TIMEOUT_MS = 10_000;
@@ -27,28 +30,53 @@ export interface NodeWatch {
   close(): void;
 }
 
+/** Where a node's requests go: the one thing a Unix-socket client and a TLS client differ in. */
+export interface NodeTransport {
+  /** For messages: `unix:/path/control.sock` or `https://host:port`. */
+  readonly address: string;
+  request(options: http.RequestOptions, onResponse?: (res: http.IncomingMessage) => void): http.ClientRequest;
+}
+
+export function unixTransport(socketPath: string): NodeTransport {
+  return { address: `unix:${socketPath}`, request: (options, onResponse) => http.request({ ...options, socketPath, agent: false }, onResponse) };
+}
+
+/** `https://host:port` (any path ignored), the node's certificate checked against `tls.ca` and
+ * its name (SAN) against the host; the API's own certificate presented. */
+export function tlsTransport(url: string, tls: EndpointTls): NodeTransport {
+  const target = new URL(url);
+  if (target.protocol !== 'https:') throw new Error(`a cluster node is reached over https, not ${target.protocol} (${url})`);
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(target.port || 443);
+  return {
+    address: target.origin,
+    request: (options, onResponse) => https.request({ ...options, host, port, ca: tls.ca, cert: tls.cert, key: tls.key, agent: false }, onResponse),
+  };
+}
+
 export interface NodeClient {
-  readonly socketPath: string;
+  /** Where it goes, for messages (NodeTransport.address). */
+  readonly address: string;
   call<R extends NodeRoute>(route: R, input?: { id?: string; body?: RequestOf<R>; timeoutMs?: number }): Promise<ResponseOf<R>>;
   /** Opens the watch stream: `onEvent` for each event, `onEnd` once when it ends for any reason. */
   watch(onEvent: (event: WatchEvent) => void, onEnd: (err?: Error) => void): NodeWatch;
 }
 
-export function createNodeClient(socketPath: string): NodeClient {
+/** A client of the node at `target`: a Unix socket's path, or a transport (./remote.ts). */
+export function createNodeClient(target: string | NodeTransport): NodeClient {
+  const transport = typeof target === 'string' ? unixTransport(target) : target;
   return {
-    socketPath,
+    address: transport.address,
     call(route, input = {}) {
       const path = fillId(route.path, input.id);
       const body = input.body === undefined ? undefined : JSON.stringify(input.body);
       return new Promise((resolve, reject) => {
-        const req = http.request(
+        const req = transport.request(
           {
-            socketPath,
             path,
             method: route.method,
             headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
             timeout: input.timeoutMs ?? CALL_TIMEOUT_MS,
-            agent: false,
           },
           (res) => {
             const chunks: Buffer[] = [];
@@ -84,7 +112,7 @@ export function createNodeClient(socketPath: string): NodeClient {
         ended = true;
         onEnd(err);
       };
-      const req = http.request({ socketPath, path: WATCH_PATH, method: 'GET', agent: false }, (res) => {
+      const req = transport.request({ path: WATCH_PATH, method: 'GET' }, (res) => {
         if (res.statusCode !== 200) {
           res.resume();
           return end(new Error(`catty-node: the watch answered ${res.statusCode}`));

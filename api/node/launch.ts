@@ -53,7 +53,7 @@ export async function probeNode(client: NodeClient): Promise<Health | null> {
     return null;
   }
   if (health.protocol !== NODE_PROTOCOL) {
-    throw new Error(`the catty-node serving ${client.socketPath} (pid ${health.pid}) speaks protocol ${health.protocol}, not ${NODE_PROTOCOL}: stop it (kill ${health.pid}; its sessions lose their network until it is started again) and start catty-api again`);
+    throw new Error(`the catty-node serving ${client.address} (pid ${health.pid}) speaks protocol ${health.protocol}, not ${NODE_PROTOCOL}: stop it (kill ${health.pid}; its sessions lose their network until it is started again) and start catty-api again`);
   }
   return health;
 }
@@ -69,8 +69,8 @@ export async function connectOrStartNode(options: NodeLaunchOptions): Promise<No
   }
   await spawnNode(options);
   const health = await probeNode(client);
-  if (!health) throw new Error(`catty-node started but does not answer on ${client.socketPath}; see ${logFileOf(options.nodeDir)}`);
-  options.logger.info({ pid: health.pid, socket: client.socketPath }, 'catty-node started');
+  if (!health) throw new Error(`catty-node started but does not answer on ${client.address}; see ${logFileOf(options.nodeDir)}`);
+  options.logger.info({ pid: health.pid, socket: client.address }, 'catty-node started');
   return { client, health, started: true };
 }
 

@@ -28,7 +28,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import { MAX_SOCKET_PATH_BYTES, SOCKET_BASE_URL } from '../../session-runtime/wire/runtime-address.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { openCallbackGateway, type CallbackGateway } from './callback-gateway.js';
+import { openCallbackGateway, type CallbackGateway } from '../node/callback-gateway.js';
 import { dockerOptionsFromEnv, type DockerProvisionerOptions } from './docker-config.js';
 import { controlPlaneIdIn, newControlPlaneId } from './docker-control-plane.js';
 import {

@@ -24,7 +24,7 @@ import { MAX_SOCKET_PATH_BYTES, SOCKET_BASE_URL, UNIX_LISTEN_PREFIX } from '../.
 import { usageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { packageRoot, runtimeBinPath } from '../package-root.js';
-import { openCallbackGateway, type CallbackGateway } from './callback-gateway.js';
+import { openCallbackGateway, type CallbackGateway } from '../node/callback-gateway.js';
 import { bwrapArgs, bwrapProblem, findBwrap, passwdFor, SANDBOX_HOME, SANDBOX_RUNTIME_NODE, SANDBOX_WORKSPACE } from './bwrap.js';
 import { execOnlyNode } from './exec-only-node.js';
 import { SpareMachine, spareEgressDir } from './local-spare.js';

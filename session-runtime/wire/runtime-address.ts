@@ -20,12 +20,32 @@ export const SOCKET_BASE_URL = 'http://localhost';
  */
 export const MAX_SOCKET_PATH_BYTES = 107;
 
+/** PEM text: the CA a TLS endpoint's certificate must chain to, and the client's own pair. */
+export interface EndpointTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
 /** A runtime as a client reaches it. */
 export interface RuntimeEndpoint {
-  /** Base URL: `/upload`, `/connect`, … are appended (SOCKET_BASE_URL over a socket). */
+  /**
+   * Base URL: `/upload`, `/connect`, … are appended to it, path included (SOCKET_BASE_URL over a
+   * socket; `https://node:7443/v1/machines/<id>/runtime` through a cluster node's proxy). Join
+   * with {@link runtimeUrl}: `new URL('/healthz', base)` would drop the base's path.
+   */
   url: string;
   /** Absolute path of the Unix socket to connect to; absent: TCP to the URL's host. */
   socketPath?: string;
+  /** For an https URL: mutual TLS (a cluster node serves only the API's certificate). */
+  tls?: EndpointTls;
+}
+
+/** The runtime's `pathAndQuery` (`/connect?cols=80`) under the endpoint's base URL, its path kept. */
+export function runtimeUrl(endpoint: Pick<RuntimeEndpoint, 'url'>, pathAndQuery: string): URL {
+  const base = new URL(endpoint.url);
+  const path = pathAndQuery.startsWith('/') ? pathAndQuery : `/${pathAndQuery}`;
+  return new URL(`${base.pathname.replace(/\/+$/, '')}${path}`, base.origin);
 }
 
 /** `host:port` (`[v6]:port`; port 0 picks a free one) or `unix:/absolute/path`; null when neither. */

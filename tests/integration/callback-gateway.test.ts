@@ -1,5 +1,5 @@
 /**
- * A sandboxed machine's own route out (api/provisioners/callback-gateway.ts), driven as the
+ * A sandboxed machine's own route out (api/node/callback-gateway.ts), driven as the
  * runtime drives it (session-runtime/outbound.ts, over the real Unix socket): the API's runtime
  * routes pass, a presigned PUT passes once (plain HTTP, or HTTPS through a CONNECT with TLS end
  * to end), and everything else — the API's user routes, storage reads, unsigned or reused PUTs,
@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../api/logger.js';
-import { openCallbackGateway, type CallbackGateway } from '../../api/provisioners/callback-gateway.js';
+import { openCallbackGateway, type CallbackGateway } from '../../api/node/callback-gateway.js';
 import { viaSocket, type Outbound } from '../../session-runtime/outbound.js';
 import { startUpstream, testCert, type Seen } from '../helpers/egress.js';
 import { closeServer, listenLoopback } from '../helpers/loopback.js';

@@ -8,7 +8,7 @@
  * - 39: no host abstract Unix socket answers (one this test binds, and every one the host has),
  *   and no host Unix socket path is visible inside — another session's runtime socket included;
  *   the only sockets in the sandbox's filesystem are its own, under /run/catty.
- * And the one route left, the runtime's own way out (api/provisioners/callback-gateway.ts),
+ * And the one route left, the runtime's own way out (api/node/callback-gateway.ts),
  * tried as the agent: the API's user routes and the storage's listing are refused (403).
  *
  * Skips with a printed reason where bwrap cannot run (CI installs it, so there it runs).

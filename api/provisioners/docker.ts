@@ -24,6 +24,7 @@
  * even when the container is already gone and only the volume is left.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { MAX_SOCKET_PATH_BYTES, SOCKET_BASE_URL } from '../../session-runtime/wire/runtime-address.js';
@@ -68,6 +69,20 @@ function ownershipProblem(): string | null {
     `the Docker provisioner shares Unix sockets with each session container, whose user is uid ${AGENT_UID}, ` +
     `and catty-api runs as uid ${uid}: run catty-api as root, or as uid ${AGENT_UID} (the API image does)`
   );
+}
+
+/** Whether a process listens on the gateway socket (connect accepted), within a second. */
+function gatewayAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketPath);
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 export function createDockerProvisioner(explicit: DockerProvisionerOptions = {}): Provisioner {
@@ -283,9 +298,12 @@ export function createDockerProvisioner(explicit: DockerProvisionerOptions = {})
         if (!sessionId || !runDir) continue;
         const machineId = (c.Names[0] ?? c.Id).replace(/^\//, '');
         const alive = c.State === 'running';
-        // A restarted API: the machines it keeps need their route out again (their egress is catty-node's).
+        // A restarted API: the machines it keeps need their route out again (their egress is
+        // catty-node's). Replicas sharing the run directory (shared mode): only a route whose
+        // gateway is dead — the replica that started the machine is gone — is opened here; one
+        // another live replica serves is left to it.
         const apiUrl = c.Labels[Label.apiUrl];
-        if (alive && apiUrl) {
+        if (alive && apiUrl && (routes.has(machineId) || !(await gatewayAnswers(runDirSockets(runDir).callback)))) {
           await openRoute(machineId, runDir, apiUrl).catch((err: unknown) => logger.warn({ err, machineId }, 'could not reopen a machine’s route out'));
         }
         out.push({ machineId, runtimeUrl: SOCKET_BASE_URL, runtimeSocket: runDirSockets(runDir).runtime, sessionId, alive });

@@ -59,7 +59,7 @@ export function createMachineHost(options: { volumes: VolumeStore; egress: Egres
     const deadline = Date.now() + (request.timeoutMs ?? ATTACH_TIMEOUT_MS.default);
     const runVolume = await findVolume(request.runVolume, id, deadline);
     const egressVolume = await findVolume(request.egressVolume, id, deadline);
-    const runDir = holdRunDir(runVolume.mountpoint);
+    const runDir = notALink(runVolume, () => holdRunDir(runVolume.mountpoint));
     let gateway: CallbackGateway | undefined;
     try {
       while (!runDir.isSocket(RUNTIME_SOCKET)) {
@@ -73,7 +73,7 @@ export function createMachineHost(options: { volumes: VolumeStore; egress: Egres
       fs.rmSync(callback, { recursive: true, force: true });
       gateway = await openCallbackGateway(callback, request.apiUrl, logger.child({ sessionId: id }));
       fs.lchownSync(callback, request.machineUid, -1);
-      takeEgressDir(egressVolume.mountpoint);
+      notALink(egressVolume, () => takeEgressDir(egressVolume.mountpoint));
       await egress.close(id);
       await egress.open(id, egressVolume.mountpoint, request.policy, request.credentials, request.machineUid);
     } catch (err) {
@@ -136,6 +136,17 @@ export function createMachineHost(options: { volumes: VolumeStore; egress: Egres
       if (attempt >= REMOVE_ATTEMPTS) throw new NodeError(409, 'volume_in_use', `volume ${name} is still in use (is the session's task still running?)`);
       await sleep(REMOVE_RETRY_MS);
     }
+  }
+}
+
+/** A volume's directory that is a link or not a directory is refused (409), never followed. */
+function notALink<T>(volume: VolumeInfo, open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT') throw new NodeError(409, 'not_session_volume', `volume ${volume.name}'s directory is not a directory on this host (${code})`);
+    throw err;
   }
 }
 

@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { Logger } from '../logger.js';
 import type { ErrorBody } from '../../session-runtime/wire/errors.js';
 import type { RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
+import { openRuntimeRequest } from '../services/runtime-client.js';
 
 /** The runtime's socket may stay silent this long (it extracts a big upload before answering)
  * before the relay gives up with a 504. */
@@ -29,7 +30,7 @@ export function sendJsonError(res: http.ServerResponse, status: number, code: st
 }
 
 export interface HttpRelayTarget {
-  /** The runtime's base URL (e.g. http://127.0.0.1:41234), and its socket when it has one. */
+  /** The runtime's base URL (e.g. http://127.0.0.1:41234), and its socket or TLS when it has one. */
   runtime: RuntimeEndpoint;
   connectToken: string;
   /** `/upload?cols=…` or `/logs`: the runtime's path and the client's query, unchanged. */
@@ -39,7 +40,8 @@ export interface HttpRelayTarget {
 export function relayHttp(req: http.IncomingMessage, res: http.ServerResponse, target: HttpRelayTarget, logger: Logger): void {
   const headers: http.OutgoingHttpHeaders = { authorization: `Bearer ${target.connectToken}` };
   for (const name of FORWARDED_REQUEST_HEADERS) if (req.headers[name] !== undefined) headers[name] = req.headers[name];
-  const upstream = http.request(new URL(target.pathAndQuery, target.runtime.url), { method: req.method, headers, socketPath: target.runtime.socketPath });
+  // Under the runtime's base path: a cluster node's is /v1/machines/<id>/runtime.
+  const upstream = openRuntimeRequest(target.runtime, target.pathAndQuery, { method: req.method, headers });
   let answered = false;
 
   const fail = (status: number, code: string, message: string, err?: unknown): void => {

@@ -29,8 +29,11 @@ export function matchRelayPath(pathname: string): RelayTarget | null {
 
 /** Where a client reaches a session's runtime: the API's relay when a public URL is configured
  * (a deployment), else the runtime itself — its socket on this host (the embedded local mode,
- * where the CLI runs beside the API and a relay would only add a hop), or its URL. */
+ * where the CLI runs beside the API and a relay would only add a hop), or its URL. A runtime
+ * behind a cluster node (mutual TLS, the API's certificate) is never handed out: only the API
+ * can reach it, so the client always goes through the relay. */
 export function clientConnectInfo(config: Pick<Config, 'publicUrl'>, sessionId: string, runtime: RuntimeEndpoint): Pick<ConnectInfo, 'connectUrl' | 'socketPath'> {
   if (config.publicUrl) return { connectUrl: `${config.publicUrl}${fillPath(RELAY_PREFIX, { id: sessionId })}` };
+  if (runtime.tls) throw new Error('a session on a cluster node is reached only through the API\'s relay: set CATTY_PUBLIC_URL');
   return runtime.socketPath ? { connectUrl: runtime.url, socketPath: runtime.socketPath } : { connectUrl: runtime.url };
 }

@@ -14,6 +14,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { Deps } from '../deps.js';
 import { MAX_FRAME_BYTES } from '../../session-runtime/wire/protocol.js';
 import type { ErrorBody } from '../../session-runtime/wire/errors.js';
+import { runtimeUrl } from '../../session-runtime/wire/runtime-address.js';
 import { authorizeRelay } from './authorize.js';
 import { matchRelayPath } from './paths.js';
 import { pairSockets, type PairOptions, type RelayPair } from './ws-relay.js';
@@ -63,12 +64,15 @@ export function createUpgradeRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'>, pa
     if (!auth.ok) return refuseJson(socket, auth.status, auth.code, auth.message);
 
     const log = deps.logger.child({ sessionId: target.sessionId });
-    const upstreamUrl = new URL(`/connect${url.search}`, auth.runtime.url);
+    // Under the runtime's base path (a cluster node's: /v1/machines/<id>/runtime).
+    const upstreamUrl = runtimeUrl(auth.runtime, `/connect${url.search}`);
     upstreamUrl.protocol = upstreamUrl.protocol === 'https:' ? 'wss:' : 'ws:';
-    const socketPath = auth.runtime.socketPath;
+    const { socketPath, tls } = auth.runtime;
     const upstream = new WebSocket(upstreamUrl, {
       // Through the runtime's Unix socket when it has one (ws takes no socketPath option).
       ...(socketPath ? { createConnection: () => net.createConnection(socketPath) } : {}),
+      // Through its node: mutual TLS (ws hands these to tls.connect).
+      ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}),
       headers: { authorization: `Bearer ${auth.connectToken}` },
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,

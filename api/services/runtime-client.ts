@@ -1,11 +1,13 @@
 /**
  * The API's own requests to a session's runtime (`/healthz`, `/logs`, `/snapshot`): node:http,
- * over TCP or through the runtime's Unix socket (session-runtime/wire/runtime-address.ts), with
- * a deadline and a cap on what is read back — the machine is untrusted.
+ * over TCP, through the runtime's Unix socket, or through a cluster node over mutual TLS (its
+ * base URL then carries a path: session-runtime/wire/runtime-address.ts), with a deadline and a
+ * cap on what is read back — the machine is untrusted. openRuntimeRequest is the one way a
+ * request to a runtime is made (the relay's too).
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
+import { runtimeUrl, type EndpointTls, type RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
 import type { Machine } from '../provisioners/types.js';
 import type { SessionRow } from '../state/sessions.js';
 
@@ -27,17 +29,36 @@ export interface RuntimeRequestOptions {
 export const machineEndpoint = (machine: Machine): RuntimeEndpoint =>
   machine.runtimeSocket ? { url: machine.runtimeUrl, socketPath: machine.runtimeSocket } : { url: machine.runtimeUrl };
 
-/** Where a session's runtime is reached; null before its machine started. */
-export function rowEndpoint(row: Pick<SessionRow, 'runtime_url' | 'runtime_socket'>): RuntimeEndpoint | null {
+/**
+ * Where a session's runtime is reached; null before its machine started. An https runtime URL
+ * is a cluster node's (api/node/remote.ts): `nodeTls` is the API's material for it
+ * (CATTY_NODE_TLS_DIR, read once at start by the caller).
+ */
+export function rowEndpoint(row: Pick<SessionRow, 'runtime_url' | 'runtime_socket'>, nodeTls?: EndpointTls | null): RuntimeEndpoint | null {
   if (!row.runtime_url) return null;
-  return row.runtime_socket ? { url: row.runtime_url, socketPath: row.runtime_socket } : { url: row.runtime_url };
+  if (row.runtime_socket) return { url: row.runtime_url, socketPath: row.runtime_socket };
+  if (nodeTls && row.runtime_url.startsWith('https:')) return { url: row.runtime_url, tls: nodeTls };
+  return { url: row.runtime_url };
+}
+
+/**
+ * A request to `pathAndQuery` (`/upload?cols=80`) of the runtime, under the endpoint's base
+ * path, through its socket or its node's mutual TLS. The caller writes the body and handles
+ * the answer.
+ */
+export function openRuntimeRequest(endpoint: RuntimeEndpoint, pathAndQuery: string, options: Pick<http.RequestOptions, 'method' | 'headers'>): http.ClientRequest {
+  const url = runtimeUrl(endpoint, pathAndQuery);
+  if (url.protocol === 'https:') {
+    const tls = endpoint.tls ? { ca: endpoint.tls.ca, cert: endpoint.tls.cert, key: endpoint.tls.key } : {};
+    return https.request(url, { ...options, ...tls, agent: false });
+  }
+  return http.request(url, { ...options, socketPath: endpoint.socketPath });
 }
 
 export function requestRuntime(endpoint: RuntimeEndpoint, path: string, options: RuntimeRequestOptions): Promise<RuntimeAnswer> {
   return new Promise((resolve, reject) => {
-    const url = new URL(path, endpoint.url);
-    const lib = url.protocol === 'https:' ? https : http;
-    const req = lib.request(url, { method: options.method ?? 'GET', headers: options.headers, socketPath: endpoint.socketPath }, (res) => {
+    const req = openRuntimeRequest(endpoint, path, { method: options.method ?? 'GET', headers: options.headers });
+    req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {

@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ModelRoute } from './config.js';
 
 /** The package root: two levels up from dist/session-runtime (or from session-runtime/ in src). */
 export function packageRoot(): string {
@@ -69,17 +70,18 @@ export function buildAgentEnv(input: AgentEnvInput): Record<string, string> {
 }
 
 export interface AgentEgress {
-  /** The bridge's URL: with a model route, the agent's ANTHROPIC_BASE_URL. */
+  /** The bridge's URL: with a model route, the agent's base URL (ANTHROPIC_BASE_URL, …). */
   bridgeUrl: string;
-  /** CATTY_MODEL_ROUTE: the credential variables the agent gets a placeholder for; null: no model route. */
-  modelRoute: readonly string[] | null;
+  /** CATTY_MODEL_ROUTE: the credential variables the agent gets a placeholder for, and its
+   * base-URL variable; null: no model route. */
+  modelRoute: ModelRoute | null;
   /** The session CA's certificate inside the machine (`--inject`); null: none. */
   caFile: string | null;
   /** The machine's trusted certificates plus the session CA, for OpenSSL's clients. */
   caBundle: string | null;
 }
 
-/** What Claude Code is given instead of a credential: it starts logged in, and the proxy puts the
+/** What the agent is given instead of a credential: it starts logged in, and the proxy puts the
  * real one in its place on the way out (api/egress/model-route.ts). Long enough for the last 20
  * characters, by which Claude Code remembers an approved key, to be this text. */
 export const MODEL_PLACEHOLDER = 'catty-placeholder-the-egress-proxy-adds-the-real-credential';
@@ -93,8 +95,8 @@ const CA_BUNDLE_VARIABLES = ['SSL_CERT_FILE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO'
 export function egressAgentEnv(egress: AgentEgress): Record<string, string> {
   const env: Record<string, string> = {};
   if (egress.modelRoute) {
-    env.ANTHROPIC_BASE_URL = egress.bridgeUrl;
-    for (const name of egress.modelRoute) env[name] = MODEL_PLACEHOLDER;
+    if (egress.modelRoute.baseUrlEnv) env[egress.modelRoute.baseUrlEnv] = egress.bridgeUrl;
+    for (const name of egress.modelRoute.variables) env[name] = MODEL_PLACEHOLDER;
   }
   if (egress.caFile) env[NODE_EXTRA_CA] = egress.caFile;
   if (egress.caBundle) for (const name of CA_BUNDLE_VARIABLES) env[name] = egress.caBundle;

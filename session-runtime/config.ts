@@ -8,7 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import * as z from './wire/zod.js';
 import { DEFAULT_MAX_SYNC_FILE_BYTES } from './wire/protocol.js';
-import { MODEL_CREDENTIAL_NAMES, RuntimeEnv, type ModelCredentialName } from './wire/runtime-env.js';
+import { RuntimeEnv } from './wire/runtime-env.js';
+import { AGENT_NAMES, DEFAULT_AGENT, agentByName, isAgentName, modelAgentOf, type AgentName } from './wire/agents.js';
+import { placeholderVariable } from './wire/agent.js';
 import { MAX_SOCKET_PATH_BYTES, parseListenAddress, type ListenAddress } from './wire/runtime-address.js';
 
 export interface RuntimeConfig {
@@ -17,6 +19,8 @@ export interface RuntimeConfig {
   listen: ListenAddress;
   connectToken: string;
   agentCmd: string[];
+  /** Which agent's module (wire/agents.ts) seeds its home and names its model variables. */
+  agent: AgentName;
   agentEnv: Record<string, string>;
   /** null: create a fresh private directory at start. */
   agentHome: string | null;
@@ -35,7 +39,14 @@ export interface RuntimeConfig {
   egressSocket: string | null;
   /** CATTY_MODEL_ROUTE: the model credentials the proxy holds, which the agent gets placeholders
    * for; null: none (the agent's own environment has whatever the user sent). */
-  modelRoute: ModelCredentialName[] | null;
+  modelRoute: ModelRoute | null;
+}
+
+/** The agent's side of the proxy's model route: the variables that get a placeholder, and the
+ * one that gets the bridge's URL (null: the agent's home seeding points it there). */
+export interface ModelRoute {
+  variables: string[];
+  baseUrlEnv: string | null;
 }
 
 export class ConfigError extends Error {
@@ -74,10 +85,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
   const connectToken = env[RuntimeEnv.connectToken];
   if (!connectToken) throw new ConfigError(`${RuntimeEnv.connectToken} is required`);
   const listen = parseListen(env[RuntimeEnv.listen] || '0.0.0.0:8080');
+  const agent = agentOf(env);
   const agentCmdText = env[RuntimeEnv.agentCmd];
   const agentCmd = agentCmdText
     ? jsonOf(z.array(z.string()).check(z.minLength(1)), RuntimeEnv.agentCmd, agentCmdText)
-    : ['claude', '--dangerously-skip-permissions'];
+    : agentByName(agent).command(true);
   const agentEnvText = env[RuntimeEnv.agentEnv];
   const agentEnv = agentEnvText ? jsonOf(z.record(z.string(), z.string()), RuntimeEnv.agentEnv, agentEnvText) : {};
   const apiUrl = env[RuntimeEnv.apiUrl];
@@ -87,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     listen,
     connectToken,
     agentCmd,
+    agent,
     agentEnv,
     agentHome: env[RuntimeEnv.agentHome] ? path.resolve(env[RuntimeEnv.agentHome]!) : null,
     api: apiUrl && machineToken ? { url: apiUrl.replace(/\/+$/, ''), machineToken } : null,
@@ -100,8 +113,24 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     maxSyncFileBytes: numberOf(env, RuntimeEnv.maxSyncFileBytes, DEFAULT_MAX_SYNC_FILE_BYTES),
     storageTimeoutMs: numberOf(env, RuntimeEnv.storageTimeoutMs, 60_000),
     egressSocket: socketPathOf(env, RuntimeEnv.egressSocket),
-    modelRoute: env[RuntimeEnv.modelRoute] ? jsonOf(z.array(z.enum(MODEL_CREDENTIAL_NAMES)), RuntimeEnv.modelRoute, env[RuntimeEnv.modelRoute]!) : null,
+    modelRoute: env[RuntimeEnv.modelRoute] ? modelRouteOf(agent, env[RuntimeEnv.modelRoute]!) : null,
   };
+}
+
+function agentOf(env: NodeJS.ProcessEnv): AgentName {
+  const name = env[RuntimeEnv.agent] || DEFAULT_AGENT;
+  if (!isAgentName(name)) throw new ConfigError(`${RuntimeEnv.agent} must be one of ${AGENT_NAMES.join(', ')}, got "${name}"`);
+  return name;
+}
+
+/** Only the agent's own credential variables: no other name gets a placeholder. */
+function modelRouteOf(agent: AgentName, text: string): ModelRoute {
+  const model = agentByName(modelAgentOf(agent)).model;
+  const allowed = model ? model.credentials.map(placeholderVariable) : [];
+  const variables = jsonOf(z.array(z.string()), RuntimeEnv.modelRoute, text);
+  const foreign = variables.find((name) => !allowed.includes(name));
+  if (foreign !== undefined || !model) throw new ConfigError(`${RuntimeEnv.modelRoute} names ${foreign ?? 'a credential'}, which is not one of the ${agent} agent's (${allowed.join(', ') || 'none'})`);
+  return { variables: [...new Set(variables)], baseUrlEnv: model.baseUrlEnv };
 }
 
 function socketPathOf(env: NodeJS.ProcessEnv, name: string): string | null {

@@ -3,10 +3,9 @@
  * shutdown. `startRuntime` returns once the server listens; `stop` is idempotent and bounded.
  */
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ensureAgentHome } from './agent-home.js';
+import { agentStateDir, ensureAgentHome } from './agent-home.js';
 import { spawnPtyAgent, type AgentExit, type SpawnAgent } from './agent.js';
 import { httpCallbacks, type ApiCallbacks } from './callbacks.js';
 import type { RuntimeConfig } from './config.js';
@@ -20,7 +19,6 @@ import { READY_LINE_PREFIX } from './wire/runtime-env.js';
 import { formatReadyAddress, type ListenAddress } from './wire/runtime-address.js';
 import { Session } from './session.js';
 import { Snapshotter } from './snapshots.js';
-import { AGENT_STATE_DIR } from './wire/restore.js';
 
 /** Time the final snapshot may take on stop. */
 export const FINAL_SNAPSHOT_BUDGET_MS = 20_000;
@@ -71,8 +69,8 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
   });
   const send = outboundFor(config.callbackSocket);
   const api = deps.callbacks !== undefined ? deps.callbacks : config.api ? httpCallbacks(config.api.url, config.api.machineToken, send) : null;
-  // Claude Code's transcripts are kept beside each snapshot (never its credentials): `catty resume` continues the conversation.
-  const snapshots = api ? new Snapshotter(config.workspace, api, config.snapshotIntervalMs, log, config.storageTimeoutMs, send, path.join(agentHome, AGENT_STATE_DIR)) : null;
+  // The agent's conversations are kept beside each snapshot (never its credentials): `catty resume` continues them.
+  const snapshots = api ? new Snapshotter(config.workspace, api, config.snapshotIntervalMs, log, config.storageTimeoutMs, send, agentStateDir(config, agentHome)) : null;
   const quiet = (p: Promise<unknown>): Promise<void> => p.then(() => undefined, (err: Error) => log(`callback failed: ${err.message}`));
 
   // Snapshots on request only once the workspace is in place (the agent started), like the schedule's.

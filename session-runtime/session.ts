@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { WebSocket } from 'ws';
-import { seedClaudeConfig } from './agent-home.js';
+import { agentStateDir, seedAgentHome } from './agent-home.js';
 import { buildAgentEnv } from './agent-env.js';
 import type { AgentExit, AgentProcess, SpawnAgent } from './agent.js';
 import { wsClientSocket } from './client-socket.js';
@@ -73,7 +73,7 @@ export class Session {
     this.relay = new Relay(DEFAULT_COLS, DEFAULT_ROWS, this.sync);
     this.started = new Promise((resolve) => (this.#markStarted = resolve));
     // With the placeholder key: Claude Code approves the key it is given.
-    this.#seeded = seedClaudeConfig(deps.agentHome, config.workspace, { ...config.agentEnv, ...deps.egressEnv });
+    this.#seeded = seedAgentHome(config, deps.agentHome, { ...config.agentEnv, ...deps.egressEnv }, deps.proxyUrl);
     this.#seeded.catch(() => undefined); // awaited (and reported) by startAgent
     this.#heartbeat = setInterval(() => this.#ping(), config.heartbeatIntervalMs);
     this.#heartbeat.unref();
@@ -107,7 +107,7 @@ export class Session {
     try {
       // A resumed or forked session's workspace comes as its snapshot (sent by the API), not a zip.
       const receive = isSnapshotMediaType(req.headers['content-type']) ? receiveSnapshot : receiveUpload;
-      const report = await receive(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes, agentHome: this.deps.agentHome });
+      const report = await receive(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes, agentStateDir: agentStateDir(this.deps.config, this.deps.agentHome) ?? undefined });
       this.#uploadState = 'done';
       const agentStartMs = performance.now();
       // No size with the upload: keep what an attached client asked for (80x24 otherwise).

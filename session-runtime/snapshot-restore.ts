@@ -12,9 +12,9 @@
  * the entry count and the uncompressed total capped. Accepted or refused whole: a refusal
  * removes everything written.
  *
- * A snapshot with the agent's state (Claude Code's transcripts) carries it as a second archive
- * at the end of the body (its length in AGENT_STATE_BYTES_HEADER), restored the same way under
- * the agent's home, in AGENT_STATE_DIR only.
+ * A snapshot with the agent's state (its conversations: Claude Code's transcripts, Codex's
+ * rollouts, Gemini CLI's chats) carries it as a second archive at the end of the body (its length
+ * in AGENT_STATE_BYTES_HEADER), restored the same way into that agent's state directory only.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -27,7 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import type { UploadLimits, UploadReport } from './upload/receive.js';
 import { WorkspaceWriter, writeAll } from './upload/workspace-writer.js';
 import { DEFAULT_ZIP_LIMITS, UploadRejected, checkEntryName } from './upload/zip-plan.js';
-import { AGENT_STATE_BYTES_HEADER, AGENT_STATE_DIR } from './wire/restore.js';
+import { AGENT_STATE_BYTES_HEADER } from './wire/restore.js';
 import { resolveInside } from './wire/safe-path.js';
 
 export interface RestoreReport extends UploadReport {
@@ -36,8 +36,9 @@ export interface RestoreReport extends UploadReport {
 }
 
 export interface RestoreLimits extends UploadLimits {
-  /** The agent's home: where the agent state part (AGENT_STATE_BYTES_HEADER) goes, under AGENT_STATE_DIR. */
-  agentHome?: string;
+  /** Where the agent state part (AGENT_STATE_BYTES_HEADER) goes: its agent's state directory
+   * (AgentDefinition.stateDir) under its home; absent: the part is not restored. */
+  agentStateDir?: string;
 }
 
 /** The agent part's length from its header: null when absent; refused when not a length within the body. */
@@ -59,7 +60,7 @@ export async function receiveSnapshot(req: IncomingMessage, workspace: string, l
     const agentBytes = agentPartBytes(req, bodyBytes);
     const workspaceEnd = bodyBytes - (agentBytes ?? 0);
     const writer = new WorkspaceWriter(workspace);
-    const agentRoot = agentBytes && limits.agentHome ? path.join(limits.agentHome, AGENT_STATE_DIR) : null;
+    const agentRoot = agentBytes && limits.agentStateDir ? limits.agentStateDir : null;
     const agentWriter = agentRoot ? new WorkspaceWriter(agentRoot) : null;
     try {
       const result = await restoreArchive({ file, start: 0, end: workspaceEnd }, workspace, writer, limits.maxBytes);

@@ -9,6 +9,7 @@
  */
 import * as z from '../../session-runtime/wire/zod.js';
 import { normaliseHost } from '../../session-runtime/wire/host-name.js';
+import { AGENT_NAMES, DEFAULT_AGENT } from '../../session-runtime/wire/agents.js';
 import { EgressRefusal, NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 
 export const Ok = z.object({ ok: z.literal(true) });
@@ -99,9 +100,12 @@ export const MAX_INJECT_RULES = 32;
 export const SessionStatus = z.enum(['provisioning', 'running', 'stopped', 'timed_out', 'failed']);
 export type SessionStatus = z.infer<typeof SessionStatus>;
 
+/** An agent's name; an unknown one is refused naming them all. */
+export const AgentNameSchema = z.enum(AGENT_NAMES, { error: () => `the agent must be one of ${AGENT_NAMES.join(', ')}` });
+
 export const CreateSessionRequest = z.strictObject({
-  /** `claude` runs Claude Code; `shell` a login shell. */
-  agent: z._default(z.enum(['claude', 'shell']), 'claude'),
+  /** Which agent runs (session-runtime/wire/agents.ts): Claude Code, Codex, Gemini CLI or a login shell. */
+  agent: z._default(AgentNameSchema, DEFAULT_AGENT),
   /** A shell command line run by `sh -c` instead of the agent. */
   cmd: z.optional(z.string().check(z.minLength(1), z.maxLength(8192))),
   /** Inactivity timeout in seconds. */
@@ -122,7 +126,7 @@ export const Session = z.object({
   id: z.string(),
   label: z.string(),
   status: SessionStatus,
-  agent: z.enum(['claude', 'shell']),
+  agent: AgentNameSchema,
   provisioner: z.string(),
   createdAt: z.string(),
   /** Last activity (attached client or agent output), ISO time. */
@@ -182,6 +186,8 @@ export const UserLabel = z.string().check(z.maxLength(60), z.regex(USER_LABEL_PA
 export const ForkRequest = z.strictObject({
   ...ResumeRequest.shape,
   label: z.optional(UserLabel),
+  /** Another agent than the source's (`catty fork --agent`); absent: the source's. */
+  agent: z.optional(AgentNameSchema),
 });
 export type ForkRequest = z.input<typeof ForkRequest>;
 

@@ -3,11 +3,16 @@
  * adds on the way out, so the machine never holds them. Plain data (the host-side process gets
  * it over its control socket, as JSON); kept in memory only, never written to disk or a log.
  */
+import type { AgentName } from '../../session-runtime/wire/agents.js';
 
 /** The model API's credentials: the agent talks to the runtime's bridge with a placeholder key;
- * the proxy sends the request on to `baseUrl` (default https://api.anthropic.com) with one of
- * these set — `x-api-key` for an API key, `Authorization: Bearer` for an OAuth or gateway token. */
+ * the proxy sends the request on to `baseUrl` (default: its agent's API, e.g.
+ * https://api.anthropic.com) with one of these in the header its agent's module names
+ * (wire/agent-*.ts) — for Claude, `x-api-key` for an API key, `Authorization: Bearer` for an
+ * OAuth or gateway token; for Codex `Authorization: Bearer`; for Gemini `x-goog-api-key`. */
 export interface ModelCredentials {
+  /** Whose API (absent: Claude Code's, as before there were several agents). */
+  agent?: AgentName;
   apiKey?: string;
   /** CLAUDE_CODE_OAUTH_TOKEN (`claude setup-token`). */
   oauthToken?: string;

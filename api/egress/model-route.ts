@@ -1,13 +1,14 @@
 /**
  * The model route (injector.ts): an origin-form request on a session's listener — the agent's
- * ANTHROPIC_BASE_URL is the runtime's bridge, so Claude Code sends `POST /v1/messages` as to a
- * server — goes to the session's model upstream with the real credential in place of the
+ * base URL is the runtime's bridge, so Claude Code sends `POST /v1/messages` (Codex
+ * `POST /responses`, Gemini CLI `POST /v1beta/models/…`) as to a server — goes to the session's
+ * model upstream (its agent's API, or the user's own base URL) with the real credential in place of the
  * placeholder. Open under every policy while the session has model credentials; the upstream's
  * name is resolved here and connected to by address like any other, TLS verified for the name
  * (plain HTTP only to loopback). The answer streams back as it comes (server-sent events).
  *
- * Without model credentials the client gets a 401 in the Messages API's own error shape, so
- * Claude Code shows the reason: the session was started without them, or the proxy was
+ * Without model credentials the client gets a 401 in the Messages API's own error shape (whose
+ * `error.message` the OpenAI and Gemini clients read too), so the agent shows the reason: the session was started without them, or the proxy was
  * restarted and, keeping them in memory only, no longer has them (catty-node reopens such a
  * session with empty credentials, so that text names both; a listener opened with none at all
  * names the restart alone).
@@ -17,17 +18,18 @@ import type net from 'node:net';
 import { normaliseHost, type Host } from '../../session-runtime/wire/host-name.js';
 import type { SessionContext } from './context.js';
 import { hasModelRoute } from './credentials.js';
-import { MODEL_AUTH_HEADERS, modelAuthHeaders, parseModelUpstream, plainModelAllowed } from './injector.js';
+import { MODEL_AUTH_HEADERS, modelApiOf, modelAuthHeaders, parseModelUpstream, plainModelAllowed } from './injector.js';
 import { relayRequest } from './relay.js';
 import { connectFirst, startTls, UpstreamError } from './upstream.js';
 
-export const NO_MODEL_CREDENTIALS = "this session has no model credentials at the egress proxy: it was started without an ANTHROPIC_API_KEY (or CLAUDE_CODE_OAUTH_TOKEN) secret, or the proxy lost them in a restart (they are kept in memory only, never on disk) — set one (catty secrets set ANTHROPIC_API_KEY) and start a new session (catty new)";
+export const NO_MODEL_CREDENTIALS = "this session has no model credentials at the egress proxy: it was started without its agent's key secret (ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN for Claude Code, OPENAI_API_KEY for Codex, GEMINI_API_KEY for Gemini CLI), or the proxy lost them in a restart (they are kept in memory only, never on disk) — set one (catty secrets set NAME) and start a new session (catty new)";
 export const MODEL_CREDENTIALS_LOST = "the egress proxy was restarted and no longer holds this session's model credentials (they are kept in memory only, never on disk): start a new session (catty new)";
 
 export async function forwardModelRequest(ctx: SessionContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const model = ctx.credentials?.model;
   if (!hasModelRoute(model)) return answerModelError(req, res, 401, 'authentication_error', ctx.credentials ? NO_MODEL_CREDENTIALS : MODEL_CREDENTIALS_LOST);
-  const upstream = parseModelUpstream(model.baseUrl);
+  const api = modelApiOf(model);
+  const upstream = parseModelUpstream(model.baseUrl, api.defaultUrl, api.baseUrlSecret);
   if ('problem' in upstream) return answerModelError(req, res, 502, 'api_error', upstream.problem);
   const path = (req.url ?? '/').replace(/#.*$/s, '');
   if (path.length > 8 * 1024) return answerModelError(req, res, 414, 'invalid_request_error', 'the request target is too long');
@@ -40,7 +42,7 @@ export async function forwardModelRequest(ctx: SessionContext, req: http.Incomin
     return answerModelError(req, res, 502, 'api_error', `cannot resolve the model host ${host.host} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   if (!upstream.tls && !plainModelAllowed(addresses)) {
-    return answerModelError(req, res, 502, 'api_error', `the model credentials go over plain HTTP only to a loopback address, and ${host.host} is not one: use https:// in ANTHROPIC_BASE_URL`);
+    return answerModelError(req, res, 502, 'api_error', `the model credentials go over plain HTTP only to a loopback address, and ${host.host} is not one: use https:// in ${api.baseUrlSecret}`);
   }
 
   const gone = new AbortController();
@@ -57,7 +59,7 @@ export async function forwardModelRequest(ctx: SessionContext, req: http.Incomin
   }
   res.off('close', onGone);
   if (res.destroyed) return void socket.destroy();
-  const sent = { apiKey: req.headers['x-api-key'] !== undefined, bearer: req.headers.authorization !== undefined };
+  const sent = new Set(MODEL_AUTH_HEADERS.filter((header) => req.headers[header] !== undefined));
   relayRequest(ctx, req, res, socket, {
     host,
     port: upstream.port,

@@ -53,6 +53,7 @@ export function sessionEnv(spec: MachineSpec, egressSocket: string | null): Reco
     [RuntimeEnv.connectToken]: spec.connectToken,
     [RuntimeEnv.machineToken]: spec.machineToken,
     [RuntimeEnv.agentCmd]: JSON.stringify(spec.agentCmd),
+    ...(spec.agent ? { [RuntimeEnv.agent]: spec.agent } : {}),
     [RuntimeEnv.agentEnv]: JSON.stringify(spec.agentEnv),
     ...(spec.upload ? {} : { [RuntimeEnv.noUpload]: '1' }),
     ...(egressSocket ? { [RuntimeEnv.egressSocket]: egressSocket } : {}),

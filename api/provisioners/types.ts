@@ -21,6 +21,8 @@ export interface MachineSpec {
   apiUrl: string;
   /** argv of the agent (CATTY_AGENT_CMD). */
   agentCmd: string[];
+  /** Which agent (CATTY_AGENT): whose home the runtime seeds; absent: claude. */
+  agent?: string;
   /** Secrets and settings for the agent only (CATTY_AGENT_ENV). */
   agentEnv: Record<string, string>;
   /** false: start the agent at once instead of waiting for an upload (`--no-upload`). */
@@ -33,8 +35,8 @@ export interface MachineSpec {
    * MACHINE_EGRESS_DIR inside; absent: the machine gets no egress proxy. */
   egressDir?: string;
   /** With egressDir: the egress proxy holds the session's model credentials; these are the
-   * variables (CATTY_MODEL_ROUTE) the agent gets placeholders for, its ANTHROPIC_BASE_URL being
-   * the runtime's bridge. Absent: no model route. */
+   * variables (CATTY_MODEL_ROUTE) the agent gets placeholders for, its base URL (ANTHROPIC_BASE_URL,
+   * …) being the runtime's bridge. Absent: no model route. */
   modelRoute?: string[];
 }
 

@@ -1,18 +1,24 @@
-/** The agent's argv (CATTY_AGENT_CMD) for a create request. */
+/** The agent's argv (CATTY_AGENT_CMD) for a create request, and for a session started again. */
 import { existsSync } from 'node:fs';
+import { agentByName, type AgentName } from '../../session-runtime/wire/agents.js';
 
-export const CLAUDE_CMD = ['claude', '--dangerously-skip-permissions'];
+export { CLAUDE_COMMAND as CLAUDE_CMD } from '../../session-runtime/wire/agent-claude.js';
 
-export function agentCommand(agent: 'claude' | 'shell', cmd: string | undefined, hasBash: () => boolean = () => existsSync('/bin/bash') || existsSync('/usr/bin/bash')): string[] {
+const hasBashHere = (): boolean => existsSync('/bin/bash') || existsSync('/usr/bin/bash');
+
+/** `cmd` (`catty new --cmd`) runs instead of the agent, under `sh -c`. */
+export function agentCommand(agent: AgentName, cmd: string | undefined, hasBash: () => boolean = hasBashHere): string[] {
   if (cmd !== undefined) return ['sh', '-c', cmd];
-  switch (agent) {
-    case 'claude':
-      return [...CLAUDE_CMD];
-    case 'shell':
-      return hasBash() ? ['bash', '-l'] : ['sh', '-l'];
-    default: {
-      const never: never = agent;
-      throw new Error(`unknown agent ${String(never)}`);
-    }
-  }
+  return agentByName(agent).command(hasBash());
+}
+
+/**
+ * The command a session starts again with (resume, fork): its own, continuing the agent's
+ * newest conversation when the snapshot brought its state back (without one, Claude Code's
+ * `--continue` would only stop it) — never for `--cmd`, which is not the agent.
+ */
+export function restartCommand(agent: AgentName, cmd: string | null, stateCameBack: boolean): string[] {
+  const command = agentCommand(agent, cmd ?? undefined);
+  const continued = agentByName(agent).continueCommand;
+  return continued && cmd === null && stateCameBack ? continued(command) : command;
 }

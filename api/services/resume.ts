@@ -23,7 +23,7 @@ import { LIVE_STATUSES, sessionById, sessionPolicy, toSession, updateSession, ty
 import { recordedNewestFirst, sessionsWithSnapshots } from '../state/snapshots.js';
 import { insertToken, revokeSessionTokens } from '../state/tokens.js';
 import { DEFAULT_NETWORK_PRESET, type NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
-import { agentCommand } from './agent-cmd.js';
+import { restartCommand as agentRestartCommand } from './agent-cmd.js';
 import { checkLiveLimit, createSession, launchMachine } from './create.js';
 import type { RestoreFrom } from './snapshot-send.js';
 import { markEnded } from './lifecycle.js';
@@ -59,7 +59,7 @@ export async function resumeSession(deps: Deps, ownerId: string, row: SessionRow
   if (row.machine_id) await deps.provisioner.stop(row.machine_id, { graceMs: OLD_MACHINE_GRACE_MS }).catch((err: unknown) => deps.logger.warn({ err, sessionId: row.id }, 'clearing the old machine failed'));
   const network = policyOf(row);
   // Refused before anything changes: a bad secret or inject rule, a snapshot that fails its checksum.
-  const secrets = splitSecrets(request, network);
+  const secrets = splitSecrets(request, network, row.agent);
   const snap = await verifiedSnapshot(deps, row, request.snapshot);
   try {
     const connectToken = newToken('cat_ct');
@@ -101,14 +101,19 @@ export async function forkSession(deps: Deps, ownerId: string, source: SessionRo
   // A running source first stores what its workspace holds now.
   await snapshotNow(source);
   const network = policyOf(source);
-  splitSecrets(request, network);
+  // `catty fork --agent` may start another agent on the same workspace.
+  const agent = request.agent ?? source.agent;
+  splitSecrets(request, network, agent);
   const snap = await verifiedSnapshot(deps, source, request.snapshot);
+  // The source agent's conversations are no use to another agent: they stay behind.
+  const { agent: sourceState, ...workspaceOnly } = snap;
+  const restore: RestoreFrom = agent === source.agent && sourceState ? { ...workspaceOnly, agent: sourceState } : workspaceOnly;
   try {
     const created = await createSession(
       deps,
       ownerId,
       {
-        agent: source.agent,
+        agent,
         ...(source.cmd !== null ? { cmd: source.cmd } : {}),
         ttlSec: source.ttl_sec,
         network,
@@ -116,7 +121,7 @@ export async function forkSession(deps: Deps, ownerId: string, source: SessionRo
         ...(request.inject ? { inject: request.inject } : {}),
         upload: true,
       },
-      { ...(request.label !== undefined ? { label: request.label } : {}), restore: snap, agentCmd: restartCommand(source, snap) },
+      { ...(request.label !== undefined ? { label: request.label } : {}), restore, agentCmd: restartCommand({ agent, cmd: source.cmd }, restore) },
     );
     return { ...created, alreadyRunning: false, snapshotAt: snap.createdAt };
   } finally {
@@ -125,12 +130,11 @@ export async function forkSession(deps: Deps, ownerId: string, source: SessionRo
 }
 
 /**
- * The command a session starts again with: its own, and Claude Code with `--continue` when the
- * snapshot brought its conversation back (without one, `--continue` would only stop it).
+ * The command a session starts again with: its own, continuing the agent's conversation when the
+ * snapshot brought it back (agent-cmd.ts).
  */
 function restartCommand(row: Pick<SessionRow, 'agent' | 'cmd'>, snap: RestoreFrom): string[] {
-  const command = agentCommand(row.agent, row.cmd ?? undefined);
-  return row.agent === 'claude' && row.cmd === null && snap.agent ? [...command, '--continue'] : command;
+  return agentRestartCommand(row.agent, row.cmd, snap.agent !== undefined);
 }
 
 function policyOf(row: SessionRow): NetworkPolicy {

@@ -8,7 +8,7 @@ export interface SessionRow {
   owner_id: string;
   label: string;
   status: SessionStatus;
-  agent: 'claude' | 'shell';
+  agent: Session['agent'];
   provisioner: string;
   connect_token_enc: string | null;
   machine_id: string | null;

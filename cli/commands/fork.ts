@@ -18,9 +18,13 @@ import { parseDetachKey } from '../attach/detach-key.js';
 import { loadManifest, loadRecord, saveManifest, saveRecord } from '../sessions/store.js';
 import { SNAPSHOT_FLAG, attachOrPrint, callRestart, parseSnapshotChoice, secretsFor, withSnapshotChoice, type RestartOptions } from '../sessions/restart.js';
 import { parseLabel } from './options.js';
+import { agentHelp, parseAgent } from './agent-option.js';
+import type { AgentName } from '../../session-runtime/wire/agents.js';
 
 interface ForkOptions extends RestartOptions {
   label?: string;
+  /** Another agent on the source's workspace; absent: the source's. */
+  agent?: AgentName;
 }
 
 function parseNewLabel(text: string): string {
@@ -35,6 +39,7 @@ export function register(program: Command, run: Runner): void {
     .argument('<label>', 'the session to fork', parseLabel)
     .option('--label <label>', 'the new session\'s label (default: a new one)', parseNewLabel)
     .option(SNAPSHOT_FLAG, 'latest, or previous (the one before it)', parseSnapshotChoice, 'latest' as SnapshotChoice)
+    .option('--agent <agent>', `${agentHelp()} (default: the source's)`, parseAgent)
     .option('--detach', 'start it, print its label, do not attach')
     .option('--no-secrets', 'do not send your secrets to the session')
     .option('--no-sync-back', "do not write the session's file changes back here")
@@ -46,11 +51,13 @@ export function register(program: Command, run: Runner): void {
 export async function fork(ctx: Context, label: string, opts: ForkOptions): Promise<number> {
   const api = await resolveApi(ctx);
   const source = await api.call(routes.getSession, { params: { ref: label } });
-  const secrets = secretsFor(ctx, source, opts.secrets);
+  const agent = opts.agent ?? source.agent;
+  // The missing-key warning is for the agent that will run.
+  const secrets = secretsFor(ctx, { ...source, agent }, opts.secrets);
   const session = await withSnapshotChoice(ctx, opts.snapshot, async (snapshot) => {
     const spin = spinner(ctx.stderr, `Forking ${source.label}…`);
     try {
-      return await callRestart(api, 'fork', source.label, { ...secrets, snapshot, ...(opts.label !== undefined ? { label: opts.label } : {}) });
+      return await callRestart(api, 'fork', source.label, { ...secrets, snapshot, ...(opts.label !== undefined ? { label: opts.label } : {}), ...(opts.agent !== undefined ? { agent: opts.agent } : {}) });
     } finally {
       spin.stop();
     }

@@ -11,7 +11,8 @@ import { DEFAULT_NETWORK_PRESET, parseNetworkPreset, type NetworkPolicy, type Ne
 import { spinner } from '../output.js';
 import { removeRecord, saveManifest, saveRecord } from '../sessions/store.js';
 import { SecretStore, defaultSecretStoreOptions } from '../secrets/store.js';
-import { warnIfClaudeHasNoKey } from '../secrets/claude-key.js';
+import { warnIfAgentHasNoKey } from '../secrets/claude-key.js';
+import { DEFAULT_AGENT, type AgentName } from '../../session-runtime/wire/agents.js';
 import { injectRequests } from '../secrets/inject.js';
 import { prepareUpload } from '../packer/prepare.js';
 import { DEFAULT_MAX_UPLOAD_MB, uploadWorkspace } from '../packer/upload.js';
@@ -21,12 +22,13 @@ import { createProgress } from '../packer/progress.js';
 import { terminalSize } from '../attach/terminal.js';
 import { DEFAULT_DETACH_KEY, parseDetachKey } from '../attach/detach-key.js';
 import { parseDurationSec, parsePositiveInt } from './options.js';
+import { agentHelp, parseAgent } from './agent-option.js';
 import { runtimeTarget } from '../sessions/runtime-target.js';
 
 const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 interface NewOptions {
-  agent: 'claude' | 'shell';
+  agent: AgentName;
   cmd?: string;
   upload: boolean;
   git: boolean;
@@ -47,10 +49,7 @@ export function register(program: Command, run: Runner): void {
   program
     .command('new')
     .description('start a session from this directory and attach to it')
-    .option('--agent <agent>', 'claude or shell', (v) => {
-      if (v !== 'claude' && v !== 'shell') throw new UserError('--agent must be claude or shell', { exitCode: ExitCode.usage });
-      return v;
-    }, 'claude')
+    .option('--agent <agent>', agentHelp(), parseAgent, DEFAULT_AGENT)
     .option('--cmd <command>', 'run this shell command line (sh -c) instead of the agent')
     .option('--no-upload', 'start with an empty workspace')
     .option('--no-git', 'do not upload .git')
@@ -83,7 +82,7 @@ export async function newSession(ctx: Context, opts: NewOptions): Promise<number
   const secrets = store ? store.all() : {};
   // Secrets set with --inject: for hosts this session's policy must allow (exit 2 before anything starts).
   const inject = store ? injectRequests(store.injectSettings(), Object.keys(secrets), network) : [];
-  warnIfClaudeHasNoKey(ctx, opts, Object.keys(secrets));
+  warnIfAgentHasNoKey(ctx, opts, Object.keys(secrets));
   if (opts.upload) await confirmWholeDir(ctx, opts.yes === true);
   const maxBytes = maxUploadBytes(ctx, opts.maxUploadMb);
   // The walk and finding the API (maybe starting the local control plane) overlap.

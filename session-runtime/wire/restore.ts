@@ -11,14 +11,9 @@ export function isSnapshotMediaType(contentType: string | undefined): boolean {
 }
 
 /**
- * The agent's own state, kept beside each snapshot as its own object: Claude Code's
- * transcripts (`~/.claude/projects`, what `claude --continue` reads) — never its credentials or
- * settings, which stay out of every snapshot. Relative to the agent's home.
- */
-export const AGENT_STATE_DIR = '.claude/projects';
-
-/**
- * A resume's body holds the workspace snapshot and then, when the snapshot has one, the agent
- * state archive: this header gives the agent part's length (the last bytes of the body).
+ * The agent's own state (its conversations, AgentDefinition.stateDir: never its credentials or
+ * settings) is kept beside each snapshot as its own object. A resume's body holds the workspace
+ * snapshot and then, when the snapshot has one, the agent state archive: this header gives the
+ * agent part's length (the last bytes of the body).
  */
 export const AGENT_STATE_BYTES_HEADER = 'x-catty-agent-state-bytes';

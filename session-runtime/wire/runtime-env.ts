@@ -14,6 +14,9 @@ export const RuntimeEnv = {
   connectToken: 'CATTY_CONNECT_TOKEN',
   /** JSON argv (default ["claude","--dangerously-skip-permissions"]). */
   agentCmd: 'CATTY_AGENT_CMD',
+  /** Which agent runs (AGENT_NAMES, wire/agents.ts; default claude): whose home seeding, model
+   * variables and conversation state the runtime uses. */
+  agent: 'CATTY_AGENT',
   /** JSON object of extra variables for the agent only (secrets, settings). */
   agentEnv: 'CATTY_AGENT_ENV',
   /** The agent's HOME (default: a fresh private directory outside the workspace). */
@@ -41,8 +44,8 @@ export const RuntimeEnv = {
    * runtime bridges the agent's loopback proxy port to it. Unset: no egress proxy. */
   egressSocket: 'CATTY_EGRESS_SOCKET',
   /** With egressSocket: the session's model credentials are held by the egress proxy. A JSON
-   * array of the credential variables (MODEL_CREDENTIAL_NAMES) the agent gets a placeholder for;
-   * its ANTHROPIC_BASE_URL is then the runtime's bridge (the proxy's model route). */
+   * array of the credential variables (its agent's, wire/agent-*.ts) the agent gets a placeholder
+   * for; its base URL (ANTHROPIC_BASE_URL, …) is then the runtime's bridge (the proxy's model route). */
   modelRoute: 'CATTY_MODEL_ROUTE',
   /** A Unix socket inside the machine through which the runtime's own requests (API callbacks,
    * snapshot PUTs) leave it, asked as of a proxy; unset: straight to their hosts. */
@@ -63,14 +66,6 @@ export const EGRESS_SOCKET_NAME = 'proxy.sock';
 /** Beside the proxy's socket when the session has `--inject` rules: the certificate of the
  * session's own CA (PEM), which the agent's TLS clients are told to trust. */
 export const EGRESS_CA_NAME = 'ca.pem';
-
-/** The model credentials Claude Code reads that the egress proxy holds instead of the machine
- * (CATTY_MODEL_ROUTE): an API key (`x-api-key`), a `claude setup-token` OAuth token and a
- * gateway's token (both `Authorization: Bearer`). */
-export const MODEL_CREDENTIAL_NAMES = ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'ANTHROPIC_AUTH_TOKEN'] as const;
-export type ModelCredentialName = (typeof MODEL_CREDENTIAL_NAMES)[number];
-/** The model gateway's address secret: held by the proxy too, and pointed at the bridge inside. */
-export const MODEL_BASE_URL_NAME = 'ANTHROPIC_BASE_URL';
 
 /** The line `catty-session` prints on stdout once it accepts connections. */
 export const READY_LINE_PREFIX = 'catty-session listening on ';

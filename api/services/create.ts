@@ -39,7 +39,7 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
   if (deps.provisioner.refusal) throw new HttpError(503, SANDBOX_UNAVAILABLE, deps.provisioner.refusal);
   const network: NetworkPolicy = request.network ?? { preset: DEFAULT_NETWORK_PRESET, allow: [] };
   // The model credentials and --inject secrets go to the egress proxy, never into the machine.
-  const secrets = splitSecrets(request, network);
+  const secrets = splitSecrets(request, network, request.agent);
 
   // Check and insert in one transaction so concurrent creates cannot both pass the limit.
   const label = deps.db.transaction(() => {
@@ -116,6 +116,7 @@ export async function launchMachine(deps: Deps, session: Starting, spec: LaunchS
         machineToken,
         apiUrl: deps.machineApiUrl(),
         agentCmd: spec.agentCmd,
+        agent: spec.secrets.agent,
         // Secrets live here only: never in the DB or a log line.
         agentEnv,
         ...(modelRoute ? { modelRoute } : {}),

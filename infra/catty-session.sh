@@ -14,6 +14,15 @@
 #   heap), so its /proc/<pid>/environ holds none of them under any OCI runtime. This shell, pid 1
 #   until the exec, holds them only before any agent exists.
 dir=/opt/catty/dist/session-runtime
+# A Swarm session (api/provisioners/swarm-spec.ts) gets no network by the engine's configuration,
+# not by its own: a node whose dockerd has a bridge would give it one. Said, and not started.
+if [ "$CATTY_LOOPBACK_ONLY" = 1 ]; then
+  others=$(sed -n 's/^ *\([^ :]*\):.*/\1/p' /proc/net/dev 2>/dev/null | grep -vx lo)
+  if [ -n "$others" ] || [ ! -r /proc/net/dev ]; then
+    echo "catty-session: this machine has network interfaces besides lo ($(echo $others)): run dockerd with --bridge=none on every catty node" >&2
+    exit 1
+  fi
+fi
 node=node
 if /usr/local/lib/catty-node -e 0 2>/dev/null; then
   node=/usr/local/lib/catty-node

@@ -1,5 +1,5 @@
 /**
- * catty-node in cluster mode (issue 22; SECURITY README rows 62–64): the built node with
+ * catty-node in cluster mode (issue 22; SECURITY README rows 63–65): the built node with
  * certificates from the built `catty-node certs` serves the API alone over mutual TLS — no
  * certificate, another CA's, a node's own certificate as a client, and an API trusting another
  * CA are all refused before any request — and the whole control contract works over it. The
@@ -64,9 +64,9 @@ function probe(url: string, tls: Partial<EndpointTls>): Promise<number> {
   });
 }
 
-describe('a cluster node serves the API alone (62)', () => {
-  it('62: no certificate, another CA, a node certificate as a client, an API trusting another CA: refused; the API: served', async () => {
-    const node = await startClusterNode(certs.nodeDir, path.join(root, 'nd-62'), { CATTY_NODE_DOCKER_SOCKET: path.join(root, 'no-engine.sock') });
+describe('a cluster node serves the API alone (63)', () => {
+  it('63: no certificate, another CA, a node certificate as a client, an API trusting another CA: refused; the API: served', async () => {
+    const node = await startClusterNode(certs.nodeDir, path.join(root, 'nd-63'), { CATTY_NODE_DOCKER_SOCKET: path.join(root, 'no-engine.sock') });
     expect(await probe(node.url, apiTls)).toBe(200);
     const ca = read(certs.apiDir, 'ca.pem');
     await expect(probe(node.url, { ca })).rejects.toThrow();
@@ -84,8 +84,8 @@ describe('a cluster node serves the API alone (62)', () => {
     }
   });
 
-  it('the control contract over TLS; hostile input to the machine routes is a 4xx (64)', async () => {
-    const node = await startClusterNode(certs.nodeDir, path.join(root, 'nd-64'), { CATTY_NODE_DOCKER_SOCKET: path.join(root, 'no-engine.sock') });
+  it('the control contract over TLS; hostile input to the machine routes is a 4xx (65)', async () => {
+    const node = await startClusterNode(certs.nodeDir, path.join(root, 'nd-65'), { CATTY_NODE_DOCKER_SOCKET: path.join(root, 'no-engine.sock') });
     const remote = remoteNode(node.url, apiTls);
     const events: string[] = [];
     const watch = remote.watch(
@@ -216,7 +216,7 @@ describe('the runtime through its node', () => {
   });
 });
 
-describe('a hostile machine’s run volume (63)', () => {
+describe('a hostile machine’s run volume (64)', () => {
   /** A stand-in runtime: an HTTP server on `<dir>/runtime.sock` answering `runtime`. */
   async function fakeRuntime(dir: string): Promise<void> {
     const server = http.createServer((_req, res) => res.end('runtime'));
@@ -236,7 +236,7 @@ describe('a hostile machine’s run volume (63)', () => {
     return { run, egress, host };
   }
 
-  it('63: runtime.sock planted as a link to a host socket: never a runtime; the node connects nowhere and takes nothing', async () => {
+  it('64: runtime.sock planted as a link to a host socket: never a runtime; the node connects nowhere and takes nothing', async () => {
     const volumes = directoryVolumes();
     const m = machine(volumes, 'h1');
     const host = await hostSocket(path.join(m.host, 'docker.sock'));
@@ -248,7 +248,7 @@ describe('a hostile machine’s run volume (63)', () => {
     expect(await remote.machines()).toEqual([]);
   });
 
-  it('63: callback.sock planted as a link to a host file: removed, not followed — the file keeps its owner and mode', async () => {
+  it('64: callback.sock planted as a link to a host file: removed, not followed — the file keeps its owner and mode', async () => {
     const volumes = directoryVolumes();
     const m = machine(volumes, 'h2');
     const precious = path.join(m.host, 'shadow');
@@ -262,7 +262,7 @@ describe('a hostile machine’s run volume (63)', () => {
     expect(fs.lstatSync(path.join(m.run, 'callback.sock')).isSocket()).toBe(true);
   });
 
-  it('63: the run directory swapped for a link after the attach: the node still reaches the machine’s own socket, never the host’s', async () => {
+  it('64: the run directory swapped for a link after the attach: the node still reaches the machine’s own socket, never the host’s', async () => {
     const volumes = directoryVolumes();
     const m = machine(volumes, 'h3');
     await fakeRuntime(m.run);
@@ -276,7 +276,7 @@ describe('a hostile machine’s run volume (63)', () => {
     expect(host.connections()).toBe(0);
   });
 
-  it('63: a volume whose directory is a link (to a host directory): refused, nothing there chowned', async () => {
+  it('64: a volume whose directory is a link (to a host directory): refused, nothing there chowned', async () => {
     const volumes = directoryVolumes();
     const m = machine(volumes, 'h4');
     fs.mkdirSync(path.join(m.host, 'etc'), { mode: 0o755 });

@@ -22,8 +22,10 @@ const READY_TIMEOUT_MS = 15_000;
 const PROBE_TIMEOUT_MS = 3_000;
 
 /** What the node's environment keeps of the API's: where to find things and whom to trust,
- * nothing of the API's own settings or keys. */
+ * nothing of the API's own settings or keys — nor the cluster settings (CATTY_NODE_TLS_DIR is
+ * the API's client material there): the host's node is never a cluster node. */
 const PASSED_ENV = /^(PATH|HOME|TMPDIR|LANG|LC_[A-Z]+|TZ|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|CATTY_NODE_[A-Z_]+)$/;
+const CLUSTER_ENV = /^CATTY_NODE_(TLS_DIR|LISTEN_TLS|PORT|DIR|DOCKER_SOCKET)$/;
 
 export interface NodeLaunchOptions {
   nodeDir: string;
@@ -77,7 +79,7 @@ export async function connectOrStartNode(options: NodeLaunchOptions): Promise<No
 async function spawnNode(options: NodeLaunchOptions): Promise<void> {
   const logFile = logFileOf(options.nodeDir);
   const log = fs.openSync(logFile, 'a', 0o600);
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => PASSED_ENV.test(name)));
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => PASSED_ENV.test(name) && !CLUSTER_ENV.test(name)));
   const args = [nodeBinPath(), '--dir', options.nodeDir, '--log-level', options.logLevel ?? 'info'];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', log], env });
   fs.closeSync(log);

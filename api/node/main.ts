@@ -51,7 +51,9 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
   const listenTls = flags.get('--listen-tls') ?? (env.CATTY_NODE_LISTEN_TLS || undefined);
   const tlsDir = flags.get('--tls-dir') ?? (env.CATTY_NODE_TLS_DIR || undefined);
   let cluster: Args['cluster'] = null;
-  if (listenTls !== undefined || tlsDir !== undefined) {
+  // Cluster mode is asked for by the address alone: CATTY_NODE_TLS_DIR is also the API's name
+  // for its own side's material, and a host node must never turn into a cluster node for it.
+  if (listenTls !== undefined) {
     const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listenTls ?? '');
     if (!match || Number(match[2]) > 65535) throw new Error('catty-node: --listen-tls (CATTY_NODE_LISTEN_TLS) must be HOST:PORT, e.g. 0.0.0.0:7443');
     if (!tlsDir) throw new Error('catty-node: --listen-tls needs --tls-dir (CATTY_NODE_TLS_DIR): ca.pem, node.pem, node-key.pem from catty-node certs');

@@ -15,6 +15,7 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import https from 'node:https';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -26,6 +27,7 @@ import { startNodeServer, type NodeServer } from '../../api/node/server.js';
 import { loadNodeTls } from '../../api/node/tls-listen.js';
 import type { VolumeInfo, VolumeStore } from '../../api/node/volumes.js';
 import { silentLogger } from '../../api/logger.js';
+import { relayHttp } from '../../api/relay/http-relay.js';
 import { requestRuntime } from '../../api/services/runtime-client.js';
 import type { EndpointTls } from '../../session-runtime/wire/runtime-address.js';
 import { onCleanup } from '../helpers/cleanup.js';
@@ -207,6 +209,14 @@ describe('the runtime through its node', () => {
     term.ws.send(Buffer.from('through-the-node'), { binary: true });
     await waitFor(() => term.text().includes('through-the-node'), 'the echo through the node');
     term.ws.close();
+
+    // The API's relay (api/relay/http-relay.ts) through the node: its base path and TLS kept.
+    const relay = http.createServer((req, res) => relayHttp(req, res, { runtime: endpoint, connectToken: rt.token, pathAndQuery: '/logs' }, silentLogger()));
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise((resolve) => relay.close(resolve)));
+    const logs = await fetch(`http://127.0.0.1:${(relay.address() as AddressInfo).port}/`);
+    expect(logs.status).toBe(200);
+    expect(await logs.text()).toContain('through-the-node');
 
     await remote.closeMachine(id, [`catty-run-${id}`, `catty-egress-${id}`, `catty-ws-${id}`]);
     expect(volumes.removed).toEqual([`catty-run-${id}`, `catty-egress-${id}`]);

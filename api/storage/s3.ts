@@ -22,6 +22,10 @@ function isNotFound(err: unknown): boolean {
   return false;
 }
 
+function isAlreadyThere(err: unknown): boolean {
+  return err instanceof S3ServiceException && (err.name === 'BucketAlreadyOwnedByYou' || err.name === 'BucketAlreadyExists' || err.$metadata.httpStatusCode === 409);
+}
+
 export function createS3Storage(options: S3StorageOptions): ObjectStorage {
   const client = new S3Client({
     region: options.region,
@@ -64,7 +68,14 @@ export function createS3Storage(options: S3StorageOptions): ObjectStorage {
         await client.send(new HeadBucketCommand({ Bucket }));
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        await client.send(new CreateBucketCommand({ Bucket }));
+        try {
+          await client.send(new CreateBucketCommand({ Bucket }));
+        } catch (createErr) {
+          // API replicas started together: another one made it between our look and our create.
+          // Looked at again, so a bucket that exists but is not ours still fails here.
+          if (!isAlreadyThere(createErr)) throw createErr;
+          await client.send(new HeadBucketCommand({ Bucket }));
+        }
       }
     },
     async close() {

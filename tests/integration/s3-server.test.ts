@@ -58,6 +58,14 @@ describe('catty-api s3-server', () => {
     expect(s3ServerCredentials(env)).toEqual({ accessKeyId: KEY.CATTY_S3_ACCESS_KEY_ID, secretAccessKey: KEY.CATTY_S3_SECRET_ACCESS_KEY });
   });
 
+  it('replicas started together each make sure of the bucket: all succeed (one creates it)', async () => {
+    const server = await start(tempDir('s3-race'), KEY);
+    const clients = Array.from({ length: 8 }, () => createS3Storage({ endpoint: server.endpoint, region: 'us-east-1', bucket: 'catty', forcePathStyle: true, accessKeyId: KEY.CATTY_S3_ACCESS_KEY_ID, secretAccessKey: KEY.CATTY_S3_SECRET_ACCESS_KEY }));
+    const outcomes = await Promise.allSettled(clients.map((c) => c.ensureBucket()));
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason))).toEqual([]);
+    for (const c of clients) await c.close();
+  });
+
   it('serves the API client signing with its key; objects outlive a restart; unsigned requests get 403', async () => {
     const dir = tempDir('s3-dir');
     const first = await start(dir, KEY);

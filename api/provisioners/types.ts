@@ -6,8 +6,11 @@
  *
  * The API, not the provisioner, waits for `/healthz` and records state.
  */
+import type { NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
+import type { SessionCredentials } from '../egress/credentials.js';
+import type { EndpointTls } from '../../session-runtime/wire/runtime-address.js';
 
-export type ProvisionerKind = 'local' | 'docker';
+export type ProvisionerKind = 'local' | 'docker' | 'swarm';
 
 export interface MachineSpec {
   sessionId: string;
@@ -38,6 +41,10 @@ export interface MachineSpec {
    * variables (CATTY_MODEL_ROUTE) the agent gets placeholders for, its base URL (ANTHROPIC_BASE_URL,
    * …) being the runtime's bridge. Absent: no model route. */
   modelRoute?: string[];
+  /** For a provisioner whose machines' egress is held by the node that runs them
+   * (Provisioner.egressAtNode): the session's network policy and the credentials its proxy adds. */
+  network?: NetworkPolicy;
+  credentials?: SessionCredentials;
 }
 
 /** What every machine of one API shares: a spare started ahead must have been given the same. */
@@ -77,6 +84,13 @@ export interface Provisioner {
    * user), so that catty-node gives each session's egress socket to it. Absent: the API's own
    * (bubblewrap maps it to the sandbox's user). */
   readonly machineUid?: number;
+  /** true: the node that runs a machine holds its egress proxy (Swarm: each host's catty-node,
+   * given MachineSpec.network and credentials at start), so the API opens no egress directory
+   * of its own for it. */
+  readonly egressAtNode?: boolean;
+  /** The API's certificate for the nodes its machines' runtimes are reached through (Swarm:
+   * each node's catty-node, over mutual TLS: runtimeUrl is https there). */
+  readonly runtimeTls?: EndpointTls;
   /** Optional: work ahead of the next start() (the local provisioner starts a spare machine). */
   prepare?(shared: SharedMachineSettings): void;
   /** Releases provisioner resources (not the machines: they outlive an API restart). */

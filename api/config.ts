@@ -22,7 +22,7 @@ const FileConfig = z.strictObject({
   publicUrl: z.optional(z.url()),
   machineApiUrl: z.optional(z.url()),
   dataDir: z.optional(z.string().check(z.minLength(1))),
-  provisioner: z.optional(z.enum(['local', 'docker'])),
+  provisioner: z.optional(z.enum(['local', 'docker', 'swarm'])),
   localSandbox: z.optional(z.enum(['auto', 'bwrap', 'none'])),
   localNice: z.optional(z.int().check(z.gte(0), z.lte(19))),
   localSpare: z.optional(z.boolean()),
@@ -87,7 +87,7 @@ export interface Config {
   /** The API as session machines reach it; null: the bound address for `local`, else publicUrl. */
   machineApiUrl: string | null;
   dataDir: string;
-  provisioner: 'local' | 'docker';
+  provisioner: 'local' | 'docker' | 'swarm';
   /** Local provisioner: bwrap when it works (auto), required (bwrap), or never (none). */
   localSandbox: 'auto' | 'bwrap' | 'none';
   /**
@@ -216,8 +216,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   const listenPort = Number(listen.slice(colon + 1));
   if (listenPort > 65535) throw usageError(`the listen port ${listenPort} is out of range`);
   const provisioner = flags.provisioner ?? envStr(env, 'CATTY_PROVISIONER') ?? file.provisioner ?? 'local';
-  if (provisioner !== 'local' && provisioner !== 'docker') {
-    throw usageError(`unknown provisioner "${provisioner}" (CATTY_PROVISIONER)`, 'Set CATTY_PROVISIONER to local or docker.');
+  if (provisioner !== 'local' && provisioner !== 'docker' && provisioner !== 'swarm') {
+    throw usageError(`unknown provisioner "${provisioner}" (CATTY_PROVISIONER)`, 'Set CATTY_PROVISIONER to local, docker or swarm.');
   }
   const publicUrl = flags.publicUrl ?? envStr(env, 'CATTY_PUBLIC_URL') ?? file.publicUrl ?? null;
   const s3f = file.s3 ?? {};

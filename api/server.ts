@@ -47,6 +47,10 @@ async function makeProvisioner(config: Config, logger: Logger): Promise<Provisio
       const { createDockerProvisioner } = await import('./provisioners/docker.js');
       return createDockerProvisioner({ config, logger });
     }
+    case 'swarm': {
+      const { createSwarmProvisioner } = await import('./provisioners/swarm.js');
+      return createSwarmProvisioner({ config, logger });
+    }
     default: {
       const never: never = config.provisioner;
       throw new Error(`unknown provisioner ${String(never)}`);

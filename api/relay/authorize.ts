@@ -22,10 +22,10 @@ function tokenMatches(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-export function authorizeRelay(deps: Pick<Deps, 'db' | 'key'>, sessionId: string, authorization: string | undefined): RelayAuth {
+export function authorizeRelay(deps: Pick<Deps, 'db' | 'key'> & Partial<Pick<Deps, 'provisioner'>>, sessionId: string, authorization: string | undefined): RelayAuth {
   const row = sessionById(deps.db, sessionId);
   if (!row || row.deleted) return { ok: false, status: 404, code: 'not_found', message: 'no such session' };
-  const runtime = rowEndpoint(row);
+  const runtime = rowEndpoint(row, deps.provisioner?.runtimeTls);
   // An ended session's token is gone (endSession clears it): nothing to compare against.
   if (row.status !== 'running' || !row.connect_token_enc || !runtime) {
     return { ok: false, status: 409, code: 'session_ended', message: `the session is ${row.status}` };

@@ -28,7 +28,7 @@ export interface Relay {
 
 const METHOD_OF = { upload: 'POST', logs: 'GET', 'git-bundle': 'GET' } as const;
 
-export function createRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'>, pairOptions: PairOptions = {}): Relay {
+export function createRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'> & Partial<Pick<Deps, 'provisioner'>>, pairOptions: PairOptions = {}): Relay {
   const upgrades = createUpgradeRelay(deps, pairOptions);
   return {
     requestListener(next) {

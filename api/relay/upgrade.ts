@@ -45,7 +45,7 @@ export interface UpgradeRelay {
   close(): Promise<void>;
 }
 
-export function createUpgradeRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'>, pairOptions: PairOptions = {}): UpgradeRelay {
+export function createUpgradeRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'> & Partial<Pick<Deps, 'provisioner'>>, pairOptions: PairOptions = {}): UpgradeRelay {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
   const pairs = new Set<RelayPair>();
   const connecting = new Set<WebSocket>();

@@ -41,7 +41,7 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
   };
 
   const connectInfo = (row: SessionRow): ConnectInfo => {
-    const runtime = rowEndpoint(row);
+    const runtime = rowEndpoint(row, deps.provisioner.runtimeTls);
     if (row.status !== 'running' || !row.connect_token_enc || !runtime) throw conflict('session_ended', `session ${row.label} is ${row.status}`);
     return { ...clientConnectInfo(deps.config, row.id, runtime), connectToken: decrypt(deps.key, row.connect_token_enc, `connect:${row.id}`) };
   };
@@ -74,7 +74,7 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
    * row) before it answers. Any failure leaves the latest stored snapshot to be served.
    */
   const snapshotNow = async (row: SessionRow): Promise<void> => {
-    const runtime = rowEndpoint(row);
+    const runtime = rowEndpoint(row, deps.provisioner.runtimeTls);
     if (row.status !== 'running' || !runtime || !row.connect_token_enc) return;
     const { connectToken } = connectInfo(row);
     try {
@@ -117,7 +117,7 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
 
   on(routes.logs, async (c) => {
     const row = find(c.get('userId'), c.req.param('ref'));
-    const runtime = rowEndpoint(row);
+    const runtime = rowEndpoint(row, deps.provisioner.runtimeTls);
     if (row.status === 'running' && runtime && row.connect_token_enc) {
       const { connectToken } = connectInfo(row);
       try {

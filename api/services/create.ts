@@ -128,7 +128,7 @@ export async function launchMachine(deps: Deps, session: Starting, spec: LaunchS
     );
     machineId = machine.machineId;
     updateSession(deps.db, id, { machine_id: machine.machineId, runtime_url: machine.runtimeUrl, runtime_socket: machine.runtimeSocket ?? null });
-    const runtime = machineEndpoint(machine);
+    const runtime = machineEndpoint(machine, deps.provisioner.runtimeTls);
     // An agent that exits at once can end the session (its exit callback) before /healthz is
     // seen: that is a session that ran and stopped, not a failed start.
     const starting = () => sessionById(deps.db, id)?.status === 'provisioning';

@@ -26,8 +26,8 @@ export interface RuntimeRequestOptions {
   body?: NodeJS.ReadableStream;
 }
 
-export const machineEndpoint = (machine: Machine): RuntimeEndpoint =>
-  machine.runtimeSocket ? { url: machine.runtimeUrl, socketPath: machine.runtimeSocket } : { url: machine.runtimeUrl };
+export const machineEndpoint = (machine: Machine, nodeTls?: EndpointTls | null): RuntimeEndpoint =>
+  machine.runtimeSocket ? { url: machine.runtimeUrl, socketPath: machine.runtimeSocket } : rowEndpoint({ runtime_url: machine.runtimeUrl, runtime_socket: null }, nodeTls)!;
 
 /**
  * Where a session's runtime is reached; null before its machine started. An https runtime URL

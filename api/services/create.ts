@@ -105,8 +105,9 @@ export async function launchMachine(deps: Deps, session: Starting, spec: LaunchS
   let machineId: string | null = null;
   try {
     const abort = AbortSignal.timeout(deps.config.healthTimeoutMs);
-    // Listening before the machine starts: the agent's first request finds the proxy there.
-    const egressDir = await deps.egress.open(id, network, credentials, deps.provisioner.machineUid);
+    // Listening before the machine starts: the agent's first request finds the proxy there. A
+    // Swarm machine's proxy is its node's, which gets the policy and credentials in start().
+    const egressDir = deps.provisioner.egressAtNode ? undefined : await deps.egress.open(id, network, credentials, deps.provisioner.machineUid);
     const machine = await deps.provisioner.start(
       {
         sessionId: id,
@@ -122,7 +123,7 @@ export async function launchMachine(deps: Deps, session: Starting, spec: LaunchS
         ...(modelRoute ? { modelRoute } : {}),
         upload: spec.upload || spec.restore !== undefined,
         runtimeEnv: deps.config.runtimeEnv,
-        egressDir,
+        ...(egressDir ? { egressDir } : { network, credentials }),
       },
       abort,
     );

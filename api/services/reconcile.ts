@@ -33,7 +33,8 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
       owned.add(s.machine_id);
       report.kept.push(s.id);
       const policy = sessionPolicy(s);
-      if (policy) egress.push({ id: s.id, policy, machineUid: deps.provisioner.machineUid });
+      // A Swarm session's proxy is its node's: nothing to open here.
+      if (policy && !deps.provisioner.egressAtNode) egress.push({ id: s.id, policy, machineUid: deps.provisioner.machineUid });
     } else {
       markEnded(deps, s.id, { status: 'stopped', detail: 'machine lost' });
       report.lost.push(s.id);

@@ -7,7 +7,8 @@
  * (its screen as `catty logs` gives it, rendered); asked to, it runs the scripted command, which
  * creates a file that syncs back to the project; the fake got the real key, the machine only a
  * placeholder: the key is in none of its processes (environment, command line, memory) nor in
- * any file of the data directory — workspace, home, logs, database, final snapshot.
+ * any file of the data directory — workspace, home, logs, database, final snapshot. Resumed, it
+ * is the same agent, and it continues that conversation (its state came back with the snapshot).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -77,6 +78,7 @@ export function describeAgentSession(c: AgentCase): void {
   let dataDir: string;
   let env: NodeJS.ProcessEnv;
   let fake: FakeModel;
+  let label: string | undefined;
   const catty = (args: string[], input?: string) => runCatty(args, { cwd: project, env, ...(input !== undefined ? { input } : {}) });
   const sessions = async () => JSON.parse((await catty(['list', '--json'])).stdout) as Array<{ label: string; id: string; agent: string; status: string }>;
 
@@ -154,6 +156,19 @@ export function describeAgentSession(c: AgentCase): void {
       await waitFor(() => !fs.existsSync(`/proc/${machine.pid}`), 'the machine to stop');
       expect(filesHolding(path.join(home, '.catty', 'local'), c.key)).toEqual([]);
       expect(filesHolding(dataDir, `made-by-${c.agent}`).length).toBeGreaterThan(0);
+      label = listed.label;
     }, 300_000);
+
+    it('catty resume keeps the agent and continues its conversation on a new machine', async () => {
+      expect(label, 'the session of the test before').toBeDefined();
+      const resumed = PtyProcess.catty(['resume', label], { cwd: project, env, cols: COLS, rows: ROWS });
+      // The earlier turn is on the screen again: the agent read back its own conversation.
+      const screen = await resumed.waitForScreen(/make the file[\s\S]*scripted answer number \d/, 90_000);
+      expect(screen).not.toMatch(c.dialogs);
+      expect((await sessions()).find((s) => s.label === label)).toMatchObject({ agent: c.agent, status: 'running' });
+      resumed.write('\x1d');
+      expect(await resumed.waitForExit(15_000)).toBe(0);
+      expect((await catty(['stop', label])).code).toBe(0);
+    }, 180_000);
   });
 }

@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import https from 'node:https';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeCallError } from '../../api/node/client.js';
 import { MAX_BODY_BYTES, nodeRoutes, VolumeLabel } from '../../api/node/contract.js';
@@ -53,6 +54,23 @@ beforeAll(() => {
 
 const read = (dir: string, name: string): string => fs.readFileSync(path.join(dir, name), 'utf8');
 
+/** A client certificate (clientAuth) the cluster CA in `caDir` signs, naming `cn`. */
+function issueClientCert(caDir: string, cn: string): { cert: string; key: string } {
+  const caCert = forge.pki.certificateFromPem(read(caDir, 'ca.pem'));
+  const caKey = forge.pki.privateKeyFromPem(read(caDir, 'ca-key.pem'));
+  const keys = forge.pki.rsa.generateKeyPair(1024);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = '01';
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + 3600_000);
+  cert.setSubject([{ name: 'commonName', value: cn }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([{ name: 'extKeyUsage', clientAuth: true }]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
+}
+
 /** One HTTPS GET /healthz with this TLS material; resolves with the status or rejects. */
 function probe(url: string, tls: Partial<EndpointTls>): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -74,6 +92,10 @@ describe('a cluster node serves the API alone (63)', () => {
     await expect(probe(node.url, { ca })).rejects.toThrow();
     await expect(probe(node.url, { ca, cert: read(other.apiDir, 'api.pem'), key: read(other.apiDir, 'api-key.pem') })).rejects.toThrow();
     await expect(probe(node.url, { ca, cert: read(certs.nodeDir, 'node.pem'), key: read(certs.nodeDir, 'node-key.pem') })).rejects.toThrow();
+    // Signed by the cluster's CA for client authentication, but not the API's (CN): refused too.
+    const stranger = issueClientCert(path.join(root, 'out-ca'), 'catty-worker');
+    await expect(probe(node.url, { ca, ...stranger })).rejects.toThrow();
+    expect(await probe(node.url, { ca, ...issueClientCert(path.join(root, 'out-ca'), 'catty-api') })).toBe(200);
     // The API checks the node too: a node of another cluster is not one of ours.
     await expect(probe(node.url, { ...apiTls, ca: read(other.apiDir, 'ca.pem') })).rejects.toThrow(/self.signed|unable to verify|certificate/i);
     // The refusals were the handshake's: the node logged them and serves on.
@@ -223,6 +245,27 @@ describe('the runtime through its node', () => {
     expect(await remote.machines()).toEqual([]);
     expect((await requestRuntime(endpoint, '/healthz', { timeoutMs: 5000, maxBytes: 4096 })).status).toBe(404);
     await remote.closeMachine(id, [`catty-run-${id}`]); // idempotent
+  });
+});
+
+describe('a node started again', () => {
+  it('attaches the same machine again (the API reconciles with machines()): its runtime, its sockets', async () => {
+    const rt = await startRuntime({ listen: 'unix' });
+    onCleanup(() => rt.stop());
+    const volumes = directoryVolumes();
+    const egressDir = fs.mkdtempSync(path.join(rt.dir, 'egress-'));
+    volumes.add('catty-run-again', rt.dir, 'again');
+    volumes.add('catty-egress-again', egressDir, 'again');
+    const request = { runVolume: 'catty-run-again', egressVolume: 'catty-egress-again', apiUrl: 'http://127.0.0.1:9/', machineUid: MACHINE_UID, policy: policy('none'), credentials: { inject: [] } };
+    const first = await inProcessNode(volumes);
+    await first.remote.attachMachine('again', request);
+    await first.server.close();
+    const second = await inProcessNode(volumes);
+    expect(await second.remote.machines()).toEqual([]);
+    await second.remote.attachMachine('again', request);
+    expect((await requestRuntime(second.remote.runtimeEndpoint('again'), '/healthz', { timeoutMs: 5000, maxBytes: 4096 })).status).toBe(200);
+    expect(fs.lstatSync(path.join(rt.dir, 'callback.sock')).isSocket()).toBe(true);
+    expect(fs.lstatSync(path.join(egressDir, 'proxy.sock')).uid).toBe(MACHINE_UID);
   });
 });
 

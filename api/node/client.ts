@@ -42,16 +42,33 @@ export function unixTransport(socketPath: string): NodeTransport {
 }
 
 /** `https://host:port` (any path ignored), the node's certificate checked against `tls.ca` and
- * its name (SAN) against the host; the API's own certificate presented. */
+ * its name (SAN) against the host; the API's own certificate presented. Connections are kept
+ * and reused (keepAliveAgent): a mutual-TLS handshake per call would cost more than the call. */
 export function tlsTransport(url: string, tls: EndpointTls): NodeTransport {
   const target = new URL(url);
   if (target.protocol !== 'https:') throw new Error(`a cluster node is reached over https, not ${target.protocol} (${url})`);
   const host = target.hostname.replace(/^\[|\]$/g, '');
   const port = Number(target.port || 443);
+  const agent = keepAliveAgent(tls);
   return {
     address: target.origin,
-    request: (options, onResponse) => https.request({ ...options, host, port, ca: tls.ca, cert: tls.cert, key: tls.key, agent: false }, onResponse),
+    request: (options, onResponse) => https.request({ ...options, host, port, agent }, onResponse),
   };
+}
+
+/** How long a kept connection may sit unused: below the node's keepAliveTimeout (60 s), so the
+ * node never closes one just as it is reused. */
+export const KEPT_IDLE_MS = 30_000;
+const agents = new WeakMap<EndpointTls, https.Agent>();
+
+/** One agent per TLS material (the API holds one for all its nodes): kept connections. */
+export function keepAliveAgent(tls: EndpointTls): https.Agent {
+  let agent = agents.get(tls);
+  if (!agent) {
+    agent = new https.Agent({ keepAlive: true, timeout: KEPT_IDLE_MS, ca: tls.ca, cert: tls.cert, key: tls.key });
+    agents.set(tls, agent);
+  }
+  return agent;
 }
 
 export interface NodeClient {

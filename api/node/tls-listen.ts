@@ -56,6 +56,8 @@ export function createTlsServer(material: EndpointTls, logger: Logger): https.Se
     requestTimeout: 0,
     headersTimeout: 10_000,
     maxHeaderSize: 16 * 1024,
+    // The API keeps connections for 30 s (client.ts KEPT_IDLE_MS): longer here, so it closes them.
+    keepAliveTimeout: 60_000,
   });
   server.setTimeout(5 * 60_000);
   server.on('secureConnection', (socket: tls.TLSSocket) => {

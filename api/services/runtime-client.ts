@@ -8,6 +8,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { runtimeUrl, type EndpointTls, type RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
+import { keepAliveAgent } from '../node/client.js';
 import type { Machine } from '../provisioners/types.js';
 import type { SessionRow } from '../state/sessions.js';
 
@@ -49,8 +50,8 @@ export function rowEndpoint(row: Pick<SessionRow, 'runtime_url' | 'runtime_socke
 export function openRuntimeRequest(endpoint: RuntimeEndpoint, pathAndQuery: string, options: Pick<http.RequestOptions, 'method' | 'headers'>): http.ClientRequest {
   const url = runtimeUrl(endpoint, pathAndQuery);
   if (url.protocol === 'https:') {
-    const tls = endpoint.tls ? { ca: endpoint.tls.ca, cert: endpoint.tls.cert, key: endpoint.tls.key } : {};
-    return https.request(url, { ...options, ...tls, agent: false });
+    // Through a cluster node: its kept mutual-TLS connections (a handshake per request costs more).
+    return https.request(url, { ...options, ...(endpoint.tls ? { agent: keepAliveAgent(endpoint.tls) } : {}) });
   }
   return http.request(url, { ...options, socketPath: endpoint.socketPath });
 }

@@ -4,8 +4,9 @@
  * provider of its own — the runtime's bridge (or, without the egress proxy, the user's
  * OPENAI_BASE_URL) as `base_url`, the key from OPENAI_API_KEY, WebSockets off (the model route
  * relays plain HTTP; Codex would try five upgrades before falling back) — and trusts the
- * workspace, with no update check and no analytics. Without a key it keeps Codex's own
- * provider, whose sign-in screen is then the right thing to show.
+ * workspace, with no update check, no analytics and no background app-server (by default the
+ * TUI copies its ~850 MB of binaries into ~/.codex/packages and leaves that daemon running).
+ * Without a key it keeps Codex's own provider, whose sign-in screen is then the right thing to show.
  */
 import path from 'node:path';
 import type { AgentDefinition, AgentHomeContext } from './agent.js';
@@ -41,7 +42,7 @@ export function codexConfig({ workspace, env, modelBridgeUrl }: Omit<AgentHomeCo
   const lines = ['# Written by catty when the session started (session-runtime/wire/agent-codex.ts).', 'check_for_update_on_startup = false'];
   const keyed = Boolean(env.OPENAI_API_KEY);
   if (keyed) lines.push('model_provider = "catty"');
-  lines.push('', '[analytics]', 'enabled = false');
+  lines.push('', '[analytics]', 'enabled = false', '', '[features]', 'daemon_auto_start = false');
   if (keyed) {
     lines.push(
       '',

@@ -43,6 +43,15 @@ export interface AgentCase {
 
 const COLS = 100;
 
+/** The bytes of the files under `root`. */
+function treeBytes(root: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(root, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}
+
 /** Where `needle` is in these processes; one that ended meanwhile (the agent's short-lived
  * children) held nothing any more. */
 function foundInProcesses(pids: number[], needle: string): string[] {
@@ -134,6 +143,9 @@ export function describeAgentSession(c: AgentCase): void {
       await waitFor(() => fs.existsSync(path.join(project, made)) && fs.readFileSync(path.join(project, made), 'utf8') === `made-by-${c.agent}\n`, `${made} synced back`, { timeoutMs: 90_000, everyMs: 100 });
       const answered = await session.waitForScreen(/scripted answer number \d/, 60_000);
       expect(answered).not.toMatch(c.dialogs);
+      // Its home holds settings and conversations, not a copy of the CLI (Codex's background
+      // app-server would put its ~850 MB of binaries there).
+      expect(treeBytes(path.join(dataDir, 'machines', listed.id, 'home'))).toBeLessThan(20 * 1024 * 1024);
 
       // The scripted API got the real key on every call, never the placeholder.
       const calls = fake.requests.flatMap((route, i) => (c.route.test(route) ? [c.keyOf(fake.headers[i]!)] : []));
@@ -161,14 +173,15 @@ export function describeAgentSession(c: AgentCase): void {
 
     it('catty resume keeps the agent and continues its conversation on a new machine', async () => {
       expect(label, 'the session of the test before').toBeDefined();
-      const resumed = PtyProcess.catty(['resume', label], { cwd: project, env, cols: COLS, rows: ROWS });
+      const stopped = label!;
+      const resumed = PtyProcess.catty(['resume', stopped], { cwd: project, env, cols: COLS, rows: ROWS });
       // The earlier turn is on the screen again: the agent read back its own conversation.
       const screen = await resumed.waitForScreen(/make the file[\s\S]*scripted answer number \d/, 90_000);
       expect(screen).not.toMatch(c.dialogs);
-      expect((await sessions()).find((s) => s.label === label)).toMatchObject({ agent: c.agent, status: 'running' });
+      expect((await sessions()).find((s) => s.label === stopped)).toMatchObject({ agent: c.agent, status: 'running' });
       resumed.write('\x1d');
       expect(await resumed.waitForExit(15_000)).toBe(0);
-      expect((await catty(['stop', label])).code).toBe(0);
+      expect((await catty(['stop', stopped])).code).toBe(0);
     }, 180_000);
   });
 }

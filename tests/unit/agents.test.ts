@@ -119,6 +119,7 @@ describe('home seeding: each opens at its prompt', () => {
     expect(text).toContain('supports_websockets = false');
     expect(text).toContain('[projects."/workspace"]\ntrust_level = "trusted"');
     expect(text).toContain('check_for_update_on_startup = false');
+    expect(text).toContain('[features]\ndaemon_auto_start = false');
     expect(fs.statSync(path.join(home, '.codex', 'config.toml')).mode & 0o777).toBe(0o600);
     expect(agentStateDir(config, home)).toBe(path.join(home, '.codex', 'sessions'));
   });

@@ -29,6 +29,11 @@ const statusOf = (err: unknown): number | undefined => (err as { statusCode?: nu
 
 export function engineVolumes(socketPath: string): VolumeStore {
   const docker = new Docker({ socketPath });
+  /** No answer at all (no HTTP status): the engine is not where the node looks. */
+  const unreachable = (err: unknown): NodeError | unknown =>
+    statusOf(err) === undefined
+      ? new NodeError(503, 'engine_unreachable', `this node's engine at ${socketPath} did not answer (${(err as NodeJS.ErrnoException).code ?? String(err)}): is dockerd running, and CATTY_NODE_DOCKER_SOCKET its socket?`)
+      : err;
   return {
     async inspect(name) {
       try {
@@ -36,7 +41,7 @@ export function engineVolumes(socketPath: string): VolumeStore {
         return { name: v.Name, mountpoint: v.Mountpoint, labels: v.Labels ?? {}, driver: v.Driver, options: v.Options ?? {} };
       } catch (err) {
         if (statusOf(err) === 404) return null;
-        throw err;
+        throw unreachable(err);
       }
     },
     async remove(name) {
@@ -46,7 +51,7 @@ export function engineVolumes(socketPath: string): VolumeStore {
       } catch (err) {
         if (statusOf(err) === 404) return 'gone';
         if (statusOf(err) === 409) return 'in_use';
-        throw err;
+        throw unreachable(err);
       }
     },
   };

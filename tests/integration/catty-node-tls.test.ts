@@ -137,6 +137,9 @@ describe('a cluster node serves the API alone (63)', () => {
     expect(await status(remote.closeMachine('abc', ['catty-ws-xyz']))).toBe(400);
     expect(await status(remote.closeMachine('abc', ['portainer_data']))).toBe(400);
     expect(await status(remote.closeMachine('../x', ['catty-ws-abc']))).toBe(400);
+    // Right names, but no engine where the node looks: a 503 that says what to check.
+    const noEngine = remote.attachMachine('abc', { ...attach, runVolume: 'catty-run-abc', egressVolume: 'catty-egress-abc' });
+    await expect(noEngine).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/CATTY_NODE_DOCKER_SOCKET/) });
     // An oversized body: 413, read no further.
     const huge = { ...attach, runVolume: 'catty-run-abc', egressVolume: 'catty-egress-abc', credentials: { inject: [{ host: 'a', port: 1, header: 'x', value: 'v'.repeat(MAX_BODY_BYTES) }] } };
     expect(await status(remote.attachMachine('abc', huge))).toBe(413);

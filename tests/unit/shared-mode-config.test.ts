@@ -9,6 +9,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../api/config.js';
 import { UserError } from '../../session-runtime/wire/errors.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const KEY_A = Buffer.alloc(32, 1).toString('base64');
@@ -114,3 +115,23 @@ describe('the sealing key settings', () => {
     }
   });
 });
+
+describe('where the key goes', () => {
+  /** Every source file of the three programs (the seam, the runtime and the CLI included). */
+  function sources(dir: string): string[] {
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      const full = path.join(dir, e.name);
+      return e.isDirectory() ? sources(full) : e.name.endsWith('.ts') ? [full] : [];
+    });
+  }
+
+  it('only configuration and sealing read it: nothing that builds a machine, a node or an outgoing request', () => {
+    const readers = ['api', 'session-runtime', 'cli']
+      .flatMap((d) => sources(path.join(REPO_ROOT, d)))
+      .filter((f) => /sealingKeys|CATTY_SECRET_KEY/.test(fs.readFileSync(f, 'utf8')))
+      .map((f) => path.relative(REPO_ROOT, f))
+      .sort();
+    expect(readers).toEqual(['api/config.ts', 'api/crypto.ts', 'api/shared-mode.ts', 'api/state/key-canary.ts']);
+  });
+});
+

@@ -13,6 +13,8 @@
  * attach, a volume directory that is a link — leads the node nowhere else and chowns nothing
  * outside.
  */
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,7 +34,7 @@ import { relayHttp } from '../../api/relay/http-relay.js';
 import { requestRuntime } from '../../api/services/runtime-client.js';
 import type { EndpointTls } from '../../session-runtime/wire/runtime-address.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { makeCerts, runtimeWs, startClusterNode, type ClusterCerts } from '../helpers/cluster-node.js';
+import { NODE_BIN, makeCerts, runtimeWs, startClusterNode, type ClusterCerts } from '../helpers/cluster-node.js';
 import { policy } from '../helpers/egress.js';
 import { startRuntime, type RuntimeProcess } from '../helpers/runtime.js';
 import { buildZip } from '../helpers/runtime-zip.js';
@@ -101,6 +103,14 @@ describe('a cluster node serves the API alone (63)', () => {
     // The refusals were the handshake's: the node logged them and serves on.
     expect(node.stderr()).toBe('');
     expect(await probe(node.url, apiTls)).toBe(200);
+    // A later run adds a node under the same CA: the CA is made once.
+    const caBefore = read(path.join(root, 'out-ca'), 'ca.pem');
+    const again = spawnSync(process.execPath, [NODE_BIN, 'certs', '--out', path.join(root, 'out'), '--ca-dir', path.join(root, 'out-ca'), '--node', 'node2.example'], { encoding: 'utf8' });
+    expect(again.status).toBe(0);
+    expect(read(path.join(root, 'out-ca'), 'ca.pem')).toBe(caBefore);
+    const added = new X509Certificate(read(path.join(root, 'out', 'nodes', 'node2.example'), 'node.pem'));
+    expect([added.subjectAltName, added.checkIssued(new X509Certificate(caBefore))]).toEqual(['DNS:node2.example', true]);
+    expect(new X509Certificate(read(certs.nodeDir, 'node.pem')).subjectAltName).toBe('IP Address:127.0.0.1');
     // certs wrote private files in private directories.
     for (const dir of [certs.nodeDir, certs.apiDir, path.join(root, 'out-ca')]) {
       expect(fs.statSync(dir).mode & 0o777).toBe(0o700);

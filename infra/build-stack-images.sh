@@ -14,12 +14,13 @@
 #               a registry, on any node (by name, every task start first tries one).
 # Env: CATTY_STACK_TAG (dev), CATTY_BASE_IMAGE (catty-base:dev).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self=$(readlink -f "$0")
+cd "$(dirname "$self")/.."
 
 lock=/tmp/catty-image.lock
 if [ "${CATTY_IMAGE_LOCK_HELD:-}" != "$lock" ]; then
   export CATTY_IMAGE_LOCK_HELD=$lock
-  exec flock "$lock" "$0" "$@"
+  exec flock "$lock" "$self" "$@"
 fi
 
 env_file=""

@@ -9,7 +9,7 @@ import { ensureLocalUser } from './services/users.js';
 
 export async function writeLocalCredentials(deps: Pick<Deps, 'db' | 'config' | 'now'>, apiUrl: string, file: string): Promise<LocalCredentials> {
   const user = await ensureLocalUser(deps);
-  const pair = issueTokenPair(deps, user.id);
+  const pair = await issueTokenPair(deps, user.id);
   const creds: LocalCredentials = {
     version: 1,
     apiUrl,

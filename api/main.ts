@@ -16,9 +16,9 @@ import { writeLocalCredentials } from './local-credentials.js';
 import { acquirePidLock } from './pid-lock.js';
 import { createLogger } from './logger.js';
 import { promptHidden, readPasswordStdin } from './password-prompt.js';
-import { startApi } from './server.js';
+import { openStateDb, startApi } from './server.js';
 import { createUser, listAccounts, removeUser, resetPassword } from './services/users.js';
-import { openDb, type Db } from './state/db.js';
+import type { Db } from './state/db.js';
 import { mkdirSync } from 'node:fs';
 
 interface ServeFlags extends ConfigFlags {
@@ -66,15 +66,16 @@ class DataDirBusy extends UserError {
   }
 }
 
-/** Runs `work` on the data directory's database (beside a serving API: SQLite's lock is shared). */
+/** Runs `work` on the API's database: CATTY_DATABASE_URL's Postgres, or the data directory's
+ * SQLite file (beside a serving API: SQLite's lock is shared). */
 async function withDb(flags: ConfigFlags, work: (db: Db) => Promise<number> | number): Promise<number> {
   const config = loadConfig(flags);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const db = openDb(join(config.dataDir, 'catty.db'));
+  const db = await openStateDb(config);
   try {
     return await work(db);
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -91,8 +92,8 @@ export function addUser(flags: PasswordFlags, email: string): Promise<number> {
 }
 
 export function listUsers(flags: ConfigFlags & { json?: boolean }): Promise<number> {
-  return withDb(flags, (db) => {
-    const accounts = listAccounts(db);
+  return withDb(flags, async (db) => {
+    const accounts = await listAccounts(db);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(accounts, null, 2)}\n`);
       return 0;
@@ -114,8 +115,8 @@ export function resetUserPassword(flags: PasswordFlags, email: string): Promise<
 }
 
 export function removeUserCommand(flags: ConfigFlags, email: string): Promise<number> {
-  return withDb(flags, (db) => {
-    const user = removeUser({ db }, email);
+  return withDb(flags, async (db) => {
+    const user = await removeUser({ db }, email);
     process.stdout.write(`removed ${user.email} (${user.id})\n`);
     return 0;
   });

@@ -20,7 +20,8 @@ import { createRelay } from './relay/index.js';
 import { createSessionEgress } from './services/egress.js';
 import { reconcile } from './services/reconcile.js';
 import { startSweeper } from './services/sweeper.js';
-import { openDb } from './state/db.js';
+import { openDatabase, type Db } from './state/db.js';
+import { databaseUnreachable } from './state/db-errors.js';
 import { startEmbeddedS3, type EmbeddedS3 } from './storage/embedded-s3.js';
 import { createS3Storage } from './storage/s3.js';
 
@@ -60,9 +61,8 @@ async function makeProvisioner(config: Config, logger: Logger): Promise<Provisio
 
 export async function startApi(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningApi> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const dbPath = join(config.dataDir, 'catty.db');
-  const db = openDb(dbPath);
-  for (const file of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+  // First: a database that cannot be used stops the start before anything else is made.
+  const db = await openStateDb(config);
   const key = loadOrCreateKey(config.dataDir);
   // One egress proxy for every session, in catty-node: a process of its own that outlives us.
   // Found or started (~0.2 s to its ready line) while storage and the provisioner start.
@@ -147,9 +147,21 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
       await provisioner.close();
       await storage.close();
       await embedded?.close();
-      db.close();
+      await db.close();
     })());
   return { url: boundUrl, deps, close };
+}
+
+/** Postgres at CATTY_DATABASE_URL, or SQLite at <dataDir>/catty.db (0600, with its WAL files). */
+export async function openStateDb(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<Db> {
+  if (config.databaseUrl) {
+    if (!/^postgres(ql)?:\/\//i.test(config.databaseUrl)) throw databaseUnreachable(config.databaseUrl, 'only postgres:// URLs are supported');
+    return openDatabase(config.databaseUrl);
+  }
+  const dbPath = join(config.dataDir, 'catty.db');
+  const db = await openDatabase(dbPath);
+  for (const file of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+  return db;
 }
 
 function readLastPort(path: string): number | null {

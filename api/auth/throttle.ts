@@ -1,7 +1,7 @@
 /**
  * The brake on password guessing at the /device sign-in. Each attempt is taken — checked and
- * counted in one write transaction (BEGIN IMMEDIATE: one writer at a time, across every API
- * process on the database) — before the password is checked, so parallel guesses cannot all
+ * counted in one write transaction (SQLite: BEGIN IMMEDIATE, one writer at a time; Postgres: the
+ * keys' transaction-level advisory locks; across every API process on the database) — before the password is checked, so parallel guesses cannot all
  * get past a check made before any of them failed: at most `perAccount` passwords are tried for
  * one account and `perAddress` from one client address per window, however many arrive at once.
  *
@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { parseIp } from '../../session-runtime/wire/ip-address.js';
 import { iso, type Db } from '../state/db.js';
-import { clearAttempts, countAttempt, purgeThrottle, throttleRow, uncountAttempt } from '../state/login-throttle.js';
+import { clearAttempts, countAttempt, lockThrottleKeys, purgeThrottle, throttleRow, uncountAttempt } from '../state/login-throttle.js';
 
 export interface ThrottleLimits {
   perAccount: number;
@@ -38,35 +38,32 @@ export class LoginThrottle {
   ) {}
 
   /** Takes one attempt for `email` from `address`, or refuses when either has none left. */
-  take(email: string, address: string, nowMs: number): Taken {
+  async take(email: string, address: string, nowMs: number): Promise<Taken> {
     const keys: [string, number][] = [
       [accountKey(email), this.limits.perAccount],
       [addressKey(address), this.limits.perAddress],
     ];
     const now = iso(nowMs);
-    return this.db
-      .transaction((): Taken => {
-        purgeThrottle(this.db, now);
-        let retryAfterMs = 0;
-        for (const [key, limit] of keys) {
-          const row = throttleRow(this.db, key);
-          if (row && row.attempts >= limit) retryAfterMs = Math.max(retryAfterMs, Date.parse(row.window_ends_at) - nowMs);
-        }
-        if (retryAfterMs > 0) return { ok: false, retryAfterMs };
-        for (const [key] of keys) countAttempt(this.db, key, iso(nowMs + this.limits.windowMs));
-        return { ok: true };
-      })
-      .immediate();
+    return this.db.transaction(async (db): Promise<Taken> => {
+      await lockThrottleKeys(db, keys.map(([key]) => key));
+      await purgeThrottle(db, now);
+      let retryAfterMs = 0;
+      for (const [key, limit] of keys) {
+        const row = await throttleRow(db, key);
+        if (row && row.attempts >= limit) retryAfterMs = Math.max(retryAfterMs, Date.parse(row.window_ends_at) - nowMs);
+      }
+      if (retryAfterMs > 0) return { ok: false, retryAfterMs };
+      for (const [key] of keys) await countAttempt(db, key, iso(nowMs + this.limits.windowMs));
+      return { ok: true };
+    });
   }
 
   /** The password was right: the account starts again, the address gets its attempt back. */
-  succeeded(email: string, address: string): void {
-    this.db
-      .transaction(() => {
-        clearAttempts(this.db, accountKey(email));
-        uncountAttempt(this.db, addressKey(address));
-      })
-      .immediate();
+  async succeeded(email: string, address: string): Promise<void> {
+    await this.db.transaction(async (db) => {
+      await clearAttempts(db, accountKey(email));
+      await uncountAttempt(db, addressKey(address));
+    });
   }
 }
 

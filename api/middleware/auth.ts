@@ -16,7 +16,7 @@ export function bearer(header: string | undefined): string | null {
 export function requireUser(deps: Pick<Deps, 'db' | 'now'>): MiddlewareHandler<AppEnv> {
   return async function requireUserMiddleware(c, next) {
     const token = bearer(c.req.header('authorization'));
-    const userId = token ? userForAccessToken(deps, token) : null;
+    const userId = token ? await userForAccessToken(deps, token) : null;
     if (!userId) throw unauthorized();
     c.set('userId', userId);
     await next();
@@ -28,8 +28,8 @@ export function requireUser(deps: Pick<Deps, 'db' | 'now'>): MiddlewareHandler<A
 export function requireMachine(deps: Pick<Deps, 'db' | 'now'>): MiddlewareHandler<AppEnv> {
   return async function requireMachineMiddleware(c, next) {
     const token = bearer(c.req.header('authorization'));
-    const row = token ? liveToken(deps.db, sha256Hex(token), 'machine', iso(deps.now())) : undefined;
-    const session = row?.session_id ? sessionById(deps.db, row.session_id) : undefined;
+    const row = token ? await liveToken(deps.db, sha256Hex(token), 'machine', iso(deps.now())) : undefined;
+    const session = row?.session_id ? await sessionById(deps.db, row.session_id) : undefined;
     if (!session || (session.status !== 'running' && session.status !== 'provisioning')) throw unauthorized('machine token is not valid for a running session');
     c.set('sessionId', session.id);
     c.set('userId', session.owner_id);

@@ -9,11 +9,12 @@ import { decrypt } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { bearer } from '../middleware/auth.js';
 import { rowEndpoint } from '../services/runtime-client.js';
-import { sessionById } from '../state/sessions.js';
+import { databaseUnavailable, isDatabaseUnavailable } from '../state/db-errors.js';
+import { sessionById, type SessionRow } from '../state/sessions.js';
 
 export type RelayAuth =
   | { ok: true; runtime: RuntimeEndpoint; connectToken: string }
-  | { ok: false; status: 401 | 404 | 409; code: string; message: string };
+  | { ok: false; status: 401 | 404 | 409 | 503; code: string; message: string };
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
@@ -22,8 +23,15 @@ function tokenMatches(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-export function authorizeRelay(deps: Pick<Deps, 'db' | 'key'> & Partial<Pick<Deps, 'provisioner'>>, sessionId: string, authorization: string | undefined): RelayAuth {
-  const row = sessionById(deps.db, sessionId);
+export async function authorizeRelay(deps: Pick<Deps, 'db' | 'key'> & Partial<Pick<Deps, 'provisioner'>>, sessionId: string, authorization: string | undefined): Promise<RelayAuth> {
+  let row: SessionRow | undefined;
+  try {
+    row = await sessionById(deps.db, sessionId);
+  } catch (err) {
+    if (!isDatabaseUnavailable(err)) throw err;
+    const { status, code, message } = databaseUnavailable();
+    return { ok: false, status: status as 503, code, message };
+  }
   if (!row || row.deleted) return { ok: false, status: 404, code: 'not_found', message: 'no such session' };
   const runtime = rowEndpoint(row, deps.provisioner?.runtimeTls);
   // An ended session's token is gone (endSession clears it): nothing to compare against.

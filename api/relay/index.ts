@@ -41,14 +41,23 @@ export function createRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'> & Partial<
           res.setHeader('allow', METHOD_OF[target.op]);
           return sendJsonError(res, 405, 'method_not_allowed', `${target.op} takes ${METHOD_OF[target.op]}`);
         }
-        const auth = authorizeRelay(deps, target.sessionId, req.headers.authorization);
-        if (!auth.ok) {
-          // Refused before reading the body: do not reuse a connection with a body still on it.
-          res.setHeader('connection', 'close');
-          sendJsonError(res, auth.status, auth.code, auth.message);
-          return void req.resume();
-        }
-        relayHttp(req, res, { runtime: auth.runtime, connectToken: auth.connectToken, pathAndQuery: `/${target.op}${url.search}` }, deps.logger.child({ sessionId: target.sessionId }));
+        void authorizeRelay(deps, target.sessionId, req.headers.authorization).then(
+          (auth) => {
+            if (!auth.ok) {
+              // Refused before reading the body: do not reuse a connection with a body still on it.
+              res.setHeader('connection', 'close');
+              sendJsonError(res, auth.status, auth.code, auth.message);
+              return void req.resume();
+            }
+            relayHttp(req, res, { runtime: auth.runtime, connectToken: auth.connectToken, pathAndQuery: `/${target.op}${url.search}` }, deps.logger.child({ sessionId: target.sessionId }));
+          },
+          (err: unknown) => {
+            deps.logger.error({ err }, 'relay authorization failed');
+            res.setHeader('connection', 'close');
+            sendJsonError(res, 500, 'internal', 'internal error');
+            req.resume();
+          },
+        );
       };
     },
     onUpgrade: (req, socket, head) => upgrades.onUpgrade(req, socket, head),

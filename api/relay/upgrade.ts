@@ -15,7 +15,7 @@ import type { Deps } from '../deps.js';
 import { MAX_FRAME_BYTES } from '../../session-runtime/wire/protocol.js';
 import type { ErrorBody } from '../../session-runtime/wire/errors.js';
 import { runtimeUrl } from '../../session-runtime/wire/runtime-address.js';
-import { authorizeRelay } from './authorize.js';
+import { authorizeRelay, type RelayAuth } from './authorize.js';
 import { matchRelayPath } from './paths.js';
 import { pairSockets, type PairOptions, type RelayPair } from './ws-relay.js';
 
@@ -60,8 +60,22 @@ export function createUpgradeRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'> & P
     if (req.headers.upgrade?.toLowerCase() !== 'websocket' || !WS_KEY.test(req.headers['sec-websocket-key'] ?? '') || req.headers['sec-websocket-version'] !== '13') {
       return refuseJson(socket, 400, 'invalid_request', 'not a valid WebSocket upgrade');
     }
-    const auth = authorizeRelay(deps, target.sessionId, req.headers.authorization);
-    if (!auth.ok) return refuseJson(socket, auth.status, auth.code, auth.message);
+    authorizeRelay(deps, target.sessionId, req.headers.authorization).then(
+      (auth) => {
+        if (!auth.ok) return refuseJson(socket, auth.status, auth.code, auth.message);
+        relayAuthorized(req, socket, head, url, target.sessionId, auth);
+      },
+      (err: unknown) => {
+        deps.logger.error({ err }, 'relay authorization failed');
+        refuseJson(socket, 500, 'internal', 'internal error');
+      },
+    );
+  }
+
+  /** The upgrade once its connect token checked out (authorize.ts). */
+  function relayAuthorized(req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL, sessionId: string, auth: Extract<RelayAuth, { ok: true }>): void {
+    if (closing) return refuseJson(socket, 503, 'shutting_down', 'the API is restarting');
+    const target = { sessionId };
 
     const log = deps.logger.child({ sessionId: target.sessionId });
     // Under the runtime's base path (a cluster node's: /v1/machines/<id>/runtime).

@@ -21,7 +21,7 @@ function tokenBody(pair: { access_token: string; refresh_token: string; token_ty
 export function authRoutes(app: Hono<AppEnv>, deps: Deps): void {
   const on = registrar(app, deps);
 
-  on(routes.deviceCode, (c) => reply(c, routes.deviceCode, startDeviceAuthorization(deps)));
+  on(routes.deviceCode, async (c) => reply(c, routes.deviceCode, await startDeviceAuthorization(deps)));
 
   // The one route whose errors follow RFC 8628 §3.5 rather than the ErrorBody every other route answers with.
   on(routes.deviceToken, async (c) => {
@@ -32,14 +32,14 @@ export function authRoutes(app: Hono<AppEnv>, deps: Deps): void {
       const error: DeviceTokenError = { error: 'invalid_grant', error_description: 'expected {grant_type: "urn:ietf:params:oauth:grant-type:device_code", device_code}' };
       return c.json(error, 400);
     }
-    const result = pollDeviceToken(deps, body.device_code);
+    const result = await pollDeviceToken(deps, body.device_code);
     c.header('Cache-Control', 'no-store');
     return result.ok ? reply(c, routes.deviceToken, tokenBody(result.tokens)) : c.json(result.error, 400);
   });
 
   on(routes.refresh, async (c) => {
     const body = await jsonBody(c, routes.refresh.request);
-    const pair = rotateRefreshToken(deps, body.refresh_token);
+    const pair = await rotateRefreshToken(deps, body.refresh_token);
     if (!pair) throw unauthorized('refresh token is invalid, expired or already used');
     c.header('Cache-Control', 'no-store');
     return reply(c, routes.refresh, tokenBody(pair));
@@ -49,16 +49,16 @@ export function authRoutes(app: Hono<AppEnv>, deps: Deps): void {
   on(routes.logout, async (c) => {
     const body = await jsonBody(c, routes.logout.request);
     const access = bearer(c.req.header('authorization'));
-    if (access) revokeToken(deps.db, sha256Hex(access));
+    if (access) await revokeToken(deps.db, sha256Hex(access));
     if (body.refresh_token) {
-      const row = liveToken(deps.db, sha256Hex(body.refresh_token), 'refresh', iso(deps.now()));
-      if (row && row.user_id === c.get('userId')) revokeToken(deps.db, row.hash);
+      const row = await liveToken(deps.db, sha256Hex(body.refresh_token), 'refresh', iso(deps.now()));
+      if (row && row.user_id === c.get('userId')) await revokeToken(deps.db, row.hash);
     }
     return reply(c, routes.logout, { ok: true });
   });
 
-  on(routes.me, (c) => {
-    const user = userById(deps.db, c.get('userId'));
+  on(routes.me, async (c) => {
+    const user = await userById(deps.db, c.get('userId'));
     if (!user) throw unauthorized();
     return reply(c, routes.me, { id: user.id, email: user.email });
   });

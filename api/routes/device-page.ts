@@ -37,10 +37,10 @@ export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
     c.header('Cache-Control', 'no-store');
   });
 
-  const webUser = (c: Context<AppEnv>) => {
+  const webUser = async (c: Context<AppEnv>) => {
     const cookie = getCookie(c, SESSION_COOKIE);
-    const row = cookie ? liveWebSession(deps.db, sha256Hex(cookie), iso(deps.now())) : undefined;
-    const user = row ? userById(deps.db, row.user_id) : undefined;
+    const row = cookie ? await liveWebSession(deps.db, sha256Hex(cookie), iso(deps.now())) : undefined;
+    const user = row ? await userById(deps.db, row.user_id) : undefined;
     return row && user ? { user, csrf: row.csrf } : null;
   };
 
@@ -52,9 +52,9 @@ export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
     return token;
   };
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const code = (c.req.query('code') ?? '').slice(0, 20);
-    const signedIn = webUser(c);
+    const signedIn = await webUser(c);
     if (!signedIn) return c.html(page('Sign in to catty', signInForm({ code, csrf: loginCsrf(c) })));
     return c.html(page('Approve a device', approveForm({ code, csrf: signedIn.csrf, email: signedIn.user.email })));
   });
@@ -70,28 +70,28 @@ export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
     const email = field('email').trim().toLowerCase().slice(0, 320);
     const address = clientAddress(c);
     // Taken before the password is checked (and counted as a failure unless it is right).
-    const taken = throttle.take(email, address, deps.now());
+    const taken = await throttle.take(email, address, deps.now());
     if (!taken.ok) {
       const minutes = Math.max(1, Math.ceil(taken.retryAfterMs / 60_000));
       c.header('Retry-After', String(Math.ceil(taken.retryAfterMs / 1000)));
       return c.html(page('Sign in to catty', signInForm({ code, csrf: cookieCsrf, error: `Too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.` })), 429);
     }
-    const user = userByEmail(deps.db, email);
+    const user = await userByEmail(deps.db, email);
     // An unknown email costs a real verification too: the answer's timing does not tell.
     const passwordOk = await verifyPassword(field('password').slice(0, 1024), user?.password_hash ?? NO_ACCOUNT_HASH);
     if (!user || !passwordOk) {
       return c.html(page('Sign in to catty', signInForm({ code, csrf: cookieCsrf, error: 'Wrong email or password.' })), 401);
     }
-    throttle.succeeded(email, address);
+    await throttle.succeeded(email, address);
     const token = randomBytes(32).toString('base64url');
     const now = deps.now();
-    insertWebSession(deps.db, { hash: sha256Hex(token), user_id: user.id, csrf: randomBytes(18).toString('base64url'), expires_at: iso(now + WEB_SESSION_TTL_MS), created_at: iso(now) });
+    await insertWebSession(deps.db, { hash: sha256Hex(token), user_id: user.id, csrf: randomBytes(18).toString('base64url'), expires_at: iso(now + WEB_SESSION_TTL_MS), created_at: iso(now) });
     setCookie(c, SESSION_COOKIE, token, { ...cookieOptions(secure()), maxAge: WEB_SESSION_TTL_MS / 1000 });
     return c.redirect(`/device?code=${encodeURIComponent(code)}`, 303);
   });
 
   app.post('/decide', async (c) => {
-    const signedIn = webUser(c);
+    const signedIn = await webUser(c);
     if (!signedIn) return c.redirect('/device', 303);
     const form = await c.req.parseBody();
     const code = typeof form.code === 'string' ? form.code.slice(0, 20) : '';
@@ -101,7 +101,7 @@ export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
     if (action === null || !normalizeUserCode(code)) {
       return c.html(page('Approve a device', approveForm({ code, csrf: signedIn.csrf, email: signedIn.user.email, error: 'Enter the code shown in your terminal.' })), 400);
     }
-    const result = decideDeviceCode(deps, code, signedIn.user.id, action);
+    const result = await decideDeviceCode(deps, code, signedIn.user.id, action);
     return c.html(page(TITLES[result], message(MESSAGES[result])), result === 'approved' || result === 'denied' ? 200 : 400);
   });
 

@@ -33,8 +33,8 @@ export function runtimeRoutes(app: Hono<AppEnv>, deps: Deps): void {
     const stem = `sessions/${sessionId}/snapshots/${now.replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}`;
     // The agent's state is its own object, never a snapshot row: downloads serve only workspaces.
     const key = part === 'agent' ? `${stem}.agent.tar.gz` : `${stem}.tar.gz`;
-    if (part === 'agent') mintAgentKey(deps.db, { key, session_id: sessionId, expected_size: size, created_at: now });
-    else mintSnapshot(deps.db, { key, session_id: sessionId, expected_size: size, created_at: now });
+    if (part === 'agent') await mintAgentKey(deps.db, { key, session_id: sessionId, expected_size: size, created_at: now });
+    else await mintSnapshot(deps.db, { key, session_id: sessionId, expected_size: size, created_at: now });
     const put = await deps.storage.presignPut(key, size, PUT_URL_TTL_SEC);
     return reply(c, routes.presign, { key, url: put.url, headers: put.headers });
   });
@@ -42,37 +42,38 @@ export function runtimeRoutes(app: Hono<AppEnv>, deps: Deps): void {
   on(routes.reportSnapshot, async (c) => {
     const report = await jsonBody(c, routes.reportSnapshot.request);
     const sessionId = c.get('sessionId');
-    const minted = snapshotByKey(deps.db, report.key);
+    const minted = await snapshotByKey(deps.db, report.key);
     if (!minted || minted.session_id !== sessionId) throw badRequest('this key was not minted for this session');
     if (minted.recorded) throw new HttpError(409, 'already_recorded', 'this snapshot was already recorded');
     if (minted.expected_size !== report.size) throw badRequest(`size ${report.size} differs from the presigned size ${minted.expected_size}`);
     const head = await deps.storage.head(report.key);
     if (!head || head.size !== report.size) throw badRequest('the stored object is missing or has a different size');
     if (report.agent) {
-      const agent = agentKeyMinted(deps.db, report.agent.key);
+      const agent = await agentKeyMinted(deps.db, report.agent.key);
       if (!agent || agent.session_id !== sessionId) throw badRequest('the agent state key was not minted for this session');
       if (agent.expected_size !== report.agent.size) throw badRequest(`agent state size ${report.agent.size} differs from the presigned size ${agent.expected_size}`);
       const agentHead = await deps.storage.head(report.agent.key);
       if (!agentHead || agentHead.size !== report.agent.size) throw badRequest('the stored agent state is missing or has a different size');
     }
-    recordSnapshot(deps.db, report.key, report.size, report.sha256, iso(deps.now()));
-    if (report.agent) recordAgentPart(deps.db, report.key, report.agent);
+    // Recorded once: of two reports of one key racing (a retry, two replicas), one wins.
+    if (!(await recordSnapshot(deps.db, report.key, report.size, report.sha256, iso(deps.now())))) throw new HttpError(409, 'already_recorded', 'this snapshot was already recorded');
+    if (report.agent) await recordAgentPart(deps.db, report.key, report.agent);
     // Keep the newest N; objects are immutable, so older ones simply go.
-    for (const old of recordedBeyond(deps.db, sessionId, deps.config.snapshotsKept)) {
+    for (const old of await recordedBeyond(deps.db, sessionId, deps.config.snapshotsKept)) {
       await deps.storage.delete(old.key);
       if (old.agent_key) await deps.storage.delete(old.agent_key);
-      deleteSnapshotRow(deps.db, old.key);
+      await deleteSnapshotRow(deps.db, old.key);
     }
     return reply(c, routes.reportSnapshot, { ok: true });
   });
 
   on(routes.heartbeat, async (c) => {
     const beat = await jsonBody(c, routes.heartbeat.request);
-    const row = sessionById(deps.db, c.get('sessionId'))!;
+    const row = (await sessionById(deps.db, c.get('sessionId')))!;
     const now = deps.now();
     // Activity = a client attached now, or the agent's last output.
     const activityMs = beat.clients > 0 ? now : now - beat.idleMs;
-    if (activityMs > Date.parse(row.last_activity_at)) updateSession(deps.db, row.id, { last_activity_at: iso(activityMs) });
+    if (activityMs > Date.parse(row.last_activity_at)) await updateSession(deps.db, row.id, { last_activity_at: iso(activityMs) });
     return reply(c, routes.heartbeat, { ok: true });
   });
 
@@ -80,7 +81,7 @@ export function runtimeRoutes(app: Hono<AppEnv>, deps: Deps): void {
     const { data } = await jsonBody(c, routes.uploadLogs.request);
     const bytes = Buffer.from(data, 'base64');
     if (bytes.length > MAX_LOG_BYTES) throw badRequest(`logs are limited to ${MAX_LOG_BYTES} bytes`);
-    updateSession(deps.db, c.get('sessionId'), { final_logs: bytes.toString('base64') });
+    await updateSession(deps.db, c.get('sessionId'), { final_logs: bytes.toString('base64') });
     return reply(c, routes.uploadLogs, { ok: true });
   });
 
@@ -90,7 +91,7 @@ export function runtimeRoutes(app: Hono<AppEnv>, deps: Deps): void {
     const report = await jsonBody(c, routes.exit.request);
     const sessionId = c.get('sessionId');
     const detail = report.code !== null ? `agent exited with code ${report.code}` : `agent killed by signal ${report.signal ?? 'unknown'}`;
-    updateSession(deps.db, sessionId, { exit_code: report.code });
+    await updateSession(deps.db, sessionId, { exit_code: report.code });
     track(deps, stopAndEnd(deps, sessionId, { status: 'stopped', detail, exitCode: report.code }));
     return reply(c, routes.exit, { ok: true });
   });

@@ -33,9 +33,9 @@ const SNAPSHOT_NOW_TIMEOUT_MS = 30_000;
 export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
   const on = registrar(app, deps);
 
-  const find = (userId: string, idOrLabel: string): SessionRow => {
+  const find = async (userId: string, idOrLabel: string): Promise<SessionRow> => {
     if (idOrLabel.length > 200) throw notFound('no such session');
-    const row = ownedSession(deps.db, userId, idOrLabel);
+    const row = await ownedSession(deps.db, userId, idOrLabel);
     if (!row) throw notFound(`no session ${JSON.stringify(idOrLabel)}`);
     return row;
   };
@@ -51,20 +51,20 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
     return reply(c, routes.createSession, await createSession(deps, c.get('userId'), body));
   });
 
-  on(routes.listSessions, (c) => reply(c, routes.listSessions, { sessions: withResumable(deps, c.get('userId'), listOwned(deps.db, c.get('userId'))) }));
+  on(routes.listSessions, async (c) => reply(c, routes.listSessions, { sessions: await withResumable(deps, c.get('userId'), await listOwned(deps.db, c.get('userId'))) }));
 
-  on(routes.getSession, (c) => reply(c, routes.getSession, withResumable(deps, c.get('userId'), [find(c.get('userId'), c.req.param('ref'))])[0]!));
+  on(routes.getSession, async (c) => reply(c, routes.getSession, (await withResumable(deps, c.get('userId'), [await find(c.get('userId'), c.req.param('ref'))]))[0]!));
 
-  on(routes.connect, (c) => reply(c, routes.connect, connectInfo(find(c.get('userId'), c.req.param('ref')))));
+  on(routes.connect, async (c) => reply(c, routes.connect, connectInfo(await find(c.get('userId'), c.req.param('ref')))));
 
   on(routes.stop, async (c) => {
-    const row = find(c.get('userId'), c.req.param('ref'));
+    const row = await find(c.get('userId'), c.req.param('ref'));
     if (row.status === 'running' || row.status === 'provisioning') await stopAndEnd(deps, row.id, { status: 'stopped', detail: 'stopped by the user' });
-    return reply(c, routes.stop, toSession(sessionById(deps.db, row.id)!));
+    return reply(c, routes.stop, toSession((await sessionById(deps.db, row.id))!));
   });
 
   on(routes.deleteSession, async (c) => {
-    await deleteSession(deps, find(c.get('userId'), c.req.param('ref')));
+    await deleteSession(deps, await find(c.get('userId'), c.req.param('ref')));
     return reply(c, routes.deleteSession, { ok: true });
   });
 
@@ -89,9 +89,9 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
   };
 
   on(routes.download, async (c) => {
-    const row = find(c.get('userId'), c.req.param('ref'));
+    const row = await find(c.get('userId'), c.req.param('ref'));
     await snapshotNow(row);
-    const snap = latestRecorded(deps.db, row.id);
+    const snap = await latestRecorded(deps.db, row.id);
     if (!snap || snap.size === null || snap.sha256 === null) throw new HttpError(404, 'no_snapshot', `session ${row.label} has no snapshot yet`);
     return reply(c, routes.download, {
       url: await deps.storage.presignGet(snap.key, DOWNLOAD_URL_TTL_SEC),
@@ -106,17 +106,17 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
     const body = await jsonBody(c, routes.resume.request);
     const userId = c.get('userId');
     const connect = (row: SessionRow) => ({ ...toSession(row), ...connectInfo(row), alreadyRunning: true, snapshotAt: null });
-    return reply(c, routes.resume, await resumeSession(deps, userId, find(userId, c.req.param('ref')), body, connect));
+    return reply(c, routes.resume, await resumeSession(deps, userId, await find(userId, c.req.param('ref')), body, connect));
   });
 
   on(routes.fork, async (c) => {
     const body = await jsonBody(c, routes.fork.request);
     const userId = c.get('userId');
-    return reply(c, routes.fork, await forkSession(deps, userId, find(userId, c.req.param('ref')), body, snapshotNow));
+    return reply(c, routes.fork, await forkSession(deps, userId, await find(userId, c.req.param('ref')), body, snapshotNow));
   });
 
   on(routes.logs, async (c) => {
-    const row = find(c.get('userId'), c.req.param('ref'));
+    const row = await find(c.get('userId'), c.req.param('ref'));
     const runtime = rowEndpoint(row, deps.provisioner.runtimeTls);
     if (row.status === 'running' && runtime && row.connect_token_enc) {
       const { connectToken } = connectInfo(row);
@@ -132,5 +132,5 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
     return reply(c, routes.logs, { data: row.final_logs ?? '' });
   });
 
-  on(routes.netLog, async (c) => reply(c, routes.netLog, { refusals: await deps.egress.refusals(find(c.get('userId'), c.req.param('ref')).id) }));
+  on(routes.netLog, async (c) => reply(c, routes.netLog, { refusals: await deps.egress.refusals((await find(c.get('userId'), c.req.param('ref'))).id) }));
 }

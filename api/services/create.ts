@@ -8,12 +8,13 @@ import { clientConnectInfo } from '../relay/paths.js';
 import { iso } from '../state/db.js';
 import { countLive, insertSession, labelTaken, sessionById, toSession, updateSession } from '../state/sessions.js';
 import { insertToken } from '../state/tokens.js';
+import { lockUser } from '../state/users.js';
 import { agentCommand } from './agent-cmd.js';
 import { waitForHealthy } from './health.js';
 import { splitSecrets, type SplitSecrets } from './session-credentials.js';
 import { sendSnapshot, type RestoreFrom } from './snapshot-send.js';
 import { machineEndpoint } from './runtime-client.js';
-import { uniqueLabel } from './labels.js';
+import { randomLabel } from './labels.js';
 import { markEnded } from './lifecycle.js';
 
 type Parsed = Required<Pick<CreateSessionRequest, 'agent' | 'upload'>> & Omit<CreateSessionRequest, 'agent' | 'upload'>;
@@ -41,12 +42,13 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
   // The model credentials and --inject secrets go to the egress proxy, never into the machine.
   const secrets = splitSecrets(request, network, request.agent);
 
-  // Check and insert in one transaction so concurrent creates cannot both pass the limit.
-  const label = deps.db.transaction(() => {
-    checkLiveLimit(deps, ownerId);
-    if (options.label !== undefined && labelTaken(deps.db, ownerId, options.label)) throw new HttpError(409, 'label_taken', `you already have a session labelled ${options.label}`);
-    const label = options.label ?? uniqueLabel((l) => labelTaken(deps.db, ownerId, l));
-    insertSession(deps.db, {
+  // Check and insert in one transaction, serialised per owner (checkLiveLimit), so concurrent
+  // creates — on this replica or another — cannot both pass the limit.
+  const label = await deps.db.transaction(async (db) => {
+    await checkLiveLimit({ ...deps, db }, ownerId);
+    if (options.label !== undefined && (await labelTaken(db, ownerId, options.label))) throw new HttpError(409, 'label_taken', `you already have a session labelled ${options.label}`);
+    const label = options.label ?? (await freeLabel(db, ownerId));
+    await insertSession(db, {
       id,
       owner_id: ownerId,
       label,
@@ -60,9 +62,9 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
       network: JSON.stringify(network),
       cmd: request.cmd ?? null,
     });
-    insertToken(deps.db, { hash: sha256Hex(machineToken), kind: 'machine', user_id: ownerId, session_id: id, expires_at: null, created_at: iso(now) });
+    await insertToken(db, { hash: sha256Hex(machineToken), kind: 'machine', user_id: ownerId, session_id: id, expires_at: null, created_at: iso(now) });
     return label;
-  })();
+  });
 
   return launchMachine(deps, { id, ownerId, label, network, connectToken, machineToken }, {
     agentCmd: options.agentCmd ?? agentCommand(request.agent, request.cmd),
@@ -72,9 +74,15 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
   });
 }
 
-/** Refuses a start past the owner's limit of live sessions (call inside the transaction that adds one). */
-export function checkLiveLimit(deps: Deps, ownerId: string): void {
-  if (countLive(deps.db, ownerId) >= deps.config.maxSessionsPerUser) {
+/**
+ * Refuses a start past the owner's limit of live sessions. Call inside the transaction that adds
+ * one: it first locks the owner's row (Postgres: SELECT … FOR UPDATE; SQLite's write transaction
+ * already excludes other writers), so a second create for the same owner waits here until the
+ * first commits, then counts its session.
+ */
+export async function checkLiveLimit(deps: Pick<Deps, 'db' | 'config'>, ownerId: string): Promise<void> {
+  await lockUser(deps.db, ownerId);
+  if ((await countLive(deps.db, ownerId)) >= deps.config.maxSessionsPerUser) {
     throw new HttpError(429, 'limit_reached', `you already have ${deps.config.maxSessionsPerUser} running sessions; stop one first (catty stop <label>)`);
   }
 }
@@ -128,13 +136,13 @@ export async function launchMachine(deps: Deps, session: Starting, spec: LaunchS
       abort,
     );
     machineId = machine.machineId;
-    updateSession(deps.db, id, { machine_id: machine.machineId, runtime_url: machine.runtimeUrl, runtime_socket: machine.runtimeSocket ?? null });
+    await updateSession(deps.db, id, { machine_id: machine.machineId, runtime_url: machine.runtimeUrl, runtime_socket: machine.runtimeSocket ?? null });
     const runtime = machineEndpoint(machine, deps.provisioner.runtimeTls);
     // An agent that exits at once can end the session (its exit callback) before /healthz is
     // seen: that is a session that ran and stopped, not a failed start.
-    const starting = () => sessionById(deps.db, id)?.status === 'provisioning';
+    const starting = async () => (await sessionById(deps.db, id))?.status === 'provisioning';
     if (!(await waitForHealthy(runtime, deps.config.healthTimeoutMs, undefined, starting))) {
-      const row = sessionById(deps.db, id);
+      const row = await sessionById(deps.db, id);
       if (row && row.status !== 'provisioning') {
         log.info({ status: row.status }, 'session ended before it was seen healthy');
         return { ...toSession(row), ...clientConnectInfo(deps.config, id, runtime), connectToken };
@@ -142,15 +150,24 @@ export async function launchMachine(deps: Deps, session: Starting, spec: LaunchS
       throw new Error(`the session runtime did not become healthy within ${deps.config.healthTimeoutMs} ms`);
     }
     if (spec.restore) await sendSnapshot(runtime, connectToken, spec.restore);
-    if (starting()) updateSession(deps.db, id, { status: 'running', last_activity_at: iso(deps.now()) });
+    if (await starting()) await updateSession(deps.db, id, { status: 'running', last_activity_at: iso(deps.now()) });
     log.info({ machineId, runtime, restored: spec.restore !== undefined }, 'session running');
-    return { ...toSession(sessionById(deps.db, id)!), ...clientConnectInfo(deps.config, id, runtime), connectToken };
+    return { ...toSession((await sessionById(deps.db, id))!), ...clientConnectInfo(deps.config, id, runtime), connectToken };
   } catch (err) {
     log.error({ err }, 'session failed to start');
     if (machineId) await deps.provisioner.stop(machineId, { graceMs: FAILED_START_GRACE_MS }).catch(() => undefined);
-    markEnded(deps, id, { status: 'failed', detail: `failed to start: ${oneLine(err)}` });
+    await markEnded(deps, id, { status: 'failed', detail: `failed to start: ${oneLine(err)}` });
     throw new HttpError(503, 'provision_failed', `the session machine for ${label} failed to start; \`catty list\` shows why`);
   }
+}
+
+/** A generated label the owner does not use yet. */
+async function freeLabel(db: Deps['db'], ownerId: string, attempts = 50): Promise<string> {
+  for (let i = 0; i < attempts; i++) {
+    const label = randomLabel();
+    if (!(await labelTaken(db, ownerId, label))) return label;
+  }
+  throw new Error('could not find a free session label');
 }
 
 function oneLine(err: unknown): string {

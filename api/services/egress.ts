@@ -189,7 +189,7 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
       for (const q of refusals) bySession.set(q.sessionId, [...(bySession.get(q.sessionId) ?? []), q.refusal]);
       for (const [sessionId, batch] of bySession) {
         try {
-          appendRefusals(db, sessionId, batch);
+          await appendRefusals(db, sessionId, batch);
         } catch (err) {
           // A session the database does not know (deleted meanwhile): nothing to keep them for.
           log.error({ err, sessionId }, 'could not record egress refusals');
@@ -260,7 +260,7 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
     },
     async refusals(sessionId) {
       await drain().catch((err: unknown) => log.warn({ err: String(err) }, 'catty-node did not hand over its refusals; answering those already written'));
-      return listRefusals(db, sessionId);
+      return await listRefusals(db, sessionId);
     },
     async shutdown() {
       if (stopped) return;

@@ -7,10 +7,10 @@ import { requestRuntime } from './runtime-client.js';
 /** /healthz answers a small JSON object. */
 const MAX_HEALTH_BYTES = 64 * 1024;
 
-export async function waitForHealthy(runtime: RuntimeEndpoint, timeoutMs: number, signal?: AbortSignal, stillWanted: () => boolean = () => true): Promise<boolean> {
+export async function waitForHealthy(runtime: RuntimeEndpoint, timeoutMs: number, signal?: AbortSignal, stillWanted: () => boolean | Promise<boolean> = () => true): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let delayMs = 25;
-  while (Date.now() < deadline && !signal?.aborted && stillWanted()) {
+  while (Date.now() < deadline && !signal?.aborted && (await stillWanted())) {
     try {
       const res = await requestRuntime(runtime, RuntimePath.health, { timeoutMs: Math.min(2000, Math.max(1, deadline - Date.now())), maxBytes: MAX_HEALTH_BYTES });
       if (res.status === 200 && Health.safeParse(JSON.parse(res.body.toString('utf8'))).success) return true;

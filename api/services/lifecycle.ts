@@ -33,7 +33,7 @@ export function stopAndEnd(deps: Deps, sessionId: string, options: EndOptions): 
   const existing = stops.get(sessionId);
   if (existing) return existing;
   const work = (async () => {
-    const row = sessionById(deps.db, sessionId);
+    const row = await sessionById(deps.db, sessionId);
     if (!row) return;
     if (row.machine_id) {
       try {
@@ -42,7 +42,7 @@ export function stopAndEnd(deps: Deps, sessionId: string, options: EndOptions): 
         deps.logger.error({ sessionId, err }, 'stopping the machine failed');
       }
     }
-    markEnded(deps, sessionId, options);
+    await markEnded(deps, sessionId, options);
   })().finally(() => stops.delete(sessionId));
   stops.set(sessionId, work);
   track(deps, work);
@@ -50,10 +50,10 @@ export function stopAndEnd(deps: Deps, sessionId: string, options: EndOptions): 
 }
 
 /** Records the end without touching the machine (it is gone, or the caller stops it). */
-export function markEnded(deps: Deps, sessionId: string, options: EndOptions): boolean {
-  const ended = endSession(deps.db, sessionId, { status: options.status, ended_at: iso(deps.now()), detail: options.detail, exit_code: options.exitCode ?? null });
+export async function markEnded(deps: Deps, sessionId: string, options: EndOptions): Promise<boolean> {
+  const ended = await endSession(deps.db, sessionId, { status: options.status, ended_at: iso(deps.now()), detail: options.detail, exit_code: options.exitCode ?? null });
   // Connect and machine tokens die with the session.
-  revokeSessionTokens(deps.db, sessionId);
+  await revokeSessionTokens(deps.db, sessionId);
   // So does its way out (the machine is gone, or its caller stops it).
   track(deps, deps.egress.close(sessionId));
   if (ended) deps.logger.info({ sessionId, status: options.status, detail: options.detail }, 'session ended');
@@ -74,11 +74,11 @@ export async function deleteSession(deps: Deps, row: SessionRow): Promise<void> 
   }
   // Closed (its last refusals written) before they go with the rest.
   await deps.egress.close(row.id);
-  deleteRefusals(deps.db, row.id);
-  for (const snap of allSnapshots(deps.db, row.id)) {
+  await deleteRefusals(deps.db, row.id);
+  for (const snap of await allSnapshots(deps.db, row.id)) {
     await deps.storage.delete(snap.key);
     if (snap.agent_key) await deps.storage.delete(snap.agent_key);
-    deleteSnapshotRow(deps.db, snap.key);
+    await deleteSnapshotRow(deps.db, snap.key);
   }
-  updateSession(deps.db, row.id, { deleted: 1, final_logs: null });
+  await updateSession(deps.db, row.id, { deleted: 1, final_logs: null });
 }

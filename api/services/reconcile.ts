@@ -20,7 +20,7 @@ export interface ReconcileReport {
 export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   const report: ReconcileReport = { kept: [], lost: [], failed: [], orphansStopped: [] };
   const machines = await deps.provisioner.list();
-  const live = liveSessions(deps.db);
+  const live = await liveSessions(deps.db);
   const owned = new Set<string>();
   const egress: Array<{ id: string; policy: NetworkPolicy; machineUid?: number }> = [];
   for (const s of live) {
@@ -36,7 +36,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
       // A Swarm session's proxy is its node's: nothing to open here.
       if (policy && !deps.provisioner.egressAtNode) egress.push({ id: s.id, policy, machineUid: deps.provisioner.machineUid });
     } else {
-      markEnded(deps, s.id, { status: 'stopped', detail: 'machine lost' });
+      await markEnded(deps, s.id, { status: 'stopped', detail: 'machine lost' });
       report.lost.push(s.id);
     }
   }

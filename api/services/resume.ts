@@ -22,6 +22,7 @@ import { iso } from '../state/db.js';
 import { LIVE_STATUSES, sessionById, sessionPolicy, toSession, updateSession, type SessionRow } from '../state/sessions.js';
 import { recordedNewestFirst, sessionsWithSnapshots } from '../state/snapshots.js';
 import { insertToken, revokeSessionTokens } from '../state/tokens.js';
+import { lockUser } from '../state/users.js';
 import { DEFAULT_NETWORK_PRESET, type NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 import { restartCommand as agentRestartCommand } from './agent-cmd.js';
 import { checkLiveLimit, createSession, launchMachine } from './create.js';
@@ -42,8 +43,8 @@ interface Verified extends RestoreFrom {
 type Parsed<T> = T & { snapshot: SnapshotChoice };
 
 /** Each session with `resumable`: ended, and a snapshot to start again from. */
-export function withResumable(deps: Deps, ownerId: string, rows: SessionRow[]): Session[] {
-  const withSnapshots = sessionsWithSnapshots(deps.db, ownerId);
+export async function withResumable(deps: Deps, ownerId: string, rows: SessionRow[]): Promise<Session[]> {
+  const withSnapshots = await sessionsWithSnapshots(deps.db, ownerId);
   return rows.map((row) => ({ ...toSession(row), resumable: !LIVE_STATUSES.includes(row.status) && withSnapshots.has(row.id) }));
 }
 
@@ -52,8 +53,8 @@ export async function resumeSession(deps: Deps, ownerId: string, row: SessionRow
   if (row.status === 'running') {
     // A running session is attached to, not started twice — unless its machine is gone.
     if (row.machine_id && (await deps.provisioner.isAlive(row.machine_id))) return connect(row);
-    markEnded(deps, row.id, { status: 'stopped', detail: 'machine lost' });
-    row = sessionById(deps.db, row.id)!;
+    await markEnded(deps, row.id, { status: 'stopped', detail: 'machine lost' });
+    row = (await sessionById(deps.db, row.id))!;
   }
   // Whatever is left of the old machine goes first (its tokens are already revoked).
   if (row.machine_id) await deps.provisioner.stop(row.machine_id, { graceMs: OLD_MACHINE_GRACE_MS }).catch((err: unknown) => deps.logger.warn({ err, sessionId: row.id }, 'clearing the old machine failed'));
@@ -64,14 +65,17 @@ export async function resumeSession(deps: Deps, ownerId: string, row: SessionRow
   try {
     const connectToken = newToken('cat_ct');
     const machineToken = newToken('cat_mt');
-    deps.db.transaction(() => {
-      const now = sessionById(deps.db, row.id);
+    await deps.db.transaction(async (db) => {
+      // The owner's row first (as creates do): a resume racing this one, on any replica, waits
+      // here and then sees the session live.
+      await lockUser(db, ownerId);
+      const now = await sessionById(db, row.id);
       if (!now || now.deleted || LIVE_STATUSES.includes(now.status)) throw conflict('session_starting', `session ${row.label} was started again meanwhile`);
-      checkLiveLimit(deps, ownerId);
+      await checkLiveLimit({ ...deps, db }, ownerId);
       // The old machine's tokens were revoked when it ended; this makes sure of it.
-      revokeSessionTokens(deps.db, row.id);
+      await revokeSessionTokens(db, row.id);
       const at = iso(deps.now());
-      updateSession(deps.db, row.id, {
+      await updateSession(db, row.id, {
         status: 'provisioning',
         connect_token_enc: encrypt(deps.key, connectToken, `connect:${row.id}`),
         machine_id: null,
@@ -82,8 +86,8 @@ export async function resumeSession(deps: Deps, ownerId: string, row: SessionRow
         detail: null,
         last_activity_at: at,
       });
-      insertToken(deps.db, { hash: sha256Hex(machineToken), kind: 'machine', user_id: ownerId, session_id: row.id, expires_at: null, created_at: at });
-    })();
+      await insertToken(db, { hash: sha256Hex(machineToken), kind: 'machine', user_id: ownerId, session_id: row.id, expires_at: null, created_at: at });
+    });
     deps.logger.info({ sessionId: row.id, snapshot: snap.createdAt }, 'resuming session');
     const created = await launchMachine(deps, { id: row.id, ownerId, label: row.label, network, connectToken, machineToken }, {
       agentCmd: restartCommand(row, snap),
@@ -147,7 +151,7 @@ function policyOf(row: SessionRow): NetworkPolicy {
  * fails the check (or is gone), naming the previous one when there is one.
  */
 export async function verifiedSnapshot(deps: Deps, row: SessionRow, choice: SnapshotChoice): Promise<Verified> {
-  const recorded = recordedNewestFirst(deps.db, row.id).filter((s) => s.size !== null && s.sha256 !== null);
+  const recorded = (await recordedNewestFirst(deps.db, row.id)).filter((s) => s.size !== null && s.sha256 !== null);
   const index = choice === 'latest' ? 0 : 1;
   const snap = recorded[index];
   if (!snap) {

@@ -19,8 +19,8 @@ function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH) throw usageError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
 }
 
-function existingUser(db: Db, emailInput: string): UserRow {
-  const user = userByEmail(db, emailInput.trim());
+async function existingUser(db: Db, emailInput: string): Promise<UserRow> {
+  const user = await userByEmail(db, emailInput.trim());
   if (!user) throw new UserError(`no account for ${emailInput.trim()}`, { hint: 'See `catty-api users list`.' });
   return user;
 }
@@ -29,9 +29,9 @@ export async function createUser(deps: { db: Db; now: () => number }, emailInput
   const email = emailInput.trim().toLowerCase();
   if (!Email.safeParse(email).success) throw usageError(`"${emailInput}" is not an email address`);
   checkPassword(password);
-  if (userByEmail(deps.db, email)) throw usageError(`an account for ${email} already exists`);
+  if (await userByEmail(deps.db, email)) throw usageError(`an account for ${email} already exists`);
   const row: UserRow = { id: newId(), email, password_hash: await hashPassword(password), created_at: iso(deps.now()) };
-  insertUser(deps.db, row);
+  await insertUser(deps.db, row);
   return row;
 }
 
@@ -45,16 +45,16 @@ export interface Account {
   running: number;
 }
 
-export function listAccounts(db: Db): Account[] {
-  return listUsersWithSessions(db).map((u) => ({ id: u.id, email: u.email, createdAt: u.created_at, sessions: u.sessions, running: u.live }));
+export async function listAccounts(db: Db): Promise<Account[]> {
+  return (await listUsersWithSessions(db)).map((u) => ({ id: u.id, email: u.email, createdAt: u.created_at, sessions: u.sessions, running: u.live }));
 }
 
 /** A new password, and every login the account had signed out (a reset is what follows a leak). */
 export async function resetPassword(deps: { db: Db; now: () => number }, emailInput: string, password: string): Promise<{ user: UserRow; signedOut: number }> {
-  const user = existingUser(deps.db, emailInput);
+  const user = await existingUser(deps.db, emailInput);
   checkPassword(password);
-  setPasswordHash(deps.db, user.id, await hashPassword(password));
-  return { user, signedOut: revokeUserLogins(deps.db, user.id, iso(deps.now())) };
+  await setPasswordHash(deps.db, user.id, await hashPassword(password));
+  return { user, signedOut: await revokeUserLogins(deps.db, user.id, iso(deps.now())) };
 }
 
 /**
@@ -64,9 +64,9 @@ export async function resetPassword(deps: { db: Db; now: () => number }, emailIn
  * unreachable. The user deletes them (`catty stop LABEL --delete`); a password reset signs
  * the account out meanwhile.
  */
-export function removeUser(deps: { db: Db }, emailInput: string): UserRow {
-  const user = existingUser(deps.db, emailInput);
-  const sessions = listOwned(deps.db, user.id);
+export async function removeUser(deps: { db: Db }, emailInput: string): Promise<UserRow> {
+  const user = await existingUser(deps.db, emailInput);
+  const sessions = await listOwned(deps.db, user.id);
   if (sessions.length > 0) {
     const running = sessions.filter((s) => LIVE_STATUSES.includes(s.status)).length;
     const shown = sessions.slice(0, 5).map((s) => s.label);
@@ -74,11 +74,11 @@ export function removeUser(deps: { db: Db }, emailInput: string): UserRow {
       hint: `Not removed: their machines and snapshots would be left behind. They go with \`catty stop LABEL --delete\` as ${user.email}; to lock the account out meanwhile: catty-api users reset-password ${user.email}`,
     });
   }
-  deleteUserRows(deps.db, user.id);
+  await deleteUserRows(deps.db, user.id);
   return user;
 }
 
 /** The local control plane's single account; its password is random and never used. */
 export async function ensureLocalUser(deps: Pick<Deps, 'db' | 'now'>, email = 'local@localhost'): Promise<UserRow> {
-  return userByEmail(deps.db, email) ?? (await createUser(deps, email, randomBytes(24).toString('base64url')));
+  return (await userByEmail(deps.db, email)) ?? (await createUser(deps, email, randomBytes(24).toString('base64url')));
 }

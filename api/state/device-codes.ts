@@ -1,34 +1,35 @@
 import type { Db } from './db.js';
+import type { DeviceCodeStatus, DeviceCodeRow } from './schema.js';
+export type { DeviceCodeStatus, DeviceCodeRow } from './schema.js';
 
-export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
-
-export interface DeviceCodeRow {
-  hash: string;
-  user_code: string;
-  status: DeviceCodeStatus;
-  user_id: string | null;
-  interval_sec: number;
-  last_polled_at: string | null;
-  expires_at: string;
-  created_at: string;
+export async function insertDeviceCode(db: Db, row: Omit<DeviceCodeRow, 'status' | 'user_id' | 'last_polled_at'>): Promise<void> {
+  await db.k
+    .insertInto('device_codes')
+    .values({ ...row, status: 'pending', user_id: null, last_polled_at: null })
+    .execute();
 }
 
-export function insertDeviceCode(db: Db, row: Omit<DeviceCodeRow, 'status' | 'user_id' | 'last_polled_at'>): void {
-  db.prepare(
-    "INSERT INTO device_codes (hash, user_code, status, user_id, interval_sec, last_polled_at, expires_at, created_at) VALUES (@hash, @user_code, 'pending', NULL, @interval_sec, NULL, @expires_at, @created_at)",
-  ).run(row);
+export async function deviceCodeByHash(db: Db, hash: string): Promise<DeviceCodeRow | undefined> {
+  return db.k.selectFrom('device_codes').selectAll().where('hash', '=', hash).executeTakeFirst();
 }
 
-export function deviceCodeByHash(db: Db, hash: string): DeviceCodeRow | undefined {
-  return db.prepare('SELECT * FROM device_codes WHERE hash = ?').get(hash) as DeviceCodeRow | undefined;
+export async function deviceCodeByUserCode(db: Db, userCode: string): Promise<DeviceCodeRow | undefined> {
+  return db.k.selectFrom('device_codes').selectAll().where('user_code', '=', userCode).executeTakeFirst();
 }
 
-export function deviceCodeByUserCode(db: Db, userCode: string): DeviceCodeRow | undefined {
-  return db.prepare('SELECT * FROM device_codes WHERE user_code = ?').get(userCode) as DeviceCodeRow | undefined;
+type DeviceCodeFields = Partial<Pick<DeviceCodeRow, 'status' | 'user_id' | 'interval_sec' | 'last_polled_at'>>;
+
+export async function updateDeviceCode(db: Db, hash: string, fields: DeviceCodeFields): Promise<void> {
+  if (Object.keys(fields).length === 0) return;
+  await db.k.updateTable('device_codes').set(fields).where('hash', '=', hash).execute();
 }
 
-export function updateDeviceCode(db: Db, hash: string, fields: Partial<Pick<DeviceCodeRow, 'status' | 'user_id' | 'interval_sec' | 'last_polled_at'>>): void {
-  const sets = Object.keys(fields).map((k) => `${k} = @${k}`);
-  if (sets.length === 0) return;
-  db.prepare(`UPDATE device_codes SET ${sets.join(', ')} WHERE hash = @hash`).run({ ...fields, hash });
+/**
+ * Moves a code from status `from` to the fields given, only if it is still in `from`: true when
+ * this caller made the move. Two replicas (or two polls) racing on one code: one wins, the other
+ * sees false, so an approval is turned into tokens once.
+ */
+export async function moveDeviceCode(db: Db, hash: string, from: DeviceCodeStatus, fields: DeviceCodeFields): Promise<boolean> {
+  const result = await db.k.updateTable('device_codes').set(fields).where('hash', '=', hash).where('status', '=', from).executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }

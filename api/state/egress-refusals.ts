@@ -5,40 +5,37 @@
  */
 import type { EgressRefusal } from '../../session-runtime/wire/network-policy.js';
 import type { Db } from './db.js';
+export type { RefusalRow } from './schema.js';
 
 export const REFUSALS_KEPT = 500;
 
-interface RefusalRow {
-  time: string;
-  method: string;
-  host: string;
-  port: number;
-  reason: EgressRefusal['reason'];
-  address: string | null;
-  message: string;
-}
-
 /** Appends in one transaction, oldest first, then drops all but the newest `keep`. */
-export function appendRefusals(db: Db, sessionId: string, refusals: readonly EgressRefusal[], keep = REFUSALS_KEPT): void {
+export async function appendRefusals(db: Db, sessionId: string, refusals: readonly EgressRefusal[], keep = REFUSALS_KEPT): Promise<void> {
   if (refusals.length === 0) return;
-  db.transaction(() => {
-    const { last } = db.prepare('SELECT COALESCE(MAX(seq), 0) AS last FROM egress_refusals WHERE session_id = ?').get(sessionId) as { last: number };
-    const insert = db.prepare(
-      `INSERT INTO egress_refusals (session_id, seq, time, method, host, port, reason, address, message)
-       VALUES (@session_id, @seq, @time, @method, @host, @port, @reason, @address, @message)`,
-    );
-    let seq = last;
-    for (const r of refusals) insert.run({ session_id: sessionId, seq: ++seq, time: r.time, method: r.method, host: r.host, port: r.port, reason: r.reason, address: r.address ?? null, message: r.message });
-    db.prepare('DELETE FROM egress_refusals WHERE session_id = ? AND seq <= ?').run(sessionId, seq - keep);
-  })();
+  await db.transaction(async (tx) => {
+    const { last } = await tx.k
+      .selectFrom('egress_refusals')
+      .select((eb) => eb.fn.coalesce(eb.fn.max('seq'), eb.lit(0)).as('last'))
+      .where('session_id', '=', sessionId)
+      .executeTakeFirstOrThrow();
+    let seq = Number(last);
+    const rows = refusals.map((r) => ({ session_id: sessionId, seq: ++seq, time: r.time, method: r.method, host: r.host, port: r.port, reason: r.reason, address: r.address ?? null, message: r.message }));
+    await tx.k.insertInto('egress_refusals').values(rows).execute();
+    await tx.k.deleteFrom('egress_refusals').where('session_id', '=', sessionId).where('seq', '<=', seq - keep).execute();
+  });
 }
 
 /** The session's refusals, newest last. */
-export function listRefusals(db: Db, sessionId: string): EgressRefusal[] {
-  const rows = db.prepare('SELECT time, method, host, port, reason, address, message FROM egress_refusals WHERE session_id = ? ORDER BY seq').all(sessionId) as RefusalRow[];
+export async function listRefusals(db: Db, sessionId: string): Promise<EgressRefusal[]> {
+  const rows = await db.k
+    .selectFrom('egress_refusals')
+    .select(['time', 'method', 'host', 'port', 'reason', 'address', 'message'])
+    .where('session_id', '=', sessionId)
+    .orderBy('seq')
+    .execute();
   return rows.map(({ address, ...rest }) => (address === null ? rest : { ...rest, address }));
 }
 
-export function deleteRefusals(db: Db, sessionId: string): void {
-  db.prepare('DELETE FROM egress_refusals WHERE session_id = ?').run(sessionId);
+export async function deleteRefusals(db: Db, sessionId: string): Promise<void> {
+  await db.k.deleteFrom('egress_refusals').where('session_id', '=', sessionId).execute();
 }

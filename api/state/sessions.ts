@@ -2,86 +2,79 @@
 import type { Session, SessionStatus } from '../contract/schemas.js';
 import { NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 import type { Db } from './db.js';
-
-export interface SessionRow {
-  id: string;
-  owner_id: string;
-  label: string;
-  status: SessionStatus;
-  agent: Session['agent'];
-  provisioner: string;
-  connect_token_enc: string | null;
-  machine_id: string | null;
-  runtime_url: string | null;
-  /** The runtime's Unix socket on this host; null: TCP to runtime_url (Docker, older rows). */
-  runtime_socket: string | null;
-  ttl_sec: number;
-  created_at: string;
-  last_activity_at: string;
-  ended_at: string | null;
-  exit_code: number | null;
-  detail: string | null;
-  final_logs: string | null;
-  deleted: number;
-  /** The network policy as JSON (NetworkPolicy); null for sessions from before policies. */
-  network: string | null;
-  /** `catty new --cmd`'s command line (run by sh -c); null: the agent itself. */
-  cmd: string | null;
-}
+import type { SessionRow } from './schema.js';
+export type { SessionRow } from './schema.js';
 
 /** Statuses whose machine may still exist. */
 export const LIVE_STATUSES: readonly SessionStatus[] = ['provisioning', 'running'];
 
 type NewSessionRow = Omit<SessionRow, 'deleted' | 'final_logs' | 'exit_code' | 'ended_at' | 'detail' | 'machine_id' | 'runtime_url' | 'runtime_socket' | 'network' | 'cmd'> & Partial<Pick<SessionRow, 'network' | 'cmd'>>;
 
-export function insertSession(db: Db, row: NewSessionRow): void {
-  db.prepare(
-    `INSERT INTO sessions (id, owner_id, label, status, agent, provisioner, connect_token_enc, ttl_sec, created_at, last_activity_at, network, cmd)
-     VALUES (@id, @owner_id, @label, @status, @agent, @provisioner, @connect_token_enc, @ttl_sec, @created_at, @last_activity_at, @network, @cmd)`,
-  ).run({ ...row, network: row.network ?? null, cmd: row.cmd ?? null });
+export async function insertSession(db: Db, row: NewSessionRow): Promise<void> {
+  await db.k
+    .insertInto('sessions')
+    .values({ ...row, network: row.network ?? null, cmd: row.cmd ?? null, machine_id: null, runtime_url: null, runtime_socket: null, ended_at: null, exit_code: null, detail: null, final_logs: null, deleted: 0 })
+    .execute();
 }
 
-export function updateSession(db: Db, id: string, fields: Partial<Omit<SessionRow, 'id' | 'owner_id'>>): void {
-  const sets = Object.keys(fields).map((k) => `${k} = @${k}`);
-  if (sets.length === 0) return;
-  db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE id = @id`).run({ ...fields, id });
+export async function updateSession(db: Db, id: string, fields: Partial<Omit<SessionRow, 'id' | 'owner_id'>>): Promise<void> {
+  if (Object.keys(fields).length === 0) return;
+  await db.k.updateTable('sessions').set(fields).where('id', '=', id).execute();
 }
 
 /** Moves a session out of a live status once; false when it already ended (a race lost). */
-export function endSession(db: Db, id: string, fields: { status: SessionStatus; ended_at: string; detail?: string | null; exit_code?: number | null }): boolean {
-  const result = db
-    .prepare(
-      `UPDATE sessions SET status = @status, ended_at = @ended_at, detail = COALESCE(@detail, detail), exit_code = COALESCE(@exit_code, exit_code), connect_token_enc = NULL
-       WHERE id = @id AND status IN ('provisioning', 'running')`,
-    )
-    .run({ id, status: fields.status, ended_at: fields.ended_at, detail: fields.detail ?? null, exit_code: fields.exit_code ?? null });
-  return result.changes > 0;
+export async function endSession(db: Db, id: string, fields: { status: SessionStatus; ended_at: string; detail?: string | null; exit_code?: number | null }): Promise<boolean> {
+  const result = await db.k
+    .updateTable('sessions')
+    .set((eb) => ({
+      status: fields.status,
+      ended_at: fields.ended_at,
+      detail: eb.fn.coalesce(eb.val(fields.detail ?? null), eb.ref('detail')),
+      exit_code: eb.fn.coalesce(eb.val(fields.exit_code ?? null), eb.ref('exit_code')),
+      connect_token_enc: null,
+    }))
+    .where('id', '=', id)
+    .where('status', 'in', LIVE_STATUSES)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }
 
-export function sessionById(db: Db, id: string): SessionRow | undefined {
-  return db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
+export async function sessionById(db: Db, id: string): Promise<SessionRow | undefined> {
+  return db.k.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 /** An owner's session by id or label; deleted ones do not exist. */
-export function ownedSession(db: Db, ownerId: string, idOrLabel: string): SessionRow | undefined {
-  return db.prepare('SELECT * FROM sessions WHERE owner_id = ? AND deleted = 0 AND (id = ? OR label = ?)').get(ownerId, idOrLabel, idOrLabel) as SessionRow | undefined;
+export async function ownedSession(db: Db, ownerId: string, idOrLabel: string): Promise<SessionRow | undefined> {
+  return db.k
+    .selectFrom('sessions')
+    .selectAll()
+    .where('owner_id', '=', ownerId)
+    .where('deleted', '=', 0)
+    .where((eb) => eb.or([eb('id', '=', idOrLabel), eb('label', '=', idOrLabel)]))
+    .executeTakeFirst();
 }
 
-export function listOwned(db: Db, ownerId: string): SessionRow[] {
-  return db.prepare('SELECT * FROM sessions WHERE owner_id = ? AND deleted = 0 ORDER BY created_at DESC, id DESC').all(ownerId) as SessionRow[];
+export async function listOwned(db: Db, ownerId: string): Promise<SessionRow[]> {
+  return db.k.selectFrom('sessions').selectAll().where('owner_id', '=', ownerId).where('deleted', '=', 0).orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
 }
 
-export function countLive(db: Db, ownerId: string): number {
-  const row = db.prepare("SELECT COUNT(*) AS n FROM sessions WHERE owner_id = ? AND status IN ('provisioning', 'running')").get(ownerId) as { n: number };
-  return row.n;
+export async function countLive(db: Db, ownerId: string): Promise<number> {
+  const row = await db.k
+    .selectFrom('sessions')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('owner_id', '=', ownerId)
+    .where('status', 'in', LIVE_STATUSES)
+    .executeTakeFirstOrThrow();
+  // COUNT(*) is BIGINT on Postgres: a number here by db.ts's type parser.
+  return Number(row.n);
 }
 
-export function labelTaken(db: Db, ownerId: string, label: string): boolean {
-  return db.prepare('SELECT 1 FROM sessions WHERE owner_id = ? AND label = ?').get(ownerId, label) !== undefined;
+export async function labelTaken(db: Db, ownerId: string, label: string): Promise<boolean> {
+  return (await db.k.selectFrom('sessions').select('id').where('owner_id', '=', ownerId).where('label', '=', label).executeTakeFirst()) !== undefined;
 }
 
-export function liveSessions(db: Db): SessionRow[] {
-  return db.prepare("SELECT * FROM sessions WHERE status IN ('provisioning', 'running')").all() as SessionRow[];
+export async function liveSessions(db: Db): Promise<SessionRow[]> {
+  return db.k.selectFrom('sessions').selectAll().where('status', 'in', LIVE_STATUSES).execute();
 }
 
 /** The row's network policy; null when it has none (a session from before policies). */

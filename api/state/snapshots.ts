@@ -1,19 +1,7 @@
 /** Snapshot keys: minted (a presigned PUT was handed out) and then recorded (size checked). */
 import type { Db } from './db.js';
-
-export interface SnapshotRow {
-  key: string;
-  session_id: string;
-  expected_size: number;
-  size: number | null;
-  sha256: string | null;
-  recorded: number;
-  created_at: string;
-  /** The agent's own state beside it (session-runtime/agent-state.ts); null: none. */
-  agent_key: string | null;
-  agent_size: number | null;
-  agent_sha256: string | null;
-}
+import type { SnapshotRow } from './schema.js';
+export type { SnapshotRow } from './schema.js';
 
 /** What a report says of the agent's state part. */
 export interface AgentPart {
@@ -22,58 +10,79 @@ export interface AgentPart {
   sha256: string;
 }
 
-export function mintAgentKey(db: Db, row: { key: string; session_id: string; expected_size: number; created_at: string }): void {
-  db.prepare('INSERT INTO agent_state_keys (key, session_id, expected_size, created_at) VALUES (@key, @session_id, @expected_size, @created_at)').run(row);
+export async function mintAgentKey(db: Db, row: { key: string; session_id: string; expected_size: number; created_at: string }): Promise<void> {
+  await db.k.insertInto('agent_state_keys').values(row).execute();
 }
 
-export function agentKeyMinted(db: Db, key: string): { session_id: string; expected_size: number } | undefined {
-  return db.prepare('SELECT session_id, expected_size FROM agent_state_keys WHERE key = ?').get(key) as { session_id: string; expected_size: number } | undefined;
+export async function agentKeyMinted(db: Db, key: string): Promise<{ session_id: string; expected_size: number } | undefined> {
+  return db.k.selectFrom('agent_state_keys').select(['session_id', 'expected_size']).where('key', '=', key).executeTakeFirst();
 }
 
 /** Records the agent part on its workspace snapshot's row; its minted key is used up. */
-export function recordAgentPart(db: Db, snapshotKey: string, part: AgentPart): void {
-  db.prepare('UPDATE snapshots SET agent_key = ?, agent_size = ?, agent_sha256 = ? WHERE key = ?').run(part.key, part.size, part.sha256, snapshotKey);
-  db.prepare('DELETE FROM agent_state_keys WHERE key = ?').run(part.key);
+export async function recordAgentPart(db: Db, snapshotKey: string, part: AgentPart): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.k.updateTable('snapshots').set({ agent_key: part.key, agent_size: part.size, agent_sha256: part.sha256 }).where('key', '=', snapshotKey).execute();
+    await tx.k.deleteFrom('agent_state_keys').where('key', '=', part.key).execute();
+  });
 }
 
-export function mintSnapshot(db: Db, row: Pick<SnapshotRow, 'key' | 'session_id' | 'expected_size' | 'created_at'>): void {
-  db.prepare('INSERT INTO snapshots (key, session_id, expected_size, recorded, created_at) VALUES (@key, @session_id, @expected_size, 0, @created_at)').run(row);
+export async function mintSnapshot(db: Db, row: Pick<SnapshotRow, 'key' | 'session_id' | 'expected_size' | 'created_at'>): Promise<void> {
+  await db.k
+    .insertInto('snapshots')
+    .values({ ...row, size: null, sha256: null, recorded: 0, agent_key: null, agent_size: null, agent_sha256: null })
+    .execute();
 }
 
-export function snapshotByKey(db: Db, key: string): SnapshotRow | undefined {
-  return db.prepare('SELECT * FROM snapshots WHERE key = ?').get(key) as SnapshotRow | undefined;
+export async function snapshotByKey(db: Db, key: string): Promise<SnapshotRow | undefined> {
+  return db.k.selectFrom('snapshots').selectAll().where('key', '=', key).executeTakeFirst();
 }
 
-export function recordSnapshot(db: Db, key: string, size: number, sha256: string, createdAt: string): void {
-  db.prepare('UPDATE snapshots SET size = ?, sha256 = ?, recorded = 1, created_at = ? WHERE key = ?').run(size, sha256, createdAt, key);
-}
-
-export function latestRecorded(db: Db, sessionId: string): SnapshotRow | undefined {
-  return db.prepare('SELECT * FROM snapshots WHERE session_id = ? AND recorded = 1 ORDER BY created_at DESC, key DESC LIMIT 1').get(sessionId) as SnapshotRow | undefined;
+/** Records a minted snapshot; false when it was recorded already (a conditional update). */
+export async function recordSnapshot(db: Db, key: string, size: number, sha256: string, createdAt: string): Promise<boolean> {
+  const result = await db.k.updateTable('snapshots').set({ size, sha256, recorded: 1, created_at: createdAt }).where('key', '=', key).where('recorded', '=', 0).executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }
 
 /** A session's recorded snapshots, newest first. */
-export function recordedNewestFirst(db: Db, sessionId: string): SnapshotRow[] {
-  return db.prepare('SELECT * FROM snapshots WHERE session_id = ? AND recorded = 1 ORDER BY created_at DESC, key DESC').all(sessionId) as SnapshotRow[];
+export async function recordedNewestFirst(db: Db, sessionId: string): Promise<SnapshotRow[]> {
+  return db.k.selectFrom('snapshots').selectAll().where('session_id', '=', sessionId).where('recorded', '=', 1).orderBy('created_at', 'desc').orderBy('key', 'desc').execute();
+}
+
+export async function latestRecorded(db: Db, sessionId: string): Promise<SnapshotRow | undefined> {
+  return db.k
+    .selectFrom('snapshots')
+    .selectAll()
+    .where('session_id', '=', sessionId)
+    .where('recorded', '=', 1)
+    .orderBy('created_at', 'desc')
+    .orderBy('key', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 }
 
 /** Which of an owner's sessions have at least one recorded snapshot. */
-export function sessionsWithSnapshots(db: Db, ownerId: string): Set<string> {
-  const rows = db.prepare('SELECT DISTINCT s.session_id AS id FROM snapshots s JOIN sessions o ON o.id = s.session_id WHERE o.owner_id = ? AND s.recorded = 1').all(ownerId) as { id: string }[];
+export async function sessionsWithSnapshots(db: Db, ownerId: string): Promise<Set<string>> {
+  const rows = await db.k
+    .selectFrom('snapshots as s')
+    .innerJoin('sessions as o', 'o.id', 's.session_id')
+    .select('s.session_id as id')
+    .distinct()
+    .where('o.owner_id', '=', ownerId)
+    .where('s.recorded', '=', 1)
+    .execute();
   return new Set(rows.map((r) => r.id));
 }
 
 /** Recorded snapshots beyond the newest `keep`, oldest first. */
-export function recordedBeyond(db: Db, sessionId: string, keep: number): SnapshotRow[] {
+export async function recordedBeyond(db: Db, sessionId: string, keep: number): Promise<SnapshotRow[]> {
   // Sliced here rather than with LIMIT/OFFSET, whose "no limit" spelling differs between engines.
-  const rows = db.prepare('SELECT * FROM snapshots WHERE session_id = ? AND recorded = 1 ORDER BY created_at DESC, key DESC').all(sessionId) as SnapshotRow[];
-  return rows.slice(keep).reverse();
+  return (await recordedNewestFirst(db, sessionId)).slice(keep).reverse();
 }
 
-export function allSnapshots(db: Db, sessionId: string): SnapshotRow[] {
-  return db.prepare('SELECT * FROM snapshots WHERE session_id = ?').all(sessionId) as SnapshotRow[];
+export async function allSnapshots(db: Db, sessionId: string): Promise<SnapshotRow[]> {
+  return db.k.selectFrom('snapshots').selectAll().where('session_id', '=', sessionId).execute();
 }
 
-export function deleteSnapshotRow(db: Db, key: string): void {
-  db.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
+export async function deleteSnapshotRow(db: Db, key: string): Promise<void> {
+  await db.k.deleteFrom('snapshots').where('key', '=', key).execute();
 }

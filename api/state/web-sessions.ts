@@ -1,18 +1,12 @@
 /** Browser sign-ins for the /device page (cookie holds the token; only its hash is stored). */
 import type { Db } from './db.js';
+import type { WebSessionRow } from './schema.js';
+export type { WebSessionRow } from './schema.js';
 
-export interface WebSessionRow {
-  hash: string;
-  user_id: string;
-  csrf: string;
-  expires_at: string;
-  created_at: string;
+export async function insertWebSession(db: Db, row: WebSessionRow): Promise<void> {
+  await db.k.insertInto('web_sessions').values(row).execute();
 }
 
-export function insertWebSession(db: Db, row: WebSessionRow): void {
-  db.prepare('INSERT INTO web_sessions (hash, user_id, csrf, expires_at, created_at) VALUES (@hash, @user_id, @csrf, @expires_at, @created_at)').run(row);
-}
-
-export function liveWebSession(db: Db, hash: string, nowIso: string): WebSessionRow | undefined {
-  return db.prepare('SELECT * FROM web_sessions WHERE hash = ? AND expires_at > ?').get(hash, nowIso) as WebSessionRow | undefined;
+export async function liveWebSession(db: Db, hash: string, nowIso: string): Promise<WebSessionRow | undefined> {
+  return db.k.selectFrom('web_sessions').selectAll().where('hash', '=', hash).where('expires_at', '>', nowIso).executeTakeFirst();
 }

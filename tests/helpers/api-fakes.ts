@@ -2,7 +2,8 @@
 /**
  * Fakes for route tests of the API: a provisioner whose "machines" are tiny HTTP servers on
  * 127.0.0.1:0 answering /healthz and /logs like a runtime, an in-memory object store, and
- * `makeTestDeps` (in-memory SQLite, a movable clock, silent logs).
+ * `makeTestDeps` (in-memory SQLite — or, with CATTY_TEST_DATABASE=postgres, a fresh Postgres
+ * database of the run's test server — a movable clock, silent logs).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -10,7 +11,6 @@ import { loadConfig, type Config } from '../../api/config.js';
 import type { Deps } from '../../api/deps.js';
 import { silentLogger } from '../../api/logger.js';
 import type { Machine, MachineInfo, MachineSpec, Provisioner } from '../../api/provisioners/types.js';
-import { openDb } from '../../api/state/db.js';
 import type { ObjectStorage } from '../../api/storage/types.js';
 import { createApp } from '../../api/app.js';
 import { issueTokenPair } from '../../api/auth/tokens.js';
@@ -21,6 +21,7 @@ import type { SessionEgress } from '../../api/services/egress.js';
 import type { EgressRefusal, NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 import { createUser } from '../../api/services/users.js';
 import { closeServer, listenLoopback } from './loopback.js';
+import { openTestDb, testDatabaseKind, type TestDatabaseKind } from './postgres.js';
 
 interface FakeMachine {
   spec: MachineSpec;
@@ -136,12 +137,12 @@ export interface TestDeps extends Deps {
   clock: { ms: number };
 }
 
-export function makeTestDeps(overrides: Partial<Config> = {}): TestDeps {
+export async function makeTestDeps(overrides: Partial<Config> = {}, database: TestDatabaseKind = testDatabaseKind()): Promise<TestDeps> {
   const config: Config = { ...loadConfig({}, { CATTY_DATA_DIR: '/nonexistent' }), healthTimeoutMs: 3000, stopGraceMs: 100, ...overrides };
   const clock = { ms: Date.parse('2026-01-01T00:00:00.000Z') };
   return {
     config,
-    db: openDb(':memory:'),
+    db: await openTestDb(database),
     key: randomBytes(32),
     provisioner: new FakeProvisioner(),
     storage: new MemoryStorage(),
@@ -202,20 +203,20 @@ export function appClient(app: RequestApp, token?: string): ApiClient {
 
 /** The app over fake deps with two users, alice and bob, and an access token for each. */
 export async function appWithTwoUsers(overrides: Partial<Config> = {}) {
-  const deps = makeTestDeps(overrides);
+  const deps = await makeTestDeps(overrides);
   const app = createApp(deps);
   const alice = await createUser(deps, 'alice@example.com', 'password-alice');
   const bob = await createUser(deps, 'bob@example.com', 'password-bob');
-  return { deps, app, alice: issueTokenPair(deps, alice.id).access_token, bob: issueTokenPair(deps, bob.id).access_token };
+  return { deps, app, alice: (await issueTokenPair(deps, alice.id)).access_token, bob: (await issueTokenPair(deps, bob.id)).access_token };
 }
 
 /** The app over fake deps with one user whose `create()` also returns the fake machine's token,
  * for the runtime-callback routes. */
 export async function appWithMachines(overrides: Partial<Config> = {}) {
-  const deps = makeTestDeps(overrides);
+  const deps = await makeTestDeps(overrides);
   const app = createApp(deps);
   const alice = await createUser(deps, 'alice@example.com', 'password-alice');
-  const token = issueTokenPair(deps, alice.id).access_token;
+  const token = (await issueTokenPair(deps, alice.id)).access_token;
   const create = async (body: CreateSessionRequest = {}) => {
     const s = await appClient(app, token).call(routes.createSession, { body });
     const machine = [...deps.provisioner.machines.values()].find((m) => m.spec.sessionId === s.id)!;

@@ -6,7 +6,7 @@
  * (tests/helpers/fixtures.ts); or `const api = await startTestApi(); ... await api.close();`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiClient, type ApiClient } from '../../api/contract/client.js';
@@ -14,6 +14,8 @@ import { routes } from '../../api/contract/routes.js';
 import type { TokenResponse } from '../../api/contract/schemas.js';
 import { nodeDirOf, pidFileOf } from '../../api/node/paths.js';
 import { API_BIN } from './paths.js';
+import type { Db } from '../../api/state/db.js';
+import { freshDatabaseUrl, openApiDb, testDatabaseKind, type TestDatabaseKind } from './postgres.js';
 import { waitFor } from './wait.js';
 
 /** The contract's typed client (api/contract/client.ts) over fetch, signed in with `token`. */
@@ -30,6 +32,8 @@ export interface StartTestApiOptions {
   dataDir?: string;
   email?: string;
   password?: string;
+  /** The state database (default: CATTY_TEST_DATABASE, else SQLite). */
+  database?: TestDatabaseKind;
 }
 
 export interface TestApi {
@@ -50,6 +54,8 @@ export interface TestApi {
   restart(): Promise<void>;
   /** The API's stderr so far (pino JSON lines). */
   output(): string;
+  /** Opens this API's database (its Postgres database, or <dataDir>/catty.db); close it after. */
+  openDb(): Promise<Db>;
   /** The pid of its catty-node (null when none runs). */
   nodePid(): number | null;
   /** Stops the API, its catty-node and every machine it started; removes the data dir. Idempotent. */
@@ -144,6 +150,17 @@ export function killMachines(dataDir: string): void {
   }
 }
 
+/** The Postgres database of a data dir's API: one per data dir (kept beside it, so an API
+ * started again on the same data dir finds its state). */
+async function testDatabaseOf(dataDir: string): Promise<string> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, 'test-database-url');
+  if (existsSync(file)) return readFileSync(file, 'utf8');
+  const url = await freshDatabaseUrl();
+  writeFileSync(file, url, { mode: 0o600 });
+  return url;
+}
+
 export async function startTestApi(options: StartTestApiOptions = {}): Promise<TestApi> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'catty-api-test-'));
   const email = options.email ?? 'tester@example.com';
@@ -158,6 +175,8 @@ export async function startTestApi(options: StartTestApiOptions = {}): Promise<T
     CATTY_STOP_GRACE_MS: '10000',
     CATTY_LOG_LEVEL: 'debug',
     ...(options.runtimeEnv ? { CATTY_RUNTIME_ENV: JSON.stringify(options.runtimeEnv) } : {}),
+    // CATTY_TEST_DATABASE=postgres: each API its own database on the run's test server.
+    ...((options.database ?? testDatabaseKind()) === 'postgres' && !options.env?.CATTY_DATABASE_URL ? { CATTY_DATABASE_URL: await testDatabaseOf(dataDir) } : {}),
     ...options.env,
   };
   let proc: ChildProcess;
@@ -207,6 +226,7 @@ export async function startTestApi(options: StartTestApiOptions = {}): Promise<T
       api.client = testClient(url, tokens.access_token);
     },
     output: () => stderr,
+    openDb: () => openApiDb(dataDir, env),
     nodePid: () => nodePid(dataDir),
     async close() {
       if (proc.exitCode === null && proc.signalCode === null) {

@@ -14,7 +14,8 @@ import { routes } from '../../api/contract/routes.js';
 import { verifyPassword } from '../../api/auth/passwords.js';
 import { issueTokenPair, userForAccessToken } from '../../api/auth/tokens.js';
 import type { Config } from '../../api/config.js';
-import { iso, openDb } from '../../api/state/db.js';
+import { iso } from '../../api/state/db.js';
+import { openApiDb, testDatabaseEnv, testDatabaseKind } from '../helpers/postgres.js';
 import { insertSession } from '../../api/state/sessions.js';
 import { userByEmail } from '../../api/state/users.js';
 
@@ -49,9 +50,10 @@ async function startLocal(home: string, dataDir: string, extra: Record<string, s
 }
 
 describe('catty-api users add', () => {
-  it('creates accounts from --password-stdin, refuses duplicates and bad input with exit 2', () => {
+  it('creates accounts from --password-stdin, refuses duplicates and bad input with exit 2', async () => {
     const dataDir = tempDir('api-cli');
-    const add = (email: string, password: string) => spawnSync(process.execPath, [API_BIN, 'users', 'add', email, '--password-stdin'], { env: baseEnv(dataDir), input: `${password}\n`, encoding: 'utf8' });
+    const dbEnv = await testDatabaseEnv();
+    const add = (email: string, password: string) => spawnSync(process.execPath, [API_BIN, 'users', 'add', email, '--password-stdin'], { env: baseEnv(dataDir, dbEnv), input: `${password}\n`, encoding: 'utf8' });
     const ok = add('dev@example.com', 'long-enough-pw');
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/created dev@example.com/);
@@ -60,25 +62,33 @@ describe('catty-api users add', () => {
     expect(dup.stderr).toMatch(/already exists/);
     expect(add('not-an-email', 'long-enough-pw').status).toBe(2);
     expect(add('short@example.com', 'short').stderr).toMatch(/at least 8/);
-    const db = readFileSync(join(dataDir, 'catty.db')).toString('latin1');
-    expect(db).not.toContain('long-enough-pw');
+    if (testDatabaseKind() === 'sqlite') {
+      expect(readFileSync(join(dataDir, 'catty.db')).toString('latin1')).not.toContain('long-enough-pw');
+    } else {
+      const db = await openApiDb(dataDir, dbEnv);
+      const users = await db.k.selectFrom('users').selectAll().execute();
+      await db.close();
+      expect(users.map((u) => u.email)).toEqual(['dev@example.com']);
+      expect(JSON.stringify(users)).not.toContain('long-enough-pw');
+    }
   });
 });
 
 describe('catty-api users list / reset-password / remove', () => {
   it('lists accounts, resets a password signing the account out, and removes only an account without sessions', async () => {
     const dataDir = tempDir('api-users');
-    const users = (args: string[], input = '') => spawnSync(process.execPath, [API_BIN, 'users', ...args], { env: baseEnv(dataDir), input, encoding: 'utf8' });
+    const dbEnv = await testDatabaseEnv();
+    const users = (args: string[], input = '') => spawnSync(process.execPath, [API_BIN, 'users', ...args], { env: baseEnv(dataDir, dbEnv), input, encoding: 'utf8' });
     expect(users(['add', 'a@example.com', '--password-stdin'], 'first-password\n').status).toBe(0);
     expect(users(['add', 'b@example.com', '--password-stdin'], 'first-password\n').status).toBe(0);
     // a@ is logged in somewhere; b@ has a session running.
-    const db = openDb(join(dataDir, 'catty.db'));
+    const db = await openApiDb(dataDir, dbEnv);
     const deps = { db, now: () => Date.now(), config: { accessTokenTtlSec: 3600, refreshTokenTtlSec: 86_400 } as Config };
-    const a = userByEmail(db, 'a@example.com')!;
-    const b = userByEmail(db, 'b@example.com')!;
-    const login = issueTokenPair(deps, a.id);
+    const a = (await userByEmail(db, 'a@example.com'))!;
+    const b = (await userByEmail(db, 'b@example.com'))!;
+    const login = await issueTokenPair(deps, a.id);
     const at = iso(Date.now());
-    insertSession(db, { id: 's-b', owner_id: b.id, label: 'calm-otter-0001', status: 'running', agent: 'shell', provisioner: 'local', connect_token_enc: null, ttl_sec: 3600, created_at: at, last_activity_at: at });
+    await insertSession(db, { id: 's-b', owner_id: b.id, label: 'calm-otter-0001', status: 'running', agent: 'shell', provisioner: 'local', connect_token_enc: null, ttl_sec: 3600, created_at: at, last_activity_at: at });
 
     const listed = users(['list', '--json']);
     expect(listed.status).toBe(0);
@@ -91,8 +101,8 @@ describe('catty-api users list / reset-password / remove', () => {
     const reset = users(['reset-password', 'A@example.com', '--password-stdin'], 'second-password\n');
     expect(reset.status, reset.stderr).toBe(0);
     expect(reset.stdout).toContain('new password set for a@example.com; 1 login signed out');
-    expect(userForAccessToken(deps, login.access_token)).toBeNull();
-    expect(await verifyPassword('second-password', userByEmail(db, 'a@example.com')!.password_hash)).toBe(true);
+    expect(await userForAccessToken(deps, login.access_token)).toBeNull();
+    expect(await verifyPassword('second-password', (await userByEmail(db, 'a@example.com'))!.password_hash)).toBe(true);
     expect(users(['reset-password', 'a@example.com', '--password-stdin'], 'short\n').status).toBe(2);
 
     // Refused while a session runs (this command cannot stop its machine), naming it.
@@ -100,16 +110,16 @@ describe('catty-api users list / reset-password / remove', () => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('b@example.com still has 1 session (1 running): calm-otter-0001');
     expect(refused.stderr).toContain('catty stop LABEL --delete');
-    expect(userByEmail(db, 'b@example.com')).toBeDefined();
+    expect(await userByEmail(db, 'b@example.com')).toBeDefined();
 
     const removed = users(['remove', 'a@example.com']);
     expect(removed.status, removed.stderr).toBe(0);
     expect(removed.stdout).toContain(`removed a@example.com (${a.id})`);
-    expect(userByEmail(db, 'a@example.com')).toBeUndefined();
-    expect(db.prepare('SELECT COUNT(*) AS n FROM tokens WHERE user_id = ?').get(a.id)).toEqual({ n: 0 });
+    expect(await userByEmail(db, 'a@example.com')).toBeUndefined();
+    expect(await db.k.selectFrom('tokens').select('hash').where('user_id', '=', a.id).execute()).toEqual([]);
     expect(users(['remove', 'a@example.com']).stderr).toContain('no account for a@example.com');
-    db.close();
-  });
+    await db.close();
+  }, 90_000);
 });
 
 describe('catty-api --local-credentials', () => {

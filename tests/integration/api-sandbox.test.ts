@@ -3,7 +3,6 @@
  * test (SECURITY.md 37) is in tests/security/isolation.test.ts.
  */
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,13 +35,15 @@ describe('forged snapshot reports', () => {
     // A compromised machine holds its own machine token. The runtime keeps it out of reach, so
     // give this "machine" a second token for the same session, straight in the state file.
     const machineToken = `cat_mt_${randomBytes(32).toString('base64url')}`;
-    const db = new Database(join(api.dataDir, 'catty.db'));
+    const db = await api.openDb();
     try {
-      const owner = (db.prepare('SELECT owner_id FROM sessions WHERE id = ?').get(s.id) as { owner_id: string }).owner_id;
-      db.prepare("INSERT INTO tokens (hash, kind, user_id, session_id, expires_at, revoked, created_at) VALUES (?, 'machine', ?, ?, NULL, 0, ?)").run(
-        createHash('sha256').update(machineToken).digest('hex'), owner, s.id, new Date().toISOString());
+      const { owner_id: owner } = await db.k.selectFrom('sessions').select('owner_id').where('id', '=', s.id).executeTakeFirstOrThrow();
+      await db.k
+        .insertInto('tokens')
+        .values({ hash: createHash('sha256').update(machineToken).digest('hex'), kind: 'machine', user_id: owner, session_id: s.id, expires_at: null, revoked: 0, created_at: new Date().toISOString() })
+        .execute();
     } finally {
-      db.close();
+      await db.close();
     }
     const post = (path: string, body: unknown) =>
       fetch(`${api.url}/v1/runtime/${path}`, { method: 'POST', headers: { authorization: `Bearer ${machineToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });

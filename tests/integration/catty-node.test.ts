@@ -14,7 +14,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decrypt, loadOrCreateKey } from '../../api/crypto.js';
 import { bwrapProblem, findBwrap } from '../../api/provisioners/bwrap.js';
-import { openDb } from '../../api/state/db.js';
 import { sessionById } from '../../api/state/sessions.js';
 import { nodeDirOf } from '../../api/node/paths.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
@@ -71,13 +70,13 @@ describe.skipIf(why !== null)('catty-node holds the sessions\' egress across API
   const lines = (text: string): ProbeLine[] => [...text.matchAll(/^EGRESS (\{.*\})\r?$/gm)].map((m) => JSON.parse(m[1]!) as ProbeLine);
 
   /** The session's terminal output straight from its runtime (its socket, its connect token): works with the API stopped. */
-  function runtimeLogs(id: string): Promise<string> {
-    const db = openDb(path.join(api.dataDir, 'catty.db'));
+  async function runtimeLogs(id: string): Promise<string> {
+    const db = await api.openDb();
     let row;
     try {
-      row = sessionById(db, id)!;
+      row = (await sessionById(db, id))!;
     } finally {
-      db.close();
+      await db.close();
     }
     const token = decrypt(loadOrCreateKey(api.dataDir), row.connect_token_enc!, `connect:${id}`);
     return new Promise((resolve, reject) => {

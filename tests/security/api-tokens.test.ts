@@ -20,7 +20,7 @@ import { startTestApi, type TestApi } from '../helpers/api.js';
 const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 async function authSetup() {
-  const deps = makeTestDeps({ deviceCodeIntervalSec: 5, deviceCodeTtlSec: 600 });
+  const deps = await makeTestDeps({ deviceCodeIntervalSec: 5, deviceCodeTtlSec: 600 });
   const app = createApp(deps);
   const user = await createUser(deps, 'Ada@Example.com', 'correct horse battery');
   return { deps, app, user };
@@ -29,10 +29,10 @@ async function authSetup() {
 
 
 async function errorsSetup() {
-  const deps = makeTestDeps();
+  const deps = await makeTestDeps();
   const app = createApp(deps);
   const user = await createUser(deps, 'alice@example.com', 'password-alice');
-  const token = issueTokenPair(deps, user.id).access_token;
+  const token = (await issueTokenPair(deps, user.id)).access_token;
   const s = CreatedSession.parse((await call(app, routes.createSession, { token, body: {} })).body);
   const machineToken = [...deps.provisioner.machines.values()][0]!.spec.machineToken;
   return { deps, app, token, machineToken, s };
@@ -79,7 +79,7 @@ describe('SECURITY.md 26–29 (in-process API)', () => {
 
   it('26: an expired access token → 401', async () => {
     const { deps, app, user } = await authSetup();
-    const pair = issueTokenPair(deps, user.id);
+    const pair = await issueTokenPair(deps, user.id);
     expect((await call(app, routes.me, { token: pair.access_token })).status).toBe(200);
     deps.clock.ms += deps.config.accessTokenTtlSec * 1000;
     const res = await call(app, routes.me, { token: pair.access_token });
@@ -179,7 +179,7 @@ describe('SECURITY.md 26–29 (in-process API)', () => {
     deps.storage.presignGet = async () => {
       throw new Error('ECONNREFUSED secret-internal-host:9000 /var/lib/catty');
     };
-    deps.db.prepare("INSERT INTO snapshots (key, session_id, expected_size, size, sha256, recorded, created_at) VALUES ('k', ?, 1, 1, ?, 1, '2026-01-01T00:00:00.000Z')").run(s.id, 'c'.repeat(64));
+    await deps.db.k.insertInto('snapshots').values({ key: 'k', session_id: s.id, expected_size: 1, size: 1, sha256: 'c'.repeat(64), recorded: 1, created_at: '2026-01-01T00:00:00.000Z', agent_key: null, agent_size: null, agent_sha256: null }).execute();
     const res = await call(app, routes.download, { params: { ref: s.label }, token });
     expect(res.status).toBe(500);
     expect(res.body.error.code).toBe('internal');
@@ -207,8 +207,8 @@ describe('SECURITY.md 26–29 (in-process API)', () => {
   it('29: a denied code never yields a token (access_denied forever)', async () => {
     const { deps, app, user } = await authSetup();
     const codes = DeviceCodeResponse.parse((await call(app, routes.deviceCode)).body);
-    expect(decideDeviceCode(deps, codes.user_code, user.id, false)).toBe('denied');
-    expect(decideDeviceCode(deps, codes.user_code, user.id, true)).toBe('already_used');
+    expect(await decideDeviceCode(deps, codes.user_code, user.id, false)).toBe('denied');
+    expect(await decideDeviceCode(deps, codes.user_code, user.id, true)).toBe('already_used');
     for (let i = 0; i < 3; i++) {
       deps.clock.ms += 60_000;
       const res = await call(app, routes.deviceToken, { body: { grant_type: GRANT, device_code: codes.device_code } });
@@ -221,7 +221,7 @@ describe('SECURITY.md 26–29 (in-process API)', () => {
     const { deps, app, user } = await authSetup();
     const codes = DeviceCodeResponse.parse((await call(app, routes.deviceCode)).body);
     deps.clock.ms += 600_000;
-    expect(decideDeviceCode(deps, codes.user_code, user.id, true)).toBe('expired');
+    expect(await decideDeviceCode(deps, codes.user_code, user.id, true)).toBe('expired');
     const res = await call(app, routes.deviceToken, { body: { grant_type: GRANT, device_code: codes.device_code } });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('expired_token');

@@ -18,6 +18,8 @@ import { waitFor } from '../helpers/wait.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 import { runtimeFetch } from '../helpers/runtime.js';
 import { routes } from '../../api/contract/routes.js';
+import type { Db } from '../../api/state/db.js';
+import { testDatabaseKind } from '../helpers/postgres.js';
 
 /** Every regular file under `dir` (symlinks not followed). */
 function walk(dir: string): string[] {
@@ -141,10 +143,24 @@ describe('SECURITY.md 32 (built catty-api, real runtime, embedded S3)', () => {
     expect(tar).toContain('work\n'); // the snapshot has the workspace
     expect(tar).not.toContain(secret);
     const files = [join(logDir, 'api.log'), ...walk(api.dataDir)];
-    expect(files.some((f) => f.endsWith('catty.db'))).toBe(true);
     for (const f of files) expect(readFileSync(f).toString('latin1'), f).not.toContain(secret);
+    // The database itself: its file on SQLite (among those above), every row of every table on Postgres.
+    if (testDatabaseKind() === 'sqlite') expect(files.some((f) => f.endsWith('catty.db'))).toBe(true);
+    else expect(await dumpDatabase(api), 'the database').not.toContain(secret);
     expect(api.output()).not.toContain(secret);
     expect((await sessionLogs(api.client, s.label)).toString()).not.toContain(secret);
     expect(readFileSync(join(logDir, 'api.log'), 'utf8')).not.toContain(api.token);
   });
 });
+
+/** Every row of every table of the API's database, as text. */
+async function dumpDatabase(api: { openDb(): Promise<Db> }): Promise<string> {
+  const db = await api.openDb();
+  try {
+    const tables = ['users', 'tokens', 'device_codes', 'web_sessions', 'sessions', 'snapshots', 'egress_refusals', 'login_throttle', 'agent_state_keys'] as const;
+    const rows = await Promise.all(tables.map((t) => db.k.selectFrom(t).selectAll().execute()));
+    return JSON.stringify(rows);
+  } finally {
+    await db.close();
+  }
+}

@@ -8,7 +8,8 @@
 import http from 'node:http';
 import { describe, expect } from 'vitest';
 import { LoginThrottle } from '../../api/auth/throttle.js';
-import { openDb } from '../../api/state/db.js';
+import { openDatabase } from '../../api/state/db.js';
+import { freshDatabaseUrl, testDatabaseKind } from '../helpers/postgres.js';
 import type { TestApi } from '../helpers/api.js';
 import { testWithApi } from '../helpers/fixtures.js';
 
@@ -120,17 +121,35 @@ describe('58: the sign-in throttle (issue 21, item 7)', () => {
 });
 
 describe('58: the throttle keeps its counts in the database', () => {
-  it('58: two API processes on one database share the count, and no number of other keys evicts one', () => {
-    const file = `${process.env.TMPDIR ?? '/tmp'}/catty-throttle-${process.pid}-${Date.now()}.db`;
-    const [a, b] = [openDb(file), openDb(file)];
+  it('58: two API processes on one database share the count, and no number of other keys evicts one', async () => {
+    const target = testDatabaseKind() === 'postgres' ? await freshDatabaseUrl() : `${process.env.TMPDIR ?? '/tmp'}/catty-throttle-${process.pid}-${Date.now()}.db`;
+    const [a, b] = [await openDatabase(target), await openDatabase(target)];
     const [one, two] = [new LoginThrottle(a), new LoginThrottle(b)];
     const now = Date.parse('2026-01-01T00:00:00Z');
-    for (let i = 0; i < 10; i++) expect((i % 2 ? one : two).take('ada@example.com', `10.0.0.${i}`, now).ok).toBe(true);
-    expect(one.take('ada@example.com', '10.0.1.1', now).ok).toBe(false);
-    for (let i = 0; i < 10_001; i++) two.take(`flood-${i}@example.com`, `10.1.${i >> 8}.${i & 255}`, now + 1);
-    expect(one.take('ada@example.com', '10.0.1.2', now + 2)).toMatchObject({ ok: false });
-    expect(two.take('ada@example.com', '10.0.1.2', now + 15 * 60 * 1000).ok).toBe(true);
-    a.close();
-    b.close();
+    for (let i = 0; i < 10; i++) expect((await (i % 2 ? one : two).take('ada@example.com', `10.0.0.${i}`, now)).ok).toBe(true);
+    expect((await one.take('ada@example.com', '10.0.1.1', now)).ok).toBe(false);
+    // Taken 50 at a time (one connection on SQLite serialises them anyway; Postgres's pool runs them).
+    for (let start = 0; start < 10_001; start += 50) {
+      await Promise.all(Array.from({ length: Math.min(50, 10_001 - start) }, (_, j) => start + j).map((i) => two.take(`flood-${i}@example.com`, `10.1.${i >> 8}.${i & 255}`, now + 1)));
+    }
+    expect(await one.take('ada@example.com', '10.0.1.2', now + 2)).toMatchObject({ ok: false });
+    expect((await two.take('ada@example.com', '10.0.1.2', now + 15 * 60 * 1000)).ok).toBe(true);
+    await a.close();
+    await b.close();
+  }, 120_000);
+
+  it('58: attempts taken at once never pass the limit together', async () => {
+    // Postgres: two pools, as two replicas have. SQLite: one connection, as one API process has
+    // (two in one process would wait on each other's lock synchronously; across processes its
+    // write lock serialises them).
+    const target = testDatabaseKind() === 'postgres' ? await freshDatabaseUrl() : ':memory:';
+    const a = await openDatabase(target);
+    const b = testDatabaseKind() === 'postgres' ? await openDatabase(target) : a;
+    const [one, two] = [new LoginThrottle(a), new LoginThrottle(b)];
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    const taken = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? one : two).take('ada@example.com', `10.0.0.${i}`, now)));
+    expect(taken.filter((t) => t.ok)).toHaveLength(10);
+    await a.close();
+    if (b !== a) await b.close();
   });
 });

@@ -23,7 +23,7 @@ describe('agent state beside a snapshot', () => {
     deps.storage.objects.set(agent.key, Buffer.from('abc'));
     const report = { key: work.key, size: 5, sha256: SHA, agent: { key: agent.key, size: 3, sha256: SHA } };
     expect((await call(app, routes.reportSnapshot, { token: s.machineToken, body: report })).body).toEqual({ ok: true });
-    const row = deps.db.prepare('SELECT agent_key, agent_size FROM snapshots WHERE key = ?').get(work.key);
+    const row = await deps.db.k.selectFrom('snapshots').select(['agent_key', 'agent_size']).where('key', '=', work.key).executeTakeFirst();
     expect(row).toEqual({ agent_key: agent.key, agent_size: 3 });
     const dl = DownloadInfo.parse((await call(app, routes.download, { params: { ref: s.label }, token })).body);
     expect(dl.url).toContain(work.key);
@@ -59,6 +59,6 @@ describe('agent state beside a snapshot', () => {
       const res = await call(app, routes.reportSnapshot, { token: a.machineToken, body: { key: work.key, size: 5, sha256: SHA, agent } });
       expect(res.status, JSON.stringify(agent)).toBe(400);
     }
-    expect((deps.db.prepare('SELECT COUNT(*) AS n FROM snapshots WHERE recorded = 1').get() as { n: number }).n).toBe(0);
+    expect(await deps.db.k.selectFrom('snapshots').select('key').where('recorded', '=', 1).execute()).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import { call, makeTestDeps } from '../helpers/api-fakes.js';
 import { routes } from '../../api/contract/routes.js';
 
 async function setup() {
-  const deps = makeTestDeps({ deviceCodeIntervalSec: 5, deviceCodeTtlSec: 600 });
+  const deps = await makeTestDeps({ deviceCodeIntervalSec: 5, deviceCodeTtlSec: 600 });
   const app = createApp(deps);
   const user = await createUser(deps, 'Ada@Example.com', 'correct horse battery');
   return { deps, app, user };
@@ -28,13 +28,13 @@ describe('device authorization (RFC 8628)', () => {
     expect(codes.verification_uri_complete).toBe(`http://api.test/device?code=${codes.user_code}`);
     expect(codes).toMatchObject({ expires_in: 600, interval: 5 });
     // only the hash is stored
-    const stored = deps.db.prepare('SELECT hash FROM device_codes').get() as { hash: string };
+    const stored = await deps.db.k.selectFrom('device_codes').select('hash').executeTakeFirstOrThrow();
     expect(stored.hash).toBe(sha256Hex(codes.device_code));
 
     const poll = () => call(app, routes.deviceToken, { body: { grant_type: GRANT, device_code: codes.device_code } });
     expect((await poll()).body).toMatchObject({ error: 'authorization_pending' });
     deps.clock.ms += 5000;
-    expect(decideDeviceCode(deps, codes.user_code.toLowerCase().replace('-', ' '), user.id, true)).toBe('approved');
+    expect(await decideDeviceCode(deps, codes.user_code.toLowerCase().replace('-', ' '), user.id, true)).toBe('approved');
     const ok = await poll();
     expect(ok.status).toBe(200);
     const tokens = TokenResponse.parse(ok.body);
@@ -60,7 +60,7 @@ describe('device authorization (RFC 8628)', () => {
 describe('tokens', () => {
   it('refresh rotates: the new pair works, the old refresh token does not', async () => {
     const { deps, app, user } = await setup();
-    const pair = issueTokenPair(deps, user.id);
+    const pair = await issueTokenPair(deps, user.id);
     const res = await call(app, routes.refresh, { body: { refresh_token: pair.refresh_token } });
     expect(res.status).toBe(200);
     const next = TokenResponse.parse(res.body);
@@ -74,14 +74,14 @@ describe('tokens', () => {
 
   it('expired refresh tokens are refused', async () => {
     const { deps, app, user } = await setup();
-    const pair = issueTokenPair(deps, user.id);
+    const pair = await issueTokenPair(deps, user.id);
     deps.clock.ms += deps.config.refreshTokenTtlSec * 1000 + 1;
     expect((await call(app, routes.refresh, { body: { refresh_token: pair.refresh_token } })).status).toBe(401);
   });
 
   it('logout revokes the access and refresh tokens', async () => {
     const { deps, app, user } = await setup();
-    const pair = issueTokenPair(deps, user.id);
+    const pair = await issueTokenPair(deps, user.id);
     const out = await call(app, routes.logout, { token: pair.access_token, body: { refresh_token: pair.refresh_token } });
     expect(out.status).toBe(200);
     expect(out.body).toEqual({ ok: true });
@@ -91,8 +91,8 @@ describe('tokens', () => {
 
   it('stores tokens only as hashes', async () => {
     const { deps, user } = await setup();
-    const pair = issueTokenPair(deps, user.id);
-    const dump = JSON.stringify(deps.db.prepare('SELECT * FROM tokens').all());
+    const pair = await issueTokenPair(deps, user.id);
+    const dump = JSON.stringify(await deps.db.k.selectFrom('tokens').selectAll().execute());
     expect(dump).not.toContain(pair.access_token);
     expect(dump).not.toContain(pair.refresh_token);
     expect(dump).toContain(sha256Hex(pair.access_token));

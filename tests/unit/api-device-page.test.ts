@@ -7,7 +7,7 @@ import { call, makeTestDeps, page as pageRequest } from '../helpers/api-fakes.js
 import { routes } from '../../api/contract/routes.js';
 
 async function setup() {
-  const deps = makeTestDeps();
+  const deps = await makeTestDeps();
   const app = createApp(deps);
   await createUser(deps, 'ada@example.com', 'correct horse battery');
   return { deps, app };
@@ -90,15 +90,15 @@ describe('housekeeping', () => {
   it('purges device codes, browser sign-ins and user tokens a day past expiry', async () => {
     const { deps, app } = await setup();
     await call(app, routes.deviceCode);
-    const user = deps.db.prepare('SELECT id FROM users').get() as { id: string };
+    const user = await deps.db.k.selectFrom('users').select('id').executeTakeFirstOrThrow();
     const { issueTokenPair } = await import('../../api/auth/tokens.js');
-    issueTokenPair(deps, user.id);
-    const count = (table: string) => (deps.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    purgeExpired(deps);
-    expect([count('device_codes'), count('tokens')]).toEqual([1, 2]);
+    await issueTokenPair(deps, user.id);
+    const count = async (table: 'device_codes' | 'web_sessions' | 'tokens') => (await deps.db.k.selectFrom(table).selectAll().execute()).length;
+    await purgeExpired(deps);
+    expect([await count('device_codes'), await count('tokens')]).toEqual([1, 2]);
     deps.clock.ms += deps.config.accessTokenTtlSec * 1000 + 24 * 3600 * 1000 + 1;
-    purgeExpired(deps);
+    await purgeExpired(deps);
     // the device code and the access token are gone; the 30-day refresh token stays
-    expect([count('device_codes'), count('tokens')]).toEqual([0, 1]);
+    expect([await count('device_codes'), await count('tokens')]).toEqual([0, 1]);
   });
 });

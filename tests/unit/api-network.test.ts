@@ -14,7 +14,7 @@ import { routes } from '../../api/contract/routes.js';
 import { CreatedSession, NetLog, Session, SessionList } from '../../api/contract/schemas.js';
 import { createSessionEgress } from '../../api/services/egress.js';
 import { reconcile } from '../../api/services/reconcile.js';
-import { openDb } from '../../api/state/db.js';
+import { openTestDb } from '../helpers/postgres.js';
 import { appendRefusals, listRefusals } from '../../api/state/egress-refusals.js';
 import { insertSession } from '../../api/state/sessions.js';
 import { silentLogger } from '../../api/logger.js';
@@ -117,27 +117,27 @@ describe('GET /v1/sessions/:ref/net-log', () => {
 });
 
 describe('refusals in the database', () => {
-  it('are numbered per session, newest last, and only the newest 500 are kept', () => {
-    const db = openDb(':memory:');
-    db.prepare("INSERT INTO users (id, email, password_hash, created_at) VALUES ('u', 'u@x', 'h', 'now')").run();
-    for (const id of ['s1', 's2']) insertSession(db, { id, owner_id: 'u', label: id, status: 'running', agent: 'shell', provisioner: 'local', connect_token_enc: null, ttl_sec: 60, created_at: 'x', last_activity_at: 'x' });
-    appendRefusals(db, 's1', Array.from({ length: 300 }, (_, i) => refusal(`h${i}.example`)));
-    appendRefusals(db, 's2', [refusal('other.example')]);
-    appendRefusals(db, 's1', Array.from({ length: 300 }, (_, i) => refusal(`h${300 + i}.example`)));
-    const kept = listRefusals(db, 's1');
+  it('are numbered per session, newest last, and only the newest 500 are kept', async () => {
+    const db = await openTestDb();
+    await db.k.insertInto('users').values({ id: 'u', email: 'u@x', password_hash: 'h', created_at: 'now' }).execute();
+    for (const id of ['s1', 's2']) await insertSession(db, { id, owner_id: 'u', label: id, status: 'running', agent: 'shell', provisioner: 'local', connect_token_enc: null, ttl_sec: 60, created_at: 'x', last_activity_at: 'x' });
+    await appendRefusals(db, 's1', Array.from({ length: 300 }, (_, i) => refusal(`h${i}.example`)));
+    await appendRefusals(db, 's2', [refusal('other.example')]);
+    await appendRefusals(db, 's1', Array.from({ length: 300 }, (_, i) => refusal(`h${300 + i}.example`)));
+    const kept = await listRefusals(db, 's1');
     expect(kept).toHaveLength(500);
     expect(kept[0]?.host).toBe('h100.example');
     expect(kept.at(-1)?.host).toBe('h599.example');
-    expect(listRefusals(db, 's2').map((r) => r.host)).toEqual(['other.example']);
+    expect((await listRefusals(db, 's2')).map((r) => r.host)).toEqual(['other.example']);
     expect(kept[0]).not.toHaveProperty('address');
   });
 });
 
 describe('the listeners (services/egress.ts)', () => {
-  function setup() {
+  async function setup() {
     const dataDir = tempDir('egress-svc');
-    const db = openDb(':memory:');
-    db.prepare("INSERT INTO users (id, email, password_hash, created_at) VALUES ('u', 'u@x', 'h', 'now')").run();
+    const db = await openTestDb();
+    await db.k.insertInto('users').values({ id: 'u', email: 'u@x', password_hash: 'h', created_at: 'now' }).execute();
     const session = (id: string, status: 'running' | 'stopped' = 'running') =>
       insertSession(db, { id, owner_id: 'u', label: id, status, agent: 'shell', provisioner: 'local', connect_token_enc: null, ttl_sec: 60, created_at: 'x', last_activity_at: 'x' });
     const egress = createSessionEgress({ dataDir, db, logger: silentLogger(), flushMs: 200, inProcessNode: true });
@@ -157,8 +157,8 @@ describe('the listeners (services/egress.ts)', () => {
     });
 
   it('listen at <dataDir>/node/egress/<id>/proxy.sock in 0700 directories; refusals reach the database; close removes the directory', async () => {
-    const { dataDir, session, egress } = setup();
-    session('s1');
+    const { dataDir, session, egress } = await setup();
+    await session('s1');
     const dir = await egress.open('s1', policy('none'));
     expect(dir).toBe(path.join(dataDir, 'node', 'egress', 's1'));
     for (const d of [path.join(dataDir, 'node'), path.join(dataDir, 'node', 'egress'), dir]) expect(fs.statSync(d).mode & 0o777, d).toBe(0o700);
@@ -177,13 +177,13 @@ describe('the listeners (services/egress.ts)', () => {
   });
 
   it('restore() listens again at the same path in the same directory (what a machine bound) and removes the directories of ended sessions', async () => {
-    const first = setup();
-    first.session('running1');
-    first.session('ended1');
+    const first = await setup();
+    await first.session('running1');
+    await first.session('ended1');
     const dir = await first.egress.open('running1', policy('none'));
     await first.egress.open('ended1', policy('none'));
     const inode = fs.statSync(dir).ino;
-    first.db.prepare("UPDATE sessions SET status = 'stopped' WHERE id = 'ended1'").run();
+    await first.db.k.updateTable('sessions').set({ status: 'stopped' }).where('id', '=', 'ended1').execute();
     // The API and its (in-process) node gone: listeners closed, directories left.
     await first.egress.shutdown();
 
@@ -198,7 +198,7 @@ describe('the listeners (services/egress.ts)', () => {
 
   it('refuses a data directory whose socket paths would not fit sockaddr_un, saying which setting to change', async () => {
     const dataDir = path.join(tempDir('egress-long'), 'x'.repeat(80));
-    const egress = createSessionEgress({ dataDir, db: openDb(':memory:'), logger: silentLogger(), inProcessNode: true });
+    const egress = createSessionEgress({ dataDir, db: await openTestDb(), logger: silentLogger(), inProcessNode: true });
     await expect(egress.open('0123456789abcdef01234567', policy('none'))).rejects.toThrow(/longer than a Unix socket allows.*CATTY_DATA_DIR/);
   });
 });

@@ -6,7 +6,7 @@ import { authorizeRelay } from '../../api/relay/authorize.js';
 import { Forwarder, HIGH_WATER_BYTES, LOW_WATER_BYTES, type Readable, type Writable } from '../../api/relay/backpressure.js';
 import { mirrorClose } from '../../api/relay/close-codes.js';
 import { clientConnectInfo, matchRelayPath } from '../../api/relay/paths.js';
-import { openDb } from '../../api/state/db.js';
+import { openTestDb } from '../helpers/postgres.js';
 import { insertSession, updateSession } from '../../api/state/sessions.js';
 
 /** A socket we read from: counts pauses and resumes. */
@@ -144,31 +144,31 @@ describe('relay paths and connectUrl', () => {
 });
 
 describe('relay authorization', () => {
-  function setup() {
-    const db = openDb(':memory:');
-    db.prepare("INSERT INTO users (id, email, password_hash, created_at) VALUES ('u1', 'a@b.c', 'x', '2026-01-01T00:00:00Z')").run();
+  async function setup() {
+    const db = await openTestDb();
+    await db.k.insertInto('users').values({ id: 'u1', email: 'a@b.c', password_hash: 'x', created_at: '2026-01-01T00:00:00Z' }).execute();
     const key = randomBytes(32);
     const token = `cat_ct_${randomBytes(8).toString('hex')}`;
     const id = 'a1b2c3';
-    insertSession(db, { id, owner_id: 'u1', label: 'calm-otter-0001', status: 'running', agent: 'shell', provisioner: 'local', connect_token_enc: encrypt(key, token, `connect:${id}`), ttl_sec: 60, created_at: 'x', last_activity_at: 'x' });
-    updateSession(db, id, { runtime_url: 'http://127.0.0.1:9999' });
+    await insertSession(db, { id, owner_id: 'u1', label: 'calm-otter-0001', status: 'running', agent: 'shell', provisioner: 'local', connect_token_enc: encrypt(key, token, `connect:${id}`), ttl_sec: 60, created_at: 'x', last_activity_at: 'x' });
+    await updateSession(db, id, { runtime_url: 'http://127.0.0.1:9999' });
     return { db, key, token, id };
   }
 
-  it('accepts the running session’s connect token and gives the runtime to forward to', () => {
-    const { db, key, token, id } = setup();
-    expect(authorizeRelay({ db, key }, id, `Bearer ${token}`)).toEqual({ ok: true, runtime: { url: 'http://127.0.0.1:9999' }, connectToken: token });
-    updateSession(db, id, { runtime_url: 'http://localhost', runtime_socket: '/data/machines/a1b2c3/run/runtime.sock' });
-    expect(authorizeRelay({ db, key }, id, `Bearer ${token}`)).toEqual({ ok: true, runtime: { url: 'http://localhost', socketPath: '/data/machines/a1b2c3/run/runtime.sock' }, connectToken: token });
+  it('accepts the running session’s connect token and gives the runtime to forward to', async () => {
+    const { db, key, token, id } = await setup();
+    expect(await authorizeRelay({ db, key }, id, `Bearer ${token}`)).toEqual({ ok: true, runtime: { url: 'http://127.0.0.1:9999' }, connectToken: token });
+    await updateSession(db, id, { runtime_url: 'http://localhost', runtime_socket: '/data/machines/a1b2c3/run/runtime.sock' });
+    expect(await authorizeRelay({ db, key }, id, `Bearer ${token}`)).toEqual({ ok: true, runtime: { url: 'http://localhost', socketPath: '/data/machines/a1b2c3/run/runtime.sock' }, connectToken: token });
   });
 
-  it('refuses a wrong or missing token (401), an unknown session (404), an ended one (409)', () => {
-    const { db, key, token, id } = setup();
-    expect(authorizeRelay({ db, key }, id, `Bearer ${token}x`)).toMatchObject({ ok: false, status: 401 });
-    expect(authorizeRelay({ db, key }, id, undefined)).toMatchObject({ ok: false, status: 401 });
-    expect(authorizeRelay({ db, key }, id, token)).toMatchObject({ ok: false, status: 401 });
-    expect(authorizeRelay({ db, key }, 'ffff', `Bearer ${token}`)).toMatchObject({ ok: false, status: 404 });
-    updateSession(db, id, { status: 'stopped', connect_token_enc: null });
-    expect(authorizeRelay({ db, key }, id, `Bearer ${token}`)).toMatchObject({ ok: false, status: 409, code: 'session_ended' });
+  it('refuses a wrong or missing token (401), an unknown session (404), an ended one (409)', async () => {
+    const { db, key, token, id } = await setup();
+    expect(await authorizeRelay({ db, key }, id, `Bearer ${token}x`)).toMatchObject({ ok: false, status: 401 });
+    expect(await authorizeRelay({ db, key }, id, undefined)).toMatchObject({ ok: false, status: 401 });
+    expect(await authorizeRelay({ db, key }, id, token)).toMatchObject({ ok: false, status: 401 });
+    expect(await authorizeRelay({ db, key }, 'ffff', `Bearer ${token}`)).toMatchObject({ ok: false, status: 404 });
+    await updateSession(db, id, { status: 'stopped', connect_token_enc: null });
+    expect(await authorizeRelay({ db, key }, id, `Bearer ${token}`)).toMatchObject({ ok: false, status: 409, code: 'session_ended' });
   });
 });

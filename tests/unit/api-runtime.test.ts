@@ -49,7 +49,7 @@ describe('runtime callbacks', () => {
     const p2 = PresignResponse.parse((await call(app, routes.presign, { token: a.machineToken, body: { size: 3 } })).body);
     deps.storage.objects.set(p2.key, Buffer.from('toolong'));
     expect((await call(app, routes.reportSnapshot, { token: a.machineToken, body: { key: p2.key, size: 3, sha256: SHA } })).status).toBe(400);
-    const recorded = deps.db.prepare('SELECT COUNT(*) AS n FROM snapshots WHERE recorded = 1').get() as { n: number };
+    const recorded = { n: (await deps.db.k.selectFrom('snapshots').select('key').where('recorded', '=', 1).execute()).length };
     expect(recorded.n).toBe(0);
   });
 
@@ -89,7 +89,7 @@ describe('runtime callbacks', () => {
     // idle: agent output 45 s ago, nobody attached → activity stays at the start
     await call(app, routes.heartbeat, { token: idle.machineToken, body: { clients: 0, idleMs: 50_000 } });
     deps.clock.ms += 20_000;
-    expect(sweepIdle(deps)).toEqual([idle.id]);
+    expect(await sweepIdle(deps)).toEqual([idle.id]);
     await Promise.all(deps.background);
     expect((await call(app, routes.getSession, { params: { ref: idle.label }, token })).body).toMatchObject({ status: 'timed_out' });
     expect((await call(app, routes.getSession, { params: { ref: busy.label }, token })).body).toMatchObject({ status: 'running' });

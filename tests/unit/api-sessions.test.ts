@@ -20,7 +20,7 @@ describe('sessions', () => {
     expect(machine!.spec.agentCmd[0]).toMatch(/^(bash|sh)$/);
     expect(machine!.spec.agentEnv).toEqual({ API_KEY: 'sekrit-value' });
     // the secret never reaches the DB; the connect token is stored sealed, not in clear
-    const dump = JSON.stringify(deps.db.prepare('SELECT * FROM sessions').all()) + JSON.stringify(deps.db.prepare('SELECT * FROM tokens').all());
+    const dump = JSON.stringify(await deps.db.k.selectFrom('sessions').selectAll().execute()) + JSON.stringify(await deps.db.k.selectFrom('tokens').selectAll().execute());
     expect(dump).not.toContain('sekrit-value');
     expect(dump).not.toContain(created.connectToken);
     expect(dump).not.toContain(machine!.spec.machineToken);
@@ -92,7 +92,7 @@ describe('sessions', () => {
     const a = CreatedSession.parse((await call(app, routes.createSession, { token: alice, body: {} })).body);
     const live = await call(app, routes.logs, { params: { ref: a.label }, token: alice });
     expect(Buffer.from(live.body.data, 'base64').toString()).toBe(`hello from ${a.label}\r\n`);
-    deps.db.prepare('UPDATE sessions SET final_logs = ? WHERE id = ?').run(Buffer.from('bye\n').toString('base64'), a.id);
+    await deps.db.k.updateTable('sessions').set({ final_logs: Buffer.from('bye\n').toString('base64') }).where('id', '=', a.id).execute();
     await call(app, routes.stop, { params: { ref: a.label }, token: alice });
     const ended = await call(app, routes.logs, { params: { ref: a.label }, token: alice });
     expect(Buffer.from(ended.body.data, 'base64').toString()).toBe('bye\n');
@@ -101,7 +101,7 @@ describe('sessions', () => {
   it('delete stops the machine, removes snapshot objects and hides the session', async () => {
     const { deps, app, alice } = await appWithTwoUsers();
     const a = CreatedSession.parse((await call(app, routes.createSession, { token: alice, body: {} })).body);
-    deps.db.prepare("INSERT INTO snapshots (key, session_id, expected_size, size, sha256, recorded, created_at) VALUES ('k1', ?, 3, 3, ?, 1, '2026-01-01T00:00:00.000Z')").run(a.id, 'a'.repeat(64));
+    await deps.db.k.insertInto('snapshots').values({ key: 'k1', session_id: a.id, expected_size: 3, size: 3, sha256: 'a'.repeat(64), recorded: 1, created_at: '2026-01-01T00:00:00.000Z', agent_key: null, agent_size: null, agent_sha256: null }).execute();
     deps.storage.objects.set('k1', Buffer.from('abc'));
     const res = await call(app, routes.deleteSession, { params: { ref: a.label }, token: alice });
     expect(res.body).toEqual({ ok: true });

@@ -1,13 +1,14 @@
 /**
  * A two-node Docker Swarm for the Swarm provisioner's tests, made and removed by the test.
  *
- * - node 1: the host's dockerd, as the manager (`docker swarm init` on a veth address);
+ * - node 1: the host's dockerd, as the manager (`docker swarm init` on a veth address), runc;
  * - node 2: a second dockerd in namespaces of its own — a network namespace joined to the host
  *   by a veth pair (a private /30), a mount namespace where its data root (/var/lib/docker) and
  *   /var/lib/catty are its own (a directory on disk bound there, then hidden on the host under
  *   an empty tmpfs: the API process, on the host, cannot see node 2's volumes — it reaches node
  *   2's sessions only through node 2's catty-node) and its /run (the host's engine and
- *   containerd sockets out of sight), a UTS namespace (its own host name) — joined as a worker,
+ *   containerd sockets out of sight), a UTS namespace (its own host name), gVisor its default
+ *   runtime (labelled catty.runtime=catty-runsc) — joined as a worker,
  *   the session image loaded into it (`docker save | docker load`: no registry);
  * - a catty-node in cluster mode on each node (node 2's inside its namespaces), with
  *   certificates from `catty-node certs`.
@@ -23,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { NODE_BIN } from './cluster-node.js';
+import { GVISOR_RUNTIME } from './docker.js';
 import { waitFor } from './wait.js';
 
 export const SWARM_LOCK = '/tmp/catty-swarm.lock';
@@ -155,7 +157,9 @@ export async function makeSwarm(options: { image: string; log?: (line: string) =
     // Node 2: its own dockerd, in its namespaces; its data on disk, bound inside, hidden outside.
     fs.mkdirSync(hiddenDir, { mode: 0o700 });
     const daemonJson = path.join(root, 'node2-daemon.json');
-    fs.writeFileSync(daemonJson, JSON.stringify({ 'no-new-privileges': true, runtimes: { 'catty-runsc': { path: '/usr/bin/runsc', runtimeArgs: ['--network=none', '--host-uds=all'] } } }));
+    // Node 2 runs its sessions under gVisor (a node's default runtime: Swarm has no per-service
+    // one), labelled for it; node 1 (the host's engine) under runc.
+    fs.writeFileSync(daemonJson, JSON.stringify({ 'no-new-privileges': true, 'default-runtime': GVISOR_RUNTIME, runtimes: { [GVISOR_RUNTIME]: { path: '/usr/bin/runsc', runtimeArgs: ['--network=none', '--host-uds=all'] } } }));
     const inside = [
       'set -e',
       'hostname catty-node2',
@@ -188,6 +192,7 @@ export async function makeSwarm(options: { image: string; log?: (line: string) =
     const id1 = ((await host.info()) as { Swarm: { NodeID: string } }).Swarm.NodeID;
     const id2 = ((await docker2.info()) as { Swarm: { NodeID: string } }).Swarm.NodeID;
     for (const id of [id1, id2]) run('docker', ['node', 'update', '--label-add', 'catty.node=true', id]);
+    run('docker', ['node', 'update', '--label-add', `catty.runtime=${GVISOR_RUNTIME}`, id2]);
     log(`two nodes in ${Date.now() - started} ms; loading ${options.image} into node 2`);
     const loadStarted = Date.now();
     const load = spawnSync('sh', ['-c', `docker save ${options.image} | docker -H unix://${socketPath} load -q`], { encoding: 'utf8' });

@@ -26,7 +26,7 @@ import { requestRuntime } from '../../api/services/runtime-client.js';
 import { routes } from '../../api/contract/routes.js';
 import type { CreatedSession } from '../../api/contract/schemas.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
-import { SESSION_IMAGE, buildSessionImage, probeDocker } from '../helpers/docker.js';
+import { GVISOR_RUNTIME, SESSION_IMAGE, buildSessionImage, probeDocker } from '../helpers/docker.js';
 import { TestClient, runtimeFetch, sessionWs } from '../helpers/runtime.js';
 import { buildZip } from '../helpers/runtime-zip.js';
 import { makeSwarm, managerProxy, type SwarmNode, type TestSwarm } from '../helpers/swarm.js';
@@ -204,7 +204,7 @@ describe.skipIf(!probe.ok)('catty-api with the swarm provisioner', () => {
         console.log(`[swarm] ${node.name}: ${out.trim().replace(/\r/g, '')}`);
         expect(out).toMatch(/^INTERFACES lo\r?$/m);
         expect(out).toMatch(/^ROUTES 0\r?$/m);
-        for (const t of targets) expect(out).toMatch(new RegExp(`^TCP ${t.replace(/\./g, '\\.')} (ENETUNREACH|ECONNREFUSED)\\r?$`, 'm'));
+        for (const t of targets) expect(out).toMatch(new RegExp(`^TCP ${t.replace(/\./g, '\\.')} (ENETUNREACH|EHOSTUNREACH|ECONNREFUSED)\\r?$`, 'm'));
         expect(out).not.toMatch(/CONNECTED|TIMEOUT/);
         // The node's engine made the volumes; node 2's are not on the host at all.
         const ws = (await node.docker.getVolume(sessionVolumes(s.sessionId).workspace).inspect()) as { Mountpoint: string };
@@ -242,6 +242,42 @@ describe.skipIf(!probe.ok)('catty-api with the swarm provisioner', () => {
       await provisioner.close();
       await new Promise((resolve) => listener.close(resolve));
     }
+  });
+
+  it('gVisor by node label: a session asking for catty-runsc lands on node 2 (its default runtime) and runs under it, with only a loopback', async () => {
+    const [, n2] = swarm.nodes;
+    const provisioner = createSwarmProvisioner({ tls: loadApiTls(swarm.apiTlsDir), nodePort: swarm.nodePort, image: SESSION_IMAGE, runtime: GVISOR_RUNTIME, controlPlane: randomBytes(12).toString('hex'), env: {}, stopGraceMs: 5000 });
+    const s: MachineSpec = {
+      sessionId: randomBytes(12).toString('hex'),
+      ownerId: 'owner',
+      label: 'gvisor',
+      connectToken: randomBytes(16).toString('hex'),
+      machineToken: randomBytes(16).toString('hex'),
+      apiUrl: `http://${swarm.nodes[0].addr}:9`,
+      agentCmd: ['node', '-e', PROBE],
+      agentEnv: { PROBE_TARGETS: JSON.stringify([`${swarm.nodes[0].addr}:${swarm.nodePort}`]) },
+      upload: false,
+      network: { preset: 'none', allow: [] },
+    };
+    const t0 = Date.now();
+    const machine = await provisioner.start(s);
+    try {
+      console.log(`[swarm] start under gVisor → attached in ${Date.now() - t0} ms`);
+      expect((await nodeOf(s.sessionId)).name).toBe('node2');
+      const [container] = await n2.docker.listContainers({ filters: { label: [`catty.session-id=${s.sessionId}`] } });
+      expect((await n2.docker.getContainer(container!.Id).inspect()).HostConfig.Runtime).toBe(GVISOR_RUNTIME);
+      const endpoint = { url: machine.runtimeUrl, tls: loadApiTls(swarm.apiTlsDir) };
+      const out = await waitFor(async () => {
+        const text = (await requestRuntime(endpoint, '/logs', { timeoutMs: 5000, maxBytes: 1 << 20, headers: { authorization: `Bearer ${s.connectToken}` } })).body.toString();
+        return text.includes('PROBE-DONE') && text;
+      }, 'the probe’s report under gVisor', { timeoutMs: 60_000, everyMs: 250 });
+      expect(out).toMatch(/^INTERFACES lo\r?$/m);
+      expect(out).not.toMatch(/CONNECTED|TIMEOUT/);
+    } finally {
+      await provisioner.stop(machine.machineId, { graceMs: 2000 });
+      await provisioner.close();
+    }
+    await expectNothingLeft(s.sessionId);
   });
 
   it('sessions on both nodes: create → upload → typing → snapshot → stop → download, nothing left behind', async () => {

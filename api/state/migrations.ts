@@ -134,4 +134,23 @@ export const MIGRATIONS: ReadonlyArray<readonly string[]> = [
       created_at TEXT NOT NULL
     )`,
   ],
+  // 7: replicas (shared mode): leases for background work run once across replicas
+  // (api/state/leases.ts), the stop of a session claimed by one replica, and the key canary that
+  // each replica's CATTY_SECRET_KEY must open (api/state/key-canary.ts)
+  [
+    `CREATE TABLE leases (
+      name TEXT PRIMARY KEY,
+      holder TEXT NOT NULL,
+      expires_at TEXT NOT NULL
+    )`,
+    `CREATE TABLE stop_claims (
+      session_id TEXT PRIMARY KEY,
+      claimed_at TEXT NOT NULL
+    )`,
+    `CREATE TABLE key_canary (
+      id TEXT PRIMARY KEY,
+      sealed TEXT NOT NULL,
+      updated_at TEXT NOT NULL
+    )`,
+  ],
 ];

@@ -29,7 +29,9 @@ export async function serve(flags: ServeFlags, signals: NodeJS.EventEmitter = pr
   const config = loadConfig(flags);
   const logger = createLogger({ level: config.logLevel, file: config.logFile });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const claimed = acquirePidLock(join(config.dataDir, DATA_DIR_LOCK));
+  // Replicas on one host share the data directory by design (shared mode: the Docker
+  // provisioner's run directory and catty-node); their state is in Postgres, not in it.
+  const claimed = config.mode === 'shared' ? { lock: { release: () => undefined } } : acquirePidLock(join(config.dataDir, DATA_DIR_LOCK));
   if ('heldBy' in claimed) throw new DataDirBusy(config.dataDir, claimed.heldBy);
   const { lock } = claimed;
   let api: Awaited<ReturnType<typeof startApi>>;
@@ -41,7 +43,7 @@ export async function serve(flags: ServeFlags, signals: NodeJS.EventEmitter = pr
   }
   if (flags.localCredentials) await writeLocalCredentials(api.deps, api.url, flags.localCredentials);
   process.stdout.write(`catty-api listening on ${api.url}\n`);
-  logger.info({ url: api.url, dataDir: config.dataDir, provisioner: config.provisioner }, 'listening');
+  logger.info({ url: api.url, dataDir: config.dataDir, provisioner: config.provisioner, mode: config.mode }, 'listening');
   return new Promise<number>((resolve) => {
     const shutdown = (sig: string) => {
       logger.info({ signal: sig }, 'shutting down; machines keep running');

@@ -11,16 +11,16 @@ import { createServer } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
-import { loadOrCreateKey } from './crypto.js';
 import type { Deps } from './deps.js';
 import type { Logger } from './logger.js';
 import { LocalProvisioner } from './provisioners/local.js';
 import type { Provisioner } from './provisioners/types.js';
 import { createRelay } from './relay/index.js';
 import { createSessionEgress } from './services/egress.js';
-import { reconcile } from './services/reconcile.js';
+import { reconcileAtStart } from './services/reconcile.js';
 import { startSweeper } from './services/sweeper.js';
 import { openDatabase, type Db } from './state/db.js';
+import { openSealingKey } from './state/key-canary.js';
 import { databaseUnreachable } from './state/db-errors.js';
 import { startEmbeddedS3, type EmbeddedS3 } from './storage/embedded-s3.js';
 import { createS3Storage } from './storage/s3.js';
@@ -63,7 +63,11 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // First: a database that cannot be used stops the start before anything else is made.
   const db = await openStateDb(config);
-  const key = loadOrCreateKey(config.dataDir);
+  // Shared mode: a key other replicas' rows do not open stops the start (state/key-canary.ts).
+  const key = await openSealingKey(config, db, logger).catch(async (err: unknown) => {
+    await db.close();
+    throw err;
+  });
   // One egress proxy for every session, in catty-node: a process of its own that outlives us.
   // Found or started (~0.2 s to its ready line) while storage and the provisioner start.
   const egress = createSessionEgress({ dataDir: config.dataDir, db, logger, logLevel: config.logLevel, inProcessNode: options.inProcessNode });
@@ -127,7 +131,7 @@ export async function startApi(config: Config, logger: Logger, options: StartOpt
   boundUrl = `http://${host}:${address.port}`;
 
   // Reconcile after listening: live runtimes keep calling back while we look.
-  await reconcile(deps);
+  await reconcileAtStart(deps);
   // The first session need not start cold (a spare machine, where the provisioner keeps one).
   provisioner.prepare?.({ apiUrl: deps.machineApiUrl(), runtimeEnv: config.runtimeEnv });
   const stopSweeper = startSweeper(deps, config.sweepIntervalMs);

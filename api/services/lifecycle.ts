@@ -1,15 +1,24 @@
 /**
  * Ending sessions: stop (user), timeout (sweeper), agent exit, machine lost (reconcile), delete.
  * While a machine stops its session stays `running`, so the runtime's final snapshot is still
- * accepted; the status changes once the machine is gone. Stops of one session are deduplicated.
+ * accepted; the status changes once the machine is gone. Stops of one session are deduplicated:
+ * in this process by sharing one promise, across API replicas by a claim in the database — the
+ * replica that wins it stops the machine, any other waits for the session to end.
  */
 import type { SessionStatus } from '../contract/schemas.js';
 import type { Deps } from '../deps.js';
 import { iso } from '../state/db.js';
-import { endSession, sessionById, updateSession, type SessionRow } from '../state/sessions.js';
+import { LIVE_STATUSES, endSession, sessionById, updateSession, type SessionRow } from '../state/sessions.js';
 import { deleteRefusals } from '../state/egress-refusals.js';
 import { allSnapshots, deleteSnapshotRow } from '../state/snapshots.js';
 import { revokeSessionTokens } from '../state/tokens.js';
+import { claimStop, clearStopClaim } from '../state/leases.js';
+
+/** A stop claimed this much longer ago than the stop grace (its replica died mid-stop) may be
+ * claimed again; a replica that lost the claim waits this long for the session to end. */
+const STOP_CLAIM_MARGIN_MS = 60_000;
+const END_POLL_MS = 100;
+export const stopClaimStaleMs = (deps: Pick<Deps, 'config'>): number => deps.config.stopGraceMs + STOP_CLAIM_MARGIN_MS;
 
 const inFlight = new WeakMap<Deps, Map<string, Promise<void>>>();
 
@@ -33,8 +42,14 @@ export function stopAndEnd(deps: Deps, sessionId: string, options: EndOptions): 
   const existing = stops.get(sessionId);
   if (existing) return existing;
   const work = (async () => {
+    const claimMs = stopClaimStaleMs(deps);
+    if (!(await claimStop(deps.db, sessionId, deps.now(), claimMs))) {
+      await untilEnded(deps, sessionId, claimMs);
+      return;
+    }
     const row = await sessionById(deps.db, sessionId);
     if (!row) return;
+    deps.logger.info({ sessionId, machineId: row.machine_id, status: options.status }, 'stopping the session machine');
     if (row.machine_id) {
       try {
         await deps.provisioner.stop(row.machine_id, { graceMs: options.graceMs ?? deps.config.stopGraceMs });
@@ -49,11 +64,22 @@ export function stopAndEnd(deps: Deps, sessionId: string, options: EndOptions): 
   return work;
 }
 
+/** Ended already, or another replica stops it: waits (bounded) until the session is not live. */
+async function untilEnded(deps: Deps, sessionId: string, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    const row = await sessionById(deps.db, sessionId);
+    if (!row || !LIVE_STATUSES.includes(row.status) || Date.now() > deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, END_POLL_MS));
+  }
+}
+
 /** Records the end without touching the machine (it is gone, or the caller stops it). */
 export async function markEnded(deps: Deps, sessionId: string, options: EndOptions): Promise<boolean> {
   const ended = await endSession(deps.db, sessionId, { status: options.status, ended_at: iso(deps.now()), detail: options.detail, exit_code: options.exitCode ?? null });
-  // Connect and machine tokens die with the session.
+  // Connect and machine tokens die with the session; so does its stop claim (a resume starts clean).
   await revokeSessionTokens(deps.db, sessionId);
+  await clearStopClaim(deps.db, sessionId);
   // So does its way out (the machine is gone, or its caller stops it).
   track(deps, deps.egress.close(sessionId));
   if (ended) deps.logger.info({ sessionId, status: options.status, detail: options.detail }, 'session ended');

@@ -280,6 +280,15 @@ describe.skipIf(!probe.ok)('catty-api with the swarm provisioner', () => {
     await expectNothingLeft(s.sessionId);
   });
 
+  it('no node fits (a runtime no node is labelled for): start says what the swarm says, and leaves no service', async () => {
+    const provisioner = createSwarmProvisioner({ tls: loadApiTls(swarm.apiTlsDir), nodePort: swarm.nodePort, image: SESSION_IMAGE, runtime: 'kata', controlPlane: randomBytes(12).toString('hex'), env: {}, startTimeoutMs: 3000 });
+    const sessionId = randomBytes(12).toString('hex');
+    const spec: MachineSpec = { sessionId, ownerId: 'o', label: 'l', connectToken: 'c', machineToken: 'm', apiUrl: 'http://127.0.0.1:9', agentCmd: ['true'], agentEnv: {}, upload: false, network: { preset: 'none', allow: [] } };
+    await expect(provisioner.start(spec)).rejects.toThrow(/catty\.runtime=kata.*the swarm: .*(constraint|suitable node)/s);
+    await provisioner.close();
+    await expectNothingLeft(sessionId);
+  });
+
   it('sessions on both nodes: create → upload → typing → snapshot → stop → download, nothing left behind', async () => {
     const sessions: Array<{ s: Created; node: SwarmNode }> = [];
     for (let i = 0; i < 4 && new Set(sessions.map((x) => x.node.name)).size < 2; i++) {

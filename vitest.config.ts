@@ -17,7 +17,7 @@ export default defineConfig({
       {
         test: {
           name: 'slow',
-          include: ['tests/{faults,docker,swarm}/**/*.test.ts'],
+          include: ['tests/{faults,docker,swarm,replicas}/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,
           pool: 'forks',

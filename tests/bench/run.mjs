@@ -16,6 +16,7 @@ import { p4 } from './p4-upload.mjs';
 import { p5 } from './p5-sync.mjs';
 import { p6 } from './p6-snapshot.mjs';
 import { p7 } from './p7-scale.mjs';
+import { p8 } from './p8-replicas.mjs';
 import { p9 } from './p9-resume.mjs';
 import { p10 } from './p10-egress.mjs';
 
@@ -37,7 +38,8 @@ const metrics = [
   ['P5', async () => p5(await needInstallation())],
   ['P6', () => p6(needTree().root)],
   ['P7', async () => p7(await needInstallation())],
-  // P8 (shared mode) is not benched yet.
+  // Deployments of its own (Docker, Postgres): no local control plane.
+  ['P8', () => p8()],
   ['P9', async () => p9(await needInstallation())],
   ['P10', () => p10()],
 ];

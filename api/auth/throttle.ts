@@ -1,7 +1,6 @@
 /**
  * The brake on password guessing at the /device sign-in. Each attempt is taken — checked and
- * counted in one write transaction (SQLite: BEGIN IMMEDIATE, one writer at a time; Postgres: the
- * keys' transaction-level advisory locks; across every API process on the database) — before the password is checked, so parallel guesses cannot all
+ * counted in one conditional statement per key (across every API process on the database) — before the password is checked, so parallel guesses cannot all
  * get past a check made before any of them failed: at most `perAccount` passwords are tried for
  * one account and `perAddress` from one client address per window, however many arrive at once.
  *
@@ -14,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { parseIp } from '../../session-runtime/wire/ip-address.js';
 import { iso, type Db } from '../state/db.js';
-import { clearAttempts, countAttempt, lockThrottleKeys, purgeThrottle, throttleRow, uncountAttempt } from '../state/login-throttle.js';
+import { clearAttempts, takeAttempt, throttleRow, uncountAttempt } from '../state/login-throttle.js';
 
 export interface ThrottleLimits {
   perAccount: number;
@@ -37,33 +36,35 @@ export class LoginThrottle {
     private readonly limits: ThrottleLimits = DEFAULT_THROTTLE_LIMITS,
   ) {}
 
-  /** Takes one attempt for `email` from `address`, or refuses when either has none left. */
+  /**
+   * Takes one attempt for `email` from `address`, or refuses when either has none left. Each key
+   * is taken by one conditional statement (state/login-throttle.ts: takeAttempt), so attempts
+   * arriving together — on one API or many — never pass a limit, and none waits on a lock. The
+   * account's attempt is taken first and given back when the address has none left: a guess
+   * racing that moment may be refused once too often, never allowed once too many.
+   */
   async take(email: string, address: string, nowMs: number): Promise<Taken> {
-    const keys: [string, number][] = [
-      [accountKey(email), this.limits.perAccount],
-      [addressKey(address), this.limits.perAddress],
-    ];
     const now = iso(nowMs);
-    return this.db.transaction(async (db): Promise<Taken> => {
-      await lockThrottleKeys(db, keys.map(([key]) => key));
-      await purgeThrottle(db, now);
-      let retryAfterMs = 0;
-      for (const [key, limit] of keys) {
-        const row = await throttleRow(db, key);
-        if (row && row.attempts >= limit) retryAfterMs = Math.max(retryAfterMs, Date.parse(row.window_ends_at) - nowMs);
-      }
-      if (retryAfterMs > 0) return { ok: false, retryAfterMs };
-      for (const [key] of keys) await countAttempt(db, key, iso(nowMs + this.limits.windowMs));
-      return { ok: true };
-    });
+    const windowEndsAt = iso(nowMs + this.limits.windowMs);
+    const account = accountKey(email);
+    const client = addressKey(address);
+    if (!(await takeAttempt(this.db, account, this.limits.perAccount, now, windowEndsAt))) return this.refusal(account, nowMs);
+    if (!(await takeAttempt(this.db, client, this.limits.perAddress, now, windowEndsAt))) {
+      await uncountAttempt(this.db, account);
+      return this.refusal(client, nowMs);
+    }
+    return { ok: true };
   }
 
   /** The password was right: the account starts again, the address gets its attempt back. */
   async succeeded(email: string, address: string): Promise<void> {
-    await this.db.transaction(async (db) => {
-      await clearAttempts(db, accountKey(email));
-      await uncountAttempt(db, addressKey(address));
-    });
+    await clearAttempts(this.db, accountKey(email));
+    await uncountAttempt(this.db, addressKey(address));
+  }
+
+  private async refusal(key: string, nowMs: number): Promise<Taken> {
+    const row = await throttleRow(this.db, key);
+    return { ok: false, retryAfterMs: Math.max(1000, (row ? Date.parse(row.window_ends_at) : nowMs) - nowMs) };
   }
 }
 

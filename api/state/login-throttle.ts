@@ -4,8 +4,9 @@
  * hash): attempts taken in the window, and when the window ends. Rows are removed only once
  * their window has passed: nothing evicts a live one.
  */
-import { sql } from 'kysely';
+import type { ExpressionBuilder } from 'kysely';
 import type { Db } from './db.js';
+import type { Schema } from './schema.js';
 import type { ThrottleRow } from './schema.js';
 export type { ThrottleRow } from './schema.js';
 
@@ -13,13 +14,30 @@ export async function throttleRow(db: Db, key: string): Promise<ThrottleRow | un
   return db.k.selectFrom('login_throttle').select(['key', 'attempts', 'window_ends_at']).where('key', '=', key).executeTakeFirst();
 }
 
-/** One more attempt on `key`: a new window ending at `windowEndsAt` when it has none. */
-export async function countAttempt(db: Db, key: string, windowEndsAt: string): Promise<void> {
-  await db.k
+/**
+ * Takes one attempt on `key` unless it has `limit` already in a window that has not passed (at
+ * `nowIso`); a passed window starts again at 1, ending at `windowEndsAt`. One statement — an
+ * upsert whose update is conditional — so attempts taken at once, on any number of connections,
+ * never pass the limit (Postgres re-checks the condition on the row once a concurrent writer
+ * commits; SQLite has one writer). True when the attempt was taken.
+ */
+export async function takeAttempt(db: Db, key: string, limit: number, nowIso: string, windowEndsAt: string): Promise<boolean> {
+  const passed = (eb: ExpressionBuilder<Schema, 'login_throttle'>) => eb('login_throttle.window_ends_at', '<=', nowIso);
+  const taken = await db.k
     .insertInto('login_throttle')
     .values({ key, attempts: 1, window_ends_at: windowEndsAt })
-    .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ attempts: eb('login_throttle.attempts', '+', 1) })))
-    .execute();
+    .onConflict((oc) =>
+      oc
+        .column('key')
+        .doUpdateSet((eb) => ({
+          attempts: eb.case().when(passed(eb)).then(1).else(eb('login_throttle.attempts', '+', 1)).end(),
+          window_ends_at: eb.case().when(passed(eb)).then(windowEndsAt).else(eb.ref('login_throttle.window_ends_at')).end(),
+        }))
+        .where((eb) => eb.or([passed(eb), eb('login_throttle.attempts', '<', limit)])),
+    )
+    .returning('attempts')
+    .executeTakeFirst();
+  return taken !== undefined;
 }
 
 /** Gives one attempt on `key` back. */
@@ -34,20 +52,4 @@ export async function uncountAttempt(db: Db, key: string): Promise<void> {
 
 export async function clearAttempts(db: Db, key: string): Promise<void> {
   await db.k.deleteFrom('login_throttle').where('key', '=', key).execute();
-}
-
-/** Removes the rows whose window has passed (ISO text compared byte-wise: migrations.ts). */
-export async function purgeThrottle(db: Db, nowIso: string): Promise<void> {
-  await db.k.deleteFrom('login_throttle').where('window_ends_at', '<=', nowIso).execute();
-}
-
-/**
- * Inside a transaction: waits until no other transaction holds these keys, until this one ends.
- * Postgres: transaction-level advisory locks (in one order: no deadlock between two callers), as
- * a row lock cannot cover a row that does not exist yet; SQLite: nothing to do, its write
- * transaction (BEGIN IMMEDIATE) already excludes every other writer.
- */
-export async function lockThrottleKeys(db: Db, keys: readonly string[]): Promise<void> {
-  if (db.dialect !== 'postgres') return;
-  for (const key of [...keys].sort()) await sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(db.k);
 }

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Db } from '../../api/state/db.js';
 import { deviceCodeByHash, insertDeviceCode, moveDeviceCode } from '../../api/state/device-codes.js';
 import { appendRefusals, listRefusals } from '../../api/state/egress-refusals.js';
-import { countAttempt, throttleRow, uncountAttempt } from '../../api/state/login-throttle.js';
+import { takeAttempt, throttleRow, uncountAttempt } from '../../api/state/login-throttle.js';
 import { countLive, endSession, insertSession, listOwned, ownedSession } from '../../api/state/sessions.js';
 import { agentKeyMinted, latestRecorded, mintAgentKey, mintSnapshot, recordAgentPart, recordedBeyond, recordSnapshot, sessionsWithSnapshots } from '../../api/state/snapshots.js';
 import { insertToken, liveToken, revokeToken } from '../../api/state/tokens.js';
@@ -141,10 +141,13 @@ describe.each(['sqlite', 'postgres'] as const)('state on %s', (kind) => {
     await appendRefusals(db, 's1', [refusal('d')], 2);
     expect((await listRefusals(db, 's1')).map((r) => r.host)).toEqual(['c', 'd']);
 
-    await countAttempt(db, 'k', at(60));
-    await countAttempt(db, 'k', at(999));
-    expect(await throttleRow(db, 'k')).toEqual({ key: 'k', attempts: 2, window_ends_at: at(60) });
-    await uncountAttempt(db, 'k');
+    // Twenty at once against a limit of 5: five taken, in the first window.
+    const taken = await Promise.all(Array.from({ length: 20 }, () => takeAttempt(db, 'k', 5, at(0), at(60))));
+    expect(taken.filter(Boolean)).toHaveLength(5);
+    expect(await throttleRow(db, 'k')).toEqual({ key: 'k', attempts: 5, window_ends_at: at(60) });
+    // Once the window has passed, it starts again.
+    expect(await takeAttempt(db, 'k', 5, at(60), at(120))).toBe(true);
+    expect(await throttleRow(db, 'k')).toEqual({ key: 'k', attempts: 1, window_ends_at: at(120) });
     await uncountAttempt(db, 'k');
     await uncountAttempt(db, 'k');
     expect((await throttleRow(db, 'k'))!.attempts).toBe(0);

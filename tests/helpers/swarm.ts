@@ -138,6 +138,10 @@ export async function makeSwarm(options: { image: string; log?: (line: string) =
     if (info.Swarm?.LocalNodeState && info.Swarm.LocalNodeState !== 'inactive') {
       throw new Error(`the host's dockerd is in a swarm already (${info.Swarm.LocalNodeState}): the test makes its own; leave it first (docker swarm leave --force)`);
     }
+    // A session with no network runs in the engine's default one: only a loopback without a bridge.
+    if ((await host.listNetworks({ filters: { driver: ['bridge'] } })).some((n) => n.Name === 'bridge')) {
+      throw new Error('the host’s dockerd has a bridge network: swarm sessions there would get it (and refuse to start); run dockerd with --bridge=none, as .ci/run does');
+    }
     // The veth pair and node 2's network namespace.
     run('ip', ['netns', 'add', netns]);
     undo.push(() => run('ip', ['netns', 'del', netns], { allowFail: true }));
@@ -150,7 +154,9 @@ export async function makeSwarm(options: { image: string; log?: (line: string) =
     run('ip', ['-n', netns, 'link', 'set', veth2, 'up']);
     run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
 
-    // Node 1: the host's engine becomes the manager.
+    // Node 1: the host's engine becomes the manager (Swarm makes docker_gwbridge; it goes too).
+    const hadGwBridge = (await host.listNetworks()).some((n) => n.Name === 'docker_gwbridge');
+    if (!hadGwBridge) undo.push(() => run('docker', ['network', 'rm', 'docker_gwbridge'], { allowFail: true }));
     run('docker', ['swarm', 'init', '--advertise-addr', addr1, '--listen-addr', `${addr1}:2377`]);
     undo.push(() => run('docker', ['swarm', 'leave', '--force'], { allowFail: true }));
 

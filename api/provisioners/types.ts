@@ -9,6 +9,7 @@
 import type { NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
 import type { SessionCredentials } from '../egress/credentials.js';
 import type { EndpointTls } from '../../session-runtime/wire/runtime-address.js';
+import type { RemoteNode } from '../node/remote.js';
 
 export type ProvisionerKind = 'local' | 'docker' | 'swarm';
 
@@ -91,6 +92,9 @@ export interface Provisioner {
   /** The API's certificate for the nodes its machines' runtimes are reached through (Swarm:
    * each node's catty-node, over mutual TLS: runtimeUrl is https there). */
   readonly runtimeTls?: EndpointTls;
+  /** With egressAtNode: every node that may run its machines, each reached through its catty-node
+   * (Swarm: the nodes labelled catty.node=true), whose refusals the API collects. */
+  clusterNodes?(): Promise<RemoteNode[]>;
   /** Optional: work ahead of the next start() (the local provisioner starts a spare machine). */
   prepare?(shared: SharedMachineSettings): void;
   /** Releases provisioner resources (not the machines: they outlive an API restart). */

@@ -199,6 +199,12 @@ export function createSwarmProvisioner(explicit: SwarmProvisionerOptions = {}): 
       }
     },
 
+    async clusterNodes(): Promise<RemoteNode[]> {
+      const ids = await onManager(() => cattyNodeIds(docker, NODE_LABEL));
+      const urls = await Promise.all(ids.map((id) => nodeUrlOf(docker, id, nodePort).catch(() => null)));
+      return urls.filter((url): url is string => url !== null).map(nodeAt);
+    },
+
     async list(): Promise<MachineInfo[]> {
       const services = (await onManager(() => docker.listServices({ filters: { label: [`${Label.managed}=true`, `${Label.controlPlane}=${controlPlane}`] } }))) as Array<{ Spec?: { Name?: string; Labels?: Record<string, string> } }>;
       const out: MachineInfo[] = [];

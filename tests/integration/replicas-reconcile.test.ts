@@ -3,8 +3,8 @@
  * (SQLite, or Postgres with CATTY_TEST_DATABASE=postgres) and the fake provisioner: another
  * replica's create in flight — its row `provisioning`, its machine started but not yet recorded —
  * is left alone (its machine is not an orphan); a `provisioning` row older than any create can
- * take fails; a running session whose machine is gone is lost; a machine no live session owns is
- * stopped. One API (single mode) still fails every `provisioning` row at start: nothing it
+ * take fails; a running session whose machine is gone is lost — unless another replica is stopping
+ * it; a machine no live session owns is stopped. One API (single mode) still fails every `provisioning` row at start: nothing it
  * started before can still be starting, and no stop it claimed before can still be running.
  */
 import { randomBytes } from 'node:crypto';
@@ -53,6 +53,18 @@ describe('reconcile with replicas', () => {
     expect(await deps.provisioner.isAlive(orphan.machineId)).toBe(false);
     // Each replica restores its host's egress at its own start, not in the lease holder's pass.
     expect(deps.egress.restored).toEqual([]);
+  });
+
+  it('shared mode: a session another replica is stopping (its machine already gone) is left to it, not lost', async () => {
+    const { deps, create } = await appWithMachines({ mode: 'shared' });
+    const s = await create();
+    // Another replica claimed the stop and its machine is gone; the session ends when it records it.
+    expect(await claimStop(deps.db, s.id, deps.now(), 60_000)).toBe(true);
+    const [machineId] = [...deps.provisioner.machines.entries()].find(([, m]) => m.spec.sessionId === s.id)!;
+    await deps.provisioner.stop(machineId);
+    const report = await reconcile(deps);
+    expect(report.lost).toEqual([]);
+    expect(await sessionById(deps.db, s.id)).toMatchObject({ status: 'running' });
   });
 
   it('single mode: one API at start fails every provisioning row (it started them), as before', async () => {

@@ -17,6 +17,7 @@
  * Refusals (`catty logs --net`) wait in the node until the API has written them to the database
  * and acknowledged them, so an API killed at any moment loses none; the watch says when some
  * are waiting (written at most once per `flushMs`, the first after a quiet period at once).
+ * Replicas sharing the data directory share the node: one drains it at a time (./refusal-drain.ts).
  */
 import { join } from 'node:path';
 import type { EgressRefusal, NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
@@ -28,8 +29,11 @@ import { NodeCallError } from '../node/client.js';
 import { nodeRoutes } from '../node/contract.js';
 import { connectOrStartNode, type NodeConnection } from '../node/launch.js';
 import { egressRootOf, nodeDirOf } from '../node/paths.js';
+import type { Provisioner } from '../provisioners/types.js';
 import type { Db } from '../state/db.js';
-import { appendRefusals, listRefusals } from '../state/egress-refusals.js';
+import { listRefusals } from '../state/egress-refusals.js';
+import { createClusterRefusals } from './cluster-refusals.js';
+import { drainNodeRefusals } from './refusal-drain.js';
 
 export interface SessionEgress {
   /** Finds or starts the node and starts watching it (also done by the first call that needs it). */
@@ -47,8 +51,17 @@ export interface SessionEgress {
    * again, at their old paths, if it was replaced); every other session it holds is closed.
    */
   restore(running: ReadonlyArray<{ id: string; policy: NetworkPolicy; machineUid?: number }>): Promise<void>;
-  /** The session's refusals, newest last (those still waiting in the node included). */
+  /**
+   * The session's refusals, newest last (those still waiting in this host's node included, and
+   * on the replica collecting cluster nodes, theirs).
+   */
   refusals(sessionId: string): Promise<EgressRefusal[]>;
+  /**
+   * The background work's tick (one replica: the lease holder): collects, for `forMs`, the
+   * refusals of the provisioner's cluster nodes (Provisioner.clusterNodes, ./cluster-refusals.ts).
+   * Nothing for a provisioner without.
+   */
+  collectCluster?(provisioner: Provisioner, forMs: number): Promise<void>;
   /** API shutdown: stops watching and writes the refusals waiting. The node and its listeners stay. */
   shutdown(): Promise<void>;
 }
@@ -93,6 +106,7 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
   let conn: Promise<NodeConnection> | null = null;
   let stopped = false;
   let unwatch: (() => void) | null = null;
+  const cluster = createClusterRefusals({ db, logger, flushMs });
 
   // --- the node: found or started, watched, started again when it goes ---------------------
 
@@ -181,23 +195,9 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
   // --- refusals: fetched from the node, written, then acknowledged ------------------------
 
   async function drainOnce(): Promise<void> {
-    const { client } = await connect();
-    for (;;) {
-      const { refusals, more } = await client.call(nodeRoutes.refusals);
-      if (refusals.length === 0) return;
-      const bySession = new Map<string, EgressRefusal[]>();
-      for (const q of refusals) bySession.set(q.sessionId, [...(bySession.get(q.sessionId) ?? []), q.refusal]);
-      for (const [sessionId, batch] of bySession) {
-        try {
-          await appendRefusals(db, sessionId, batch);
-        } catch (err) {
-          // A session the database does not know (deleted meanwhile): nothing to keep them for.
-          log.error({ err, sessionId }, 'could not record egress refusals');
-        }
-      }
-      await client.call(nodeRoutes.ackRefusals, { body: { upTo: refusals.at(-1)!.seq } });
-      if (!more) return;
-    }
+    const { client, health } = await connect();
+    // 'busy': another replica sharing this node (and the data directory) drains it now.
+    await drainNodeRefusals(db, client, health.instance, log);
   }
 
   let queued: Promise<void> | null = null;
@@ -259,12 +259,18 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
       await resync();
     },
     async refusals(sessionId) {
-      await drain().catch((err: unknown) => log.warn({ err: String(err) }, 'catty-node did not hand over its refusals; answering those already written'));
+      const said = (err: unknown) => log.warn({ err: String(err) }, 'catty-node did not hand over its refusals; answering those already written');
+      await Promise.all([drain().catch(said), cluster.drainAll().catch(said)]);
       return await listRefusals(db, sessionId);
+    },
+    async collectCluster(provisioner, forMs) {
+      if (stopped || !provisioner.clusterNodes) return;
+      await cluster.collect(await provisioner.clusterNodes(), forMs);
     },
     async shutdown() {
       if (stopped) return;
       stopped = true;
+      cluster.close();
       if (conn) await drain().catch(() => undefined);
       if (timer) clearTimeout(timer);
       unwatch?.();

@@ -61,6 +61,7 @@ export function startSweeper(deps: Deps, intervalMs: number): () => void {
       }
       await sweepIdle(deps);
       await purgeExpired(deps);
+      await deps.egress.collectCluster?.(deps.provisioner, leaseTtlMs(intervalMs));
     })()
       .catch((err: unknown) => deps.logger.error({ err }, 'sweep failed'))
       .finally(() => (running = false));

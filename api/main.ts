@@ -5,6 +5,7 @@
  *             [--config FILE] [--local-credentials FILE]
  *   catty-api users add <email> [--password-stdin] | list [--json] | remove <email>
  *                   | reset-password <email> [--password-stdin]
+ *   catty-api s3-server --listen H:P --dir D   (bin.ts: storage/s3-server.ts, the store replicas share)
  */
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -138,7 +139,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('The catty control plane.')
     .option('--local-credentials <file>', 'embedded local mode: write a token for the local account to <file> (0600)')
     .option('--debug', 'print stack traces of unexpected errors')
-    .addHelpText('after', `\n${CONFIG_HELP}`)
+    .addHelpText('after', `\n${CONFIG_HELP}\n\nAlso: catty-api s3-server --listen H:P --dir D — an S3 store for replicas to share (CATTY_MODE=shared); --help for its key settings.`)
     .exitOverride()
     .action((opts: ServeFlags) => {
       result = serve(opts);

@@ -13,7 +13,7 @@ import type { NodeWatch } from '../node/client.js';
 import { NODE_PROTOCOL, nodeRoutes } from '../node/contract.js';
 import type { RemoteNode } from '../node/remote.js';
 import type { Db } from '../state/db.js';
-import { drainNodeRefusals } from './refusal-drain.js';
+import { drainNodeRefusals, newDrainerId } from './refusal-drain.js';
 
 export interface ClusterRefusals {
   /** Watches exactly these nodes until `forMs` from now (each drained once it answers). */
@@ -39,13 +39,14 @@ export function createClusterRefusals(options: { db: Db; logger: Logger; flushMs
   const flushMs = options.flushMs ?? 1_000;
   const watched = new Map<string, Watched>();
   let expiry: NodeJS.Timeout | null = null;
+  const drainer = newDrainerId();
 
   /** One drain at a time per node; a call while one runs gets the next. */
   function drain(w: Watched): Promise<void> {
     w.queued ??= w.tail.then(async () => {
       w.queued = null;
       w.lastDrainMs = Date.now();
-      await drainNodeRefusals(db, w.node, w.instance, log);
+      await drainNodeRefusals(db, w.node, w.instance, log, drainer);
     });
     const mine = w.queued;
     w.tail = mine.catch(() => undefined);

@@ -33,7 +33,7 @@ import type { Provisioner } from '../provisioners/types.js';
 import type { Db } from '../state/db.js';
 import { listRefusals } from '../state/egress-refusals.js';
 import { createClusterRefusals } from './cluster-refusals.js';
-import { drainNodeRefusals } from './refusal-drain.js';
+import { drainNodeRefusals, newDrainerId } from './refusal-drain.js';
 
 export interface SessionEgress {
   /** Finds or starts the node and starts watching it (also done by the first call that needs it). */
@@ -107,6 +107,7 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
   let stopped = false;
   let unwatch: (() => void) | null = null;
   const cluster = createClusterRefusals({ db, logger, flushMs });
+  const drainer = newDrainerId();
 
   // --- the node: found or started, watched, started again when it goes ---------------------
 
@@ -197,7 +198,7 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
   async function drainOnce(): Promise<void> {
     const { client, health } = await connect();
     // 'busy': another replica sharing this node (and the data directory) drains it now.
-    await drainNodeRefusals(db, client, health.instance, log);
+    await drainNodeRefusals(db, client, health.instance, log, drainer);
   }
 
   let queued: Promise<void> | null = null;

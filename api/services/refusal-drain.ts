@@ -19,15 +19,15 @@ import { claimLease, releaseLease } from '../state/leases.js';
 
 /** Longer than a fetch, a write and an ack can take (each call's timeout is 10 s). */
 export const DRAIN_LEASE_MS = 60_000;
-/** This process among the APIs draining a node. */
-const DRAINER = `drain:${process.pid}:${randomBytes(6).toString('hex')}`;
+/** One drainer (an egress service, a cluster collector) among those of every API: the lease's holder. */
+export const newDrainerId = (): string => `drain:${process.pid}:${randomBytes(6).toString('hex')}`;
 
 export const drainLeaseName = (nodeInstance: string): string => `refusals:${nodeInstance}`;
 
 export type DrainResult = 'drained' | 'busy';
 
 /** Drains the node until it has nothing left; 'busy' when another API drains it now. */
-export async function drainNodeRefusals(db: Db, client: NodeClient, nodeInstance: string, log: Logger, drainer = DRAINER): Promise<DrainResult> {
+export async function drainNodeRefusals(db: Db, client: NodeClient, nodeInstance: string, log: Logger, drainer: string): Promise<DrainResult> {
   const lease = drainLeaseName(nodeInstance);
   if (!(await claimLease(db, lease, drainer, DRAIN_LEASE_MS, Date.now()))) return 'busy';
   try {

@@ -20,8 +20,13 @@ import * as z from '../../session-runtime/wire/zod.js';
 import { AGENT_NAMES } from '../../session-runtime/wire/agents.js';
 import type { SessionCredentials } from '../egress/credentials.js';
 
-/** Raised when a route or a body changes incompatibly: an API finding another version asks it to go. */
-export const NODE_PROTOCOL = 1;
+/**
+ * Raised when a route or a body changes incompatibly. An API finding its host's node on another
+ * version does not use it and does not start a second one: it stops, naming the node's pid to stop
+ * (api/node/launch.ts probeNode), since stopping it takes every session's network down until the
+ * API starts the new one. 2: the machine routes (cluster mode) and the model credentials' agent.
+ */
+export const NODE_PROTOCOL = 2;
 
 /** The largest request body the node reads (credentials with many --inject rules fit easily). */
 export const MAX_BODY_BYTES = 256 * 1024;

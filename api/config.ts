@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as z from '../session-runtime/wire/zod.js';
 import { usageError } from './errors.js';
+import { parseTrustedProxies } from './middleware/client-address.js';
 import { readSealingKeys, sharedModeRefusal, type SealingKeys } from './shared-mode.js';
 
 const HostPort = z.string().check(z.regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'));
@@ -51,6 +52,7 @@ const FileConfig = z.strictObject({
   nodePort: z.optional(z.int().check(z.gte(1), z.lte(65535))),
   logFile: z.optional(z.string()),
   logLevel: z.optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
+  trustedProxies: z.optional(z.array(z.string())),
 });
 type FileConfig = z.infer<typeof FileConfig>;
 
@@ -127,6 +129,12 @@ export interface Config {
   /** null: logs go to stderr. */
   logFile: string | null;
   logLevel: string;
+  /**
+   * The TLS front's addresses (IPs and CIDRs): a request whose socket is one of them has its
+   * client's address read from X-Forwarded-For (api/middleware/client-address.ts), for the
+   * sign-in throttle. Empty (default): the socket's address, the header never read.
+   */
+  trustedProxies: string[];
 }
 
 export interface ConfigFlags {
@@ -168,6 +176,18 @@ function parseNice(value: number): number {
 function envStr(env: Env, name: string): string | undefined {
   const raw = env[name];
   return raw === undefined || raw === '' ? undefined : raw;
+}
+
+/** Comma-separated IPs and CIDRs, each checked here so a typo stops the start, not a sign-in. */
+function parseProxies(env: Env, file: FileConfig): string[] {
+  const raw = envStr(env, 'CATTY_TRUSTED_PROXIES');
+  const entries = raw === undefined ? (file.trustedProxies ?? []) : raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  try {
+    parseTrustedProxies(entries);
+  } catch (err) {
+    throw usageError(`CATTY_TRUSTED_PROXIES (config file: trustedProxies): ${(err as Error).message}`, "Set it to the TLS front's addresses only, e.g. 10.0.9.0/24.");
+  }
+  return entries.map((e) => e.trim());
 }
 
 function readFileConfig(path: string | undefined): FileConfig {
@@ -268,6 +288,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     nodePort: parseNodePort(envInt(env, 'CATTY_NODE_PORT') ?? file.nodePort ?? 7443),
     logFile: envStr(env, 'CATTY_LOG_FILE') ?? file.logFile ?? null,
     logLevel: envStr(env, 'CATTY_LOG_LEVEL') ?? file.logLevel ?? 'info',
+    trustedProxies: parseProxies(env, file),
   };
 }
 
@@ -279,4 +300,5 @@ export const CONFIG_HELP = `Configuration: flags > CATTY_* environment > config 
   CATTY_MAX_SESSIONS_PER_USER (25)   CATTY_DEFAULT_TTL_SEC (7200)   CATTY_SNAPSHOTS_KEPT (10)
   CATTY_RUNTIME_ENV (JSON of CATTY_* knobs for every runtime)   CATTY_LOG_FILE   CATTY_LOG_LEVEL
   CATTY_NODE_TLS_DIR (cluster nodes: ca.pem, api.pem, api-key.pem)   CATTY_NODE_PORT (7443)
+  CATTY_TRUSTED_PROXIES (the TLS front's IPs/CIDRs: X-Forwarded-For names the client; none)
   CATTY_MODE single|shared   CATTY_DATABASE_URL (none: SQLite)   CATTY_SECRET_KEY[_FILE]   CATTY_SECRET_KEY_PREVIOUS[_FILE]`;

@@ -4,7 +4,6 @@
  * token: before sign-in a double-submit cookie, after it the token stored with the web session.
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { decideDeviceCode, normalizeUserCode, type DecideResult } from '../auth/device.js';
@@ -12,6 +11,7 @@ import { NO_ACCOUNT_HASH, verifyPassword } from '../auth/passwords.js';
 import { LoginThrottle } from '../auth/throttle.js';
 import { constantTimeEqual, sha256Hex } from '../crypto.js';
 import type { AppEnv, Deps } from '../deps.js';
+import { clientAddress, parseTrustedProxies } from '../middleware/client-address.js';
 import { iso } from '../state/db.js';
 import { userByEmail, userById } from '../state/users.js';
 import { insertWebSession, liveWebSession } from '../state/web-sessions.js';
@@ -27,6 +27,8 @@ const cookieOptions = (secure: boolean) => ({ httpOnly: true, sameSite: 'Strict'
 export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const throttle = new LoginThrottle(deps.db);
+  // Behind the TLS front every socket is the front's: its X-Forwarded-For names the client.
+  const trustedProxies = parseTrustedProxies(deps.config.trustedProxies);
   const secure = () => deps.publicUrl().startsWith('https:');
 
   app.use('*', async (c, next) => {
@@ -68,7 +70,7 @@ export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
       return c.html(page('Sign in to catty', signInForm({ code, csrf: loginCsrf(c), error: 'Your sign-in form expired. Please try again.' })), 403);
     }
     const email = field('email').trim().toLowerCase().slice(0, 320);
-    const address = clientAddress(c);
+    const address = clientAddress(c, trustedProxies);
     // Taken before the password is checked (and counted as a failure unless it is right).
     const taken = await throttle.take(email, address, deps.now());
     if (!taken.ok) {
@@ -106,12 +108,6 @@ export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
   });
 
   return app;
-}
-
-/** The peer's address (node's socket; not a forwarded header, which any client can write). */
-function clientAddress(c: Context<AppEnv>): string {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  return incoming?.socket.remoteAddress ?? 'unknown';
 }
 
 const TITLES: Record<DecideResult, string> = {

@@ -35,6 +35,8 @@ import { waitFor } from '../helpers/wait.js';
 const probe = await probeDocker('swarm API');
 // Writes each line it reads into the workspace.
 const AGENT = 'echo started; while read line; do printf "%s\\n" "$line" > /workspace/from-agent.txt; echo "wrote $line"; done';
+/** Run first by the API case's agent: a CONNECT its policy refuses, through its proxy (held by its node's catty-node). */
+const KNOCK = `node -e "const s=require('net').connect('/run/catty-egress/proxy.sock');s.on('connect',()=>s.write('CONNECT refused.example:443 HTTP/1.1\\\\r\\\\nHost: refused.example:443\\\\r\\\\n\\\\r\\\\n'));s.on('data',()=>s.destroy());s.on('error',()=>{});setTimeout(()=>s.destroy(),5000)"`;
 
 async function freePortOn(host: string): Promise<number> {
   const server = net.createServer();
@@ -293,7 +295,7 @@ describe.skipIf(!probe.ok)('catty-api with the swarm provisioner', () => {
     const sessions: Array<{ s: Created; node: SwarmNode }> = [];
     for (let i = 0; i < 4 && new Set(sessions.map((x) => x.node.name)).size < 2; i++) {
       const t0 = Date.now();
-      const s = (await api.client.call(routes.createSession, { body: { cmd: AGENT } }));
+      const s = (await api.client.call(routes.createSession, { body: { cmd: `${KNOCK}; ${AGENT}` } }));
       const node = await nodeOf(s.id);
       console.log(`[swarm API] POST /v1/sessions (healthy through ${node.name}'s catty-node) in ${Date.now() - t0} ms`);
       expect(s).toMatchObject({ status: 'running', provisioner: 'swarm' });
@@ -322,6 +324,9 @@ describe.skipIf(!probe.ok)('catty-api with the swarm provisioner', () => {
         client.close();
       }
       await waitFor(hasSnapshot(s.label), 'a snapshot', { timeoutMs: 60_000, everyMs: 500 });
+      // `catty logs --net`: the knock its node's proxy refused, collected from that node once.
+      const refused = await waitFor(async () => (await api.client.call(routes.netLog, { params: { ref: s.label } })).refusals.filter((r) => r.host === 'refused.example').length || undefined, `the refusal on ${node.name} in catty logs --net`, { timeoutMs: 30_000, everyMs: 500 });
+      expect(refused).toBe(1);
       const t0 = Date.now();
       expect((await api.client.call(routes.stop, { params: { ref: s.label } })).status).toBe('stopped');
       console.log(`[swarm API] stop on ${node.name} in ${Date.now() - t0} ms`);

@@ -45,6 +45,15 @@ export interface ContainerLimits {
   homeBytes: number;
 }
 
+/** A session machine's limits unless configured (CATTY_DOCKER_*): Docker and Swarm alike. */
+export const DEFAULT_LIMITS: ContainerLimits = {
+  memoryBytes: 2 * 1024 ** 3,
+  nanoCpus: 2e9,
+  pidsLimit: 512,
+  tmpBytes: 1024 ** 3,
+  homeBytes: 256 * 1024 ** 2,
+};
+
 export interface ContainerPlan {
   image: string;
   /** OCI runtime, e.g. `runsc` (gVisor); undefined = the engine's default (runc). */

@@ -35,26 +35,18 @@ import { controlPlaneIdIn, newControlPlaneId } from './docker-control-plane.js';
 import {
   AGENT_GID,
   AGENT_UID,
+  DEFAULT_LIMITS,
   Label,
   containerName,
   containerOptions,
   gvisorProblem,
   sessionLabels,
   volumeName,
-  type ContainerLimits,
   type EngineRuntime,
 } from './docker-spec.js';
 import { demuxLogs, isConflict, isNotFound, isNotModified, pollUntil } from './docker-util.js';
 import { runDirSockets } from './machine-env.js';
 import type { Machine, MachineInfo, MachineSpec, Provisioner } from './types.js';
-
-export const DEFAULT_LIMITS: ContainerLimits = {
-  memoryBytes: 2 * 1024 ** 3,
-  nanoCpus: 2e9,
-  pidsLimit: 512,
-  tmpBytes: 1024 ** 3,
-  homeBytes: 256 * 1024 ** 2,
-};
 
 const REMOVE_RETRY_MS = 200;
 const REMOVE_ATTEMPTS = 25;

@@ -20,20 +20,12 @@ import { silentLogger, type Logger } from '../logger.js';
 import { loadApiTls, remoteNode, type RemoteNode } from '../node/remote.js';
 import type { EndpointTls } from '../../session-runtime/wire/runtime-address.js';
 import { controlPlaneIdIn, newControlPlaneId } from './docker-control-plane.js';
-import { AGENT_UID, Label, type ContainerLimits } from './docker-spec.js';
+import { AGENT_UID, DEFAULT_LIMITS, Label, type ContainerLimits } from './docker-spec.js';
 import { isNotFound, pollUntil } from './docker-util.js';
 import { swarmOptionsFromEnv, type ManagerAddress } from './swarm-config.js';
 import { NODE_LABEL, serviceName, serviceSpec, sessionVolumes } from './swarm-spec.js';
 import { cattyNodeIds, nodeUrlOf, pendingReason, runningTask, taskFailure, tasksOf } from './swarm-tasks.js';
 import type { Machine, MachineInfo, MachineSpec, Provisioner } from './types.js';
-
-export const DEFAULT_SWARM_LIMITS: ContainerLimits = {
-  memoryBytes: 2 * 1024 ** 3,
-  nanoCpus: 2e9,
-  pidsLimit: 512,
-  tmpBytes: 1024 ** 3,
-  homeBytes: 256 * 1024 ** 2,
-};
 
 export interface SwarmProvisionerOptions {
   image?: string;
@@ -76,7 +68,7 @@ export function createSwarmProvisioner(explicit: SwarmProvisionerOptions = {}): 
   const docker = new Docker({ ...manager, timeout: 30_000 });
   const image = explicit.image ?? fromEnv.image ?? 'catty-session:dev';
   const runtime = explicit.runtime ?? fromEnv.runtime;
-  const limits = { ...DEFAULT_SWARM_LIMITS, ...fromEnv.limits, ...explicit.limits };
+  const limits = { ...DEFAULT_LIMITS, ...fromEnv.limits, ...explicit.limits };
   const nodePort = explicit.nodePort ?? explicit.config?.nodePort ?? fromEnv.nodePort;
   const startTimeoutMs = explicit.startTimeoutMs ?? 60_000;
   const stopGraceMs = explicit.stopGraceMs ?? explicit.config?.stopGraceMs ?? 20_000;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DockerConfigError, dockerOptionsFromEnv } from '../../api/provisioners/docker-config.js';
 import { containerName, containerOptions, gvisorProblem, volumeName } from '../../api/provisioners/docker-spec.js';
-import { DEFAULT_LIMITS } from '../../api/provisioners/docker.js';
+import { DEFAULT_LIMITS } from '../../api/provisioners/docker-spec.js';
 import type { MachineSpec } from '../../api/provisioners/types.js';
 
 const spec: MachineSpec = {

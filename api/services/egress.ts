@@ -32,6 +32,7 @@ import { egressRootOf, nodeDirOf } from '../node/paths.js';
 import type { Provisioner } from '../provisioners/types.js';
 import type { Db } from '../state/db.js';
 import { listRefusals } from '../state/egress-refusals.js';
+import { liveSessions } from '../state/sessions.js';
 import { createClusterRefusals } from './cluster-refusals.js';
 import { drainNodeRefusals, newDrainerId } from './refusal-drain.js';
 
@@ -169,8 +170,14 @@ export function createSessionEgress(options: SessionEgressOptions): SessionEgres
     const { client } = await connect();
     const listed = await client.call(nodeRoutes.listSessions);
     const held = new Map(listed.sessions.map((s) => [s.id, s]));
+    // A live session this API did not open is another replica's (shared mode, one node for the
+    // host): its listener stays. Unknown liveness (the database down): nothing is closed.
+    const live = await liveSessions(db).then(
+      (rows) => new Set(rows.map((row) => row.id)),
+      () => null,
+    );
     for (const id of [...held.keys(), ...listed.stale]) {
-      if (wanted.has(id)) continue;
+      if (wanted.has(id) || !live || live.has(id)) continue;
       await client.call(nodeRoutes.closeSession, { id }).catch((err: unknown) => log.error({ err: String(err), sessionId: id }, 'could not close a session the API no longer has'));
     }
     for (const [id, want] of wanted) {

@@ -196,8 +196,18 @@ export async function startTestApi(options: StartTestApiOptions = {}): Promise<T
     );
   };
   addUserCli(env, email, password);
-  let url = await launch();
-  const tokens = await deviceLogin(url, email, password);
+  let url: string;
+  let tokens: TokenResponse;
+  try {
+    url = await launch();
+    tokens = await deviceLogin(url, email, password);
+  } catch (err) {
+    // A start that fails half-way leaves nothing running: the API, its node, its machines.
+    proc!.kill('SIGKILL');
+    killMachines(dataDir);
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const api: TestApi = {
     get url() {
       return url;

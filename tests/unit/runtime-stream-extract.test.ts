@@ -140,7 +140,9 @@ describe('upload fast path: extraction while the zip arrives', () => {
   ];
   for (const [what, make, reason] of giveUps) {
     it(`gives up on ${what} and its rollback leaves nothing behind`, async () => {
-      const ws = tempDir('ws');
+      // The workspace in a parent of its own: '../x' would land there, and nothing else writes it.
+      const ws = path.join(tempDir('ws-parent'), 'ws');
+      fs.mkdirSync(ws);
       const { outcome, extractor } = await extract(make(), ws, 5);
       expect(outcome.ok).toBe(false);
       expect(outcome.ok ? '' : outcome.reason).toMatch(reason);

@@ -23,9 +23,6 @@ export function unavailableAs503(pool: pg.Pool): PostgresPool {
     let w = wrapped.get(client);
     if (!w) {
       w = {
-        get processID() {
-          return (client as unknown as { processID?: number }).processID;
-        },
         query: ((text: string, parameters: unknown[]) => client.query(text, parameters).catch(translate)) as unknown as PostgresPoolClient['query'],
         release: (destroy?: boolean) => client.release(destroy),
       };
@@ -34,7 +31,6 @@ export function unavailableAs503(pool: pg.Pool): PostgresPool {
     return w;
   };
   return {
-    options: pool.options,
     connect: () => pool.connect().then(wrap, translate),
     end: () => pool.end(),
   };

@@ -5,66 +5,37 @@
  * other emails never clears a blocked account; an unknown email costs what a known one does.
  * Clients come from distinct loopback addresses (127.0.0.x), as distinct machines would.
  */
-import http from 'node:http';
 import { describe, expect } from 'vitest';
 import { LoginThrottle } from '../../api/auth/throttle.js';
 import { openDatabase } from '../../api/state/db.js';
 import { freshDatabaseUrl, testDatabaseKind } from '../helpers/postgres.js';
 import type { TestApi } from '../helpers/api.js';
 import { testWithApi } from '../helpers/fixtures.js';
+import { signInClient, type SignInAnswer } from '../helpers/sign-in-client.js';
 
 const it = testWithApi();
 
-interface Answer {
-  status: number;
-  ms: number;
-}
+/** A browser at `from` signing in on this API (tests/helpers/sign-in-client.ts). */
+const signInAt = (api: TestApi, from: string) => signInClient(api.url, from, 64);
 
-/** A browser at `from`: the sign-in page's CSRF cookie, then form posts to /device/login. */
-async function signInClient(api: TestApi, from: string) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64, localAddress: from });
-  const request = (method: string, pathname: string, headers: Record<string, string>, body = ''): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> =>
-    new Promise((resolve, reject) => {
-      const req = http.request(`${api.url}${pathname}`, { method, headers: { ...headers, 'content-length': Buffer.byteLength(body) }, agent }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  const page = await request('GET', '/device', {});
-  const cookie = (page.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ');
-  const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
-  return {
-    async login(email: string, password: string): Promise<Answer> {
-      const started = performance.now();
-      const res = await request('POST', '/device/login', { cookie, 'content-type': 'application/x-www-form-urlencoded' }, new URLSearchParams({ email, password, csrf, code: '' }).toString());
-      return { status: res.status, ms: performance.now() - started };
-    },
-    close: () => agent.destroy(),
-  };
-}
-
-const count = (answers: Answer[], status: number) => answers.filter((a) => a.status === status).length;
+const count = (answers: SignInAnswer[], status: number) => answers.filter((a) => a.status === status).length;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 describe('58: the sign-in throttle (issue 21, item 7)', () => {
   it('58: 200 parallel guesses at one account: 10 are checked, 190 refused; then even the right password waits', async ({ api }) => {
-    const client = await signInClient(api, '127.0.0.2');
+    const client = await signInAt(api, '127.0.0.2');
     const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => client.login(api.email, `guess-${i}`)));
     expect({ checked: count(answers, 401), refused: count(answers, 429) }).toEqual({ checked: 10, refused: 190 });
     expect((await client.login(api.email, api.password)).status).toBe(429);
     // From another address too: the block is the account's.
-    const other = await signInClient(api, '127.0.0.3');
+    const other = await signInAt(api, '127.0.0.3');
     expect((await other.login(api.email.toUpperCase(), api.password)).status).toBe(429);
     client.close();
     other.close();
   });
 
   it('58: 200 parallel guesses at 200 unknown emails from one address: 100 are checked', async ({ api }) => {
-    const client = await signInClient(api, '127.0.0.4');
+    const client = await signInAt(api, '127.0.0.4');
     const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => client.login(`nobody-${i}@example.com`, 'guess')));
     expect({ checked: count(answers, 401), refused: count(answers, 429) }).toEqual({ checked: 100, refused: 100 });
     client.close();
@@ -73,7 +44,7 @@ describe('58: the sign-in throttle (issue 21, item 7)', () => {
   it('58: 2,000 failures on unknown emails never clear a blocked account (10,001 on the database below)', async ({ api }) => {
     const victim = 'victim@example.com';
     await api.addUser(victim, 'victim password 1');
-    const attacker = await signInClient(api, '127.0.0.5');
+    const attacker = await signInAt(api, '127.0.0.5');
     for (let i = 0; i < 10; i++) expect((await attacker.login(victim, `guess-${i}`)).status).toBe(401);
     expect((await attacker.login(victim, 'victim password 1')).status).toBe(429);
     // The flood, 32 at a time (each check is a real scrypt, ~90 ms of a core here).
@@ -92,7 +63,7 @@ describe('58: the sign-in throttle (issue 21, item 7)', () => {
     // The address had 100 checks (10 used on the victim); the rest were refused without a hash.
     expect(Object.fromEntries(statuses)).toEqual({ 401: 90, 429: 2_000 - 90 });
     expect((await attacker.login(victim, 'victim password 1')).status).toBe(429);
-    const elsewhere = await signInClient(api, '127.0.2.1');
+    const elsewhere = await signInAt(api, '127.0.2.1');
     expect((await elsewhere.login(victim, 'victim password 1')).status).toBe(429);
     for (const c of [elsewhere, attacker]) c.close();
   }, 120_000);
@@ -100,7 +71,7 @@ describe('58: the sign-in throttle (issue 21, item 7)', () => {
   it('58: an unknown email takes as long to refuse as a wrong password for a known one (medians of 21, within 1.5×)', async ({ api }) => {
     const email = 'timed@example.com';
     await api.addUser(email, 'timed password 1');
-    const client = await signInClient(api, '127.0.0.6');
+    const client = await signInAt(api, '127.0.0.6');
     const known: number[] = [];
     const unknown: number[] = [];
     for (let i = 0; i < 21; i++) {

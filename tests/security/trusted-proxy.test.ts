@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { closeServer, freeLoopbackPort, listenLoopback } from '../helpers/loopback.js';
+import { signInClient } from '../helpers/sign-in-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 const hasCaddy = spawnSync('caddy', ['version'], { stdio: 'ignore' }).status === 0;
@@ -27,36 +28,13 @@ if (!hasCaddy) {
 const NODE_PROXY_FROM = '127.0.0.10';
 const PER_ADDRESS = 100;
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
-}
-
-/** A browser at `from` using `base`: the sign-in page's CSRF cookie, then form posts. */
+/** A browser at `from` using `base` (tests/helpers/sign-in-client.ts); login answers its status. */
 async function browser(base: string, from: string) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 16, localAddress: from });
-  const request = (method: string, path: string, headers: Record<string, string>, body = ''): Promise<Reply> =>
-    new Promise((resolve, reject) => {
-      const req = http.request(`${base}${path}`, { method, agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  const page = await request('GET', '/device', {});
-  expect(page.status).toBe(200);
-  const cookie = (page.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ');
-  const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+  const client = await signInClient(base, from);
   return {
-    async login(email: string, password: string, forwardedFor?: string): Promise<number> {
-      const headers: Record<string, string> = { cookie, 'content-type': 'application/x-www-form-urlencoded', ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) };
-      return (await request('POST', '/device/login', headers, new URLSearchParams({ email, password, csrf, code: '' }).toString())).status;
-    },
-    close: () => agent.destroy(),
+    login: async (email: string, password: string, forwardedFor?: string): Promise<number> =>
+      (await client.login(email, password, forwardedFor ? { 'x-forwarded-for': forwardedFor } : {})).status,
+    close: () => client.close(),
   };
 }
 

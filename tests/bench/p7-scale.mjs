@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { routes } from '../../dist/api/contract/routes.js';
-import { attached, cpuSeconds, nowMs, quantile, rssMb, run, stopAll, waitFor } from './lib.mjs';
+import { attached, cpuSeconds, listLatencies, nowMs, quantile, rssMb, stopAll, waitFor } from './lib.mjs';
 
 const SESSIONS = 20;
 // 1 KiB every 10 ms = 100 KB/s.
@@ -53,31 +53,10 @@ async function echoSamples(installation, label, count) {
   return latencies;
 }
 
-/**
- * `GET /v1/sessions` timed from a process of its own, like another user's `catty list`: this
- * process is busy draining 20 CLIs' output, and its event loop's delays are not the API's
- * (measured: the API handled list in p99 4.7 ms while a client in here saw ~50 ms).
- */
-const LIST_CLIENT = `
-const [url, token, count] = process.argv.slice(1);
-// One request first: a process's first fetch loads its HTTP client and opens the connection.
-await (await fetch(url, { headers: { authorization: 'Bearer ' + token } })).arrayBuffer();
-const latencies = [];
-for (let i = 0; i < Number(count); i++) {
-  const started = performance.now();
-  const response = await fetch(url, { headers: { authorization: 'Bearer ' + token } });
-  await response.arrayBuffer();
-  if (!response.ok) throw new Error('list answered ' + response.status);
-  latencies.push(performance.now() - started);
-}
-process.stdout.write(JSON.stringify(latencies));
-`;
-
-async function listLatencies(installation, count) {
+/** `GET /v1/sessions` timed like another user's `catty list` (lib.mjs listLatencies). */
+function listOf(installation, count) {
   const creds = JSON.parse(fs.readFileSync(path.join(installation.env.CATTY_HOME, 'local/credentials.json'), 'utf8'));
-  const result = await run(process.execPath, ['--input-type=module', '-e', LIST_CLIENT, `${creds.apiUrl}${routes.listSessions.path}`, creds.accessToken, String(count)], { env: { PATH: process.env.PATH }, ownSession: true });
-  if (result.code !== 0) throw new Error(`the list client failed: ${result.stderr}`);
-  return JSON.parse(result.stdout);
+  return listLatencies(`${creds.apiUrl}${routes.listSessions.path}`, creds.accessToken, count);
 }
 
 /** Busy CPU seconds of the whole machine so far (all cores; /proc/stat, USER_HZ ticks). */
@@ -139,7 +118,7 @@ export async function p7(installation) {
   const cpuBefore = cpuByRole(roles);
   const started = nowMs();
   const echo = await echoSamples(installation, echoLabel, 300);
-  const list = await listLatencies(installation, 200);
+  const list = await listOf(installation, 200);
   const cores = coresUsed(cpuBefore, cpuByRole(roles), (nowMs() - started) / 1000);
   console.error(`P7: cores busy while measuring: ${Object.entries(cores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
 

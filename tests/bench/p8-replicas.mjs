@@ -15,18 +15,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { routes } from '../../dist/api/contract/routes.js';
-import { ROOT, attached, nowMs, quantile, run, tempDir } from './lib.mjs';
-
-/** Polls an (async) check until it returns something other than undefined. */
-async function waitFor(what, check, timeoutMs, { everyMs = 20 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} timed out`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+import { ROOT, attached, listLatencies, nowMs, quantile, run, tempDir, waitFor } from './lib.mjs';
 
 const API_BIN = path.join(ROOT, 'dist/api/bin.js');
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -136,20 +125,6 @@ async function login(apiUrl, env, home) {
   return { token: tokens.access_token, cliEnv: { PATH: process.env.PATH, HOME: home, CATTY_HOME: cattyHome, LANG: 'C.UTF-8', TERM: 'xterm-256color' } };
 }
 
-const LIST_CLIENT = `
-const [url, token, count] = process.argv.slice(1);
-await (await fetch(url, { headers: { authorization: 'Bearer ' + token } })).arrayBuffer();
-const latencies = [];
-for (let i = 0; i < Number(count); i++) {
-  const started = performance.now();
-  const response = await fetch(url, { headers: { authorization: 'Bearer ' + token } });
-  await response.arrayBuffer();
-  if (!response.ok) throw new Error('list answered ' + response.status);
-  latencies.push(performance.now() - started);
-}
-process.stdout.write(JSON.stringify(latencies));
-`;
-
 /** Under P7's load on the deployment at `apiUrl`: create and list latencies. */
 async function measure(apiUrl, token, cliEnv, cwd) {
   const create = async (cmd) => {
@@ -176,18 +151,17 @@ async function underLoad(create, labels, extra, apiUrl, token, cliEnv, cwd) {
     c.child.stdout.on('data', (d) => (bytes += d.length));
     return { c, bytes: () => bytes };
   });
-  await waitFor('P8 load', () => (clients.every((c) => c.bytes() > 10_000) ? true : undefined), 120_000);
+  await waitFor('P8 load', () => (clients.every((c) => c.bytes() > 10_000) ? true : undefined), 120_000, { everyMs: 20 });
   const createMs = [];
   for (let i = 0; i < CREATES; i++) {
     const made = await create('sleep 600');
     createMs.push(made.ms);
     extra.push(made.label);
   }
-  const listed = await run(process.execPath, ['--input-type=module', '-e', LIST_CLIENT, `${apiUrl}${routes.listSessions.path}`, token, String(LISTS)], { env: { PATH: process.env.PATH }, ownSession: true });
-  if (listed.code !== 0) throw new Error(`the list client failed: ${listed.stderr}`);
+  const listMs = await listLatencies(`${apiUrl}${routes.listSessions.path}`, token, LISTS);
   for (const { c } of clients) c.child.stdin.write(Buffer.from([0x1d]));
   await Promise.all(clients.map(({ c }) => c.exited));
-  return { createMs, listMs: JSON.parse(listed.stdout) };
+  return { createMs, listMs };
 }
 
 const dockerEnv = (dataDir) => ({

@@ -29,8 +29,13 @@ export interface Deps {
 export interface AppVariables {
   requestId: string;
   userId: string;
-  /** Set by the machine-token middleware. */
+  /** Set by the machine-token middleware (and the share-link one: the shared session). */
   sessionId: string;
+  /** How the user authenticated: an access token, or a browser's cookie + CSRF header. */
+  via: 'token' | 'browser';
+  /** Set by the share-link middleware. */
+  shareId: string;
+  shareExpiresAt: string;
 }
 
 export type AppEnv = { Variables: AppVariables };

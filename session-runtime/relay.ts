@@ -224,6 +224,8 @@ export class Relay {
         // Attached after the agent exited (it exits at once): this client is the one at its end.
         if (this.#exit && message.enabled) this.#gitWantedAtExit = true;
         return;
+      case 'take_control': // one client today: it has control already
+        return;
       default: {
         const never: never = message;
         throw new Error(`unhandled message ${JSON.stringify(never)}`);

@@ -12,7 +12,7 @@ import { wsClientSocket } from './client-socket.js';
 import { tempRoot, type RuntimeConfig } from './config.js';
 import { bundleBranches, type BranchBundle } from './git-bundle.js';
 import { watchGitRefs, type GitWatch } from './git-watch.js';
-import { DEFAULT_COLS, DEFAULT_ROWS, type Health, type UploadResult } from './wire/protocol.js';
+import { DEFAULT_COLS, DEFAULT_ROWS, type ClientKind, type Health, type UploadResult } from './wire/protocol.js';
 import { Relay } from './relay.js';
 import { SyncSender } from './sync/sender.js';
 import { WorkspaceWatcher, type Baseline } from './sync/watcher.js';
@@ -154,7 +154,12 @@ export class Session {
     this.#markStarted();
   }
 
-  connect(ws: WebSocket, query: { offset?: number; cols?: number; rows?: number }): void {
+  /** Clients attached now (the CLI and browsers). */
+  get clientCount(): number {
+    return this.relay.clientCount;
+  }
+
+  connect(ws: WebSocket, query: { offset?: number; cols?: number; rows?: number; client?: ClientKind; readonly?: boolean }): void {
     const socket = wsClientSocket(ws);
     this.#sockets.add(ws);
     let alive = true;

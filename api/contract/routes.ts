@@ -9,6 +9,7 @@
  * answers follow RFC 8628 (DeviceTokenError in ./schemas.ts).
  */
 import type * as z from '../../session-runtime/wire/zod.js';
+import { FileDiff, FileTree } from '../../session-runtime/wire/protocol.js';
 import {
   CreatedSession,
   CreateSessionRequest,
@@ -17,6 +18,7 @@ import {
   DeviceTokenRequest,
   DownloadInfo,
   ExitReport,
+  FileDiffRequest,
   ForkRequest,
   Heartbeat,
   LogoutRequest,
@@ -32,13 +34,23 @@ import {
   ResumeRequest,
   Session,
   SessionList,
+  SharedSession,
+  ShareLink,
+  ShareRequest,
+  SharesRevoked,
   SnapshotReport,
   TokenResponse,
+  WebLink,
+  WebLinkRequest,
+  WebMe,
 } from './schemas.js';
 
-/** none: anyone (health, the device flow); user: an access token; machine: a session
- * machine's own token, valid while its session runs. */
-export type RouteAuth = 'none' | 'user' | 'machine';
+/** none: anyone (health, the device flow); user: an access token, or a signed-in browser's
+ * cookie together with its CSRF token in `x-catty-csrf` (every method); web: the browser's
+ * cookie alone (only `webMe`, which hands the page its CSRF token); share: a share link's token
+ * as the bearer token (read-only routes of one session); machine: a session machine's own
+ * token, valid while its session runs. */
+export type RouteAuth = 'none' | 'user' | 'web' | 'share' | 'machine';
 
 export interface Route<P extends string = string, Req extends z.ZodMiniType | null = z.ZodMiniType | null, Res extends z.ZodMiniType = z.ZodMiniType> {
   method: 'GET' | 'POST' | 'DELETE';
@@ -85,6 +97,23 @@ export const routes = {
   /** The requests its egress proxy refused (`catty logs --net`). */
   netLog: route({ method: 'GET', path: '/v1/sessions/:ref/net-log', auth: 'user', request: null, response: NetLog }),
 
+  // --- the browser view (issue 24) ---
+  /** `catty open`: a one-time sign-in link (bearer token only, never the cookie). */
+  webLink: route({ method: 'POST', path: '/v1/web/links', auth: 'user', request: WebLinkRequest, response: WebLink, status: 201 }),
+  webMe: route({ method: 'GET', path: '/v1/web/me', auth: 'web', request: null, response: WebMe }),
+  /** Ends the browser's sign-in (its cookie's web session). */
+  webLogout: route({ method: 'POST', path: '/v1/web/logout', auth: 'user', request: null, response: Ok }),
+  /** The workspace tree of a running session, changes marked (the runtime's `GET /files`). */
+  sessionFiles: route({ method: 'GET', path: '/v1/sessions/:ref/files', auth: 'user', request: null, response: FileTree }),
+  sessionFileDiff: route({ method: 'POST', path: '/v1/sessions/:ref/files/diff', auth: 'user', request: FileDiffRequest, response: FileDiff }),
+  /** `catty share`: a read-only link (terminal watch + files) that needs no account. */
+  createShare: route({ method: 'POST', path: '/v1/sessions/:ref/shares', auth: 'user', request: ShareRequest, response: ShareLink, status: 201 }),
+  /** `catty share --revoke`: every live link of the session stops working. */
+  revokeShares: route({ method: 'DELETE', path: '/v1/sessions/:ref/shares', auth: 'user', request: null, response: SharesRevoked }),
+  shareSession: route({ method: 'GET', path: '/v1/share/session', auth: 'share', request: null, response: SharedSession }),
+  shareFiles: route({ method: 'GET', path: '/v1/share/files', auth: 'share', request: null, response: FileTree }),
+  shareFileDiff: route({ method: 'POST', path: '/v1/share/files/diff', auth: 'share', request: FileDiffRequest, response: FileDiff }),
+
   // --- session machines: callbacks ---
   presign: route({ method: 'POST', path: '/v1/runtime/snapshots/presign', auth: 'machine', request: PresignRequest, response: PresignResponse }),
   reportSnapshot: route({ method: 'POST', path: '/v1/runtime/snapshots', auth: 'machine', request: SnapshotReport, response: Ok }),
@@ -103,6 +132,28 @@ export type AnyRoute = Routes[RouteName];
  * (`:id` is the session's id, not its label). `connectUrl` points here then.
  */
 export const RELAY_PREFIX = '/v1/sessions/:id/runtime';
+
+/**
+ * The browser view (issue 24), outside the JSON table:
+ * - `GET /app/…`: the page (one HTML shell, CSP'd; its bundle under /app/assets/).
+ * - `GET /app/signin?code=…`: consumes a one-time link (`webLink`), sets the cookie, 303 to `next`.
+ * - `WS <WEB_CONNECT_PATH>?offset&cols&rows`: a signed-in browser's terminal (the cookie, and an
+ *   Origin equal to the API's public origin); relayed to the runtime's `/connect` with
+ *   `client=browser`.
+ * - `WS <SHARE_CONNECT_PATH>?offset&cols&rows`: a share link's terminal; the token travels as the
+ *   WebSocket subprotocol `catty-share.<token>` (the API answers `catty-share`); relayed with
+ *   `client=browser&readonly=1`, and every frame from the browser but pings is dropped.
+ * Page URLs: `/app/` (sessions), `/app/s/<label>` (terminal), `/app/s/<label>/files`,
+ * `/app/share#<token>`.
+ */
+export const APP_PREFIX = '/app';
+export const SIGNIN_LINK_PATH = '/app/signin';
+export const WEB_CONNECT_PATH = '/v1/web/sessions/:ref/connect';
+export const SHARE_CONNECT_PATH = '/v1/share/connect';
+export const SHARE_SUBPROTOCOL = 'catty-share';
+/** The browser's cookie (its web session's token) and the header carrying its CSRF token. */
+export const WEB_COOKIE = 'catty_web';
+export const CSRF_HEADER = 'x-catty-csrf';
 
 /** `{ ref: string }` for `/v1/sessions/:ref/stop`; `{}` for a path without parameters. */
 export type PathParams<P extends string> = P extends `${string}:${infer Name}/${infer Rest}`

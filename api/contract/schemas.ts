@@ -143,6 +143,8 @@ export const Session = z.object({
   cmd: z.optional(z.string()),
   /** Ended, with a snapshot to start again from (`catty resume`); absent from older APIs. */
   resumable: z.optional(z.boolean()),
+  /** When its latest snapshot was recorded; null: none yet; absent from older APIs. */
+  lastSnapshotAt: z.optional(z.nullable(z.string())),
 });
 export type Session = z.infer<typeof Session>;
 
@@ -277,6 +279,77 @@ export const ExitReport = z.strictObject({
   signal: z.nullable(z.int()),
 });
 export type ExitReport = z.infer<typeof ExitReport>;
+
+// --- the browser view (issue 24) -------------------------------------------------------------
+
+/** A page of the browser view the one-time link leads to: `/app/…` only (never another origin). */
+export const APP_PATH_PATTERN = /^\/app(?:\/[A-Za-z0-9._~%-]+)*\/?$/;
+
+/** `catty open`: a one-time sign-in link for the browser, minted with the CLI's token. */
+export const WebLinkRequest = z.strictObject({
+  /** Where the browser lands once signed in (default `/app/`). */
+  next: z.optional(z.string().check(z.maxLength(300), z.regex(APP_PATH_PATTERN))),
+});
+export type WebLinkRequest = z.input<typeof WebLinkRequest>;
+
+export const WebLink = z.object({
+  /** `<public URL>/app/signin?code=…`: single use, short lived. */
+  url: z.string(),
+  expiresAt: z.string(),
+});
+export type WebLink = z.infer<typeof WebLink>;
+
+/** The signed-in browser: who, and the CSRF token every request but this one carries
+ * (`x-catty-csrf`). */
+export const WebMe = z.object({
+  email: z.string(),
+  csrf: z.string(),
+});
+export type WebMe = z.infer<typeof WebMe>;
+
+/** Share links live from a minute to a week; an hour unless asked. */
+export const MIN_SHARE_TTL_SEC = 60;
+export const MAX_SHARE_TTL_SEC = 7 * 86400;
+export const DEFAULT_SHARE_TTL_SEC = 3600;
+
+export const ShareRequest = z.strictObject({
+  ttlSec: z._default(z.int().check(z.gte(MIN_SHARE_TTL_SEC), z.lte(MAX_SHARE_TTL_SEC)), DEFAULT_SHARE_TTL_SEC),
+});
+export type ShareRequest = z.input<typeof ShareRequest>;
+
+export const ShareLink = z.object({
+  id: z.string(),
+  /** `<public URL>/app/share#<token>`: the token stays in the fragment, out of request lines. */
+  url: z.string(),
+  expiresAt: z.string(),
+});
+export type ShareLink = z.infer<typeof ShareLink>;
+
+export const SharesRevoked = z.object({
+  /** Links that were live and are not any more. */
+  revoked: z.int().check(z.nonnegative()),
+});
+export type SharesRevoked = z.infer<typeof SharesRevoked>;
+
+/** What a share link shows of its session (no ids, no owner, no policy). */
+export const SharedSession = z.object({
+  label: z.string(),
+  status: SessionStatus,
+  agent: AgentNameSchema,
+  createdAt: z.string(),
+  /** When this link stops working. */
+  linkExpiresAt: z.string(),
+});
+export type SharedSession = z.infer<typeof SharedSession>;
+
+export const FileDiffRequest = z.strictObject({
+  path: z.string().check(z.minLength(1), z.maxLength(4096)),
+});
+export type FileDiffRequest = z.input<typeof FileDiffRequest>;
+
+/** The error code of a browser resume/fork of a session that had secrets: the browser has none
+ * to send (the API never stores them); the message names the `catty resume` line to run. */
+export const SECRETS_REQUIRED = 'secrets_required';
 
 // --- the embedded local control plane --------------------------------------------------------
 

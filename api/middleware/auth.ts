@@ -2,7 +2,8 @@ import type { MiddlewareHandler } from 'hono';
 import { userForAccessToken } from '../auth/tokens.js';
 import { sha256Hex } from '../crypto.js';
 import type { AppEnv, Deps } from '../deps.js';
-import { unauthorized } from '../errors.js';
+import { HttpError, unauthorized } from '../errors.js';
+import { CSRF_HEADER, csrfMatches, shareFromToken, webSignIn } from '../auth/web.js';
 import { iso } from '../state/db.js';
 import { sessionById } from '../state/sessions.js';
 import { liveToken } from '../state/tokens.js';
@@ -12,13 +13,47 @@ export function bearer(header: string | undefined): string | null {
   return match?.[1] ?? null;
 }
 
-/** Users: a live access token → `userId`. */
+/** Users: a live access token, or a signed-in browser's cookie with its CSRF header → `userId`
+ * (and `via`). A cookie without the header is refused: that is what a cross-site form sends. */
 export function requireUser(deps: Pick<Deps, 'db' | 'now'>): MiddlewareHandler<AppEnv> {
   return async function requireUserMiddleware(c, next) {
-    const token = bearer(c.req.header('authorization'));
-    const userId = token ? await userForAccessToken(deps, token) : null;
-    if (!userId) throw unauthorized();
-    c.set('userId', userId);
+    const header = c.req.header('authorization');
+    if (header !== undefined) {
+      const token = bearer(header);
+      const userId = token ? await userForAccessToken(deps, token) : null;
+      if (!userId) throw unauthorized();
+      c.set('userId', userId);
+      c.set('via', 'token');
+      return next();
+    }
+    const signIn = await webSignIn(deps, c.req.header('cookie'));
+    if (!signIn) throw unauthorized();
+    if (!csrfMatches(signIn, c.req.header(CSRF_HEADER))) throw new HttpError(403, 'csrf', `missing or wrong ${CSRF_HEADER} header (reload the page)`);
+    c.set('userId', signIn.userId);
+    c.set('via', 'browser');
+    await next();
+  };
+}
+
+/** The browser's cookie alone → `userId` (only `webMe`, which hands the page its CSRF token). */
+export function requireWeb(deps: Pick<Deps, 'db' | 'now'>): MiddlewareHandler<AppEnv> {
+  return async function requireWebMiddleware(c, next) {
+    const signIn = await webSignIn(deps, c.req.header('cookie'));
+    if (!signIn) throw unauthorized('not signed in');
+    c.set('userId', signIn.userId);
+    c.set('via', 'browser');
+    await next();
+  };
+}
+
+/** A share link's token as the bearer token → `sessionId` of its session (read-only routes). */
+export function requireShare(deps: Pick<Deps, 'db' | 'now'>): MiddlewareHandler<AppEnv> {
+  return async function requireShareMiddleware(c, next) {
+    const shared = await shareFromToken(deps, bearer(c.req.header('authorization')));
+    if (!shared) throw unauthorized('this share link is not valid (expired, revoked, or mistyped)');
+    c.set('sessionId', shared.session.id);
+    c.set('shareId', shared.link.id);
+    c.set('shareExpiresAt', shared.link.expires_at);
     await next();
   };
 }

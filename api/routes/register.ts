@@ -6,14 +6,14 @@
 import type { Context, Hono } from 'hono';
 import type { AnyRoute, ResponseOf, Route } from '../contract/routes.js';
 import type { AppEnv, Deps } from '../deps.js';
-import { requireMachine, requireUser } from '../middleware/auth.js';
+import { requireMachine, requireShare, requireUser, requireWeb } from '../middleware/auth.js';
 
 export type RouteContext<R extends Route> = Context<AppEnv, R['path']>;
 export type RouteHandler<R extends Route> = (c: RouteContext<R>) => Response | Promise<Response>;
 
 /** `on(route, handler)` for one app; the handler runs after the route's auth passed. */
 export function registrar(app: Hono<AppEnv>, deps: Pick<Deps, 'db' | 'now'>) {
-  const guards = { user: requireUser(deps), machine: requireMachine(deps) };
+  const guards = { user: requireUser(deps), web: requireWeb(deps), share: requireShare(deps), machine: requireMachine(deps) };
   return function on<R extends AnyRoute>(route: R, handler: RouteHandler<R>): void {
     if (route.auth === 'none') app.on(route.method, route.path, handler);
     else app.on(route.method, route.path, guards[route.auth], handler);

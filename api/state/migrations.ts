@@ -153,4 +153,28 @@ export const MIGRATIONS: ReadonlyArray<readonly string[]> = [
       updated_at TEXT NOT NULL
     )`,
   ],
+  // 8: the browser view (issue 24): one-time sign-in links minted by the CLI (`catty open`),
+  // read-only share links (`catty share`), and the names of the secrets a session was created
+  // with (a JSON array), so a browser's resume — which has none to send — is refused by name
+  [
+    `CREATE TABLE web_links (
+      hash TEXT PRIMARY KEY,
+      user_id TEXT NOT NULL REFERENCES users(id),
+      next TEXT NOT NULL,
+      expires_at TEXT NOT NULL,
+      used INTEGER NOT NULL DEFAULT 0,
+      created_at TEXT NOT NULL
+    )`,
+    `CREATE TABLE share_links (
+      id TEXT PRIMARY KEY,
+      hash TEXT NOT NULL UNIQUE,
+      session_id TEXT NOT NULL REFERENCES sessions(id),
+      created_by TEXT NOT NULL REFERENCES users(id),
+      expires_at TEXT NOT NULL,
+      revoked_at TEXT,
+      created_at TEXT NOT NULL
+    )`,
+    `CREATE INDEX share_links_session ON share_links(session_id)`,
+    `ALTER TABLE sessions ADD COLUMN secret_names TEXT`,
+  ],
 ];

@@ -47,6 +47,28 @@ export interface WebSessionRow {
   created_at: string;
 }
 
+/** A one-time sign-in link for the browser (`catty open`); only its code's hash is stored. */
+export interface WebLinkRow {
+  hash: string;
+  user_id: string;
+  /** The /app/… path the browser lands on. */
+  next: string;
+  expires_at: string;
+  used: number;
+  created_at: string;
+}
+
+/** A read-only share link of one session (`catty share`); only its token's hash is stored. */
+export interface ShareLinkRow {
+  id: string;
+  hash: string;
+  session_id: string;
+  created_by: string;
+  expires_at: string;
+  revoked_at: string | null;
+  created_at: string;
+}
+
 export interface SessionRow {
   id: string;
   owner_id: string;
@@ -71,6 +93,8 @@ export interface SessionRow {
   network: string | null;
   /** `catty new --cmd`'s command line (run by sh -c); null: the agent itself. */
   cmd: string | null;
+  /** The names of the secrets it was created with, a JSON array; null: none (or an older row). */
+  secret_names: string | null;
 }
 
 export interface SnapshotRow {
@@ -116,6 +140,8 @@ export interface Schema {
   tokens: TokenRow;
   device_codes: DeviceCodeRow;
   web_sessions: WebSessionRow;
+  web_links: WebLinkRow;
+  share_links: ShareLinkRow;
   sessions: SessionRow;
   snapshots: SnapshotRow;
   egress_refusals: RefusalRow & { session_id: string; seq: number };

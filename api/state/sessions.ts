@@ -8,7 +8,8 @@ export type { SessionRow } from './schema.js';
 /** Statuses whose machine may still exist. */
 export const LIVE_STATUSES: readonly SessionStatus[] = ['provisioning', 'running'];
 
-type NewSessionRow = Omit<SessionRow, 'deleted' | 'final_logs' | 'exit_code' | 'ended_at' | 'detail' | 'machine_id' | 'runtime_url' | 'runtime_socket' | 'network' | 'cmd'> & Partial<Pick<SessionRow, 'network' | 'cmd'>>;
+type NewSessionRow = Omit<SessionRow, 'deleted' | 'final_logs' | 'exit_code' | 'ended_at' | 'detail' | 'machine_id' | 'runtime_url' | 'runtime_socket' | 'network' | 'cmd' | 'secret_names'> &
+  Partial<Pick<SessionRow, 'network' | 'cmd' | 'secret_names'>>;
 
 export async function insertSession(db: Db, row: NewSessionRow): Promise<void> {
   await db.k

@@ -49,6 +49,7 @@ export async function revokeUserLogins(db: Db, userId: string, nowIso: string): 
       .executeTakeFirstOrThrow();
     await tx.k.updateTable('tokens').set({ revoked: 1 }).where('user_id', '=', userId).where('kind', 'in', ['access', 'refresh']).execute();
     await tx.k.deleteFrom('web_sessions').where('user_id', '=', userId).execute();
+    await tx.k.deleteFrom('web_links').where('user_id', '=', userId).execute();
     await tx.k.deleteFrom('device_codes').where('user_id', '=', userId).execute();
     return Number(live.n);
   });
@@ -62,8 +63,10 @@ export async function deleteUserRows(db: Db, userId: string): Promise<void> {
     await tx.k.deleteFrom('snapshots').where('session_id', 'in', owned).execute();
     await tx.k.deleteFrom('agent_state_keys').where('session_id', 'in', owned).execute();
     await tx.k.deleteFrom('egress_refusals').where('session_id', 'in', owned).execute();
+    await tx.k.deleteFrom('share_links').where((eb) => eb.or([eb('session_id', 'in', owned), eb('created_by', '=', userId)])).execute();
     await tx.k.deleteFrom('tokens').where('user_id', '=', userId).execute();
     await tx.k.deleteFrom('web_sessions').where('user_id', '=', userId).execute();
+    await tx.k.deleteFrom('web_links').where('user_id', '=', userId).execute();
     await tx.k.deleteFrom('device_codes').where('user_id', '=', userId).execute();
     await tx.k.deleteFrom('sessions').where('owner_id', '=', userId).execute();
     await tx.k.deleteFrom('users').where('id', '=', userId).execute();

@@ -130,6 +130,9 @@ export class Connection {
       case 'git_moved':
         hooks.gitMoved?.();
         return;
+      case 'control': // issue 24: handled by the attach session (work in progress)
+      case 'resized':
+        return;
       default: {
         const never: never = msg;
         throw new Error(`unhandled message ${JSON.stringify(never)}`);

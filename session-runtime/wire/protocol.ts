@@ -18,7 +18,9 @@
  * - `POST /snapshot`                     takes a snapshot now (serialised with the schedule's) and
  *                                        answers once it is stored and reported; → {@link SnapshotResult}
  * - `GET  /git-bundle?max=N`               the agent's branches as a git bundle (see "Git" below)
- * - `WS   /connect?offset=N&cols=C&rows=R`
+ * - `GET  /files`                        → {@link FileTree}: the workspace and what the agent changed
+ * - `GET  /files/diff?path=P`            → {@link FileDiff}: one file against its upload/restore base
+ * - `WS   /connect?offset=N&cols=C&rows=R[&client=cli|browser][&readonly=1]`
  *     binary frames, client → runtime: keystrokes for the PTY
  *     binary frames, runtime → client: terminal output, contiguous from the offset in `hello`
  *     text frames, both ways: one JSON {@link ClientMessage} / {@link RuntimeMessage} each
@@ -37,6 +39,8 @@ export const RuntimePath = {
   snapshot: '/snapshot',
   connect: '/connect',
   gitBundle: '/git-bundle',
+  files: '/files',
+  fileDiff: '/files/diff',
 } as const;
 
 /** WebSocket close codes. 4000 and 4001 tell a client not to reconnect. */
@@ -87,7 +91,14 @@ export const GitHomeMessage = z.strictObject({
   enabled: z.boolean(),
 });
 
-export const ClientMessage = z.discriminatedUnion('type', [ResizeMessage, SyncBackMessage, GitHomeMessage]);
+/** Issue 24: this client takes the input (the PTY's keystrokes and its size); the one that had it
+ * becomes a watcher (a `control` message tells everyone). Refused (ignored) from a `readonly`
+ * client. */
+export const TakeControlMessage = z.strictObject({
+  type: z.literal('take_control'),
+});
+
+export const ClientMessage = z.discriminatedUnion('type', [ResizeMessage, SyncBackMessage, GitHomeMessage, TakeControlMessage]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
 // ---------------------------------------------------------------------------------------------
@@ -178,7 +189,48 @@ export const GitMovedMessage = z.strictObject({
   type: z.literal('git_moved'),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Several clients (issue 24)
+//
+// `/connect` takes `client=cli` (default) or `client=browser`, and `readonly=1` (a share link:
+// never input). Rules:
+// - A `cli` client replaces the previous `cli` client (4000, as before); browsers never replace
+//   anyone and are never replaced by a CLI.
+// - Exactly one client controls input: a `cli` client takes control when it attaches; a browser
+//   attaches as a watcher and takes control only with `take_control`. Keystrokes and `resize`
+//   from anyone but the controller are dropped; `sync_back` and `git_home` are taken only from
+//   `cli` clients, so `file_change` never goes to a browser.
+// - The PTY pauses only for the controller's lag. A watcher that falls out of the output log is
+//   closed with 1001 and reconnects with a screen.
+// - At most MAX_CLIENTS at once; one more is refused (HTTP 429 at the upgrade).
+
+/** Clients attached to one session at once (the CLI and browsers). */
+export const MAX_CLIENTS = 16;
+export const ClientKind = z.enum(['cli', 'browser']);
+export type ClientKind = z.infer<typeof ClientKind>;
+
+/** After `hello` and whenever control or the set of clients changes, to every client. */
+export const ControlMessage = z.strictObject({
+  type: z.literal('control'),
+  /** Whether this client has the input now. */
+  controlling: z.boolean(),
+  /** Which kind of client has it; null when nobody does (the controller left). */
+  controller: z.nullable(ClientKind),
+  /** Clients attached now, this one included. */
+  clients: z.int().check(z.positive()),
+});
+export type ControlMessage = z.infer<typeof ControlMessage>;
+
+/** The PTY's size changed (the controller resized): watchers draw at this size. */
+export const ResizedMessage = z.strictObject({
+  type: z.literal('resized'),
+  cols: dimension,
+  rows: dimension,
+});
+
 export const RuntimeMessage = z.discriminatedUnion('type', [
+  ControlMessage,
+  ResizedMessage,
   HelloMessage,
   ExitMessage,
   ErrorMessage,
@@ -237,6 +289,61 @@ export const SnapshotResult = z.object({
   outcome: z.enum(['uploaded', 'unchanged', 'empty', 'failed']),
 });
 export type SnapshotResult = z.infer<typeof SnapshotResult>;
+
+// ---------------------------------------------------------------------------------------------
+// Files (issue 24): read-only views of the workspace for the browser, through the API
+
+/** Text of one side of a diff is sent up to this size; above it the side is `too_large`. */
+export const MAX_DIFF_TEXT_BYTES = 1024 * 1024;
+/** The tree lists at most this many entries (`truncated` says when there were more). */
+export const MAX_TREE_ENTRIES = 20_000;
+
+/** How a file differs from the base (the upload, or the snapshot a resume/fork restored). */
+export const FileChange = z.enum(['added', 'modified', 'deleted']);
+export type FileChange = z.infer<typeof FileChange>;
+
+export const FileTreeEntry = z.object({
+  /** Relative POSIX path (as the agent named it: hostile text, render as text only). */
+  path: z.string(),
+  kind: z.enum(['file', 'dir', 'symlink']),
+  /** Bytes for files; 0 otherwise. */
+  size: z.int().check(z.nonnegative()),
+  /** Absent: unchanged (or a directory). Deleted files are listed with their base size. */
+  change: z.optional(FileChange),
+});
+export type FileTreeEntry = z.infer<typeof FileTreeEntry>;
+
+export const FileTree = z.object({
+  /** Sorted by path (byte order); `.git/` is not listed. */
+  entries: z.array(FileTreeEntry),
+  /** More than MAX_TREE_ENTRIES: the rest is not listed (changed files come first). */
+  truncated: z.boolean(),
+  /** What the changes are against: the upload, a restored snapshot, or nothing (no upload yet). */
+  base: z.enum(['upload', 'restore', 'none']),
+});
+export type FileTree = z.infer<typeof FileTree>;
+
+/** One side of a diff. `text` only when the content is UTF-8 text (no NUL) up to MAX_DIFF_TEXT_BYTES. */
+export const FileSide = z.object({
+  size: z.int().check(z.nonnegative()),
+  sha256: z.string(),
+  /** `binary`: not text; `too_large`: over MAX_DIFF_TEXT_BYTES; `not_kept`: the base's content
+   * was not kept (over the base store's budget), only its size and hash. */
+  kind: z.enum(['text', 'binary', 'too_large', 'not_kept']),
+  text: z.optional(z.string()),
+});
+export type FileSide = z.infer<typeof FileSide>;
+
+export const FileDiff = z.object({
+  path: z.string(),
+  /** Absent when the file is unchanged (then base and current are the same). */
+  change: z.optional(FileChange),
+  /** null: the file did not exist in the base (added). */
+  base: z.nullable(FileSide),
+  /** null: the file is gone (deleted). */
+  current: z.nullable(FileSide),
+});
+export type FileDiff = z.infer<typeof FileDiff>;
 
 /** Parses one text frame from a client; returns null when it is not a valid message. */
 export function parseClientMessage(text: string): ClientMessage | null {

@@ -33,15 +33,22 @@ export async function authorizeRelay(deps: Pick<Deps, 'db' | 'key'> & Partial<Pi
     return { ok: false, status: status as 503, code, message };
   }
   if (!row || row.deleted) return { ok: false, status: 404, code: 'not_found', message: 'no such session' };
+  const reached = runningRuntime(deps, row);
+  if (!reached.ok) return reached;
+  const given = bearer(authorization);
+  if (given === null || !tokenMatches(given, reached.connectToken)) {
+    return { ok: false, status: 401, code: 'unauthorized', message: 'missing or wrong connect token' };
+  }
+  return reached;
+}
+
+/** A running session's runtime and its connect token (what the relay presents upstream); 409
+ * for a session that is not running. Shared with the browsers' relay (browser-auth.ts). */
+export function runningRuntime(deps: Pick<Deps, 'key'> & Partial<Pick<Deps, 'provisioner'>>, row: SessionRow): Extract<RelayAuth, { ok: true }> | { ok: false; status: 409; code: string; message: string } {
   const runtime = rowEndpoint(row, deps.provisioner?.runtimeTls);
   // An ended session's token is gone (endSession clears it): nothing to compare against.
   if (row.status !== 'running' || !row.connect_token_enc || !runtime) {
     return { ok: false, status: 409, code: 'session_ended', message: `the session is ${row.status}` };
   }
-  const given = bearer(authorization);
-  const expected = decrypt(deps.key, row.connect_token_enc, `connect:${row.id}`);
-  if (given === null || !tokenMatches(given, expected)) {
-    return { ok: false, status: 401, code: 'unauthorized', message: 'missing or wrong connect token' };
-  }
-  return { ok: true, runtime, connectToken: expected };
+  return { ok: true, runtime, connectToken: decrypt(deps.key, row.connect_token_enc, `connect:${row.id}`) };
 }

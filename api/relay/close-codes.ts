@@ -1,7 +1,10 @@
 /**
  * Close codes across the relay. What one side said is what the other side hears: 1008, 1009,
  * 4000 ("replaced") and 4001 ("session ended") keep their code and reason, so the CLI's
- * reconnect rules work through the API exactly as against the runtime. Codes that only
+ * reconnect rules work through the API exactly as against the runtime. One code is the relay's
+ * own: 4003 (CloseCode.accessEnded) closes a browser's terminal whose grant ended while it was
+ * open (share link revoked or expired, web session logged out; grants.ts) — like 4001, "do not
+ * reconnect": the same grant is refused at the next upgrade. Codes that only
  * describe the local socket (1005 "no code", 1006 "dropped", 1015 TLS) cannot be sent in a
  * close frame; they are mapped to the nearest code a client may receive.
  */

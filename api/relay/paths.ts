@@ -6,7 +6,7 @@
  * `connectUrl` as it does for a runtime's own URL, and never knows the difference.
  */
 import type { Config } from '../config.js';
-import { fillPath, RELAY_PREFIX } from '../contract/routes.js';
+import { fillPath, RELAY_PREFIX, SHARE_CONNECT_PATH, WEB_CONNECT_PATH } from '../contract/routes.js';
 import type { ConnectInfo } from '../contract/schemas.js';
 import type { RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
 
@@ -25,6 +25,25 @@ export function matchRelayPath(pathname: string): RelayTarget | null {
   const match = RELAY_PATH.exec(pathname);
   if (!match) return null;
   return { sessionId: match[1]!, op: match[2] as RelayOp };
+}
+
+/** A browser's terminal (issue 24): the owner's (`ref` = a session id or label, as the browser
+ * wrote it) or a share link's (the session is the link's). */
+export type BrowserTarget = { kind: 'owner'; ref: string } | { kind: 'share' };
+
+const WEB_CONNECT = new RegExp(`^${WEB_CONNECT_PATH.replace(':ref', '([^/]{1,200})')}$`);
+
+/** Matches WEB_CONNECT_PATH and SHARE_CONNECT_PATH; null for every other path (and for a `ref`
+ * that does not decode). */
+export function matchBrowserPath(pathname: string): BrowserTarget | null {
+  if (pathname === SHARE_CONNECT_PATH) return { kind: 'share' };
+  const match = WEB_CONNECT.exec(pathname);
+  if (!match) return null;
+  try {
+    return { kind: 'owner', ref: decodeURIComponent(match[1]!) };
+  } catch {
+    return null;
+  }
 }
 
 /** Where a client reaches a session's runtime: the API's relay when a public URL is configured

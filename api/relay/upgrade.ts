@@ -1,11 +1,13 @@
 /**
- * The WebSocket half of the relay: `GET /v1/sessions/<id>/runtime/connect` with an upgrade.
+ * The WebSocket half of the relay: `GET /v1/sessions/<id>/runtime/connect` with an upgrade (the
+ * CLI, with the connect token), and the browsers' terminals (issue 24: WEB_CONNECT_PATH and
+ * SHARE_CONNECT_PATH, browser.ts).
  *
  * Order matters: authorize (JSON 401/404/409 on the raw socket, nothing forwarded), open the
- * runtime's `/connect` with the client's query unchanged, and only once the runtime accepted
- * complete the client's upgrade. A runtime refusal is passed back with its status and body, so
- * the client sees what it would have seen talking to the runtime directly; an unreachable
- * runtime is a 502 (which the CLI treats as transient and retries).
+ * runtime's `/connect` (with the CLI's query unchanged; a browser's rebuilt by browser.ts), and
+ * only once the runtime accepted complete the client's upgrade. A runtime refusal is passed back
+ * with its status and body, so the client sees what it would have seen talking to the runtime
+ * directly; an unreachable runtime is a 502 (which the CLI treats as transient and retries).
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -13,10 +15,11 @@ import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Deps } from '../deps.js';
 import { MAX_FRAME_BYTES } from '../../session-runtime/wire/protocol.js';
-import type { ErrorBody } from '../../session-runtime/wire/errors.js';
-import { runtimeUrl } from '../../session-runtime/wire/runtime-address.js';
-import { authorizeRelay, type RelayAuth } from './authorize.js';
-import { matchRelayPath } from './paths.js';
+import { runtimeUrl, type RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
+import { authorizeRelay } from './authorize.js';
+import { refuse, refuseJson } from './refusals.js';
+import { createBrowserRelay, type BrowserRelayOptions } from './browser.js';
+import { matchBrowserPath, matchRelayPath } from './paths.js';
 import { pairSockets, type PairOptions, type RelayPair } from './ws-relay.js';
 
 /** The runtime must accept the upgrade within this long. */
@@ -25,19 +28,6 @@ const UPSTREAM_HANDSHAKE_TIMEOUT_MS = 10_000;
 const MAX_REFUSAL_BODY_BYTES = 4096;
 const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
 
-function refuse(socket: Duplex, status: number, body: string, contentType = 'application/json'): void {
-  if (socket.destroyed) return;
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: ${contentType}\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-}
-
-function refuseJson(socket: Duplex, status: number, code: string, message: string): void {
-  const body: ErrorBody = { error: { code, message } };
-  refuse(socket, status, JSON.stringify(body));
-}
-
 export interface UpgradeRelay {
   /** The http server's `upgrade` listener. */
   onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -45,25 +35,49 @@ export interface UpgradeRelay {
   close(): Promise<void>;
 }
 
-export function createUpgradeRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'> & Partial<Pick<Deps, 'provisioner'>>, pairOptions: PairOptions = {}): UpgradeRelay {
+/** An authorized upgrade, ready to be relayed to its runtime. */
+export interface RelayTo {
+  sessionId: string;
+  runtime: RuntimeEndpoint;
+  connectToken: string;
+  /** The runtime's `/connect` with its query. */
+  pathAndQuery: string;
+  /** Completes the client's upgrade (the browsers' answers a subprotocol). */
+  server: WebSocketServer;
+  pairOptions: PairOptions;
+  /** Called once: with the pair when relaying started, with null when it did not. */
+  onDone?: (pair: RelayPair | null) => void;
+}
+
+export type RelayToRuntime = (req: http.IncomingMessage, socket: Duplex, head: Buffer, to: RelayTo) => void;
+
+export function createUpgradeRelay(
+  deps: Pick<Deps, 'db' | 'key' | 'logger' | 'now' | 'publicUrl'> & Partial<Pick<Deps, 'provisioner'>>,
+  pairOptions: PairOptions = {},
+  browserOptions: BrowserRelayOptions = {},
+): UpgradeRelay {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
   const pairs = new Set<RelayPair>();
   const connecting = new Set<WebSocket>();
   let closing = false;
+  const browsers = createBrowserRelay(deps, relayAuthorized, pairOptions, browserOptions);
 
   function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
     const url = new URL(req.url ?? '/', 'http://api');
     const target = matchRelayPath(url.pathname);
-    if (!target || target.op !== 'connect') return refuseJson(socket, 404, 'not_found', 'no WebSocket here');
+    const browser = target ? null : matchBrowserPath(url.pathname);
+    if (!browser && (!target || target.op !== 'connect')) return refuseJson(socket, 404, 'not_found', 'no WebSocket here');
     if (closing) return refuseJson(socket, 503, 'shutting_down', 'the API is restarting');
     if (req.headers.upgrade?.toLowerCase() !== 'websocket' || !WS_KEY.test(req.headers['sec-websocket-key'] ?? '') || req.headers['sec-websocket-version'] !== '13') {
       return refuseJson(socket, 400, 'invalid_request', 'not a valid WebSocket upgrade');
     }
-    authorizeRelay(deps, target.sessionId, req.headers.authorization).then(
+    if (browser) return browsers.onUpgrade(req, socket, head, url, browser);
+    const sessionId = target!.sessionId;
+    authorizeRelay(deps, sessionId, req.headers.authorization).then(
       (auth) => {
         if (!auth.ok) return refuseJson(socket, auth.status, auth.code, auth.message);
-        relayAuthorized(req, socket, head, url, target.sessionId, auth);
+        relayAuthorized(req, socket, head, { sessionId, runtime: auth.runtime, connectToken: auth.connectToken, pathAndQuery: `/connect${url.search}`, server: wss, pairOptions });
       },
       (err: unknown) => {
         deps.logger.error({ err }, 'relay authorization failed');
@@ -72,22 +86,30 @@ export function createUpgradeRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'> & P
     );
   }
 
-  /** The upgrade once its connect token checked out (authorize.ts). */
-  function relayAuthorized(req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL, sessionId: string, auth: Extract<RelayAuth, { ok: true }>): void {
-    if (closing) return refuseJson(socket, 503, 'shutting_down', 'the API is restarting');
-    const target = { sessionId };
+  /** The upgrade once it was authorized (authorize.ts, browser-auth.ts). */
+  function relayAuthorized(req: http.IncomingMessage, socket: Duplex, head: Buffer, to: RelayTo): void {
+    let done = false;
+    const settle = (pair: RelayPair | null): void => {
+      if (done) return;
+      done = true;
+      to.onDone?.(pair);
+    };
+    if (closing) {
+      settle(null);
+      return refuseJson(socket, 503, 'shutting_down', 'the API is restarting');
+    }
 
-    const log = deps.logger.child({ sessionId: target.sessionId });
+    const log = deps.logger.child({ sessionId: to.sessionId });
     // Under the runtime's base path (a cluster node's: /v1/machines/<id>/runtime).
-    const upstreamUrl = runtimeUrl(auth.runtime, `/connect${url.search}`);
+    const upstreamUrl = runtimeUrl(to.runtime, to.pathAndQuery);
     upstreamUrl.protocol = upstreamUrl.protocol === 'https:' ? 'wss:' : 'ws:';
-    const { socketPath, tls } = auth.runtime;
+    const { socketPath, tls } = to.runtime;
     const upstream = new WebSocket(upstreamUrl, {
       // Through the runtime's Unix socket when it has one (ws takes no socketPath option).
       ...(socketPath ? { createConnection: () => net.createConnection(socketPath) } : {}),
       // Through its node: mutual TLS (ws hands these to tls.connect).
       ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}),
-      headers: { authorization: `Bearer ${auth.connectToken}` },
+      headers: { authorization: `Bearer ${to.connectToken}` },
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
       handshakeTimeout: UPSTREAM_HANDSHAKE_TIMEOUT_MS,
@@ -127,23 +149,26 @@ export function createUpgradeRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'> & P
     });
     upstream.on('close', () => {
       connecting.delete(upstream);
-      if (!paired && !answered) socket.destroy();
+      if (paired) return;
+      if (!answered) socket.destroy();
+      settle(null);
     });
 
     upstream.once('open', () => {
       connecting.delete(upstream);
       socket.off('close', clientGone);
       if (socket.destroyed || closing) return void upstream.terminate();
-      wss.handleUpgrade(req, socket, head, (downstream) => {
+      to.server.handleUpgrade(req, socket, head, (downstream) => {
         paired = true;
         upstream.off('message', early);
-        const pair = pairSockets(downstream, upstream, pairOptions, pending);
+        const pair = pairSockets(downstream, upstream, to.pairOptions, pending);
         pairs.add(pair);
         log.debug('relay: connected');
         void pair.ended.then(() => {
           pairs.delete(pair);
           log.debug('relay: closed');
         });
+        settle(pair);
       });
       // ws completes a valid upgrade synchronously; no callback means it refused the client.
       if (!paired) upstream.terminate();
@@ -154,10 +179,12 @@ export function createUpgradeRelay(deps: Pick<Deps, 'db' | 'key' | 'logger'> & P
     onUpgrade,
     async close() {
       closing = true;
+      browsers.stop();
       for (const ws of connecting) ws.terminate();
       for (const pair of pairs) pair.close();
       await Promise.race([Promise.allSettled([...pairs].map((p) => p.ended)), new Promise((r) => setTimeout(r, 6000).unref())]);
       wss.close();
+      browsers.close();
     },
   };
 }

@@ -19,6 +19,10 @@ export interface PairOptions {
   marks?: Marks;
   /** Called once both sides are closed. */
   onEnd?: (end: { by: 'client' | 'runtime'; code: number }) => void;
+  /** Which of the client's messages go on to the runtime (the browsers' watch-only rules,
+   * browser-frames.ts); the others are dropped. Absent (the CLI's relay): every message goes,
+   * through the very same listener as before this option existed. */
+  acceptFromClient?: (data: Buffer, isBinary: boolean) => boolean;
 }
 
 interface Side {
@@ -73,12 +77,20 @@ export function pairSockets(downstream: WebSocket, upstream: WebSocket, options:
     options.onEnd?.({ by: by.name, code });
   };
 
+  const accept = options.acceptFromClient;
   for (const side of [client, runtime]) {
     const forwarder = side === client ? toRuntime : toClient;
-    side.ws.on('message', (data: Buffer, isBinary: boolean) => {
-      side.heard = true;
-      forwarder.forward(data, isBinary);
-    });
+    if (side === client && accept) {
+      side.ws.on('message', (data: Buffer, isBinary: boolean) => {
+        side.heard = true;
+        if (accept(data, isBinary)) forwarder.forward(data, isBinary);
+      });
+    } else {
+      side.ws.on('message', (data: Buffer, isBinary: boolean) => {
+        side.heard = true;
+        forwarder.forward(data, isBinary);
+      });
+    }
     side.ws.on('pong', () => (side.heard = true));
     side.ws.on('ping', () => (side.heard = true));
     side.ws.on('error', () => undefined); // the close event follows and carries what we need

@@ -43,7 +43,7 @@ export const RuntimePath = {
   fileDiff: '/files/diff',
 } as const;
 
-/** WebSocket close codes. 4000 and 4001 tell a client not to reconnect. */
+/** WebSocket close codes. 4000, 4001 and 4003 tell a client not to reconnect. */
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
@@ -51,6 +51,10 @@ export const CloseCode = {
   tooBig: 1009,
   replaced: 4000,
   sessionEnded: 4001,
+  /** Issue 24, sent by the API's relay to a browser: the grant it connected with ended while it
+   * was open (its share link revoked or expired, its web session logged out or expired). The
+   * session may well be running; reconnecting with the same grant is refused. */
+  accessEnded: 4003,
 } as const;
 
 /** Largest WebSocket message either side accepts (ws `maxPayload`). Bigger → close 1009. */

@@ -6,19 +6,27 @@
  * - its CSRF token, stored with the row, which every cookie-authenticated request but `webMe`
  *   carries in CSRF_HEADER (a cross-site page can send the cookie but not read or set that);
  * - the Origin a cookie-authenticated WebSocket must come from (the API's own public origin);
+ * - the one-time sign-in links `catty open` mints with the CLI's token (`web_links`);
  * - share links: a bearer token whose hash is a live `share_links` row.
  */
 import { randomBytes } from 'node:crypto';
-import { CSRF_HEADER, WEB_COOKIE } from '../contract/routes.js';
-import { constantTimeEqual, sha256Hex } from '../crypto.js';
+import { CSRF_HEADER, SIGNIN_LINK_PATH, WEB_COOKIE } from '../contract/routes.js';
+import type { ShareLink, WebLink } from '../contract/schemas.js';
+import { constantTimeEqual, newId, sha256Hex } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { iso } from '../state/db.js';
-import { liveShareLink, type ShareLinkRow } from '../state/share-links.js';
+import { insertShareLink, liveShareLink, type ShareLinkRow } from '../state/share-links.js';
 import type { SessionRow } from '../state/schema.js';
-import { insertWebSession, liveWebSession } from '../state/web-sessions.js';
+import { insertWebLink, takeWebLink } from '../state/web-links.js';
+import { deleteWebSession, insertWebSession, liveWebSession } from '../state/web-sessions.js';
 
 /** Browser sign-ins last this long. */
 export const WEB_SESSION_TTL_MS = 12 * 3600 * 1000;
+/** A one-time sign-in link (`catty open`) must be followed within this long: time to open it on
+ * another device with --print-url, little for a link left in a scrollback. */
+export const WEB_LINK_TTL_MS = 5 * 60 * 1000;
+/** The page a one-time link leads to unless it names one. */
+export const DEFAULT_NEXT = '/app/';
 
 export interface WebSignIn {
   userId: string;
@@ -79,4 +87,37 @@ export function originAllowed(deps: Pick<Deps, 'publicUrl'>, origin: string | un
 export async function shareFromToken(deps: Pick<Deps, 'db' | 'now'>, token: string | null): Promise<{ link: ShareLinkRow; session: SessionRow } | null> {
   if (!token || token.length > 200) return null;
   return (await liveShareLink(deps.db, sha256Hex(token), iso(deps.now()))) ?? null;
+}
+
+/** Ends the web session a Cookie header carries (logout); false when it carried none live. */
+export async function endWebSession(deps: Pick<Deps, 'db'>, cookieHeader: string | undefined): Promise<boolean> {
+  const token = cookieValue(cookieHeader, WEB_COOKIE);
+  if (!token || token.length > 200) return false;
+  return deleteWebSession(deps.db, sha256Hex(token));
+}
+
+/** A one-time sign-in link for the user (`catty open`): single use, WEB_LINK_TTL_MS. */
+export async function mintWebLink(deps: Pick<Deps, 'db' | 'now' | 'publicUrl'>, userId: string, next: string = DEFAULT_NEXT): Promise<WebLink> {
+  const code = randomBytes(32).toString('base64url');
+  const now = deps.now();
+  const expiresAt = iso(now + WEB_LINK_TTL_MS);
+  await insertWebLink(deps.db, { hash: sha256Hex(code), user_id: userId, next, expires_at: expiresAt, created_at: iso(now) });
+  return { url: `${deps.publicUrl()}${SIGNIN_LINK_PATH}?code=${code}`, expiresAt };
+}
+
+/** Takes a one-time link's code: its user and where to go, or null (unknown, used, expired). */
+export async function takeWebLinkCode(deps: Pick<Deps, 'db' | 'now'>, code: string | undefined): Promise<{ userId: string; next: string } | null> {
+  if (!code || code.length > 200) return null;
+  const row = await takeWebLink(deps.db, sha256Hex(code), iso(deps.now()));
+  return row ? { userId: row.user_id, next: row.next } : null;
+}
+
+/** A read-only share link of a session, live for `ttlSec`; the token stays in the URL's fragment. */
+export async function mintShareLink(deps: Pick<Deps, 'db' | 'now' | 'publicUrl'>, sessionId: string, userId: string, ttlSec: number): Promise<ShareLink> {
+  const token = randomBytes(32).toString('base64url');
+  const now = deps.now();
+  const id = newId();
+  const expiresAt = iso(now + ttlSec * 1000);
+  await insertShareLink(deps.db, { id, hash: sha256Hex(token), session_id: sessionId, created_by: userId, expires_at: expiresAt, created_at: iso(now) });
+  return { id, url: `${deps.publicUrl()}/app/share#${token}`, expiresAt };
 }

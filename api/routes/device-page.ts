@@ -1,28 +1,28 @@
 /**
- * The browser page at the verification URI: sign in (email + password → an HttpOnly,
- * SameSite=Strict session cookie), then approve or deny a user code. Every form carries a CSRF
- * token: before sign-in a double-submit cookie, after it the token stored with the web session.
+ * The browser page at the verification URI: sign in (email + password → the browser's web
+ * session, api/auth/web.ts: an HttpOnly, SameSite=Lax cookie for the whole origin, so signing in
+ * here also signs in the browser view at /app/), then approve or deny a user code. Every form
+ * carries a CSRF token: before sign-in a double-submit cookie (SameSite=Strict, this page's path
+ * only), after it the token stored with the web session.
  */
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import { getCookie, setCookie } from 'hono/cookie';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { WEB_COOKIE } from '../contract/routes.js';
+import { startWebSession, webCookieOptions, webSignIn } from '../auth/web.js';
 import { decideDeviceCode, normalizeUserCode, type DecideResult } from '../auth/device.js';
 import { NO_ACCOUNT_HASH, verifyPassword } from '../auth/passwords.js';
 import { LoginThrottle } from '../auth/throttle.js';
-import { constantTimeEqual, sha256Hex } from '../crypto.js';
+import { constantTimeEqual } from '../crypto.js';
 import type { AppEnv, Deps } from '../deps.js';
 import { clientAddress, parseTrustedProxies } from '../middleware/client-address.js';
-import { iso } from '../state/db.js';
 import { userByEmail, userById } from '../state/users.js';
-import { insertWebSession, liveWebSession } from '../state/web-sessions.js';
 import { page, signInForm, approveForm, message } from './device-html.js';
 
-const SESSION_COOKIE = 'catty_web';
 const LOGIN_CSRF_COOKIE = 'catty_csrf';
-/** Browser sign-ins last this long. */
-const WEB_SESSION_TTL_MS = 12 * 3600 * 1000;
 
-const cookieOptions = (secure: boolean) => ({ httpOnly: true, sameSite: 'Strict' as const, path: '/device', secure });
+/** The login form's double-submit cookie: this page's alone. */
+const loginCsrfCookieOptions = (secure: boolean) => ({ httpOnly: true, sameSite: 'Strict' as const, path: '/device', secure });
 
 export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -40,17 +40,16 @@ export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
   });
 
   const webUser = async (c: Context<AppEnv>) => {
-    const cookie = getCookie(c, SESSION_COOKIE);
-    const row = cookie ? await liveWebSession(deps.db, sha256Hex(cookie), iso(deps.now())) : undefined;
-    const user = row ? await userById(deps.db, row.user_id) : undefined;
-    return row && user ? { user, csrf: row.csrf } : null;
+    const signIn = await webSignIn(deps, c.req.header('cookie'));
+    const user = signIn ? await userById(deps.db, signIn.userId) : undefined;
+    return signIn && user ? { user, csrf: signIn.csrf } : null;
   };
 
   const loginCsrf = (c: Context<AppEnv>): string => {
     const existing = getCookie(c, LOGIN_CSRF_COOKIE);
     if (existing && /^[A-Za-z0-9_-]{20,}$/.test(existing)) return existing;
     const token = randomBytes(18).toString('base64url');
-    setCookie(c, LOGIN_CSRF_COOKIE, token, cookieOptions(secure()));
+    setCookie(c, LOGIN_CSRF_COOKIE, token, loginCsrfCookieOptions(secure()));
     return token;
   };
 
@@ -85,10 +84,10 @@ export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
       return c.html(page('Sign in to catty', signInForm({ code, csrf: cookieCsrf, error: 'Wrong email or password.' })), 401);
     }
     await throttle.succeeded(email, address);
-    const token = randomBytes(32).toString('base64url');
-    const now = deps.now();
-    await insertWebSession(deps.db, { hash: sha256Hex(token), user_id: user.id, csrf: randomBytes(18).toString('base64url'), expires_at: iso(now + WEB_SESSION_TTL_MS), created_at: iso(now) });
-    setCookie(c, SESSION_COOKIE, token, { ...cookieOptions(secure()), maxAge: WEB_SESSION_TTL_MS / 1000 });
+    const { token, maxAgeSec } = await startWebSession(deps, user.id);
+    // Earlier versions scoped this cookie to /device; a leftover one would be sent first here.
+    deleteCookie(c, WEB_COOKIE, { path: '/device', secure: secure() });
+    setCookie(c, WEB_COOKIE, token, { ...webCookieOptions(deps), maxAge: maxAgeSec });
     return c.redirect(`/device?code=${encodeURIComponent(code)}`, 303);
   });
 

@@ -106,13 +106,13 @@ export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
     const body = await jsonBody(c, routes.resume.request);
     const userId = c.get('userId');
     const connect = (row: SessionRow) => ({ ...toSession(row), ...connectInfo(row), alreadyRunning: true, snapshotAt: null });
-    return reply(c, routes.resume, await resumeSession(deps, userId, await find(userId, c.req.param('ref')), body, connect));
+    return reply(c, routes.resume, await resumeSession(deps, userId, await find(userId, c.req.param('ref')), body, connect, { via: c.get('via') }));
   });
 
   on(routes.fork, async (c) => {
     const body = await jsonBody(c, routes.fork.request);
     const userId = c.get('userId');
-    return reply(c, routes.fork, await forkSession(deps, userId, await find(userId, c.req.param('ref')), body, snapshotNow));
+    return reply(c, routes.fork, await forkSession(deps, userId, await find(userId, c.req.param('ref')), body, snapshotNow, { via: c.get('via') }));
   });
 
   on(routes.logs, async (c) => {

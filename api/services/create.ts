@@ -6,7 +6,7 @@ import type { Deps } from '../deps.js';
 import { HttpError } from '../errors.js';
 import { clientConnectInfo } from '../relay/paths.js';
 import { iso } from '../state/db.js';
-import { countLive, insertSession, labelTaken, sessionById, toSession, updateSession } from '../state/sessions.js';
+import { countLive, insertSession, labelTaken, secretNamesColumn, sessionById, toSession, updateSession } from '../state/sessions.js';
 import { insertToken } from '../state/tokens.js';
 import { lockUser } from '../state/users.js';
 import { agentCommand } from './agent-cmd.js';
@@ -61,6 +61,8 @@ export async function createSession(deps: Deps, ownerId: string, request: Parsed
       last_activity_at: iso(now),
       network: JSON.stringify(network),
       cmd: request.cmd ?? null,
+      // Names only, never values: a browser's resume that cannot send them is refused by name.
+      secret_names: secretNamesColumn(request.secrets),
     });
     await insertToken(db, { hash: sha256Hex(machineToken), kind: 'machine', user_id: ownerId, session_id: id, expires_at: null, created_at: iso(now) });
     return label;

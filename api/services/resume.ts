@@ -14,13 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { SNAPSHOT_CORRUPT, type ForkRequest, type ResumedSession, type ResumeRequest, type Session, type SnapshotChoice } from '../contract/schemas.js';
+import { SECRETS_REQUIRED, SNAPSHOT_CORRUPT, type ForkRequest, type ResumedSession, type ResumeRequest, type Session, type SnapshotChoice } from '../contract/schemas.js';
 import { encrypt, newToken, sha256Hex } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { conflict, HttpError } from '../errors.js';
 import { iso } from '../state/db.js';
-import { LIVE_STATUSES, sessionById, sessionPolicy, toSession, updateSession, type SessionRow } from '../state/sessions.js';
-import { recordedNewestFirst, sessionsWithSnapshots } from '../state/snapshots.js';
+import { latestSnapshotTimes, LIVE_STATUSES, secretNamesColumn, secretNamesOf, sessionById, sessionPolicy, toSession, updateSession, type SessionRow } from '../state/sessions.js';
+import { recordedNewestFirst } from '../state/snapshots.js';
 import { insertToken, revokeSessionTokens } from '../state/tokens.js';
 import { lockUser } from '../state/users.js';
 import { DEFAULT_NETWORK_PRESET, type NetworkPolicy } from '../../session-runtime/wire/network-policy.js';
@@ -42,13 +42,37 @@ interface Verified extends RestoreFrom {
 
 type Parsed<T> = T & { snapshot: SnapshotChoice };
 
-/** Each session with `resumable`: ended, and a snapshot to start again from. */
+/** Each session with `resumable` (ended, and a snapshot to start again from) and when its
+ * latest snapshot was taken: one query for the whole list. */
 export async function withResumable(deps: Deps, ownerId: string, rows: SessionRow[]): Promise<Session[]> {
-  const withSnapshots = await sessionsWithSnapshots(deps.db, ownerId);
-  return rows.map((row) => ({ ...toSession(row), resumable: !LIVE_STATUSES.includes(row.status) && withSnapshots.has(row.id) }));
+  const snapshots = await latestSnapshotTimes(deps.db, ownerId);
+  return rows.map((row) => ({ ...toSession(row), resumable: !LIVE_STATUSES.includes(row.status) && snapshots.has(row.id), lastSnapshotAt: snapshots.get(row.id) ?? null }));
 }
 
-export async function resumeSession(deps: Deps, ownerId: string, row: SessionRow, request: Parsed<ResumeRequest>, connect: (row: SessionRow) => ResumedSession): Promise<ResumedSession> {
+/** How the caller authenticated: a browser has no secrets to send (the API never stores them). */
+export interface RestartCaller {
+  via: 'token' | 'browser';
+}
+
+/**
+ * A browser's resume or fork of a session started with secrets is refused, naming them and the
+ * line to run in a terminal, whose CLI sends them again; a request that carries them all passes.
+ */
+function refuseWithoutSecrets(caller: RestartCaller, row: SessionRow, request: Pick<ResumeRequest, 'secrets'>, command: 'resume' | 'fork'): void {
+  if (caller.via !== 'browser') return;
+  const missing = secretNamesOf(row).filter((name) => request.secrets?.[name] === undefined);
+  if (missing.length === 0) return;
+  throw conflict(SECRETS_REQUIRED, `this session was started with secrets (${missing.join(', ')}); the browser cannot send them — run \`catty ${command} ${row.label}\` in a terminal`);
+}
+
+export async function resumeSession(
+  deps: Deps,
+  ownerId: string,
+  row: SessionRow,
+  request: Parsed<ResumeRequest>,
+  connect: (row: SessionRow) => ResumedSession,
+  caller: RestartCaller = { via: 'token' },
+): Promise<ResumedSession> {
   if (row.status === 'provisioning') throw conflict('session_starting', `session ${row.label} is starting; connect to it in a moment (catty connect ${row.label})`);
   if (row.status === 'running') {
     // A running session is attached to, not started twice — unless its machine is gone.
@@ -59,7 +83,9 @@ export async function resumeSession(deps: Deps, ownerId: string, row: SessionRow
   // Whatever is left of the old machine goes first (its tokens are already revoked).
   if (row.machine_id) await deps.provisioner.stop(row.machine_id, { graceMs: OLD_MACHINE_GRACE_MS }).catch((err: unknown) => deps.logger.warn({ err, sessionId: row.id }, 'clearing the old machine failed'));
   const network = policyOf(row);
-  // Refused before anything changes: a bad secret or inject rule, a snapshot that fails its checksum.
+  // Refused before anything changes: secrets a browser cannot send, a bad secret or inject rule,
+  // a snapshot that fails its checksum.
+  refuseWithoutSecrets(caller, row, request, 'resume');
   const secrets = splitSecrets(request, network, row.agent);
   const snap = await verifiedSnapshot(deps, row, request.snapshot);
   try {
@@ -85,6 +111,8 @@ export async function resumeSession(deps: Deps, ownerId: string, row: SessionRow
         exit_code: null,
         detail: null,
         last_activity_at: at,
+        // The secrets it runs with from now on (those this start sent).
+        secret_names: secretNamesColumn(request.secrets),
       });
       await insertToken(db, { hash: sha256Hex(machineToken), kind: 'machine', user_id: ownerId, session_id: row.id, expires_at: null, created_at: at });
     });
@@ -101,7 +129,15 @@ export async function resumeSession(deps: Deps, ownerId: string, row: SessionRow
   }
 }
 
-export async function forkSession(deps: Deps, ownerId: string, source: SessionRow, request: Parsed<ForkRequest>, snapshotNow: (row: SessionRow) => Promise<void>): Promise<ResumedSession> {
+export async function forkSession(
+  deps: Deps,
+  ownerId: string,
+  source: SessionRow,
+  request: Parsed<ForkRequest>,
+  snapshotNow: (row: SessionRow) => Promise<void>,
+  caller: RestartCaller = { via: 'token' },
+): Promise<ResumedSession> {
+  refuseWithoutSecrets(caller, source, request, 'fork');
   // A running source first stores what its workspace holds now.
   await snapshotNow(source);
   const network = policyOf(source);

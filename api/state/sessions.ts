@@ -14,7 +14,7 @@ type NewSessionRow = Omit<SessionRow, 'deleted' | 'final_logs' | 'exit_code' | '
 export async function insertSession(db: Db, row: NewSessionRow): Promise<void> {
   await db.k
     .insertInto('sessions')
-    .values({ ...row, network: row.network ?? null, cmd: row.cmd ?? null, machine_id: null, runtime_url: null, runtime_socket: null, ended_at: null, exit_code: null, detail: null, final_logs: null, deleted: 0 })
+    .values({ ...row, network: row.network ?? null, cmd: row.cmd ?? null, secret_names: row.secret_names ?? null, machine_id: null, runtime_url: null, runtime_socket: null, ended_at: null, exit_code: null, detail: null, final_logs: null, deleted: 0 })
     .execute();
 }
 
@@ -76,6 +76,35 @@ export async function labelTaken(db: Db, ownerId: string, label: string): Promis
 
 export async function liveSessions(db: Db): Promise<SessionRow[]> {
   return db.k.selectFrom('sessions').selectAll().where('status', 'in', LIVE_STATUSES).execute();
+}
+
+/**
+ * When each of an owner's sessions last recorded a snapshot (one query for a whole list). ISO
+ * text compares byte-wise, so MAX is the newest.
+ */
+export async function latestSnapshotTimes(db: Db, ownerId: string): Promise<Map<string, string>> {
+  const rows = await db.k
+    .selectFrom('snapshots as s')
+    .innerJoin('sessions as o', 'o.id', 's.session_id')
+    .select((eb) => ['s.session_id as id', eb.fn.max('s.created_at').as('at')])
+    .where('o.owner_id', '=', ownerId)
+    .where('s.recorded', '=', 1)
+    .groupBy('s.session_id')
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.at]));
+}
+
+/** The secret names a row's session was started with, as recorded (SECRETS_REQUIRED). */
+export function secretNamesOf(row: Pick<SessionRow, 'secret_names'>): string[] {
+  if (row.secret_names === null) return [];
+  const names: unknown = JSON.parse(row.secret_names);
+  return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [];
+}
+
+/** What `secret_names` records for a request's secrets: their names, sorted; null for none. */
+export function secretNamesColumn(secrets: Record<string, string> | undefined): string | null {
+  const names = Object.keys(secrets ?? {}).sort();
+  return names.length > 0 ? JSON.stringify(names) : null;
 }
 
 /** The row's network policy; null when it has none (a session from before policies). */

@@ -35,8 +35,8 @@ export async function setPasswordHash(db: Db, userId: string, passwordHash: stri
   await db.k.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', userId).execute();
 }
 
-/** Signs the account out everywhere: its access and refresh tokens revoked, its browser sign-ins
- * and pending device codes gone. Returns how many live logins (refresh tokens) it had. */
+/** Signs the account out everywhere: its access and refresh tokens and share links revoked, its
+ * browser sign-ins, one-time links and pending device codes gone. Returns how many live logins (refresh tokens) it had. */
 export async function revokeUserLogins(db: Db, userId: string, nowIso: string): Promise<number> {
   return db.transaction(async (tx) => {
     const live = await tx.k
@@ -50,6 +50,8 @@ export async function revokeUserLogins(db: Db, userId: string, nowIso: string): 
     await tx.k.updateTable('tokens').set({ revoked: 1 }).where('user_id', '=', userId).where('kind', 'in', ['access', 'refresh']).execute();
     await tx.k.deleteFrom('web_sessions').where('user_id', '=', userId).execute();
     await tx.k.deleteFrom('web_links').where('user_id', '=', userId).execute();
+    // What the account shared stops working too (a stolen login's share links among them).
+    await tx.k.updateTable('share_links').set({ revoked_at: nowIso }).where('created_by', '=', userId).where('revoked_at', 'is', null).execute();
     await tx.k.deleteFrom('device_codes').where('user_id', '=', userId).execute();
     return Number(live.n);
   });

@@ -11,9 +11,11 @@ export async function insertWebLink(db: Db, row: Omit<WebLinkRow, 'used'>): Prom
 /** Marks the live, unused link with this hash used and returns it; undefined when there is none
  * (unknown, expired, or already taken). */
 export async function takeWebLink(db: Db, hash: string, nowIso: string): Promise<WebLinkRow | undefined> {
-  return db.transaction(async () => {
-    const taken = await db.k.updateTable('web_links').set({ used: 1 }).where('hash', '=', hash).where('used', '=', 0).where('expires_at', '>', nowIso).executeTakeFirst();
+  // The transaction's own Db (tx): SQLite's one connection is held by it, so a query on `db`
+  // would wait for it forever.
+  return db.transaction(async (tx) => {
+    const taken = await tx.k.updateTable('web_links').set({ used: 1 }).where('hash', '=', hash).where('used', '=', 0).where('expires_at', '>', nowIso).executeTakeFirst();
     if (Number(taken.numUpdatedRows) !== 1) return undefined;
-    return db.k.selectFrom('web_links').selectAll().where('hash', '=', hash).executeTakeFirst();
+    return tx.k.selectFrom('web_links').selectAll().where('hash', '=', hash).executeTakeFirst();
   });
 }

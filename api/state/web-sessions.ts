@@ -10,3 +10,9 @@ export async function insertWebSession(db: Db, row: WebSessionRow): Promise<void
 export async function liveWebSession(db: Db, hash: string, nowIso: string): Promise<WebSessionRow | undefined> {
   return db.k.selectFrom('web_sessions').selectAll().where('hash', '=', hash).where('expires_at', '>', nowIso).executeTakeFirst();
 }
+
+/** Ends one browser sign-in (its cookie's token hash); false when there was none. */
+export async function deleteWebSession(db: Db, hash: string): Promise<boolean> {
+  const result = await db.k.deleteFrom('web_sessions').where('hash', '=', hash).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}

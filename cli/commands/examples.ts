@@ -26,6 +26,16 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ['catty logs brave-otter-1234', 'its last terminal output'],
     ['catty logs brave-otter-1234 --net', 'the requests its network policy refused'],
   ],
+  open: [
+    ['catty open', 'your sessions in the browser, signed in for you'],
+    ['catty open brave-otter-1234', 'its terminal and the files the agent changed'],
+    ['catty open --print-url', 'the one-time link, for a phone or a headless machine'],
+  ],
+  share: [
+    ['catty share brave-otter-1234', 'a read-only link for an hour: terminal and files'],
+    ['catty share brave-otter-1234 --ttl 2d', 'for two days'],
+    ['catty share brave-otter-1234 --revoke', 'every link to it stops working now'],
+  ],
   connect: [
     ['catty connect', 'pick one of the running sessions'],
     ['catty connect brave-otter-1234', 'attach by label'],

@@ -11,6 +11,8 @@ import * as resume from './resume.js';
 import * as fork from './fork.js';
 import * as gitCmd from './git.js';
 import * as logs from './logs.js';
+import * as openCmd from './open.js';
+import * as share from './share.js';
 import * as secrets from './secrets/index.js';
 import * as server from './server.js';
 import * as login from './login.js';
@@ -20,7 +22,7 @@ import { addExamples } from './examples.js';
 import { suggestCommands } from './suggest.js';
 
 export function registerCommands(program: Command, run: Runner): void {
-  for (const command of [newCmd, connect, list, stop, resume, fork, download, gitCmd, logs, secrets, server, login, logout, version]) {
+  for (const command of [newCmd, connect, list, stop, resume, fork, download, gitCmd, logs, openCmd, share, secrets, server, login, logout, version]) {
     command.register(program, run);
   }
   addExamples(program);

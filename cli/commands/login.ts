@@ -19,7 +19,8 @@ export function register(program: Command, run: Runner): void {
     .action(run(async (ctx, opts: { api?: string }) => login(ctx, opts.api)));
 }
 
-function canOpenBrowser(env: NodeJS.ProcessEnv): boolean {
+/** Whether a browser can be opened here (not in CI, not asked not to, a display on Linux). */
+export function canOpenBrowser(env: NodeJS.ProcessEnv): boolean {
   if (env.CI || env.CATTY_NO_BROWSER) return false;
   if (process.platform === 'linux' && !env.DISPLAY && !env.WAYLAND_DISPLAY) return false;
   return true;

@@ -1,10 +1,11 @@
 /**
- * The PTY relay: one agent, one output log, at most one interactive client.
+ * The PTY relay: one agent, one output log, the clients attached to it (the CLI and browsers,
+ * issue 24; who may do what is in clients.ts).
  *
- * Output path: agent bytes → log (absolute offsets) → headless screen (batched, async) → the
- * attached client, which is served from the log by offset. That one mechanism gives exact
+ * Output path: agent bytes → log (absolute offsets) → headless screen (batched, async) → each
+ * attached client, served from the log by its own offset. That one mechanism gives exact
  * resume (start at the client's offset), live streaming (follow the log's end) and backpressure
- * (stop following while the socket is full).
+ * (stop following while the socket is full), per client.
  *
  * Batching: when the line is idle, output is flushed right after the event-loop turn that read
  * it (setImmediate: an echo waits microseconds, no timer). While output is flowing (the last
@@ -14,17 +15,22 @@
  * the CLI — the largest part of a chatty session's CPU. A full frame goes at once; what is left
  * over (the start of the next frame) waits for the scheduled flush like any other output.
  * Sending it right behind made every full frame drag a few-byte frame after it: a 100 MB cat
- * was 2,940 frames instead of ~1,530.
+ * was 2,940 frames instead of ~1,530. The batching is the relay's, one timer for everyone: a
+ * flush pumps every client.
  *
- * Backpressure: `lag` = bytes the client has not taken yet = (log end − sent offset) + the
+ * Backpressure: `lag` = bytes the controller has not taken yet = (log end − sent offset) + the
  * socket's buffered bytes. Above HIGH_WATER_BYTES the PTY is paused (the kernel's PTY buffer
  * then blocks the agent's writes); below LOW_WATER_BYTES it is resumed. LOW < HIGH gives
  * hysteresis so we do not flap; HIGH (1 MiB) is far below the log's capacity (8 MiB), so a
- * paused client never falls out of the log and resumes exactly. With nobody attached the agent
- * is never paused: output goes to the log only.
+ * paused controller never falls out of the log and resumes exactly. Only the controller's lag
+ * pauses the agent: with nobody in control it is never paused. A watcher is sent to only while
+ * its socket holds at most HIGH_WATER_BYTES (so a stalled one holds at most that much of the
+ * runtime's memory); one that falls out of the log is closed with 1001 and comes back with a
+ * screen.
  */
 import type { AgentExit, AgentProcess } from './agent.js';
 import type { ClientSocket } from './client-socket.js';
+import { AttachedClient, controlMessage, type ClientOptions } from './clients.js';
 import { FramePool, OutputLog } from './output-log.js';
 import { CloseCode, PROTOCOL_VERSION, parseClientMessage, type ClientMessage } from './wire/protocol.js';
 import { Screen } from './screen.js';
@@ -41,7 +47,8 @@ export const LOW_WATER_BYTES = 256 * 1024;
  * the wire, took the CLI from 0.47 to 0.38 CPU-s per 100 MB in alternating runs.
  */
 export const FRAME_CAP_BYTES = 64 * 1024 - 64;
-/** Frame buffers kept for reuse: a loopback socket takes each frame at once, so 2 suffice. */
+/** Frame buffers kept for reuse, per client: a loopback socket takes each frame at once, so 2
+ * suffice; a client's pool goes with it. */
 const SPARE_FRAMES = 2;
 /**
  * While output is flowing, frames are coalesced for this long (or up to FRAME_CAP_BYTES). An
@@ -57,7 +64,7 @@ const RECHECK_MS = 10;
 const FLOWING_WINDOW_MS = 50;
 const FLOWING_MIN_BYTES = 1024;
 
-/** What the relay tells the sync-back sender about the attached client. */
+/** What the relay tells the sync-back sender about the client that syncs (the CLI). */
 export interface SyncTarget {
   /** `resumeOffset`: the output offset the client attached with (what it has already seen);
    * undefined for a client that brought none. */
@@ -71,23 +78,20 @@ export interface SyncTarget {
   flushPending?(): Promise<void> | null;
 }
 
-interface Attached {
-  socket: ClientSocket;
-  /** The offset the client asked to resume from (its proof of what it received). */
-  resumeOffset: number | undefined;
-  /** Offset of the next byte to send; null until hello is out (no output flows before it). */
-  sentOffset: number | null;
-}
 
 export class Relay {
   readonly log: OutputLog;
   readonly screen: Screen;
-  readonly #frames = new FramePool(FRAME_CAP_BYTES, SPARE_FRAMES);
   cols: number;
   rows: number;
   #agent: AgentProcess | null = null;
   #exit: AgentExit | null = null;
-  #client: Attached | null = null;
+  /** Everyone attached, by socket, in the order they came. */
+  readonly #clients = new Map<ClientSocket, AttachedClient>();
+  /** The one client whose keystrokes and size reach the PTY; null: nobody (it left). */
+  #controller: AttachedClient | null = null;
+  /** The client whose socket is the sync channel (it said `sync_back`): only it ends sync-back. */
+  #syncClient: AttachedClient | null = null;
   #paused = false;
   #flushTimer: NodeJS.Timeout | null = null;
   #recheckTimer: NodeJS.Timeout | null = null;
@@ -99,7 +103,7 @@ export class Relay {
   #exitFlush: Promise<void> | null = null;
   readonly #exitListeners: ((exit: AgentExit) => void)[] = [];
   /** The client that asked (`git_home`) to fetch the agent's branches at its exit. */
-  #gitHomeSocket: ClientSocket | null = null;
+  #gitHome: AttachedClient | null = null;
   #gitWantedAtExit = false;
 
   constructor(
@@ -121,17 +125,17 @@ export class Relay {
   get exit(): AgentExit | null {
     return this.#exit;
   }
-  /** The agent's branches may have moved: tells the attached client if it said `git_home`. */
+  /** The agent's branches may have moved: tells the client that said `git_home`, if attached. */
   gitMoved(): void {
-    const client = this.#client;
-    if (client && client.sentOffset !== null && client.socket === this.#gitHomeSocket && !this.#exit) client.socket.sendMessage({ type: 'git_moved' });
+    const client = this.#gitHome;
+    if (client && client.greeted && this.#isAttached(client) && !this.#exit) client.socket.sendMessage({ type: 'git_moved' });
   }
   /** Whether the client attached when the agent exited will ask for its branches. */
   get gitWantedAtExit(): boolean {
     return this.#gitWantedAtExit;
   }
   get clientCount(): number {
-    return this.#client ? 1 : 0;
+    return this.#clients.size;
   }
   get idleMs(): number {
     return Date.now() - this.#lastOutputAtMs;
@@ -148,23 +152,27 @@ export class Relay {
     agent.onExit((exit) => this.#onAgentExit(exit));
   }
 
-  /** A new client: replaces the current one, then gets hello (+ replay or screen). */
-  async attach(socket: ClientSocket, offset: number | undefined): Promise<void> {
-    const old = this.#client;
-    const me: Attached = { socket, resumeOffset: offset, sentOffset: null };
-    this.#client = me;
-    if (old) {
-      this.sync?.setChannel(null);
-      old.socket.sendMessage({ type: 'error', code: 'replaced', message: 'Another client connected to this session.' });
-      old.socket.close(CloseCode.replaced, 'replaced by a newer connection');
+  /**
+   * A new client: a CLI replaces the previous CLI and takes control (its size becomes the
+   * PTY's); a browser watches. Then hello (+ replay or screen) and `control`.
+   */
+  async attach(socket: ClientSocket, offset: number | undefined, options: ClientOptions = { kind: 'cli', readonly: false }): Promise<void> {
+    const me = new AttachedClient(socket, options.kind, options.readonly, offset, new FramePool(FRAME_CAP_BYTES, SPARE_FRAMES));
+    if (me.isCli) for (const other of this.#clients.values()) if (other.isCli) this.#replace(other);
+    this.#clients.set(socket, me);
+    if (me.isCli) {
+      this.#controller = me;
+      if (options.cols && options.rows && !this.#exit) this.#resize(options.cols, options.rows, me);
+      this.#updateFlow();
     }
+    this.#announceControl();
     let start: number;
     let screen: string | undefined;
     if (offset !== undefined && this.log.has(offset)) start = offset;
     else if (offset === undefined && this.log.start === 0) start = 0;
     else {
       const snap = await this.screen.snapshot();
-      if (this.#client !== me) return;
+      if (!this.#isAttached(me)) return;
       if (!this.log.has(snap.offset)) {
         socket.close(CloseCode.goingAway, 'output moved on too fast; reconnect');
         return this.detach(socket);
@@ -182,20 +190,23 @@ export class Relay {
       rows: this.rows,
     });
     me.sentOffset = start;
+    socket.sendMessage(controlMessage(me, this.#controller, this.#clients.size));
     if (this.#exit) this.#finishAfterFlush(me, this.#exit);
     else this.#pump();
   }
 
   /** The socket closed (or was dropped). */
   detach(socket: ClientSocket): void {
-    if (this.#client?.socket !== socket) return;
-    this.#client = null;
-    this.sync?.setChannel(null);
-    this.#setPaused(false);
+    const client = this.#clients.get(socket);
+    if (!client) return;
+    this.#remove(client);
+    this.#updateFlow();
+    if (!this.#exit) this.#announceControl();
   }
 
   handleBinary(socket: ClientSocket, data: Buffer): void {
-    if (this.#client?.socket !== socket || !this.agentRunning) return;
+    // Keystrokes from anyone but the controller are dropped (a watcher, a read-only link).
+    if (this.#controller?.socket !== socket || !this.agentRunning) return;
     this.#agent!.write(data);
   }
 
@@ -207,24 +218,34 @@ export class Relay {
       this.detach(socket);
       return;
     }
-    if (this.#client?.socket !== socket) return;
-    this.#dispatch(socket, message);
+    const client = this.#clients.get(socket);
+    if (client) this.#dispatch(client, message);
   }
 
-  #dispatch(socket: ClientSocket, message: ClientMessage): void {
+  #dispatch(client: AttachedClient, message: ClientMessage): void {
     switch (message.type) {
       case 'resize':
-        this.resize(message.cols, message.rows);
+        if (client === this.#controller) this.#resize(message.cols, message.rows, client);
         return;
       case 'sync_back':
-        this.sync?.setChannel(message.enabled ? socket : null, this.#client?.resumeOffset);
+        // Only the CLI syncs files back: a browser neither gets them nor ends the CLI's sync.
+        if (!client.isCli) return;
+        if (message.enabled) this.#syncClient = client;
+        else if (this.#syncClient === client) this.#syncClient = null;
+        else return;
+        this.sync?.setChannel(message.enabled ? client.socket : null, client.resumeOffset);
         return;
       case 'git_home':
-        this.#gitHomeSocket = message.enabled ? socket : null;
+        if (!client.isCli) return;
+        this.#gitHome = message.enabled ? client : null;
         // Attached after the agent exited (it exits at once): this client is the one at its end.
         if (this.#exit && message.enabled) this.#gitWantedAtExit = true;
         return;
-      case 'take_control': // one client today: it has control already
+      case 'take_control':
+        if (!client.mayControl || client === this.#controller || this.#exit) return;
+        this.#controller = client;
+        this.#updateFlow();
+        this.#announceControl();
         return;
       default: {
         const never: never = message;
@@ -233,20 +254,27 @@ export class Relay {
     }
   }
 
+  /** Sets the PTY's size (the agent's start, with the upload's size); tells every client. */
   resize(cols: number, rows: number): void {
+    this.#resize(cols, rows, null);
+  }
+
+  /** `from`: the client that asked (the controller); the others are told `resized`. */
+  #resize(cols: number, rows: number, from: AttachedClient | null): void {
     if (cols === this.cols && rows === this.rows) return;
     this.cols = cols;
     this.rows = rows;
     this.screen.resize(cols, rows);
     if (this.agentRunning) this.#agent!.resize(cols, rows);
+    for (const client of this.#clients.values()) if (client !== from && client.greeted) client.socket.sendMessage({ type: 'resized', cols, rows });
   }
 
   /** Ends every client with 4001 (shutdown). */
   closeAll(reason: string): void {
-    const client = this.#client;
-    if (!client) return;
-    this.detach(client.socket);
-    client.socket.close(CloseCode.sessionEnded, reason);
+    const all = [...this.#clients.values()];
+    for (const client of all) this.#remove(client);
+    this.#updateFlow();
+    for (const client of all) client.socket.close(CloseCode.sessionEnded, reason);
   }
 
   dispose(): void {
@@ -256,13 +284,54 @@ export class Relay {
     this.screen.dispose();
   }
 
+  #isAttached(client: AttachedClient): boolean {
+    return this.#clients.get(client.socket) === client;
+  }
+
+  /** Takes a client out of the set; sync-back ends only if it was the sync client. */
+  #remove(client: AttachedClient): void {
+    if (!this.#isAttached(client)) return;
+    this.#clients.delete(client.socket);
+    if (client === this.#controller) this.#controller = null;
+    if (client === this.#syncClient) {
+      this.#syncClient = null;
+      this.sync?.setChannel(null);
+    }
+  }
+
+  /** A newer CLI came: the previous one is told and closed with 4000 (browsers stay). */
+  #replace(old: AttachedClient): void {
+    this.#remove(old);
+    old.socket.sendMessage({ type: 'error', code: 'replaced', message: 'Another client connected to this session.' });
+    old.socket.close(CloseCode.replaced, 'replaced by a newer connection');
+  }
+
+  /** `control` to every greeted client: who controls, and how many are attached. */
+  #announceControl(): void {
+    const count = this.#clients.size;
+    for (const client of this.#clients.values()) if (client.greeted) client.socket.sendMessage(controlMessage(client, this.#controller, count));
+  }
+
+  /** The client's next byte is gone from the log: it comes back with a screen. */
+  #dropBehind(client: AttachedClient): void {
+    client.socket.close(CloseCode.goingAway, 'fell behind the output log; reconnect');
+    this.detach(client.socket);
+  }
+
   #onOutput(data: Buffer): void {
     this.#lastOutputAtMs = Date.now();
     this.log.append(data);
     this.screen.write(data);
-    const client = this.#client;
-    if (!client || client.sentOffset === null) return;
-    const fullFrame = this.log.end - client.sentOffset >= FRAME_CAP_BYTES;
+    // The most caught-up client decides the batching; one that fell out of the log leaves.
+    let newest = -1;
+    for (const client of this.#clients.values()) {
+      const sent = client.sentOffset;
+      if (sent === null) continue;
+      if (sent < this.log.start) this.#dropBehind(client);
+      else if (sent > newest) newest = sent;
+    }
+    if (newest < 0) return;
+    const fullFrame = this.log.end - newest >= FRAME_CAP_BYTES;
     if (this.#flushTimer === null && !this.#flushImmediate) {
       // Flowing = the last flush was recent and not tiny. An echo (a few bytes) never is; a
       // full frame's worth at once is.
@@ -282,67 +351,84 @@ export class Relay {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = null;
     this.#flushImmediate = false;
-    const client = this.#client;
-    if (!client || client.sentOffset === null) return;
+    let newest = -1;
+    for (const client of this.#clients.values()) if (client.sentOffset !== null && client.sentOffset > newest) newest = client.sentOffset;
+    if (newest < 0) return;
     this.#lastFlushAtMs = performance.now();
-    this.#lastFlushBytes = this.log.end - client.sentOffset;
+    this.#lastFlushBytes = this.log.end - newest;
     this.#pump();
   }
 
-  /**
-   * Sends from the client's offset toward the log's end while the socket has room. `final`: the
-   * agent has exited, everything goes (past the high-water mark, partial frames included).
-   */
+  /** Sends to every client what it may take now (see #send). */
   #pump(final = false): void {
-    const client = this.#client;
-    if (!client || client.sentOffset === null) return;
-    const { socket } = client;
-    while (client.sentOffset < this.log.end && socket.isOpen) {
-      if (!final && socket.bufferedAmount > HIGH_WATER_BYTES) break;
-      // While a flush is scheduled, a partial frame waits for it (or to fill up).
-      if (!final && (this.#flushTimer !== null || this.#flushImmediate) && this.log.end - client.sentOffset < FRAME_CAP_BYTES) break;
-      if (!this.log.has(client.sentOffset)) {
-        // Only if the PTY outran a pause by the whole log: let the client resume via a screen.
-        socket.close(CloseCode.goingAway, 'fell behind the output log; reconnect');
-        this.detach(socket);
-        return;
-      }
-      const frame = this.#frames.take();
-      const chunk = this.log.copyInto(client.sentOffset, frame);
-      client.sentOffset += chunk.length;
-      socket.sendBinary(chunk, () => {
-        this.#frames.give(frame);
-        this.#onSent(client);
-      });
-    }
+    for (const client of this.#clients.values()) this.#send(client, final);
     this.#updateFlow();
   }
 
-  #onSent(client: Attached): void {
-    if (this.#client !== client) return;
-    if (client.sentOffset !== null && client.sentOffset < this.log.end && client.socket.bufferedAmount <= HIGH_WATER_BYTES) this.#pump();
-    else this.#updateFlow();
+  /**
+   * Sends from the client's offset toward the log's end while its socket holds at most
+   * HIGH_WATER_BYTES. `final`: the agent has exited, partial frames go too, and to the
+   * controller everything goes (its lag is bounded by the pause; a watcher's is not).
+   */
+  #send(client: AttachedClient, final: boolean): void {
+    if (client.sentOffset === null) return;
+    const { socket } = client;
+    const bounded = !final || client !== this.#controller;
+    const batching = !final && (this.#flushTimer !== null || this.#flushImmediate);
+    while (client.sentOffset < this.log.end && socket.isOpen) {
+      if (bounded && socket.bufferedAmount > HIGH_WATER_BYTES) break;
+      // While a flush is scheduled, a partial frame waits for it (or to fill up).
+      if (batching && this.log.end - client.sentOffset < FRAME_CAP_BYTES) break;
+      if (!this.log.has(client.sentOffset)) return this.#dropBehind(client);
+      // Each send its own buffer from this client's pool, back only once the socket let go.
+      const frame = client.frames.take();
+      const chunk = this.log.copyInto(client.sentOffset, frame);
+      client.sentOffset += chunk.length;
+      client.inFlight += 1;
+      socket.sendBinary(chunk, () => {
+        client.inFlight -= 1;
+        client.frames.give(frame);
+        this.#onSent(client);
+      });
+    }
+  }
+
+  #onSent(client: AttachedClient): void {
+    if (!this.#isAttached(client)) return;
+    if (client.finishing && this.#exit) return this.#finish(client, this.#exit);
+    if (client.sentOffset !== null && client.sentOffset < this.log.end && client.socket.bufferedAmount <= HIGH_WATER_BYTES) this.#send(client, false);
+    this.#updateFlow();
   }
 
   #updateFlow(): void {
-    const client = this.#client;
-    if (!client || client.sentOffset === null) return this.#setPaused(false);
-    const lag = this.log.end - client.sentOffset + client.socket.bufferedAmount;
-    if (!this.#paused && lag > HIGH_WATER_BYTES) this.#setPaused(true);
-    else if (this.#paused && lag < LOW_WATER_BYTES) this.#setPaused(false);
-    // The socket also carries sync-back messages, whose sends never call back here. If output
-    // is held back (or the PTY paused) because of them, nothing else would pump again once they
-    // drained — and with the PTY paused no new output comes to do it: re-check on a timer.
-    // Not while a flush is already on its way (it pumps and comes back here), and not once
-    // nothing is held back: a chatty session armed one per PTY read, 100 useless wake-ups a second.
-    const heldBack = this.#paused || client.sentOffset < this.log.end;
-    if (!heldBack) this.#cancelRecheck();
+    const controller = this.#controller;
+    if (!controller || controller.sentOffset === null) this.#setPaused(false);
+    else {
+      const lag = this.log.end - controller.sentOffset + controller.socket.bufferedAmount;
+      if (!this.#paused && lag > HIGH_WATER_BYTES) this.#setPaused(true);
+      else if (this.#paused && lag < LOW_WATER_BYTES) this.#setPaused(false);
+    }
+    // A socket also carries messages whose sends never call back here (sync-back's, on the
+    // CLI's). If output is held back (or the PTY paused) because of them, nothing else would
+    // pump again once they drained — and with the PTY paused no new output comes to do it:
+    // re-check on a timer. Not while a flush is already on its way (it pumps and comes back
+    // here), not for a client whose own frames are still in flight (their sends call back),
+    // and not once nothing is held back: a chatty session armed one per PTY read, 100 useless
+    // wake-ups a second.
+    if (!this.#paused && !this.#anyHeldBack()) this.#cancelRecheck();
     else if (!this.#recheckTimer && this.#flushTimer === null && !this.#flushImmediate) {
       this.#recheckTimer = setTimeout(() => {
         this.#recheckTimer = null;
-        if (this.#client === client) this.#pump();
+        if (this.#clients.size > 0) this.#pump();
       }, RECHECK_MS);
     }
+  }
+
+  #anyHeldBack(): boolean {
+    for (const client of this.#clients.values()) {
+      if (client.sentOffset !== null && client.sentOffset < this.log.end && (client === this.#controller || client.inFlight === 0)) return true;
+    }
+    return false;
   }
 
   #cancelRecheck(): void {
@@ -360,31 +446,36 @@ export class Relay {
 
   #onAgentExit(exit: AgentExit): void {
     this.#exit = exit;
-    this.#gitWantedAtExit = this.#client !== null && this.#client.socket === this.#gitHomeSocket;
+    this.#gitWantedAtExit = this.#gitHome !== null && this.#isAttached(this.#gitHome);
     this.#paused = false;
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = null;
-    // File changes the agent made just before exiting must reach the client before `exit`
-    // (then 4001): the sender lets the watcher settle and sends them all, bounded in time.
+    // File changes the agent made just before exiting must reach the CLI before `exit` (then
+    // 4001): the sender lets the watcher settle and sends them all, bounded in time.
     this.#exitFlush = this.sync?.flushPending?.()?.catch(() => undefined) ?? null;
     this.#pump(true);
-    const client = this.#client;
-    if (client && client.sentOffset !== null) this.#finishAfterFlush(client, exit);
+    for (const client of [...this.#clients.values()]) if (client.greeted) this.#finishAfterFlush(client, exit);
     for (const listener of this.#exitListeners) listener(exit);
   }
 
-  #finishAfterFlush(client: Attached, exit: AgentExit): void {
+  /** The CLI's `exit` waits for the last file changes; a browser gets none of them. */
+  #finishAfterFlush(client: AttachedClient, exit: AgentExit): void {
     const flush = this.#exitFlush;
-    if (!flush) return this.#finish(client, exit);
+    if (!flush || !client.isCli) return this.#finish(client, exit);
     void flush.then(() => {
-      if (this.#client === client) this.#finish(client, exit);
+      if (this.#isAttached(client)) this.#finish(client, exit);
     });
   }
 
-  /** After the agent exited: the rest of the output, `exit`, then 4001. */
-  #finish(client: Attached, exit: AgentExit): void {
-    this.#pump(true);
-    if (this.#client !== client) return;
+  /**
+   * After the agent exited: the rest of the output, `exit`, then 4001. A watcher whose socket
+   * is full gets the rest as it drains (#onSent comes back here).
+   */
+  #finish(client: AttachedClient, exit: AgentExit): void {
+    client.finishing = true;
+    this.#send(client, true);
+    if (!this.#isAttached(client)) return;
+    if (client.socket.isOpen && client.sentOffset !== null && client.sentOffset < this.log.end) return;
     client.socket.sendMessage({ type: 'exit', code: exit.code, signal: exit.signal });
     this.detach(client.socket);
     client.socket.close(CloseCode.sessionEnded, 'session ended');

@@ -9,6 +9,7 @@ import { agentStateDir, seedAgentHome } from './agent-home.js';
 import { buildAgentEnv } from './agent-env.js';
 import type { AgentExit, AgentProcess, SpawnAgent } from './agent.js';
 import { wsClientSocket } from './client-socket.js';
+import { BaseStore } from './files/base.js';
 import { tempRoot, type RuntimeConfig } from './config.js';
 import { bundleBranches, type BranchBundle } from './git-bundle.js';
 import { watchGitRefs, type GitWatch } from './git-watch.js';
@@ -46,6 +47,8 @@ export class Session {
   readonly relay: Relay;
   readonly watcher: WorkspaceWatcher;
   readonly sync: SyncSender;
+  /** What the Files view shows changes against: the upload or the restored snapshot (files/). */
+  readonly base = new BaseStore();
   #uploadState: 'waiting' | 'receiving' | 'done' = 'waiting';
   #agent: AgentProcess | null = null;
   #sockets = new Set<WebSocket>();
@@ -106,8 +109,14 @@ export class Session {
     this.#uploadState = 'receiving';
     try {
       // A resumed or forked session's workspace comes as its snapshot (sent by the API), not a zip.
-      const receive = isSnapshotMediaType(req.headers['content-type']) ? receiveSnapshot : receiveUpload;
-      const report = await receive(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes, agentStateDir: agentStateDir(this.deps.config, this.deps.agentHome) ?? undefined });
+      const restore = isSnapshotMediaType(req.headers['content-type']);
+      const receive = restore ? receiveSnapshot : receiveUpload;
+      const base = this.base.record(restore ? 'restore' : 'upload');
+      const report = await receive(req, this.deps.config.workspace, { maxBytes: this.deps.config.maxUploadBytes, agentStateDir: agentStateDir(this.deps.config, this.deps.agentHome) ?? undefined, base }).catch((err: unknown) => {
+        base.discard();
+        throw err;
+      });
+      base.commit();
       this.#uploadState = 'done';
       const agentStartMs = performance.now();
       // No size with the upload: keep what an attached client asked for (80x24 otherwise).
@@ -178,8 +187,8 @@ export class Session {
       this.relay.detach(socket);
     });
     ws.on('error', () => undefined);
-    if (query.cols && query.rows && !this.relay.exit) this.relay.resize(query.cols, query.rows);
-    void this.relay.attach(socket, query.offset);
+    // The query's size becomes the PTY's only for a client that takes control at attach (the CLI).
+    void this.relay.attach(socket, query.offset, { kind: query.client ?? 'cli', readonly: query.readonly ?? false, cols: query.cols, rows: query.rows });
   }
 
   /**
@@ -238,6 +247,7 @@ export class Session {
     for (const ws of this.#sockets) ws.close(4001, reason);
     await this.watcher.close();
     this.relay.dispose();
+    this.base.dispose();
   }
 
   /** Ping everyone; drop whoever did not answer the previous ping. */

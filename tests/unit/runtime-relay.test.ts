@@ -1,85 +1,9 @@
 /** The relay with a fake agent and fake sockets: resume, takeover, batching, backpressure. */
 import { createRequire } from 'node:module';
 import { describe, expect, it, vi } from 'vitest';
-import type { AgentExit, AgentProcess } from '../../session-runtime/agent.js';
-import type { ClientSocket } from '../../session-runtime/client-socket.js';
-import type { RuntimeMessage } from '../../session-runtime/wire/protocol.js';
 import { COALESCE_MS, FRAME_CAP_BYTES, HIGH_WATER_BYTES, LOW_WATER_BYTES, Relay } from '../../session-runtime/relay.js';
+import { FakeAgent, FakeSocket } from '../helpers/relay-fakes.js';
 import { elapse, waitFor } from '../helpers/wait.js';
-
-class FakeAgent implements AgentProcess {
-  pid = 1;
-  paused = false;
-  written: Buffer[] = [];
-  size: [number, number] = [80, 24];
-  #data: ((d: Buffer) => void)[] = [];
-  #exit: ((e: AgentExit) => void)[] = [];
-  onData(l: (d: Buffer) => void) {
-    this.#data.push(l);
-  }
-  onExit(l: (e: AgentExit) => void) {
-    this.#exit.push(l);
-  }
-  write(d: Buffer | string) {
-    this.written.push(Buffer.from(d));
-  }
-  resize(c: number, r: number) {
-    this.size = [c, r];
-  }
-  pause() {
-    this.paused = true;
-  }
-  resume() {
-    this.paused = false;
-  }
-  kill() {}
-  emit(d: string | Buffer) {
-    for (const l of this.#data) l(Buffer.from(d));
-  }
-  exit(e: AgentExit) {
-    for (const l of this.#exit) l(e);
-  }
-}
-
-class FakeSocket implements ClientSocket {
-  bufferedAmount = 0;
-  isOpen = true;
-  frames: Buffer[] = [];
-  messages: RuntimeMessage[] = [];
-  closed: [number, string] | null = null;
-  /** Frames not yet "written to the kernel": copied and called back on flush(). */
-  pending: { data: Buffer; cb?: () => void }[] = [];
-  stalled = false;
-  sendBinary(data: Buffer, cb?: () => void) {
-    // Like a socket: the bytes are copied when written to the kernel, and after the callback
-    // the relay may reuse the buffer.
-    if (this.stalled) {
-      this.bufferedAmount += data.length;
-      this.pending.push({ data, cb });
-      return;
-    }
-    this.frames.push(Buffer.from(data));
-    cb?.();
-  }
-  sendMessage(m: RuntimeMessage) {
-    this.messages.push(m);
-  }
-  close(code: number, reason: string) {
-    this.closed = [code, reason];
-    this.isOpen = false;
-  }
-  flush() {
-    this.stalled = false;
-    for (const p of this.pending.splice(0)) {
-      this.bufferedAmount -= p.data.length;
-      this.frames.push(Buffer.from(p.data));
-      p.cb?.();
-    }
-  }
-  output() {
-    return Buffer.concat(this.frames).toString();
-  }
-}
 
 /** A relay with a fake agent and one fake client attached (no offset: it starts at 0). */
 async function attachedRelay() {

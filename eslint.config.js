@@ -12,6 +12,8 @@ const importsOnly = (...restrictions) => ({
 });
 const NOT_CLI = ['(^|/)cli/', 'Nothing but the CLI imports cli/.'];
 const API_ONLY_CONTRACT = ['(^|/)api/(?!contract/)', 'Outside api/, only the API\'s contract (api/contract/) may be imported.'];
+const PAGE_NO_NODE = ['^node:', 'The browser page runs in a browser: no Node built-ins.'];
+const PAGE_IMPORTS = 'The page imports only the API\'s contract (api/contract/), the seam (session-runtime/wire/) and its own modules.';
 const RUNTIME_ONLY_WIRE = ['(^|/)session-runtime/(?!wire/)', 'Outside session-runtime/, only the seam (session-runtime/wire/) may be imported.'];
 
 export default tseslint.config(
@@ -46,4 +48,17 @@ export default tseslint.config(
   },
   { files: ['session-runtime/**'], ignores: ['session-runtime/wire/**'], rules: importsOnly(NOT_CLI, API_ONLY_CONTRACT) },
   { files: ['session-runtime/wire/**'], rules: importsOnly(['^\\.\\./|^\\./.*/', 'The seam (session-runtime/wire/) imports nothing outside itself.']) },
+  {
+    // The browser page (issue 24): browser globals; it imports the API's contract, the seam, its
+    // own modules and browser packages (xterm), never Node's built-ins or the API's server code.
+    files: ['api/web/page/**'],
+    languageOptions: {
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', navigator: 'readonly', WebSocket: 'readonly', MutationObserver: 'readonly', CSSStyleSheet: 'readonly', CustomEvent: 'readonly', HTMLElement: 'readonly', HTMLSpanElement: 'readonly', Element: 'readonly', TextEncoder: 'readonly', fetch: 'readonly', URL: 'readonly' },
+    },
+    rules: importsOnly(PAGE_NO_NODE, ['^\\.\\./(?!\\.\\./contract/|\\.\\./\\.\\./session-runtime/wire/)', PAGE_IMPORTS]),
+  },
+  {
+    files: ['api/web/page/*/**'],
+    rules: importsOnly(PAGE_NO_NODE, ['^\\.\\./\\.\\./(?!\\.\\./contract/|\\.\\./\\.\\./session-runtime/wire/)|^\\.\\./\\.\\./\\.\\./\\.\\./(?!session-runtime/wire/)', PAGE_IMPORTS]),
+  },
 );

@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'fast',
-          include: ['tests/{unit,integration,e2e,security}/**/*.test.ts'],
+          include: ['tests/{unit,integration,e2e,security}/**/*.test.ts', 'tests/browser/**/*.test.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
           pool: 'forks',

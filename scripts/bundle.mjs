@@ -39,3 +39,43 @@ for (const entry of ['dist/cli/bin.js', 'dist/session-runtime/bin.js']) {
     logLevel: 'warning',
   });
 }
+
+// The browser view's page (issue 24): api/web/page/main.ts → dist/web/app-<hash>.js and the CSS
+// it imports (its own and xterm's) → dist/web/app-<hash>.css, minified; manifest.json names
+// them for api/web/serve.ts, which serves them with a year's cache (the hash changes with the
+// content). The API's contract reaches node: built-ins through the seam; the page gets shims
+// (api/web/page/shims/node-builtins.ts) — it only parses answers with the contract's schemas.
+{
+  const { mkdirSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
+  const { basename, resolve } = await import('node:path');
+  const outdir = 'dist/web';
+  mkdirSync(outdir, { recursive: true });
+  for (const name of readdirSync(outdir)) rmSync(`${outdir}/${name}`, { force: true });
+  const shim = resolve('api/web/page/shims/node-builtins.ts');
+  const result = await build({
+    entryPoints: { app: 'api/web/page/main.ts' },
+    outdir,
+    entryNames: '[name]-[hash]',
+    bundle: true,
+    minify: true,
+    platform: 'browser',
+    format: 'esm',
+    target: ['chrome110', 'firefox115', 'safari16'],
+    legalComments: 'none',
+    metafile: true,
+    plugins: [
+      {
+        name: 'node-builtins',
+        setup(b) {
+          b.onResolve({ filter: /^node:/ }, () => ({ path: shim }));
+        },
+      },
+    ],
+    logLevel: 'warning',
+  });
+  const outputs = Object.keys(result.metafile.outputs).map((p) => basename(p));
+  const js = outputs.find((n) => n.startsWith('app-') && n.endsWith('.js'));
+  const css = outputs.find((n) => n.startsWith('app-') && n.endsWith('.css'));
+  if (!js || !css) throw new Error(`the page's bundle is missing a file: ${outputs.join(', ')}`);
+  writeFileSync(`${outdir}/manifest.json`, `${JSON.stringify({ 'app.js': js, 'app.css': css }, null, 2)}\n`);
+}

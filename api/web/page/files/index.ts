@@ -36,7 +36,7 @@ function errorText(error: unknown): string {
 export function renderFiles(container: HTMLElement, source: FilesSource): { dispose(): void } {
   const root = el('div', 'fv');
   const bar = root.appendChild(el('div', 'fv-bar'));
-  const back = bar.appendChild(button('← Files', 'fv-button fv-back', () => select(null)));
+  bar.appendChild(button('← Files', 'fv-button fv-back', () => select(null)));
   bar.appendChild(el('h1', 'fv-title', 'Files'));
   const baseLine = bar.appendChild(el('span', 'fv-base'));
   const status = bar.appendChild(el('span', 'fv-status'));
@@ -64,7 +64,6 @@ export function renderFiles(container: HTMLElement, source: FilesSource): { disp
   let disposed = false;
   let treeRequest = 0;
   let diffRequest = 0;
-  back.hidden = true;
 
   const narrow = window.matchMedia(NARROW);
   const effectiveMode = (): DiffMode => (narrow.matches ? 'unified' : chosenMode);
@@ -99,7 +98,8 @@ export function renderFiles(container: HTMLElement, source: FilesSource): { disp
       tree = treeView(model, { expanded, selected, onSelect: (path) => select(path) });
       const parts = [tree.element];
       if (answer.truncated) {
-        const note = el('p', 'fv-truncated', `The workspace has more than ${answer.entries.length.toLocaleString('en')} entries; only the first ${answer.entries.length.toLocaleString('en')} are listed (changed files first).`);
+        const shown = answer.entries.length.toLocaleString('en');
+        const note = el('p', 'fv-truncated', `The workspace has more entries than are listed here: ${shown} shown (changed files first), the rest left out.`);
         note.setAttribute('role', 'note');
         parts.unshift(note);
       }
@@ -142,7 +142,6 @@ export function renderFiles(container: HTMLElement, source: FilesSource): { disp
     selected = path;
     tree?.select(path);
     root.classList.toggle('fv-has-file', path !== null);
-    back.hidden = path === null;
     if (path === null) {
       diffRequest++;
       panel = null;

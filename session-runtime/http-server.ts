@@ -64,6 +64,9 @@ const UPLOAD = `POST ${RuntimePath.upload}`;
 const LOGS = `GET ${RuntimePath.logs}`;
 const SNAPSHOT = `POST ${RuntimePath.snapshot}`;
 const GIT_BUNDLE = `GET ${RuntimePath.gitBundle}`;
+const FILES = `GET ${RuntimePath.files}`;
+const FILE_DIFF = `GET ${RuntimePath.fileDiff}`;
+const AUTHENTICATED = new Set([UPLOAD, LOGS, SNAPSHOT, GIT_BUNDLE, FILES, FILE_DIFF]);
 const GIT_STATUS = { no_git: 404, no_branches: 409, too_large: 413, failed: 500 } as const;
 
 /**
@@ -82,7 +85,7 @@ export function createHttpServer(session: Session, connectToken: string, snapsho
     const url = new URL(req.url ?? '/', 'http://runtime');
     const route = `${req.method} ${url.pathname}`;
     if (route === HEALTH) return sendJson(res, 200, session.health());
-    if (route !== UPLOAD && route !== LOGS && route !== SNAPSHOT && route !== GIT_BUNDLE) return sendError(res, 404, 'not_found', 'No such route');
+    if (!AUTHENTICATED.has(route)) return sendError(res, 404, 'not_found', 'No such route');
     if (!bearerMatches(req, connectToken)) {
       res.setHeader('connection', 'close');
       return sendError(res, 401, 'unauthorized', 'Missing or wrong connect token');
@@ -91,6 +94,12 @@ export function createHttpServer(session: Session, connectToken: string, snapsho
       const tail = session.logTail();
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': tail.length });
       return void res.end(tail);
+    }
+    // The Files view (files/): read-only.
+    if (route === FILES) return sendJson(res, 200, await session.files.tree());
+    if (route === FILE_DIFF) {
+      const outcome = await session.files.diff(url.searchParams.get('path'));
+      return outcome.ok ? sendJson(res, 200, outcome.diff) : sendError(res, outcome.status, outcome.code, outcome.message);
     }
     if (route === GIT_BUNDLE) {
       const max = intParam(url, 'max', 1, Number.MAX_SAFE_INTEGER);

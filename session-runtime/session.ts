@@ -10,6 +10,7 @@ import { buildAgentEnv } from './agent-env.js';
 import type { AgentExit, AgentProcess, SpawnAgent } from './agent.js';
 import { wsClientSocket } from './client-socket.js';
 import { BaseStore } from './files/base.js';
+import { FilesView } from './files/view.js';
 import { tempRoot, type RuntimeConfig } from './config.js';
 import { bundleBranches, type BranchBundle } from './git-bundle.js';
 import { watchGitRefs, type GitWatch } from './git-watch.js';
@@ -49,6 +50,8 @@ export class Session {
   readonly sync: SyncSender;
   /** What the Files view shows changes against: the upload or the restored snapshot (files/). */
   readonly base = new BaseStore();
+  /** GET /files and /files/diff. */
+  readonly files: FilesView;
   #uploadState: 'waiting' | 'receiving' | 'done' = 'waiting';
   #agent: AgentProcess | null = null;
   #sockets = new Set<WebSocket>();
@@ -73,6 +76,7 @@ export class Session {
     const { config } = deps;
     this.watcher = new WorkspaceWatcher(config.workspace, (message) => this.deps.log?.(message));
     this.sync = new SyncSender(config.workspace, this.watcher, config.maxSyncFileBytes);
+    this.files = new FilesView(config.workspace, this.base);
     this.relay = new Relay(DEFAULT_COLS, DEFAULT_ROWS, this.sync);
     this.started = new Promise((resolve) => (this.#markStarted = resolve));
     // With the placeholder key: Claude Code approves the key it is given.

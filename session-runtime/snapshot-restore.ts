@@ -24,6 +24,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { BaseRecorder, FileRecording } from './files/base.js';
 import type { UploadLimits, UploadReport } from './upload/receive.js';
 import { WorkspaceWriter, writeAll } from './upload/workspace-writer.js';
 import { DEFAULT_ZIP_LIMITS, UploadRejected, checkEntryName } from './upload/zip-plan.js';
@@ -63,7 +64,7 @@ export async function receiveSnapshot(req: IncomingMessage, workspace: string, l
     const agentRoot = agentBytes && limits.agentStateDir ? limits.agentStateDir : null;
     const agentWriter = agentRoot ? new WorkspaceWriter(agentRoot) : null;
     try {
-      const result = await restoreArchive({ file, start: 0, end: workspaceEnd }, workspace, writer, limits.maxBytes);
+      const result = await restoreArchive({ file, start: 0, end: workspaceEnd }, workspace, writer, limits.maxBytes, limits.base);
       if (agentRoot && agentWriter) {
         await fsp.mkdir(agentRoot, { recursive: true, mode: 0o700 });
         const agent = await restoreArchive({ file, start: workspaceEnd, end: bodyBytes }, agentRoot, agentWriter, limits.maxBytes);
@@ -123,7 +124,7 @@ function underLink(rel: string, linkNames: Set<string>): boolean {
 }
 
 /** Makes the links (after every file and directory); on a failure removes the ones it made. */
-function makeLinks(workspace: string, writer: WorkspaceWriter, links: Link[]): number {
+function makeLinks(workspace: string, writer: WorkspaceWriter, links: Link[], base: BaseRecorder | undefined): number {
   const made: string[] = [];
   let skipped = 0;
   try {
@@ -136,6 +137,7 @@ function makeLinks(workspace: string, writer: WorkspaceWriter, links: Link[]): n
       const abs = writer.prepareFile(link.rel);
       fs.symlinkSync(link.target, abs);
       made.push(abs);
+      base?.link(link.rel, link.target);
     }
   } catch (err) {
     for (const abs of made) fs.rmSync(abs, { force: true });
@@ -151,7 +153,8 @@ interface Range {
   end: number;
 }
 
-async function restoreArchive(range: Range, workspace: string, writer: WorkspaceWriter, maxTotalBytes: number): Promise<Omit<UploadReport, 'receivedMs' | 'extractedMs' | 'fallbackReason'> & { skipped: number }> {
+/** `base`: records each file and link for the Files view (files/base.ts). */
+async function restoreArchive(range: Range, workspace: string, writer: WorkspaceWriter, maxTotalBytes: number, base?: BaseRecorder): Promise<Omit<UploadReport, 'receivedMs' | 'extractedMs' | 'fallbackReason'> & { skipped: number }> {
   const tar = await import('tar');
   const paths: string[] = [];
   let entries = 0;
@@ -201,17 +204,22 @@ async function restoreArchive(range: Range, workspace: string, writer: Workspace
         const fd = writer.create(writer.prepareFile(rel), executable ? 0o755 : 0o644);
         openFd = fd;
         paths.push(rel);
+        const recording: FileRecording | undefined = base?.begin(rel, entry.size);
         entry.on('data', (chunk: Buffer) => {
           if (failure) return;
           bytes += chunk.length;
           try {
             if (bytes > maxTotalBytes) throw new UploadRejected('too_large', `The snapshot holds more than ${maxTotalBytes} bytes`, 413);
             writeAll(fd, chunk);
+            recording?.update(chunk);
           } catch (err) {
             fail(err);
           }
         });
-        entry.on('end', closeOpen);
+        entry.on('end', () => {
+          closeOpen();
+          if (!failure) recording?.end();
+        });
       } catch (err) {
         fail(err);
         entry.resume();
@@ -227,6 +235,6 @@ async function restoreArchive(range: Range, workspace: string, writer: Workspace
     closeOpen();
   }
   if (failure) throw failure;
-  skipped += makeLinks(workspace, writer, links);
+  skipped += makeLinks(workspace, writer, links, base);
   return { files: paths.length, bytes, paths, skipped };
 }

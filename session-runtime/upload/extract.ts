@@ -18,6 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import type yauzl from 'yauzl';
+import type { BaseRecorder, FileRecording } from '../files/base.js';
 import { WorkspaceWriter, decodeEntry } from './workspace-writer.js';
 import { UploadRejected, type PlannedEntry } from './zip-plan.js';
 
@@ -63,7 +64,7 @@ function readSmallEntry(zipFd: number, p: PlannedEntry): Buffer {
 
 /** Counts bytes (fails as soon as an entry yields more than it declared) and checks the CRC,
  * which yauzl leaves to the caller. */
-function entryGuard(rel: string, declared: number, crc: number): Transform {
+function entryGuard(rel: string, declared: number, crc: number, base: FileRecording | undefined): Transform {
   let seen = 0;
   let actualCrc = 0;
   return new Transform({
@@ -71,24 +72,30 @@ function entryGuard(rel: string, declared: number, crc: number): Transform {
       seen += chunk.length;
       if (seen > declared) return done(new UploadRejected('size_mismatch', `"${rel}" is larger than its declared size`));
       actualCrc = zlib.crc32(chunk, actualCrc);
+      base?.update(chunk);
       done(null, chunk);
     },
     flush(done) {
       if (seen !== declared) return done(new UploadRejected('size_mismatch', `"${rel}" is ${seen} bytes, declared ${declared}`));
-      done(actualCrc >>> 0 === crc >>> 0 ? null : new UploadRejected('corrupt_zip', `"${rel}" is corrupt (CRC mismatch)`));
+      if (actualCrc >>> 0 !== crc >>> 0) return done(new UploadRejected('corrupt_zip', `"${rel}" is corrupt (CRC mismatch)`));
+      base?.end();
+      done(null);
     },
   });
 }
 
-/** `zipFile` is the spooled archive `zip` was opened from (small entries are read from it directly). */
-export async function extractPlan(zip: yauzl.ZipFile, zipFile: string, plan: PlannedEntry[], workspace: string): Promise<ExtractResult> {
+/**
+ * `zipFile` is the spooled archive `zip` was opened from (small entries are read from it
+ * directly). `base`: records each file for the Files view (files/base.ts).
+ */
+export async function extractPlan(zip: yauzl.ZipFile, zipFile: string, plan: PlannedEntry[], workspace: string, base?: BaseRecorder): Promise<ExtractResult> {
   const writer = new WorkspaceWriter(workspace);
   let files = 0;
   let bytes = 0;
   const writeLarge = async (p: PlannedEntry, abs: string, mode: number): Promise<void> => {
     const out = fs.createWriteStream(abs, { fd: writer.create(abs, mode) });
     const input = await openEntry(zip, p.entry);
-    await pipeline(input, entryGuard(p.rel, p.entry.uncompressedSize, p.entry.crc32), out);
+    await pipeline(input, entryGuard(p.rel, p.entry.uncompressedSize, p.entry.crc32, base?.begin(p.rel, p.entry.uncompressedSize)), out);
   };
   let zipFd: number | null = null;
   try {
@@ -103,8 +110,11 @@ export async function extractPlan(zip: yauzl.ZipFile, zipFile: string, plan: Pla
       const abs = writer.prepareFile(p.rel);
       const mode = p.executable ? 0o755 : 0o644;
       // Small: read (and verify) before creating the file, so a corrupt entry leaves nothing.
-      if (p.entry.compressedSize <= SMALL_ENTRY_BYTES && p.entry.uncompressedSize <= SMALL_ENTRY_BYTES) writer.writeFile(abs, readSmallEntry(zipFd, p), mode);
-      else await writeLarge(p, abs, mode);
+      if (p.entry.compressedSize <= SMALL_ENTRY_BYTES && p.entry.uncompressedSize <= SMALL_ENTRY_BYTES) {
+        const data = readSmallEntry(zipFd, p);
+        writer.writeFile(abs, data, mode);
+        base?.file(p.rel, data);
+      } else await writeLarge(p, abs, mode);
       files += 1;
       bytes += p.entry.uncompressedSize;
       if (performance.now() - sliceStartMs > YIELD_EVERY_MS) {

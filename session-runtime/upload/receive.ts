@@ -15,6 +15,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { finished, pipeline } from 'node:stream/promises';
 import { Transform, type Writable } from 'node:stream';
+import type { BaseRecorder } from '../files/base.js';
 import { extractPlan, type ExtractResult } from './extract.js';
 import { StreamExtractor } from './stream-extract.js';
 import { DEFAULT_ZIP_LIMITS, UploadRejected, openZip, planZip } from './zip-plan.js';
@@ -22,6 +23,8 @@ import { DEFAULT_ZIP_LIMITS, UploadRejected, openZip, planZip } from './zip-plan
 export interface UploadLimits {
   /** Cap on the request body and on the total uncompressed bytes. */
   maxBytes: number;
+  /** Records the files extracted as the Files view's base (files/base.ts); absent: none. */
+  base?: BaseRecorder;
 }
 
 export interface UploadReport extends ExtractResult {
@@ -75,7 +78,7 @@ export async function receiveUpload(req: IncomingMessage, workspace: string, lim
   const zipLimits = { ...DEFAULT_ZIP_LIMITS, maxTotalBytes: limits.maxBytes };
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'catty-upload-'));
   const file = path.join(dir, 'upload.zip');
-  const extractor = new StreamExtractor(workspace, zipLimits);
+  const extractor = new StreamExtractor(workspace, zipLimits, limits.base);
   try {
     try {
       await spool(req, file, extractor, limits.maxBytes);
@@ -89,10 +92,11 @@ export async function receiveUpload(req: IncomingMessage, workspace: string, lim
     const fast = await extractor.outcome;
     if (fast.ok) return { ...fast.result, receivedMs, extractedMs: 0, fallbackReason: null };
     await extractor.rollback();
+    limits.base?.reset();
     const zip = await openZip(file);
     try {
       const plan = await planZip(zip, zipLimits);
-      const result = await extractPlan(zip, file, plan, workspace);
+      const result = await extractPlan(zip, file, plan, workspace, limits.base);
       return { ...result, receivedMs, extractedMs: performance.now() - startedMs - receivedMs, fallbackReason: fast.reason };
     } finally {
       zip.close();

@@ -20,6 +20,7 @@
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import zlib from 'node:zlib';
+import type { BaseRecorder, FileRecording } from '../files/base.js';
 import { SMALL_ENTRY_BYTES, type ExtractResult } from './extract.js';
 import { WorkspaceWriter, decodeEntry, writeAll } from './workspace-writer.js';
 import { NotStreamable, ZipStreamReader, type CentralRecord, type LocalEntry, type ZipRecord } from './zip-stream.js';
@@ -56,6 +57,8 @@ interface FileSink {
   written: number;
   /** Most bytes this entry may expand to. */
   limit: number;
+  /** The Files view's record of a streamed entry. */
+  base: FileRecording | undefined;
 }
 
 export class StreamExtractor extends Writable {
@@ -72,9 +75,11 @@ export class StreamExtractor extends Writable {
   /** Settles once: success after the archive's end, or the first reason to give up. */
   readonly outcome: Promise<StreamOutcome>;
 
+  /** `base`: records each file for the Files view (files/base.ts). */
   constructor(
     workspace: string,
     private readonly limits: ZipLimits,
+    private readonly base?: BaseRecorder,
   ) {
     super({ highWaterMark: 1024 * 1024 });
     this.#writer = new WorkspaceWriter(workspace);
@@ -150,7 +155,7 @@ export class StreamExtractor extends Writable {
     }
     const limit = local.described ? budget : local.size;
     const small = !local.described && local.compressedSize <= SMALL_ENTRY_BYTES && local.size <= SMALL_ENTRY_BYTES;
-    const sink: FileSink = { entry, parts: small ? [] : null, fd: null, inflater: null, inflated: null, crc: 0, written: 0, limit };
+    const sink: FileSink = { entry, parts: small ? [] : null, fd: null, inflater: null, inflated: null, crc: 0, written: 0, limit, base: small ? undefined : this.base?.begin(rel, local.described ? undefined : local.size) };
     if (!small) {
       sink.fd = this.#writer.create(abs, 0o644);
       if (local.method === 8) {
@@ -207,6 +212,7 @@ export class StreamExtractor extends Writable {
     if (entry.local.described) checkCompressionRatio(entry.rel, end.size, end.compressedSize, this.limits);
     if (sink.written !== end.size) throw new NotStreamable(`"${entry.rel}" is ${sink.written} bytes, declared ${end.size}`);
     if (sink.crc >>> 0 !== end.crc32 >>> 0) throw new NotStreamable(`"${entry.rel}" fails its CRC`);
+    sink.base?.end();
     this.#totalBytes += end.size;
   }
 
@@ -216,6 +222,7 @@ export class StreamExtractor extends Writable {
     sink.crc = local.crc32;
     sink.written = data.length;
     this.#writer.writeFile(abs, data, 0o644);
+    this.base?.file(rel, data);
   }
 
   #writeOut(sink: FileSink, out: Buffer): void {
@@ -226,6 +233,7 @@ export class StreamExtractor extends Writable {
       throw new NotStreamable(`"${sink.entry.rel}" expands past the compression-ratio cap`);
     }
     sink.crc = zlib.crc32(out, sink.crc);
+    sink.base?.update(out);
     writeAll(sink.fd as number, out);
   }
 

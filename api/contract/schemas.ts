@@ -282,8 +282,9 @@ export type ExitReport = z.infer<typeof ExitReport>;
 
 // --- the browser view (issue 24) -------------------------------------------------------------
 
-/** A page of the browser view the one-time link leads to: `/app/…` only (never another origin). */
-export const APP_PATH_PATTERN = /^\/app(?:\/[A-Za-z0-9._~%-]+)*\/?$/;
+/** A page of the browser view the one-time link leads to: `/app/…` only (never another origin,
+ * nor out of /app: no segment starts with a dot, and no percent-escape that could spell one). */
+export const APP_PATH_PATTERN = /^\/app(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*\/?$/;
 
 /** `catty open`: a one-time sign-in link for the browser, minted with the CLI's token. */
 export const WebLinkRequest = z.strictObject({

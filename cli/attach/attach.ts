@@ -1,7 +1,8 @@
 /**
  * Attaching a terminal to a session: raw mode, keystrokes → socket (watching for the detach
- * key), output → stdout with backpressure, resize on SIGWINCH, sync-back, and reconnecting by
- * itself (backoff with jitter, exact resume from the last received offset) until it gives up.
+ * key; only while this terminal has control, see control.ts), output → stdout with
+ * backpressure, resize on SIGWINCH, sync-back, and reconnecting by itself (backoff with jitter,
+ * exact resume from the last received offset) until it gives up.
  * Exit codes per DESIGN.md: the agent's code, 0 after a detach, 255 when the connection is lost
  * for good, 4 when the session has ended.
  */
@@ -14,6 +15,7 @@ import { backoffDelayMs, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.
 import { Connection, connectUrlFor, type ConnectionEnd } from './connection.js';
 import { enterRawMode, terminalSize } from './terminal.js';
 import { describeDetachKey } from './detach-key.js';
+import { InputControl } from './control.js';
 
 export interface AttachOptions {
   label: string;
@@ -53,7 +55,8 @@ const SIGNAL_NUMBERS: Record<(typeof SIGNALS)[number], number> = { SIGHUP: 1, SI
 
 export async function attach(ctx: Context, options: AttachOptions): Promise<number> {
   const terminal = enterRawMode(ctx);
-  const state: AttachState = { offset: undefined, skip: 0, current: null, endedBeforeAttach: false, pending: new PendingInput() };
+  const control = new InputControl({ label: options.label, detachKey: options.detachKey, notice: (line) => status(line), size: () => terminalSize(ctx) });
+  const state: AttachState = { offset: undefined, skip: 0, current: null, endedBeforeAttach: false, pending: new PendingInput(), control };
   let detachRequested = false;
   let wakeForDetach = () => {};
   const detached = new Promise<void>((resolve) => (wakeForDetach = resolve));
@@ -61,14 +64,23 @@ export async function attach(ctx: Context, options: AttachOptions): Promise<numb
     const at = chunk.indexOf(options.detachKey);
     const typed = at === -1 ? chunk : chunk.subarray(0, at);
     // Typed before the session said hello (connecting, reconnecting): held until it does.
-    if (state.current?.ready) state.current.sendInput(typed);
-    else if (!state.pending.add(typed)) ctx.stderr.write('\x07');
+    // While a browser has control, nothing is typed into the agent (Enter asks for control).
+    if (state.current?.ready) {
+      if (!state.control.controlling) state.control.typedWhileWatching(typed, state.current);
+      else {
+        state.control.typing();
+        state.current.sendInput(typed);
+      }
+    } else if (!state.pending.add(typed)) ctx.stderr.write('\x07');
     if (at === -1) return;
     detachRequested = true;
     wakeForDetach();
     state.current?.end({ kind: 'detach' });
   };
-  const onResize = () => state.current?.send({ type: 'resize', ...terminalSize(ctx) });
+  // Only while in control: the controller's size is the PTY's.
+  const onResize = () => {
+    if (state.control.controlling) state.current?.send({ type: 'resize', ...terminalSize(ctx) });
+  };
   const onSignal = (signal: unknown) => state.current?.end({ kind: 'signal', signal: signal as NodeJS.Signals });
   const signalHandlers = SIGNALS.map((s) => [s, () => onSignal(s)] as const);
   ctx.stdin.on('data', onStdin);
@@ -208,6 +220,8 @@ interface AttachState {
   /** The hello said the agent was gone already (a reconnect after the end). */
   endedBeforeAttach: boolean;
   pending: PendingInput;
+  /** Whether this terminal has the input, or watches while a browser has it. */
+  control: InputControl;
 }
 
 /** Keystrokes typed while no connection is ready, sent in order by the next hello. Bounded: a
@@ -252,6 +266,7 @@ async function runOnce(ctx: Context, options: AttachOptions, state: AttachState,
     onDrain: (listener) => ctx.stdout.once('drain', listener),
     hello: (hello) => {
       resumed();
+      state.control.attached();
       const had = state.offset;
       if (hello.screen !== undefined) {
         ctx.stdout.write('\x1b[H\x1b[2J');
@@ -275,6 +290,7 @@ async function runOnce(ctx: Context, options: AttachOptions, state: AttachState,
     },
     file: (msg) => options.sync?.handle(msg),
     gitMoved: () => options.onGitMoved?.(),
+    control: (msg) => state.control.onControl(msg, connection),
   }, options.socketPath);
   state.current = connection;
   const pressure = (paused: boolean) => connection.setExternalPause(paused);

@@ -11,6 +11,7 @@ import {
   MAX_FRAME_BYTES,
   parseRuntimeMessage,
   type ClientMessage,
+  type ControlMessage,
   type HelloMessage,
   type RuntimeMessage,
 } from '../../session-runtime/wire/protocol.js';
@@ -33,6 +34,8 @@ export interface ConnectionHooks {
   file(msg: Extract<RuntimeMessage, { type: 'file_change' | 'file_chunk' | 'file_skipped' }>): void;
   /** The agent's branches may have moved (only after `git_home`). */
   gitMoved?(): void;
+  /** Who has the input changed, or the set of clients (issue 24). */
+  control?(msg: ControlMessage): void;
 }
 
 /** Silence after which the peer counts as dead (we ping every PING_INTERVAL_MS). */
@@ -130,8 +133,12 @@ export class Connection {
       case 'git_moved':
         hooks.gitMoved?.();
         return;
-      case 'control': // issue 24: handled by the attach session (work in progress)
+      case 'control':
+        hooks.control?.(msg);
+        return;
       case 'resized':
+        // The controller (a browser) resized the PTY. This terminal keeps its size: it draws
+        // what it gets, and sends its size again when it takes control back (control.ts).
         return;
       default: {
         const never: never = msg;

@@ -52,19 +52,20 @@ export async function uploadTree(files: Record<string, string | Buffer>, options
   const workspace = tempDir('files-ws');
   const storeParent = tempDir('files-store');
   const store = new BaseStore(storeParent, options.limits);
+  const limits = { ...DEFAULT_ZIP_LIMITS, maxTotalBytes: 1024 ** 3 };
   const recorder = store.record('upload');
   if (options.ordinary) {
     const file = path.join(storeParent, 'upload.zip');
     fs.writeFileSync(file, zip);
     const opened = await openZip(file);
     try {
-      await extractPlan(opened, file, await planZip(opened, DEFAULT_ZIP_LIMITS), workspace, recorder);
+      await extractPlan(opened, file, await planZip(opened, limits), workspace, recorder);
     } finally {
       opened.close();
       fs.rmSync(file);
     }
   } else {
-    const extractor = new StreamExtractor(workspace, DEFAULT_ZIP_LIMITS, recorder);
+    const extractor = new StreamExtractor(workspace, limits, recorder);
     await pipeline(Readable.from([zip]), extractor);
     const outcome = await extractor.outcome;
     if (!outcome.ok) throw new Error(`the fast path gave up: ${outcome.reason}`);

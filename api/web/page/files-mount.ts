@@ -1,14 +1,12 @@
 /**
- * Where the Files view (api/web/page/files/, its own module) is mounted: a session's files page
- * and the share page. Until that view is in the bundle, the place stays empty.
+ * Where the Files view (./files/, its own module) is mounted: a session's files page and the
+ * share page, each with its own source (the owner's routes, or the share link's).
  */
-import type { FileDiff, FileTree } from '../../../session-runtime/wire/protocol.js';
+import { renderFiles, type FilesSource } from './files/index.js';
 
-export interface FilesSource {
-  tree(): Promise<FileTree>;
-  diff(path: string): Promise<FileDiff>;
-}
+export type { FilesSource };
 
-export function mountFiles(_container: HTMLElement, _source: FilesSource): () => void {
-  return () => undefined;
+export function mountFiles(container: HTMLElement, source: FilesSource): () => void {
+  const view = renderFiles(container, source);
+  return () => view.dispose();
 }

@@ -10,6 +10,12 @@ import { DIFF_TIMEOUT_MS, type Item, type Row, collapseContext, diffRows, splitL
 import { type DiffMode, type SideLines, diffTable } from './diff-view.js';
 import { highlightLines, languageFor } from './highlight.js';
 
+/**
+ * MAX_DIFF_TEXT_BYTES of the seam (a value import would bring the seam's zod schemas into the
+ * page's bundle; tests/browser/files.test.ts checks the two agree).
+ */
+export const SENT_TEXT_LIMIT_BYTES = 1024 * 1024;
+
 /** What a section of the panel shows: a note, and/or a table that depends on the diff mode. */
 interface Section {
   heading?: string;
@@ -38,7 +44,7 @@ function describeSide(side: FileSide): string {
     case 'binary':
       return `binary, ${size}`;
     case 'too_large':
-      return `${size}, too large to show (the limit is 1 MiB)`;
+      return `${size}, too large to show (the limit is ${formatSize(SENT_TEXT_LIMIT_BYTES)})`;
     case 'not_kept':
       return `${size}, content not kept (over the base store's budget)`;
     default:

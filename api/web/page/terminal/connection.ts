@@ -7,14 +7,11 @@
  * - a connection that had its `hello` reconnects at once; one that never got there waits with
  *   exponential backoff and full jitter (250 ms doubling to 5 s) and first asks the API whether
  *   the session still runs;
- * - 4000 (replaced), 4001 (the session ended) and 4003 (this browser's grant ended: signed out,
+ * - 4000 (replaced), 4001 (the session ended) and 4003 (accessEnded: this browser's grant ended: signed out,
  *   or the share link expired or was revoked) end the loop, saying why.
  */
 import { CloseCode, parseRuntimeMessage, type ExitMessage, type HelloMessage, type RuntimeMessage } from '../../../../session-runtime/wire/protocol.js';
 
-/** The relay closes a browser's socket with this when what let it in ended (sign-out, share
- * link expired or revoked). */
-export const GRANT_ENDED = 4003;
 
 export type ControlState = Extract<RuntimeMessage, { type: 'control' }>;
 
@@ -58,7 +55,7 @@ function backoffDelayMs(attempt: number): number {
 function closeReason(code: number, reason: string): string | null {
   if (code === CloseCode.sessionEnded) return reason || 'The session has ended.';
   if (code === CloseCode.replaced) return reason || 'Another client took this connection over.';
-  if (code === GRANT_ENDED) return reason || 'This view is no longer allowed: sign in again, or ask for a new share link.';
+  if (code === CloseCode.accessEnded) return reason || 'This view is no longer allowed: sign in again, or ask for a new share link.';
   return null;
 }
 

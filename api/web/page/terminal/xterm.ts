@@ -14,7 +14,7 @@ import { Terminal, type ITheme } from '@xterm/xterm';
 import { adaptXtermToCsp } from './csp-adapter.js';
 
 export const BASE_FONT_SIZE = 14;
-const MIN_FONT_SIZE = 5;
+const MIN_FONT_SIZE = 6;
 
 const THEME: ITheme = {
   background: '#101216',

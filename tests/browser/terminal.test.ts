@@ -1,0 +1,125 @@
+/**
+ * The browser view's sessions page and live terminal in real Chromium, against the built API
+ * with real sessions (fixture agents): signed in through `catty open`'s one-time link, the page
+ * lists the sessions; the terminal shows the agent's output, takes control on request, sends
+ * keystrokes only while it controls, and a reload paints the screen again.
+ */
+import type { Browser, WebSocket as PageSocket } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routes } from '../../api/contract/routes.js';
+import type { TestApi } from '../helpers/api.js';
+import { DESKTOP, fixtureSession, launchChromium, PHONE, screenshot, signIn, startBrowserApi, terminalText, waitForTerminal } from '../helpers/browser.js';
+import { waitFor } from '../helpers/wait.js';
+
+let api: TestApi;
+let browser: Browser;
+
+beforeAll(async () => {
+  [api, browser] = await Promise.all([startBrowserApi(), launchChromium()]);
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await api?.close();
+});
+
+/** Binary frames (keystrokes) a page sent on its terminal socket. */
+function keystrokeFrames(socket: PageSocket): { count: () => number } {
+  let count = 0;
+  socket.on('framesent', (frame) => {
+    if (typeof frame.payload !== 'string') count++;
+  });
+  return { count: () => count };
+}
+
+describe('the sessions page', () => {
+  it('lists every session with its status, and opens a terminal from it', async () => {
+    const running = await fixtureSession(api, 'echo.mjs');
+    const ended = await api.client.call(routes.createSession, { body: { cmd: 'exit 0', upload: false } });
+    await waitFor(async () => (await api.client.call(routes.getSession, { params: { ref: ended.label } })).status !== 'running', 'the short session to end');
+
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const page = await signIn(api, context);
+    await page.waitForSelector('.sessions[data-loaded="1"]');
+    await expect(page.locator('header.top .email').textContent()).resolves.toBe(api.email);
+    const card = page.locator(`article.session[data-label="${running.label}"]`);
+    await expect(card.locator('.status').textContent()).resolves.toBe('running');
+    await expect(card.locator('.field .value').first().textContent()).resolves.toBe('claude (command)');
+    await waitFor(async () => (await page.locator(`article.session[data-label="${ended.label}"] .status`).textContent()) === 'stopped', 'the ended session listed as stopped', { timeoutMs: 10_000 });
+    await screenshot(page, 'sessions');
+    await page.setViewportSize(PHONE);
+    await screenshot(page, 'sessions');
+    await page.setViewportSize(DESKTOP);
+
+    await card.getByRole('link', { name: 'Open' }).click();
+    await page.waitForURL(`**/app/s/${running.label}`);
+    await waitForTerminal(page, 'READY');
+    await context.close();
+  });
+
+  it('a browser that is not signed in is told to run catty open', async () => {
+    const context = await browser.newContext({ viewport: PHONE });
+    const page = await context.newPage();
+    await page.goto(`${api.url}/app/`);
+    await expect(page.locator('.signed-out pre').textContent()).resolves.toBe('catty open');
+    await context.close();
+  });
+});
+
+describe('the terminal', () => {
+  it('shows the output, types only after Take control, never as a watcher, and a reload restores the screen', async () => {
+    const session = await fixtureSession(api, 'echo.mjs');
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const sockets: PageSocket[] = [];
+    context.on('page', (p) => p.on('websocket', (ws) => sockets.push(ws)));
+    const page = await signIn(api, context, `/app/s/${session.label}`);
+    await waitForTerminal(page, 'READY');
+    await expect(page.getByTestId('control-state').textContent()).resolves.toMatch(/^Watching/);
+
+    // a watcher's typing leaves nothing on the wire
+    const first = keystrokeFrames(sockets[0]!);
+    await page.locator('.xterm').click();
+    await page.keyboard.type('nope');
+    await page.getByRole('button', { name: 'Take control' }).click();
+    await waitFor(async () => (await page.getByTestId('control-state').textContent()) === 'You control input', 'control');
+    expect(first.count()).toBe(0);
+    // controlling, the PTY takes the page's size (the agent prints it on SIGWINCH)
+    await waitForTerminal(page, 'RESIZED ');
+    await page.keyboard.type('hello-from-the-page');
+    await waitForTerminal(page, 'hello-from-the-page');
+    expect(first.count()).toBeGreaterThan(0);
+    expect(await terminalText(page)).not.toContain('nope');
+
+    // a second browser watches: its keys go nowhere, the first one's still do
+    const other = await context.newPage();
+    await other.setViewportSize(PHONE);
+    await other.goto(`${api.url}/app/s/${session.label}`);
+    await waitForTerminal(other, 'hello-from-the-page');
+    await waitFor(async () => /another browser has control/.test((await other.getByTestId('control-state').textContent()) ?? ''), 'the second tab watching');
+    await waitFor(async () => (await page.locator('.term-clients').textContent()) === '2 attached', 'two clients');
+    const second = keystrokeFrames(sockets[1]!);
+    await other.locator('.xterm').click();
+    await other.keyboard.type('WATCHER');
+    await page.keyboard.type('|after');
+    await waitForTerminal(other, '|after');
+    expect(second.count()).toBe(0);
+    expect(await terminalText(page)).not.toContain('WATCHER');
+    await screenshot(other, 'terminal');
+
+    // a reload paints the screen as it was (the runtime's screen in hello), then the live
+    // stream goes on
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('size');
+    await page.keyboard.press('Enter');
+    await waitForTerminal(page, 'SIZE ');
+    await screenshot(page, 'terminal');
+    const before = (await terminalText(page)).trimEnd();
+    expect(before).toContain('READY');
+    await page.reload();
+    await waitFor(async () => (await terminalText(page)).trimEnd() === before, () => `the screen restored as ${JSON.stringify(before)}`);
+    await page.getByRole('button', { name: 'Take control' }).click();
+    await waitFor(async () => (await page.getByTestId('control-state').textContent()) === 'You control input', 'control again');
+    await page.keyboard.type('still-live');
+    await waitForTerminal(page, 'still-live');
+    await context.close();
+  });
+});

@@ -31,6 +31,8 @@ export const DEFAULT_NEXT = '/app/';
 export interface WebSignIn {
   userId: string;
   csrf: string;
+  /** The web session's key (the sha256 of the cookie's value that matched). */
+  hash: string;
 }
 
 /** The value of one cookie in a Cookie header (the first with that name), or null. */
@@ -44,12 +46,29 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return null;
 }
 
-/** The live web session a Cookie header carries, or null. */
+/** Every value of one cookie in a Cookie header, in order (at most `max`). */
+function cookieValues(header: string | undefined, name: string, max: number): string[] {
+  const values: string[] = [];
+  for (const part of header?.split(';') ?? []) {
+    const eq = part.indexOf('=');
+    if (eq >= 0 && part.slice(0, eq).trim() === name) values.push(part.slice(eq + 1).trim());
+    if (values.length === max) break;
+  }
+  return values;
+}
+
+/**
+ * The live web session a Cookie header carries, or null. A browser may hold two cookies of this
+ * name — one an earlier version scoped to /device, sent first there — so each is tried (two at
+ * most) and the first live one counts.
+ */
 export async function webSignIn(deps: Pick<Deps, 'db' | 'now'>, cookieHeader: string | undefined): Promise<WebSignIn | null> {
-  const token = cookieValue(cookieHeader, WEB_COOKIE);
-  if (!token || token.length > 200) return null;
-  const row = await liveWebSession(deps.db, sha256Hex(token), iso(deps.now()));
-  return row ? { userId: row.user_id, csrf: row.csrf } : null;
+  for (const token of cookieValues(cookieHeader, WEB_COOKIE, 2)) {
+    if (!token || token.length > 200) continue;
+    const row = await liveWebSession(deps.db, sha256Hex(token), iso(deps.now()));
+    if (row) return { userId: row.user_id, csrf: row.csrf, hash: row.hash };
+  }
+  return null;
 }
 
 /** Whether the request's CSRF header matches the sign-in's token. */
@@ -89,11 +108,13 @@ export async function shareFromToken(deps: Pick<Deps, 'db' | 'now'>, token: stri
   return (await liveShareLink(deps.db, sha256Hex(token), iso(deps.now()))) ?? null;
 }
 
-/** Ends the web session a Cookie header carries (logout); false when it carried none live. */
+/** Ends the web sessions a Cookie header carries (logout); false when it carried none. */
 export async function endWebSession(deps: Pick<Deps, 'db'>, cookieHeader: string | undefined): Promise<boolean> {
-  const token = cookieValue(cookieHeader, WEB_COOKIE);
-  if (!token || token.length > 200) return false;
-  return deleteWebSession(deps.db, sha256Hex(token));
+  let ended = false;
+  for (const token of cookieValues(cookieHeader, WEB_COOKIE, 2)) {
+    if (token && token.length <= 200 && (await deleteWebSession(deps.db, sha256Hex(token)))) ended = true;
+  }
+  return ended;
 }
 
 /** A one-time sign-in link for the user (`catty open`): single use, WEB_LINK_TTL_MS. */

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { getCookie, setCookie } from 'hono/cookie';
 import { WEB_COOKIE } from '../contract/routes.js';
 import { startWebSession, webCookieOptions, webSignIn } from '../auth/web.js';
 import { decideDeviceCode, normalizeUserCode, type DecideResult } from '../auth/device.js';
@@ -85,8 +85,6 @@ export function devicePageRoutes(deps: Deps): Hono<AppEnv> {
     }
     await throttle.succeeded(email, address);
     const { token, maxAgeSec } = await startWebSession(deps, user.id);
-    // Earlier versions scoped this cookie to /device; a leftover one would be sent first here.
-    deleteCookie(c, WEB_COOKIE, { path: '/device', secure: secure() });
     setCookie(c, WEB_COOKIE, token, { ...webCookieOptions(deps), maxAge: maxAgeSec });
     return c.redirect(`/device?code=${encodeURIComponent(code)}`, 303);
   });

@@ -51,7 +51,8 @@ describe('device login in a real browser', () => {
     expect(await page.inputValue('#code')).toBe(codes.user_code);
     await expect(page.locator('body').textContent()).resolves.toContain(api.email);
     const cookie = (await context.cookies()).find((c) => c.name === 'catty_web');
-    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    // Also the browser view's sign-in (issue 24): the whole origin, SameSite=Lax.
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
 
     await page.click('button[value=approve]');
     await expect(page.locator('[role=status]').textContent()).resolves.toContain('Approved');

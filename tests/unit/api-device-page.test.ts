@@ -47,7 +47,8 @@ describe('/device page', () => {
     const ok = await pageRequest(app, 'POST', '/device/login', form({ email: 'ADA@example.com', password: 'correct horse battery', csrf, code: 'BCDF-GHJK' }));
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toBe('/device?code=BCDF-GHJK');
-    expect(ok.headers.getSetCookie().join('\n')).toMatch(/catty_web=.*HttpOnly.*SameSite=Strict/);
+    // The browser view's sign-in too (issue 24): the whole origin, SameSite=Lax (api/auth/web.ts).
+    expect(ok.headers.getSetCookie().join('\n')).toMatch(/catty_web=.*Path=\/;.*HttpOnly.*SameSite=Lax/);
   });
 
   it('approving needs a signed-in browser; unknown codes are explained', async () => {

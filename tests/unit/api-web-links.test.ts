@@ -65,6 +65,18 @@ describe('one-time sign-in links and web sessions with a clock', () => {
 });
 
 describe('the cookie', () => {
+  it('two of them (one an earlier version scoped to /device, sent first there): the live one counts, logout ends both', async () => {
+    const { app, client } = await setup();
+    const link = await client.call(routes.webLink, { body: {} });
+    const live = (await page(app, 'GET', pathAndQuery(link.url))).headers.getSetCookie()[0]!.split(';')[0]!;
+    const both = `${WEB_COOKIE}=stale-from-device; ${live}`;
+    const me = await page(app, 'GET', routes.webMe.path, { headers: { cookie: both } });
+    expect(me.status).toBe(200);
+    expect((await page(app, 'GET', routes.webMe.path, { headers: { cookie: `${WEB_COOKIE}=stale-from-device` } })).status).toBe(401);
+    expect((await page(app, 'POST', routes.webLogout.path, { headers: { cookie: both, [CSRF_HEADER]: me.body.csrf as string } })).status).toBe(200);
+    expect((await page(app, 'GET', routes.webMe.path, { headers: { cookie: live } })).status).toBe(401);
+  });
+
   for (const [publicUrl, secure] of [
     ['https://catty.example.com', true],
     ['http://127.0.0.1:8080', false],

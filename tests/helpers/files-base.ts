@@ -15,6 +15,7 @@ import { extractPlan } from '../../session-runtime/upload/extract.js';
 import { StreamExtractor } from '../../session-runtime/upload/stream-extract.js';
 import { DEFAULT_ZIP_LIMITS, openZip, planZip } from '../../session-runtime/upload/zip-plan.js';
 import { tempDir } from './temp-dir.js';
+import { elapse } from './wait.js';
 
 export const sha256 = (data: Buffer | string): string => crypto.createHash('sha256').update(data).digest('hex');
 
@@ -44,8 +45,9 @@ export interface Uploaded {
 /**
  * `files` zipped by the CLI's writer and extracted into a fresh workspace by the runtime's fast
  * path (or, with `ordinary`, its ordinary path from the spooled zip), the base recorded.
+ * `commitAfterMs`: the base is complete that long after the files were written.
  */
-export async function uploadTree(files: Record<string, string | Buffer>, options: { limits?: BaseLimits; ordinary?: boolean } = {}): Promise<Uploaded> {
+export async function uploadTree(files: Record<string, string | Buffer>, options: { limits?: BaseLimits; ordinary?: boolean; commitAfterMs?: number } = {}): Promise<Uploaded> {
   const src = tempDir('files-src');
   writeTree(src, files);
   const zip = await cliZip(src);
@@ -70,6 +72,8 @@ export async function uploadTree(files: Record<string, string | Buffer>, options
     const outcome = await extractor.outcome;
     if (!outcome.ok) throw new Error(`the fast path gave up: ${outcome.reason}`);
   }
+  // Files written this long before the base is complete are out of the ctime's slack.
+  if (options.commitAfterMs) await elapse(options.commitAfterMs);
   recorder.commit();
   return { workspace, store, storeParent };
 }

@@ -10,6 +10,8 @@ import { WEB_LINK_TTL_MS, WEB_SESSION_TTL_MS } from '../../api/auth/web.js';
 import { issueTokenPair } from '../../api/auth/tokens.js';
 import { CSRF_HEADER, routes, WEB_COOKIE } from '../../api/contract/routes.js';
 import { createUser } from '../../api/services/users.js';
+import { iso } from '../../api/state/db.js';
+import { purgeExpiredRows } from '../../api/state/purge.js';
 import { appClient, call, makeTestDeps, page } from '../helpers/api-fakes.js';
 
 async function setup(publicUrl = 'http://api.test') {
@@ -105,4 +107,27 @@ describe('the cookie', () => {
       expect(webAttrs.includes('secure')).toBe(secure);
     });
   }
+});
+
+describe('the purge', () => {
+  it('used one-time links go at once, expired ones after the cutoff; revoked and expired share links after it', async () => {
+    const { deps, app, client } = await setup();
+    const used = await client.call(routes.webLink, { body: {} });
+    await page(app, 'GET', pathAndQuery(used.url));
+    await client.call(routes.webLink, { body: {} });
+    const s = await client.call(routes.createSession, { body: {} });
+    await client.call(routes.createShare, { params: { ref: s.label }, body: { ttlSec: 7 * 86400 } });
+    await client.call(routes.revokeShares, { params: { ref: s.label } });
+    await client.call(routes.createShare, { params: { ref: s.label }, body: { ttlSec: 60 } });
+    const count = async (table: 'web_links' | 'share_links') => (await deps.db.k.selectFrom(table).selectAll().execute()).length;
+
+    await purgeExpiredRows(deps.db, iso(deps.clock.ms - 24 * 3600_000));
+    expect(await count('web_links')).toBe(1);
+    expect(await count('share_links')).toBe(2);
+    // A day on, as the sweeper cuts: the expired link and both share links are gone.
+    deps.clock.ms += 25 * 3600_000;
+    await purgeExpiredRows(deps.db, iso(deps.clock.ms - 24 * 3600_000));
+    expect(await count('web_links')).toBe(0);
+    expect(await count('share_links')).toBe(0);
+  });
 });

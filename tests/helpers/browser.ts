@@ -50,14 +50,23 @@ export async function signIn(api: TestApi, context: BrowserContext, next = '/app
   return page;
 }
 
+export interface FixtureSessionOptions {
+  args?: string[];
+  /** More files for the workspace. */
+  extra?: RawEntry[];
+  /** The file `node` runs, when it is one of `extra` (default: the agent). */
+  run?: string;
+}
+
 /** A session running `node <agent> <args>` from the fixture agents, uploaded through the relay. */
-export async function fixtureSession(api: TestApi, agent: string, args: string[] = [], extra: RawEntry[] = []): Promise<CreatedSession> {
-  const session = await api.client.call(routes.createSession, { body: { cmd: `exec node ${agent} ${args.join(' ')}`.trim() } });
-  const zip = buildZip([{ name: agent, data: readFileSync(join(FIXTURE_AGENTS, agent)) }, ...extra]);
+export async function fixtureSession(api: TestApi, agent: string, options: FixtureSessionOptions = {}): Promise<CreatedSession> {
+  const cmd = `exec node ${options.run ?? agent} ${(options.args ?? []).join(' ')}`.trim();
+  const session = await api.client.call(routes.createSession, { body: { cmd } });
+  const zip = buildZip([{ name: agent, data: readFileSync(join(FIXTURE_AGENTS, agent)) }, ...(options.extra ?? [])]);
   const res = await fetch(`${session.connectUrl}/upload?cols=100&rows=30`, {
     method: 'POST',
     headers: { authorization: `Bearer ${session.connectToken}`, 'content-type': 'application/zip' },
-    body: zip,
+    body: new Uint8Array(zip),
   });
   if (res.status !== 200) throw new Error(`upload to ${session.label}: ${res.status} ${await res.text()}`);
   return session;
@@ -65,7 +74,7 @@ export async function fixtureSession(api: TestApi, agent: string, args: string[]
 
 /** The terminal's visible rows, one line each, trailing spaces trimmed. */
 export function terminalText(page: Page): Promise<string> {
-  return page.evaluate(() => [...document.querySelectorAll('.xterm-rows > div')].map((row) => (row.textContent ?? '').trimEnd()).join('\n'));
+  return page.evaluate(() => Array.from(document.querySelectorAll('.xterm-rows > div')).map((row) => (row.textContent ?? '').trimEnd()).join('\n'));
 }
 
 /** Waits until the terminal shows `needle`. */

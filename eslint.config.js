@@ -53,7 +53,7 @@ export default tseslint.config(
     // own modules and browser packages (xterm), never Node's built-ins or the API's server code.
     files: ['api/web/page/**'],
     languageOptions: {
-      globals: { window: 'readonly', document: 'readonly', location: 'readonly', navigator: 'readonly', WebSocket: 'readonly', MutationObserver: 'readonly', CSSStyleSheet: 'readonly', CustomEvent: 'readonly', HTMLElement: 'readonly', HTMLSpanElement: 'readonly', Element: 'readonly', TextEncoder: 'readonly', fetch: 'readonly', URL: 'readonly' },
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', navigator: 'readonly', WebSocket: 'readonly', MutationObserver: 'readonly', ResizeObserver: 'readonly', CSSStyleSheet: 'readonly', CustomEvent: 'readonly', HTMLElement: 'readonly', HTMLSpanElement: 'readonly', Element: 'readonly', TextEncoder: 'readonly', fetch: 'readonly', URL: 'readonly' },
     },
     rules: importsOnly(PAGE_NO_NODE, ['^\\.\\./(?!\\.\\./contract/|\\.\\./\\.\\./session-runtime/wire/)', PAGE_IMPORTS]),
   },

@@ -14,14 +14,13 @@ import { randomBytes } from 'node:crypto';
 import { build } from 'esbuild';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { RouteError } from '../../api/contract/client.js';
 import { routes } from '../../api/contract/routes.js';
 import { CONTENT_SECURITY_POLICY } from '../../api/web/serve.js';
-import { MAX_DIFF_TEXT_BYTES, MAX_TREE_ENTRIES, type FileTree } from '../../session-runtime/wire/protocol.js';
+import { MAX_DIFF_TEXT_BYTES, MAX_TREE_ENTRIES } from '../../session-runtime/wire/protocol.js';
 import { SENT_TEXT_LIMIT_BYTES } from '../../api/web/page/files/file-panel.js';
 import { ROW_CHUNK, MAX_LINE_CHARS } from '../../api/web/page/files/diff-view.js';
 import { LIST_CHUNK } from '../../api/web/page/files/tree-view.js';
-import type { TestApi } from '../helpers/api.js';
+import { sessionLogs, type TestApi } from '../helpers/api.js';
 import { DESKTOP, PHONE, launchChromium, screenshot } from '../helpers/browser.js';
 import { testWithApi } from '../helpers/fixtures.js';
 import { runtimeFetch } from '../helpers/runtime.js';
@@ -109,24 +108,15 @@ setInterval(() => {}, 1 << 30);
 
 // ---- the sessions (each started once for the file) ----
 
-/** The tree of a session, or null while its runtime does not answer yet (busy extracting). */
-async function treeOf(api: TestApi, label: string): Promise<FileTree | null> {
-  try {
-    return await api.client.call(routes.sessionFiles, { params: { ref: label } });
-  } catch (err) {
-    if (err instanceof RouteError && err.status === 502) return null;
-    throw err;
-  }
-}
-
-async function startSession(api: TestApi, agent: string, zip: Buffer, done: (tree: FileTree) => boolean): Promise<string> {
+/**
+ * A session running `agent` from `zip`, once the agent has printed `marker` (its terminal log is
+ * polled, not the tree: a tree walk of 20,000 files costs the runtime seconds).
+ */
+async function startSession(api: TestApi, agent: string, zip: Buffer, marker: string): Promise<string> {
   const s = await api.client.call(routes.createSession, { body: { cmd: `exec node ${agent}` } });
   const up = await runtimeFetch(s, '/upload?cols=100&rows=30', { method: 'POST', headers: { authorization: `Bearer ${s.connectToken}`, 'content-type': 'application/zip' }, body: new Uint8Array(zip) });
   expect(up.status, await up.clone().text()).toBe(200);
-  await waitFor(async () => {
-    const tree = await treeOf(api, s.label);
-    return tree !== null && done(tree);
-  }, `the agent of ${s.label} to write its changes`, { timeoutMs: 60_000, everyMs: 250 });
+  await waitFor(async () => (await sessionLogs(api.client, s.label)).toString('utf8').includes(marker), `the agent of ${s.label} to print ${marker}`, { timeoutMs: 120_000, everyMs: 500 });
   return s.label;
 }
 
@@ -134,10 +124,10 @@ let mainSession: Promise<string> | null = null;
 let manySession: Promise<string> | null = null;
 /** The session of the workspace above, its agent's changes written. */
 const session = (api: TestApi) =>
-  (mainSession ??= startSession(api, 'agent.mjs', workspaceZip(), (tree) => tree.entries.some((e) => e.path === 'random.txt' && e.change === 'modified')));
+  (mainSession ??= startSession(api, 'agent.mjs', workspaceZip(), 'agent: changes written'));
 /** A session whose agent added MANY_FILES files: the tree is cut at MAX_TREE_ENTRIES. */
 const crowdedSession = (api: TestApi) =>
-  (manySession ??= startSession(api, 'many.mjs', buildZip([{ name: 'many.mjs', data: MANY_AGENT }]), (tree) => tree.truncated));
+  (manySession ??= startSession(api, 'many.mjs', buildZip([{ name: 'many.mjs', data: MANY_AGENT }]), 'agent: files written'));
 
 // ---- the page: the view's bundle on the API's origin, its source the real routes ----
 

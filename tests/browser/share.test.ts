@@ -63,6 +63,8 @@ describe('a share link', () => {
     await waitFor(async () => (await page.locator('.files-page').textContent())?.includes('notes.md'), 'the shared files listed');
     await screenshot(page, 'share');
     await page.setViewportSize(PHONE);
+    // watching on a phone: the PTY's 100 columns, the font scaled down to fit
+    await waitFor(async () => (await page.evaluate(() => parseFloat(getComputedStyle(document.querySelector('.xterm-rows')!).fontSize))) < 14, 'the font scaled down');
     await screenshot(page, 'share');
 
     // revoked: the open socket is closed (the relay checks grants every 5 s), a reload is refused

@@ -137,17 +137,23 @@ export function renderTerminalView(host: HTMLElement, options: TerminalViewOptio
     takeControl.addEventListener('click', () => connection.sendMessage({ type: 'take_control' }));
   }
 
-  let resizeTimer: number | undefined;
-  const onResize = () => {
-    window.clearTimeout(resizeTimer);
-    resizeTimer = window.setTimeout(layout, 100);
-  };
-  window.addEventListener('resize', onResize);
+  // The screen's box changes with the window, the phone's rotation, the bar wrapping: lay out
+  // again once per frame at most.
+  let frame = 0;
+  const resizes = new ResizeObserver(() => {
+    if (frame) return;
+    frame = window.requestAnimationFrame(() => {
+      frame = 0;
+      layout();
+    });
+  });
+  resizes.observe(screen);
   view.drawAt(pty.cols, pty.rows);
   connection.start();
 
   return () => {
-    window.removeEventListener('resize', onResize);
+    resizes.disconnect();
+    window.cancelAnimationFrame(frame);
     connection.stop();
     view.dispose();
   };

@@ -9,7 +9,7 @@ import { createApp } from '../../api/app.js';
 import { WEB_LINK_TTL_MS, WEB_SESSION_TTL_MS } from '../../api/auth/web.js';
 import { issueTokenPair } from '../../api/auth/tokens.js';
 import { CSRF_HEADER, routes, WEB_COOKIE } from '../../api/contract/routes.js';
-import { createUser } from '../../api/services/users.js';
+import { createUser, resetPassword } from '../../api/services/users.js';
 import { iso } from '../../api/state/db.js';
 import { purgeExpiredRows } from '../../api/state/purge.js';
 import { appClient, call, makeTestDeps, page } from '../helpers/api-fakes.js';
@@ -107,6 +107,23 @@ describe('the cookie', () => {
       expect(webAttrs.includes('secure')).toBe(secure);
     });
   }
+});
+
+describe('a password reset (what follows a leak)', () => {
+  it('signs the browser out and stops the share links the account made', async () => {
+    const { deps, app, client } = await setup();
+    const link = await client.call(routes.webLink, { body: {} });
+    const cookie = (await page(app, 'GET', pathAndQuery(link.url))).headers.getSetCookie()[0]!.split(';')[0]!;
+    const pending = await client.call(routes.webLink, { body: {} });
+    const s = await client.call(routes.createSession, { body: {} });
+    const share = await client.call(routes.createShare, { params: { ref: s.label }, body: {} });
+    const asShare = { authorization: `Bearer ${new URL(share.url).hash.slice(1)}` };
+    expect((await page(app, 'GET', routes.shareSession.path, { headers: asShare })).status).toBe(200);
+    await resetPassword(deps, 'ada@example.com', 'another long password');
+    expect((await page(app, 'GET', routes.webMe.path, { headers: { cookie } })).status).toBe(401);
+    expect((await page(app, 'GET', pathAndQuery(pending.url))).status).toBe(410);
+    expect((await page(app, 'GET', routes.shareSession.path, { headers: asShare })).status).toBe(401);
+  });
 });
 
 describe('the purge', () => {

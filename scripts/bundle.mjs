@@ -41,9 +41,10 @@ for (const entry of ['dist/cli/bin.js', 'dist/session-runtime/bin.js']) {
 }
 
 // The browser view's page (issue 24): api/web/page/main.ts → dist/web/app-<hash>.js and the CSS
-// it imports (its own and xterm's) → dist/web/app-<hash>.css, minified; manifest.json names
-// them for api/web/serve.ts, which serves them with a year's cache (the hash changes with the
-// content). The API's contract reaches node: built-ins through the seam; the page gets shims
+// it imports (its own, xterm's, the files view's) → dist/web/app-<hash>.css, minified; the
+// terminal and files pages load as chunks (chunk-<hash>.js) only where they are shown, so the
+// sessions page does not parse xterm. manifest.json names them all for api/web/serve.ts, which
+// serves only those, with a year's cache (the hash changes with the content). The API's contract reaches node: built-ins through the seam; the page gets shims
 // (api/web/page/shims/node-builtins.ts) — it only parses answers with the contract's schemas.
 {
   const { mkdirSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
@@ -56,6 +57,8 @@ for (const entry of ['dist/cli/bin.js', 'dist/session-runtime/bin.js']) {
     entryPoints: { app: 'api/web/page/main.ts' },
     outdir,
     entryNames: '[name]-[hash]',
+    chunkNames: 'chunk-[hash]',
+    splitting: true,
     bundle: true,
     minify: true,
     platform: 'browser',
@@ -77,5 +80,6 @@ for (const entry of ['dist/cli/bin.js', 'dist/session-runtime/bin.js']) {
   const js = outputs.find((n) => n.startsWith('app-') && n.endsWith('.js'));
   const css = outputs.find((n) => n.startsWith('app-') && n.endsWith('.css'));
   if (!js || !css) throw new Error(`the page's bundle is missing a file: ${outputs.join(', ')}`);
-  writeFileSync(`${outdir}/manifest.json`, `${JSON.stringify({ 'app.js': js, 'app.css': css }, null, 2)}\n`);
+  const files = outputs.filter((n) => n.endsWith('.js') || n.endsWith('.css'));
+  writeFileSync(`${outdir}/manifest.json`, `${JSON.stringify({ 'app.js': js, 'app.css': css, files }, null, 2)}\n`);
 }

@@ -36,6 +36,8 @@ export const CONTENT_SECURITY_POLICY = [
 export interface WebManifest {
   'app.js': string;
   'app.css': string;
+  /** Every file of the bundle (the entry's and the chunks it imports). */
+  files?: string[];
 }
 
 interface Asset {
@@ -63,12 +65,16 @@ export function webDistDir(root = packageRoot()): string {
 async function loadAssets(dir: string): Promise<LoadedAssets> {
   const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as WebManifest;
   const files = new Map<string, Asset>();
-  for (const name of [manifest['app.js'], manifest['app.css']]) {
+  for (const name of new Set([manifest['app.js'], manifest['app.css'], ...(manifest.files ?? [])])) {
     if (typeof name !== 'string' || !HASHED_NAME.test(name)) throw new Error(`dist/web/manifest.json names an odd file: ${String(name)}`);
     const ext = name.slice(name.lastIndexOf('.'));
     files.set(name, { body: await readFile(join(dir, name)), type: TYPES[ext] ?? 'application/octet-stream' });
   }
   return { manifest, files };
+}
+
+function stylesheets(manifest: WebManifest): string[] {
+  return [...new Set([manifest['app.css'], ...(manifest.files ?? []).filter((name) => name.endsWith('.css'))])];
 }
 
 /** The one HTML shell: a mount point, the stylesheet and the module script. No inline script,
@@ -83,7 +89,8 @@ export function shellHtml(manifest: WebManifest): string {
     '<meta name="referrer" content="no-referrer">',
     '<title>catty</title>',
     '<link rel="icon" href="data:,">',
-    `<link rel="stylesheet" href="${APP_PREFIX}/assets/${manifest['app.css']}">`,
+    // The entry's CSS, and the CSS of chunks loaded later (esbuild leaves those to the page).
+    ...stylesheets(manifest).map((name) => `<link rel="stylesheet" href="${APP_PREFIX}/assets/${name}">`),
     `<script type="module" src="${APP_PREFIX}/assets/${manifest['app.js']}"></script>`,
     '</head>',
     '<body>',

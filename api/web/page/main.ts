@@ -6,15 +6,14 @@
  *   /app/s/<label>/files    a session's files    (signed in)
  *   /app/share#<token>      a share link         (no account)
  * Navigation between pages is ordinary links: each page loads on its own (the bundle is
- * cached), which keeps every page's state its own.
+ * cached), which keeps every page's state its own. The terminal and files pages are imported
+ * when shown (esbuild chunks): the sessions page paints without parsing xterm.
  */
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
 import { errorText, signedInUser } from './api.js';
 import { renderFrame, renderMessage, renderSignedOut } from './shell.js';
-import { renderSessionPage } from './session-page.js';
 import { renderSessions } from './sessions.js';
-import { renderShare } from './share.js';
 
 type Route = { page: 'sessions' } | { page: 'session'; label: string; tab: 'terminal' | 'files' } | { page: 'share' } | { page: 'unknown' };
 
@@ -38,7 +37,12 @@ export function routeOf(pathname: string): Route {
 
 async function start(root: HTMLElement): Promise<void> {
   const route = routeOf(window.location.pathname);
-  if (route.page === 'share') return renderShare(renderFrame(root, { share: true }));
+  if (route.page === 'share') {
+    const { renderShare } = await import('./share.js');
+    return renderShare(renderFrame(root, { share: true }));
+  }
+  // Fetched while the API says who is signed in.
+  const sessionPage = route.page === 'session' ? import('./session-page.js') : null;
   let me;
   try {
     me = await signedInUser();
@@ -48,7 +52,10 @@ async function start(root: HTMLElement): Promise<void> {
   if (!me) return renderSignedOut(root);
   const frame = renderFrame(root, me);
   if (route.page === 'sessions') renderSessions(frame.main);
-  else if (route.page === 'session') renderSessionPage(frame, route.label, route.tab);
+  else if (route.page === 'session') {
+    const { renderSessionPage } = await sessionPage!;
+    renderSessionPage(frame, route.label, route.tab);
+  }
   else renderMessage(frame.main, 'Not found', 'There is no such page. Sessions are listed at /app/.');
 }
 

@@ -43,7 +43,7 @@ export function diffTable(items: Item[], mode: DiffMode | 'listing', base: SideL
       const more = el('tr', 'fv-more');
       const cell = more.appendChild(el('td'));
       cell.colSpan = columns;
-      cell.appendChild(button(`Show ${Math.min(ROW_CHUNK, list.length - end)} more lines (${list.length - end} left)`, 'fv-link', () => {
+      cell.appendChild(button(`Show ${Math.min(ROW_CHUNK, list.length - end)} more lines (${(list.length - end).toLocaleString('en')} left)`, 'fv-link', () => {
         const next = more.nextSibling;
         more.remove();
         renderFrom(list, end, next);
@@ -57,7 +57,7 @@ export function diffTable(items: Item[], mode: DiffMode | 'listing', base: SideL
     const tr = el('tr', 'fv-gap');
     const cell = tr.appendChild(el('td'));
     cell.colSpan = columns;
-    cell.appendChild(button(`⋯ ${rows.length} unchanged line${rows.length === 1 ? '' : 's'}`, 'fv-link', () => {
+    cell.appendChild(button(`⋯ ${rows.length.toLocaleString('en')} unchanged line${rows.length === 1 ? '' : 's'}`, 'fv-link', () => {
       const next = tr.nextSibling;
       tr.remove();
       const expanded: Unit[] = rows.map((row) => (mode === 'split' ? { type: 'pair', pair: { left: row, right: row } } : { type: 'row', row }));

@@ -54,7 +54,7 @@ export function treeView(model: TreeModel, options: TreeViewOptions): TreeView {
     for (let i = start; i < end; i++) fragment.appendChild(el('li')).appendChild(make(nodes[i]!));
     if (end < nodes.length) {
       const more = fragment.appendChild(el('li', 'fv-more'));
-      more.appendChild(button(`Show ${Math.min(LIST_CHUNK, nodes.length - end)} more (${nodes.length - end} left)`, 'fv-link', () => {
+      more.appendChild(button(`Show ${Math.min(LIST_CHUNK, nodes.length - end)} more (${(nodes.length - end).toLocaleString('en')} left)`, 'fv-link', () => {
         more.remove();
         fillList(list, nodes, make, end);
       }));

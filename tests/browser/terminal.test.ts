@@ -17,7 +17,8 @@ let api: TestApi;
 let browser: Browser;
 
 beforeAll(async () => {
-  [api, browser] = await Promise.all([startBrowserApi(), launchChromium()]);
+  // Snapshots every 1.5 s: the page's download, resume and fork need one.
+  [api, browser] = await Promise.all([startBrowserApi({ runtimeEnv: { CATTY_SNAPSHOT_INTERVAL_MS: '1500' } }), launchChromium()]);
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
@@ -72,6 +73,40 @@ describe('the sessions page', () => {
 
     await card.getByRole('link', { name: 'Open' }).click();
     await page.waitForURL(`**/app/s/${running.label}`);
+    await waitForTerminal(page, 'READY');
+    await context.close();
+  });
+
+  it('stops, downloads, resumes and forks; a session with secrets is refused with its catty line', async () => {
+    const plain = await fixtureSession(api, 'echo.mjs');
+    const secret = await fixtureSession(api, 'echo.mjs', { secrets: { DEMO_TOKEN: 'not-for-browsers' } });
+    for (const s of [plain, secret]) {
+      await waitFor(async () => (await api.client.call(routes.getSession, { params: { ref: s.label } })).lastSnapshotAt, `a snapshot of ${s.label}`, { timeoutMs: 20_000 });
+    }
+    await api.client.call(routes.stop, { params: { ref: secret.label } });
+
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const page = await signIn(api, context);
+    const card = (label: string) => page.locator(`article.session[data-label="${label}"]`);
+    await page.waitForSelector('.sessions[data-loaded="1"]');
+    await card(plain.label).getByRole('button', { name: 'Stop' }).click();
+    await card(plain.label).getByRole('button', { name: 'Stop: sure?' }).click();
+    await waitFor(async () => (await card(plain.label).locator('.status').textContent()) === 'stopped', 'stopped from the page');
+
+    const download = page.waitForEvent('download');
+    await card(plain.label).getByRole('button', { name: 'Download' }).click();
+    expect((await (await download).path()) ?? '').not.toBe('');
+
+    await card(secret.label).getByRole('button', { name: 'Fork' }).click();
+    await waitFor(async () => (await page.locator('.notice.error').textContent())?.includes(`catty fork ${secret.label}`), 'the secrets_required message naming the catty line');
+    await card(secret.label).getByRole('button', { name: 'Resume' }).click();
+    await waitFor(async () => (await page.locator('.notice.error').textContent())?.includes(`catty resume ${secret.label}`), 'the resume refused the same way');
+
+    await card(plain.label).getByRole('button', { name: 'Fork' }).click();
+    const forked = await waitFor(async () => (await page.locator('.notice.info').textContent())?.match(/into ([a-z0-9-]+)\./)?.[1], 'the fork named');
+    await waitFor(async () => (await card(forked).count()) === 1, 'the fork listed');
+    await card(plain.label).getByRole('button', { name: 'Resume' }).click();
+    await page.waitForURL(`**/app/s/${plain.label}`);
     await waitForTerminal(page, 'READY');
     await context.close();
   });

@@ -56,12 +56,14 @@ export interface FixtureSessionOptions {
   extra?: RawEntry[];
   /** The file `node` runs, when it is one of `extra` (default: the agent). */
   run?: string;
+  /** Secrets for the agent's environment. */
+  secrets?: Record<string, string>;
 }
 
 /** A session running `node <agent> <args>` from the fixture agents, uploaded through the relay. */
 export async function fixtureSession(api: TestApi, agent: string, options: FixtureSessionOptions = {}): Promise<CreatedSession> {
   const cmd = `exec node ${options.run ?? agent} ${(options.args ?? []).join(' ')}`.trim();
-  const session = await api.client.call(routes.createSession, { body: { cmd } });
+  const session = await api.client.call(routes.createSession, { body: { cmd, secrets: options.secrets } });
   const zip = buildZip([{ name: agent, data: readFileSync(join(FIXTURE_AGENTS, agent)) }, ...(options.extra ?? [])]);
   const res = await fetch(`${session.connectUrl}/upload?cols=100&rows=30`, {
     method: 'POST',

@@ -175,6 +175,14 @@ describe('the terminal', () => {
     await waitFor(async () => (await page.getByTestId('control-state').textContent()) === 'You control input', 'control again');
     await page.keyboard.type('still-live');
     await waitForTerminal(page, 'still-live');
+
+    // the session's files page, in the page's frame
+    await page.getByRole('link', { name: 'Files' }).click();
+    await page.waitForURL(`**/app/s/${session.label}/files`);
+    await waitFor(async () => (await page.locator('.files-page').textContent())?.includes('echo.mjs'), 'the files listed');
+    await screenshot(page, 'session-files');
+    await page.setViewportSize(PHONE);
+    await screenshot(page, 'session-files');
     await context.close();
   });
 });

@@ -25,6 +25,7 @@ const out = process.stdout;
 out.write('\\x1b]0;SPOOFED-TITLE-0\\x07\\x1b]2;SPOOFED-TITLE-2\\x1b\\\\');
 out.write('\\x1b]52;c;' + Buffer.from('clipboard-pwned').toString('base64') + '\\x07');
 out.write('\\x1b]8;;javascript:window.__pwned=2\\x07JSLINK\\x1b]8;;\\x07 and \\x1b]8;;https://example.invalid/ok\\x07WEBLINK\\x1b]8;;\\x07\\r\\n');
+out.write('\\x1b[38;2;255;0;0mTRUECOLOR\\x1b[0m\\r\\n');
 out.write('HOSTILE-DONE\\r\\n');
 await import('./echo.mjs');
 `;
@@ -114,6 +115,14 @@ describe('hostile content on the page', () => {
       return (window as unknown as { __inline?: number }).__inline ?? null;
     });
     expect(ran).toBeNull();
+
+    // xterm under the strict CSP (api/web/page/terminal/csp-adapter.ts): a 24-bit colour, which
+    // xterm sets as a style attribute, shows; so does the theme's foreground, from its <style>
+    const colours = await page.evaluate(() => {
+      const span = Array.from(document.querySelectorAll('.xterm-rows span')).find((e) => e.textContent === 'TRUECOLOR');
+      return { truecolor: span ? getComputedStyle(span).color : null, foreground: getComputedStyle(document.querySelector('.xterm-rows') ?? document.body).color };
+    });
+    expect(colours).toEqual({ truecolor: 'rgb(255, 0, 0)', foreground: 'rgb(216, 222, 233)' });
 
     // the file named like markup, in the files view: text, never an element
     await page.goto(`${api.url}/app/s/${session.label}/files`);

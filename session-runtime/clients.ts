@@ -29,6 +29,8 @@ export class AttachedClient {
   inFlight = 0;
   /** The agent exited: this client gets the rest of the output, then `exit` and 4001. */
   finishing = false;
+  /** In the relay's set; false once it left, was replaced or dropped. */
+  attached = true;
 
   constructor(
     readonly socket: ClientSocket,

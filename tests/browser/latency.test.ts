@@ -6,7 +6,8 @@
  * terminal having parsed the same output offset (the page's `catty-output` event, fired from
  * xterm's write callback). Both clocks are performance.timeOrigin + performance.now(), one in
  * this process and one in Chromium's renderer, on the same machine. The figures go to
- * tests/artifacts/latency.json.
+ * tests/artifacts/latency.json. And the page's reconnect: the API restarted under an open
+ * terminal, the page comes back by itself at its output offset.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -103,5 +104,32 @@ describe('latency', () => {
     expect(figures.gap.p50).toBeLessThan(50);
     await context.close();
     await cli.close();
+  });
+});
+
+describe('reconnect', () => {
+  it('a dropped terminal reconnects by itself and resumes at its offset: nothing lost, nothing twice', async () => {
+    const session = await fixtureSession(api, 'echo.mjs');
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const page = await signIn(api, context, `/app/s/${session.label}`);
+    const urls: string[] = [];
+    page.on('websocket', (ws) => urls.push(ws.url()));
+    await waitForTerminal(page, 'READY');
+    await page.getByRole('button', { name: 'Take control' }).click();
+    await waitFor(async () => (await page.getByTestId('control-state').textContent()) === 'You control input', 'control');
+    await waitForTerminal(page, 'RESIZED ');
+    await page.keyboard.type('before-the-cut');
+    await waitForTerminal(page, 'before-the-cut');
+
+    // the API goes away under the socket (the session's machine keeps running) and comes back
+    await api.restart();
+    await waitFor(async () => (await page.locator('.term-conn').textContent()) === 'Live' && urls.length >= 2, 'the page to reconnect', { timeoutMs: 20_000 });
+    expect(new URL(urls.at(-1)!).searchParams.get('offset')).toMatch(/^[1-9]\d*$/);
+    // it had the input when the connection dropped: it takes it again by itself
+    await waitFor(async () => (await page.getByTestId('control-state').textContent()) === 'You control input', 'control again');
+    await page.keyboard.type('|after-the-cut');
+    const text = await waitForTerminal(page, 'before-the-cut|after-the-cut');
+    expect(text.match(/READY/g)).toHaveLength(1);
+    await context.close();
   });
 });

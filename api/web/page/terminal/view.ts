@@ -4,7 +4,9 @@
  * button for the user, and the terminal.
  *
  * Input rules, as the runtime enforces them too: a browser attaches watching; keystrokes and
- * resizes leave the page only while it controls. Watching, the terminal is drawn at the PTY's
+ * resizes leave the page only while it controls. A page that controlled when its connection
+ * dropped takes control again once back (the control message of the new connection, which
+ * comes after hello, says whether it has it). Watching, the terminal is drawn at the PTY's
  * size (hello/resized) with the font scaled down to fit a narrow screen; controlling, it fits the
  * window and the PTY follows.
  *
@@ -100,8 +102,10 @@ export function renderTerminalView(host: HTMLElement, options: TerminalViewOptio
     size: () => ({ cols: term.cols, rows: term.rows }),
     probe: options.probe,
     handlers: {
-      hello(hello) {
+      hello(hello, reconnect) {
         pty = { cols: hello.cols, rows: hello.rows };
+        // Back after a drop with the input it had: take it again (a browser attaches watching).
+        if (reconnect && controlling && !options.readonly) connection.sendMessage({ type: 'take_control' });
         if (hello.screen !== undefined) {
           term.reset();
           term.write(hello.screen);

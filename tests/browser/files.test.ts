@@ -318,7 +318,7 @@ describe('the files view against a real session', () => {
     }
   });
 
-  it('hostile file names and diff text render as text (security 86, 87)', async ({ api }) => {
+  it('86: hostile file names render as text, invisible characters as badges', async ({ api }) => {
     const label = await session(api);
     const { page, context, dialogs, errors } = await openView(api, label);
     const names = await page.locator('.fv-changed-list .fv-name').allTextContents();
@@ -328,16 +328,28 @@ describe('the files view against a real session', () => {
     expect(names).toContain('lineU+000Abreak.txt');
     expect(names).toContain('evilU+202Etxt.exe');
     expect(names).toContain(HOSTILE_NAMES[4]);
-    // no U+202E reaches the layout: the text nodes of the list hold none
-    expect(await page.evaluate(() => document.querySelector('.fv-changed-list')!.textContent!.includes('\u202E'))).toBe(false);
+    // no U+202E reaches the layout: the text nodes of the lists hold none
+    expect(await page.evaluate(() => document.querySelector('.fv-side')!.textContent!.includes('\u202E'))).toBe(false);
+    await page.locator('.fv-changed-list .fv-item').filter({ hasText: 'evilU+202Etxt.exe' }).click();
+    await page.waitForSelector('.fv-pane .fv-file');
+    await expect(page.locator('.fv-pane .fv-file-name').textContent()).resolves.toBe('evilU+202Etxt.exe');
+    expect(await activeElements(page)).toBe(0);
+    expect(dialogs).toEqual([]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
 
-    for (const name of ['<img src=x onerror=alert(1)>.md', 'evil\u202Etxt.exe', 'src/page.html']) {
-      await page.locator('.fv-changed-list .fv-item').filter({ hasText: name.replace('\u202E', 'U+202E') }).first().click();
+  it('87: hostile text in a diff renders as text', async ({ api }) => {
+    const label = await session(api);
+    const { page, context, dialogs, errors } = await openView(api, label);
+    for (const name of ['<img src=x onerror=alert(1)>.md', '"><script>alert(1)<!--.js', 'src/page.html']) {
+      await page.locator('.fv-changed-list .fv-item').filter({ hasText: name }).first().click();
       await page.waitForSelector('.fv-pane .fv-file');
-      const lines = await page.locator('.fv-pane tr.fv-add .fv-code').allTextContents();
-      expect(lines).toEqual(HOSTILE_LINES);
+      await expect(page.locator('.fv-pane .fv-file-name').textContent()).resolves.toBe(name);
+      expect(await page.locator('.fv-pane tr.fv-add .fv-code').allTextContents()).toEqual(HOSTILE_LINES);
     }
-    expect(await page.locator('.fv-pane .fv-file-name').textContent()).toBe('src/page.html');
+    // highlighted as markup (tokens), and still only text
+    expect(await page.locator('.fv-pane .tok-tag').count()).toBeGreaterThan(0);
     expect(await activeElements(page)).toBe(0);
     expect(dialogs).toEqual([]);
     expect(errors).toEqual([]);
@@ -345,7 +357,7 @@ describe('the files view against a real session', () => {
     await context.close();
   });
 
-  it('pathological inputs stay bounded: 20k entries, 100k lines, a 1 MB line, texts too different to diff (security 88)', async ({ api }) => {
+  it('88: pathological inputs stay bounded: 20k entries, 100k lines, a 1 MB line, texts too different to diff', async ({ api }) => {
     const [crowded, label] = await Promise.all([crowdedSession(api), session(api)]);
     const many = await openView(api, crowded);
     const treeMs = await rendered(many.page, 'tree');

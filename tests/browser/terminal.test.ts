@@ -111,11 +111,19 @@ describe('the sessions page', () => {
     await context.close();
   });
 
-  it('a browser that is not signed in is told to run catty open', async () => {
+  it('a browser that is not signed in is told to run catty open; signing out gets it there', async () => {
     const context = await browser.newContext({ viewport: PHONE });
     const page = await context.newPage();
     await page.goto(`${api.url}/app/`);
     await expect(page.locator('.signed-out pre').textContent()).resolves.toBe('catty open');
+    await screenshot(page, 'signed-out');
+
+    const signedIn = await signIn(api, context);
+    await signedIn.waitForSelector('.sessions[data-loaded="1"]');
+    await signedIn.getByRole('button', { name: 'Sign out' }).click();
+    await signedIn.waitForSelector('.signed-out');
+    await signedIn.reload();
+    await expect(signedIn.locator('.signed-out pre').textContent()).resolves.toBe('catty open');
     await context.close();
   });
 });

@@ -24,10 +24,12 @@ export function renderSessions(main: HTMLElement): () => void {
   let stopped = false;
   let timer: number | undefined;
   let loadedOnce = false;
+  /** The last refresh failed: its message is the notice, cleared when a refresh works again. */
+  let listFailed = false;
 
   const say = (text: string, kind: 'info' | 'error' = 'info', link?: HTMLAnchorElement) => {
     notice.className = `notice ${kind}`;
-    replaceChildren(notice, text, link ? ' ' : null, link);
+    replaceChildren(notice, text || null, link ? ' ' : null, link);
   };
 
   /** Runs an action with the list frozen (a refresh would rebuild the button being pressed). */
@@ -140,7 +142,10 @@ export function renderSessions(main: HTMLElement): () => void {
         performance.mark('catty:sessions-listed');
       }
       loadedOnce = true;
+      if (listFailed) say('');
+      listFailed = false;
     } catch (err) {
+      listFailed = true;
       say(errorText(err), 'error');
     }
   }

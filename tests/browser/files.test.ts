@@ -29,6 +29,8 @@ import { waitFor } from '../helpers/wait.js';
 
 const it = testWithApi();
 const HARNESS = '/files-harness';
+/** A case may start a session and wait for its agent (20,100 files take a minute on a busy host). */
+const SESSION_TEST_MS = 150_000;
 
 let browser: Browser;
 let bundle: { js: string; css: string };
@@ -229,7 +231,9 @@ describe('the files view against a real session', () => {
     expect(SENT_TEXT_LIMIT_BYTES).toBe(MAX_DIFF_TEXT_BYTES);
   });
 
-  it('lists the changes first, shows a diff unified and side by side, the tree, and the other kinds of file', async ({ api }) => {
+  it('lists the changes first, shows a diff unified and side by side, the tree, and the other kinds of file', { timeout: SESSION_TEST_MS }, async ({ api }) => {
+    // case 88's session writes 20,100 files: let it start now, beside this one's
+    void crowdedSession(api).catch(() => undefined);
     const label = await session(api);
     const { page, context, errors } = await openView(api, label);
 
@@ -303,7 +307,7 @@ describe('the files view against a real session', () => {
     await phone.context.close();
   });
 
-  it('the session’s files page (the app, signed in through a one-time link) shows the view', async ({ api }) => {
+  it('the session’s files page (the app, signed in through a one-time link) shows the view', { timeout: SESSION_TEST_MS }, async ({ api }) => {
     const label = await session(api);
     for (const viewport of [DESKTOP, PHONE]) {
       const context = await browser.newContext({ viewport });
@@ -318,7 +322,7 @@ describe('the files view against a real session', () => {
     }
   });
 
-  it('86: hostile file names render as text, invisible characters as badges', async ({ api }) => {
+  it('86: hostile file names render as text, invisible characters as badges', { timeout: SESSION_TEST_MS }, async ({ api }) => {
     const label = await session(api);
     const { page, context, dialogs, errors } = await openView(api, label);
     const names = await page.locator('.fv-changed-list .fv-name').allTextContents();
@@ -339,7 +343,7 @@ describe('the files view against a real session', () => {
     await context.close();
   });
 
-  it('87: hostile text in a diff renders as text', async ({ api }) => {
+  it('87: hostile text in a diff renders as text', { timeout: SESSION_TEST_MS }, async ({ api }) => {
     const label = await session(api);
     const { page, context, dialogs, errors } = await openView(api, label);
     for (const name of ['<img src=x onerror=alert(1)>.md', '"><script>alert(1)<!--.js', 'src/page.html']) {
@@ -357,7 +361,7 @@ describe('the files view against a real session', () => {
     await context.close();
   });
 
-  it('88: pathological inputs stay bounded: 20k entries, 100k lines, a 1 MB line, texts too different to diff', async ({ api }) => {
+  it('88: pathological inputs stay bounded: 20k entries, 100k lines, a 1 MB line, texts too different to diff', { timeout: 2 * SESSION_TEST_MS }, async ({ api }) => {
     const [crowded, label] = await Promise.all([crowdedSession(api), session(api)]);
     const many = await openView(api, crowded);
     const treeMs = await rendered(many.page, 'tree');

@@ -35,7 +35,7 @@ describe('the owner’s browser', () => {
   it('a terminal query the API cannot read is refused before anything is relayed', async ({ api }) => {
     const s = await echoSession(api.client);
     const signIn = await browserSignIn(api.url, api.email, api.password);
-    for (const query of [{ cols: 'abc' }, { rows: 0 }, { offset: -1 }, { cols: 1001 }]) {
+    for (const query of [{ cols: 'abc' }, { rows: 0 }, { offset: -1 }, { cols: 1001 }] as Array<Record<string, string | number>>) {
       const tab = new BrowserTerminal(ownerTerminalUrl(api.url, s.id), { cookie: signIn.cookie, origin: api.url, query });
       expect(await tab.refusal()).toBe(400);
     }

@@ -271,6 +271,11 @@ describe('the files view against a real session', () => {
     const changedRow = split.locator('tr', { hasText: 'limit15 = 1500' });
     await expect(changedRow.locator('td.fv-code').allTextContents()).resolves.toEqual(['export const limit15 = 150; // limit number 15', 'export const limit15 = 1500; // limit number 15']);
     await screenshot(page, 'files-diff-split');
+    // narrowed to a phone's width, side by side becomes unified; widened again, it comes back
+    await page.setViewportSize(PHONE);
+    await waitFor(async () => (await page.locator('.fv-pane .fv-table-unified').count()) === 1, 'the diff to turn unified on a narrow window');
+    await page.setViewportSize(DESKTOP);
+    await waitFor(async () => (await page.locator('.fv-pane .fv-table-split').count()) === 1, 'the diff to be side by side again');
     await page.click('button.fv-mode:has-text("Unified")');
 
     // the tree: a directory opens on click; an unchanged file shows its content, highlighted

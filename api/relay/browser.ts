@@ -21,7 +21,7 @@ import { ownerBrowserFrame, shareBrowserFrame } from './browser-frames.js';
 import { GrantWatch, type GrantOptions } from './grants.js';
 import { matchBrowserPath, type BrowserTarget } from './paths.js';
 import { refuseJson } from './refusals.js';
-import type { RelayToRuntime } from './upgrade.js';
+import type { RelayToRuntime } from './relay-to.js';
 import type { PairOptions } from './ws-relay.js';
 
 export type BrowserRelayOptions = GrantOptions;

@@ -15,11 +15,12 @@ import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Deps } from '../deps.js';
 import { MAX_FRAME_BYTES } from '../../session-runtime/wire/protocol.js';
-import { runtimeUrl, type RuntimeEndpoint } from '../../session-runtime/wire/runtime-address.js';
+import { runtimeUrl } from '../../session-runtime/wire/runtime-address.js';
 import { authorizeRelay } from './authorize.js';
 import { refuse, refuseJson } from './refusals.js';
 import { createBrowserRelay, type BrowserRelayOptions } from './browser.js';
 import { matchBrowserPath, matchRelayPath } from './paths.js';
+import type { RelayTo } from './relay-to.js';
 import { pairSockets, type PairOptions, type RelayPair } from './ws-relay.js';
 
 /** The runtime must accept the upgrade within this long. */
@@ -35,21 +36,6 @@ export interface UpgradeRelay {
   close(): Promise<void>;
 }
 
-/** An authorized upgrade, ready to be relayed to its runtime. */
-export interface RelayTo {
-  sessionId: string;
-  runtime: RuntimeEndpoint;
-  connectToken: string;
-  /** The runtime's `/connect` with its query. */
-  pathAndQuery: string;
-  /** Completes the client's upgrade (the browsers' answers a subprotocol). */
-  server: WebSocketServer;
-  pairOptions: PairOptions;
-  /** Called once: with the pair when relaying started, with null when it did not. */
-  onDone?: (pair: RelayPair | null) => void;
-}
-
-export type RelayToRuntime = (req: http.IncomingMessage, socket: Duplex, head: Buffer, to: RelayTo) => void;
 
 export function createUpgradeRelay(
   deps: Pick<Deps, 'db' | 'key' | 'logger' | 'now' | 'publicUrl'> & Partial<Pick<Deps, 'provisioner'>>,

@@ -50,11 +50,18 @@ interface Remembered {
 export class HashCache {
   readonly #byPath = new Map<string, Remembered>();
 
+  /** The sha256 remembered for `rel` when its status `st` is still the one it was taken at. */
+  known(rel: string, st: fs.BigIntStats): string | undefined {
+    const known = this.#byPath.get(rel);
+    if (known && known.ino === st.ino && known.size === st.size && known.ctimeNs === st.ctimeNs && known.mtimeNs === st.mtimeNs) return known.sha256;
+    return undefined;
+  }
+
   /** sha256 of the open regular file `fd` (status `st`), from memory when it still holds; '' above HASH_MAX_BYTES. */
   async sha256(rel: string, fd: number, st: fs.BigIntStats, slicer: Slicer): Promise<string> {
     if (st.size > BigInt(HASH_MAX_BYTES)) return '';
-    const known = this.#byPath.get(rel);
-    if (known && known.ino === st.ino && known.size === st.size && known.ctimeNs === st.ctimeNs && known.mtimeNs === st.mtimeNs) return known.sha256;
+    const known = this.known(rel, st);
+    if (known !== undefined) return known;
     const takenAtNs = BigInt(Date.now() - CTIME_SLACK_MS) * 1_000_000n;
     const sha256 = await hashFd(fd, slicer);
     if (st.ctimeNs < takenAtNs) {

@@ -83,6 +83,8 @@ export class WorkspaceTree {
       // Told by the listing's status when it can be: most files are not opened.
       if (st.size !== BigInt(recorded.size)) return 'modified';
       if (st.ctimeNs < baseOldNs) return undefined;
+      const remembered = this.hashes.known(rel, st);
+      if (remembered !== undefined) return remembered === recorded.sha256 ? undefined : 'modified';
       let fd: number;
       try {
         fd = fs.openSync(inDir(dirFd, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
@@ -184,7 +186,10 @@ export class WorkspaceTree {
     }
     if (!cut && hasBase) {
       const gone = (rel: string): boolean => !present.has(rel) && !unwalked.some((dir) => rel.startsWith(dir));
-      for (const [rel, file] of baseFiles) if (gone(rel)) entries.push({ path: rel, kind: 'file', size: file.size, change: 'deleted' });
+      for (const [rel, file] of baseFiles) {
+        if (gone(rel)) entries.push({ path: rel, kind: 'file', size: file.size, change: 'deleted' });
+        await slicer.tick();
+      }
       for (const rel of baseLinks.keys()) if (gone(rel)) entries.push({ path: rel, kind: 'symlink', size: 0, change: 'deleted' });
     }
     return { ...capped(entries, this.limits.maxEntries), truncated: cut || entries.length > this.limits.maxEntries, base: this.base.kind };

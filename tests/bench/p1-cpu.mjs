@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import pty from 'node-pty';
-import { RUNTIME_NODE_OPTIONS } from '../../dist/session-runtime/wire/protocol.js';
+import { RUNTIME_NODE_OPTIONS } from '../../dist/session-runtime/wire/runtime-env.js';
 import { ATTACH_CLIENT, cpuSeconds, median, startBareRuntime } from './lib.mjs';
 import { measure, p1Command } from './p1-throughput.mjs';
 

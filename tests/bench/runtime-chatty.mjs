@@ -5,7 +5,7 @@
 // Usage: npm run build && node tests/bench/runtime-chatty.mjs [seconds] [runs]
 // Profiles: RT_NODE_ARGS / CLI_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (node flags).
 import { spawn } from 'node:child_process';
-import { RUNTIME_NODE_OPTIONS } from '../../dist/session-runtime/wire/protocol.js';
+import { RUNTIME_NODE_OPTIONS } from '../../dist/session-runtime/wire/runtime-env.js';
 import { ATTACH_CLIENT, cpuSeconds, median, startBareRuntime, waitFor } from './lib.mjs';
 
 const CHATTY = `const l='y'.repeat(1023)+'\\n'; setInterval(() => process.stdout.write(l), 10)`;

@@ -70,6 +70,8 @@ export class Screen {
   #timer: NodeJS.Timeout | null = null;
   /** Absolute output offset up to which bytes have been handed to the emulator (or skipped). */
   #fedOffset = 0;
+  /** Up to here bytes were really handed to the emulator (never re-read: skipped ones may be). */
+  #handedOffset = 0;
   /** Absolute offset one past the last byte written (= the log's end). */
   #end = 0;
   /** Whether output arrived since the last tick. */
@@ -177,7 +179,10 @@ export class Screen {
     this.#floodResize = null;
     // The source always holds the last bytes written (the relay appends before writing here);
     // if it ever did not, skipping them keeps the offsets right at the cost of the screen.
-    const from = Math.max(this.#end - FLOOD_TAIL_BYTES, this.source.start, this.#fedOffset);
+    // From what was handed over, not from what the flood skipped: a flood found only once it was
+    // over (all of it queued before the emulator's first tick) is all skipped, and its tail is
+    // exactly what the screen needs.
+    const from = Math.max(this.#end - FLOOD_TAIL_BYTES, this.source.start, this.#handedOffset);
     const tail = this.source.end === this.#end && from < this.#end ? this.source.slice(from) : null;
     this.#skipTo(tail ? from : this.#end);
     if (tail) {
@@ -186,7 +191,8 @@ export class Screen {
     }
   }
 
-  /** Marks the bytes from `#fedOffset` up to `offset` as skipped (nothing may be queued). */
+  /** Marks the bytes from `#fedOffset` up to `offset` as skipped (nothing may be queued); an
+   * `offset` before `#fedOffset` takes skipped bytes back (a flood's tail, read again). */
   #skipTo(offset: number): void {
     this.skippedBytes += offset - this.#fedOffset;
     this.#fedOffset = offset;
@@ -207,6 +213,7 @@ export class Screen {
       pending = [];
       this.#unparsedBytes += data.length;
       this.#fedOffset += data.length;
+      this.#handedOffset = this.#fedOffset;
       this.parsedBytes += data.length;
       term.write(data, () => (this.#unparsedBytes -= data.length));
     };

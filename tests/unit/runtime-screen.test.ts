@@ -95,6 +95,24 @@ describe('Screen', () => {
     expect(snap.screen).toContain('\x1b[?1049h'); // still on the alternate screen
   });
 
+  it('a flood over before the emulator has looked still leaves its tail on the screen', async () => {
+    // All of it written before the emulator exists (no client needed a screen yet): the first
+    // tick finds it queued, calls it a flood and skips it; the tail must still be read back.
+    const f = new Fed(80, 24, 4 * 1024 * 1024);
+    fed.push(f);
+    // Fast enough to be over before the emulator (loaded once 1 MiB is queued) first ticks.
+    const chunk = Buffer.from(Array.from({ length: 256 }, (_, i) => line(i)).join(''));
+    while (f.log.end < 5 * 1024 * 1024) {
+      f.write(chunk);
+      await new Promise((r) => setImmediate(r));
+    }
+    await until(() => f.screen.parsedBytes > 0 && f.handled === f.log.end, 'the flood to be skipped and its tail parsed');
+    expect(f.screen.parsedBytes).toBe(FLOOD_TAIL_BYTES);
+    const snap = await f.screen.snapshot();
+    expect(snap.offset).toBe(f.log.end);
+    expect(snap.screen).toContain(line(255).trim());
+  });
+
   it('a snapshot during a flood parses its tail at once and matches its offset', async () => {
     const f = await started();
     const running = flood(f, 15 * DRAIN_INTERVAL_MS);

@@ -140,6 +140,13 @@ export class Relay {
   get clientCount(): number {
     return this.#clients.length;
   }
+  /** Clients that count as someone at work in the session (the heartbeat's `clients`): a share
+   * link's read-only viewer does not, so an open link never keeps a session from its TTL. */
+  get ownerClientCount(): number {
+    let n = 0;
+    for (const client of this.#clients) if (!client.readonly) n++;
+    return n;
+  }
   get idleMs(): number {
     return Date.now() - this.#lastOutputAtMs;
   }

@@ -88,7 +88,7 @@ export async function startRuntime(config: RuntimeConfig, deps: RuntimeDeps): Pr
   void session.started.then(() => {
     snapshots?.start();
     if (api) {
-      apiHeartbeat = setInterval(() => void quiet(api.heartbeat({ clients: session.relay.clientCount, idleMs: Math.round(session.relay.idleMs) })), config.apiHeartbeatIntervalMs);
+      apiHeartbeat = setInterval(() => void quiet(api.heartbeat({ clients: session.relay.ownerClientCount, idleMs: Math.round(session.relay.idleMs) })), config.apiHeartbeatIntervalMs);
       apiHeartbeat.unref();
     }
   });

@@ -57,6 +57,20 @@ describe('Relay with several clients', () => {
     relay.dispose();
   });
 
+  it('counts share-link viewers out of the heartbeat: an open link never keeps a session from its TTL', async () => {
+    const { relay } = relayWithAgent();
+    const link = await attach(relay, SHARE_LINK);
+    expect(relay.clientCount).toBe(1);
+    expect(relay.ownerClientCount).toBe(0);
+    const browser = await attach(relay, BROWSER);
+    await attach(relay, CLI);
+    expect(relay.ownerClientCount).toBe(2);
+    relay.detach(browser);
+    relay.detach(link);
+    expect(relay.ownerClientCount).toBe(1);
+    relay.dispose();
+  });
+
   it('drops keystrokes and resizes from a watcher; the controller types and resizes', async () => {
     const { relay, agent } = relayWithAgent();
     const cli = await attach(relay, CLI);

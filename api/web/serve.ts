@@ -8,7 +8,7 @@
  * styles from this origin only, nothing inline (security cases 82–85 in
  * tests/security/README.md). xterm.js writes its measured sizes and theme into `<style>`
  * elements, which this CSP blocks; the page copies their text into a constructable stylesheet
- * instead (api/web/page/terminal/style-mirror.ts), so styles need no 'unsafe-inline' either.
+ * instead (api/web/page/terminal/csp-adapter.ts), so styles need no 'unsafe-inline' either.
  *
  * Assets are served only by the names in dist/web/manifest.json (content-hashed, so they are
  * cached for a year); nothing else under dist/ is reachable from here.

@@ -27,6 +27,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tempRoot } from '../config.js';
 import { MAX_DIFF_TEXT_BYTES } from '../wire/protocol.js';
+import { isGitPath } from '../wire/safe-path.js';
 
 /** Bytes of base content kept (beyond it, only size and sha256: the diff's base is `not_kept`). */
 export const BASE_CONTENT_BUDGET_BYTES = 64 * 1024 * 1024;
@@ -283,7 +284,7 @@ export class BaseRecorder {
 
   /** A file whose whole content is at hand. */
   file(rel: string, data: Buffer): void {
-    if (this.#done) return;
+    if (this.#done || isGitPath(rel)) return;
     const sha256 = sha256Hex(data);
     this.#files.set(rel, { size: data.length, sha256, blob: this.#keepWhole(sha256, data) });
   }
@@ -293,6 +294,9 @@ export class BaseRecorder {
    * known ahead (then a file too large to keep is never collected).
    */
   begin(rel: string, expectedSize?: number): FileRecording {
+    // The Files view does not show .git (tree.ts): its objects would only spend the budget and
+    // come back as "deleted" files the walk never sees.
+    if (isGitPath(rel)) return { update: () => undefined, end: () => undefined };
     const hash: Hash = createHash('sha256');
     let size = 0;
     // Collected until its end (at most maxFileBytes): only then is it known to be new content.
@@ -314,7 +318,7 @@ export class BaseRecorder {
   }
 
   link(rel: string, target: string): void {
-    if (!this.#done) this.#links.set(rel, target);
+    if (!this.#done && !isGitPath(rel)) this.#links.set(rel, target);
   }
 
   /** Forgets everything recorded so far (an extraction attempt rolled back); recording goes on. */

@@ -49,6 +49,12 @@ describe('files base: recorded at extraction', () => {
     });
   }
 
+  it('leaves .git out of the base: the tree never lists it, so its objects would show as deleted', async () => {
+    const { store } = await uploadTree({ ...FILES, '.git/HEAD': 'ref: refs/heads/main\n', '.git/objects/ab/cdef': 'x'.repeat(700_000), 'sub/.git/config': '[core]\n' });
+    expect([...store.files.keys()].sort()).toEqual(Object.keys(FILES).sort());
+    store.dispose();
+  });
+
   it('keeps contents up to its budget; beyond it only size and sha256', async () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 10; i++) files[`f${i}.txt`] = `${i}`.repeat(1000);

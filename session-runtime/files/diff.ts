@@ -70,7 +70,7 @@ export async function fileDiff(workspace: string, base: BaseStore, hashes: HashC
     const { size, sha256 } = recorded;
     if (size > MAX_DIFF_TEXT_BYTES) baseSide = { size, sha256, kind: 'too_large' };
     else {
-      const data = base.content(recorded);
+      const data = await base.content(recorded);
       baseSide = data ? sideOf(data) : { size, sha256, kind: 'not_kept' };
     }
   }

@@ -11,6 +11,7 @@ import { BaseStore } from '../../session-runtime/files/base.js';
 import { MAX_DIFF_TEXT_BYTES } from '../../session-runtime/wire/protocol.js';
 import { sha256, uploadTree } from '../helpers/files-base.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const FILES = {
   'README.md': '# hello\n'.repeat(100),
@@ -35,7 +36,7 @@ describe('files base: recorded at extraction', () => {
         const file = store.files.get(rel)!;
         expect(file.size).toBe(Buffer.byteLength(data));
         expect(file.sha256).toBe(sha256(data));
-        const content = store.content(file);
+        const content = await store.content(file);
         if (file.size > MAX_DIFF_TEXT_BYTES) expect(content).toBeNull();
         else expect(content?.toString()).toBe(data);
       }
@@ -45,7 +46,7 @@ describe('files base: recorded at extraction', () => {
       expect(fs.statSync(pack!).size).toBe(Buffer.byteLength(FILES['README.md']) + Buffer.byteLength(FILES['src/a.ts']));
       expect(fs.statSync(path.dirname(pack!)).mode & 0o777).toBe(0o700);
       store.dispose();
-      expect(packFiles(storeParent)).toEqual([]);
+      await waitFor(() => packFiles(storeParent).length === 0, 'the pack to be removed');
     });
   }
 
@@ -59,28 +60,29 @@ describe('files base: recorded at extraction', () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 10; i++) files[`f${i}.txt`] = `${i}`.repeat(1000);
     const { store } = await uploadTree(files, { limits: { budgetBytes: 4500, maxFileBytes: 2000 } });
-    const kept = Object.keys(files).filter((rel) => store.content(store.files.get(rel)!) !== null);
+    const kept: string[] = [];
+    for (const rel of Object.keys(files)) if ((await store.content(store.files.get(rel)!)) !== null) kept.push(rel);
     expect(kept).toHaveLength(4);
     for (const rel of Object.keys(files)) expect(store.files.get(rel)!.sha256).toBe(sha256(files[rel]!));
     // One file over maxFileBytes is never kept, whatever the budget.
     const one = await uploadTree({ 'big.txt': 'x'.repeat(3000) }, { limits: { budgetBytes: 1e6, maxFileBytes: 2000 } });
-    expect(one.store.content(one.store.files.get('big.txt')!)).toBeNull();
+    expect(await one.store.content(one.store.files.get('big.txt')!)).toBeNull();
   });
 
   it('never shows content the pack no longer holds as recorded (the agent can write it)', async () => {
     const { store, storeParent } = await uploadTree({ 'a.txt': 'the base\n', 'b.txt': 'other\n' });
     const [pack] = packFiles(storeParent);
     const a = store.files.get('a.txt')!;
-    expect(store.content(a)?.toString()).toBe('the base\n');
+    expect((await store.content(a))?.toString()).toBe('the base\n');
     // Same length, other bytes: fails the manifest's sha256.
     const fd = fs.openSync(pack!, 'r+');
     fs.writeSync(fd, Buffer.from('THE BASE\n'), 0, 9, a.blob!.offset);
     fs.closeSync(fd);
-    expect(store.content(a)).toBeNull();
-    expect(store.content(store.files.get('b.txt')!)?.toString()).toBe('other\n');
+    expect(await store.content(a)).toBeNull();
+    expect((await store.content(store.files.get('b.txt')!))?.toString()).toBe('other\n');
     // Cut short: not kept any more.
     fs.truncateSync(pack!, 3);
-    expect(store.content(store.files.get('b.txt')!)).toBeNull();
+    expect(await store.content(store.files.get('b.txt')!)).toBeNull();
   });
 
   it('a discarded recording (a rolled-back extraction) leaves no trace; a reset one starts over', async () => {
@@ -100,7 +102,7 @@ describe('files base: recorded at extraction', () => {
     second.commit();
     expect(store.kind).toBe('restore');
     expect([...store.files.keys()]).toEqual(['b.txt']);
-    expect(store.content(store.files.get('b.txt')!)?.toString()).toBe('bbb');
+    expect((await store.content(store.files.get('b.txt')!))?.toString()).toBe('bbb');
     expect(store.links.get('l')).toBe('b.txt');
     // After the commit the recorder changes nothing.
     second.file('late.txt', Buffer.from('x'));
@@ -118,6 +120,6 @@ describe('files base: recorded at extraction', () => {
     rec.commit();
     expect(store.files.get('big')).toEqual({ size: 25, sha256: sha256(data), blob: null });
     expect(store.files.get('small')!.blob).toEqual({ offset: 0, length: 10 });
-    expect(store.content(store.files.get('small')!)?.toString()).toBe('0123456789');
+    expect((await store.content(store.files.get('small')!))?.toString()).toBe('0123456789');
   });
 });

@@ -33,6 +33,8 @@ import { isGitPath } from '../wire/safe-path.js';
 export const BASE_CONTENT_BUDGET_BYTES = 64 * 1024 * 1024;
 /** Kept content is written to the pack once this much is waiting. */
 const PACK_BATCH_BYTES = 1024 * 1024;
+/** Beyond this much being written on the thread pool, a batch is written at once. */
+const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 
 export type BaseKind = 'upload' | 'restore' | 'none';
 
@@ -64,7 +66,7 @@ export function sha256Hex(data: Buffer): string {
 
 /**
  * One append-only file of content, written in batches. `rewind` drops what was appended after a
- * mark (a duplicate found at its end, a failed extraction).
+ * mark (a failed extraction's).
  */
 class Pack {
   #fd: number | null = null;
@@ -75,8 +77,9 @@ class Pack {
   #written = 0;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
-  /** Writes in flight, in order. */
-  #writing: Promise<void> = Promise.resolve();
+  /** Writes on the thread pool (to disjoint ranges) and their bytes. */
+  readonly #inFlight = new Set<Promise<void>>();
+  #inFlightBytes = 0;
   /** A write failed (ENOSPC) or the pack is closed: nothing is read from it. */
   #broken = false;
 
@@ -94,47 +97,62 @@ class Pack {
     if (this.#pendingBytes >= PACK_BATCH_BYTES) this.flush();
   }
 
-  /** Forgets everything appended at or after `mark` (a value `end` had). */
+  /**
+   * Forgets everything appended at or after `mark` (a value `end` had). What was already sent to
+   * the file stays there unreferenced (a write of it may be in flight: never written over).
+   */
   rewind(mark: number): void {
     if (mark >= this.#end) return;
-    if (mark < this.#written) {
+    if (mark <= this.#written) {
       this.#pending = [];
       this.#pendingBytes = 0;
-      this.#written = mark;
-    } else {
-      let drop = this.#end - mark;
-      while (drop > 0) {
-        const last = this.#pending.pop() as Buffer;
-        if (last.length > drop) this.#pending.push(last.subarray(0, last.length - drop));
-        this.#pendingBytes -= Math.min(drop, last.length);
-        drop -= last.length;
-      }
+      this.#end = this.#written;
+      return;
+    }
+    let drop = this.#end - mark;
+    while (drop > 0) {
+      const last = this.#pending.pop() as Buffer;
+      if (last.length > drop) this.#pending.push(last.subarray(0, last.length - drop));
+      this.#pendingBytes -= Math.min(drop, last.length);
+      drop -= last.length;
     }
     this.#end = mark;
   }
 
-  /** Sends what is waiting to the file, on the thread pool: the upload's thread only queues it. */
+  /**
+   * Sends what is waiting to the file: on the thread pool (the upload's thread only queues it)
+   * while little is in flight; past MAX_IN_FLIGHT_BYTES, here and now, so the batches held in
+   * memory stay bounded when the disk is slower than the upload.
+   */
   flush(): void {
     if (this.#pending.length === 0) return;
-    let fd: number;
-    try {
-      fd = this.#open();
-    } catch {
-      this.#broken = true;
-    }
     const parts = this.#pending;
+    const bytes = this.#pendingBytes;
     const at = this.#written;
-    this.#written += this.#pendingBytes;
+    this.#written += bytes;
     this.#pending = [];
     this.#pendingBytes = 0;
     if (this.#broken) return;
-    this.#writing = this.#writing.then(() => writeAllAt(fd, parts, at)).catch(() => void (this.#broken = true));
+    try {
+      const fd = this.#open();
+      if (this.#inFlightBytes + bytes > MAX_IN_FLIGHT_BYTES) return writevAtSync(fd, parts, at);
+      this.#inFlightBytes += bytes;
+      const write = writevAt(fd, parts, at)
+        .catch(() => void (this.#broken = true))
+        .finally(() => {
+          this.#inFlightBytes -= bytes;
+          this.#inFlight.delete(write);
+        });
+      this.#inFlight.add(write);
+    } catch {
+      this.#broken = true; // ENOSPC: nothing is read from the pack any more
+    }
   }
 
   /** The bytes at [offset, offset + length), or null when the file cannot give them (a failed write, or tampered). */
   async read(offset: number, length: number): Promise<Buffer | null> {
     this.flush();
-    await this.#writing;
+    await Promise.all(this.#inFlight);
     if (this.#fd === null || this.#broken) return null;
     const out = Buffer.allocUnsafe(length);
     let got = 0;
@@ -152,7 +170,7 @@ class Pack {
     this.#fd = null;
     this.#dir = null;
     this.#broken = true;
-    void this.#writing.finally(() => {
+    void Promise.all(this.#inFlight).finally(() => {
       if (fd !== null) fs.closeSync(fd);
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
     });
@@ -167,12 +185,33 @@ class Pack {
   }
 }
 
-/** Writes `parts` at `at`, in full. */
-async function writeAllAt(fd: number, parts: Buffer[], at: number): Promise<void> {
-  const write = (buf: Buffer, position: number): Promise<number> => new Promise((resolve, reject) => fs.write(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))));
+/** `parts` from byte `done` on (what a short write left). */
+function remainder(parts: Buffer[], done: number): Buffer[] {
+  const out: Buffer[] = [];
   for (const part of parts) {
-    for (let off = 0; off < part.length; ) off += await write(part.subarray(off), at + off);
-    at += part.length;
+    if (done >= part.length) done -= part.length;
+    else {
+      out.push(done > 0 ? part.subarray(done) : part);
+      done = 0;
+    }
+  }
+  return out;
+}
+
+/** Writes `parts` at `at` in full, on the thread pool (one writev per batch). */
+async function writevAt(fd: number, parts: Buffer[], at: number): Promise<void> {
+  while (parts.length > 0) {
+    const n = await new Promise<number>((resolve, reject) => fs.writev(fd, parts, at, (err, written) => (err ? reject(err) : resolve(written))));
+    at += n;
+    parts = remainder(parts, n);
+  }
+}
+
+function writevAtSync(fd: number, parts: Buffer[], at: number): void {
+  while (parts.length > 0) {
+    const n = fs.writevSync(fd, parts, at);
+    at += n;
+    parts = remainder(parts, n);
   }
 }
 

@@ -14,10 +14,11 @@ import type { AppEnv, Deps } from '../deps.js';
 import { conflict, HttpError, notFound } from '../errors.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { requestRuntime, rowEndpoint } from '../services/runtime-client.js';
-import { ownedSession, type SessionRow } from '../state/sessions.js';
+import type { SessionRow } from '../state/sessions.js';
 import { ErrorBody } from '../../session-runtime/wire/errors.js';
 import { FileDiff, FileTree, RuntimePath } from '../../session-runtime/wire/protocol.js';
 import type * as z from '../../session-runtime/wire/zod.js';
+import { ownedSessionOr404 } from './owned-session.js';
 import { registrar, reply } from './register.js';
 
 /** The runtime gets this long to walk the workspace or read one file's two sides. */
@@ -78,11 +79,7 @@ function parseJson(body: Buffer): unknown {
 export function fileRoutes(app: Hono<AppEnv>, deps: Deps): void {
   const on = registrar(app, deps);
 
-  const find = async (userId: string, idOrLabel: string): Promise<SessionRow> => {
-    const row = idOrLabel.length > 200 ? undefined : await ownedSession(deps.db, userId, idOrLabel);
-    if (!row) throw notFound(`no session ${JSON.stringify(idOrLabel.slice(0, 200))}`);
-    return row;
-  };
+  const find = (userId: string, idOrLabel: string): Promise<SessionRow> => ownedSessionOr404(deps.db, userId, idOrLabel);
 
   on(routes.sessionFiles, async (c) => {
     const row = await find(c.get('userId'), c.req.param('ref'));

@@ -4,16 +4,17 @@ import { routes } from '../contract/routes.js';
 import type { ConnectInfo } from '../contract/schemas.js';
 import { decrypt } from '../crypto.js';
 import type { AppEnv, Deps } from '../deps.js';
-import { conflict, HttpError, notFound } from '../errors.js';
+import { conflict, HttpError } from '../errors.js';
 import { clientConnectInfo } from '../relay/paths.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { createSession } from '../services/create.js';
 import { requestRuntime, rowEndpoint } from '../services/runtime-client.js';
 import { deleteSession, stopAndEnd } from '../services/lifecycle.js';
 import { forkSession, resumeSession, withResumable } from '../services/resume.js';
-import { listOwned, ownedSession, sessionById, toSession, type SessionRow } from '../state/sessions.js';
+import { listOwned, sessionById, toSession, type SessionRow } from '../state/sessions.js';
 import { latestRecorded } from '../state/snapshots.js';
 import { RuntimePath } from '../../session-runtime/wire/protocol.js';
+import { ownedSessionOr404 } from './owned-session.js';
 import { registrar, reply } from './register.js';
 
 /** Presigned download URLs live this long. */
@@ -33,12 +34,7 @@ const SNAPSHOT_NOW_TIMEOUT_MS = 30_000;
 export function sessionRoutes(app: Hono<AppEnv>, deps: Deps): void {
   const on = registrar(app, deps);
 
-  const find = async (userId: string, idOrLabel: string): Promise<SessionRow> => {
-    if (idOrLabel.length > 200) throw notFound('no such session');
-    const row = await ownedSession(deps.db, userId, idOrLabel);
-    if (!row) throw notFound(`no session ${JSON.stringify(idOrLabel)}`);
-    return row;
-  };
+  const find = (userId: string, idOrLabel: string): Promise<SessionRow> => ownedSessionOr404(deps.db, userId, idOrLabel);
 
   const connectInfo = (row: SessionRow): ConnectInfo => {
     const runtime = rowEndpoint(row, deps.provisioner.runtimeTls);

@@ -9,23 +9,20 @@
 import type { Hono } from 'hono';
 import { routes } from '../contract/routes.js';
 import type { AppEnv, Deps } from '../deps.js';
-import { notFound, unauthorized } from '../errors.js';
+import { unauthorized } from '../errors.js';
 import { jsonBody } from '../middleware/json-body.js';
 import { mintShareLink } from '../auth/web.js';
 import { iso } from '../state/db.js';
-import { ownedSession, sessionById, type SessionRow } from '../state/sessions.js';
+import { sessionById, type SessionRow } from '../state/sessions.js';
 import { revokeShareLinks } from '../state/share-links.js';
+import { ownedSessionOr404 } from './owned-session.js';
 import { registrar, reply } from './register.js';
 import { runtimeDiff, runtimeTree } from './files.js';
 
 export function shareRoutes(app: Hono<AppEnv>, deps: Deps): void {
   const on = registrar(app, deps);
 
-  const owned = async (userId: string, idOrLabel: string): Promise<SessionRow> => {
-    const row = idOrLabel.length > 200 ? undefined : await ownedSession(deps.db, userId, idOrLabel);
-    if (!row) throw notFound(`no session ${JSON.stringify(idOrLabel.slice(0, 200))}`);
-    return row;
-  };
+  const owned = (userId: string, idOrLabel: string): Promise<SessionRow> => ownedSessionOr404(deps.db, userId, idOrLabel);
 
   /** The shared session (requireShare checked the link is live and its session not deleted). */
   const shared = async (sessionId: string): Promise<SessionRow> => {

@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { routes } from '../../dist/api/contract/routes.js';
-import { ROOT, cpuSeconds, nowMs, pairedRatio, quantile, median, run, tempDir, waitFor } from './lib.mjs';
+import { ROOT, cpuSeconds, deviceLogin, nowMs, pairedRatio, quantile, median, run, tempDir, waitFor } from './lib.mjs';
 
 const API_BIN = path.join(ROOT, 'dist/api/bin.js');
 const ROUNDS = Number(process.argv[2] ?? 5);
@@ -25,31 +25,6 @@ async function freePort() {
   const { port } = server.address();
   await new Promise((r) => server.close(r));
   return port;
-}
-
-/** The device flow over HTTP (p8-replicas.mjs's, in short: the bench needs one token). */
-async function deviceLogin(url, email, password) {
-  const codes = await (await fetch(`${url}${routes.deviceCode.path}`, { method: 'POST' })).json();
-  const jar = new Map();
-  const remember = (res) => {
-    for (const c of res.headers.getSetCookie()) {
-      const [k, v] = c.split(';')[0].split('=');
-      jar.set(k, v);
-    }
-  };
-  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-  const csrfOf = (html) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-  const form = (fields) => new globalThis.URLSearchParams(fields).toString();
-  const page1 = await fetch(codes.verification_uri_complete);
-  remember(page1);
-  const signIn = await fetch(`${url}/device/login`, { method: 'POST', redirect: 'manual', headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' }, body: form({ email, password, code: codes.user_code, csrf: csrfOf(await page1.text()) }) });
-  remember(signIn);
-  const page2 = await fetch(codes.verification_uri_complete, { headers: { cookie: cookie() } });
-  await fetch(`${url}/device/decide`, { method: 'POST', headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' }, body: form({ code: codes.user_code, csrf: csrfOf(await page2.text()), action: 'approve' }) });
-  return waitFor('the device token', async () => {
-    const res = await fetch(`${url}${routes.deviceToken.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: codes.device_code }) });
-    return res.status === 200 ? res.json() : undefined;
-  }, 30_000, { everyMs: codes.interval * 1000 + 100 });
 }
 
 async function startApi() {

@@ -234,3 +234,32 @@ const ctx = { env: {}, stdin: new PassThrough(), stdout: process.stdout, stderr:
 const code = await attach(ctx, { label: 'bench', connectUrl: url, connectToken: token, detachKey: 0x1d, autoReconnect: false, reconnectTimeoutMs: 1000, sync: null });
 process.exitCode = code;
 `;
+
+/** The device flow over HTTP, as a person's browser does it (tests/helpers/api.ts's, in JS): a
+ * token pair for a bench that needs a signed-in API. */
+export async function deviceLogin(url, email, password) {
+  const { routes } = await import('../../dist/api/contract/routes.js');
+  const codes = await (await fetch(`${url}${routes.deviceCode.path}`, { method: 'POST' })).json();
+  const jar = new Map();
+  const remember = (res) => {
+    for (const c of res.headers.getSetCookie()) {
+      const [k, v] = c.split(';')[0].split('=');
+      jar.set(k, v);
+    }
+  };
+  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const csrfOf = (html) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  const form = (fields) => new globalThis.URLSearchParams(fields).toString();
+  const page1 = await fetch(codes.verification_uri_complete);
+  remember(page1);
+  const signIn = await fetch(`${url}/device/login`, { method: 'POST', redirect: 'manual', headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' }, body: form({ email, password, code: codes.user_code, csrf: csrfOf(await page1.text()) }) });
+  if (signIn.status !== 303) throw new Error(`device sign-in failed: ${signIn.status}`);
+  remember(signIn);
+  const page2 = await fetch(codes.verification_uri_complete, { headers: { cookie: cookie() } });
+  const decide = await fetch(`${url}/device/decide`, { method: 'POST', headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' }, body: form({ code: codes.user_code, csrf: csrfOf(await page2.text()), action: 'approve' }) });
+  if (decide.status !== 200) throw new Error(`device approval failed: ${decide.status}`);
+  return waitFor('the device token', async () => {
+    const res = await fetch(`${url}${routes.deviceToken.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: codes.device_code }) });
+    return res.status === 200 ? res.json() : undefined;
+  }, 30_000, { everyMs: codes.interval * 1000 + 100 });
+}

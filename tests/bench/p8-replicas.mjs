@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { routes } from '../../dist/api/contract/routes.js';
-import { ROOT, attached, listLatencies, nowMs, quantile, run, tempDir, waitFor } from './lib.mjs';
+import { ROOT, attached, deviceLogin, listLatencies, nowMs, quantile, run, tempDir, waitFor } from './lib.mjs';
 
 const API_BIN = path.join(ROOT, 'dist/api/bin.js');
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -83,33 +83,6 @@ function startPostgres(dir) {
     as('pg_ctl', ['-w', '-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c max_connections=200`, 'start']);
     return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop: () => as('pg_ctl', ['-w', '-D', path.join(dir, 'data'), '-m', 'fast', 'stop']) };
   };
-}
-
-/** The device flow over HTTP, as a person's browser does it (tests/helpers/api.ts's, in JS). */
-async function deviceLogin(url, email, password) {
-  const codes = await (await fetch(`${url}${routes.deviceCode.path}`, { method: 'POST' })).json();
-  const jar = new Map();
-  const remember = (res) => {
-    for (const c of res.headers.getSetCookie()) {
-      const [k, v] = c.split(';')[0].split('=');
-      jar.set(k, v);
-    }
-  };
-  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-  const csrfOf = (html) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-  const form = (fields) => new globalThis.URLSearchParams(fields).toString();
-  const page1 = await fetch(codes.verification_uri_complete);
-  remember(page1);
-  const signIn = await fetch(`${url}/device/login`, { method: 'POST', redirect: 'manual', headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' }, body: form({ email, password, code: codes.user_code, csrf: csrfOf(await page1.text()) }) });
-  if (signIn.status !== 303) throw new Error(`device sign-in failed: ${signIn.status}`);
-  remember(signIn);
-  const page2 = await fetch(codes.verification_uri_complete, { headers: { cookie: cookie() } });
-  const decide = await fetch(`${url}/device/decide`, { method: 'POST', headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' }, body: form({ code: codes.user_code, csrf: csrfOf(await page2.text()), action: 'approve' }) });
-  if (decide.status !== 200) throw new Error(`device approval failed: ${decide.status}`);
-  return waitFor('the device token', async () => {
-    const res = await fetch(`${url}${routes.deviceToken.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: codes.device_code }) });
-    return res.status === 200 ? res.json() : undefined;
-  }, 30_000, { everyMs: codes.interval * 1000 + 100 });
 }
 
 async function login(apiUrl, env, home) {

@@ -78,22 +78,6 @@ export async function liveSessions(db: Db): Promise<SessionRow[]> {
   return db.k.selectFrom('sessions').selectAll().where('status', 'in', LIVE_STATUSES).execute();
 }
 
-/**
- * When each of an owner's sessions last recorded a snapshot (one query for a whole list). ISO
- * text compares byte-wise, so MAX is the newest.
- */
-export async function latestSnapshotTimes(db: Db, ownerId: string): Promise<Map<string, string>> {
-  const rows = await db.k
-    .selectFrom('snapshots as s')
-    .innerJoin('sessions as o', 'o.id', 's.session_id')
-    .select((eb) => ['s.session_id as id', eb.fn.max('s.created_at').as('at')])
-    .where('o.owner_id', '=', ownerId)
-    .where('s.recorded', '=', 1)
-    .groupBy('s.session_id')
-    .execute();
-  return new Map(rows.map((r) => [r.id, r.at]));
-}
-
 /** The secret names a row's session was started with, as recorded (SECRETS_REQUIRED). */
 export function secretNamesOf(row: Pick<SessionRow, 'secret_names'>): string[] {
   if (row.secret_names === null) return [];

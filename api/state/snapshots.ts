@@ -60,17 +60,20 @@ export async function latestRecorded(db: Db, sessionId: string): Promise<Snapsho
     .executeTakeFirst();
 }
 
-/** Which of an owner's sessions have at least one recorded snapshot. */
-export async function sessionsWithSnapshots(db: Db, ownerId: string): Promise<Set<string>> {
+/**
+ * When each of an owner's sessions last recorded a snapshot (one query for a whole list). ISO
+ * text compares byte-wise, so MAX is the newest.
+ */
+export async function latestSnapshotTimes(db: Db, ownerId: string): Promise<Map<string, string>> {
   const rows = await db.k
     .selectFrom('snapshots as s')
     .innerJoin('sessions as o', 'o.id', 's.session_id')
-    .select('s.session_id as id')
-    .distinct()
+    .select((eb) => ['s.session_id as id', eb.fn.max('s.created_at').as('at')])
     .where('o.owner_id', '=', ownerId)
     .where('s.recorded', '=', 1)
+    .groupBy('s.session_id')
     .execute();
-  return new Set(rows.map((r) => r.id));
+  return new Map(rows.map((r) => [r.id, r.at]));
 }
 
 /** Recorded snapshots beyond the newest `keep`, oldest first. */

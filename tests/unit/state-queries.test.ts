@@ -9,7 +9,7 @@ import { deviceCodeByHash, insertDeviceCode, moveDeviceCode } from '../../api/st
 import { appendRefusals, listRefusals } from '../../api/state/egress-refusals.js';
 import { takeAttempt, throttleRow, uncountAttempt } from '../../api/state/login-throttle.js';
 import { countLive, endSession, insertSession, listOwned, ownedSession } from '../../api/state/sessions.js';
-import { agentKeyMinted, latestRecorded, mintAgentKey, mintSnapshot, recordAgentPart, recordedBeyond, recordSnapshot, sessionsWithSnapshots } from '../../api/state/snapshots.js';
+import { agentKeyMinted, latestRecorded, mintAgentKey, mintSnapshot, recordAgentPart, latestSnapshotTimes, recordedBeyond, recordSnapshot } from '../../api/state/snapshots.js';
 import { insertToken, liveToken, revokeToken } from '../../api/state/tokens.js';
 import { insertUser, listUsersWithSessions, revokeUserLogins } from '../../api/state/users.js';
 import { openTestDb } from '../helpers/postgres.js';
@@ -129,7 +129,7 @@ describe.each(['sqlite', 'postgres'] as const)('state on %s', (kind) => {
       await recordSnapshot(db, `k${i}`, 1, 'a'.repeat(64), at(i));
     }
     expect((await recordedBeyond(db, 's1', 2)).map((r) => r.key)).toEqual(['k0', 'k1']);
-    expect([...(await sessionsWithSnapshots(db, 'u1'))]).toEqual(['s1']);
+    expect([...(await latestSnapshotTimes(db, 'u1'))]).toEqual([['s1', at(3)]]);
     await db.close();
   });
 
